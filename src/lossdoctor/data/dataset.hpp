@@ -1,0 +1,53 @@
+#pragma once
+// Loading a data set described by spec::DataSpec into memory, with stratified limits,
+// exclusions and the deliberate faults of `data.inject`.
+//
+// Contract:
+//   requires: spec validated by the spec parser (paths already resolved).
+//   ensures:  train and val images are float32 [N, C, H, W] holding the raw pixel values of the
+//             source (0..255 for 8-bit files; NaN/odd values only where injected), labels are
+//             int64 [N] in [0, num_classes). Same spec + seed → identical tensors.
+//             Injected indices are positions in the final train split (after limit, exclude and
+//             sort_by_label).
+//   throws:   DataError naming the file (and record or path) for: missing/unreadable file, wrong
+//             magic, truncated file, image/label count mismatch, label out of range, undecodable
+//             image (unless skip_bad_images), empty class folder, images of different sizes
+//             without data.image_size, limit larger than the split.
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "lossdoctor/spec/spec.hpp"
+
+namespace lossdoctor::data {
+
+struct Split {
+  at::Tensor images;                      ///< float32 [N, C, H, W], raw values
+  at::Tensor labels;                      ///< int64 [N]
+  std::vector<int64_t> source_index;      ///< record index in the source file / folder listing
+  std::vector<std::string> source_paths;  ///< folder format: file per sample; empty otherwise
+  int64_t size() const { return labels.defined() ? labels.size(0) : 0; }
+};
+
+/// What data.inject did, so reports and benchmarks can score against it.
+struct Injected {
+  std::vector<int64_t> label_noise;  ///< train positions whose label was replaced
+  std::vector<int64_t> corrupt;      ///< train positions whose image was corrupted
+};
+
+struct Dataset {
+  Split train, val;
+  int64_t num_classes = 0;
+  std::vector<std::string> class_names;  ///< folder names, or "0".."9"
+  Injected injected;
+};
+
+using WarningSink = std::function<void(const std::string&)>;
+
+Dataset load_dataset(const spec::DataSpec& spec, uint64_t seed, const WarningSink& warn = {});
+
+}  // namespace lossdoctor::data

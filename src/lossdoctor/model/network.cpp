@@ -1,0 +1,303 @@
+#include "lossdoctor/model/network.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <torch/nn/modules.h>
+
+#include "lossdoctor/model/init.hpp"
+#include "lossdoctor/util/errors.hpp"
+
+namespace lossdoctor::model {
+namespace {
+
+using Kind = spec::LayerSpec::Kind;
+using Shape = std::vector<int64_t>;
+
+/// Mean over the spatial dimensions: [N, C, H, W] → [N, C].
+class GlobalAvgPoolImpl : public torch::nn::Module {
+ public:
+  torch::Tensor forward(const torch::Tensor& x) { return x.mean({2, 3}); }
+};
+TORCH_MODULE(GlobalAvgPool);
+
+std::string shape_str(const Shape& shape) { return fmt::format("[{}]", fmt::join(shape, "×")); }
+
+[[noreturn]] void fail(const spec::LayerSpec& layer, const std::string& message) {
+  throw SpecError(layer.where.str(), layer.key_path, message);
+}
+
+void require_image(const spec::LayerSpec& layer, const Shape& in) {
+  if (in.size() != 3) {
+    fail(layer, fmt::format("{} needs an image input [C, H, W], got {}", layer_kind_name(layer.kind),
+                            shape_str(in)));
+  }
+}
+
+/// Output size of a sliding window; fails with a message naming the layer when it does not fit.
+int64_t window_out(const spec::LayerSpec& layer, int64_t in, int64_t window, int64_t stride,
+                   int64_t pad, const char* what) {
+  if (in + 2 * pad < window) {
+    fail(layer, fmt::format("{} {} is larger than its input {} (padding {})", what, window, in, pad));
+  }
+  return (in + 2 * pad - window) / stride + 1;
+}
+
+class Builder {
+ public:
+  Builder(torch::nn::Module& owner, const spec::InitSpec& model_init)
+      : owner_(owner), model_init_(model_init) {}
+
+  Shape build(const std::vector<spec::LayerSpec>& specs, Shape shape, const std::string& prefix,
+              LayerStack& out) {
+    for (size_t i = 0; i < specs.size(); ++i) {
+      const auto& ls = specs[i];
+      const std::string name = fmt::format("{}layers[{}].{}", prefix, i, layer_kind_name(ls.kind));
+      if (ls.kind == Kind::Repeat) {
+        if (ls.layers.empty()) fail(ls, "repeat needs at least one layer");
+        for (int64_t r = 0; r < ls.times; ++r) {
+          shape = build(ls.layers, shape, fmt::format("{}[{}].", name, r), out);
+        }
+        continue;
+      }
+      shape = add(ls, name, shape, out);
+    }
+    return shape;
+  }
+
+ private:
+  Shape add(const spec::LayerSpec& ls, const std::string& name, const Shape& in, LayerStack& out) {
+    Layer layer;
+    layer.name = name;
+    layer.key_path = ls.key_path;
+    layer.where = ls.where;
+    layer.kind = ls.kind;
+    layer.input_shape = in;
+    Shape shape = in;
+    const std::string reg_name = fmt::format("l{}_{}", counter_++, layer_kind_name(ls.kind));
+
+    switch (ls.kind) {
+      case Kind::Conv2d: {
+        require_image(ls, in);
+        int64_t pad = ls.padding;
+        auto options = torch::nn::Conv2dOptions(in[0], ls.filters, ls.kernel).stride(ls.stride).bias(ls.bias);
+        if (ls.same_padding) {
+          pad = ls.kernel / 2;
+          if (ls.kernel % 2 == 0 && ls.stride != 1) {
+            fail(ls, "padding 'same' with an even kernel needs stride 1");
+          }
+        }
+        if (ls.same_padding && ls.kernel % 2 == 0) {
+          options.padding(torch::kSame);
+          shape = {ls.filters, in[1], in[2]};
+          window_out(ls, in[1], ls.kernel, 1, pad, "kernel");
+          window_out(ls, in[2], ls.kernel, 1, pad, "kernel");
+        } else {
+          options.padding(pad);
+          shape = {ls.filters, window_out(ls, in[1], ls.kernel, ls.stride, pad, "kernel"),
+                   window_out(ls, in[2], ls.kernel, ls.stride, pad, "kernel")};
+        }
+        torch::nn::Conv2d conv(options);
+        layer.weight = conv->weight;
+        layer.bias = conv->bias;
+        layer.module = torch::nn::AnyModule(conv);
+        break;
+      }
+      case Kind::Dense: {
+        if (in.size() != 1) {
+          fail(ls, fmt::format("dense needs a flat input, got {}; add `- flatten` before it",
+                               shape_str(in)));
+        }
+        torch::nn::Linear linear(torch::nn::LinearOptions(in[0], ls.units).bias(ls.bias));
+        layer.weight = linear->weight;
+        layer.bias = linear->bias;
+        layer.module = torch::nn::AnyModule(linear);
+        shape = {ls.units};
+        break;
+      }
+      case Kind::BatchNorm:
+        if (in.size() == 3) {
+          layer.module = torch::nn::AnyModule(torch::nn::BatchNorm2d(
+              torch::nn::BatchNorm2dOptions(in[0]).momentum(ls.momentum).eps(ls.eps)));
+        } else if (in.size() == 1) {
+          layer.module = torch::nn::AnyModule(torch::nn::BatchNorm1d(
+              torch::nn::BatchNorm1dOptions(in[0]).momentum(ls.momentum).eps(ls.eps)));
+        } else {
+          fail(ls, fmt::format("batchnorm needs [C, H, W] or [features], got {}", shape_str(in)));
+        }
+        break;
+      case Kind::ReLU:
+        layer.module = torch::nn::AnyModule(torch::nn::ReLU());
+        break;
+      case Kind::LeakyReLU:
+        layer.module = torch::nn::AnyModule(
+            torch::nn::LeakyReLU(torch::nn::LeakyReLUOptions().negative_slope(ls.negative_slope)));
+        break;
+      case Kind::Sigmoid:
+        layer.module = torch::nn::AnyModule(torch::nn::Sigmoid());
+        break;
+      case Kind::Tanh:
+        layer.module = torch::nn::AnyModule(torch::nn::Tanh());
+        break;
+      case Kind::SELU:
+        layer.module = torch::nn::AnyModule(torch::nn::SELU());
+        break;
+      case Kind::ELU:
+        layer.module = torch::nn::AnyModule(torch::nn::ELU(torch::nn::ELUOptions().alpha(ls.alpha)));
+        break;
+      case Kind::GELU:
+        layer.module = torch::nn::AnyModule(torch::nn::GELU());
+        break;
+      case Kind::MaxPool:
+      case Kind::AvgPool: {
+        require_image(ls, in);
+        const int64_t stride = ls.pool_stride > 0 ? ls.pool_stride : ls.size;
+        shape = {in[0], window_out(ls, in[1], ls.size, stride, 0, "pool size"),
+                 window_out(ls, in[2], ls.size, stride, 0, "pool size")};
+        if (ls.kind == Kind::MaxPool) {
+          layer.module = torch::nn::AnyModule(
+              torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(ls.size).stride(stride)));
+        } else {
+          layer.module = torch::nn::AnyModule(
+              torch::nn::AvgPool2d(torch::nn::AvgPool2dOptions(ls.size).stride(stride)));
+        }
+        break;
+      }
+      case Kind::GlobalAvgPool:
+        require_image(ls, in);
+        shape = {in[0]};
+        layer.module = torch::nn::AnyModule(GlobalAvgPool());
+        break;
+      case Kind::Dropout:
+        layer.module = torch::nn::AnyModule(torch::nn::Dropout(torch::nn::DropoutOptions(ls.rate)));
+        break;
+      case Kind::Flatten: {
+        int64_t n = 1;
+        for (int64_t d : in) n *= d;
+        shape = {n};
+        layer.module = torch::nn::AnyModule(torch::nn::Flatten());
+        break;
+      }
+      case Kind::Softmax:
+      case Kind::LogSoftmax:
+        if (in.size() != 1) {
+          fail(ls, fmt::format("{} needs a flat input of class scores, got {}",
+                               layer_kind_name(ls.kind), shape_str(in)));
+        }
+        if (ls.kind == Kind::Softmax) {
+          layer.module = torch::nn::AnyModule(torch::nn::Softmax(torch::nn::SoftmaxOptions(1)));
+        } else {
+          layer.module = torch::nn::AnyModule(torch::nn::LogSoftmax(torch::nn::LogSoftmaxOptions(1)));
+        }
+        break;
+      case Kind::Residual: {
+        if (ls.layers.empty()) fail(ls, "residual needs at least one layer");
+        auto block = std::make_shared<ResidualImpl>();
+        const Shape inner = build(ls.layers, in, name + ".", block->stack);
+        if (inner != in) {
+          fail(ls, fmt::format("residual block changes the shape {} → {}; output = input + "
+                               "layers(input) needs them equal",
+                               shape_str(in), shape_str(inner)));
+        }
+        layer.residual = block;
+        owner_.register_module(reg_name, block);
+        layer.output_shape = shape;
+        out.layers.push_back(std::move(layer));
+        return shape;
+      }
+      case Kind::Repeat:
+        break;  // expanded by build()
+    }
+    if (layer.weight.defined()) init_layer(layer.weight, layer.bias, ls.init, model_init_);
+    for (const auto& p : layer.module.ptr()->parameters()) layer.parameter_count += p.numel();
+    owner_.register_module(reg_name, layer.module.ptr());
+    layer.output_shape = shape;
+    out.layers.push_back(std::move(layer));
+    return shape;
+  }
+
+  torch::nn::Module& owner_;
+  const spec::InitSpec& model_init_;
+  int counter_ = 0;
+};
+
+void collect(const LayerStack& stack, std::vector<const Layer*>& out) {
+  for (const auto& layer : stack.layers) {
+    out.push_back(&layer);
+    if (layer.residual) collect(layer.residual->stack, out);
+  }
+}
+
+}  // namespace
+
+std::string layer_kind_name(spec::LayerSpec::Kind kind) {
+  switch (kind) {
+    case Kind::Conv2d: return "conv2d";
+    case Kind::BatchNorm: return "batchnorm";
+    case Kind::ReLU: return "relu";
+    case Kind::LeakyReLU: return "leaky_relu";
+    case Kind::Sigmoid: return "sigmoid";
+    case Kind::Tanh: return "tanh";
+    case Kind::SELU: return "selu";
+    case Kind::ELU: return "elu";
+    case Kind::GELU: return "gelu";
+    case Kind::MaxPool: return "maxpool";
+    case Kind::AvgPool: return "avgpool";
+    case Kind::GlobalAvgPool: return "global_avgpool";
+    case Kind::Dropout: return "dropout";
+    case Kind::Flatten: return "flatten";
+    case Kind::Dense: return "dense";
+    case Kind::Softmax: return "softmax";
+    case Kind::LogSoftmax: return "log_softmax";
+    case Kind::Repeat: return "repeat";
+    case Kind::Residual: return "residual";
+  }
+  return "?";
+}
+
+torch::Tensor LayerStack::forward(torch::Tensor x, const LayerObserver* observer) {
+  for (auto& layer : layers) {
+    if (layer.residual) {
+      x = x + layer.residual->stack.forward(x, observer);
+    } else {
+      x = layer.module.forward(x);
+    }
+    if (observer && *observer) (*observer)(layer, x);
+  }
+  return x;
+}
+
+NetworkImpl::NetworkImpl(const std::vector<spec::LayerSpec>& layers,
+                         const spec::InitSpec& model_init, std::vector<int64_t> input_shape)
+    : input_shape_(std::move(input_shape)) {
+  Builder builder(*this, model_init);
+  output_shape_ = builder.build(layers, input_shape_, "", stack_);
+}
+
+torch::Tensor NetworkImpl::forward(torch::Tensor x) {
+  return stack_.forward(std::move(x), observer_ ? &observer_ : nullptr);
+}
+
+std::vector<const Layer*> NetworkImpl::all_layers() const {
+  std::vector<const Layer*> out;
+  collect(stack_, out);
+  return out;
+}
+
+int64_t NetworkImpl::parameter_count() const {
+  int64_t n = 0;
+  for (const auto& p : parameters()) n += p.numel();
+  return n;
+}
+
+std::string NetworkImpl::summary() const {
+  std::string out;
+  for (const Layer* layer : all_layers()) {
+    const int64_t params = layer->parameter_count;
+    out += fmt::format("  {:<36} {:>16} {:>10}\n", layer->name, shape_str(layer->output_shape),
+                       params);
+  }
+  out += fmt::format("  {:<36} {:>16} {:>10}\n", "total", "", parameter_count());
+  return out;
+}
+
+}  // namespace lossdoctor::model

@@ -1,0 +1,141 @@
+#pragma once
+// Trains a spec end to end: data → model → loss/optimiser/schedule → metrics and checkpoints.
+//
+// Contract:
+//   requires: a validated spec.
+//   ensures:  the run is a pure function of the spec on CPU (torch is reseeded from
+//             (seed, step) before every step and batches are a pure function of
+//             (seed, epoch, index)), so `resume` continues exactly where an uninterrupted run
+//             would be. With a run directory, every file in it is written atomically:
+//             spec.yaml, steps.csv/.jsonl, epochs.csv/.jsonl, checkpoint.pt, summary.json.
+//   throws:   InputError (SpecError, DataError) for bad spec or data, before any training.
+
+#include <torch/types.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lossdoctor/data/dataset.hpp"
+#include "lossdoctor/data/loader.hpp"
+#include "lossdoctor/model/network.hpp"
+#include "lossdoctor/spec/spec.hpp"
+#include "lossdoctor/train/optimizer.hpp"
+#include "lossdoctor/train/schedule.hpp"
+
+namespace lossdoctor::train {
+
+struct StepRecord {
+  int64_t step = 0;  ///< 0-based optimiser step
+  int64_t epoch = 0;
+  double loss = 0;
+  double lr = 0;
+  double grad_norm = 0;  ///< global L2 norm of all gradients, before clipping
+  double seconds = 0;    ///< wall time since the run (or resume) started
+};
+
+struct EpochRecord {
+  int64_t epoch = 0;
+  int64_t step = 0;  ///< steps done when the epoch ended
+  double train_loss = 0, train_accuracy = 0;
+  double val_loss = 0, val_accuracy = 0;
+  double lr = 0;
+  double seconds = 0;
+};
+
+/// What an observer sees at each step (references are valid during the callback only).
+struct StepView {
+  int64_t step = 0, epoch = 0, batch_index = 0;
+  const data::Batch* batch = nullptr;
+  const torch::Tensor* output = nullptr;       ///< network output [B, K]
+  const torch::Tensor* sample_loss = nullptr;  ///< per-sample loss [B] (detached)
+  double loss = 0, lr = 0, grad_norm = 0;
+};
+
+class Trainer;
+
+/// Hooks for probes (the doctor) and tests. Default implementations do nothing.
+class TrainObserver {
+ public:
+  virtual ~TrainObserver() = default;
+  virtual void before_forward(Trainer&, int64_t step) {}
+  virtual void after_backward(Trainer&, const StepView&) {}
+  virtual void after_step(Trainer&, const StepView&) {}
+  virtual void on_epoch_end(Trainer&, const EpochRecord&) {}
+  /// Return true to end the run early (status StoppedByObserver).
+  virtual bool should_stop(Trainer&) { return false; }
+};
+
+enum class Progress { Auto, Bar, Lines, Quiet };
+
+struct TrainOptions {
+  std::string run_dir;  ///< empty: write nothing
+  bool resume = false;
+  Progress progress = Progress::Auto;
+  std::optional<int64_t> max_steps;  ///< caps spec.max_steps / epochs (diagnosis budgets)
+  bool stop_on_nonfinite = true;     ///< end the run when the loss becomes NaN/Inf
+  int64_t checkpoint_every = 0;      ///< extra checkpoints every N steps (0: epoch ends only)
+};
+
+enum class RunStatus { Completed, Interrupted, NonFiniteLoss, StoppedByObserver };
+
+struct TrainResult {
+  RunStatus status = RunStatus::Completed;
+  int64_t steps = 0;
+  int64_t epochs_completed = 0;
+  std::optional<EpochRecord> last_epoch;
+  double seconds = 0;
+  double images_per_second = 0;
+};
+
+class Trainer {
+ public:
+  Trainer(const spec::Spec& spec, TrainOptions options, data::WarningSink warn = {});
+  ~Trainer();
+
+  TrainResult run();
+  void add_observer(TrainObserver* observer) { observers_.push_back(observer); }
+
+  /// Loss and accuracy of the current model on the validation split (eval mode, no grad).
+  std::pair<double, double> evaluate();
+
+  const spec::Spec& spec() const { return spec_; }
+  const data::Dataset& dataset() const { return dataset_; }
+  model::Network& network() { return network_; }
+  Optimizer& optimizer() { return *optimizer_; }
+  const data::Loader& train_loader() const { return *train_loader_; }
+  const std::vector<StepRecord>& steps() const { return steps_; }
+  const std::vector<EpochRecord>& epochs() const { return epochs_; }
+  torch::Device device() const { return device_; }
+  int64_t total_steps() const { return total_steps_; }
+  /// Path of the checkpoint in the run directory ("" without one).
+  std::string checkpoint_path() const;
+
+ private:
+  void save_checkpoint();
+  void load_checkpoint();
+  void write_metrics() const;
+  void write_summary(const TrainResult& result) const;
+
+  spec::Spec spec_;
+  TrainOptions options_;
+  torch::Device device_;
+  data::Dataset dataset_;
+  torch::Tensor val_images_;  ///< prepared validation images
+  std::unique_ptr<data::Loader> train_loader_;
+  data::Pipeline val_pipeline_;
+  model::Network network_{nullptr};
+  std::unique_ptr<Optimizer> optimizer_;
+  std::unique_ptr<LrSchedule> schedule_;
+  std::vector<TrainObserver*> observers_;
+  int64_t total_steps_ = 0;
+
+  // Position, restored by resume.
+  int64_t step_ = 0, epoch_ = 0, batch_in_epoch_ = 0;
+  std::vector<StepRecord> steps_;
+  std::vector<EpochRecord> epochs_;
+};
+
+}  // namespace lossdoctor::train

@@ -27,7 +27,8 @@ using Shape3 = std::array<int64_t, 3>;  ///< {C, H, W}
 class Pipeline {
  public:
   Pipeline() = default;
-  explicit Pipeline(std::vector<spec::TransformSpec> steps, std::string key_path = "data.transforms");
+  explicit Pipeline(std::vector<spec::TransformSpec> steps,
+                    std::string key_path = "data.transforms");
 
   /// Validates every step against the input shape and returns the output shape.
   Shape3 check(Shape3 input) const;

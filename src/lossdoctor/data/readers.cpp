@@ -1,0 +1,406 @@
+#include "lossdoctor/data/readers.hpp"
+
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <numeric>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "lossdoctor/util/errors.hpp"
+
+namespace fs = std::filesystem;
+
+namespace lossdoctor::data::detail {
+namespace {
+
+constexpr uint32_t kIdxImageMagic = 0x00000803;
+constexpr uint32_t kIdxLabelMagic = 0x00000801;
+constexpr int64_t kMaxRecords = 100'000'000;
+constexpr int64_t kMaxSide = 65536;
+constexpr int64_t kCifarPixels = 3 * 32 * 32;
+constexpr int64_t kCifarRecord = 1 + kCifarPixels;
+
+void require_file(const std::string& path) {
+  std::error_code ec;
+  const auto status = fs::status(path, ec);
+  if (ec || !fs::exists(status)) throw DataError(path, "file not found");
+  if (fs::is_directory(status)) throw DataError(path, "is a directory, expected a file");
+}
+
+/// A gzip or raw file read through zlib (gzread passes non-gzip data through unchanged).
+class GzFile {
+ public:
+  explicit GzFile(const std::string& path) : path_(path) {
+    require_file(path);
+    file_ = gzopen(path.c_str(), "rb");
+    if (file_ == nullptr) {
+      throw DataError(path, fmt::format("cannot open: {}", std::strerror(errno)));
+    }
+    gzbuffer(file_, 1 << 20);
+  }
+  ~GzFile() {
+    if (file_ != nullptr) gzclose(file_);
+  }
+  GzFile(const GzFile&) = delete;
+  GzFile& operator=(const GzFile&) = delete;
+
+  /// Reads up to n bytes into dst; returns the number read (less than n only at end of file).
+  size_t read(uint8_t* dst, size_t n) {
+    size_t done = 0;
+    while (done < n) {
+      const unsigned chunk = static_cast<unsigned>(std::min<size_t>(n - done, size_t{1} << 30));
+      const int got = gzread(file_, dst + done, chunk);
+      if (got < 0) {
+        int errnum = 0;
+        const char* msg = gzerror(file_, &errnum);
+        throw DataError(path_, fmt::format("read error: {}", msg != nullptr ? msg : "unknown"));
+      }
+      if (got == 0) break;
+      done += static_cast<size_t>(got);
+    }
+    return done;
+  }
+
+  /// Reads exactly n bytes, growing the buffer as data arrives (no huge allocation for a file
+  /// whose header promises more than it holds). Returns the bytes actually read.
+  std::vector<uint8_t> read_up_to(size_t n) {
+    std::vector<uint8_t> buf;
+    constexpr size_t kChunk = size_t{64} << 20;
+    size_t got = 0;
+    while (got < n) {
+      const size_t want = std::min(n - got, std::max(kChunk, got));  // doubles, at least 64 MiB
+      buf.resize(got + want);
+      const size_t r = read(buf.data() + got, want);
+      got += r;
+      if (r < want) break;
+    }
+    buf.resize(got);
+    return buf;
+  }
+
+  /// Reads the rest of the file.
+  std::vector<uint8_t> read_all() {
+    std::vector<uint8_t> buf;
+    size_t got = 0;
+    size_t want = size_t{1} << 20;
+    for (;;) {
+      buf.resize(got + want);
+      const size_t r = read(buf.data() + got, want);
+      got += r;
+      if (r < want) break;
+      want = std::min(got, size_t{256} << 20);
+    }
+    buf.resize(got);
+    return buf;
+  }
+
+ private:
+  std::string path_;
+  gzFile file_ = nullptr;
+};
+
+uint32_t be32(const uint8_t* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
+}
+
+std::string record_path(const std::string& path, int64_t record) {
+  return fmt::format("{} (record {})", path, record);
+}
+
+/// Header of an IDX file: magic then `ndims` big-endian uint32 dimensions.
+std::vector<int64_t> read_idx_header(GzFile& file, const std::string& path, uint32_t magic,
+                                     size_t ndims, const char* what) {
+  std::vector<uint8_t> header(4 * (1 + ndims));
+  const size_t got = file.read(header.data(), header.size());
+  if (got < 4) {
+    throw DataError(
+        path, fmt::format("truncated: expected {} bytes of header, got {}", header.size(), got));
+  }
+  const uint32_t found = be32(header.data());
+  if (found != magic) {
+    throw DataError(path, fmt::format("wrong magic 0x{:08x} (expected 0x{:08x}, an IDX {} file)",
+                                      found, magic, what));
+  }
+  if (got < header.size()) {
+    throw DataError(
+        path, fmt::format("truncated: expected {} bytes of header, got {}", header.size(), got));
+  }
+  std::vector<int64_t> dims(ndims);
+  for (size_t i = 0; i < ndims; ++i) dims[i] = be32(header.data() + 4 * (i + 1));
+  return dims;
+}
+
+at::Tensor bytes_to_float(std::vector<uint8_t>& bytes, at::IntArrayRef shape) {
+  return at::from_blob(bytes.data(), shape, at::kByte).to(at::kFloat);
+}
+
+void check_labels(const std::vector<int64_t>& labels, const std::string& path,
+                  const std::vector<int64_t>& records, int64_t num_classes) {
+  for (size_t i = 0; i < labels.size(); ++i) {
+    if (labels[i] < 0 || labels[i] >= num_classes) {
+      throw DataError(record_path(path, records.empty() ? static_cast<int64_t>(i) : records[i]),
+                      fmt::format("label {} out of range [0, {})", labels[i], num_classes));
+    }
+  }
+}
+
+at::Tensor labels_tensor(const std::vector<int64_t>& labels) {
+  return at::tensor(at::ArrayRef<int64_t>(labels), at::kLong);
+}
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+bool is_image_file(const fs::path& p) {
+  const std::string ext = lower(p.extension().string());
+  return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp";
+}
+
+std::vector<std::string> list_images(const std::string& dir) {
+  std::vector<std::string> files;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.is_regular_file() && is_image_file(entry.path())) {
+      files.push_back(entry.path().string());
+    }
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+std::string size_str(int64_t h, int64_t w) { return fmt::format("{}x{} (height x width)", h, w); }
+
+}  // namespace
+
+Split read_idx(const std::string& images_path, const std::string& labels_path,
+               int64_t num_classes) {
+  Split split;
+  int64_t n = 0, h = 0, w = 0;
+  std::vector<uint8_t> pixels;
+  {
+    GzFile file(images_path);
+    const auto dims = read_idx_header(file, images_path, kIdxImageMagic, 3, "image");
+    n = dims[0];
+    h = dims[1];
+    w = dims[2];
+    if (n > kMaxRecords || h > kMaxSide || w > kMaxSide || h == 0 || w == 0) {
+      throw DataError(images_path,
+                      fmt::format("implausible dimensions {} x {} x {} (at most {} images of 1 to "
+                                  "{} pixels per side); is this an IDX image file?",
+                                  n, h, w, kMaxRecords, kMaxSide));
+    }
+    const size_t expected = static_cast<size_t>(n * h * w);
+    pixels = file.read_up_to(expected);
+    if (pixels.size() < expected) {
+      throw DataError(images_path, fmt::format("truncated: expected {} bytes of pixel data, got {}",
+                                               expected, pixels.size()));
+    }
+  }
+  std::vector<int64_t> labels;
+  {
+    GzFile file(labels_path);
+    const auto dims = read_idx_header(file, labels_path, kIdxLabelMagic, 1, "label");
+    const int64_t count = dims[0];
+    if (count != n) {
+      throw DataError(labels_path, fmt::format("holds {} labels but the image file {} holds {} "
+                                               "images: the counts must match",
+                                               count, images_path, n));
+    }
+    const auto bytes = file.read_up_to(static_cast<size_t>(count));
+    if (static_cast<int64_t>(bytes.size()) < count) {
+      throw DataError(labels_path, fmt::format("truncated: expected {} bytes of label data, got {}",
+                                               count, bytes.size()));
+    }
+    labels.assign(bytes.begin(), bytes.end());
+  }
+  check_labels(labels, labels_path, {}, num_classes);
+  split.images = bytes_to_float(pixels, {n, 1, h, w});
+  split.labels = labels_tensor(labels);
+  split.source_index.resize(static_cast<size_t>(n));
+  std::iota(split.source_index.begin(), split.source_index.end(), int64_t{0});
+  return split;
+}
+
+Split read_cifar10(const std::vector<std::string>& paths, int64_t num_classes) {
+  if (paths.empty()) throw DataError("data", "cifar10: no batch files given (files: [...])");
+  std::vector<uint8_t> pixels;
+  std::vector<int64_t> labels;
+  for (const auto& path : paths) {
+    GzFile file(path);
+    const auto bytes = file.read_all();
+    if (bytes.empty()) throw DataError(path, "empty file, expected CIFAR-10 records");
+    if (bytes.size() % kCifarRecord != 0) {
+      throw DataError(
+          path, fmt::format("truncated: {} bytes is not a multiple of the {}-byte "
+                            "CIFAR-10 record (1 label byte + {} pixel bytes); the "
+                            "last record has {} bytes",
+                            bytes.size(), kCifarRecord, kCifarPixels, bytes.size() % kCifarRecord));
+    }
+    const int64_t records = static_cast<int64_t>(bytes.size()) / kCifarRecord;
+    const size_t base = pixels.size();
+    pixels.resize(base + static_cast<size_t>(records * kCifarPixels));
+    for (int64_t r = 0; r < records; ++r) {
+      const uint8_t* rec = bytes.data() + r * kCifarRecord;
+      if (rec[0] >= num_classes) {
+        throw DataError(record_path(path, r),
+                        fmt::format("label {} out of range [0, {})", rec[0], num_classes));
+      }
+      labels.push_back(rec[0]);
+      std::memcpy(pixels.data() + base + r * kCifarPixels, rec + 1, kCifarPixels);
+    }
+  }
+  Split split;
+  const int64_t n = static_cast<int64_t>(labels.size());
+  split.images = bytes_to_float(pixels, {n, 3, 32, 32});
+  split.labels = labels_tensor(labels);
+  split.source_index.resize(static_cast<size_t>(n));
+  std::iota(split.source_index.begin(), split.source_index.end(), int64_t{0});
+  return split;
+}
+
+std::vector<std::string> list_class_folders(const std::string& root) {
+  std::error_code ec;
+  if (!fs::exists(root, ec)) throw DataError(root, "folder not found");
+  if (!fs::is_directory(root, ec))
+    throw DataError(root,
+                    "not a directory (expected a folder "
+                    "with one sub-folder per class)");
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(root)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_directory() && !name.empty() && name[0] != '.') names.push_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  if (names.empty())
+    throw DataError(root, "no class sub-folders (expected one sub-folder per class)");
+  return names;
+}
+
+Split read_folder(const std::string& root, const std::vector<std::string>& classes,
+                  const FolderOptions& options, bool allow_missing_classes,
+                  const WarningSink& warn) {
+  // The listing: (file, label), classes in order, files sorted by name.
+  std::vector<std::pair<std::string, int64_t>> listing;
+  const auto present = list_class_folders(root);
+  for (const auto& name : present) {
+    if (std::find(classes.begin(), classes.end(), name) == classes.end()) {
+      throw DataError((fs::path(root) / name).string(),
+                      "class folder not among the training classes");
+    }
+  }
+  for (size_t c = 0; c < classes.size(); ++c) {
+    const std::string dir = (fs::path(root) / classes[c]).string();
+    if (!fs::is_directory(dir)) {
+      if (allow_missing_classes) continue;
+      throw DataError(dir, "class folder not found");
+    }
+    const auto files = list_images(dir);
+    if (files.empty()) {
+      throw DataError(dir, "empty class folder: no .jpg, .jpeg, .png or .bmp images");
+    }
+    for (const auto& f : files) listing.emplace_back(f, static_cast<int64_t>(c));
+  }
+
+  auto bad_image = [&](const std::string& path) {
+    if (!options.skip_bad_images) {
+      throw DataError(path,
+                      "cannot decode image (not a readable JPEG, PNG or BMP; set "
+                      "data.skip_bad_images: true to skip such files)");
+    }
+    if (warn) warn(path + ": cannot decode image, skipped (data.skip_bad_images)");
+  };
+
+  int64_t channels = options.channels.value_or(0);
+  if (channels == 0) {  // from the first decodable image
+    for (const auto& [path, label] : listing) {
+      const cv::Mat probe = cv::imread(path, cv::IMREAD_UNCHANGED);
+      if (!probe.empty()) {
+        channels = probe.channels() <= 2 ? 1 : 3;
+        break;
+      }
+    }
+    if (channels == 0) channels = 3;  // nothing decodable: the loop below reports it
+  }
+  if (channels != 1 && channels != 3) {
+    throw DataError(root, fmt::format("data.channels must be 1 or 3, got {}", channels));
+  }
+
+  std::vector<uint8_t> pixels;
+  std::vector<int64_t> labels, source_index;
+  std::vector<std::string> paths;
+  int64_t h = 0, w = 0;
+  std::string first_path = options.expected_size_source;
+  if (options.image_size) {
+    h = options.image_size->first;
+    w = options.image_size->second;
+  } else if (options.expected_size) {
+    h = options.expected_size->first;
+    w = options.expected_size->second;
+  }
+  const int flags = channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR;
+  for (size_t i = 0; i < listing.size(); ++i) {
+    const auto& [path, label] = listing[i];
+    cv::Mat img;
+    try {
+      img = cv::imread(path, flags);
+    } catch (const cv::Exception&) {
+      img = cv::Mat();
+    }
+    if (img.empty()) {
+      bad_image(path);
+      continue;
+    }
+    if (channels == 3) cv::cvtColor(img, img, cv::COLOR_BGR2RGB);
+    if (options.image_size) {
+      if (img.rows != h || img.cols != w) {
+        cv::resize(img, img, cv::Size(static_cast<int>(w), static_cast<int>(h)), 0, 0,
+                   cv::INTER_LINEAR);
+      }
+    } else if (h == 0) {
+      h = img.rows;
+      w = img.cols;
+      first_path = path;
+    } else if (img.rows != h || img.cols != w) {
+      throw DataError(path, fmt::format("image is {} but {} is {}; set data.image_size to resize "
+                                        "every image on load",
+                                        size_str(img.rows, img.cols), first_path, size_str(h, w)));
+    }
+    if (!img.isContinuous()) img = img.clone();
+    const size_t plane = static_cast<size_t>(h * w);
+    const size_t base = pixels.size();
+    pixels.resize(base + plane * static_cast<size_t>(channels));
+    const uint8_t* src = img.ptr<uint8_t>(0);
+    if (channels == 1) {
+      std::memcpy(pixels.data() + base, src, plane);
+    } else {
+      for (size_t p = 0; p < plane; ++p) {  // HWC → CHW
+        pixels[base + p] = src[3 * p];
+        pixels[base + plane + p] = src[3 * p + 1];
+        pixels[base + 2 * plane + p] = src[3 * p + 2];
+      }
+    }
+    labels.push_back(label);
+    source_index.push_back(static_cast<int64_t>(i));
+    paths.push_back(path);
+  }
+  if (labels.empty()) throw DataError(root, "no decodable images");
+
+  Split split;
+  const int64_t n = static_cast<int64_t>(labels.size());
+  split.images = bytes_to_float(pixels, {n, channels, h, w});
+  split.labels = labels_tensor(labels);
+  split.source_index = std::move(source_index);
+  split.source_paths = std::move(paths);
+  return split;
+}
+
+}  // namespace lossdoctor::data::detail

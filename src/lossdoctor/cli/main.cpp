@@ -4,7 +4,10 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include <iostream>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <thread>
 
 #include "lossdoctor/model/network.hpp"
 #include "lossdoctor/spec/spec_parser.hpp"
@@ -117,6 +120,10 @@ int main(int argc, char** argv) {
 
   CommonArgs common;
   TrainArgs targs;
+  // libtorch's OpenMP pool may start with one thread (it does on Debian's build): use every core.
+  int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  app.add_option("--threads", threads, "CPU threads for tensor operations (default: all cores)")
+      ->check(CLI::Range(1, 1024));
   bool show_model = false;
 
   auto* train_cmd = app.add_subcommand("train", "train a spec, writing metrics and checkpoints");
@@ -141,6 +148,7 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : kExitBadInput;
   }
 
+  at::set_num_threads(threads);
   try {
     if (*train_cmd) {
       if (targs.resume && targs.out_dir.empty()) {

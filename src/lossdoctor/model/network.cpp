@@ -273,6 +273,11 @@ NetworkImpl::NetworkImpl(const std::vector<spec::LayerSpec>& layers,
   output_shape_ = builder.build(layers, input_shape_, "", stack_);
 }
 
+Network make_network(const std::vector<spec::LayerSpec>& layers, const spec::InitSpec& model_init,
+                     std::vector<int64_t> input_shape) {
+  return Network(layers, model_init, std::move(input_shape));
+}
+
 torch::Tensor NetworkImpl::forward(torch::Tensor x) {
   return stack_.forward(std::move(x), observer_ ? &observer_ : nullptr);
 }

@@ -86,4 +86,8 @@ class NetworkImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Network);
 
+/// Builds a Network (a plain function, so brace-initialised arguments work).
+Network make_network(const std::vector<spec::LayerSpec>& layers, const spec::InitSpec& model_init,
+                     std::vector<int64_t> input_shape);
+
 }  // namespace lossdoctor::model

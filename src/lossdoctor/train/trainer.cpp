@@ -70,11 +70,8 @@ Trainer::Trainer(const spec::Spec& spec, TrainOptions options, data::WarningSink
   const data::Shape3 in3{in_shape[0], in_shape[1], in_shape[2]};
   const data::Shape3 train_out = train_pipeline.check(in3);
   if (dataset_.val.size() > 0) {
-    const data::Shape3 val_out = val_pipeline_.check(image_shape(dataset_.val.images).size() == 3
-                                                         ? data::Shape3{dataset_.val.images.size(1),
-                                                                        dataset_.val.images.size(2),
-                                                                        dataset_.val.images.size(3)}
-                                                         : in3);
+    const auto val_in = image_shape(dataset_.val.images);
+    const data::Shape3 val_out = val_pipeline_.check({val_in[0], val_in[1], val_in[2]});
     if (val_out != train_out) {
       throw SpecError(spec_.file, "data.transforms",
                       fmt::format("training images come out as {}×{}×{} but validation images as "
@@ -157,27 +154,26 @@ TrainResult Trainer::run() {
   const int64_t first_step = step_;
   network_->train();
 
-  double epoch_loss_sum = 0;
-  int64_t epoch_correct = 0, epoch_seen = 0, epoch_steps = 0;
-  const auto finish_epoch = [&]() {
+  // `reset` is false for the report of a run that ends mid-epoch: its totals stay in the
+  // checkpoint so that a resumed run finishes the epoch with the same figures.
+  const auto finish_epoch = [&](bool reset) {
     EpochRecord record;
     record.epoch = epoch_;
     record.step = step_;
-    record.train_loss = epoch_steps > 0 ? epoch_loss_sum / epoch_steps : NAN;
-    record.train_accuracy = epoch_seen > 0 ? static_cast<double>(epoch_correct) / epoch_seen : NAN;
+    record.train_loss = totals_.steps > 0 ? totals_.loss_sum / totals_.steps : NAN;
+    record.train_accuracy = totals_.seen > 0 ? static_cast<double>(totals_.correct) / totals_.seen : NAN;
     std::tie(record.val_loss, record.val_accuracy) = evaluate();
     record.lr = optimizer_->lr();
     record.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     epochs_.push_back(record);
-    schedule_->on_validation(record.val_loss);
+    if (reset) schedule_->on_validation(record.val_loss);
     progress.epoch_end(fmt::format(
         "epoch {}/{}: train loss {:.4f} acc {:.1f}% · val loss {:.4f} acc {:.1f}% · {:.1f} s",
         epoch_ + 1, planned_epochs, record.train_loss, 100 * record.train_accuracy, record.val_loss,
         100 * record.val_accuracy, record.seconds));
     for (auto* o : observers_) o->on_epoch_end(*this, record);
     result.last_epoch = record;
-    epoch_loss_sum = 0;
-    epoch_correct = epoch_seen = epoch_steps = 0;
+    if (reset) totals_ = {};
   };
 
   while (step_ < total_steps_) {
@@ -219,10 +215,10 @@ TrainResult Trainer::run() {
                       std::chrono::duration<double>(Clock::now() - start).count()};
     steps_.push_back(record);
     progress.step(step_, epoch_, view.loss, lr);
-    epoch_loss_sum += view.loss;
-    epoch_correct += output.detach().argmax(1).eq(batch.labels).sum().item<int64_t>();
-    epoch_seen += batch.labels.size(0);
-    ++epoch_steps;
+    totals_.loss_sum += view.loss;
+    totals_.correct += output.detach().argmax(1).eq(batch.labels).sum().item<int64_t>();
+    totals_.seen += batch.labels.size(0);
+    ++totals_.steps;
     ++step_;
     ++batch_in_epoch_;
 
@@ -234,7 +230,7 @@ TrainResult Trainer::run() {
       break;
     }
     if (batch_in_epoch_ == per_epoch) {
-      finish_epoch();
+      finish_epoch(/*reset=*/true);
       ++epoch_;
       batch_in_epoch_ = 0;
       ++result.epochs_completed;
@@ -251,7 +247,7 @@ TrainResult Trainer::run() {
     }
   }
   // A run that ends mid-epoch (max_steps, budget) still reports validation figures.
-  if (result.status == RunStatus::Completed && batch_in_epoch_ > 0) finish_epoch();
+  if (result.status == RunStatus::Completed && batch_in_epoch_ > 0) finish_epoch(/*reset=*/false);
   progress.finish();
 
   result.steps = step_;
@@ -281,6 +277,10 @@ void Trainer::save_checkpoint() {
                                            schedule_->best_val_loss(),
                                            static_cast<double>(schedule_->epochs_without_improvement())},
                                           torch::kFloat64));
+  archive.write("epoch_totals",
+                torch::tensor({totals_.loss_sum, static_cast<double>(totals_.correct),
+                               static_cast<double>(totals_.seen), static_cast<double>(totals_.steps)},
+                              torch::kFloat64));
   // Metrics first: a checkpoint never refers to steps the metric files lack.
   write_metrics();
   write_atomic_with(checkpoint_path(), [&](const std::string& tmp) { archive.save_to(tmp); });
@@ -299,9 +299,13 @@ void Trainer::load_checkpoint() {
     network_->load(model_archive);
     network_->to(device_);
     optimizer_->load(optimizer_archive);
-    torch::Tensor position, schedule;
+    torch::Tensor position, schedule, totals;
     archive.read("position", position);
     archive.read("schedule", schedule);
+    archive.read("epoch_totals", totals);
+    totals_ = {totals[0].item<double>(), static_cast<int64_t>(totals[1].item<double>()),
+               static_cast<int64_t>(totals[2].item<double>()),
+               static_cast<int64_t>(totals[3].item<double>())};
     step_ = position[0].item<int64_t>();
     epoch_ = position[1].item<int64_t>();
     batch_in_epoch_ = position[2].item<int64_t>();

@@ -134,6 +134,12 @@ class Trainer {
 
   // Position, restored by resume.
   int64_t step_ = 0, epoch_ = 0, batch_in_epoch_ = 0;
+  /// Running training figures of the current epoch (checkpointed, so a resumed epoch reports
+  /// the same train loss and accuracy as an uninterrupted one).
+  struct EpochTotals {
+    double loss_sum = 0;
+    int64_t correct = 0, seen = 0, steps = 0;
+  } totals_;
   std::vector<StepRecord> steps_;
   std::vector<EpochRecord> epochs_;
 };

@@ -175,7 +175,7 @@ TEST(SpecParser, FullSpecTopLevelAndData) {
   EXPECT_EQ(d.train.images, "tr-img.gz");
   EXPECT_EQ(d.train.labels, "tr-lbl.gz");
   EXPECT_EQ(d.train.limit, 12000);
-  EXPECT_EQ(d.train.exclude, "cfg/bad.txt");
+  EXPECT_EQ(d.train.exclude, "cfg/data/fashion/bad.txt");  // relative to data.path
   EXPECT_TRUE(d.train.present);
   EXPECT_EQ(d.val.images, "t10k-images-idx3-ubyte.gz");
   EXPECT_EQ(d.val.labels, "t10k-labels-idx1-ubyte.gz");
@@ -450,7 +450,7 @@ TEST(SpecParser, FolderFormat) {
   EXPECT_EQ(t.data.image_size, (std::pair<int64_t, int64_t>{32, 32}));
 }
 
-TEST(SpecParser, RelativePathsResolveAgainstSpecDirectory) {
+TEST(SpecParser, RelativePathsResolveAgainstSpecDirectoryAndDataPath) {
   EXPECT_EQ(parse_spec_text(kModel + "data: {path: d}\n", "a/b/s.yaml").data.path, "a/b/d");
   EXPECT_EQ(parse_spec_text(kModel + "data: {path: ../d}\n", "a/b/s.yaml").data.path, "a/d");
   EXPECT_EQ(parse_spec_text(kModel + "data: {path: d}\n", "s.yaml").data.path, "d");
@@ -462,8 +462,13 @@ TEST(SpecParser, RelativePathsResolveAgainstSpecDirectory) {
   { std::ofstream(file) << kModel << "data: {path: mnist, train: {exclude: skip.txt}}\n"; }
   Spec s = parse_spec_file(file.string());
   EXPECT_EQ(s.data.path, (dir / "mnist").string());
-  EXPECT_EQ(s.data.train.exclude, (dir / "skip.txt").string());
+  EXPECT_EQ(s.data.train.exclude, (dir / "mnist" / "skip.txt").string());
   EXPECT_EQ(s.name, "run");
+  // Without data.path, a split's paths are relative to the spec's directory.
+  { std::ofstream(file) << kModel << "data: {format: folder, train: {path: imgs, exclude: skip.txt}}\n"; }
+  Spec f = parse_spec_file(file.string());
+  EXPECT_EQ(f.data.train.path, (dir / "imgs").string());
+  EXPECT_EQ(f.data.train.exclude, (dir / "skip.txt").string());
   EXPECT_EQ(s.file, file.string());
   fs::remove_all(dir);
 }

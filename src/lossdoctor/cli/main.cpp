@@ -16,6 +16,7 @@
 #include "lossdoctor/train/schedule.hpp"
 #include "lossdoctor/train/trainer.hpp"
 #include "lossdoctor/util/errors.hpp"
+#include "lossdoctor/util/torch_compat.hpp"
 #include "lossdoctor/util/interrupt.hpp"
 
 namespace {
@@ -161,7 +162,7 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "{}\n", e.what());
     return kExitBadInput;
   } catch (const c10::Error& e) {
-    fmt::print(stderr, "internal error: {}\n", e.what_without_backtrace());
+    fmt::print(stderr, "internal error: {}\n", compat::error_message(e));
     return kExitInternal;
   } catch (const std::exception& e) {
     fmt::print(stderr, "internal error: {}\n", e.what());

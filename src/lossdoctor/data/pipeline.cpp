@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "lossdoctor/data/rng.hpp"
+#include "lossdoctor/util/torch_compat.hpp"
 #include "lossdoctor/util/errors.hpp"
 
 namespace lossdoctor::data {
@@ -43,7 +44,7 @@ at::Tensor apply_step(const spec::TransformSpec& t, const at::Tensor& x, std::mt
       return (x - channel_values(t.mean)) / channel_values(t.std);
     case Kind::Resize:
       if (x.size(2) == t.height && x.size(3) == t.width) return x;
-      return at::upsample_bilinear2d(x, {t.height, t.width}, /*align_corners=*/false);
+      return compat::resize_bilinear(x, t.height, t.width);
     case Kind::RandomCrop: {
       const at::Tensor padded =
           t.padding > 0 ? at::constant_pad_nd(x, {t.padding, t.padding, t.padding, t.padding}, 0.0)

@@ -757,8 +757,10 @@ std::vector<TransformSpec> read_transforms(const Ctx& c, const YAML::Node& n,
 
 // Data.
 
+// A split's `path` and `exclude` are relative to data.path (already resolved) when it is set,
+// like its image and label files; otherwise to the spec's directory.
 void read_split(const Ctx& c, const MapView& data, const std::string& key, DataSpec::Format fmt_,
-                SplitSpec& s) {
+                const std::string& data_path, SplitSpec& s) {
   if (!data.has(key) || data.get(key).IsNull()) return;
   MapView m(c, data.get(key), data.child(key), data.key_node(key),
             {"images", "labels", "files", "path", "limit", "exclude"});
@@ -782,8 +784,9 @@ void read_split(const Ctx& c, const MapView& data, const std::string& key, DataS
   }
   auto resolve = [&](const std::string& p) {
     fs::path fp(p);
-    if (fp.is_absolute() || c.base_dir().empty()) return fp.lexically_normal().string();
-    return (c.base_dir() / fp).lexically_normal().string();
+    const fs::path base = data_path.empty() ? c.base_dir() : fs::path(data_path);
+    if (fp.is_absolute() || base.empty()) return fp.lexically_normal().string();
+    return (base / fp).lexically_normal().string();
   };
   if (m.has("path")) s.path = resolve(read_string(c, m.get("path"), m.child("path")));
   if (m.has("limit")) s.limit = read_int_in(c, m.get("limit"), m.child("limit"), 1, kMaxLimit);
@@ -824,8 +827,8 @@ DataSpec read_data(const Ctx& c, const YAML::Node& n, const YAML::Node& owner) {
                      "data_batch_5.bin"};
     d.val.files = {"test_batch.bin"};
   }
-  read_split(c, m, "train", d.format, d.train);
-  read_split(c, m, "val", d.format, d.val);
+  read_split(c, m, "train", d.format, d.path, d.train);
+  read_split(c, m, "val", d.format, d.path, d.val);
   if (d.format == DataSpec::Format::Folder) {
     if (d.train.path.empty()) d.train.path = d.path;
     if (d.train.path.empty())

@@ -15,6 +15,7 @@
 #include "lossdoctor/train/progress.hpp"
 #include "lossdoctor/util/atomic_file.hpp"
 #include "lossdoctor/util/errors.hpp"
+#include "lossdoctor/util/torch_compat.hpp"
 #include "lossdoctor/util/interrupt.hpp"
 
 namespace lossdoctor::train {
@@ -313,7 +314,7 @@ void Trainer::load_checkpoint() {
                        static_cast<int64_t>(schedule[2].item<double>()));
   } catch (const c10::Error& e) {
     throw InputError(path + ": cannot resume: the checkpoint does not match this spec's model (" +
-                     std::string(e.what_without_backtrace()).substr(0, 200) + ")");
+                     compat::error_message(e).substr(0, 200) + ")");
   }
   // Metrics up to the checkpoint.
   const auto read_jsonl = [&](const std::string& name, auto&& add) {

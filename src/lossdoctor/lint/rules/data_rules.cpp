@@ -1,0 +1,178 @@
+// Rules on data preparation: scaling, train/val consistency, order.
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "lossdoctor/lint/lint_util.hpp"
+#include "lossdoctor/lint/rules/rules.hpp"
+
+namespace lossdoctor::lint::rules {
+
+using namespace util;
+using spec::OptimizerSpec;
+using spec::TransformSpec;
+
+namespace {
+
+bool adaptive(OptimizerSpec::Kind k) { return k != OptimizerSpec::Kind::Sgd; }
+
+/// Dataset statistics for [0, 1] images, when the dataset is known.
+std::optional<TransformSpec> known_normalize(const spec::Spec& s) {
+  TransformSpec t;
+  t.kind = TransformSpec::Kind::Normalize;
+  if (s.data.format == spec::DataSpec::Format::Cifar10) {
+    t.mean = {0.4914, 0.4822, 0.4465};
+    t.std = {0.247, 0.243, 0.261};
+    return t;
+  }
+  if (s.data.format == spec::DataSpec::Format::Idx &&
+      s.data.path.find("fashion") != std::string::npos) {
+    t.mean = {0.286};
+    t.std = {0.353};
+    return t;
+  }
+  return std::nullopt;
+}
+
+/// `train` with every scale replaced by one 1/255 scale placed before the first normalize (or at
+/// the end); a known normalize is added when there is none.
+std::vector<TransformSpec> fixed_pipeline(const spec::Spec& s) {
+  std::vector<TransformSpec> out;
+  TransformSpec scale;
+  scale.kind = TransformSpec::Kind::Scale;
+  scale.factor = kInv255;
+  bool placed = false, has_norm = false;
+  for (const auto& t : s.data.train_transforms) {
+    if (t.kind == TransformSpec::Kind::Scale) continue;
+    if (t.kind == TransformSpec::Kind::Normalize) {
+      has_norm = true;
+      if (!placed) out.push_back(scale);
+      placed = true;
+    }
+    out.push_back(t);
+  }
+  if (!placed) out.push_back(scale);
+  if (!has_norm)
+    if (auto n = known_normalize(s)) out.push_back(*n);
+  return out;
+}
+
+void add_pipeline_fix(const spec::Spec& s, Finding& f) {
+  const auto train = fixed_pipeline(s);
+  f.fix["data.transforms.train"] = pipeline_text(train);
+  if (s.data.val_transforms_given)
+    f.fix["data.transforms.val"] = pipeline_text(deterministic(train));
+}
+
+std::string train_where(const spec::Spec& s) {
+  if (!s.data.train_transforms.empty()) return s.data.train_transforms.front().where.str();
+  return s.file.empty() ? "the spec" : s.file;
+}
+
+}  // namespace
+
+void unnormalized_input(const spec::Spec& s, const LintContext&, LintResult& r) {
+  const auto& ts = s.data.train_transforms;
+  for (const auto& t : ts)
+    if (t.kind == TransformSpec::Kind::Scale) return;
+  // No scale: raw 0-255 pixels, unless a normalize with 0-255 statistics takes their place.
+  const TransformSpec* norm = nullptr;
+  for (const auto& t : ts)
+    if (t.kind == TransformSpec::Kind::Normalize) norm = &t;
+  if (norm) {
+    double max_mean = 0;
+    for (double m : norm->mean) max_mean = std::max(max_mean, std::fabs(m));
+    if (max_mean > 1.0) return;  // statistics of raw pixels: fine
+  }
+  const bool error = !adaptive(s.optimizer.kind);
+  Finding f = make_finding("unnormalized_input", error ? "error" : "warning");
+  f.evidence = {fmt::format("data.transforms.train = {} at {}: no scale step", pipeline_text(ts),
+                            train_where(s))};
+  if (norm)
+    f.evidence.push_back(fmt::format(
+        "normalize at {} uses statistics of [0, 1] images (mean {}) on raw 0-255 pixels",
+        norm->where.str(), num(norm->mean.front())));
+  else
+    f.evidence.push_back("inputs reach the model as raw pixel values in 0-255");
+  f.explanation =
+      "The network sees pixel values up to 255 instead of values around 0-1, so its first layers "
+      "produce activations and gradients hundreds of times larger than their initialisation "
+      "assumes. Updates overshoot and units saturate or die, so the loss swings, rises or stalls, "
+      "especially with plain SGD.";
+  add_pipeline_fix(s, f);
+  r.findings.push_back(std::move(f));
+}
+
+void double_scaling(const spec::Spec& s, const LintContext&, LintResult& r) {
+  double product = 1.0;
+  std::vector<const TransformSpec*> scales;
+  for (const auto& t : s.data.train_transforms)
+    if (t.kind == TransformSpec::Kind::Scale) {
+      product *= t.factor;
+      scales.push_back(&t);
+    }
+  if (scales.empty()) return;
+  const double floor = kInv255 * kInv255 * (1 + 1e-6);
+  const bool twice = scales.size() >= 2 && product < kInv255 / 10;
+  if (!(product <= floor || twice)) return;
+  Finding f = make_finding("unnormalized_input", "warning");
+  for (const auto* t : scales)
+    f.evidence.push_back(fmt::format("scale {} at {}", num(t->factor), t->where.str()));
+  f.evidence.push_back(
+      fmt::format("total scale {:.3g} (1/255 = {:.3g}): pixels end up in [0, {:.3g}]", product,
+                  kInv255, 255 * product));
+  f.explanation =
+      "The pixels are scaled down more than once, so the inputs are squeezed into a tiny range "
+      "near zero and every image looks almost the same to the network. The first layers get "
+      "almost no signal and gradients, so the loss stays near chance.";
+  add_pipeline_fix(s, f);
+  r.findings.push_back(std::move(f));
+}
+
+void val_transforms_mismatch(const spec::Spec& s, const LintContext&, LintResult& r) {
+  if (!s.data.val_transforms_given) return;
+  const auto train = deterministic(s.data.train_transforms);
+  const auto val = deterministic(s.data.val_transforms);
+  bool same = train.size() == val.size();
+  for (size_t i = 0; same && i < train.size(); ++i) same = same_step(train[i], val[i]);
+  if (same) return;
+  Finding f = make_finding("preprocessing_mismatch", "error");
+  auto at = [&](const std::vector<TransformSpec>& ts) {
+    return ts.empty() ? std::string(s.file.empty() ? "the spec" : s.file) : ts.front().where.str();
+  };
+  f.evidence = {fmt::format("train (deterministic steps) = {} at {}", pipeline_text(train),
+                            at(s.data.train_transforms)),
+                fmt::format("val = {} at {}", pipeline_text(val), at(s.data.val_transforms))};
+  for (size_t i = 0; i < std::max(train.size(), val.size()); ++i) {
+    if (i < train.size() && i < val.size() && same_step(train[i], val[i])) continue;
+    f.evidence.push_back(fmt::format("first difference at step {}: train {} vs val {}", i,
+                                     i < train.size() ? transform_text(train[i]) : "(none)",
+                                     i < val.size() ? transform_text(val[i]) : "(none)"));
+    break;
+  }
+  f.explanation =
+      "Validation images are prepared differently from training images, so the model is "
+      "evaluated on inputs from a distribution it never trained on. The validation loss rises or "
+      "stays high however well training goes, and any decision based on it is misled.";
+  f.fix["data.transforms.val"] = pipeline_text(train);
+  r.findings.push_back(std::move(f));
+}
+
+void unshuffled_data(const spec::Spec& s, const LintContext&, LintResult& r) {
+  if (s.data.shuffle) return;
+  Finding f = make_finding("unshuffled_data", "error");
+  f.evidence = {fmt::format("data.shuffle = false in {}", s.file.empty() ? "the spec" : s.file)};
+  if (s.data.inject.sort_by_label)
+    f.evidence.push_back("data.inject.sort_by_label = true: the training set is in class order");
+  else if (s.data.format == spec::DataSpec::Format::Folder)
+    f.evidence.push_back("format: folder reads the images class by class");
+  f.explanation =
+      "Without shuffling, batches follow the order of the files, which is often grouped by class, "
+      "so the model is fitted to one class after another and forgets the previous ones. The loss "
+      "jumps at every class boundary and rises each epoch instead of falling steadily.";
+  f.fix["data.shuffle"] = "true";
+  r.findings.push_back(std::move(f));
+}
+
+}  // namespace lossdoctor::lint::rules

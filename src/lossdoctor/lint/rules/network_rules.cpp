@@ -1,0 +1,360 @@
+// Rules on the network: depth without normalisation, saturating stacks, dropout, initialisation
+// and capacity.
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+
+#include "lossdoctor/lint/lint_util.hpp"
+#include "lossdoctor/lint/rules/rules.hpp"
+
+namespace lossdoctor::lint::rules {
+
+using namespace util;
+using spec::InitScheme;
+
+namespace {
+
+bool is_he(const InitScheme& s) {
+  return s.kind == InitScheme::Kind::HeNormal || s.kind == InitScheme::Kind::HeUniform;
+}
+
+std::string at(const LayerSpec& L) {
+  return fmt::format("{} at {} ({})", kind_name(L.kind), L.where.str(), L.key_path);
+}
+
+std::string init_source(const spec::Spec& s, const LayerSpec& L, bool weight) {
+  if (weight ? L.init.weight.has_value() : L.init.bias.has_value()) return L.key_path + ".init";
+  if (weight ? s.init.weight.has_value() : s.init.bias.has_value()) return "model.init";
+  return "libtorch default";
+}
+
+/// Index of the last weight-layer visit, or -1.
+int last_weight_visit(const std::vector<Visit>& visits) {
+  int last = -1;
+  for (size_t i = 0; i < visits.size(); ++i)
+    if (is_weight(visits[i].layer->kind)) last = static_cast<int>(i);
+  return last;
+}
+
+/// Layers in the output tail (after the last top-level weight-holding layer).
+bool in_tail(const spec::Spec& s, const LayerSpec* L) {
+  for (const LayerSpec* t : output_tail(s.layers))
+    if (t == L) return true;
+  return false;
+}
+
+void he_fix_for_weight_layers(const spec::Spec& s, Finding& f) {
+  for (const LayerSpec* L : all_layers(s.layers))
+    if (is_weight(L->kind) && !is_he(effective_weight(s, *L)))
+      set_init_fix(s, L, InitScheme{InitScheme::Kind::HeNormal}, std::nullopt, f);
+}
+
+}  // namespace
+
+void deep_relu_without_batchnorm(const spec::Spec& s, const LintContext&, LintResult& r) {
+  const int64_t depth = count_weight_layers(s.layers);
+  if (depth < 8) return;
+  const int64_t relus =
+      count_if(s.layers, [](const LayerSpec& L) { return is_relu_family(L.kind); });
+  if (relus == 0 || contains(s.layers, Kind::BatchNorm)) return;
+  bool all_he = true;
+  std::string first_non_he;
+  for (const LayerSpec* L : all_layers(s.layers)) {
+    if (!is_weight(L->kind)) continue;
+    const InitScheme w = effective_weight(s, *L);
+    if (!is_he(w)) {
+      if (all_he)
+        first_non_he = fmt::format("{} uses {} weights (from {})", at(*L), scheme_name(w.kind),
+                                   init_source(s, *L, true));
+      all_he = false;
+    }
+  }
+  const bool residual = contains(s.layers, Kind::Residual);
+  if (all_he && (depth < 16 || residual)) return;
+  Finding f = make_finding("missing_normalization", "warning");
+  f.evidence = {
+      fmt::format("{} weight layers (conv2d/dense, repeats counted) with {} ReLU-family "
+                  "activations and no batchnorm",
+                  depth, relus)};
+  if (!all_he)
+    f.evidence.push_back(first_non_he + ", not he_normal/he_uniform");
+  else
+    f.evidence.push_back(
+        fmt::format("he init, but {} layers deep without residual connections", depth));
+  f.explanation = fmt::format(
+      "A {}-layer ReLU stack without batch norm{} lets activation scales drift layer by layer, so "
+      "gradients shrink towards the input and many units die. Updates to the early layers become "
+      "negligible and the loss stalls or rises; add batchnorm after each conv/dense (overrides "
+      "cannot insert layers){}.",
+      depth, all_he ? "" : " or He initialisation",
+      all_he ? " or residual connections" : ", or at least use He initialisation as the fix does");
+  if (!all_he) he_fix_for_weight_layers(s, f);
+  r.findings.push_back(std::move(f));
+}
+
+void deep_saturating_stack(const spec::Spec& s, const LintContext&, LintResult& r) {
+  const int64_t depth = count_weight_layers(s.layers);
+  if (depth < 5) return;
+  std::vector<const LayerSpec*> sat;
+  int64_t sat_count = 0;
+  for (size_t i = 0; i < s.layers.size(); ++i) {
+    const LayerSpec& top = s.layers[i];
+    if (in_tail(s, &top)) continue;
+    if (is_saturating(top.kind)) {
+      sat.push_back(&top);
+      ++sat_count;
+    } else if (!top.layers.empty()) {
+      const int64_t times = top.kind == Kind::Repeat ? top.times : 1;
+      for (const LayerSpec* L : all_layers(top.layers))
+        if (is_saturating(L->kind)) {
+          sat.push_back(L);
+          sat_count += times;  // nested repeats are rare; count the outer multiplicity
+        }
+    }
+  }
+  const int64_t relus =
+      count_if(s.layers, [](const LayerSpec& L) { return is_relu_family(L.kind); });
+  if (sat_count < 4 || sat_count <= relus) return;
+  Finding f = make_finding("saturating_activation", "warning");
+  f.layer = sat.front()->key_path;
+  f.evidence = {
+      fmt::format("{} weight layers with {} hidden sigmoid/tanh activations", depth, sat_count)};
+  for (size_t i = 0; i < sat.size() && i < 3; ++i) f.evidence.push_back(at(*sat[i]));
+  f.explanation = fmt::format(
+      "sigmoid and tanh saturate for large inputs and their derivative is at most 0.25 (sigmoid) "
+      "or 1 (tanh), so through {} stacked layers the gradient shrinks geometrically. The early "
+      "layers stop learning and the loss plateaus; the fix swaps them for relu with He "
+      "initialisation.",
+      depth);
+  for (const LayerSpec* L : sat) f.fix[item_path(*L)] = "relu";
+  he_fix_for_weight_layers(s, f);
+  r.findings.push_back(std::move(f));
+}
+
+void heavy_dropout(const spec::Spec& s, const LintContext&, LintResult& r) {
+  // Each dropout layer spec with how many times it runs.
+  std::vector<std::pair<const LayerSpec*, int64_t>> drops;
+  std::function<void(const std::vector<LayerSpec>&, int64_t)> gather =
+      [&](const std::vector<LayerSpec>& layers, int64_t mult) {
+        for (const auto& L : layers) {
+          if (L.kind == Kind::Dropout) drops.emplace_back(&L, mult);
+          if (!L.layers.empty()) gather(L.layers, mult * (L.kind == Kind::Repeat ? L.times : 1));
+        }
+      };
+  gather(s.layers, 1);
+  int64_t total = 0;
+  bool any_huge = false, all_half = !drops.empty();
+  for (const auto& [L, mult] : drops) {
+    total += mult;
+    if (L->rate >= 0.8) any_huge = true;
+    if (L->rate < 0.5) all_half = false;
+  }
+  if (!any_huge && !(all_half && total >= 2)) return;
+  Finding f = make_finding("excessive_regularization", "warning");
+  for (const auto& [L, mult] : drops) {
+    if (L->rate < 0.5) continue;
+    f.evidence.push_back(fmt::format("dropout rate {} at {} ({}){}", num(L->rate), L->where.str(),
+                                     L->key_path, mult > 1 ? fmt::format(", x{}", mult) : ""));
+    f.fix[L->key_path + ".rate"] = "0.25";
+  }
+  f.evidence.push_back(any_huge ? "a dropout rate at or above 0.8"
+                                : fmt::format("all {} dropout layers drop half or more", total));
+  f.explanation =
+      "Dropping this much of every layer's output leaves each step training a tiny random "
+      "sub-network on heavily corrupted features. The gradient signal is mostly noise, so the "
+      "training loss stays high or rises even though the model could fit the data.";
+  r.findings.push_back(std::move(f));
+}
+
+void symmetric_init(const spec::Spec& s, const LintContext& ctx, LintResult& r) {
+  const auto visits = walk(s, ctx);
+  const int last = last_weight_visit(visits);
+  std::vector<const LayerSpec*> bad;
+  for (int i = 0; i < last; ++i) {
+    const LayerSpec* L = visits[i].layer;
+    if (!is_weight(L->kind) || std::find(bad.begin(), bad.end(), L) != bad.end()) continue;
+    const auto k = effective_weight(s, *L).kind;
+    if (k == InitScheme::Kind::Zeros || k == InitScheme::Kind::Constant) bad.push_back(L);
+  }
+  if (bad.empty()) return;
+  Finding f = make_finding("bad_init_scale", "error");
+  f.layer = bad.front()->key_path;
+  for (const LayerSpec* L : bad) {
+    const InitScheme w = effective_weight(s, *L);
+    f.evidence.push_back(fmt::format("{}: weight init {} (from {})", at(*L), scheme_text(w),
+                                     init_source(s, *L, true)));
+    set_init_fix(s, L, InitScheme{InitScheme::Kind::HeNormal}, std::nullopt, f);
+  }
+  f.explanation =
+      "Every unit of these layers starts with identical weights, so all of them compute the same "
+      "output and receive the same gradient. The symmetry never breaks, the layer acts as a single "
+      "unit, and the loss plateaus far above what the network could reach.";
+  r.findings.push_back(std::move(f));
+}
+
+void init_scale(const spec::Spec& s, const LintContext& ctx, LintResult& r) {
+  struct Bad {
+    double std = 0, he = 0, ratio = 1;
+  };
+  std::vector<std::pair<const LayerSpec*, Bad>> bad;
+  for (const Visit& v : walk(s, ctx)) {
+    const LayerSpec* L = v.layer;
+    if (!is_weight(L->kind) || !v.fan_in || *v.fan_in <= 0) continue;
+    const InitScheme w = effective_weight(s, *L);
+    double sd = 0;
+    if (w.kind == InitScheme::Kind::Normal)
+      sd = w.std;
+    else if (w.kind == InitScheme::Kind::Uniform)
+      sd = w.a / std::sqrt(3.0);
+    else
+      continue;
+    Bad b;
+    b.std = sd;
+    b.he = std::sqrt(2.0 / static_cast<double>(*v.fan_in));
+    b.ratio = sd / b.he;
+    if (b.ratio < 10 && b.ratio > 0.1) continue;
+    auto it = std::find_if(bad.begin(), bad.end(), [&](const auto& p) { return p.first == L; });
+    if (it == bad.end())
+      bad.emplace_back(L, b);
+    else if (std::fabs(std::log(b.ratio)) > std::fabs(std::log(it->second.ratio)))
+      it->second = b;
+  }
+  if (bad.empty()) return;
+  bool large = false;
+  for (const auto& p : bad) large = large || p.second.ratio >= 10;
+  Finding f = make_finding("bad_init_scale", large ? "error" : "warning");
+  f.layer = bad.front().first->key_path;
+  for (const auto& [L, b] : bad) {
+    f.evidence.push_back(
+        fmt::format("{}: weight std {:.3g} (from {}) vs He std {:.3g} = "
+                    "sqrt(2/fan_in): {:.3g}x",
+                    at(*L), b.std, init_source(s, *L, true), b.he, b.ratio));
+    set_init_fix(s, L, InitScheme{InitScheme::Kind::HeNormal}, std::nullopt, f);
+  }
+  f.explanation = large ? "Weights ten or more times larger than the He scale multiply the "
+                          "activations at every layer, so outputs and gradients explode. The "
+                          "first steps produce huge logits and the loss starts very high, spikes "
+                          "or turns NaN."
+                        : "Weights ten or more times smaller than the He scale shrink the "
+                          "activations at every layer, so the signal and its gradient fade with "
+                          "depth. The early layers barely learn and the loss stalls near chance.";
+  r.findings.push_back(std::move(f));
+}
+
+void negative_bias_relu(const spec::Spec& s, const LintContext& ctx, LintResult& r) {
+  const auto visits = walk(s, ctx);
+  std::vector<const LayerSpec*> bad;
+  for (size_t i = 0; i < visits.size(); ++i) {
+    const LayerSpec* L = visits[i].layer;
+    if (!is_weight(L->kind) || !L->bias) continue;
+    const InitScheme b = effective_bias(s, *L);
+    if (b.kind != InitScheme::Kind::Constant || b.value > -1) continue;
+    // The next activation before another weight layer.
+    for (size_t j = i + 1; j < visits.size(); ++j) {
+      const Kind k = visits[j].layer->kind;
+      if (is_weight(k)) break;
+      if (is_activation(k)) {
+        if (k == Kind::ReLU && std::find(bad.begin(), bad.end(), L) == bad.end()) bad.push_back(L);
+        break;
+      }
+    }
+  }
+  if (bad.empty()) return;
+  Finding f = make_finding("bad_init_scale", "warning");
+  f.layer = bad.front()->key_path;
+  for (const LayerSpec* L : bad) {
+    f.evidence.push_back(fmt::format("{}: bias init {} (from {}) followed by relu", at(*L),
+                                     scheme_text(effective_bias(s, *L)),
+                                     init_source(s, *L, false)));
+    set_init_fix(s, L, std::nullopt, InitScheme{InitScheme::Kind::Zeros}, f);
+  }
+  f.explanation =
+      "A bias of -1 or less pushes most pre-activations below zero, so the following relu outputs "
+      "zero and passes no gradient for most inputs. Many units are dead from the first step and "
+      "the loss falls slowly or not at all.";
+  r.findings.push_back(std::move(f));
+}
+
+void dense_bottleneck(const spec::Spec& s, const LintContext& ctx, LintResult& r) {
+  const auto visits = walk(s, ctx);
+  const int last = last_weight_visit(visits);
+  const int64_t classes = num_classes(s, ctx);
+  std::vector<const LayerSpec*> bad;
+  for (int i = 0; i < last; ++i) {
+    const LayerSpec* L = visits[i].layer;
+    if (L->kind == Kind::Dense && L->units < classes &&
+        std::find(bad.begin(), bad.end(), L) == bad.end())
+      bad.push_back(L);
+  }
+  if (bad.empty()) return;
+  Finding f = make_finding("insufficient_capacity", "warning");
+  f.layer = bad.front()->key_path;
+  const int64_t units = std::max<int64_t>(64, 2 * classes);
+  for (const LayerSpec* L : bad) {
+    f.evidence.push_back(
+        fmt::format("{}: {} units, fewer than the {} classes", at(*L), L->units, classes));
+    f.fix[L->key_path + ".units"] = std::to_string(units);
+  }
+  f.explanation = fmt::format(
+      "A hidden dense layer narrower than the {} classes squeezes everything the network knows "
+      "through fewer numbers than it has answers to give. The classes cannot all be separated, so "
+      "the loss plateaus above what the rest of the network could reach.",
+      classes);
+  r.findings.push_back(std::move(f));
+}
+
+void spatial_collapse(const spec::Spec& s, const LintContext& ctx, LintResult& r) {
+  const auto visits = walk(s, ctx);
+  const int64_t classes = num_classes(s, ctx);
+  auto one_by_one = [](const Shape& sh) { return !sh.flat && sh.h == 1 && sh.w == 1; };
+  const LayerSpec* collapser = nullptr;
+  const LayerSpec* conv_after = nullptr;
+  const LayerSpec* last_conv = nullptr;
+  const Visit* flatten = nullptr;
+  for (const Visit& v : visits) {
+    const LayerSpec* L = v.layer;
+    if (!collapser && !one_by_one(v.in) && one_by_one(v.out) && !L->layers.size()) collapser = L;
+    if (L->kind == Kind::Conv2d) {
+      if (one_by_one(v.in) && !conv_after) conv_after = L;
+      last_conv = L;
+    }
+    if (L->kind == Kind::Flatten && one_by_one(v.in) && v.in.c && *v.in.c < 2 * classes && !flatten)
+      flatten = &v;
+  }
+  if (!conv_after && !flatten) return;
+  Finding f = make_finding("insufficient_capacity", "warning");
+  const auto in = input_shape(s, ctx);
+  if (in)
+    f.evidence.push_back(fmt::format("input {}x{}x{}{}", (*in)[0], (*in)[1], (*in)[2],
+                                     ctx.input_shape ? "" : " (inferred from the data format)"));
+  if (collapser)
+    f.evidence.push_back(fmt::format("{} reduces the feature map to 1x1", at(*collapser)));
+  if (conv_after) {
+    f.layer = conv_after->key_path;
+    f.evidence.push_back(fmt::format("{} then runs on a 1x1 map", at(*conv_after)));
+  }
+  if (flatten) {
+    if (!conv_after) f.layer = flatten->layer->key_path;
+    f.evidence.push_back(
+        fmt::format("{} flattens a 1x1 map into {} features, fewer than 2 x {} "
+                    "classes",
+                    at(*flatten->layer), *flatten->in.c, classes));
+    if (last_conv && !conv_after)
+      f.fix[last_conv->key_path + ".filters"] = std::to_string(4 * classes);
+  }
+  f.explanation =
+      conv_after
+          ? "Pooling and strides shrink the image to a single pixel while convolutions still "
+            "follow, so those layers see no spatial structure and most of the image's information "
+            "is gone. The network cannot represent the classes and the loss plateaus high; remove "
+            "a pooling layer or a stride (overrides cannot delete layers)."
+          : "The classifier reads a 1x1 map with fewer features than twice the number of classes, "
+            "a bottleneck too narrow to separate them. The loss plateaus above what a wider map "
+            "would reach.";
+  r.findings.push_back(std::move(f));
+}
+
+}  // namespace lossdoctor::lint::rules

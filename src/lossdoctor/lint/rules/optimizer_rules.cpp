@@ -1,0 +1,284 @@
+// Rules on the optimiser, its schedule, gradient clipping and the batch size.
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "lossdoctor/lint/lint_util.hpp"
+#include "lossdoctor/lint/rules/rules.hpp"
+
+namespace lossdoctor::lint::rules {
+
+using namespace util;
+using spec::OptimizerSpec;
+using spec::ScheduleSpec;
+
+namespace {
+
+std::string opt_name(OptimizerSpec::Kind k) {
+  switch (k) {
+    case OptimizerSpec::Kind::Sgd:
+      return "sgd";
+    case OptimizerSpec::Kind::Adam:
+      return "adam";
+    case OptimizerSpec::Kind::AdamW:
+      return "adamw";
+    case OptimizerSpec::Kind::RmsProp:
+      return "rmsprop";
+    case OptimizerSpec::Kind::Adagrad:
+      return "adagrad";
+    case OptimizerSpec::Kind::Adadelta:
+      return "adadelta";
+  }
+  return "optimizer";
+}
+
+bool adam_family(OptimizerSpec::Kind k) {
+  return k == OptimizerSpec::Kind::Adam || k == OptimizerSpec::Kind::AdamW ||
+         k == OptimizerSpec::Kind::RmsProp;
+}
+
+/// The learning rate each optimiser is usually run at.
+double usual_lr(const OptimizerSpec& o) {
+  switch (o.kind) {
+    case OptimizerSpec::Kind::Sgd:
+      return o.momentum > 0 ? 0.1 : 0.01;
+    case OptimizerSpec::Kind::Adagrad:
+      return 0.01;
+    case OptimizerSpec::Kind::Adadelta:
+      return 1.0;
+    default:
+      return 0.001;
+  }
+}
+
+/// "key = value (file)": a spec value and where it was set.
+std::string kv(const spec::Spec& s, const std::string& key, const std::string& value) {
+  return fmt::format("{} = {} ({})", key, value, s.file.empty() ? "the spec" : s.file);
+}
+
+/// lr multiplier at the end of the planned run, and the number of decays it took.
+struct Decay {
+  double factor = 1.0;
+  double decays = 0;
+};
+Decay final_decay(const spec::Spec& s, double gamma, bool per_step) {
+  const Plan p = plan(s);
+  const double units = per_step ? static_cast<double>(p.steps) : static_cast<double>(p.epochs);
+  Decay d;
+  if (s.schedule.kind == ScheduleSpec::Kind::Step)
+    d.decays = std::floor((units - 1) / static_cast<double>(s.schedule.step_size));
+  else if (s.schedule.kind == ScheduleSpec::Kind::Exponential)
+    d.decays = units - 1;  // the last step/epoch runs at gamma^(units - 1)
+  d.factor = std::pow(gamma, d.decays);
+  return d;
+}
+
+constexpr double kDecayFloor = 1e-3;
+
+}  // namespace
+
+void lr_too_high(const spec::Spec& s, const LintContext&, LintResult& r) {
+  const OptimizerSpec& o = s.optimizer;
+  double err = 0, warn = 0;
+  if (adam_family(o.kind)) {
+    err = 0.1;
+    warn = 0.01;
+  } else if (o.kind == OptimizerSpec::Kind::Sgd) {
+    err = 1.0;
+    warn = 0.5;
+  } else if (o.kind == OptimizerSpec::Kind::Adagrad) {
+    err = INFINITY;
+    warn = 1.0;
+  } else {
+    return;  // adadelta: lr is a multiplier around 1
+  }
+  if (o.lr < warn) return;
+  const bool error = o.lr >= err;
+  Finding f = make_finding("lr_too_high", error ? "error" : "warning");
+  f.evidence = {fmt::format("{} with {} ({} at or above {})", kv(s, "optimizer.lr", num(o.lr)),
+                            opt_name(o.kind), error ? "error" : "warning", num(error ? err : warn)),
+                fmt::format("usual {} learning rate: {}", opt_name(o.kind), num(usual_lr(o)))};
+  f.explanation = fmt::format(
+      "A learning rate of {} is {}x the usual {} for {}, so each step overshoots the minimum it "
+      "aims at. The loss oscillates, climbs, or turns NaN, and ReLU units knocked negative by a "
+      "huge step stay dead.",
+      num(o.lr), num(std::round(o.lr / usual_lr(o) * 10) / 10), num(usual_lr(o)), opt_name(o.kind));
+  f.fix["optimizer.lr"] = num(usual_lr(o));
+  r.findings.push_back(std::move(f));
+}
+
+void lr_too_low(const spec::Spec& s, const LintContext&, LintResult& r) {
+  const OptimizerSpec& o = s.optimizer;
+  double floor = 0;
+  bool strict = false;  // fire on lr < floor (adadelta) instead of lr <= floor
+  switch (o.kind) {
+    case OptimizerSpec::Kind::Adadelta:
+      floor = 0.05;
+      strict = true;
+      break;
+    case OptimizerSpec::Kind::Sgd:
+    case OptimizerSpec::Kind::Adagrad:
+      floor = 1e-5;
+      break;
+    default:
+      floor = 1e-6;
+      break;
+  }
+  if (strict ? o.lr >= floor : o.lr > floor) return;
+  Finding f = make_finding("lr_too_low", "warning");
+  f.evidence = {fmt::format("{} with {} ({} {})", kv(s, "optimizer.lr", num(o.lr)),
+                            opt_name(o.kind), strict ? "below" : "at or below", num(floor)),
+                fmt::format("usual {} learning rate: {}", opt_name(o.kind), num(usual_lr(o)))};
+  f.explanation = fmt::format(
+      "A learning rate of {} is orders of magnitude below the usual {} for {}, so every update "
+      "moves the weights by a negligible amount. The loss falls so slowly that it looks flat for "
+      "the whole run.",
+      num(o.lr), num(usual_lr(o)), opt_name(o.kind));
+  f.fix["optimizer.lr"] = num(usual_lr(o));
+  r.findings.push_back(std::move(f));
+}
+
+void batch_size_one(const spec::Spec& s, const LintContext&, LintResult& r) {
+  if (s.batch_size != 1) return;
+  const bool bn = contains(s.layers, Kind::BatchNorm);
+  Finding f = make_finding("batch_too_small", bn ? "error" : "warning");
+  f.evidence = {kv(s, "batch_size", "1")};
+  if (bn) f.evidence.push_back("the model has batchnorm layers");
+  f.explanation =
+      bn ? "With one sample per batch, batch norm normalises each image by its own statistics, "
+           "which are meaningless (and for dense features make every output zero), while the "
+           "running averages used at evaluation drift. Every gradient is a single sample's, so "
+           "the loss jumps around and can rise instead of falling."
+         : "With one sample per batch every gradient is a single sample's, a very noisy estimate "
+           "of the true gradient. The loss jumps from step to step and may rise for long "
+           "stretches, especially at learning rates tuned for larger batches.";
+  f.fix["batch_size"] = "32";
+  r.findings.push_back(std::move(f));
+}
+
+void optimizer_hyperparameters(const spec::Spec& s, const LintContext&, LintResult& r) {
+  const OptimizerSpec& o = s.optimizer;
+  Finding f = make_finding("optimizer_misconfigured", "warning");
+  std::vector<std::string> what;
+  if ((o.kind == OptimizerSpec::Kind::Sgd || o.kind == OptimizerSpec::Kind::RmsProp) &&
+      o.momentum >= 0.99) {
+    f.evidence.push_back(
+        fmt::format("{} (at or above 0.99)", kv(s, "optimizer.momentum", num(o.momentum))));
+    f.fix["optimizer.momentum"] = "0.9";
+    what.push_back("momentum near 1 keeps pushing in stale directions");
+  }
+  if (o.kind == OptimizerSpec::Kind::Adam || o.kind == OptimizerSpec::Kind::AdamW) {
+    if (o.eps >= 0.1) {
+      f.evidence.push_back(fmt::format("{} (at or above 0.1)", kv(s, "optimizer.eps", num(o.eps))));
+      f.fix["optimizer.eps"] = "1e-08";
+      what.push_back("a large eps swamps the adaptive denominator and shrinks every step");
+    }
+    if (o.beta1 >= 0.999 || o.beta2 < 0.9) {
+      f.evidence.push_back(
+          kv(s, "optimizer.betas", fmt::format("[{}, {}]", num(o.beta1), num(o.beta2))) +
+          " (usual [0.9, 0.999])");
+      f.fix["optimizer.betas"] = "[0.9, 0.999]";
+      what.push_back(o.beta1 >= 0.999 ? "beta1 near 1 averages gradients over thousands of steps"
+                                      : "a small beta2 makes the step size jump with each batch");
+    }
+  }
+  if (f.evidence.empty()) return;
+  std::string joined;
+  for (size_t i = 0; i < what.size(); ++i) joined += (i ? "; " : "") + what[i];
+  f.explanation = fmt::format(
+      "The {} settings are far from the values it is designed for: {}. Updates then lag, "
+      "overshoot or vanish, so the loss oscillates or creeps instead of converging.",
+      opt_name(o.kind), joined);
+  r.findings.push_back(std::move(f));
+}
+
+void heavy_weight_decay(const spec::Spec& s, const LintContext&, LintResult& r) {
+  const OptimizerSpec& o = s.optimizer;
+  const bool adamw = o.kind == OptimizerSpec::Kind::AdamW;  // decoupled: larger values are usual
+  const double warn = adamw ? 0.3 : 0.1, err = adamw ? 1.0 : 0.5;
+  if (o.weight_decay < warn) return;
+  const bool error = o.weight_decay >= err;
+  Finding f = make_finding("excessive_regularization", error ? "error" : "warning");
+  f.evidence = {fmt::format("{} with {} (at or above {})",
+                            kv(s, "optimizer.weight_decay", num(o.weight_decay)), opt_name(o.kind),
+                            num(error ? err : warn))};
+  f.explanation = fmt::format(
+      "A weight decay of {} pulls every weight towards zero about as hard as the data pulls it "
+      "anywhere useful. The network cannot hold the weights it needs, so the training loss "
+      "plateaus high or creeps back up.",
+      num(o.weight_decay));
+  f.fix["optimizer.weight_decay"] = adamw ? "0.01" : "0.0001";
+  r.findings.push_back(std::move(f));
+}
+
+void clip_too_tight(const spec::Spec& s, const LintContext&, LintResult& r) {
+  if (!s.clip_grad_norm || *s.clip_grad_norm > 1e-3) return;
+  Finding f = make_finding("grad_clip_too_tight", "error");
+  f.evidence = {
+      fmt::format("{} (at or below 0.001)", kv(s, "clip_grad_norm", num(*s.clip_grad_norm)))};
+  f.explanation = fmt::format(
+      "Every gradient is rescaled to a norm of at most {}, so each step is a tiny fraction of "
+      "what the learning rate intends. The weights barely move and the loss stays flat.",
+      num(*s.clip_grad_norm));
+  f.fix["clip_grad_norm"] = "1.0";
+  r.findings.push_back(std::move(f));
+}
+
+void schedule_gamma_above_one(const spec::Spec& s, const LintContext&, LintResult& r) {
+  const ScheduleSpec& sc = s.schedule;
+  if (sc.kind != ScheduleSpec::Kind::Step && sc.kind != ScheduleSpec::Kind::Exponential) return;
+  if (sc.gamma <= 1.0) return;
+  const bool step = sc.kind == ScheduleSpec::Kind::Step;
+  const Decay d = final_decay(s, sc.gamma, sc.per_step);
+  Finding f = make_finding("bad_lr_schedule", "error");
+  f.evidence = {fmt::format("{} with schedule {} per {}", kv(s, "schedule.gamma", num(sc.gamma)),
+                            step ? "step" : "exponential", sc.per_step ? "step" : "epoch"),
+                fmt::format("the lr grows {:.3g}x by the end of the planned run ({} growths)",
+                            d.factor, num(d.decays))};
+  f.explanation =
+      "A gamma above 1 multiplies the learning rate up at every decay point instead of down. The "
+      "lr keeps growing until steps overshoot, and the loss that was falling turns around and "
+      "rises or explodes.";
+  const double gamma = step ? 0.1 : 0.95;
+  f.fix["schedule.gamma"] = num(gamma);
+  if (final_decay(s, gamma, sc.per_step).factor < kDecayFloor) f.fix["schedule.per"] = "epoch";
+  r.findings.push_back(std::move(f));
+}
+
+void schedule_decays_to_nothing(const spec::Spec& s, const LintContext&, LintResult& r) {
+  const ScheduleSpec& sc = s.schedule;
+  if (sc.kind != ScheduleSpec::Kind::Step && sc.kind != ScheduleSpec::Kind::Exponential) return;
+  if (sc.gamma >= 1.0) return;
+  const Decay d = final_decay(s, sc.gamma, sc.per_step);
+  if (d.factor >= kDecayFloor) return;
+  const Plan p = plan(s);
+  Finding f = make_finding("bad_lr_schedule", "warning");
+  f.evidence = {
+      fmt::format(
+          "schedule {} gamma {} per {}{} in {}",
+          sc.kind == ScheduleSpec::Kind::Step ? "step" : "exponential", num(sc.gamma),
+          sc.per_step ? "step" : "epoch",
+          sc.kind == ScheduleSpec::Kind::Step ? fmt::format(", step_size {}", sc.step_size) : "",
+          s.file.empty() ? "the spec" : s.file),
+      fmt::format("planned run: {} steps ({} per epoch, {} epochs): {} decays", p.steps,
+                  p.steps_per_epoch, p.epochs, num(d.decays)),
+      fmt::format("final lr = {:.3g} x base ({:.3g}), below 0.001 x base", d.factor,
+                  d.factor * s.optimizer.lr)};
+  f.explanation =
+      "The schedule multiplies the learning rate by gamma so many times that it falls below a "
+      "thousandth of its starting value well before the run ends. From then on the updates are "
+      "negligible and the loss freezes wherever it happens to be.";
+  if (sc.per_step && final_decay(s, sc.gamma, false).factor >= kDecayFloor) {
+    f.fix["schedule.per"] = "epoch";
+  } else {
+    // The gamma that leaves 1% of the lr after all decays, rounded up.
+    double g = std::pow(0.01, 1.0 / std::max(1.0, d.decays));
+    g = std::ceil(g * 1e6) / 1e6;
+    if (g >= 1.0) g = 0.999999;
+    f.fix["schedule.gamma"] = num(g);
+  }
+  r.findings.push_back(std::move(f));
+}
+
+}  // namespace lossdoctor::lint::rules

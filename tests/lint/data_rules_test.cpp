@@ -1,0 +1,109 @@
+// Rules on data preparation.
+
+#include <gtest/gtest.h>
+
+#include "lint_test_util.hpp"
+
+namespace lossdoctor::lint {
+namespace {
+
+using namespace testing;
+
+std::string with_transforms(const std::string& train, const std::string& val = "",
+                            const std::string& optimizer = "{type: adam, lr: 0.001}",
+                            const std::string& shuffle = "true") {
+  SpecText t;
+  t.data =
+      "data:\n  format: idx\n  path: /usr/share/datasets/fashion-mnist\n  shuffle: " + shuffle +
+      "\n  transforms:\n    train: " + train + "\n" + (val.empty() ? "" : "    val: " + val + "\n");
+  t.optimizer = optimizer;
+  return t.yaml();
+}
+
+TEST(UnnormalizedInput, RawPixelsWarningWithAdamErrorWithSgd) {
+  Finding f = expect_fires_and_fix_silences("unnormalized-input", with_transforms("[]"),
+                                            "unnormalized_input", "warning", {"no scale step"});
+  EXPECT_EQ(f.fix.at("data.transforms.train"),
+            "[{scale: 0.00392156862745098}, {normalize: {mean: [0.286], std: [0.353]}}]");
+  expect_fires_and_fix_silences(
+      "unnormalized-input",
+      with_transforms("[{random_flip: horizontal}]", "", "{type: sgd, lr: 0.01}"),
+      "unnormalized_input", "error", {"random_flip"});
+}
+
+TEST(UnnormalizedInput, NormalizeWithUnitStatisticsOnRawPixels) {
+  Finding f = expect_fires_and_fix_silences(
+      "unnormalized-input", with_transforms("[{normalize: {mean: [0.286], std: [0.353]}}]"),
+      "unnormalized_input", "warning", {"mean 0.286", "test.yaml:"});
+  EXPECT_TRUE(lint_spec(parse(with_transforms("[{normalize: {mean: [0.286], std: [0.353]}}]"),
+                              overrides_of(f)))
+                  .findings.empty());
+}
+
+TEST(UnnormalizedInput, FixAlsoAlignsExplicitValTransforms) {
+  const std::string yaml = with_transforms("[]", "[]");
+  Finding f = expect_fires_and_fix_silences("unnormalized-input", yaml, "unnormalized_input",
+                                            "warning", {});
+  EXPECT_EQ(f.fix.count("data.transforms.val"), 1u);
+  EXPECT_TRUE(lint_spec(parse(yaml, overrides_of(f))).findings.empty());
+}
+
+TEST(UnnormalizedInput, NearMisses) {
+  expect_silent("unnormalized-input", with_transforms("[{scale: 0.00392156862745098}]"));
+  expect_silent("unnormalized-input",
+                with_transforms("[{normalize: {mean: [72.9], std: [90.0]}}]"));  // 0-255 stats
+}
+
+TEST(DoubleScaling, TwiceBy255FiresAndFixSilences) {
+  const std::string yaml = with_transforms(
+      "[{scale: 0.00392156862745098}, {scale: 0.00392156862745098}, "
+      "{normalize: {mean: [0.286], std: [0.353]}}]");
+  Finding f =
+      expect_fires_and_fix_silences("double-scaling", yaml, "unnormalized_input", "warning",
+                                    {"scale 0.00392156862745098 at test.yaml:", "1.54e-05"});
+  EXPECT_EQ(f.fix.at("data.transforms.train"),
+            "[{scale: 0.00392156862745098}, {normalize: {mean: [0.286], std: [0.353]}}]");
+  EXPECT_TRUE(lint_spec(parse(yaml, overrides_of(f))).findings.empty());
+}
+
+TEST(DoubleScaling, NearMissTwoScalesThatMakeOne255th) {
+  expect_silent("double-scaling", with_transforms("[{scale: 0.5}, {scale: 0.00784313725490196}]"));
+  expect_silent("double-scaling", with_transforms("[{scale: 0.00392156862745098}]"));
+}
+
+TEST(ValTransformsMismatch, MissingNormalizeFiresAndFixSilences) {
+  const std::string train =
+      "[{random_crop: {size: 28, padding: 2}}, {scale: 0.00392156862745098}, "
+      "{normalize: {mean: [0.286], std: [0.353]}}]";
+  const std::string yaml = with_transforms(train, "[{scale: 0.00392156862745098}]");
+  Finding f = expect_fires_and_fix_silences(
+      "val-transforms-mismatch", yaml, "preprocessing_mismatch", "error",
+      {"train (deterministic steps) = [{scale: 0.00392156862745098}, {normalize",
+       "val = [{scale: 0.00392156862745098}] at test.yaml:", "step 1"});
+  EXPECT_EQ(f.fix.at("data.transforms.val"),
+            "[{scale: 0.00392156862745098}, {normalize: {mean: [0.286], std: [0.353]}}]");
+}
+
+TEST(ValTransformsMismatch, NearMisses) {
+  // Same deterministic steps; augmentations only in train.
+  expect_silent("val-transforms-mismatch",
+                with_transforms("[{random_flip: horizontal}, {scale: 0.00392156862745098}]",
+                                "[{scale: 0.00392156862745098}]"));
+  // No explicit val transforms: val is derived from train.
+  expect_silent("val-transforms-mismatch", with_transforms("[{scale: 0.00392156862745098}]"));
+}
+
+TEST(UnshuffledData, FiresAndFixSilences) {
+  const std::string yaml =
+      with_transforms("[{scale: 0.00392156862745098}]", "", "{type: adam, lr: 0.001}", "false");
+  Finding f = expect_fires_and_fix_silences("unshuffled-data", yaml, "unshuffled_data", "error",
+                                            {"data.shuffle = false", "test.yaml"});
+  EXPECT_EQ(f.fix.at("data.shuffle"), "true");
+}
+
+TEST(UnshuffledData, NearMiss) {
+  expect_silent("unshuffled-data", with_transforms("[{scale: 0.00392156862745098}]"));
+}
+
+}  // namespace
+}  // namespace lossdoctor::lint

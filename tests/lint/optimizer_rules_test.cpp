@@ -1,0 +1,182 @@
+// Rules on the optimiser, schedule, clipping and batch size.
+
+#include <gtest/gtest.h>
+
+#include "lint_test_util.hpp"
+
+namespace lossdoctor::lint {
+namespace {
+
+using namespace testing;
+
+std::string with_optimizer(const std::string& opt,
+                           const std::string& extra = "batch_size: 64\nepochs: 2\n") {
+  SpecText t;
+  t.optimizer = opt;
+  t.extra = extra;
+  return t.yaml();
+}
+
+TEST(LrTooHigh, AdamLr1IsAnError) {
+  Finding f = expect_fires_and_fix_silences("lr-too-high", with_optimizer("{type: adam, lr: 1.0}"),
+                                            "lr_too_high", "error", {"optimizer.lr = 1", "adam"});
+  EXPECT_EQ(f.fix.at("optimizer.lr"), "0.001");
+}
+
+TEST(LrTooHigh, AdamLr002IsAWarning) {
+  expect_fires_and_fix_silences("lr-too-high", with_optimizer("{type: adam, lr: 0.02}"),
+                                "lr_too_high", "warning", {"0.02"});
+}
+
+TEST(LrTooHigh, SgdThresholdsAndMomentumFix) {
+  Finding f = expect_fires_and_fix_silences("lr-too-high",
+                                            with_optimizer("{type: sgd, lr: 2.0, momentum: 0.9}"),
+                                            "lr_too_high", "error", {"2", "sgd"});
+  EXPECT_EQ(f.fix.at("optimizer.lr"), "0.1");
+  expect_fires_and_fix_silences("lr-too-high", with_optimizer("{type: sgd, lr: 0.5}"),
+                                "lr_too_high", "warning", {"0.5"});
+  expect_fires_and_fix_silences("lr-too-high", with_optimizer("{type: adagrad, lr: 1.0}"),
+                                "lr_too_high", "warning", {"adagrad"});
+}
+
+TEST(LrTooHigh, NearMisses) {
+  expect_silent("lr-too-high", with_optimizer("{type: adam, lr: 0.009}"));
+  expect_silent("lr-too-high", with_optimizer("{type: sgd, lr: 0.1, momentum: 0.9}"));
+  expect_silent("lr-too-high", with_optimizer("{type: adadelta, lr: 1.0}"));
+}
+
+TEST(LrTooLow, AdamAndSgdAndAdadelta) {
+  Finding f = expect_fires_and_fix_silences("lr-too-low", with_optimizer("{type: adam, lr: 1e-7}"),
+                                            "lr_too_low", "warning", {"1e-07"});
+  EXPECT_EQ(f.fix.at("optimizer.lr"), "0.001");
+  expect_fires_and_fix_silences("lr-too-low", with_optimizer("{type: sgd, lr: 1e-5}"), "lr_too_low",
+                                "warning", {"1e-05"});
+  Finding d =
+      expect_fires_and_fix_silences("lr-too-low", with_optimizer("{type: adadelta, lr: 0.01}"),
+                                    "lr_too_low", "warning", {"adadelta"});
+  EXPECT_EQ(d.fix.at("optimizer.lr"), "1");
+}
+
+TEST(LrTooLow, NearMisses) {
+  expect_silent("lr-too-low", with_optimizer("{type: adam, lr: 1e-5}"));
+  expect_silent("lr-too-low", with_optimizer("{type: sgd, lr: 1e-4}"));
+  expect_silent("lr-too-low", with_optimizer("{type: adadelta}"));
+}
+
+TEST(BatchSizeOne, ErrorWithBatchnormWarningWithout) {
+  SpecText t;
+  t.extra = "batch_size: 1\nepochs: 1\n";
+  Finding f = expect_fires_and_fix_silences("batch-size-one", t.yaml(), "batch_too_small", "error",
+                                            {"batch_size = 1", "batchnorm"});
+  EXPECT_EQ(f.fix.at("batch_size"), "32");
+  t.layers =
+      "    - flatten: {}\n"
+      "    - dense: {units: 64}\n"
+      "    - relu: {}\n"
+      "    - dense: {units: 10}\n";
+  expect_fires_and_fix_silences("batch-size-one", t.yaml(), "batch_too_small", "warning",
+                                {"batch_size = 1"});
+}
+
+TEST(BatchSizeOne, NearMiss) {
+  SpecText t;
+  t.extra = "batch_size: 2\n";
+  expect_silent("batch-size-one", t.yaml());
+}
+
+TEST(OptimizerHyperparameters, MomentumEpsBetas) {
+  Finding m = expect_fires_and_fix_silences(
+      "optimizer-hyperparameters", with_optimizer("{type: sgd, lr: 0.01, momentum: 0.995}"),
+      "optimizer_misconfigured", "warning", {"optimizer.momentum = 0.995"});
+  EXPECT_EQ(m.fix.at("optimizer.momentum"), "0.9");
+  expect_fires_and_fix_silences("optimizer-hyperparameters",
+                                with_optimizer("{type: adam, lr: 0.001, eps: 0.5}"),
+                                "optimizer_misconfigured", "warning", {"optimizer.eps = 0.5"});
+  expect_fires_and_fix_silences("optimizer-hyperparameters",
+                                with_optimizer("{type: adam, lr: 0.001, betas: [0.9995, 0.999]}"),
+                                "optimizer_misconfigured", "warning", {"0.9995"});
+  Finding b = expect_fires_and_fix_silences(
+      "optimizer-hyperparameters", with_optimizer("{type: adamw, lr: 0.001, betas: [0.9, 0.5]}"),
+      "optimizer_misconfigured", "warning", {"0.5"});
+  EXPECT_EQ(b.fix.at("optimizer.betas"), "[0.9, 0.999]");
+}
+
+TEST(OptimizerHyperparameters, NearMisses) {
+  expect_silent("optimizer-hyperparameters",
+                with_optimizer("{type: sgd, lr: 0.01, momentum: 0.98}"));
+  expect_silent("optimizer-hyperparameters",
+                with_optimizer("{type: adam, lr: 0.001, eps: 0.01, betas: [0.95, 0.9]}"));
+}
+
+TEST(HeavyWeightDecay, WarningAndError) {
+  Finding w = expect_fires_and_fix_silences(
+      "heavy-weight-decay", with_optimizer("{type: adam, lr: 0.001, weight_decay: 0.1}"),
+      "excessive_regularization", "warning", {"optimizer.weight_decay = 0.1"});
+  EXPECT_EQ(w.fix.at("optimizer.weight_decay"), "0.0001");
+  expect_fires_and_fix_silences("heavy-weight-decay",
+                                with_optimizer("{type: sgd, lr: 0.01, weight_decay: 0.5}"),
+                                "excessive_regularization", "error", {"0.5"});
+}
+
+TEST(HeavyWeightDecay, NearMiss) {
+  expect_silent("heavy-weight-decay",
+                with_optimizer("{type: adam, lr: 0.001, weight_decay: 0.05}"));
+  expect_silent("heavy-weight-decay",
+                with_optimizer("{type: adamw, lr: 0.001, weight_decay: 0.1}"));
+}
+
+TEST(ClipTooTight, FiresAndFixSilences) {
+  SpecText t;
+  t.extra = "clip_grad_norm: 0.0001\n";
+  Finding f = expect_fires_and_fix_silences("clip-too-tight", t.yaml(), "grad_clip_too_tight",
+                                            "error", {"clip_grad_norm = 0.0001"});
+  EXPECT_EQ(f.fix.at("clip_grad_norm"), "1.0");
+  t.extra = "clip_grad_norm: 0.01\n";
+  expect_silent("clip-too-tight", t.yaml());
+}
+
+TEST(ScheduleGammaAboveOne, StepAndExponential) {
+  SpecText t;
+  t.extra = "schedule: {type: step, step_size: 1, gamma: 2.0}\nepochs: 5\n";
+  Finding f =
+      expect_fires_and_fix_silences("schedule-gamma-above-one", t.yaml(), "bad_lr_schedule",
+                                    "error", {"schedule.gamma = 2", "grows 16x", "(4 growths)"});
+  EXPECT_EQ(f.fix.at("schedule.gamma"), "0.1");
+  t.extra = "schedule: {type: exponential, gamma: 1.01, per: step}\nepochs: 2\n";
+  Finding e = expect_fires_and_fix_silences("schedule-gamma-above-one", t.yaml(), "bad_lr_schedule",
+                                            "error", {"1.01"});
+  // The fixed schedule must not decay to nothing either.
+  EXPECT_TRUE(run("schedule-decays-to-nothing", parse(t.yaml(), overrides_of(e))).findings.empty());
+  t.extra = "schedule: {type: step, step_size: 1, gamma: 1.0}\n";
+  expect_silent("schedule-gamma-above-one", t.yaml());
+}
+
+TEST(ScheduleDecaysToNothing, StepPerStep) {
+  // 12000 / 64 = 188 steps an epoch, 2 epochs = 376 steps: 0.1^(376/10) is nothing.
+  SpecText t;
+  t.extra =
+      "schedule: {type: step, step_size: 10, gamma: 0.1, per: step}\nbatch_size: 64\nepochs: 2\n";
+  Finding f =
+      expect_fires_and_fix_silences("schedule-decays-to-nothing", t.yaml(), "bad_lr_schedule",
+                                    "warning", {"376 steps", "37 decays"});
+  EXPECT_EQ(f.fix.at("schedule.per"), "epoch");
+}
+
+TEST(ScheduleDecaysToNothing, ExponentialPerEpochGetsAGentlerGamma) {
+  SpecText t;
+  t.extra = "schedule: {type: exponential, gamma: 0.1}\nepochs: 10\n";
+  Finding f = expect_fires_and_fix_silences("schedule-decays-to-nothing", t.yaml(),
+                                            "bad_lr_schedule", "warning", {"9 decays"});
+  EXPECT_EQ(f.fix.count("schedule.gamma"), 1u);
+}
+
+TEST(ScheduleDecaysToNothing, NearMisses) {
+  SpecText t;
+  t.extra = "schedule: {type: step, step_size: 1, gamma: 0.1}\nepochs: 2\n";  // 0.01 after 2 epochs
+  expect_silent("schedule-decays-to-nothing", t.yaml());
+  t.extra = "schedule: {type: exponential, gamma: 0.999, per: step}\nmax_steps: 2000\n";  // 0.135
+  expect_silent("schedule-decays-to-nothing", t.yaml());
+}
+
+}  // namespace
+}  // namespace lossdoctor::lint

@@ -1,0 +1,167 @@
+// diverging_loss: the loss rises over a sustained stretch, climbs far above its initial value, or
+// returns above chance after having been well below it.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "lossdoctor/diagnose/detectors.hpp"
+#include "lossdoctor/diagnose/series.hpp"
+
+namespace lossdoctor::diagnose {
+
+namespace {
+/// Runs shorter than this (all steps, finite or not) are not judged.
+constexpr size_t kMinSteps = 20;
+/// The finite prefix (before any NaN) must have at least this many steps.
+constexpr size_t kMinFinite = 10;
+/// Rolling-median window used to smooth the loss before level comparisons.
+constexpr int kSmoothWindow = 9;
+/// Signal 1 (trend): window length = run length / kTrendWindowDivisor, clamped to
+/// [kTrendWindowMin, kTrendWindowMax]; windows advance by half their length.
+constexpr size_t kTrendWindowDivisor = 5;
+constexpr size_t kTrendWindowMin = 20;
+constexpr size_t kTrendWindowMax = 100;
+/// Mann–Kendall z above which a window is rising (one-sided p ≈ 3e-5).
+constexpr double kTrendZ = 4.0;
+/// ... and its Theil–Sen rise over the window must exceed this fraction of the window median.
+constexpr double kTrendMinRelRise = 0.25;
+/// Signal 2 (level): smoothed loss above kAboveInitialFactor × initial loss ...
+constexpr double kAboveInitialFactor = 1.5;
+/// ... by at least this fraction of the reference scale (ln K, or the initial loss) ...
+constexpr double kAboveInitialMinAbs = 0.05;
+/// ... for at least max(kSustainMin, run length / kSustainDivisor) consecutive steps.
+constexpr size_t kSustainMin = 10;
+constexpr size_t kSustainDivisor = 20;
+/// Signal 3 (classification): after the smoothed loss was below kWasBelowChance × ln K, it stays
+/// above kAboveChance × ln K for the sustained length.
+constexpr double kWasBelowChance = 0.7;
+constexpr double kAboveChance = 1.1;
+
+struct Onset {
+  size_t begin = 0, end = 0;  ///< indices into the finite-loss series
+  size_t known = 0;           ///< index at which the signal is established
+  std::string how;
+};
+}  // namespace
+
+std::vector<Symptom> detect_diverging_loss(const RunRecord& r) {
+  using namespace series;
+  const Series loss = finite_losses(r, /*prefix_only=*/true);
+  const size_t n = loss.size();
+  // A run stopped by a NaN is judged on its finite prefix, however short the run.
+  const bool ends_in_nan = n < r.steps.size();
+  if (r.steps.size() < kMinSteps && !ends_in_nan) return {};
+  if (n < kMinFinite) return {};
+
+  const std::vector<double> smooth =
+      rolling_median(loss.value, std::min<int>(kSmoothWindow, static_cast<int>(n / 2) | 1));
+  const double init = initial_loss(loss);
+  const double chance = chance_loss(r);
+  const double scale = std::isfinite(chance) ? chance : std::max(std::abs(init), 1e-12);
+  const size_t sustain = std::max(kSustainMin, n / kSustainDivisor);
+
+  std::vector<Onset> onsets;
+
+  // Signal 1: a significant, sizeable upward trend over a window.
+  const size_t w = std::clamp(n / kTrendWindowDivisor, kTrendWindowMin, kTrendWindowMax);
+  if (n >= w) {
+    for (size_t b = 0; b + w <= n; b += std::max<size_t>(1, w / 2)) {
+      std::vector<double> x, y;
+      for (size_t i = b; i < b + w; ++i) {
+        x.push_back(static_cast<double>(loss.step[i]));
+        y.push_back(loss.value[i]);
+      }
+      const double z = mann_kendall_z(y);
+      if (z < kTrendZ) continue;
+      const double slope = theil_sen_slope(x, y);
+      const double rise = slope * (x.back() - x.front());
+      const double level = std::max(std::abs(median(y)), 1e-12);
+      if (rise < kTrendMinRelRise * level) continue;
+      onsets.push_back(
+          {b, b + w - 1, b + w - 1,
+           fmt::format("Theil–Sen slope {:+.3g}/step, Mann–Kendall z {:.1f}", slope, z)});
+      break;
+    }
+  }
+
+  // Signal 2: far above the initial loss for a sustained stretch.
+  if (std::isfinite(init) && init > 0) {
+    const double bar = std::max(kAboveInitialFactor * init, init + kAboveInitialMinAbs * scale);
+    size_t run = 0;
+    for (size_t i = 0; i < n; ++i) {
+      run = smooth[i] > bar ? run + 1 : 0;
+      // A run that reaches the end of a NaN-terminated prefix counts once it is half sustained.
+      const bool at_nan = ends_in_nan && i + 1 == n;
+      if (run >= sustain || (at_nan && run >= std::max<size_t>(3, sustain / 2))) {
+        onsets.push_back({i + 1 - run, i, i,
+                          fmt::format("smoothed loss above {}× the initial {}",
+                                      num(kAboveInitialFactor), num(init))});
+        break;
+      }
+    }
+  }
+
+  // Signal 3: back above chance after having learned something.
+  if (std::isfinite(chance)) {
+    bool was_below = false;
+    size_t run = 0;
+    for (size_t i = 0; i < n; ++i) {
+      if (smooth[i] < kWasBelowChance * chance) was_below = true;
+      run = (was_below && smooth[i] > kAboveChance * chance) ? run + 1 : 0;
+      if (run >= sustain) {
+        onsets.push_back({i + 1 - run, i, i,
+                          fmt::format("back above chance (ln {} = {}) after reaching below {}",
+                                      r.num_classes, num(chance), num(kWasBelowChance * chance))});
+        break;
+      }
+    }
+  }
+  if (onsets.empty()) return {};
+
+  // The onset detected first (smallest index at which it is known) ...
+  const auto first = std::min_element(
+      onsets.begin(), onsets.end(), [](const auto& a, const auto& b) { return a.known < b.known; });
+  // ... and the rise starts at the lowest smoothed loss before that point.
+  size_t lo = 0;
+  for (size_t i = 0; i <= first->known; ++i) {
+    if (smooth[i] < smooth[lo]) lo = i;
+  }
+  const double base = std::min(smooth[lo], loss.value[lo]);
+  size_t peak = lo;
+  for (size_t i = lo; i < n; ++i) {
+    if (loss.value[i] > loss.value[peak]) peak = i;
+  }
+  const double top = loss.value[peak];
+
+  Symptom s;
+  s.id = "diverging_loss";
+  s.step = loss.step[lo];
+  s.value = top;
+  const double ratio = top / std::max(std::abs(base), 1e-12);
+  s.severity = clamp(0.3 + 0.7 * std::log10(std::max(ratio, 1.0)), 0.3, 1.0);
+  std::vector<double> xs, ys;
+  for (size_t i = lo; i <= peak; ++i) {
+    xs.push_back(static_cast<double>(loss.step[i]));
+    ys.push_back(loss.value[i]);
+  }
+  const double slope = theil_sen_slope(xs, ys);
+  s.evidence.push_back(fmt::format("loss {} → {} over steps {}–{} (Theil–Sen slope {:+.3g}/step)",
+                                   num(base), num(top), loss.step[lo], loss.step[peak],
+                                   std::isfinite(slope) ? slope : 0.0));
+  for (const auto& o : onsets) {
+    s.evidence.push_back(
+        fmt::format("steps {}–{}: {}", loss.step[o.begin], loss.step[o.end], o.how));
+  }
+  s.evidence.push_back(fmt::format(
+      "initial loss {}{}", num(init),
+      std::isfinite(chance) ? fmt::format(", chance ln {} = {}", r.num_classes, num(chance))
+                            : std::string()));
+  if (loss.size() < r.steps.size()) {
+    s.evidence.push_back(
+        fmt::format("loss turned non-finite at step {}", r.steps[loss.size()].step));
+  }
+  return {s};
+}
+
+}  // namespace lossdoctor::diagnose

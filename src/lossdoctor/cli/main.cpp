@@ -7,9 +7,13 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <unistd.h>
 #include <thread>
 
 #include "lossdoctor/model/network.hpp"
+#include "lossdoctor/probe/doctor.hpp"
+#include "lossdoctor/report/report.hpp"
+#include "lossdoctor/util/atomic_file.hpp"
 #include "lossdoctor/spec/spec_parser.hpp"
 #include "lossdoctor/train/loss.hpp"
 #include "lossdoctor/train/optimizer.hpp"
@@ -111,6 +115,50 @@ int run_train(const CommonArgs& args, const TrainArgs& targs) {
   }
 }
 
+struct DoctorArgs {
+  std::string json_path;
+  std::string record_path;
+  int64_t budget_steps = 0;
+  bool quiet = false;
+  bool no_early_stop = false;
+};
+
+/// Prints the report and writes its JSON; returns the exit status (0 healthy, 1 faults).
+int finish_report(const report::Report& r, const DoctorArgs& dargs) {
+  if (!dargs.json_path.empty()) {
+    write_file_atomic(dargs.json_path, report::to_json(r).dump(2) + "\n");
+  }
+  if (!dargs.quiet) {
+    fmt::print("{}", report::render_text(r, ::isatty(STDOUT_FILENO) != 0));
+    if (!dargs.json_path.empty()) fmt::print("\nreport: {}\n", dargs.json_path);
+  }
+  return r.verdict == "healthy" ? 0 : kExitFaults;
+}
+
+int run_lint(const CommonArgs& args, const DoctorArgs& dargs) {
+  const spec::Spec spec = spec::parse_spec_file(args.spec_path, args.overrides);
+  return finish_report(probe::lint(spec, print_warning), dargs);
+}
+
+int run_diagnose(const CommonArgs& args, const DoctorArgs& dargs, const std::string& progress) {
+  const spec::Spec spec = spec::parse_spec_file(args.spec_path, args.overrides);
+  probe::DiagnoseOptions options;
+  if (dargs.budget_steps > 0) options.budget_steps = dargs.budget_steps;
+  options.early_stop = !dargs.no_early_stop;
+  options.progress = dargs.quiet ? train::Progress::Quiet
+                     : progress == "bar"   ? train::Progress::Bar
+                     : progress == "lines" ? train::Progress::Lines
+                     : progress == "none"  ? train::Progress::Quiet
+                                           : train::Progress::Auto;
+  install_interrupt_handler();
+  const probe::DiagnoseOutcome outcome = probe::diagnose(spec, options, print_warning);
+  if (!dargs.record_path.empty()) {
+    write_file_atomic(dargs.record_path, report::record_to_json(outcome.record).dump() + "\n");
+  }
+  const int code = finish_report(outcome.report, dargs);
+  return outcome.interrupted ? kExitInterrupted : code;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -142,6 +190,28 @@ int main(int argc, char** argv) {
   add_common(validate_cmd, common);
   validate_cmd->add_flag("--model", show_model, "print the model's layers and shapes");
 
+  DoctorArgs dargs;
+  std::string diag_progress = "auto";
+  auto* lint_cmd = app.add_subcommand(
+      "lint", "find faults visible in the spec alone (no training); exit 1 when any is found");
+  add_common(lint_cmd, common);
+  lint_cmd->add_option("--json", dargs.json_path, "write the report as JSON");
+  lint_cmd->add_flag("--quiet,-q", dargs.quiet, "print nothing (use the exit status and --json)");
+
+  auto* diagnose_cmd = app.add_subcommand(
+      "diagnose", "train with probes and say why the loss rises, stalls or explodes; exit 0 healthy, "
+                  "1 faults found");
+  add_common(diagnose_cmd, common);
+  diagnose_cmd->add_option("--json", dargs.json_path, "write the report as JSON");
+  diagnose_cmd->add_option("--budget-steps", dargs.budget_steps,
+                           "train at most this many steps (default: diagnose.budget_steps)")
+      ->check(CLI::PositiveNumber);
+  diagnose_cmd->add_option("--record", dargs.record_path, "also write the probes' RunRecord as JSON");
+  diagnose_cmd->add_flag("--no-early-stop", dargs.no_early_stop, "use the whole budget even once settled");
+  diagnose_cmd->add_flag("--quiet,-q", dargs.quiet, "print nothing (use the exit status and --json)");
+  diagnose_cmd->add_option("--progress", diag_progress, "progress output")
+      ->check(CLI::IsMember({"auto", "bar", "lines", "none"}));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -158,6 +228,8 @@ int main(int argc, char** argv) {
       return run_train(common, targs);
     }
     if (*validate_cmd) return run_validate(common, show_model);
+    if (*lint_cmd) return run_lint(common, dargs);
+    if (*diagnose_cmd) return run_diagnose(common, dargs, diag_progress);
   } catch (const InputError& e) {
     fmt::print(stderr, "{}\n", e.what());
     return kExitBadInput;

@@ -109,6 +109,8 @@ class Trainer {
   const std::vector<StepRecord>& steps() const { return steps_; }
   const std::vector<EpochRecord>& epochs() const { return epochs_; }
   torch::Device device() const { return device_; }
+  /// Validation images after the validation pipeline (undefined without a validation split).
+  const torch::Tensor& prepared_val_images() const { return val_images_; }
   int64_t total_steps() const { return total_steps_; }
   /// Path of the checkpoint in the run directory ("" without one).
   std::string checkpoint_path() const;

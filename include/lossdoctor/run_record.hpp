@@ -1,0 +1,129 @@
+#pragma once
+// RunRecord: everything the probes observed during one training run, as plain numbers.
+// It is the seam between training and diagnosis: detectors and the diagnoser are pure functions
+// of it, so they are tested on synthetic records without training anything. No torch here.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lossdoctor {
+
+/// Summary statistics of a tensor (a batch of inputs, a layer's activations).
+struct TensorStats {
+  double mean = 0, std = 0, min = 0, max = 0;
+  double nonfinite_fraction = 0;  ///< NaN or Inf values / all values
+};
+
+/// Recorded at every optimiser step.
+struct StepSample {
+  int64_t step = 0;
+  int64_t epoch = 0;
+  double loss = 0;             ///< mean batch loss (may be NaN/Inf)
+  double lr = 0;
+  double grad_norm = 0;        ///< global L2 norm of all gradients before clipping
+  double update_norm = 0;      ///< global L2 norm of the parameter change made by this step
+  double weight_norm = 0;      ///< global L2 norm of all parameters after the step
+  double batch_accuracy = 0;   ///< fraction of the batch predicted correctly (training mode)
+  std::vector<int64_t> label_histogram;  ///< count per class in this batch
+  TensorStats input;           ///< statistics of the batch as fed to the model
+  /// |g_t − g_{t−1}| / |g_t|: near 0 when gradients accumulate (zero_grad never called),
+  /// O(1) for fresh minibatch gradients. NaN at the first step.
+  double grad_change_ratio = 0;
+  /// Cross-entropy recomputed by the probe from the outputs (Monitor only; NaN when the loss
+  /// is computed by lossdoctor itself). Compared with `loss` to catch a negated loss.
+  double reference_loss = 0;
+  /// Fraction of the batch's images that look corrupt: non-finite values, constant images, or
+  /// noise-like high-frequency content (mean |horizontal difference| > 0.8 × the image's std).
+  double odd_input_fraction = 0;
+};
+
+/// Per-layer figures, recorded every `probe_every` steps.
+struct LayerSample {
+  TensorStats activation;         ///< the layer's forward output
+  double dead_fraction = 0;       ///< ReLU family: units (channels/features) zero for every sample
+  double saturated_fraction = 0;  ///< sigmoid/tanh/softmax: outputs within 1% of their bounds
+  double grad_norm = 0;           ///< L2 norm of the weight gradient (0 for weightless layers)
+  double weight_norm = 0;         ///< L2 norm of the weight
+  double update_ratio = 0;        ///< |Δw| / |w| of the step after this probe
+  bool has_weights = false;
+};
+
+struct LayerProbe {
+  int64_t step = 0;
+  std::vector<LayerSample> layers;  ///< indexed like RunRecord::layers
+};
+
+/// Static description of a layer of the network.
+struct LayerDescription {
+  std::string name;  ///< e.g. "layers[4].conv2d"
+  std::string kind;  ///< spec spelling: conv2d, dense, relu, batchnorm, softmax, ...
+  std::vector<int64_t> output_shape;
+  int64_t fan_in = 0;  ///< conv2d/dense: inputs per output unit
+  bool has_weights = false;
+};
+
+struct EpochSample {
+  int64_t epoch = 0;
+  int64_t step = 0;
+  double train_loss = 0, train_accuracy = 0;
+  double val_loss = 0, val_accuracy = 0;
+};
+
+/// The first place a non-finite value appeared.
+struct NonFiniteOrigin {
+  int64_t step = 0;
+  std::string layer;        ///< layer name, or "input" / "loss"
+  bool in_backward = false; ///< gradient rather than forward output
+};
+
+/// Per-channel statistics of a split after its preprocessing (the whole split, not one batch).
+struct SplitStats {
+  std::vector<double> channel_mean, channel_std;
+  double min = 0, max = 0;
+  int64_t samples = 0;
+};
+
+/// Training dynamics of one sample (for mislabel and never-learned detection).
+struct SampleDynamics {
+  int32_t times_seen = 0;
+  float last_loss = 0;
+  float mean_margin = 0;       ///< running mean of (score of given label − best other score)
+  int32_t first_learned_step = -1;  ///< first step its margin was positive; -1 if never
+};
+
+/// Gradient-noise estimate at a probe step (McCandlish et al.'s simple noise scale).
+struct NoiseSample {
+  int64_t step = 0;
+  double mean_sq_grad_norm = 0;  ///< running mean of |g_B|² over recent steps
+  double sq_mean_grad_norm = 0;  ///< |running mean of g_B|² over the same steps
+};
+
+struct RunRecord {
+  // Setup.
+  std::string spec_name;
+  int64_t num_classes = 0;
+  int64_t batch_size = 0;
+  int64_t train_size = 0;
+  std::string optimizer;  ///< sgd | adam | adamw | rmsprop | adagrad | adadelta | other
+  double base_lr = 0;
+  std::string loss;  ///< cross_entropy | nll | mse | bce
+  bool from_logits = true;
+  int64_t probe_every = 10;
+  double clip_grad_norm = 0;  ///< 0: no clipping
+  std::vector<LayerDescription> layers;
+
+  // Series.
+  std::vector<StepSample> steps;
+  std::vector<LayerProbe> probes;
+  std::vector<EpochSample> epochs;
+  std::vector<NoiseSample> noise;
+  std::optional<NonFiniteOrigin> first_nonfinite;
+
+  // Data as prepared for the model.
+  std::optional<SplitStats> train_stats, val_stats;
+  std::vector<SampleDynamics> samples;  ///< indexed by position in the training split
+};
+
+}  // namespace lossdoctor

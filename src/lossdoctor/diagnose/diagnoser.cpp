@@ -1,0 +1,354 @@
+#include "lossdoctor/diagnose/diagnoser.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "lossdoctor/diagnose/signals.hpp"
+
+namespace lossdoctor::diagnose {
+namespace {
+
+// Thresholds on record signals (docs/diagnoses.md explains each).
+constexpr double kRawInputMaxAbs = 20.0;      ///< pixel magnitudes above this: not normalised
+constexpr double kTinyInputMaxAbs = 0.05;     ///< below this: scaled twice
+constexpr double kOddInputFraction = 0.02;    ///< share of corrupt-looking images
+constexpr double kImbalanceRatio = 4.0;       ///< most / least frequent class
+constexpr double kLargeUpdateRatio = 0.1;     ///< |Δw|/|w| per step
+constexpr double kSmallUpdateRatio = 1e-5;
+constexpr double kAccumulatingGradChange = 0.2;  ///< |g_t − g_{t−1}|/|g_t| when grads pile up
+constexpr double kLabelNoiseAccuracyGap = 0.08;  ///< val accuracy above train accuracy
+constexpr double kLintWeight = 0.6;           ///< lint confidence counts this much as evidence
+
+/// Evidence for one cause; confidence = (1 − Π(1 − wᵢ)) × Π(1 − penaltyⱼ).
+struct Candidate {
+  std::string cause;
+  double miss = 1.0;     ///< Π(1 − wᵢ)
+  double keep = 1.0;     ///< Π(1 − penaltyⱼ)
+  std::vector<std::string> symptoms, evidence;
+  std::optional<int64_t> first_step;
+  std::string layer;
+  std::map<std::string, std::string> fix;
+
+  void add(double weight, const std::string& why) {
+    miss *= 1.0 - std::clamp(weight, 0.0, 0.99);
+    if (!why.empty() && std::find(evidence.begin(), evidence.end(), why) == evidence.end()) {
+      evidence.push_back(why);
+    }
+  }
+  void add(double weight, const Symptom& s) {
+    add(weight * (0.5 + 0.5 * std::clamp(s.severity, 0.0, 1.0)), "");
+    if (std::find(symptoms.begin(), symptoms.end(), s.id) == symptoms.end()) symptoms.push_back(s.id);
+    for (const auto& e : s.evidence) {
+      if (std::find(evidence.begin(), evidence.end(), e) == evidence.end()) evidence.push_back(e);
+    }
+    if (s.step >= 0 && (!first_step || s.step < *first_step)) first_step = s.step;
+    if (layer.empty() && !s.layer.empty()) layer = s.layer;
+  }
+  void penalise(double penalty, const std::string& why) {
+    keep *= 1.0 - std::clamp(penalty, 0.0, 1.0);
+    if (!why.empty()) evidence.push_back("against: " + why);
+  }
+  double confidence() const { return (1.0 - miss) * keep; }
+};
+
+/// How much each symptom speaks for each cause.
+const std::map<std::string, std::vector<std::pair<std::string, double>>>& symptom_weights() {
+  static const std::map<std::string, std::vector<std::pair<std::string, double>>> table = {
+      {"nan_loss", {{"lr_too_high", 0.5}, {"unnormalized_input", 0.25}, {"bad_init_scale", 0.2}}},
+      {"diverging_loss",
+       {{"lr_too_high", 0.6}, {"unnormalized_input", 0.2}, {"bad_lr_schedule", 0.15}, {"loss_sign_flipped", 0.15}}},
+      {"loss_spikes", {{"lr_too_high", 0.3}, {"batch_too_small", 0.3}, {"corrupt_samples", 0.1}}},
+      {"oscillating_loss", {{"lr_too_high", 0.45}, {"batch_too_small", 0.3}, {"optimizer_misconfigured", 0.2}}},
+      {"plateau_at_chance",
+       {{"missing_normalization", 0.25}, {"saturating_activation", 0.25}, {"bad_init_scale", 0.25},
+        {"lr_too_high", 0.2}, {"lr_too_low", 0.2}, {"loss_output_mismatch", 0.2},
+        {"excessive_regularization", 0.2}, {"insufficient_capacity", 0.15}, {"params_not_updated", 0.2},
+        {"optimizer_misconfigured", 0.15}, {"grad_clip_too_tight", 0.15}, {"bad_lr_schedule", 0.1}}},
+      {"slow_convergence",
+       {{"lr_too_low", 0.45}, {"loss_output_mismatch", 0.2}, {"excessive_regularization", 0.2},
+        {"optimizer_misconfigured", 0.2}, {"grad_clip_too_tight", 0.2}, {"missing_normalization", 0.15},
+        {"saturating_activation", 0.15}, {"label_noise", 0.15}, {"bad_lr_schedule", 0.15},
+        {"insufficient_capacity", 0.15}}},
+      {"bad_initial_loss", {{"bad_init_scale", 0.55}, {"unnormalized_input", 0.25}, {"loss_output_mismatch", 0.2}}},
+      {"exploding_gradient", {{"lr_too_high", 0.4}, {"bad_init_scale", 0.3}, {"unnormalized_input", 0.2},
+                              {"gradients_not_reset", 0.15}}},
+      {"vanishing_gradient", {{"missing_normalization", 0.45}, {"saturating_activation", 0.45}, {"bad_init_scale", 0.3}}},
+      {"dead_units", {{"lr_too_high", 0.3}, {"missing_normalization", 0.3}, {"bad_init_scale", 0.3}}},
+      {"saturated_units", {{"saturating_activation", 0.6}, {"bad_init_scale", 0.2}, {"unnormalized_input", 0.2}}},
+      {"unchanged_weights", {{"params_not_updated", 0.8}}},
+      {"update_ratio_out_of_range", {}},  // direction decides: handled with the record signals
+      {"noisy_gradient", {{"batch_too_small", 0.55}, {"label_noise", 0.1}}},
+      {"batch_label_runs", {{"unshuffled_data", 0.85}}},
+      {"split_stats_mismatch", {{"preprocessing_mismatch", 0.85}}},
+  };
+  return table;
+}
+
+std::string fmt_num(double v) { return fmt::format("{:.3g}", v); }
+
+}  // namespace
+
+std::string explain_cause(const std::string& cause) {
+  static const std::map<std::string, std::string> text = {
+      {"label_noise", "A share of the training labels is wrong, so the model is pushed towards contradictory targets and the training loss cannot fall below the noise floor. Validation (with clean labels) then looks better than training."},
+      {"corrupt_samples", "Some training images are broken (NaN, constant or pure noise) and carry no signal or poison the arithmetic. Every batch that holds one adds loss the model cannot remove, or turns the loss into NaN."},
+      {"preprocessing_mismatch", "Validation images are prepared differently from training images, so the model sees inputs at validation time whose scale it never learned. Validation loss rises or stays high while the training loss is fine."},
+      {"unnormalized_input", "The inputs reach the network at the wrong scale (raw 0-255 pixels, or scaled twice), so the first layer's outputs and gradients are hundreds of times too large or too small. The optimiser then overshoots or barely moves."},
+      {"unshuffled_data", "The batches arrive in class order, so each stretch of training sees one class and the model forgets the others. The loss jumps at every class boundary instead of falling."},
+      {"class_imbalance", "A few classes dominate the training data, so predicting them is a cheap way to lower the loss. The rare classes are never learned and the loss stalls at the majority-class level."},
+      {"bad_init_scale", "The initial weights are far too large or too small (or all equal), so activations and gradients explode or vanish through the layers before training even starts. The loss starts far from ln K or cannot move."},
+      {"missing_normalization", "A deep ReLU stack without batch normalisation lets activation scales drift layer by layer, so early layers get vanishing gradients and many units die. The loss stalls near chance."},
+      {"saturating_activation", "Deep sigmoid/tanh layers saturate, where their derivative is almost zero, so the gradient fades before it reaches the early layers. The loss barely moves."},
+      {"insufficient_capacity", "A bottleneck (too few units, or pooling down to almost nothing) throws away the information the classifier needs. The loss levels off high no matter how long it trains."},
+      {"loss_output_mismatch", "The loss does not fit the output layer (e.g. softmax scores fed to a loss that applies softmax again), which squashes the gradients and bounds how low the loss can go. Training is slow and stalls well above zero."},
+      {"lr_too_high", "Each step overshoots the minimum, so the loss oscillates, spikes or climbs, and large updates kill ReLU units or overflow to NaN. Lowering the learning rate lets the steps settle into the valley."},
+      {"lr_too_low", "The steps are so small that the weights barely move: gradients are healthy but each update changes the weights by a tiny fraction. The loss falls far too slowly and looks stalled."},
+      {"batch_too_small", "With tiny batches each gradient is dominated by the few samples in it (and batch norm's statistics are meaningless), so steps point in random directions. The loss is noisy and does not settle."},
+      {"optimizer_misconfigured", "The optimiser's own settings (momentum, betas, eps, or a rate that does not suit this optimiser) keep it from making progress. The loss oscillates or stalls although the model and data are fine."},
+      {"bad_lr_schedule", "The schedule drives the learning rate somewhere useless: growing without bound, or decaying to almost nothing within the run. The loss diverges late or freezes early."},
+      {"excessive_regularization", "Weight decay or dropout is so strong that it fights the data term of the loss: the weights shrink or the signal is drowned in noise. The training loss stays high."},
+      {"grad_clip_too_tight", "Gradient clipping at a tiny norm shrinks every update to almost nothing, whatever the learning rate. The loss falls far too slowly."},
+      {"gradients_not_reset", "Gradients are never zeroed, so every step adds the new gradient to all previous ones and the update keeps growing in a stale direction. The loss first falls, then oscillates or diverges."},
+      {"params_not_updated", "The optimiser is not changing the model's weights (it was given other parameters, or its steps never reach the model), although gradients are computed. The loss stays where it started."},
+      {"loss_sign_flipped", "The loss being minimised is the negative of the real loss, so the optimiser makes predictions worse on purpose. The reported loss falls without bound while accuracy drops."},
+      {"healthy", "The loss falls steadily and no symptom of a fault was seen. Nothing needs fixing."},
+  };
+  const auto it = text.find(cause);
+  return it == text.end() ? "" : it->second;
+}
+
+Diagnosis diagnose(const RunRecord& r, const std::vector<Symptom>& symptoms,
+                   const std::vector<Finding>& lint_findings) {
+  const RecordSignals sig = read_signals(r);
+  std::map<std::string, Candidate> cands;
+  const auto cand = [&](const std::string& cause) -> Candidate& {
+    Candidate& c = cands[cause];
+    c.cause = cause;
+    return c;
+  };
+  Diagnosis d;
+
+  // 1. Symptoms.
+  const auto& weights = symptom_weights();
+  for (const auto& s : symptoms) {
+    if (s.id == "overfitting") {
+      std::string note = "overfitting (not a training fault): ";
+      for (const auto& e : s.evidence) note += e + "; ";
+      d.notes.push_back(note);
+      continue;
+    }
+    const auto it = weights.find(s.id);
+    if (it == weights.end()) continue;
+    for (const auto& [cause, w] : it->second) cand(cause).add(w, s);
+  }
+  const auto has = [&](const std::string& id) {
+    return std::any_of(symptoms.begin(), symptoms.end(), [&](const Symptom& s) { return s.id == id; });
+  };
+  const auto find = [&](const std::string& id) -> const Symptom* {
+    for (const auto& s : symptoms) {
+      if (s.id == id) return &s;
+    }
+    return nullptr;
+  };
+  const bool unstable = has("nan_loss") || has("diverging_loss") || has("oscillating_loss") || has("loss_spikes") ||
+                        has("exploding_gradient");
+  const bool stalled = has("plateau_at_chance") || has("slow_convergence");
+
+  // 2. Lint findings: the spec says so.
+  for (const auto& f : lint_findings) {
+    Candidate& c = cand(f.cause);
+    c.add(kLintWeight * f.confidence, "spec: " + (f.evidence.empty() ? f.cause : f.evidence.front()));
+    for (size_t i = 1; i < f.evidence.size(); ++i) c.add(0, "spec: " + f.evidence[i]);
+    for (const auto& [k, v] : f.fix) c.fix.emplace(k, v);
+    // A spec fault that also shows in training is much more likely to be the cause.
+    if ((unstable || stalled) && f.severity == "error") c.add(0.3, "");
+  }
+
+  // 3. Record signals that separate look-alikes.
+  if (sig.input_max_abs > kRawInputMaxAbs) {
+    Candidate& c = cand("unnormalized_input");
+    c.add(unstable || stalled ? 0.7 : 0.4,
+          fmt::format("inputs reach the model with magnitudes up to {} (mean {}, std {}): raw pixel values",
+                      fmt_num(sig.input_max_abs), fmt_num(sig.input_mean), fmt_num(sig.input_std)));
+    if (cands.count("lr_too_high")) cand("lr_too_high").penalise(0.3, "the inputs are unnormalised, which explains the instability first");
+  } else if (sig.input_max_abs > 0 && sig.input_max_abs < kTinyInputMaxAbs) {
+    cand("unnormalized_input").add(stalled ? 0.7 : 0.4,
+                                   fmt::format("inputs never exceed {} in magnitude (std {}): scaled twice?",
+                                               fmt_num(sig.input_max_abs), fmt_num(sig.input_std)));
+  }
+  if (r.first_nonfinite && r.first_nonfinite->layer == "input") {
+    Candidate& c = cand("corrupt_samples");
+    c.add(0.9, fmt::format("the first NaN/Inf is in the input batch at step {}", r.first_nonfinite->step));
+    c.first_step = r.first_nonfinite->step;
+    cand("lr_too_high").penalise(0.7, "the NaN came in with the data, not from the updates");
+  }
+  if (sig.odd_input_fraction > kOddInputFraction) {
+    cand("corrupt_samples").add(std::min(0.85, 4 * sig.odd_input_fraction),
+                                fmt::format("{:.1f}% of training images look corrupt (NaN, constant or pure noise)",
+                                            100 * sig.odd_input_fraction));
+  }
+  if (sig.max_class_ratio > kImbalanceRatio && !has("batch_label_runs")) {
+    cand("class_imbalance").add(std::min(0.8, 0.15 * sig.max_class_ratio),
+                                fmt::format("the most frequent class appears {:.1f}× as often as the rarest",
+                                            sig.max_class_ratio));
+  }
+  if (sig.val_accuracy && std::isfinite(*sig.val_accuracy) &&
+      *sig.val_accuracy - sig.late_train_accuracy > kLabelNoiseAccuracyGap) {
+    const double gap = *sig.val_accuracy - sig.late_train_accuracy;
+    cand("label_noise").add(std::min(0.85, 2.5 * gap),
+                            fmt::format("validation accuracy {:.1f}% beats training accuracy {:.1f}%: training "
+                                        "labels disagree with what the model learns",
+                                        100 * *sig.val_accuracy, 100 * sig.late_train_accuracy));
+  }
+  if (std::isfinite(sig.median_update_ratio) && sig.steps >= 10) {
+    if (sig.median_update_ratio > kLargeUpdateRatio) {
+      Candidate& c = cand("lr_too_high");
+      c.add(unstable ? 0.6 : 0.35, fmt::format("each step changes the weights by {:.1f}% of their norm (median; "
+                                               "healthy ≈ 0.1%), most at {}",
+                                               100 * sig.median_update_ratio, sig.largest_update_layer));
+      if (const Symptom* s = find("update_ratio_out_of_range")) c.add(0.2, *s);
+    } else if (sig.median_update_ratio < kSmallUpdateRatio && sig.zero_update_fraction < 0.5) {
+      Candidate& c = cand("lr_too_low");
+      c.add(stalled ? 0.6 : 0.3, fmt::format("each step changes the weights by only {:.2g} of their norm (median; "
+                                             "healthy ≈ 1e-3)", sig.median_update_ratio));
+      if (const Symptom* s = find("update_ratio_out_of_range")) c.add(0.2, *s);
+      if (has("vanishing_gradient")) c.penalise(0.5, "gradients vanish in early layers: small updates follow from that");
+    }
+  }
+  if (sig.zero_update_fraction > 0.5) {
+    cand("params_not_updated").add(0.85, fmt::format("the weights did not change at {:.0f}% of steps although "
+                                                     "the gradient norm was non-zero",
+                                                     100 * sig.zero_update_fraction));
+    if (cands.count("lr_too_low")) cand("lr_too_low").penalise(0.8, "updates are exactly zero, not small");
+  }
+  if (std::isfinite(sig.median_grad_change_ratio) && sig.median_grad_change_ratio < kAccumulatingGradChange &&
+      sig.steps >= 20 && sig.grad_norm_growth > 2) {
+    cand("gradients_not_reset").add(0.85, fmt::format("consecutive gradients differ by only {:.1f}% while the "
+                                                      "gradient norm grew {:.1f}×: gradients accumulate",
+                                                      100 * sig.median_grad_change_ratio, sig.grad_norm_growth));
+  }
+  if (sig.negated_loss_fraction > 0.5) {
+    cand("loss_sign_flipped").add(0.95, fmt::format("the reported loss equals minus the cross-entropy at {:.0f}% "
+                                                    "of steps", 100 * sig.negated_loss_fraction));
+  } else if ((r.loss == "cross_entropy" || r.loss == "nll") && r.loss == "cross_entropy" && sig.final_loss < -0.05 &&
+             std::isfinite(sig.final_loss)) {
+    cand("loss_sign_flipped").add(0.7, fmt::format("cross-entropy cannot be negative, yet the loss reached {}",
+                                                   fmt_num(sig.final_loss)));
+  }
+  if (sig.lr_first > 0 && sig.lr_max / sig.lr_first > 10) {
+    cand("bad_lr_schedule").add(unstable ? 0.6 : 0.35,
+                                fmt::format("the learning rate grew from {} to {} during the run", fmt_num(sig.lr_first),
+                                            fmt_num(sig.lr_max)));
+  } else if (sig.lr_first > 0 && sig.lr_last / sig.lr_first < 1e-3 && sig.steps >= 20) {
+    cand("bad_lr_schedule").add(stalled ? 0.6 : 0.35,
+                                fmt::format("the learning rate decayed from {} to {} within {} steps",
+                                            fmt_num(sig.lr_first), fmt_num(sig.lr_last), sig.steps));
+  }
+  if (sig.zero_initial_weights) {
+    cand("bad_init_scale").add(0.7, "a weight layer starts with all weights zero: its units stay identical");
+  }
+  if (std::isfinite(sig.initial_activation_growth) && sig.weight_layers >= 3 &&
+      (sig.initial_activation_growth > 100 || sig.initial_activation_growth < 0.01)) {
+    Candidate& c = cand("bad_init_scale");
+    c.add(0.5, fmt::format("at step 0 the activation scale changes {:.3g}× from the first to the last weight layer",
+                           sig.initial_activation_growth));
+  }
+  if (has("bad_initial_loss") && cands.count("lr_too_high")) {
+    cand("lr_too_high").penalise(0.3, "the loss was already wrong before the first update");
+  }
+  if (r.batch_size > 0 && r.batch_size <= 8 && (unstable || has("noisy_gradient"))) {
+    cand("batch_too_small").add(r.batch_size <= 2 ? 0.45 : 0.25,
+                                fmt::format("batches of {} sample{}", r.batch_size, r.batch_size == 1 ? "" : "s"));
+  }
+  if (r.clip_grad_norm > 0 && sig.steps >= 10) {
+    std::vector<double> grads;
+    for (const auto& st : r.steps) grads.push_back(st.grad_norm);
+    const double g = median(grads);
+    if (g > 100 * r.clip_grad_norm) {
+      cand("grad_clip_too_tight").add(stalled ? 0.7 : 0.4,
+                                      fmt::format("the gradient norm (median {}) is clipped to {}: every step "
+                                                  "is shrunk {:.0f}×",
+                                                  fmt_num(g), fmt_num(r.clip_grad_norm), g / r.clip_grad_norm));
+    }
+  }
+  if (sig.weight_layers >= 8 && !sig.has_batchnorm && (has("vanishing_gradient") || has("dead_units")) && stalled) {
+    cand("missing_normalization").add(0.4, fmt::format("{} weight layers and no batch norm", sig.weight_layers));
+  }
+  // Without any instability or stall in training, spec-only suspicions of optimisation causes
+  // stay below the verdict threshold: the run shows they do not hurt here.
+  for (const char* cause : {"lr_too_high", "lr_too_low", "batch_too_small", "optimizer_misconfigured",
+                            "excessive_regularization", "missing_normalization", "saturating_activation",
+                            "unshuffled_data", "insufficient_capacity", "bad_lr_schedule"}) {
+    if (cands.count(cause) && !unstable && !stalled && !has("batch_label_runs") && !has("vanishing_gradient") &&
+        !has("dead_units") && !has("saturated_units") && !has("noisy_gradient")) {
+      cand(cause).penalise(0.45, "the loss falls normally in this run");
+    }
+  }
+
+  // 4. Default fixes where lint gave none.
+  const auto default_fix = [&](Candidate& c) {
+    if (!c.fix.empty()) return;
+    const double lr = r.base_lr;
+    if (c.cause == "lr_too_high") c.fix["optimizer.lr"] = fmt_num(lr / 10);
+    else if (c.cause == "lr_too_low") c.fix["optimizer.lr"] = fmt_num(lr * 10);
+    else if (c.cause == "batch_too_small") c.fix["batch_size"] = "32";
+    else if (c.cause == "unshuffled_data") c.fix["data.shuffle"] = "true";
+    else if (c.cause == "unnormalized_input") c.fix["data.transforms.train"] = "[{scale: 0.00392156862745098}]";
+    else if (c.cause == "bad_init_scale" || c.cause == "missing_normalization") c.fix["model.init"] = "{weight: he_normal, bias: zeros}";
+    else if (c.cause == "saturating_activation") c.fix["model.init"] = "{weight: glorot_normal, bias: zeros}";
+    else if (c.cause == "excessive_regularization") c.fix["optimizer.weight_decay"] = "0";
+    else if (c.cause == "grad_clip_too_tight") c.fix["clip_grad_norm"] = "null";
+    else if (c.cause == "bad_lr_schedule") c.fix["schedule.type"] = "constant";
+  };
+
+  for (auto& [cause, c] : cands) {
+    const double conf = c.confidence();
+    if (conf < kReportThreshold) continue;
+    default_fix(c);
+    Finding f;
+    f.cause = cause;
+    f.confidence = conf;
+    f.status = "suspected";
+    f.first_step = c.first_step;
+    f.layer = c.layer;
+    f.symptoms = c.symptoms;
+    f.evidence = c.evidence;
+    f.explanation = explain_cause(cause);
+    f.fix = c.fix;
+    f.severity = "";
+    d.findings.push_back(std::move(f));
+  }
+  std::stable_sort(d.findings.begin(), d.findings.end(),
+                   [](const Finding& a, const Finding& b) { return a.confidence > b.confidence; });
+  const bool unhealthy = !d.findings.empty() && d.findings.front().confidence >= kUnhealthyThreshold;
+  d.verdict = unhealthy ? "unhealthy" : "healthy";
+  if (!unhealthy) {
+    Finding h;
+    h.cause = "healthy";
+    h.status = "suspected";
+    h.explanation = explain_cause("healthy");
+    h.confidence = d.findings.empty() ? 0.9 : 1.0 - d.findings.front().confidence;
+    if (std::isfinite(sig.initial_loss) && std::isfinite(sig.final_loss)) {
+      h.evidence.push_back(fmt::format("loss {} → {} over {} steps ({:+.0f}%)", fmt_num(sig.initial_loss),
+                                       fmt_num(sig.final_loss), sig.steps,
+                                       100 * (sig.final_loss / sig.initial_loss - 1)));
+    }
+    if (sig.val_accuracy && std::isfinite(*sig.val_accuracy)) {
+      h.evidence.push_back(fmt::format("validation accuracy {:.1f}%", 100 * *sig.val_accuracy));
+    }
+    h.evidence.push_back(fmt::format("{} symptom{} seen", symptoms.size(), symptoms.size() == 1 ? "" : "s"));
+    for (const auto& f : d.findings) {
+      d.notes.push_back(fmt::format("weak suspicion, not enough to call the run unhealthy: {} ({:.2f})", f.cause,
+                                    f.confidence));
+    }
+    d.findings.insert(d.findings.begin(), std::move(h));
+    d.findings.erase(std::remove_if(d.findings.begin() + 1, d.findings.end(), [](const Finding&) { return true; }),
+                     d.findings.end());
+  }
+  return d;
+}
+
+}  // namespace lossdoctor::diagnose

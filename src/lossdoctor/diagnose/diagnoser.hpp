@@ -1,0 +1,37 @@
+#pragma once
+// The diagnoser: symptoms (from the detectors) + lint findings + record signals → ranked causes.
+//
+// Contract:
+//   requires: symptoms computed from the same record (detect_symptoms); lint findings of the
+//             run's spec (may be empty, e.g. for Monitor users).
+//   ensures:  one Finding per cause whose confidence reaches kReportThreshold, sorted by
+//             confidence; each carries the symptoms and numbers behind it, the first step and
+//             layer when they apply, a two-sentence explanation and a fix (spec overrides).
+//             verdict "unhealthy" iff some finding reaches kUnhealthyThreshold; otherwise
+//             "healthy" with one `healthy` finding holding the evidence for that verdict.
+//             Overfitting becomes a note, never a finding. Pure, deterministic, no torch.
+
+#include <string>
+#include <vector>
+
+#include "lossdoctor/finding.hpp"
+#include "lossdoctor/run_record.hpp"
+
+namespace lossdoctor::diagnose {
+
+constexpr double kReportThreshold = 0.3;
+constexpr double kUnhealthyThreshold = 0.5;
+
+struct Diagnosis {
+  std::string verdict = "healthy";
+  std::vector<Finding> findings;
+  std::vector<std::string> notes;
+};
+
+Diagnosis diagnose(const RunRecord& record, const std::vector<Symptom>& symptoms,
+                   const std::vector<Finding>& lint_findings);
+
+/// Two-sentence explanation of a cause (docs/diagnoses.md has the long form).
+std::string explain_cause(const std::string& cause);
+
+}  // namespace lossdoctor::diagnose

@@ -1,0 +1,156 @@
+#include "lossdoctor/diagnose/signals.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace lossdoctor::diagnose {
+namespace {
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+}
+
+double median(std::vector<double> v) {
+  v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return std::isnan(x); }), v.end());
+  if (v.empty()) return kNaN;
+  const size_t mid = v.size() / 2;
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid), v.end());
+  double m = v[mid];
+  if (v.size() % 2 == 0) {
+    m = (m + *std::max_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid))) / 2;
+  }
+  return m;
+}
+
+RecordSignals read_signals(const RunRecord& r) {
+  RecordSignals s;
+  const auto& steps = r.steps;
+  s.steps = static_cast<int64_t>(steps.size());
+  s.chance_loss = (r.loss == "cross_entropy" || r.loss == "nll") && r.num_classes > 1
+                      ? std::log(static_cast<double>(r.num_classes))
+                      : kNaN;
+  for (const auto& l : r.layers) {
+    if (l.has_weights) ++s.weight_layers;
+    if (l.kind == "batchnorm") s.has_batchnorm = true;
+  }
+  if (steps.empty()) return s;
+
+  std::vector<double> finite;
+  for (const auto& st : steps) {
+    if (std::isfinite(st.loss)) finite.push_back(st.loss);
+  }
+  s.initial_loss = finite.empty()
+                       ? kNaN
+                       : median(std::vector<double>(
+                             finite.begin(), finite.begin() + std::min<size_t>(5, finite.size())));
+  s.ended_nonfinite = !std::isfinite(steps.back().loss);
+  const size_t tail = std::max<size_t>(5, steps.size() / 10);
+  std::vector<double> last;
+  for (size_t i = steps.size() > tail ? steps.size() - tail : 0; i < steps.size(); ++i)
+    last.push_back(steps[i].loss);
+  s.final_loss = s.ended_nonfinite ? std::numeric_limits<double>::infinity() : median(last);
+  s.best_loss = std::numeric_limits<double>::infinity();
+  for (size_t i = 0; i + 10 <= finite.size(); ++i) {
+    s.best_loss = std::min(
+        s.best_loss, median(std::vector<double>(finite.begin() + i, finite.begin() + i + 10)));
+  }
+  if (!std::isfinite(s.best_loss) && !finite.empty())
+    s.best_loss = *std::min_element(finite.begin(), finite.end());
+
+  std::vector<double> means, stds, maxes, grads, changes;
+  std::vector<int64_t> classes(static_cast<size_t>(std::max<int64_t>(r.num_classes, 0)), 0);
+  double odd = 0;
+  int64_t zero_updates = 0, negated = 0, with_reference = 0;
+  for (const auto& st : steps) {
+    means.push_back(st.input.mean);
+    stds.push_back(st.input.std);
+    maxes.push_back(std::max(std::abs(st.input.min), std::abs(st.input.max)));
+    odd += st.odd_input_fraction;
+    for (size_t c = 0; c < st.label_histogram.size() && c < classes.size(); ++c)
+      classes[c] += st.label_histogram[c];
+    if (st.update_norm == 0 && st.grad_norm > 0 && std::isfinite(st.grad_norm)) ++zero_updates;
+    if (st.step >= 5) changes.push_back(st.grad_change_ratio);
+    grads.push_back(std::isfinite(st.grad_norm) ? st.grad_norm : kNaN);
+    if (std::isfinite(st.reference_loss)) {
+      ++with_reference;
+      if (std::abs(st.loss + st.reference_loss) < 1e-3 * (std::abs(st.reference_loss) + 1e-6) &&
+          std::abs(st.reference_loss) > 1e-6) {
+        ++negated;
+      }
+    }
+  }
+  s.input_mean = median(means);
+  s.input_std = median(stds);
+  s.input_max_abs = median(maxes);
+  s.odd_input_fraction = odd / static_cast<double>(steps.size());
+  if (!classes.empty()) {
+    const auto [mn, mx] = std::minmax_element(classes.begin(), classes.end());
+    s.max_class_ratio = *mn > 0 ? static_cast<double>(*mx) / static_cast<double>(*mn)
+                                : (*mx > 0 ? std::numeric_limits<double>::infinity() : 1.0);
+  }
+  s.zero_update_fraction = static_cast<double>(zero_updates) / static_cast<double>(steps.size());
+  s.median_grad_change_ratio = median(changes);
+  s.negated_loss_fraction =
+      with_reference > 0 ? static_cast<double>(negated) / with_reference : 0.0;
+  const size_t q = std::max<size_t>(1, grads.size() / 4);
+  const double g_first =
+      median(std::vector<double>(grads.begin(), grads.begin() + static_cast<std::ptrdiff_t>(q)));
+  const double g_last =
+      median(std::vector<double>(grads.end() - static_cast<std::ptrdiff_t>(q), grads.end()));
+  s.grad_norm_growth = g_first > 0 ? g_last / g_first : 1.0;
+
+  s.lr_first = steps.front().lr;
+  s.lr_last = steps.back().lr;
+  s.lr_max = 0;
+  for (const auto& st : steps) s.lr_max = std::max(s.lr_max, st.lr);
+  const size_t late = std::max<size_t>(1, steps.size() / 5);
+  double acc = 0;
+  for (size_t i = steps.size() - late; i < steps.size(); ++i) acc += steps[i].batch_accuracy;
+  s.late_train_accuracy = acc / static_cast<double>(late);
+  if (!r.epochs.empty()) {
+    s.val_accuracy = r.epochs.back().val_accuracy;
+    s.val_loss = r.epochs.back().val_loss;
+  }
+  const double w0 = steps.front().weight_norm, w1 = steps.back().weight_norm;
+  s.weight_norm_ratio = w0 > 0 ? w1 / w0 : 1.0;
+
+  // Update ratios over weight layers and probes.
+  std::vector<double> ratios;
+  double largest = -1, smallest = std::numeric_limits<double>::infinity();
+  for (size_t li = 0; li < r.layers.size(); ++li) {
+    if (!r.layers[li].has_weights) continue;
+    std::vector<double> per_layer;
+    for (const auto& p : r.probes) {
+      if (li < p.layers.size() && p.layers[li].has_weights)
+        per_layer.push_back(p.layers[li].update_ratio);
+    }
+    const double m = median(per_layer);
+    if (std::isnan(m)) continue;
+    ratios.push_back(m);
+    if (m > largest) {
+      largest = m;
+      s.largest_update_layer = r.layers[li].name;
+    }
+    if (m < smallest) {
+      smallest = m;
+      s.smallest_update_layer = r.layers[li].name;
+    }
+  }
+  s.median_update_ratio = median(ratios);
+
+  if (!r.probes.empty()) {
+    const LayerProbe& p0 = r.probes.front();
+    double first_std = kNaN, last_std = kNaN;
+    for (size_t li = 0; li < r.layers.size() && li < p0.layers.size(); ++li) {
+      if (!r.layers[li].has_weights) continue;
+      if (p0.layers[li].weight_norm == 0) s.zero_initial_weights = true;
+      const double sd = p0.layers[li].activation.std;
+      if (std::isnan(first_std)) first_std = sd;
+      last_std = sd;
+    }
+    if (first_std > 0 && std::isfinite(last_std))
+      s.initial_activation_growth = last_std / first_std;
+  }
+  return s;
+}
+
+}  // namespace lossdoctor::diagnose

@@ -1,0 +1,121 @@
+#include "lossdoctor/probe/doctor.hpp"
+
+#include <fmt/format.h>
+
+#include "lossdoctor/data/pipeline.hpp"
+#include "lossdoctor/diagnose/detectors.hpp"
+#include "lossdoctor/diagnose/diagnoser.hpp"
+#include "lossdoctor/lint/lint.hpp"
+#include "lossdoctor/probe/trainer_probe.hpp"
+
+namespace lossdoctor::probe {
+namespace {
+
+constexpr int kSettleChecks = 4;  ///< same verdict and top cause this many checks in a row
+
+std::map<std::string, std::vector<int64_t>> injected_of(const data::Dataset& ds, const spec::Spec& spec) {
+  std::map<std::string, std::vector<int64_t>> out;
+  if (!spec.data.inject.any()) return out;
+  out["label_noise"] = ds.injected.label_noise;
+  out["corrupt"] = ds.injected.corrupt;
+  return out;
+}
+
+lint::LintContext lint_context(const data::Dataset& ds, const spec::Spec& spec) {
+  lint::LintContext ctx;
+  ctx.num_classes = ds.num_classes;
+  if (ds.train.size() > 0) {
+    const data::Pipeline pipeline = data::make_train_pipeline(spec.data);
+    const auto out = pipeline.check({ds.train.images.size(1), ds.train.images.size(2), ds.train.images.size(3)});
+    ctx.input_shape = std::array<int64_t, 3>{out[0], out[1], out[2]};
+  }
+  return ctx;
+}
+
+/// Re-diagnoses every `check_every` steps and ends the run once the answer stops changing.
+class SettleWatcher : public train::TrainObserver {
+ public:
+  SettleWatcher(const TrainerProbe& probe, const std::vector<Finding>& lint_findings, const DiagnoseOptions& o)
+      : probe_(probe), lint_(lint_findings), options_(o) {}
+
+  void after_step(train::Trainer&, const train::StepView& view) override {
+    const int64_t done = view.step + 1;
+    if (done % options_.check_every != 0) return;
+    const RunRecord& record = probe_.record();
+    const auto symptoms = diagnose::detect_symptoms(record);
+    const auto d = diagnose::diagnose(record, symptoms, lint_);
+    const std::string top = d.findings.empty() ? "healthy" : d.findings.front().cause;
+    timeline.push_back({done, top, d.findings.empty() ? 0.0 : d.findings.front().confidence});
+    streak_ = top == last_top_ ? streak_ + 1 : 1;
+    last_top_ = top;
+    settled_ = options_.early_stop && done >= options_.min_steps && streak_ >= kSettleChecks;
+  }
+  bool should_stop(train::Trainer&) override { return settled_; }
+
+  std::vector<report::Report::TimelineEntry> timeline;
+
+ private:
+  const TrainerProbe& probe_;
+  const std::vector<Finding>& lint_;
+  DiagnoseOptions options_;
+  std::string last_top_;
+  int streak_ = 0;
+  bool settled_ = false;
+};
+
+}  // namespace
+
+report::Report lint(const spec::Spec& spec, const data::WarningSink& warn) {
+  const data::Dataset ds = data::load_dataset(spec.data, spec.seed, warn);
+  const lint::LintResult result = lint::lint_spec(spec, lint_context(ds, spec));
+  report::Report r;
+  r.command = "lint";
+  r.spec = spec.file;
+  r.findings = result.findings;
+  r.notes = result.notes;
+  r.injected = injected_of(ds, spec);
+  const bool faulty = std::any_of(r.findings.begin(), r.findings.end(),
+                                  [](const Finding& f) { return f.severity == "error" || f.severity == "warning"; });
+  r.verdict = faulty ? "unhealthy" : "healthy";
+  return r;
+}
+
+DiagnoseOutcome diagnose(const spec::Spec& spec, const DiagnoseOptions& options, const data::WarningSink& warn) {
+  train::TrainOptions topts;
+  topts.progress = options.progress;
+  topts.max_steps = options.budget_steps.value_or(spec.diagnose.budget_steps);
+  topts.stop_on_nonfinite = true;
+  train::Trainer trainer(spec, topts, warn);
+  const lint::LintResult linted = lint::lint_spec(spec, lint_context(trainer.dataset(), spec));
+
+  TrainerProbe probe(trainer);
+  SettleWatcher watcher(probe, linted.findings, options);
+  trainer.add_observer(&probe);
+  trainer.add_observer(&watcher);
+  const train::TrainResult result = trainer.run();
+
+  DiagnoseOutcome out;
+  out.record = probe.record();
+  out.interrupted = result.status == train::RunStatus::Interrupted;
+  const auto symptoms = diagnose::detect_symptoms(out.record);
+  const diagnose::Diagnosis d = diagnose::diagnose(out.record, symptoms, linted.findings);
+  report::Report& r = out.report;
+  r.command = "diagnose";
+  r.spec = spec.file;
+  r.verdict = d.verdict;
+  r.steps_run = result.steps;
+  r.seconds = result.seconds;
+  r.device = trainer.device().is_cuda() ? "cuda" : "cpu";
+  r.findings = d.findings;
+  r.symptoms = symptoms;
+  r.notes = linted.notes;
+  r.notes.insert(r.notes.end(), d.notes.begin(), d.notes.end());
+  if (result.status == train::RunStatus::StoppedByObserver) {
+    r.notes.push_back(fmt::format("stopped early at step {}: the diagnosis had settled", result.steps));
+  }
+  r.injected = injected_of(trainer.dataset(), spec);
+  r.timeline = watcher.timeline;
+  return out;
+}
+
+}  // namespace lossdoctor::probe

@@ -1,0 +1,40 @@
+#pragma once
+// The doctor's entry points over a spec: lint (no training) and diagnose (a probed training run
+// within a step budget, stopped early once the diagnosis is settled or the run clearly healthy).
+//
+// Contract:
+//   requires: a validated spec.
+//   ensures:  the report follows design.md; `injected` lists what data.inject did; lint takes
+//             no training step. diagnose stops at the budget, on a non-finite loss, on Ctrl-C,
+//             or when the same verdict and top cause held for kSettleChecks checks in a row.
+//   throws:   InputError for bad spec or data (before any training).
+
+#include <string>
+
+#include "lossdoctor/report/report.hpp"
+#include "lossdoctor/run_record.hpp"
+#include "lossdoctor/spec/spec.hpp"
+#include "lossdoctor/train/trainer.hpp"
+
+namespace lossdoctor::probe {
+
+struct DiagnoseOptions {
+  std::optional<int64_t> budget_steps;  ///< default: spec.diagnose.budget_steps
+  train::Progress progress = train::Progress::Auto;
+  bool early_stop = true;
+  int64_t check_every = 25;   ///< steps between diagnosis checks
+  int64_t min_steps = 100;    ///< no early stop before this
+};
+
+struct DiagnoseOutcome {
+  report::Report report;
+  RunRecord record;
+  bool interrupted = false;
+};
+
+report::Report lint(const spec::Spec& spec, const data::WarningSink& warn = {});
+
+DiagnoseOutcome diagnose(const spec::Spec& spec, const DiagnoseOptions& options,
+                         const data::WarningSink& warn = {});
+
+}  // namespace lossdoctor::probe

@@ -1,0 +1,121 @@
+#include "lossdoctor/probe/trainer_probe.hpp"
+
+#include <cmath>
+#include <limits>
+
+#include "lossdoctor/model/network.hpp"
+
+namespace lossdoctor::probe {
+namespace {
+
+constexpr int64_t kStatsSamples = 2048;  ///< training images drawn through the loader for split stats
+
+std::string optimizer_kind(spec::OptimizerSpec::Kind kind) {
+  const char* names[] = {"sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta"};
+  return names[static_cast<int>(kind)];
+}
+
+std::string loss_kind(spec::LossSpec::Kind kind) {
+  const char* names[] = {"cross_entropy", "nll", "mse", "bce"};
+  return names[static_cast<int>(kind)];
+}
+
+}  // namespace
+
+SplitStats split_stats(const torch::Tensor& images) {
+  SplitStats s;
+  if (!images.defined() || images.dim() != 4 || images.size(0) == 0) return s;
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = images.to(torch::kFloat64);
+  s.samples = x.size(0);
+  const torch::Tensor finite = torch::isfinite(x);
+  const torch::Tensor clean = torch::where(finite, x, torch::zeros_like(x));
+  const torch::Tensor count = finite.sum({0, 2, 3}).to(torch::kFloat64).clamp_min(1);
+  const torch::Tensor mean = clean.sum({0, 2, 3}) / count;
+  const torch::Tensor centered = torch::where(finite, x - mean.view({1, -1, 1, 1}), torch::zeros_like(x));
+  const torch::Tensor std = (centered.pow(2).sum({0, 2, 3}) / count).sqrt();
+  for (int64_t c = 0; c < mean.size(0); ++c) {
+    s.channel_mean.push_back(mean[c].item<double>());
+    s.channel_std.push_back(std[c].item<double>());
+  }
+  const torch::Tensor v = x.masked_select(finite);
+  if (v.numel() > 0) {
+    s.min = v.min().item<double>();
+    s.max = v.max().item<double>();
+  }
+  return s;
+}
+
+TrainerProbe::TrainerProbe(train::Trainer& trainer) {
+  const spec::Spec& spec = trainer.spec();
+  RunRecord setup;
+  setup.spec_name = spec.name;
+  setup.num_classes = trainer.dataset().num_classes;
+  setup.batch_size = spec.batch_size;
+  setup.train_size = trainer.dataset().train.size();
+  setup.optimizer = optimizer_kind(spec.optimizer.kind);
+  setup.base_lr = spec.optimizer.lr;
+  setup.loss = loss_kind(spec.loss.kind);
+  setup.from_logits = spec.loss.from_logits;
+  setup.probe_every = spec.diagnose.probe_every;
+  setup.clip_grad_norm = spec.clip_grad_norm.value_or(0.0);
+
+  std::vector<torch::Tensor> weights;
+  const auto layers = trainer.network()->all_layers();
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const model::Layer& l = *layers[i];
+    LayerDescription d;
+    d.name = l.name;
+    d.kind = model::layer_kind_name(l.kind);
+    d.output_shape = l.output_shape;
+    d.has_weights = l.weight.defined();
+    if (d.has_weights) d.fan_in = l.weight[0].numel();
+    setup.layers.push_back(d);
+    weights.push_back(l.weight);
+    layer_index_[&l] = i;
+  }
+
+  // Split statistics after preprocessing: training images through the loader (augmentations
+  // included), validation images as prepared for evaluation.
+  {
+    torch::NoGradGuard no_grad;
+    const auto& loader = trainer.train_loader();
+    std::vector<torch::Tensor> batches;
+    int64_t taken = 0;
+    for (int64_t b = 0; b < loader.batches_per_epoch() && taken < kStatsSamples; ++b) {
+      batches.push_back(loader.batch(0, b).images);
+      taken += batches.back().size(0);
+    }
+    if (!batches.empty()) setup.train_stats = split_stats(torch::cat(batches));
+    if (trainer.dataset().val.size() > 0) {
+      const torch::Tensor val = trainer.prepared_val_images();
+      setup.val_stats = split_stats(val.slice(0, 0, std::min<int64_t>(val.size(0), kStatsSamples)));
+    }
+  }
+  recorder_ = std::make_unique<Recorder>(std::move(setup), std::move(weights), trainer.network()->parameters());
+}
+
+void TrainerProbe::before_forward(train::Trainer& trainer, int64_t step) {
+  current_step_ = step;
+  if (!recorder_->is_probe_step(step)) return;
+  trainer.network()->set_observer([this](const model::Layer& layer, const torch::Tensor& out) {
+    const auto it = layer_index_.find(&layer);
+    if (it != layer_index_.end()) recorder_->on_activation(it->second, out, current_step_);
+  });
+}
+
+void TrainerProbe::after_backward(train::Trainer& trainer, const train::StepView& view) {
+  trainer.network()->set_observer(nullptr);  // evaluation passes must not be recorded
+  recorder_->on_batch(view.step, view.epoch, view.batch->images, view.batch->labels, *view.output,
+                      *view.sample_loss, view.batch->indices, view.loss, view.lr,
+                      std::numeric_limits<double>::quiet_NaN());
+  recorder_->on_gradients(view.step);
+}
+
+void TrainerProbe::after_step(train::Trainer&, const train::StepView& view) { recorder_->on_update(view.step); }
+
+void TrainerProbe::on_epoch_end(train::Trainer&, const train::EpochRecord& e) {
+  recorder_->on_epoch({e.epoch, e.step, e.train_loss, e.train_accuracy, e.val_loss, e.val_accuracy});
+}
+
+}  // namespace lossdoctor::probe

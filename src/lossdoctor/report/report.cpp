@@ -1,0 +1,287 @@
+#include "lossdoctor/report/report.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace lossdoctor::report {
+namespace {
+
+using nlohmann::json;
+
+json num(double v) { return std::isfinite(v) ? json(v) : json(); }
+double get_num(const json& j, const char* key) {
+  const auto it = j.find(key);
+  return it == j.end() || it->is_null() ? std::nan("") : it->get<double>();
+}
+
+/// A YAML scalar text as the JSON value it denotes (numbers, booleans, null, else string).
+json yaml_scalar_to_json(const std::string& text) {
+  if (text == "true") return true;
+  if (text == "false") return false;
+  if (text == "null" || text == "~") return nullptr;
+  try {
+    size_t used = 0;
+    if (text.find_first_of(".eE") == std::string::npos) {
+      const long long v = std::stoll(text, &used);
+      if (used == text.size()) return v;
+    }
+    const double d = std::stod(text, &used);
+    if (used == text.size()) return d;
+  } catch (...) {
+  }
+  if (!text.empty() && (text.front() == '[' || text.front() == '{')) return text;  // flow YAML
+  return text;
+}
+
+json stats_json(const TensorStats& s) {
+  return {{"mean", num(s.mean)}, {"std", num(s.std)}, {"min", num(s.min)}, {"max", num(s.max)},
+          {"nonfinite_fraction", s.nonfinite_fraction}};
+}
+TensorStats stats_from(const json& j) {
+  return {get_num(j, "mean"), get_num(j, "std"), get_num(j, "min"), get_num(j, "max"),
+          get_num(j, "nonfinite_fraction")};
+}
+
+}  // namespace
+
+json finding_to_json(const Finding& f) {
+  json j{{"cause", f.cause},
+         {"confidence", std::round(f.confidence * 1000) / 1000},
+         {"status", f.status},
+         {"layer", f.layer.empty() ? json() : json(f.layer)},
+         {"symptoms", f.symptoms},
+         {"evidence", f.evidence},
+         {"explanation", f.explanation}};
+  if (f.first_step) j["first_step"] = *f.first_step;
+  json fix = json::object();
+  for (const auto& [k, v] : f.fix) fix[k] = yaml_scalar_to_json(v);
+  j["fix"] = fix;
+  if (!f.severity.empty()) j["severity"] = f.severity;
+  if (!f.samples.empty()) j["samples"] = f.samples;
+  return j;
+}
+
+json symptom_to_json(const Symptom& s) {
+  return {{"id", s.id},
+          {"step", s.step >= 0 ? json(s.step) : json()},
+          {"layer", s.layer.empty() ? json() : json(s.layer)},
+          {"value", num(s.value)},
+          {"severity", std::round(s.severity * 1000) / 1000},
+          {"evidence", s.evidence}};
+}
+
+json to_json(const Report& r) {
+  std::vector<Finding> sorted = r.findings;
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const Finding& a, const Finding& b) { return a.confidence > b.confidence; });
+  json findings = json::array(), symptoms = json::array();
+  for (const auto& f : sorted) findings.push_back(finding_to_json(f));
+  for (const auto& s : r.symptoms) symptoms.push_back(symptom_to_json(s));
+  json j{{"command", r.command}, {"spec", r.spec},        {"verdict", r.verdict},
+         {"steps_run", r.steps_run}, {"seconds", std::round(r.seconds * 10) / 10},
+         {"device", r.device},   {"findings", findings}, {"symptoms", symptoms},
+         {"notes", r.notes}};
+  if (!r.injected.empty()) j["injected"] = r.injected;
+  if (!r.timeline.empty()) {
+    json t = json::array();
+    for (const auto& e : r.timeline) {
+      t.push_back({{"step", e.step}, {"cause", e.cause}, {"confidence", std::round(e.confidence * 1000) / 1000}});
+    }
+    j["timeline"] = t;
+  }
+  return j;
+}
+
+std::string fix_as_overrides(const std::map<std::string, std::string>& fix) {
+  std::string out;
+  for (const auto& [k, v] : fix) {
+    const bool quote = v.find_first_of(" {}[],") != std::string::npos;
+    out += fmt::format("{}--set {}={}", out.empty() ? "" : " ", k, quote ? "'" + v + "'" : v);
+  }
+  return out;
+}
+
+std::string render_text(const Report& r, bool color) {
+  const auto paint = [&](const char* code, const std::string& text) {
+    return color ? fmt::format("\033[{}m{}\033[0m", code, text) : text;
+  };
+  std::string out;
+  std::vector<Finding> sorted = r.findings;
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const Finding& a, const Finding& b) { return a.confidence > b.confidence; });
+  if (r.verdict == "healthy") {
+    out += paint("32;1", "verdict: healthy");
+  } else {
+    out += paint("31;1", "verdict: unhealthy");
+  }
+  out += fmt::format(" — {}{}\n", r.spec,
+                     r.steps_run > 0 ? fmt::format(" ({} steps, {:.1f} s)", r.steps_run, r.seconds) : "");
+  int rank = 0;
+  for (const auto& f : sorted) {
+    ++rank;
+    std::string head = fmt::format("{}. {}  confidence {:.2f}  {}", rank, f.cause, f.confidence, f.status);
+    if (f.first_step) head += fmt::format("  from step {}", *f.first_step);
+    if (!f.layer.empty()) head += fmt::format("  at {}", f.layer);
+    if (r.command == "lint" && !f.severity.empty()) head += fmt::format("  [{}]", f.severity);
+    out += "\n" + paint("1", head) + "\n";
+    if (!f.symptoms.empty()) {
+      std::string joined;
+      for (const auto& s : f.symptoms) joined += (joined.empty() ? "" : ", ") + s;
+      out += "   symptoms: " + joined + "\n";
+    }
+    for (const auto& e : f.evidence) out += "   - " + e + "\n";
+    if (!f.explanation.empty()) out += "   why: " + f.explanation + "\n";
+    if (!f.fix.empty()) out += "   fix: " + fix_as_overrides(f.fix) + "\n";
+    if (!f.samples.empty()) out += fmt::format("   samples flagged: {}\n", f.samples.size());
+  }
+  for (const auto& n : r.notes) out += "\nnote: " + n + "\n";
+  return out;
+}
+
+json record_to_json(const RunRecord& r) {
+  json layers = json::array();
+  for (const auto& l : r.layers) {
+    layers.push_back({{"name", l.name}, {"kind", l.kind}, {"output_shape", l.output_shape},
+                      {"fan_in", l.fan_in}, {"has_weights", l.has_weights}});
+  }
+  json steps = json::array();
+  for (const auto& s : r.steps) {
+    steps.push_back({{"step", s.step}, {"epoch", s.epoch}, {"loss", num(s.loss)}, {"lr", s.lr},
+                     {"grad_norm", num(s.grad_norm)}, {"update_norm", num(s.update_norm)},
+                     {"weight_norm", num(s.weight_norm)}, {"batch_accuracy", s.batch_accuracy},
+                     {"label_histogram", s.label_histogram}, {"input", stats_json(s.input)},
+                     {"grad_change_ratio", num(s.grad_change_ratio)},
+                     {"reference_loss", num(s.reference_loss)},
+                     {"odd_input_fraction", s.odd_input_fraction}});
+  }
+  json probes = json::array();
+  for (const auto& p : r.probes) {
+    json ls = json::array();
+    for (const auto& l : p.layers) {
+      ls.push_back({{"activation", stats_json(l.activation)}, {"dead_fraction", l.dead_fraction},
+                    {"saturated_fraction", l.saturated_fraction}, {"grad_norm", num(l.grad_norm)},
+                    {"weight_norm", num(l.weight_norm)}, {"update_ratio", num(l.update_ratio)},
+                    {"has_weights", l.has_weights}});
+    }
+    probes.push_back({{"step", p.step}, {"layers", ls}});
+  }
+  json epochs = json::array();
+  for (const auto& e : r.epochs) {
+    epochs.push_back({{"epoch", e.epoch}, {"step", e.step}, {"train_loss", num(e.train_loss)},
+                      {"train_accuracy", num(e.train_accuracy)}, {"val_loss", num(e.val_loss)},
+                      {"val_accuracy", num(e.val_accuracy)}});
+  }
+  json noise = json::array();
+  for (const auto& n : r.noise) {
+    noise.push_back({{"step", n.step}, {"mean_sq_grad_norm", num(n.mean_sq_grad_norm)},
+                     {"sq_mean_grad_norm", num(n.sq_mean_grad_norm)}});
+  }
+  const auto split = [](const std::optional<SplitStats>& s) -> json {
+    if (!s) return nullptr;
+    return {{"channel_mean", s->channel_mean}, {"channel_std", s->channel_std}, {"min", num(s->min)},
+            {"max", num(s->max)}, {"samples", s->samples}};
+  };
+  json samples = json::array();
+  for (const auto& s : r.samples) {
+    samples.push_back({s.times_seen, num(s.last_loss), num(s.mean_margin), s.first_learned_step});
+  }
+  json j{{"spec_name", r.spec_name}, {"num_classes", r.num_classes}, {"batch_size", r.batch_size},
+         {"train_size", r.train_size}, {"optimizer", r.optimizer}, {"base_lr", r.base_lr},
+         {"loss", r.loss}, {"from_logits", r.from_logits}, {"probe_every", r.probe_every}, {"clip_grad_norm", r.clip_grad_norm},
+         {"layers", layers}, {"steps", steps}, {"probes", probes}, {"epochs", epochs},
+         {"noise", noise}, {"train_stats", split(r.train_stats)}, {"val_stats", split(r.val_stats)},
+         {"samples", samples}};
+  if (r.first_nonfinite) {
+    j["first_nonfinite"] = {{"step", r.first_nonfinite->step}, {"layer", r.first_nonfinite->layer},
+                            {"in_backward", r.first_nonfinite->in_backward}};
+  }
+  return j;
+}
+
+RunRecord record_from_json(const json& j) {
+  RunRecord r;
+  r.spec_name = j.value("spec_name", "");
+  r.num_classes = j.value("num_classes", 0);
+  r.batch_size = j.value("batch_size", 0);
+  r.train_size = j.value("train_size", 0);
+  r.optimizer = j.value("optimizer", "");
+  r.base_lr = j.value("base_lr", 0.0);
+  r.loss = j.value("loss", "");
+  r.from_logits = j.value("from_logits", true);
+  r.probe_every = j.value("probe_every", 10);
+  r.clip_grad_norm = j.value("clip_grad_norm", 0.0);
+  for (const auto& l : j.at("layers")) {
+    r.layers.push_back({l.at("name"), l.at("kind"), l.at("output_shape").get<std::vector<int64_t>>(),
+                        l.at("fan_in"), l.at("has_weights")});
+  }
+  for (const auto& s : j.at("steps")) {
+    StepSample x;
+    x.step = s.at("step");
+    x.epoch = s.at("epoch");
+    x.loss = get_num(s, "loss");
+    x.lr = s.at("lr");
+    x.grad_norm = get_num(s, "grad_norm");
+    x.update_norm = get_num(s, "update_norm");
+    x.weight_norm = get_num(s, "weight_norm");
+    x.batch_accuracy = s.at("batch_accuracy");
+    x.label_histogram = s.at("label_histogram").get<std::vector<int64_t>>();
+    x.input = stats_from(s.at("input"));
+    x.grad_change_ratio = get_num(s, "grad_change_ratio");
+    x.reference_loss = get_num(s, "reference_loss");
+    x.odd_input_fraction = s.value("odd_input_fraction", 0.0);
+    r.steps.push_back(std::move(x));
+  }
+  for (const auto& p : j.at("probes")) {
+    LayerProbe probe;
+    probe.step = p.at("step");
+    for (const auto& l : p.at("layers")) {
+      LayerSample s;
+      s.activation = stats_from(l.at("activation"));
+      s.dead_fraction = l.at("dead_fraction");
+      s.saturated_fraction = l.at("saturated_fraction");
+      s.grad_norm = get_num(l, "grad_norm");
+      s.weight_norm = get_num(l, "weight_norm");
+      s.update_ratio = get_num(l, "update_ratio");
+      s.has_weights = l.at("has_weights");
+      probe.layers.push_back(s);
+    }
+    r.probes.push_back(std::move(probe));
+  }
+  for (const auto& e : j.at("epochs")) {
+    r.epochs.push_back({e.at("epoch"), e.at("step"), get_num(e, "train_loss"), get_num(e, "train_accuracy"),
+                        get_num(e, "val_loss"), get_num(e, "val_accuracy")});
+  }
+  for (const auto& n : j.at("noise")) {
+    r.noise.push_back({n.at("step"), get_num(n, "mean_sq_grad_norm"), get_num(n, "sq_mean_grad_norm")});
+  }
+  const auto split = [&](const char* key) -> std::optional<SplitStats> {
+    const auto it = j.find(key);
+    if (it == j.end() || it->is_null()) return std::nullopt;
+    SplitStats s;
+    s.channel_mean = it->at("channel_mean").get<std::vector<double>>();
+    s.channel_std = it->at("channel_std").get<std::vector<double>>();
+    s.min = get_num(*it, "min");
+    s.max = get_num(*it, "max");
+    s.samples = it->at("samples");
+    return s;
+  };
+  r.train_stats = split("train_stats");
+  r.val_stats = split("val_stats");
+  for (const auto& s : j.at("samples")) {
+    SampleDynamics d;
+    d.times_seen = s.at(0);
+    d.last_loss = s.at(1).is_null() ? NAN : s.at(1).get<float>();
+    d.mean_margin = s.at(2).is_null() ? NAN : s.at(2).get<float>();
+    d.first_learned_step = s.at(3);
+    r.samples.push_back(d);
+  }
+  if (j.contains("first_nonfinite")) {
+    const auto& f = j.at("first_nonfinite");
+    r.first_nonfinite = NonFiniteOrigin{f.at("step"), f.at("layer"), f.at("in_backward")};
+  }
+  return r;
+}
+
+}  // namespace lossdoctor::report

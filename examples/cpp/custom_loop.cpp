@@ -1,6 +1,7 @@
 // A hand-written libtorch training loop watched by lossdoctor::Monitor.
 //
 //   custom_loop [--bug none|no-zero-grad|wrong-params|negated-loss] [--steps N] [--json FILE]
+//               [--record FILE]
 //
 // Trains a small CNN on a Fashion-MNIST subset. Each --bug plants one of the loop mistakes a
 // YAML spec cannot express; the Monitor's diagnosis names it. Exit status: 0 healthy,
@@ -33,14 +34,15 @@ TORCH_MODULE(Net);
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string bug = "none", json_path;
+  std::string bug = "none", json_path, record_path;
   int64_t steps = 150;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--bug") && i + 1 < argc) bug = argv[++i];
     else if (!std::strcmp(argv[i], "--steps") && i + 1 < argc) steps = std::atoll(argv[++i]);
     else if (!std::strcmp(argv[i], "--json") && i + 1 < argc) json_path = argv[++i];
+    else if (!std::strcmp(argv[i], "--record") && i + 1 < argc) record_path = argv[++i];
     else {
-      std::cerr << "usage: custom_loop [--bug none|no-zero-grad|wrong-params|negated-loss] [--steps N] [--json FILE]\n";
+      std::cerr << "usage: custom_loop [--bug none|no-zero-grad|wrong-params|negated-loss] [--steps N] [--json FILE] [--record FILE]\n";
       return 2;
     }
   }
@@ -89,5 +91,6 @@ int main(int argc, char** argv) {
   const lossdoctor::report::Report report = monitor.diagnose();
   std::cout << lossdoctor::report::render_text(report, false);
   if (!json_path.empty()) std::ofstream(json_path) << lossdoctor::report::to_json(report).dump(2) << "\n";
+  if (!record_path.empty()) std::ofstream(record_path) << lossdoctor::report::record_to_json(monitor.record()).dump() << "\n";
   return report.verdict == "healthy" ? 0 : 1;
 }

@@ -18,9 +18,12 @@ constexpr double kOddInputFraction = 0.02;    ///< share of corrupt-looking imag
 constexpr double kImbalanceRatio = 4.0;       ///< most / least frequent class
 constexpr double kLargeUpdateRatio = 0.1;     ///< |Δw|/|w| per step
 constexpr double kSmallUpdateRatio = 1e-5;
-constexpr double kAccumulatingGradChange = 0.2;  ///< |g_t − g_{t−1}|/|g_t| when grads pile up
+constexpr double kAccumulatingGradChange = 0.75;  ///< |g_t − g_{t−1}|/|g_t| when grads pile up (fresh: > 1)
 constexpr double kLabelNoiseAccuracyGap = 0.08;  ///< val accuracy above train accuracy
-constexpr double kLintWeight = 0.6;           ///< lint confidence counts this much as evidence
+constexpr double kLintWeight = 0.6;
+constexpr double kFirstUpdateJump = 10.0;     ///< loss after the first updates / loss before
+constexpr double kFirstUpdateRatio = 0.5;     ///< |Δw|/|w| at the first probe
+constexpr double kWeightNormGrowth = 20.0;    ///< largest / initial weight norm           ///< lint confidence counts this much as evidence
 
 /// Evidence for one cause; confidence = (1 − Π(1 − wᵢ)) × Π(1 − penaltyⱼ).
 struct Candidate {
@@ -218,6 +221,23 @@ Diagnosis diagnose(const RunRecord& r, const std::vector<Symptom>& symptoms,
       if (has("vanishing_gradient")) c.penalise(0.5, "gradients vanish in early layers: small updates follow from that");
     }
   }
+  // Overshooting shows from the very first update: the loss jumps and the weights balloon.
+  if (std::isfinite(sig.first_update_jump) && sig.first_update_jump > kFirstUpdateJump &&
+      !(sig.first_update_jump * r.steps[0].loss < 3 * sig.chance_loss)) {
+    Candidate& c = cand("lr_too_high");
+    c.add(0.6, fmt::format("the first update multiplied the loss by {:.0f} (step 0: {} → steps 1–3: {})",
+                           sig.first_update_jump, fmt_num(r.steps[0].loss),
+                           fmt_num(sig.first_update_jump * r.steps[0].loss)));
+    if (!c.first_step) c.first_step = 1;
+  }
+  if (std::isfinite(sig.early_update_ratio) && sig.early_update_ratio > kFirstUpdateRatio) {
+    cand("lr_too_high").add(0.5, fmt::format("the first probed step changed the weights by {:.0f}% of their norm "
+                                             "(median over layers; healthy ≈ 0.1%)",
+                                             100 * sig.early_update_ratio));
+  }
+  if (sig.weight_norm_growth > kWeightNormGrowth) {
+    cand("lr_too_high").add(0.45, fmt::format("the weight norm grew {:.0f}× during the run", sig.weight_norm_growth));
+  }
   if (sig.zero_update_fraction > 0.5) {
     cand("params_not_updated").add(0.85, fmt::format("the weights did not change at {:.0f}% of steps although "
                                                      "the gradient norm was non-zero",
@@ -225,10 +245,14 @@ Diagnosis diagnose(const RunRecord& r, const std::vector<Symptom>& symptoms,
     if (cands.count("lr_too_low")) cand("lr_too_low").penalise(0.8, "updates are exactly zero, not small");
   }
   if (std::isfinite(sig.median_grad_change_ratio) && sig.median_grad_change_ratio < kAccumulatingGradChange &&
-      sig.steps >= 20 && sig.grad_norm_growth > 2) {
-    cand("gradients_not_reset").add(0.85, fmt::format("consecutive gradients differ by only {:.1f}% while the "
-                                                      "gradient norm grew {:.1f}×: gradients accumulate",
-                                                      100 * sig.median_grad_change_ratio, sig.grad_norm_growth));
+      sig.steps >= 20 && sig.grad_norm_growth > 3) {
+    cand("gradients_not_reset").add(0.9, fmt::format("consecutive gradients differ by only {:.0f}% of their norm "
+                                                     "(fresh minibatch gradients differ by more than 100%) while "
+                                                     "the gradient norm grew {:.1f}× in 60 steps: gradients accumulate",
+                                                     100 * sig.median_grad_change_ratio, sig.grad_norm_growth));
+    for (const char* look_alike : {"lr_too_high", "bad_init_scale"}) {
+      if (cands.count(look_alike)) cand(look_alike).penalise(0.6, "the growing steps come from gradients that are never reset");
+    }
   }
   if (sig.negated_loss_fraction > 0.5) {
     cand("loss_sign_flipped").add(0.95, fmt::format("the reported loss equals minus the cross-entropy at {:.0f}% "

@@ -68,7 +68,8 @@ RecordSignals read_signals(const RunRecord& r) {
     for (size_t c = 0; c < st.label_histogram.size() && c < classes.size(); ++c)
       classes[c] += st.label_histogram[c];
     if (st.update_norm == 0 && st.grad_norm > 0 && std::isfinite(st.grad_norm)) ++zero_updates;
-    if (st.step >= 5) changes.push_back(st.grad_change_ratio);
+    // Early window: once a run blows up, fresh gradients dwarf any accumulated ones.
+    if (st.step >= 5 && st.step < 60) changes.push_back(st.grad_change_ratio);
     grads.push_back(std::isfinite(st.grad_norm) ? st.grad_norm : kNaN);
     if (std::isfinite(st.reference_loss)) {
       ++with_reference;
@@ -112,6 +113,14 @@ RecordSignals read_signals(const RunRecord& r) {
   }
   const double w0 = steps.front().weight_norm, w1 = steps.back().weight_norm;
   s.weight_norm_ratio = w0 > 0 ? w1 / w0 : 1.0;
+  double w_max = w0;
+  for (const auto& st : steps) {
+    if (std::isfinite(st.weight_norm)) w_max = std::max(w_max, st.weight_norm);
+  }
+  s.weight_norm_growth = w0 > 0 ? w_max / w0 : 1.0;
+  if (steps.size() >= 4 && std::isfinite(steps[0].loss) && steps[0].loss > 0) {
+    s.first_update_jump = median({steps[1].loss, steps[2].loss, steps[3].loss}) / steps[0].loss;
+  }
 
   // Update ratios over weight layers and probes.
   std::vector<double> ratios;
@@ -139,6 +148,11 @@ RecordSignals read_signals(const RunRecord& r) {
 
   if (!r.probes.empty()) {
     const LayerProbe& p0 = r.probes.front();
+    std::vector<double> first_ratios;
+    for (size_t li = 0; li < r.layers.size() && li < p0.layers.size(); ++li) {
+      if (r.layers[li].has_weights) first_ratios.push_back(p0.layers[li].update_ratio);
+    }
+    s.early_update_ratio = median(first_ratios);
     double first_std = kNaN, last_std = kNaN;
     for (size_t li = 0; li < r.layers.size() && li < p0.layers.size(); ++li) {
       if (!r.layers[li].has_weights) continue;

@@ -25,12 +25,15 @@ struct RecordSignals {
   double median_update_ratio = 0; ///< over weight layers and probes (NaN without probes)
   std::string largest_update_layer, smallest_update_layer;
   double zero_update_fraction = 0;  ///< steps with update_norm == 0 while grad_norm > 0
-  double median_grad_change_ratio = 0;  ///< NaN when unknown
-  double grad_norm_growth = 1;      ///< median grad norm of the last quarter / first quarter
+  double median_grad_change_ratio = 0;  ///< over steps 5–59; NaN when unknown
+  double grad_norm_growth = 1;      ///< median grad norm of steps 50–59 / steps 0–9
   double negated_loss_fraction = 0; ///< steps where loss ≈ −reference_loss
   double late_train_accuracy = 0;   ///< mean batch accuracy over the last 20% of steps
   std::optional<double> val_accuracy, val_loss;  ///< last epoch record
   double weight_norm_ratio = 1;     ///< last / first weight norm
+  double weight_norm_growth = 1;    ///< largest / first weight norm
+  double first_update_jump = 1;     ///< median loss of steps 1–3 / loss of step 0
+  double early_update_ratio = 0;    ///< median |Δw|/|w| over weight layers at the first probe
   double initial_activation_growth = 1;  ///< activation std, last weight layer / first, at step 0
   bool zero_initial_weights = false;     ///< a weight layer had norm 0 at the first probe
   int64_t weight_layers = 0;

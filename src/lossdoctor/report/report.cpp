@@ -117,7 +117,9 @@ std::string render_text(const Report& r, bool color) {
     out += paint("31;1", "verdict: unhealthy");
   }
   out += fmt::format(" — {}{}\n", r.spec,
-                     r.steps_run > 0 ? fmt::format(" ({} steps, {:.1f} s)", r.steps_run, r.seconds) : "");
+                     r.steps_run == 0  ? std::string()
+                     : r.seconds > 0   ? fmt::format(" ({} steps, {:.1f} s)", r.steps_run, r.seconds)
+                                       : fmt::format(" ({} steps)", r.steps_run));
   int rank = 0;
   for (const auto& f : sorted) {
     ++rank;

@@ -248,7 +248,10 @@ TrainResult Trainer::run() {
     }
   }
   // A run that ends mid-epoch (max_steps, budget) still reports validation figures.
-  if (result.status == RunStatus::Completed && batch_in_epoch_ > 0) finish_epoch(/*reset=*/false);
+  if ((result.status == RunStatus::Completed || result.status == RunStatus::StoppedByObserver) &&
+      batch_in_epoch_ > 0) {
+    finish_epoch(/*reset=*/false);
+  }
   progress.finish();
 
   result.steps = step_;

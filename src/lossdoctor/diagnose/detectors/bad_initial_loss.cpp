@@ -10,13 +10,17 @@
 namespace lossdoctor::diagnose {
 
 namespace {
-/// Initial loss: median of the first kHeadSteps recorded steps (all must exist and be finite;
-/// a NaN at the very start is nan_loss's business). Short runs are judged too: only the head
-/// matters.
-constexpr size_t kHeadSteps = 3;
+/// Initial loss: the loss of the first step, the only one computed before any update (a large
+/// learning rate can multiply the loss 100× by the second step: that is not an init problem).
+/// A NaN at the very start is nan_loss's business. Short runs are judged too.
+constexpr size_t kHeadSteps = 1;
 /// Fires when initial > kHighFactor × ln K or initial < kLowFactor × ln K.
 constexpr double kHighFactor = 3.0;
 constexpr double kLowFactor = 0.3;
+/// A batch this small gives a one-step loss too noisy for the factors above: widen them.
+constexpr int64_t kSmallBatch = 8;
+constexpr double kSmallBatchHighFactor = 6.0;
+constexpr double kSmallBatchLowFactor = 0.1;
 }  // namespace
 
 std::vector<Symptom> detect_bad_initial_loss(const RunRecord& r) {
@@ -29,8 +33,11 @@ std::vector<Symptom> detect_bad_initial_loss(const RunRecord& r) {
     head.push_back(r.steps[i].loss);
   }
   const double init = median(head);
-  const bool high = init > kHighFactor * chance;
-  const bool low = init < kLowFactor * chance;
+  const bool small_batch = r.batch_size > 0 && r.batch_size < kSmallBatch;
+  const double high_factor = small_batch ? kSmallBatchHighFactor : kHighFactor;
+  const double low_factor = small_batch ? kSmallBatchLowFactor : kLowFactor;
+  const bool high = init > high_factor * chance;
+  const bool low = init < low_factor * chance;
   if (!high && !low) return {};
 
   Symptom s;
@@ -40,18 +47,17 @@ std::vector<Symptom> detect_bad_initial_loss(const RunRecord& r) {
   const double ratio = init / chance;
   if (high) {
     // 3× → 0.4, 30× → 1.
-    s.severity = clamp(0.4 + 0.6 * std::log10(ratio / kHighFactor), 0.4, 1.0);
+    s.severity = clamp(0.4 + 0.6 * std::log10(ratio / high_factor), 0.4, 1.0);
   } else {
-    s.severity = clamp(0.4 + 0.6 * (kLowFactor - ratio) / kLowFactor, 0.4, 1.0);
+    s.severity = clamp(0.4 + 0.6 * (low_factor - ratio) / low_factor, 0.4, 1.0);
   }
   s.evidence.push_back(
-      fmt::format("initial loss {} (median of steps {}–{}) vs ln {} = {} for a "
+      fmt::format("initial loss {} (step {}, before any update) vs ln {} = {} for a "
                   "uniform prediction: {}× chance",
-                  num(init), r.steps.front().step, r.steps[kHeadSteps - 1].step, r.num_classes,
-                  num(chance), num(ratio)));
+                  num(init), r.steps.front().step, r.num_classes, num(chance), num(ratio)));
   s.evidence.push_back(
-      high ? fmt::format("above {}× ln K: overconfident initial outputs", num(kHighFactor))
-           : fmt::format("below {}× ln K: too low for an untrained network", num(kLowFactor)));
+      high ? fmt::format("above {}× ln K: overconfident initial outputs", num(high_factor))
+           : fmt::format("below {}× ln K: too low for an untrained network", num(low_factor)));
   return {s};
 }
 

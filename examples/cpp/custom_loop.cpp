@@ -1,7 +1,7 @@
 // A hand-written libtorch training loop watched by lossdoctor::Monitor.
 //
 //   custom_loop [--bug none|no-zero-grad|wrong-params|negated-loss] [--steps N] [--json FILE]
-//               [--record FILE]
+//               [--seed S] [--record FILE]
 //
 // Trains a small CNN on a Fashion-MNIST subset. Each --bug plants one of the loop mistakes a
 // YAML spec cannot express; the Monitor's diagnosis names it. Exit status: 0 healthy,
@@ -35,14 +35,15 @@ TORCH_MODULE(Net);
 
 int main(int argc, char** argv) {
   std::string bug = "none", json_path, record_path;
-  int64_t steps = 150;
+  int64_t steps = 150, seed = 0;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--bug") && i + 1 < argc) bug = argv[++i];
     else if (!std::strcmp(argv[i], "--steps") && i + 1 < argc) steps = std::atoll(argv[++i]);
     else if (!std::strcmp(argv[i], "--json") && i + 1 < argc) json_path = argv[++i];
     else if (!std::strcmp(argv[i], "--record") && i + 1 < argc) record_path = argv[++i];
+    else if (!std::strcmp(argv[i], "--seed") && i + 1 < argc) seed = std::atoll(argv[++i]);
     else {
-      std::cerr << "usage: custom_loop [--bug none|no-zero-grad|wrong-params|negated-loss] [--steps N] [--json FILE] [--record FILE]\n";
+      std::cerr << "usage: custom_loop [--bug none|no-zero-grad|wrong-params|negated-loss] [--steps N] [--seed S] [--json FILE] [--record FILE]\n";
       return 2;
     }
   }
@@ -50,7 +51,7 @@ int main(int argc, char** argv) {
     std::cerr << "unknown --bug '" << bug << "'\n";
     return 2;
   }
-  torch::manual_seed(0);
+  torch::manual_seed(seed);
   at::set_num_threads(1);
 
   // Any data source works; here lossdoctor's own IDX reader.
@@ -58,7 +59,7 @@ int main(int argc, char** argv) {
   data.path = "/usr/share/datasets/fashion-mnist";
   data.train = {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", {}, "", 4096, "", true};
   data.val = {"t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", {}, "", 1000, "", true};
-  const auto ds = lossdoctor::data::load_dataset(data, 0);
+  const auto ds = lossdoctor::data::load_dataset(data, static_cast<uint64_t>(seed));
   const torch::Tensor images = (ds.train.images / 255.0 - 0.286) / 0.353;
   const torch::Tensor labels = ds.train.labels;
 

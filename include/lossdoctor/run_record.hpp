@@ -103,6 +103,9 @@ struct NoiseSample {
 struct RunRecord {
   // Setup.
   std::string spec_name;
+  /// true when recorded by lossdoctor::Monitor in a user's own loop: only then can the loop
+  /// itself be at fault (gradients never reset, optimiser on other parameters, negated loss).
+  bool custom_loop = false;
   int64_t num_classes = 0;
   int64_t batch_size = 0;
   int64_t train_size = 0;

@@ -141,6 +141,29 @@ Split apply_limit(const Split& s, int64_t limit, int64_t num_classes, const std:
 
 void inject(Split& train, const spec::InjectSpec& spec, int64_t num_classes, uint64_t seed,
             Injected& injected) {
+  if (spec.drop_fraction > 0 && !spec.drop_classes.empty() && train.size() > 0) {
+    // Class imbalance: keep only (1 − fraction) of each listed class, chosen at random.
+    std::mt19937_64 rng(mix_seed(seed, detail::kTagDropClasses));
+    const auto labels = to_vector(train.labels);
+    std::vector<int64_t> keep;
+    for (int64_t c = 0; c < num_classes; ++c) {
+      std::vector<int64_t> members;
+      for (size_t i = 0; i < labels.size(); ++i) {
+        if (labels[i] == c) members.push_back(static_cast<int64_t>(i));
+      }
+      const bool thinned = std::find(spec.drop_classes.begin(), spec.drop_classes.end(), c) != spec.drop_classes.end();
+      if (!thinned) {
+        keep.insert(keep.end(), members.begin(), members.end());
+        continue;
+      }
+      const auto kept = static_cast<int64_t>(std::llround((1.0 - spec.drop_fraction) * static_cast<double>(members.size())));
+      for (int64_t pick : detail::sample_without_replacement(static_cast<int64_t>(members.size()), kept, rng)) {
+        keep.push_back(members[static_cast<size_t>(pick)]);
+      }
+    }
+    std::sort(keep.begin(), keep.end());
+    train = select(train, keep);
+  }
   const int64_t n = train.size();
   auto count_for = [n](double fraction) {
     return std::min<int64_t>(n,

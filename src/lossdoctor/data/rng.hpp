@@ -36,6 +36,7 @@ enum StreamTag : uint64_t {
   kTagCorrupt = 5,
   kTagEpochOrder = 6,
   kTagBatch = 7,
+  kTagDropClasses = 8,
 };
 
 /// Uniform integer in [0, n), n ≥ 1, unbiased (rejection sampling).

@@ -17,12 +17,16 @@ constexpr double kTinyInputMaxAbs = 0.05;     ///< below this: scaled twice
 constexpr double kOddInputFraction = 0.02;    ///< share of corrupt-looking images
 constexpr double kImbalanceRatio = 4.0;       ///< most / least frequent class
 constexpr double kLargeUpdateRatio = 0.1;     ///< |Δw|/|w| per step
-constexpr double kSmallUpdateRatio = 1e-5;
+constexpr double kSmallUpdateRatio = 2e-4;     ///< slow: healthy training sits near 1e-3
+constexpr double kTinyUpdateRatio = 1e-5;
 constexpr double kAccumulatingGradChange = 0.75;  ///< |g_t − g_{t−1}|/|g_t| when grads pile up (fresh: > 1)
 constexpr double kLabelNoiseAccuracyGap = 0.08;  ///< val accuracy above train accuracy
+constexpr double kLabelNoiseHighLoss = 0.10;     ///< share of samples the model confidently contradicts
+constexpr int64_t kLabelsPerClass = 20;          ///< batches seen before judging class balance
 constexpr double kLintWeight = 0.6;
+constexpr double kDefiniteLintWeight = 0.9;   ///< lint causes the spec alone proves (loss/output)
 constexpr double kFirstUpdateJump = 10.0;     ///< loss after the first updates / loss before
-constexpr double kFirstUpdateRatio = 0.5;     ///< |Δw|/|w| at the first probe
+constexpr double kFirstUpdateRatio = 0.1;     ///< |Δw|/|w| at the first probe (healthy ≈ 0.005)
 constexpr double kWeightNormGrowth = 20.0;    ///< largest / initial weight norm           ///< lint confidence counts this much as evidence
 
 /// Evidence for one cause; confidence = (1 − Π(1 − wᵢ)) × Π(1 − penaltyⱼ).
@@ -34,8 +38,10 @@ struct Candidate {
   std::optional<int64_t> first_step;
   std::string layer;
   std::map<std::string, std::string> fix;
+  bool observed = false;  ///< some evidence came from the run itself, not only from the spec
 
   void add(double weight, const std::string& why) {
+    if (weight > 0) observed = true;
     miss *= 1.0 - std::clamp(weight, 0.0, 0.99);
     if (!why.empty() && std::find(evidence.begin(), evidence.end(), why) == evidence.end()) {
       evidence.push_back(why);
@@ -43,6 +49,7 @@ struct Candidate {
   }
   void add(double weight, const Symptom& s) {
     add(weight * (0.5 + 0.5 * std::clamp(s.severity, 0.0, 1.0)), "");
+    observed = true;
     if (std::find(symptoms.begin(), symptoms.end(), s.id) == symptoms.end()) symptoms.push_back(s.id);
     for (const auto& e : s.evidence) {
       if (std::find(evidence.begin(), evidence.end(), e) == evidence.end()) evidence.push_back(e);
@@ -91,6 +98,14 @@ const std::map<std::string, std::vector<std::pair<std::string, double>>>& sympto
 }
 
 std::string fmt_num(double v) { return fmt::format("{:.3g}", v); }
+
+/// The learning rates practitioners normally use with each optimiser.
+bool lr_in_usual_range(const std::string& optimizer, double lr) {
+  if (optimizer == "adam" || optimizer == "adamw" || optimizer == "rmsprop") return lr >= 1e-4 && lr <= 1e-2;
+  if (optimizer == "sgd" || optimizer == "adagrad") return lr >= 1e-3 && lr <= 0.5;
+  if (optimizer == "adadelta") return lr >= 0.1 && lr <= 10;
+  return false;
+}
 
 }  // namespace
 
@@ -158,16 +173,28 @@ Diagnosis diagnose(const RunRecord& r, const std::vector<Symptom>& symptoms,
   };
   const bool unstable = has("nan_loss") || has("diverging_loss") || has("oscillating_loss") || has("loss_spikes") ||
                         has("exploding_gradient");
-  const bool stalled = has("plateau_at_chance") || has("slow_convergence");
+  // Not learning: a stall symptom, or a classifier still above chance loss after 50 steps, or
+  // a loss that stopped falling while far above what this data allows.
+  const bool above_chance = std::isfinite(sig.chance_loss) && sig.steps >= 50 && std::isfinite(sig.final_loss) &&
+                            sig.final_loss > 0.95 * sig.chance_loss;
+  const bool stalled = has("plateau_at_chance") || has("slow_convergence") || above_chance;
+  const bool sluggish = std::isfinite(sig.median_update_ratio) && sig.steps >= 10 &&
+                        sig.median_update_ratio < kSmallUpdateRatio;
+  const auto lint_has = [&](const std::string& cause) {
+    return std::any_of(lint_findings.begin(), lint_findings.end(), [&](const Finding& f) { return f.cause == cause; });
+  };
 
   // 2. Lint findings: the spec says so.
   for (const auto& f : lint_findings) {
     Candidate& c = cand(f.cause);
-    c.add(kLintWeight * f.confidence, "spec: " + (f.evidence.empty() ? f.cause : f.evidence.front()));
+    const double weight = f.cause == "loss_output_mismatch" ? kDefiniteLintWeight : kLintWeight;
+    const bool was_observed = c.observed;
+    c.add(weight * f.confidence, "spec: " + (f.evidence.empty() ? f.cause : f.evidence.front()));
     for (size_t i = 1; i < f.evidence.size(); ++i) c.add(0, "spec: " + f.evidence[i]);
     for (const auto& [k, v] : f.fix) c.fix.emplace(k, v);
     // A spec fault that also shows in training is much more likely to be the cause.
-    if ((unstable || stalled) && f.severity == "error") c.add(0.3, "");
+    if (unstable || stalled || sluggish) c.add(f.severity == "error" ? 0.3 : 0.25, "");
+    c.observed = was_observed;  // spec evidence is not an observation of this run
   }
 
   // 3. Record signals that separate look-alikes.
@@ -193,18 +220,24 @@ Diagnosis diagnose(const RunRecord& r, const std::vector<Symptom>& symptoms,
                                 fmt::format("{:.1f}% of training images look corrupt (NaN, constant or pure noise)",
                                             100 * sig.odd_input_fraction));
   }
-  if (sig.max_class_ratio > kImbalanceRatio && !has("batch_label_runs")) {
+  if (sig.max_class_ratio > kImbalanceRatio && !has("batch_label_runs") &&
+      sig.labels_counted >= kLabelsPerClass * r.num_classes) {
     cand("class_imbalance").add(std::min(0.8, 0.15 * sig.max_class_ratio),
                                 fmt::format("the most frequent class appears {:.1f}× as often as the rarest",
                                             sig.max_class_ratio));
   }
+  // Label noise: the model generalises (validation, with clean labels, beats training) and it
+  // confidently contradicts a share of the training labels. Augmentation and dropout also depress
+  // training accuracy, but they leave few confidently contradicted samples.
   if (sig.val_accuracy && std::isfinite(*sig.val_accuracy) &&
-      *sig.val_accuracy - sig.late_train_accuracy > kLabelNoiseAccuracyGap) {
+      *sig.val_accuracy - sig.late_train_accuracy > kLabelNoiseAccuracyGap && sig.high_loss_fraction > kLabelNoiseHighLoss) {
     const double gap = *sig.val_accuracy - sig.late_train_accuracy;
-    cand("label_noise").add(std::min(0.85, 2.5 * gap),
-                            fmt::format("validation accuracy {:.1f}% beats training accuracy {:.1f}%: training "
-                                        "labels disagree with what the model learns",
-                                        100 * *sig.val_accuracy, 100 * sig.late_train_accuracy));
+    Candidate& c = cand("label_noise");
+    c.add(std::min(0.9, 0.4 + 2.0 * gap + 2.0 * (sig.high_loss_fraction - kLabelNoiseHighLoss)),
+          fmt::format("validation accuracy {:.1f}% beats training accuracy {:.1f}%: the training labels disagree "
+                      "with what the model learns", 100 * *sig.val_accuracy, 100 * sig.late_train_accuracy));
+    c.add(0, fmt::format("{:.1f}% of training samples have a loss above ln K + 0.7 (the model confidently prefers "
+                         "another class; clean data: about 5%)", 100 * sig.high_loss_fraction));
   }
   if (std::isfinite(sig.median_update_ratio) && sig.steps >= 10) {
     if (sig.median_update_ratio > kLargeUpdateRatio) {
@@ -215,8 +248,9 @@ Diagnosis diagnose(const RunRecord& r, const std::vector<Symptom>& symptoms,
       if (const Symptom* s = find("update_ratio_out_of_range")) c.add(0.2, *s);
     } else if (sig.median_update_ratio < kSmallUpdateRatio && sig.zero_update_fraction < 0.5) {
       Candidate& c = cand("lr_too_low");
-      c.add(stalled ? 0.6 : 0.3, fmt::format("each step changes the weights by only {:.2g} of their norm (median; "
-                                             "healthy ≈ 1e-3)", sig.median_update_ratio));
+      const double w = sig.median_update_ratio < kTinyUpdateRatio ? 0.6 : 0.4;
+      c.add(stalled ? w + 0.2 : w, fmt::format("each step changes the weights by only {:.2g} of their norm (median; "
+                                               "healthy ≈ 1e-3)", sig.median_update_ratio));
       if (const Symptom* s = find("update_ratio_out_of_range")) c.add(0.2, *s);
       if (has("vanishing_gradient")) c.penalise(0.5, "gradients vanish in early layers: small updates follow from that");
     }
@@ -238,13 +272,13 @@ Diagnosis diagnose(const RunRecord& r, const std::vector<Symptom>& symptoms,
   if (sig.weight_norm_growth > kWeightNormGrowth) {
     cand("lr_too_high").add(0.45, fmt::format("the weight norm grew {:.0f}× during the run", sig.weight_norm_growth));
   }
-  if (sig.zero_update_fraction > 0.5) {
+  if (sig.zero_update_fraction > 0.5 && r.custom_loop) {
     cand("params_not_updated").add(0.85, fmt::format("the weights did not change at {:.0f}% of steps although "
                                                      "the gradient norm was non-zero",
                                                      100 * sig.zero_update_fraction));
     if (cands.count("lr_too_low")) cand("lr_too_low").penalise(0.8, "updates are exactly zero, not small");
   }
-  if (std::isfinite(sig.median_grad_change_ratio) && sig.median_grad_change_ratio < kAccumulatingGradChange &&
+  if (r.custom_loop && std::isfinite(sig.median_grad_change_ratio) && sig.median_grad_change_ratio < kAccumulatingGradChange &&
       sig.steps >= 20 && sig.grad_norm_growth > 3) {
     cand("gradients_not_reset").add(0.9, fmt::format("consecutive gradients differ by only {:.0f}% of their norm "
                                                      "(fresh minibatch gradients differ by more than 100%) while "
@@ -254,11 +288,10 @@ Diagnosis diagnose(const RunRecord& r, const std::vector<Symptom>& symptoms,
       if (cands.count(look_alike)) cand(look_alike).penalise(0.6, "the growing steps come from gradients that are never reset");
     }
   }
-  if (sig.negated_loss_fraction > 0.5) {
+  if (r.custom_loop && sig.negated_loss_fraction > 0.5) {
     cand("loss_sign_flipped").add(0.95, fmt::format("the reported loss equals minus the cross-entropy at {:.0f}% "
                                                     "of steps", 100 * sig.negated_loss_fraction));
-  } else if ((r.loss == "cross_entropy" || r.loss == "nll") && r.loss == "cross_entropy" && sig.final_loss < -0.05 &&
-             std::isfinite(sig.final_loss)) {
+  } else if (r.custom_loop && r.loss == "cross_entropy" && sig.final_loss < -0.05 && std::isfinite(sig.final_loss)) {
     cand("loss_sign_flipped").add(0.7, fmt::format("cross-entropy cannot be negative, yet the loss reached {}",
                                                    fmt_num(sig.final_loss)));
   }
@@ -267,7 +300,7 @@ Diagnosis diagnose(const RunRecord& r, const std::vector<Symptom>& symptoms,
                                 fmt::format("the learning rate grew from {} to {} during the run", fmt_num(sig.lr_first),
                                             fmt_num(sig.lr_max)));
   } else if (sig.lr_first > 0 && sig.lr_last / sig.lr_first < 1e-3 && sig.steps >= 20) {
-    cand("bad_lr_schedule").add(stalled ? 0.6 : 0.35,
+    cand("bad_lr_schedule").add(0.65,
                                 fmt::format("the learning rate decayed from {} to {} within {} steps",
                                             fmt_num(sig.lr_first), fmt_num(sig.lr_last), sig.steps));
   }
@@ -301,14 +334,40 @@ Diagnosis diagnose(const RunRecord& r, const std::vector<Symptom>& symptoms,
   if (sig.weight_layers >= 8 && !sig.has_batchnorm && (has("vanishing_gradient") || has("dead_units")) && stalled) {
     cand("missing_normalization").add(0.4, fmt::format("{} weight layers and no batch norm", sig.weight_layers));
   }
-  // Without any instability or stall in training, spec-only suspicions of optimisation causes
-  // stay below the verdict threshold: the run shows they do not hurt here.
-  for (const char* cause : {"lr_too_high", "lr_too_low", "batch_too_small", "optimizer_misconfigured",
-                            "excessive_regularization", "missing_normalization", "saturating_activation",
-                            "unshuffled_data", "insufficient_capacity", "bad_lr_schedule"}) {
-    if (cands.count(cause) && !unstable && !stalled && !has("batch_label_runs") && !has("vanishing_gradient") &&
-        !has("dead_units") && !has("saturated_units") && !has("noisy_gradient")) {
-      cand(cause).penalise(0.45, "the loss falls normally in this run");
+  // Look-alikes that the architecture rules out.
+  if (cands.count("missing_normalization") && (sig.weight_layers < 6 || sig.relu_layers == 0)) {
+    cand("missing_normalization").penalise(0.7, fmt::format("{} weight layers{}: too shallow or not a ReLU stack",
+                                                            sig.weight_layers, sig.relu_layers == 0 ? ", no ReLU" : ""));
+  }
+  if (cands.count("saturating_activation") && sig.saturating_layers == 0) {
+    cand("saturating_activation").penalise(0.9, "no sigmoid or tanh layer in the model");
+  }
+  if (cands.count("lr_too_high") && r.batch_size > 0 && r.batch_size <= 4 && !lint_has("lr_too_high")) {
+    cand("lr_too_high").penalise(0.5, fmt::format("the learning rate {} is usual for {}; batches of {} make the steps erratic",
+                                                  fmt_num(r.base_lr), r.optimizer, r.batch_size));
+  }
+  if (cands.count("bad_init_scale") && lint_has("excessive_regularization") && !lint_has("bad_init_scale")) {
+    cand("bad_init_scale").penalise(0.5, "heavy dropout rescales the activations: the odd start follows from it");
+  }
+  if (cands.count("lr_too_low") && lint_has("bad_lr_schedule") && sig.lr_first > 0 && sig.lr_last / sig.lr_first < 1e-2) {
+    cand("lr_too_low").penalise(0.4, "the rate is small because the schedule shrank it");
+  }
+
+  // A learning rate inside the optimiser's usual range is rarely "too low" when the run stalls
+  // for structural reasons (a dead bottleneck, dead units): the update ratio is small because the
+  // gradients are.
+  if (cands.count("lr_too_low") && lr_in_usual_range(r.optimizer, r.base_lr) && !lint_has("lr_too_low") &&
+      !(sig.lr_first > 0 && sig.lr_last / sig.lr_first < 1e-2)) {
+    cand("lr_too_low").penalise(0.5, fmt::format("lr {} is usual for {}", fmt_num(r.base_lr), r.optimizer));
+  }
+
+  // Suspicions that rest on the spec alone stay below the verdict threshold when the run itself
+  // trains normally: the run shows they do not hurt here. (A loss that does not fit the output
+  // layer is a bug whatever the curve looks like.)
+  const bool trains_normally = !unstable && !stalled && !sluggish;
+  for (auto& [cause, c] : cands) {
+    if (trains_normally && !c.observed && cause != "loss_output_mismatch") {
+      c.penalise(0.45, "the loss falls normally in this run");
     }
   }
 

@@ -31,6 +31,10 @@ RecordSignals read_signals(const RunRecord& r) {
   for (const auto& l : r.layers) {
     if (l.has_weights) ++s.weight_layers;
     if (l.kind == "batchnorm") s.has_batchnorm = true;
+    if (l.kind == "relu" || l.kind == "leaky_relu" || l.kind == "elu" || l.kind == "selu" || l.kind == "gelu") {
+      ++s.relu_layers;
+    }
+    if (l.kind == "sigmoid" || l.kind == "tanh") ++s.saturating_layers;
   }
   if (steps.empty()) return s;
 
@@ -83,6 +87,7 @@ RecordSignals read_signals(const RunRecord& r) {
   s.input_std = median(stds);
   s.input_max_abs = median(maxes);
   s.odd_input_fraction = odd / static_cast<double>(steps.size());
+  for (int64_t c : classes) s.labels_counted += c;
   if (!classes.empty()) {
     const auto [mn, mx] = std::minmax_element(classes.begin(), classes.end());
     s.max_class_ratio = *mn > 0 ? static_cast<double>(*mx) / static_cast<double>(*mn)
@@ -98,6 +103,23 @@ RecordSignals read_signals(const RunRecord& r) {
   const double g_last =
       median(std::vector<double>(grads.end() - static_cast<std::ptrdiff_t>(q), grads.end()));
   s.grad_norm_growth = g_first > 0 ? g_last / g_first : 1.0;
+
+  // Per-sample dynamics: confidently "wrong" samples (the model prefers another class).
+  if (std::isfinite(s.chance_loss)) {
+    int64_t seen = 0, high = 0;
+    for (const auto& d : r.samples) {
+      if (d.times_seen == 0 || !std::isfinite(d.last_loss)) continue;
+      ++seen;
+      if (d.last_loss > s.chance_loss + 0.7) ++high;
+    }
+    s.high_loss_fraction = seen > 0 ? static_cast<double>(high) / seen : 0.0;
+  }
+  if (finite.size() >= 40) {
+    const size_t q = finite.size() / 4;
+    const double third = median(std::vector<double>(finite.begin() + 2 * q, finite.begin() + 3 * q));
+    const double fourth = median(std::vector<double>(finite.begin() + 3 * q, finite.end()));
+    s.late_improvement = third > 0 ? (third - fourth) / third : 0.0;
+  }
 
   s.lr_first = steps.front().lr;
   s.lr_last = steps.back().lr;

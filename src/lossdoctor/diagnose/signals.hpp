@@ -37,7 +37,12 @@ struct RecordSignals {
   double initial_activation_growth = 1;  ///< activation std, last weight layer / first, at step 0
   bool zero_initial_weights = false;     ///< a weight layer had norm 0 at the first probe
   int64_t weight_layers = 0;
+  int64_t relu_layers = 0;        ///< relu, leaky_relu, elu, selu, gelu
+  int64_t saturating_layers = 0;  ///< sigmoid, tanh
   bool has_batchnorm = false;
+  int64_t labels_counted = 0;     ///< samples behind max_class_ratio
+  double high_loss_fraction = 0;  ///< seen training samples whose last loss exceeds ln K + 0.7
+  double late_improvement = 0;    ///< relative fall of the median loss from the 3rd to the 4th quarter
 };
 
 RecordSignals read_signals(const RunRecord& record);

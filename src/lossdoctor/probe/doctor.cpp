@@ -48,7 +48,10 @@ class SettleWatcher : public train::TrainObserver {
     timeline.push_back({done, top, d.findings.empty() ? 0.0 : d.findings.front().confidence});
     streak_ = top == last_top_ ? streak_ + 1 : 1;
     last_top_ = top;
-    settled_ = options_.early_stop && done >= options_.min_steps && streak_ >= kSettleChecks;
+    // A fault may stop early; "healthy" must hold for most of the budget, since some faults
+    // (momentum build-up, decaying schedules, label noise) show late.
+    const int64_t needed = top == "healthy" ? options_.healthy_min_steps : options_.min_steps;
+    settled_ = options_.early_stop && done >= needed && streak_ >= kSettleChecks;
   }
   bool should_stop(train::Trainer&) override { return settled_; }
 

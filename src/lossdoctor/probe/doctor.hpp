@@ -6,7 +6,8 @@
 //   requires: a validated spec.
 //   ensures:  the report follows design.md; `injected` lists what data.inject did; lint takes
 //             no training step. diagnose stops at the budget, on a non-finite loss, on Ctrl-C,
-//             or when the same verdict and top cause held for kSettleChecks checks in a row.
+//             or when the same verdict and top cause held for kSettleChecks checks in a row
+//             (a fault after min_steps, "healthy" after healthy_min_steps).
 //   throws:   InputError for bad spec or data (before any training).
 
 #include <string>
@@ -24,6 +25,7 @@ struct DiagnoseOptions {
   bool early_stop = true;
   int64_t check_every = 25;   ///< steps between diagnosis checks
   int64_t min_steps = 100;    ///< no early stop before this
+  int64_t healthy_min_steps = 250;  ///< no early "healthy" stop before this
 };
 
 struct DiagnoseOutcome {

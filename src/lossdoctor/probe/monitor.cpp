@@ -14,6 +14,7 @@ namespace lossdoctor {
 Monitor::Monitor(torch::nn::Module& model, MonitorOptions options) : options_(std::move(options)) {
   RunRecord setup;
   setup.spec_name = options_.name_;
+  setup.custom_loop = true;
   setup.num_classes = options_.num_classes_;
   setup.optimizer = options_.optimizer_;
   setup.base_lr = options_.lr_;

@@ -189,7 +189,7 @@ json record_to_json(const RunRecord& r) {
   for (const auto& s : r.samples) {
     samples.push_back({s.times_seen, num(s.last_loss), num(s.mean_margin), s.first_learned_step});
   }
-  json j{{"spec_name", r.spec_name}, {"num_classes", r.num_classes}, {"batch_size", r.batch_size},
+  json j{{"spec_name", r.spec_name}, {"custom_loop", r.custom_loop}, {"num_classes", r.num_classes}, {"batch_size", r.batch_size},
          {"train_size", r.train_size}, {"optimizer", r.optimizer}, {"base_lr", r.base_lr},
          {"loss", r.loss}, {"from_logits", r.from_logits}, {"probe_every", r.probe_every}, {"clip_grad_norm", r.clip_grad_norm},
          {"layers", layers}, {"steps", steps}, {"probes", probes}, {"epochs", epochs},
@@ -205,6 +205,7 @@ json record_to_json(const RunRecord& r) {
 RunRecord record_from_json(const json& j) {
   RunRecord r;
   r.spec_name = j.value("spec_name", "");
+  r.custom_loop = j.value("custom_loop", false);
   r.num_classes = j.value("num_classes", 0);
   r.batch_size = j.value("batch_size", 0);
   r.train_size = j.value("train_size", 0);

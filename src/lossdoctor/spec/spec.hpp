@@ -102,7 +102,9 @@ struct InjectSpec {
   enum class CorruptKind { Zeros, Noise, NaN, Saturate };
   CorruptKind corrupt_kind = CorruptKind::Noise;
   bool sort_by_label = false;  ///< training set in class order (as a folder is read)
-  bool any() const { return label_noise > 0 || corrupt > 0 || sort_by_label; }
+  std::vector<int64_t> drop_classes;  ///< classes thinned out of the training set (imbalance)
+  double drop_fraction = 0.0;         ///< share of each listed class's samples removed
+  bool any() const { return label_noise > 0 || corrupt > 0 || sort_by_label || drop_fraction > 0; }
 };
 
 struct DataSpec {

@@ -1,0 +1,251 @@
+#!/usr/bin/env python3
+"""Writes the fault zoo: bench/zoo/cases/<id>.yaml, one spec per case, from the table below.
+
+Every case is the healthy base spec plus one deliberate fault. The header of each file carries
+its ground truth (read by `lossdoctor-bench zoo`):
+    # truth: <cause id>            the injected cause ("healthy" for controls)
+    # accept: <id>, <id>           alternatives an expert would also accept
+Run it again after editing the table; the effect notes (measured fault vs baseline) live in
+bench/zoo/EFFECTS.md, produced by `lossdoctor-bench zoo --effects`.
+"""
+import copy
+import json
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCALE = 0.00392156862745098
+NORM = {"normalize": {"mean": [0.286], "std": [0.353]}}
+
+BASE = {
+    "seed": 0,
+    "data": {
+        "format": "idx",
+        "path": "/usr/share/datasets/fashion-mnist",
+        "train": {"limit": 6000},
+        "val": {"limit": 1000},
+        "shuffle": True,
+        "transforms": {"train": [{"scale": SCALE}, NORM]},
+    },
+    "model": {
+        "init": {"weight": "he_normal", "bias": "zeros"},
+        "layers": [
+            {"conv2d": {"filters": 16, "kernel": 3, "padding": "same"}},
+            {"batchnorm": {}},
+            {"relu": {}},
+            {"maxpool": {"size": 2}},
+            {"conv2d": {"filters": 32, "kernel": 3, "padding": "same"}},
+            {"batchnorm": {}},
+            {"relu": {}},
+            {"maxpool": {"size": 2}},
+            {"flatten": {}},
+            {"dense": {"units": 64}},
+            {"relu": {}},
+            {"dense": {"units": 10}},
+        ],
+    },
+    "loss": {"type": "cross_entropy", "from_logits": True},
+    "optimizer": {"type": "adam", "lr": 0.001},
+    "batch_size": 64,
+    "epochs": 20,
+    "diagnose": {"budget_steps": 300, "probe_every": 10},
+}
+
+
+def conv_stack(n, act="relu", bn=False, filters=16):
+    layers = []
+    for _ in range(n):
+        layers.append({"conv2d": {"filters": filters, "kernel": 3, "padding": "same"}})
+        if bn:
+            layers.append({"batchnorm": {}})
+        layers.append({act: {}})
+    return layers
+
+
+def head(units=10):
+    return [{"global_avgpool": {}}, {"dense": {"units": units}}]
+
+
+def plain_layers():
+    """The base network without batch norm."""
+    return [l for l in BASE["model"]["layers"] if "batchnorm" not in l]
+
+
+CASES = []
+
+
+def case(cid, truth, accept=(), note="", **changes):
+    spec = copy.deepcopy(BASE)
+    for path, value in changes.items():
+        keys = path.split("__")
+        node = spec
+        for k in keys[:-1]:
+            node = node.setdefault(k, {})
+        if value is None:
+            node.pop(keys[-1], None)
+        else:
+            node[keys[-1]] = value
+    CASES.append((cid, truth, list(accept), note, spec))
+
+
+# --- learning rate
+case("lr-adam-1", "lr_too_high", note="Adam at lr 1.0", optimizer={"type": "adam", "lr": 1.0})
+case("lr-sgd-10", "lr_too_high", note="SGD at lr 10: NaN within steps", optimizer={"type": "sgd", "lr": 10.0})
+case("lr-adam-0.03", "lr_too_high", note="Adam at lr 0.03: oscillation",
+     optimizer={"type": "adam", "lr": 0.03}, model__layers=plain_layers())
+case("lr-adam-1e-7", "lr_too_low", note="Adam at lr 1e-7", optimizer={"type": "adam", "lr": 1e-7})
+case("lr-sgd-1e-5", "lr_too_low", note="SGD at lr 1e-5", optimizer={"type": "sgd", "lr": 1e-5})
+# --- batch
+case("batch-1-sgd-momentum", "batch_too_small", ["lr_too_high"], "batch size 1, SGD momentum 0.9",
+     batch_size=1, optimizer={"type": "sgd", "lr": 0.01, "momentum": 0.9})
+case("batch-2-batchnorm", "batch_too_small", note="batch size 2 with batch norm", batch_size=2,
+     optimizer={"type": "sgd", "lr": 0.05, "momentum": 0.9})
+# --- schedule
+case("sched-gamma-10", "bad_lr_schedule", ["lr_too_high"], "step schedule with gamma 10 every 40 steps",
+     schedule={"type": "step", "step_size": 40, "gamma": 10.0, "per": "step"})
+case("sched-halve-every-step", "bad_lr_schedule", ["lr_too_low"], "step size 1 per step, gamma 0.5",
+     schedule={"type": "step", "step_size": 1, "gamma": 0.5, "per": "step"})
+case("sched-exp-to-zero", "bad_lr_schedule", ["lr_too_low"], "exponential decay 0.9 per step",
+     schedule={"type": "exponential", "gamma": 0.9, "per": "step"})
+# --- optimiser
+case("opt-adadelta-1e-3", "optimizer_misconfigured", ["lr_too_low"], "Adadelta at lr 1e-3 (its scale is 1.0)",
+     optimizer={"type": "adadelta", "lr": 0.001})
+case("opt-sgd-momentum-0.999", "optimizer_misconfigured", ["lr_too_high"], "SGD momentum 0.999",
+     optimizer={"type": "sgd", "lr": 0.05, "momentum": 0.999})
+case("opt-adam-eps-1", "optimizer_misconfigured", ["lr_too_low"], "Adam eps 1.0",
+     optimizer={"type": "adam", "lr": 0.001, "eps": 1.0})
+# --- loss / output
+case("loss-softmax-into-logits", "loss_output_mismatch", note="softmax before a from-logits cross-entropy",
+     model__layers=BASE["model"]["layers"] + [{"softmax": {}}])
+case("loss-nll-on-logits", "loss_output_mismatch", note="NLL on raw logits", loss={"type": "nll"})
+case("loss-mse-on-softmax", "loss_output_mismatch", ["lr_too_low"], "MSE on softmax scores",
+     loss={"type": "mse"}, model__layers=BASE["model"]["layers"] + [{"softmax": {}}])
+case("loss-relu-on-logits", "loss_output_mismatch", note="ReLU on the logits",
+     model__layers=BASE["model"]["layers"] + [{"relu": {}}])
+# --- init
+case("init-zeros", "bad_init_scale", note="all weights zero", model__init={"weight": "zeros", "bias": "zeros"},
+     model__layers=plain_layers())
+case("init-normal-5", "bad_init_scale", ["lr_too_high"], "weights ~ N(0, 5²)",
+     model__init={"weight": "normal", "std": 5.0, "bias": "zeros"}, model__layers=plain_layers())
+case("init-normal-1e-4-deep", "bad_init_scale", ["missing_normalization"], "weights ~ N(0, 1e-8) in 8 conv layers",
+     model__init={"weight": "normal", "std": 1e-4, "bias": "zeros"},
+     model__layers=conv_stack(8) + head())
+case("init-bias-minus-5", "bad_init_scale", ["missing_normalization"], "biases −5 under ReLU",
+     model__init={"weight": "he_normal", "bias": "constant", "value": -5.0}, model__layers=plain_layers())
+# --- network
+case("net-relu-20-no-bn", "missing_normalization", ["bad_init_scale"], "20 ReLU conv layers, no batch norm, default init",
+     model__init={"weight": "default", "bias": "default"}, model__layers=conv_stack(20) + head(),
+     optimizer={"type": "sgd", "lr": 0.01, "momentum": 0.9})
+case("net-sigmoid-20", "saturating_activation", ["missing_normalization"], "20 sigmoid conv layers",
+     model__init={"weight": "default", "bias": "default"}, model__layers=conv_stack(20, "sigmoid") + head())
+case("net-bottleneck-2", "insufficient_capacity", note="a 2-unit dense bottleneck",
+     model__layers=BASE["model"]["layers"][:9] + [{"dense": {"units": 2}}, {"relu": {}}, {"dense": {"units": 10}}])
+case("net-pool-to-1x1", "insufficient_capacity", note="pooling down to 1×1 before a 4-channel classifier",
+     model__layers=[{"conv2d": {"filters": 4, "kernel": 3, "padding": "same"}}, {"relu": {}},
+                    {"maxpool": {"size": 28}}, {"flatten": {}}, {"dense": {"units": 10}}])
+# --- data
+case("data-label-noise-40", "label_noise", note="40% uniform label noise", data__inject={"label_noise": {"fraction": 0.4}})
+case("data-label-noise-20", "label_noise", note="20% uniform label noise", data__inject={"label_noise": {"fraction": 0.2}})
+case("data-corrupt-noise-30", "corrupt_samples", ["label_noise"], "30% of images replaced by noise",
+     data__inject={"corrupt": {"fraction": 0.3, "kind": "noise"}})
+case("data-corrupt-nan-5", "corrupt_samples", note="5% NaN images", data__inject={"corrupt": {"fraction": 0.05, "kind": "nan"}})
+case("data-sorted-unshuffled", "unshuffled_data", note="class-sorted training data, shuffle off",
+     data__shuffle=False, data__inject={"sort_by_label": True})
+case("data-val-normalised-differently", "preprocessing_mismatch", note="validation scaled but not normalised",
+     data__transforms={"train": [{"scale": SCALE}, NORM], "val": [{"scale": SCALE}]})
+case("data-raw-pixels-sgd", "unnormalized_input", ["lr_too_high"], "raw 0–255 inputs with SGD",
+     data__transforms={"train": []}, optimizer={"type": "sgd", "lr": 0.01, "momentum": 0.9},
+     model__layers=plain_layers())
+case("data-scaled-twice", "unnormalized_input", ["lr_too_low"], "inputs divided by 255 twice",
+     data__transforms={"train": [{"scale": SCALE}, {"scale": SCALE}]}, model__layers=plain_layers(),
+     optimizer={"type": "sgd", "lr": 0.01, "momentum": 0.9})
+case("data-imbalance-95", "class_imbalance", note="95% of five classes removed",
+     data__inject={"drop_classes": {"classes": [0, 1, 2, 3, 4], "fraction": 0.95}})
+# --- regularisation
+case("reg-weight-decay-1", "excessive_regularization", note="weight decay 1.0 (SGD)",
+     optimizer={"type": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 1.0})
+case("reg-dropout-0.9", "excessive_regularization", note="dropout 0.9 after every block",
+     model__layers=[{"conv2d": {"filters": 16, "kernel": 3, "padding": "same"}}, {"relu": {}}, {"dropout": {"rate": 0.9}},
+                    {"maxpool": {"size": 2}}, {"conv2d": {"filters": 32, "kernel": 3, "padding": "same"}}, {"relu": {}},
+                    {"dropout": {"rate": 0.9}}, {"maxpool": {"size": 2}}, {"flatten": {}}, {"dense": {"units": 64}},
+                    {"relu": {}}, {"dropout": {"rate": 0.9}}, {"dense": {"units": 10}}])
+case("reg-clip-1e-4", "grad_clip_too_tight", ["lr_too_low"], "gradient norm clipped to 1e-4",
+     clip_grad_norm=1e-4, optimizer={"type": "sgd", "lr": 0.05, "momentum": 0.9})
+# --- second severities of the hard ones
+case("lr-sgd-2-plain", "lr_too_high", note="SGD at lr 2 without batch norm", optimizer={"type": "sgd", "lr": 2.0},
+     model__layers=plain_layers())
+case("lr-sgd-3e-4", "lr_too_low", note="SGD at lr 3e-4, no momentum", optimizer={"type": "sgd", "lr": 3e-4})
+
+# --- healthy controls
+case("ok-example", "healthy", note="the base model")
+case("ok-sgd-cosine", "healthy", note="SGD + momentum, batch 32, cosine decay", batch_size=32,
+     optimizer={"type": "sgd", "lr": 0.05, "momentum": 0.9}, schedule={"type": "cosine"})
+case("ok-staircase", "healthy", note="staircase step schedule (×0.3 every 100 steps over a 5-epoch plan)",
+     schedule={"type": "step", "step_size": 100, "gamma": 0.3, "per": "step"}, epochs=5)
+case("ok-heavy-augmentation", "healthy", note="random crop + flip + dropout 0.5",
+     data__transforms={"train": [{"random_crop": {"size": 28, "padding": 4}}, {"random_flip": "horizontal"},
+                                 {"scale": SCALE}, NORM]},
+     model__layers=BASE["model"]["layers"][:10] + [{"relu": {}}, {"dropout": {"rate": 0.5}}, {"dense": {"units": 10}}])
+case("ok-label-smoothing", "healthy", note="label smoothing 0.1",
+     loss={"type": "cross_entropy", "from_logits": True, "label_smoothing": 0.1})
+case("ok-residual-20", "healthy", note="20-layer residual net with batch norm and he init",
+     model__layers=[{"conv2d": {"filters": 16, "kernel": 3, "padding": "same"}}, {"batchnorm": {}}, {"relu": {}},
+                    {"repeat": {"times": 9, "layers": [{"residual": {"layers": [
+                        {"conv2d": {"filters": 16, "kernel": 3, "padding": "same"}}, {"batchnorm": {}}, {"relu": {}},
+                        {"conv2d": {"filters": 16, "kernel": 3, "padding": "same"}}, {"batchnorm": {}}]}},
+                        {"relu": {}}]}}] + head())
+case("ok-long-overfit", "healthy", note="small data, long run: overfits (a note, not a fault)",
+     data__train={"limit": 1000}, diagnose={"budget_steps": 600, "probe_every": 10})
+case("ok-adam-3e-3", "healthy", note="Adam at 3e-3", optimizer={"type": "adam", "lr": 0.003})
+
+
+def to_yaml(value, indent=0):
+    """Small YAML writer: block mappings, flow lists of scalars/maps (readable, parseable)."""
+    pad = "  " * indent
+    if isinstance(value, dict):
+        lines = []
+        for k, v in value.items():
+            if isinstance(v, dict) and v:
+                lines.append(f"{pad}{k}:")
+                lines.append(to_yaml(v, indent + 1))
+            elif isinstance(v, list) and v and k == "layers":
+                lines.append(f"{pad}{k}:")
+                lines.extend(f"{pad}  - {flow(item)}" for item in v)
+            else:
+                lines.append(f"{pad}{k}: {flow(v)}")
+        return "\n".join(lines)
+    return pad + flow(value)
+
+
+def flow(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}: {flow(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, list):
+        return "[" + ", ".join(flow(x) for x in v) + "]"
+    if isinstance(v, float):
+        return repr(v)
+    return str(v) if not isinstance(v, str) else (json.dumps(v) if any(c in v for c in ":{}[],#") else v)
+
+
+def main():
+    out = os.path.join(HERE, "cases")
+    os.makedirs(out, exist_ok=True)
+    for f in os.listdir(out):
+        if f.endswith(".yaml"):
+            os.remove(os.path.join(out, f))
+    for cid, truth, accept, note, spec in CASES:
+        spec = dict(spec)
+        spec = {"name": cid, **spec}
+        header = [f"# zoo case {cid}: {note}", f"# truth: {truth}"]
+        if accept:
+            header.append("# accept: " + ", ".join(accept))
+        header.append("# generated by bench/zoo/make_cases.py; edit the table there")
+        with open(os.path.join(out, cid + ".yaml"), "w") as fh:
+            fh.write("\n".join(header) + "\n" + to_yaml(spec) + "\n")
+    faults = sum(1 for c in CASES if c[1] != "healthy")
+    print(f"wrote {len(CASES)} cases ({faults} faults, {len(CASES) - faults} controls) to {out}")
+
+
+if __name__ == "__main__":
+    main()

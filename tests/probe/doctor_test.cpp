@@ -1,0 +1,175 @@
+// probe::lint and probe::diagnose on the shipped examples, with real Fashion-MNIST data
+// (/usr/share/datasets/fashion-mnist). Budgets are small to keep this file under a minute.
+
+#include "lossdoctor/probe/doctor.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+
+#include "lossdoctor/spec/spec_parser.hpp"
+#include "lossdoctor/util/errors.hpp"
+
+namespace lossdoctor::probe {
+namespace {
+
+const std::string kSource = LOSSDOCTOR_SOURCE_DIR;
+const char* kData = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
+
+spec::Spec example(const std::string& name, const std::vector<std::string>& overrides = {}) {
+  return spec::parse_spec_file(kSource + "/examples/" + name, overrides);
+}
+
+DiagnoseOptions quick(int64_t budget) {
+  DiagnoseOptions o;
+  o.budget_steps = budget;
+  o.progress = train::Progress::Quiet;
+  return o;
+}
+
+const Finding* find_cause(const report::Report& r, const std::string& cause) {
+  for (const auto& f : r.findings) {
+    if (f.cause == cause) return &f;
+  }
+  return nullptr;
+}
+
+std::string describe(const report::Report& r) {
+  std::string out =
+      "verdict " + r.verdict + ", " + std::to_string(r.steps_run) + " steps; findings:";
+  for (const auto& f : r.findings) out += " " + f.cause + "(" + std::to_string(f.confidence) + ")";
+  out += "; symptoms:";
+  for (const auto& s : r.symptoms) out += " " + s.id;
+  return out;
+}
+
+void expect_record_filled(const RunRecord& rec, int64_t steps_run) {
+  EXPECT_EQ(static_cast<int64_t>(rec.steps.size()), steps_run);
+  EXPECT_FALSE(rec.probes.empty());
+  EXPECT_FALSE(rec.layers.empty());
+  EXPECT_EQ(rec.num_classes, 10);
+  EXPECT_GT(rec.train_size, 0);
+  EXPECT_TRUE(rec.train_stats.has_value());
+  for (const auto& p : rec.probes) EXPECT_EQ(p.layers.size(), rec.layers.size());
+  EXPECT_TRUE(std::any_of(rec.layers.begin(), rec.layers.end(), [](const LayerDescription& l) {
+    return l.has_weights && l.fan_in > 0 && !l.output_shape.empty();
+  }));
+  EXPECT_EQ(static_cast<int64_t>(rec.samples.size()), rec.train_size);
+}
+
+class Doctor : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!std::filesystem::exists(kData)) GTEST_SKIP() << "Fashion-MNIST not installed at " << kData;
+  }
+};
+
+TEST_F(Doctor, LintFindsTheSoftmaxIntoLogitsLoss) {
+  const report::Report r = lint(example("seed-2-no-batchnorm-softmax-logits.yaml"));
+  EXPECT_EQ(r.command, "lint");
+  EXPECT_EQ(r.verdict, "unhealthy");
+  EXPECT_EQ(r.steps_run, 0) << "lint takes no training step";
+  const Finding* f = find_cause(r, "loss_output_mismatch");
+  ASSERT_NE(f, nullptr) << describe(r);
+  EXPECT_EQ(f->status, "suspected");
+  EXPECT_FALSE(f->first_step.has_value());
+  EXPECT_FALSE(f->evidence.empty());
+  EXPECT_FALSE(f->fix.empty());
+  EXPECT_TRUE(r.injected.empty());
+}
+
+TEST_F(Doctor, LintOnTheHealthyExampleIsHealthy) {
+  const report::Report r = lint(example("fashion-mnist.yaml"));
+  EXPECT_EQ(r.verdict, "healthy") << describe(r);
+  for (const auto& f : r.findings) EXPECT_NE(f.severity, "error") << f.cause;
+}
+
+TEST_F(Doctor, AdamAtLr1OnBatch1IsLrTooHigh) {
+  const spec::Spec s =
+      example("seed-3-adam-lr1-batch1.yaml", {"data.train.limit=2000", "data.val.limit=500"});
+  const DiagnoseOutcome out = diagnose(s, quick(150));
+  const report::Report& r = out.report;
+  EXPECT_EQ(r.command, "diagnose");
+  EXPECT_EQ(r.verdict, "unhealthy") << describe(r);
+  ASSERT_FALSE(r.findings.empty());
+  EXPECT_EQ(r.findings.front().cause, "lr_too_high") << describe(r);
+  EXPECT_NE(find_cause(r, "batch_too_small"), nullptr) << describe(r);
+  const Finding& top = r.findings.front();
+  EXPECT_FALSE(top.evidence.empty());
+  ASSERT_TRUE(top.fix.count("optimizer.lr")) << describe(r);
+  EXPECT_LT(std::stod(top.fix.at("optimizer.lr")), 1.0);
+  EXPECT_GT(r.steps_run, 0);
+  EXPECT_LE(r.steps_run, 150);
+  EXPECT_FALSE(r.timeline.empty());
+  expect_record_filled(out.record, r.steps_run);
+  EXPECT_EQ(out.record.batch_size, 1);
+  EXPECT_EQ(out.record.optimizer, "adam");
+  EXPECT_DOUBLE_EQ(out.record.base_lr, 1.0);
+}
+
+TEST_F(Doctor, HealthyExampleIsHealthy) {
+  const spec::Spec s =
+      example("fashion-mnist.yaml", {"data.train.limit=4000", "data.val.limit=1000"});
+  const DiagnoseOutcome out = diagnose(s, quick(200));
+  const report::Report& r = out.report;
+  EXPECT_EQ(r.verdict, "healthy") << describe(r);
+  ASSERT_FALSE(r.findings.empty());
+  EXPECT_EQ(r.findings.front().cause, "healthy") << describe(r);
+  EXPECT_FALSE(r.findings.front().evidence.empty());
+  expect_record_filled(out.record, r.steps_run);
+  ASSERT_GE(out.record.steps.size(), 20u);
+  // Sanity of the recorded numbers on a real run.
+  const auto& first = out.record.steps.front();
+  EXPECT_NEAR(first.loss, std::log(10.0), 1.0);
+  EXPECT_GT(first.grad_norm, 0);
+  EXPECT_GT(first.update_norm, 0);
+  EXPECT_NEAR(first.input.mean, 0.0, 0.3) << "normalised inputs";
+  EXPECT_EQ(first.odd_input_fraction, 0.0);
+  int64_t labels = 0;
+  for (int64_t c : first.label_histogram) labels += c;
+  EXPECT_EQ(labels, 64);
+  EXPECT_LT(out.record.steps.back().loss, first.loss);
+  EXPECT_TRUE(r.injected.empty());
+}
+
+TEST_F(Doctor, InjectedNaNImagesAreCorruptSamples) {
+  const spec::Spec s =
+      example("fashion-mnist.yaml", {"data.train.limit=2000", "data.val.limit=500",
+                                     "data.inject.corrupt={fraction: 0.05, kind: nan}"});
+  const DiagnoseOutcome out = diagnose(s, quick(150));
+  const report::Report& r = out.report;
+  EXPECT_EQ(r.verdict, "unhealthy") << describe(r);
+  const Finding* f = find_cause(r, "corrupt_samples");
+  ASSERT_NE(f, nullptr) << describe(r);
+  EXPECT_EQ(r.findings.front().cause, "corrupt_samples") << describe(r);
+  EXPECT_FALSE(f->evidence.empty());
+  ASSERT_TRUE(r.injected.count("corrupt"));
+  const auto& corrupt = r.injected.at("corrupt");
+  EXPECT_NEAR(static_cast<double>(corrupt.size()), 100.0, 1.0) << "5 % of 2000";
+  EXPECT_TRUE(
+      std::all_of(corrupt.begin(), corrupt.end(), [](int64_t i) { return i >= 0 && i < 2000; }));
+  EXPECT_EQ(std::set<int64_t>(corrupt.begin(), corrupt.end()).size(), corrupt.size())
+      << "no duplicates";
+  ASSERT_TRUE(r.injected.count("label_noise"));
+  EXPECT_TRUE(r.injected.at("label_noise").empty());
+  ASSERT_TRUE(out.record.first_nonfinite.has_value());
+  EXPECT_EQ(out.record.first_nonfinite->layer, "input");
+  const Finding* lr = find_cause(r, "lr_too_high");
+  EXPECT_TRUE(lr == nullptr || lr->confidence < f->confidence);
+}
+
+TEST_F(Doctor, LintReportsInjectionToo) {
+  const report::Report r = lint(example(
+      "fashion-mnist.yaml", {"data.train.limit=1000", "data.inject.label_noise={fraction: 0.1}"}));
+  ASSERT_TRUE(r.injected.count("label_noise"));
+  EXPECT_NEAR(static_cast<double>(r.injected.at("label_noise").size()), 100.0, 1.0);
+}
+
+TEST_F(Doctor, BadSpecThrowsBeforeTraining) {
+  EXPECT_THROW(example("fashion-mnist.yaml", {"optimizer.lr=-1"}), InputError);
+}
+
+}  // namespace
+}  // namespace lossdoctor::probe

@@ -418,7 +418,7 @@ TEST(RecordJson, HealthyBuilderRecordsRoundTrip) {
 // record_to_json. Today's producers keep these finite (Monitor replaces an unknown lr by
 // MonitorOptions::lr or 0), so this is a latent robustness bug: DISABLED until
 // src/lossdoctor/report/report.cpp reads those fields with get_num().
-TEST(RecordJson, DISABLED_RoundTripWithNonFiniteLearningRateAndFractions) {
+TEST(RecordJson, RoundTripWithNonFiniteLearningRateAndFractions) {
   RunRecord r = full_record();
   r.steps[5].lr = std::numeric_limits<double>::quiet_NaN();
   r.steps[6].batch_accuracy = std::numeric_limits<double>::quiet_NaN();

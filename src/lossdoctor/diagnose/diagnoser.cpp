@@ -107,6 +107,13 @@ bool lr_in_usual_range(const std::string& optimizer, double lr) {
   return false;
 }
 
+bool lr_below_usual_range(const std::string& optimizer, double lr) {
+  if (optimizer == "adam" || optimizer == "adamw" || optimizer == "rmsprop") return lr < 1e-4;
+  if (optimizer == "sgd" || optimizer == "adagrad") return lr < 1e-3;
+  if (optimizer == "adadelta") return lr < 0.1;
+  return false;
+}
+
 }  // namespace
 
 std::string explain_cause(const std::string& cause) {
@@ -351,6 +358,16 @@ Diagnosis diagnose(const RunRecord& r, const std::vector<Symptom>& symptoms,
   }
   if (cands.count("lr_too_low") && lint_has("bad_lr_schedule") && sig.lr_first > 0 && sig.lr_last / sig.lr_first < 1e-2) {
     cand("lr_too_low").penalise(0.4, "the rate is small because the schedule shrank it");
+  }
+
+  // A rate outside the optimiser's usual range, together with the matching behaviour.
+  if (r.base_lr > 0 && !lr_in_usual_range(r.optimizer, r.base_lr)) {
+    const bool below = lr_below_usual_range(r.optimizer, r.base_lr);
+    if (below && sluggish) {
+      cand("lr_too_low").add(0.3, fmt::format("lr {} is below the usual range for {}", fmt_num(r.base_lr), r.optimizer));
+    } else if (!below && unstable) {
+      cand("lr_too_high").add(0.3, fmt::format("lr {} is above the usual range for {}", fmt_num(r.base_lr), r.optimizer));
+    }
   }
 
   // A learning rate inside the optimiser's usual range is rarely "too low" when the run stalls

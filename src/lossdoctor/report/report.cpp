@@ -150,20 +150,20 @@ json record_to_json(const RunRecord& r) {
   }
   json steps = json::array();
   for (const auto& s : r.steps) {
-    steps.push_back({{"step", s.step}, {"epoch", s.epoch}, {"loss", num(s.loss)}, {"lr", s.lr},
+    steps.push_back({{"step", s.step}, {"epoch", s.epoch}, {"loss", num(s.loss)}, {"lr", num(s.lr)},
                      {"grad_norm", num(s.grad_norm)}, {"update_norm", num(s.update_norm)},
-                     {"weight_norm", num(s.weight_norm)}, {"batch_accuracy", s.batch_accuracy},
+                     {"weight_norm", num(s.weight_norm)}, {"batch_accuracy", num(s.batch_accuracy)},
                      {"label_histogram", s.label_histogram}, {"input", stats_json(s.input)},
                      {"grad_change_ratio", num(s.grad_change_ratio)},
                      {"reference_loss", num(s.reference_loss)},
-                     {"odd_input_fraction", s.odd_input_fraction}});
+                     {"odd_input_fraction", num(s.odd_input_fraction)}});
   }
   json probes = json::array();
   for (const auto& p : r.probes) {
     json ls = json::array();
     for (const auto& l : p.layers) {
-      ls.push_back({{"activation", stats_json(l.activation)}, {"dead_fraction", l.dead_fraction},
-                    {"saturated_fraction", l.saturated_fraction}, {"grad_norm", num(l.grad_norm)},
+      ls.push_back({{"activation", stats_json(l.activation)}, {"dead_fraction", num(l.dead_fraction)},
+                    {"saturated_fraction", num(l.saturated_fraction)}, {"grad_norm", num(l.grad_norm)},
                     {"weight_norm", num(l.weight_norm)}, {"update_ratio", num(l.update_ratio)},
                     {"has_weights", l.has_weights}});
     }
@@ -224,16 +224,16 @@ RunRecord record_from_json(const json& j) {
     x.step = s.at("step");
     x.epoch = s.at("epoch");
     x.loss = get_num(s, "loss");
-    x.lr = s.at("lr");
+    x.lr = get_num(s, "lr");
     x.grad_norm = get_num(s, "grad_norm");
     x.update_norm = get_num(s, "update_norm");
     x.weight_norm = get_num(s, "weight_norm");
-    x.batch_accuracy = s.at("batch_accuracy");
+    x.batch_accuracy = get_num(s, "batch_accuracy");
     x.label_histogram = s.at("label_histogram").get<std::vector<int64_t>>();
     x.input = stats_from(s.at("input"));
     x.grad_change_ratio = get_num(s, "grad_change_ratio");
     x.reference_loss = get_num(s, "reference_loss");
-    x.odd_input_fraction = s.value("odd_input_fraction", 0.0);
+    x.odd_input_fraction = get_num(s, "odd_input_fraction");
     r.steps.push_back(std::move(x));
   }
   for (const auto& p : j.at("probes")) {
@@ -242,8 +242,8 @@ RunRecord record_from_json(const json& j) {
     for (const auto& l : p.at("layers")) {
       LayerSample s;
       s.activation = stats_from(l.at("activation"));
-      s.dead_fraction = l.at("dead_fraction");
-      s.saturated_fraction = l.at("saturated_fraction");
+      s.dead_fraction = get_num(l, "dead_fraction");
+      s.saturated_fraction = get_num(l, "saturated_fraction");
       s.grad_norm = get_num(l, "grad_norm");
       s.weight_norm = get_num(l, "weight_norm");
       s.update_ratio = get_num(l, "update_ratio");

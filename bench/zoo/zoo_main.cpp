@@ -2,6 +2,7 @@
 //
 //   lossdoctor-bench zoo [--seeds N] [--filter GLOB] [--jobs N] [--budget N] [--cases DIR]
 //                        [--out FILE] [--update-docs FILE] [--require-correct]
+//                        [--effects FILE]
 //
 // Runs `lossdoctor diagnose` on every case of bench/zoo/cases (ground truth in each file's
 // "# truth:" / "# accept:" header) and the Monitor loop bugs of examples/cpp/custom_loop, for
@@ -9,6 +10,11 @@
 // alarms, top-1/top-3 accuracy, steps and seconds until the right cause first reached the top,
 // and a confusion table. Exit status: 0, or 1 with --require-correct when any run's top cause
 // is wrong (the CI subset), 2 on bad arguments.
+//
+// --effects FILE trains every spec case (no probes) for the budget with seed 0 next to the
+// healthy base case `ok-example`, and writes their final training loss and validation accuracy
+// to FILE: the evidence that each fault really changes training (make_cases.py copies it into
+// each case's header).
 
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -69,6 +75,7 @@ struct Run {
   double seconds = 0;
   double wall = 0;
   std::optional<int64_t> steps_to_correct;
+  json summary;  ///< --effects: the training run's summary.json
 };
 
 double now() {
@@ -195,7 +202,8 @@ double quantile(std::vector<double> v, double q) {
 
 int usage() {
   std::cerr << "usage: lossdoctor-bench zoo [--seeds N] [--filter GLOB[,GLOB]] [--jobs N] [--budget N]\n"
-               "                            [--cases DIR] [--out FILE] [--update-docs FILE] [--require-correct]\n";
+               "                            [--cases DIR] [--out FILE] [--update-docs FILE] [--require-correct]\n"
+               "                            [--effects FILE]\n";
   return 2;
 }
 
@@ -210,6 +218,7 @@ int main(int argc, char** argv) {
   std::string cli = LOSSDOCTOR_CLI_PATH, custom_loop = LOSSDOCTOR_CUSTOM_LOOP_PATH;
   int seeds = 3, jobs = 2, budget = 0;
   bool require_correct = false;
+  std::string effects_path;
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
     const auto value = [&]() -> std::string {
@@ -225,6 +234,7 @@ int main(int argc, char** argv) {
       else if (a == "--out") out_path = value();
       else if (a == "--update-docs") docs_path = value();
       else if (a == "--require-correct") require_correct = true;
+      else if (a == "--effects") effects_path = value();
       else if (a == "--help" || a == "-h") return usage() == 2 ? 0 : 0;
       else return usage();
     } catch (const std::exception&) {
@@ -232,7 +242,13 @@ int main(int argc, char** argv) {
     }
   }
   if (seeds < 1 || jobs < 1 || budget < 0) return usage();
-  const std::vector<Case> cases = load_cases(cases_dir, filter);
+  std::vector<Case> cases = load_cases(cases_dir, filter);
+  const bool effects = !effects_path.empty();
+  if (effects) {
+    cases.erase(std::remove_if(cases.begin(), cases.end(), [](const Case& c) { return c.spec.empty(); }),
+                cases.end());
+    seeds = 1;
+  }
   if (cases.empty()) {
     std::cerr << "no case matches '" << filter << "'\n";
     return 2;
@@ -258,7 +274,10 @@ int main(int argc, char** argv) {
     while (running.size() < static_cast<size_t>(jobs) && next < runs.size()) {
       Run& r = runs[next];
       std::vector<std::string> args;
-      if (!r.c->loop_bug.empty()) {
+      if (effects) {
+        args = {cli, "--threads", "1", "train", r.c->spec, "--max-steps", std::to_string(budget > 0 ? budget : 300),
+                "--quiet", "--out", (tmp / r.c->id).string()};
+      } else if (!r.c->loop_bug.empty()) {
         args = {custom_loop, "--bug", r.c->loop_bug, "--seed", std::to_string(r.seed), "--json", r.json_path};
       } else {
         args = {cli, "--threads", "1", "diagnose", r.c->spec, "--set", fmt::format("seed={}", r.seed),
@@ -287,10 +306,25 @@ int main(int argc, char** argv) {
     running.erase(it);
     r.wall = now() - r.started;
     const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    if (code == 0 || code == 1) read_result(r);
-    else r.error = fmt::format("exit status {}", code);
+    if (effects && (code == 0 || code == 1)) {
+      std::ifstream in(tmp / r.c->id / "summary.json");
+      try {
+        r.summary = json::parse(in);
+        r.ok = true;
+      } catch (const std::exception& e) {
+        r.error = "no summary";
+      }
+    } else if (code == 0 || code == 1) {
+      read_result(r);
+    } else {
+      r.error = fmt::format("exit status {}", code);
+    }
     ++done;
-    const std::string top = r.causes.empty() ? "-" : r.causes.front();
+    const std::string top = effects ? "" : r.causes.empty() ? "-" : r.causes.front();
+    if (effects) {
+      std::cerr << fmt::format("[{}/{}] {:<34} {}\n", done, runs.size(), r.c->id, r.ok ? "trained" : r.error);
+      continue;
+    }
     std::cerr << fmt::format("[{}/{}] {:<34} seed {}  {:<26} {}  {} steps  {:.1f} s\n", done, runs.size(), r.c->id,
                              r.seed, r.ok ? top : r.error,
                              r.ok ? (r.c->correct(top) ? "ok" : "WRONG (truth " + r.c->truth + ")") : "",
@@ -298,6 +332,21 @@ int main(int argc, char** argv) {
   }
   const double total_wall = now() - t0;
   fs::remove_all(tmp);
+  if (effects) {
+    json out = json::object();
+    for (const auto& r : runs) {
+      json e{{"truth", r.c->truth}, {"error", r.error}};
+      if (r.ok) {
+        for (const char* k : {"status", "steps", "train_loss", "val_loss", "val_accuracy"}) {
+          e[k] = r.summary.contains(k) ? r.summary[k] : json();
+        }
+      }
+      out[r.c->id] = e;
+    }
+    std::ofstream(effects_path) << out.dump(2) << "\n";
+    std::cerr << "wrote " << effects_path << "\n";
+    return 0;
+  }
 
   // Score.
   int faults = 0, detected = 0, controls = 0, alarms = 0, top1 = 0, top3 = 0, fault_runs_ok = 0;

@@ -63,12 +63,17 @@ RecordSignals read_signals(const RunRecord& r) {
   std::vector<double> means, stds, maxes, grads, changes;
   std::vector<int64_t> classes(static_cast<size_t>(std::max<int64_t>(r.num_classes, 0)), 0);
   double odd = 0;
+  int64_t odd_steps = 0, update_steps = 0;
   int64_t zero_updates = 0, negated = 0, with_reference = 0;
   for (const auto& st : steps) {
     means.push_back(st.input.mean);
     stds.push_back(st.input.std);
     maxes.push_back(std::max(std::abs(st.input.min), std::abs(st.input.max)));
-    odd += st.odd_input_fraction;
+    if (std::isfinite(st.odd_input_fraction)) {
+      odd += st.odd_input_fraction;
+      ++odd_steps;
+    }
+    if (std::isfinite(st.update_norm)) ++update_steps;
     for (size_t c = 0; c < st.label_histogram.size() && c < classes.size(); ++c)
       classes[c] += st.label_histogram[c];
     if (st.update_norm == 0 && st.grad_norm > 0 && std::isfinite(st.grad_norm)) ++zero_updates;
@@ -86,14 +91,14 @@ RecordSignals read_signals(const RunRecord& r) {
   s.input_mean = median(means);
   s.input_std = median(stds);
   s.input_max_abs = median(maxes);
-  s.odd_input_fraction = odd / static_cast<double>(steps.size());
+  s.odd_input_fraction = odd_steps > 0 ? odd / static_cast<double>(odd_steps) : 0.0;
   for (int64_t c : classes) s.labels_counted += c;
   if (!classes.empty()) {
     const auto [mn, mx] = std::minmax_element(classes.begin(), classes.end());
     s.max_class_ratio = *mn > 0 ? static_cast<double>(*mx) / static_cast<double>(*mn)
                                 : (*mx > 0 ? std::numeric_limits<double>::infinity() : 1.0);
   }
-  s.zero_update_fraction = static_cast<double>(zero_updates) / static_cast<double>(steps.size());
+  s.zero_update_fraction = update_steps > 0 ? static_cast<double>(zero_updates) / static_cast<double>(update_steps) : 0.0;
   s.median_grad_change_ratio = median(changes);
   s.negated_loss_fraction =
       with_reference > 0 ? static_cast<double>(negated) / with_reference : 0.0;
@@ -133,7 +138,13 @@ RecordSignals read_signals(const RunRecord& r) {
     s.val_accuracy = r.epochs.back().val_accuracy;
     s.val_loss = r.epochs.back().val_loss;
   }
-  const double w0 = steps.front().weight_norm, w1 = steps.back().weight_norm;
+  // Weight norms are measured on some steps only (NaN elsewhere): first and last measured.
+  double w0 = NAN, w1 = NAN;
+  for (const auto& st : steps) {
+    if (!std::isfinite(st.weight_norm)) continue;
+    if (std::isnan(w0)) w0 = st.weight_norm;
+    w1 = st.weight_norm;
+  }
   s.weight_norm_ratio = w0 > 0 ? w1 / w0 : 1.0;
   double w_max = w0;
   for (const auto& st : steps) {

@@ -6,7 +6,9 @@
 namespace lossdoctor::probe {
 namespace {
 
-constexpr double kNoiseEmaDecay = 0.9;  ///< ~10-step window for the gradient-noise estimate
+constexpr int64_t kActivationSamples = 8;  ///< samples behind each layer's activation statistics
+constexpr int64_t kDenseHead = 5;           ///< first steps measured in full (update sizes)
+constexpr size_t kNoiseWindow = 5;          ///< probes averaged in the gradient-noise estimate
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 /// Images of [N, C, H, W] that look corrupt: non-finite, constant, or noise-like.
@@ -30,8 +32,9 @@ bool is_relu_family(const std::string& kind) {
 /// Fraction of units (channels of [N, C, H, W], features of [N, F]) never positive in the batch.
 double dead_fraction(const torch::Tensor& out) {
   if (out.dim() < 2 || out.size(0) == 0) return 0;
-  const torch::Tensor per_unit = out.dim() == 4 ? out.gt(0).any(3).any(2).any(0) : out.gt(0).any(0);
-  return 1.0 - per_unit.to(torch::kFloat64).mean().item<double>();
+  // One reduction: a unit's largest output over the batch (and positions) is ≤ 0 iff it is dead.
+  const torch::Tensor peak = out.dim() == 4 ? out.amax({0, 2, 3}) : out.amax({0});
+  return static_cast<double>(peak.le(0).sum().item<int64_t>()) / static_cast<double>(peak.numel());
 }
 
 double saturated_fraction(const std::string& kind, const torch::Tensor& out) {
@@ -45,6 +48,23 @@ double saturated_fraction(const std::string& kind, const torch::Tensor& out) {
 TensorStats tensor_stats(const torch::Tensor& t) {
   TensorStats s;
   if (!t.defined() || t.numel() == 0) return s;
+  {
+    // Fast path, one device sync: four reductions stacked. Only when a value is not finite does
+    // the slow path below separate the finite values.
+    const torch::Tensor x = t.detach().reshape(-1).to(torch::kFloat32);
+    // (std_mean is 5× slower than mean + std in libtorch 1.13; aminmax is one pass.)
+    const auto [lo, hi] = torch::aminmax(x);
+    const torch::Tensor sd = x.numel() > 1 ? x.std() : torch::zeros({}, x.options());
+    const torch::Tensor packed = torch::stack({x.mean(), sd, lo, hi}).to(torch::kCPU).to(torch::kFloat64);
+    const double* v = packed.data_ptr<double>();
+    if (std::isfinite(v[0]) && std::isfinite(v[1]) && std::isfinite(v[2]) && std::isfinite(v[3])) {
+      s.mean = v[0];
+      s.std = v[1];
+      s.min = v[2];
+      s.max = v[3];
+      return s;
+    }
+  }
   const torch::Tensor x = t.detach().to(torch::kFloat64);
   const torch::Tensor finite = torch::isfinite(x);
   const int64_t n_finite = finite.sum().item<int64_t>();
@@ -70,20 +90,24 @@ Recorder::Recorder(RunRecord setup, std::vector<torch::Tensor> layer_weights,
 
 bool Recorder::is_probe_step(int64_t step) const { return step % record_.probe_every == 0; }
 
-torch::Tensor Recorder::flat_grads() const {
+torch::Tensor Recorder::flat_grads(torch::Tensor& buffer) const {
   std::vector<torch::Tensor> parts;
   parts.reserve(params_.size());
   for (const auto& p : params_) {
     parts.push_back(p.grad().defined() ? p.grad().detach().reshape(-1) : torch::zeros({p.numel()}, p.options()));
   }
-  return parts.empty() ? torch::zeros({0}) : torch::cat(parts);
+  if (parts.empty()) return torch::zeros({0});
+  if (!buffer.defined()) buffer = torch::empty({0}, parts.front().options());
+  return at::cat_out(buffer, parts);
 }
 
-torch::Tensor Recorder::flat_params() const {
+torch::Tensor Recorder::flat_params(torch::Tensor& buffer) const {
   std::vector<torch::Tensor> parts;
   parts.reserve(params_.size());
   for (const auto& p : params_) parts.push_back(p.detach().reshape(-1));
-  return parts.empty() ? torch::zeros({0}) : torch::cat(parts);
+  if (parts.empty()) return torch::zeros({0});
+  if (!buffer.defined()) buffer = torch::empty({0}, parts.front().options());
+  return at::cat_out(buffer, parts);
 }
 
 void Recorder::on_activation(size_t layer_index, const torch::Tensor& output, int64_t step) {
@@ -97,7 +121,9 @@ void Recorder::on_activation(size_t layer_index, const torch::Tensor& output, in
   torch::NoGradGuard no_grad;
   const auto& kind = record_.layers[layer_index].kind;
   LayerSample& s = pending_.layers[layer_index];
-  s.activation = tensor_stats(output);
+  // Statistics from the first kActivationSamples samples: the scale of a layer's output does not
+  // need the whole batch. Dead units do: a unit is dead only if no sample in the batch fires it.
+  s.activation = tensor_stats(output.size(0) > kActivationSamples ? output.narrow(0, 0, kActivationSamples) : output);
   if (is_relu_family(kind)) s.dead_fraction = dead_fraction(output.detach());
   s.saturated_fraction = saturated_fraction(kind, output.detach());
   if (!record_.first_nonfinite && s.activation.nonfinite_fraction > 0) {
@@ -116,31 +142,52 @@ void Recorder::on_batch(int64_t step, int64_t epoch, const torch::Tensor& inputs
   s.loss = loss;
   s.lr = lr;
   s.reference_loss = reference_loss;
-  s.input = tensor_stats(inputs);
-  s.odd_input_fraction = odd_fraction(inputs);
-  const torch::Tensor out = output.detach().to(torch::kCPU).to(torch::kFloat64);
-  const torch::Tensor y = labels.detach().to(torch::kCPU);
-  if (out.dim() == 2 && out.size(0) == y.size(0) && out.size(1) == record_.num_classes) {
-    s.batch_accuracy = out.argmax(1).eq(y).to(torch::kFloat64).mean().item<double>();
-    const torch::Tensor hist = torch::bincount(y, {}, record_.num_classes);
-    s.label_histogram.assign(hist.data_ptr<int64_t>(), hist.data_ptr<int64_t>() + hist.numel());
+  // Input statistics on dense steps, and whenever the loss is not finite (to name the input as
+  // the origin); NaN elsewhere.
+  constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+  if (is_dense_step(step) || !std::isfinite(loss)) {
+    s.input = tensor_stats(inputs);
+  } else {
+    s.input = TensorStats{kNaN, kNaN, kNaN, kNaN, 0.0};
+  }
+  s.odd_input_fraction = is_probe_step(step) ? odd_fraction(inputs) : kNaN;
+  const torch::Tensor out = output.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+  const torch::Tensor y = labels.detach().to(torch::kCPU, torch::kInt64).contiguous();
+  const int64_t k = record_.num_classes;
+  if (out.dim() == 2 && out.size(0) == y.size(0) && out.size(1) == k && k > 0) {
+    // One pass over the [B, K] scores (small): accuracy, label histogram, per-sample margins
+    // (score of the given label − best other score; positive iff predicted correctly).
+    const int64_t b = out.size(0);
+    const float* o = out.data_ptr<float>();
+    const int64_t* yy = y.data_ptr<int64_t>();
+    std::vector<float> margin(static_cast<size_t>(b));
+    s.label_histogram.assign(static_cast<size_t>(k), 0);
+    int64_t correct = 0;
+    for (int64_t i = 0; i < b; ++i) {
+      const int64_t label = yy[i];
+      if (label < 0 || label >= k) continue;
+      ++s.label_histogram[static_cast<size_t>(label)];
+      float best_other = -std::numeric_limits<float>::infinity();
+      for (int64_t c = 0; c < k; ++c) {
+        if (c != label) best_other = std::max(best_other, o[i * k + c]);
+      }
+      margin[static_cast<size_t>(i)] = o[i * k + label] - best_other;
+      correct += margin[static_cast<size_t>(i)] > 0;
+    }
+    s.batch_accuracy = b > 0 ? static_cast<double>(correct) / static_cast<double>(b) : 0.0;
     if (indices.defined() && !record_.samples.empty()) {
-      // margin = score of the given label − best other score
-      const torch::Tensor own = out.gather(1, y.unsqueeze(1)).squeeze(1);
-      const torch::Tensor others = out.scatter(1, y.unsqueeze(1), -std::numeric_limits<double>::infinity());
-      const torch::Tensor margin = (own - std::get<0>(others.max(1))).to(torch::kFloat32).contiguous();
-      const torch::Tensor losses = sample_loss.detach().to(torch::kCPU).to(torch::kFloat32).contiguous();
-      const torch::Tensor idx = indices.to(torch::kCPU).to(torch::kInt64).contiguous();
-      const float* m = margin.data_ptr<float>();
+      const torch::Tensor losses = sample_loss.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+      const torch::Tensor idx = indices.to(torch::kCPU, torch::kInt64).contiguous();
       const float* l = losses.data_ptr<float>();
       const int64_t* ix = idx.data_ptr<int64_t>();
-      for (int64_t i = 0; i < idx.numel(); ++i) {
+      for (int64_t i = 0; i < idx.numel() && i < b; ++i) {
         if (ix[i] < 0 || ix[i] >= static_cast<int64_t>(record_.samples.size())) continue;
         SampleDynamics& d = record_.samples[static_cast<size_t>(ix[i])];
+        const float m = margin[static_cast<size_t>(i)];
         ++d.times_seen;
         d.last_loss = l[i];
-        d.mean_margin += (m[i] - d.mean_margin) / static_cast<float>(d.times_seen);
-        if (d.first_learned_step < 0 && m[i] > 0) d.first_learned_step = static_cast<int32_t>(step);
+        d.mean_margin += (m - d.mean_margin) / static_cast<float>(d.times_seen);
+        if (d.first_learned_step < 0 && m > 0) d.first_learned_step = static_cast<int32_t>(step);
       }
     }
   }
@@ -155,26 +202,62 @@ void Recorder::on_batch(int64_t step, int64_t epoch, const torch::Tensor& inputs
   record_.steps.push_back(std::move(s));
 }
 
-void Recorder::on_gradients(int64_t step) {
+bool Recorder::is_dense_step(int64_t step) const {
+  return record_.custom_loop || step < kDenseHead || is_probe_step(step);
+}
+
+void Recorder::on_gradients(int64_t step, double grad_norm) {
   torch::NoGradGuard no_grad;
   StepSample& s = record_.steps.back();
-  const torch::Tensor g = flat_grads();
-  const double g_norm = g.norm().item<double>();
-  s.grad_norm = g_norm;
-  s.grad_change_ratio = prev_grad_.defined() && prev_grad_.numel() == g.numel() && g_norm > 0
-                            ? (g - prev_grad_).norm().item<double>() / g_norm
-                            : kNaN;
-  prev_grad_ = g;
+  const bool probe = is_probe_step(step);
+  // The noise estimate pairs each probe step's gradient with the one just before it.
+  const bool before_probe = is_probe_step(step + 1);
+  const bool need_flat = record_.custom_loop || probe || before_probe;
+  torch::Tensor g;
+  if (need_flat) {
+    // The step before a probe keeps its gradient in its own buffer for the noise estimate.
+    g = flat_grads(before_probe && !record_.custom_loop ? noise_prev_ : grad_buffer_);
+    if (!std::isfinite(grad_norm)) grad_norm = g.norm().item<double>();
+  } else if (!std::isfinite(grad_norm)) {
+    std::vector<torch::Tensor> norms;
+    for (const auto& p : params_) {
+      if (p.grad().defined()) norms.push_back(p.grad().detach().norm());
+    }
+    grad_norm = norms.empty() ? 0.0 : torch::stack(norms).norm().item<double>();
+  }
+  s.grad_norm = grad_norm;
 
-  // Gradient-noise scale: running mean of g and of |g|².
-  if (std::isfinite(g_norm)) {
-    grad_ema_ = grad_ema_.defined() ? grad_ema_.mul_(kNoiseEmaDecay).add_(g, 1 - kNoiseEmaDecay)
-                                    : g * (1 - kNoiseEmaDecay);
-    grad_sq_ema_ = kNoiseEmaDecay * grad_sq_ema_ + (1 - kNoiseEmaDecay) * g_norm * g_norm;
-    ++ema_steps_;
+  // Consecutive-gradient change: only a hand-written loop can forget zero_grad.
+  s.grad_change_ratio = std::numeric_limits<double>::quiet_NaN();
+  if (record_.custom_loop) {
+    if (prev_grad_.defined() && prev_grad_.numel() == g.numel() && grad_norm > 0) {
+      s.grad_change_ratio = torch::dist(g, prev_grad_).item<double>() / grad_norm;
+    }
+    prev_grad_ = g.clone();
   }
 
-  if (is_probe_step(step)) {
+  // Gradient-noise scale (McCandlish et al.): E|g_B|² = |G|² + tr(Σ)/B, and for two independent
+  // batches E[g_B · g_B'] = |G|². Averaged over the last kNoiseWindow probes.
+  if (before_probe && std::isfinite(grad_norm)) {
+    if (record_.custom_loop) noise_prev_ = g.clone();
+    noise_prev_step_ = step;
+  }
+  if (probe && noise_prev_.defined() && noise_prev_step_ == step - 1 && std::isfinite(grad_norm)) {
+    noise_sq_.push_back(grad_norm * grad_norm);
+    noise_dot_.push_back(torch::dot(g, noise_prev_).item<double>());
+    if (noise_sq_.size() > kNoiseWindow) {
+      noise_sq_.erase(noise_sq_.begin());
+      noise_dot_.erase(noise_dot_.begin());
+    }
+    double sq = 0, dot = 0;
+    for (size_t i = 0; i < noise_sq_.size(); ++i) {
+      sq += noise_sq_[i];
+      dot += noise_dot_[i];
+    }
+    record_.noise.push_back(NoiseSample{step, sq / noise_sq_.size(), dot / noise_dot_.size()});
+  }
+
+  if (probe) {
     if (!probing_) {
       pending_ = LayerProbe{};
       pending_.step = step;
@@ -191,15 +274,9 @@ void Recorder::on_gradients(int64_t step) {
       ls.grad_norm = w.grad().defined() ? w.grad().detach().norm().item<double>() : 0.0;
       layer_weights_before_[i] = w.detach().clone();
     }
-    if (ema_steps_ > 0) {
-      const double correction = 1.0 - std::pow(kNoiseEmaDecay, static_cast<double>(ema_steps_));
-      const double mean_sq = grad_sq_ema_ / correction;
-      const double sq_mean = (grad_ema_ / correction).pow(2).sum().item<double>();
-      record_.noise.push_back(NoiseSample{step, mean_sq, sq_mean});
-    }
   }
   // Backward origin of non-finite values: the loss was finite but a gradient is not.
-  if (!record_.first_nonfinite && !std::isfinite(g_norm) && std::isfinite(s.loss)) {
+  if (!record_.first_nonfinite && !std::isfinite(grad_norm) && std::isfinite(s.loss)) {
     std::string layer = "unknown";
     for (size_t i = layer_weights_.size(); i-- > 0;) {
       const torch::Tensor& w = layer_weights_[i];
@@ -210,22 +287,26 @@ void Recorder::on_gradients(int64_t step) {
     }
     record_.first_nonfinite = NonFiniteOrigin{step, layer, true};
   }
-  params_before_ = flat_params().clone();
+  if (is_dense_step(step)) flat_params(params_before_);
 }
 
 void Recorder::on_update(int64_t step) {
   torch::NoGradGuard no_grad;
   StepSample& s = record_.steps.back();
-  const torch::Tensor after = flat_params();
-  if (params_before_.defined() && params_before_.numel() == after.numel()) {
-    s.update_norm = (after - params_before_).norm().item<double>();
+  if (is_dense_step(step)) {
+    const torch::Tensor after = flat_params(params_after_);
+    if (params_before_.defined() && params_before_.numel() == after.numel()) {
+      s.update_norm = torch::dist(after, params_before_).item<double>();
+    }
+    s.weight_norm = after.norm().item<double>();
+  } else {
+    s.update_norm = s.weight_norm = std::numeric_limits<double>::quiet_NaN();
   }
-  s.weight_norm = after.norm().item<double>();
   if (probing_ && pending_.step == step) {
     for (size_t i = 0; i < layer_weights_before_.size(); ++i) {
       if (!layer_weights_before_[i].defined()) continue;
       LayerSample& ls = pending_.layers[i];
-      const double delta = (layer_weights_[i].detach() - layer_weights_before_[i]).norm().item<double>();
+      const double delta = torch::dist(layer_weights_[i].detach(), layer_weights_before_[i]).item<double>();
       ls.update_ratio = ls.weight_norm > 0 ? delta / ls.weight_norm : 0.0;
     }
     record_.probes.push_back(std::move(pending_));

@@ -5,6 +5,11 @@
 // Call order per step: [on_activation for each layer, probe steps only] → on_batch (after
 // backward) → on_gradients → (optimiser step) → on_update.
 //
+// Cost: full measurements (update and weight norms, gradient copies) only on "dense" steps — the
+// first kDenseHead steps, probe steps and the step before each — and on every step for the
+// Monitor (loop bugs need consecutive gradients); other steps record loss, lr, gradient norm,
+// input statistics, labels and per-sample dynamics, and NaN for what they skip.
+//
 // Contract:
 //   requires: `layer_weights[i]` is the weight tensor of layers[i] (undefined for weightless
 //             layers); `params` are all trainable parameters.
@@ -15,6 +20,7 @@
 
 #include <torch/types.h>
 
+#include <limits>
 #include <vector>
 
 #include "lossdoctor/run_record.hpp"
@@ -34,8 +40,9 @@ class Recorder {
   void on_batch(int64_t step, int64_t epoch, const torch::Tensor& inputs, const torch::Tensor& labels,
                 const torch::Tensor& output, const torch::Tensor& sample_loss,
                 const torch::Tensor& indices, double loss, double lr, double reference_loss);
-  /// After backward, before clipping and the optimiser step.
-  void on_gradients(int64_t step);
+  /// After backward, before clipping and the optimiser step. `grad_norm`: the global gradient
+  /// norm when the caller already has it (NaN: computed here).
+  void on_gradients(int64_t step, double grad_norm = std::numeric_limits<double>::quiet_NaN());
   /// After the optimiser step.
   void on_update(int64_t step);
   void on_epoch(const EpochSample& epoch);
@@ -44,18 +51,19 @@ class Recorder {
   const RunRecord& record() const { return record_; }
 
  private:
-  torch::Tensor flat_grads() const;
-  torch::Tensor flat_params() const;
+  bool is_dense_step(int64_t step) const;
+  torch::Tensor flat_grads(torch::Tensor& buffer) const;
+  torch::Tensor flat_params(torch::Tensor& buffer) const;
 
   RunRecord record_;
   std::vector<torch::Tensor> layer_weights_, params_;
   LayerProbe pending_;        ///< probe being filled during the current probe step
   bool probing_ = false;
-  torch::Tensor prev_grad_, params_before_;
+  torch::Tensor prev_grad_, params_before_, params_after_, grad_buffer_;
   std::vector<torch::Tensor> layer_weights_before_;
-  torch::Tensor grad_ema_;    ///< running mean gradient, for the noise scale
-  double grad_sq_ema_ = 0;
-  int64_t ema_steps_ = 0;
+  torch::Tensor noise_prev_;  ///< gradient of the step before a probe step
+  int64_t noise_prev_step_ = -2;
+  std::vector<double> noise_sq_, noise_dot_;
 };
 
 /// Mean, std, min, max over the finite values, and the non-finite fraction.

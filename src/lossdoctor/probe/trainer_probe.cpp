@@ -4,21 +4,13 @@
 #include <limits>
 
 #include "lossdoctor/model/network.hpp"
+#include "lossdoctor/train/loss.hpp"
+#include "lossdoctor/train/optimizer.hpp"
 
 namespace lossdoctor::probe {
 namespace {
 
 constexpr int64_t kStatsSamples = 2048;  ///< training images drawn through the loader for split stats
-
-std::string optimizer_kind(spec::OptimizerSpec::Kind kind) {
-  const char* names[] = {"sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta"};
-  return names[static_cast<int>(kind)];
-}
-
-std::string loss_kind(spec::LossSpec::Kind kind) {
-  const char* names[] = {"cross_entropy", "nll", "mse", "bce"};
-  return names[static_cast<int>(kind)];
-}
 
 }  // namespace
 
@@ -53,9 +45,9 @@ TrainerProbe::TrainerProbe(train::Trainer& trainer) {
   setup.num_classes = trainer.dataset().num_classes;
   setup.batch_size = spec.batch_size;
   setup.train_size = trainer.dataset().train.size();
-  setup.optimizer = optimizer_kind(spec.optimizer.kind);
+  setup.optimizer = train::optimizer_kind_name(spec.optimizer.kind);
   setup.base_lr = spec.optimizer.lr;
-  setup.loss = loss_kind(spec.loss.kind);
+  setup.loss = train::loss_kind_name(spec.loss.kind);
   setup.from_logits = spec.loss.from_logits;
   setup.probe_every = spec.diagnose.probe_every;
   setup.clip_grad_norm = spec.clip_grad_norm.value_or(0.0);
@@ -109,7 +101,7 @@ void TrainerProbe::after_backward(train::Trainer& trainer, const train::StepView
   recorder_->on_batch(view.step, view.epoch, view.batch->images, view.batch->labels, *view.output,
                       *view.sample_loss, view.batch->indices, view.loss, view.lr,
                       std::numeric_limits<double>::quiet_NaN());
-  recorder_->on_gradients(view.step);
+  recorder_->on_gradients(view.step, view.grad_norm);
 }
 
 void TrainerProbe::after_step(train::Trainer&, const train::StepView& view) { recorder_->on_update(view.step); }

@@ -54,6 +54,17 @@ torch::Tensor mean_loss(const spec::LossSpec& loss, const torch::Tensor& output,
   return per_sample_loss(loss, output, labels).mean();
 }
 
+std::string loss_kind_name(spec::LossSpec::Kind kind) {
+  using Kind = spec::LossSpec::Kind;
+  switch (kind) {
+    case Kind::CrossEntropy: return "cross_entropy";
+    case Kind::Nll: return "nll";
+    case Kind::Mse: return "mse";
+    case Kind::Bce: return "bce";
+  }
+  return "?";
+}
+
 std::string loss_name(const spec::LossSpec& loss) {
   using Kind = spec::LossSpec::Kind;
   switch (loss.kind) {

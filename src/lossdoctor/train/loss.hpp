@@ -25,7 +25,10 @@ torch::Tensor per_sample_loss(const spec::LossSpec& loss, const torch::Tensor& o
 torch::Tensor mean_loss(const spec::LossSpec& loss, const torch::Tensor& output,
                         const torch::Tensor& labels);
 
-/// Spec spelling, e.g. "cross_entropy(from_logits)".
+/// Spec spelling of the kind: "cross_entropy", "nll", "mse", "bce".
+std::string loss_kind_name(spec::LossSpec::Kind kind);
+
+/// Spec spelling with settings, e.g. "cross_entropy(from_logits)".
 std::string loss_name(const spec::LossSpec& loss);
 
 }  // namespace lossdoctor::train

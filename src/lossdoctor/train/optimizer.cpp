@@ -125,9 +125,20 @@ void Optimizer::load(torch::serialize::InputArchive& archive) {
   set_lr(lr.item<double>());
 }
 
+std::string optimizer_kind_name(spec::OptimizerSpec::Kind kind) {
+  switch (kind) {
+    case Kind::Sgd: return "sgd";
+    case Kind::Adam: return "adam";
+    case Kind::AdamW: return "adamw";
+    case Kind::RmsProp: return "rmsprop";
+    case Kind::Adagrad: return "adagrad";
+    case Kind::Adadelta: return "adadelta";
+  }
+  return "?";
+}
+
 std::string optimizer_name(const spec::OptimizerSpec& spec) {
-  const char* names[] = {"sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta"};
-  std::string out = fmt::format("{}(lr={:g}", names[static_cast<int>(spec.kind)], spec.lr);
+  std::string out = fmt::format("{}(lr={:g}", optimizer_kind_name(spec.kind), spec.lr);
   if (spec.momentum > 0) out += fmt::format(", momentum={:g}", spec.momentum);
   if (spec.nesterov) out += ", nesterov";
   if (spec.weight_decay > 0) out += fmt::format(", weight_decay={:g}", spec.weight_decay);

@@ -43,7 +43,10 @@ class Optimizer {
   std::vector<torch::Tensor> square_avg_, acc_delta_;  ///< Adadelta state
 };
 
-/// Spec spelling, e.g. "adam(lr=0.001)".
+/// Spec spelling of the kind: "sgd", "adam", ...
+std::string optimizer_kind_name(spec::OptimizerSpec::Kind kind);
+
+/// Spec spelling with settings, e.g. "adam(lr=0.001)".
 std::string optimizer_name(const spec::OptimizerSpec& spec);
 
 }  // namespace lossdoctor::train

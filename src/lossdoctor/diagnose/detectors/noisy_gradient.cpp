@@ -2,6 +2,7 @@
 // follows mostly noise (McCandlish et al., "An Empirical Model of Large-Batch Training").
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "lossdoctor/diagnose/detectors.hpp"
@@ -16,6 +17,8 @@ constexpr size_t kMinSamples = 3;
 constexpr double kMaxNoiseToBatch = 50.0;
 /// Severity: 0.3 at the threshold, 1 at kFullSeverityFactor × the threshold (log scale).
 constexpr double kFullSeverityFactor = 20.0;
+/// B_noise / B when the mean-gradient estimate vanishes (pure noise).
+constexpr double kNoiseCap = kMaxNoiseToBatch * kFullSeverityFactor;
 }  // namespace
 
 std::vector<Symptom> detect_noisy_gradient(const RunRecord& r) {
@@ -26,12 +29,16 @@ std::vector<Symptom> detect_noisy_gradient(const RunRecord& r) {
   std::vector<int64_t> steps;
   for (const auto& n : r.noise) {
     if (!std::isfinite(n.mean_sq_grad_norm) || !std::isfinite(n.sq_mean_grad_norm) ||
-        n.sq_mean_grad_norm <= 0) {
+        n.mean_sq_grad_norm <= 0) {
       continue;
     }
-    // B_noise = B · (E|g_B|² − |E g_B|²) / |E g_B|²; B_noise / B drops the B.
-    const double ratio = (n.mean_sq_grad_norm - n.sq_mean_grad_norm) / n.sq_mean_grad_norm;
-    ratios.push_back(std::max(ratio, 0.0));
+    // B_noise = B · (E|g_B|² − |E g_B|²) / |E g_B|²; B_noise / B drops the B. The |E g_B|²
+    // estimate (a mean of products of consecutive gradients) is ≤ 0 when noise swamps the
+    // signal: count that as the noisiest ratio we report.
+    const double ratio = n.sq_mean_grad_norm <= 0
+                             ? kNoiseCap
+                             : (n.mean_sq_grad_norm - n.sq_mean_grad_norm) / n.sq_mean_grad_norm;
+    ratios.push_back(std::clamp(ratio, 0.0, kNoiseCap));
     steps.push_back(n.step);
   }
   if (ratios.size() < kMinSamples) return {};

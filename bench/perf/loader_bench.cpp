@@ -35,14 +35,24 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
-      if (i + 1 >= argc) { std::cerr << a << " needs a value\n"; std::exit(2); }
+      if (i + 1 >= argc) {
+        std::cerr << a << " needs a value\n";
+        std::exit(2);
+      }
       return argv[++i];
     };
-    if (a == "--threads") threads = std::stoi(next());
-    else if (a == "--batches") batches = std::stoll(next());
-    else if (a == "--set") overrides.push_back(next());
-    else if (spec_path.empty()) spec_path = a;
-    else { std::cerr << "unexpected argument " << a << "\n"; return 2; }
+    if (a == "--threads")
+      threads = std::stoi(next());
+    else if (a == "--batches")
+      batches = std::stoll(next());
+    else if (a == "--set")
+      overrides.push_back(next());
+    else if (spec_path.empty())
+      spec_path = a;
+    else {
+      std::cerr << "unexpected argument " << a << "\n";
+      return 2;
+    }
   }
   if (spec_path.empty()) {
     std::cerr << "usage: loader_bench SPEC [--threads N] [--batches N] [--set key=value]...\n";

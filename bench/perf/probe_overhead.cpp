@@ -28,8 +28,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <cstdlib>
+#include <ctime>
 #include <iostream>
 #include <limits>
 #include <map>
@@ -51,7 +51,9 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 /// CPU time of the whole process (all threads): less sensitive than wall time to other load.
 double cpu_now() {
@@ -70,7 +72,9 @@ double median(std::vector<double> v) {
 class Window : public ld::train::TrainObserver {
  public:
   Window(int64_t warmup, int64_t steps) : warmup_(warmup), steps_(steps) {}
-  void after_step(ld::train::Trainer&, const ld::train::StepView&) override { last_after_step_ = Clock::now(); }
+  void after_step(ld::train::Trainer&, const ld::train::StepView&) override {
+    last_after_step_ = Clock::now();
+  }
   void on_epoch_end(ld::train::Trainer&, const ld::train::EpochRecord&) override {
     // (the final pass after the window closes is not inside it)
     if (done_ >= warmup_ && done_ < warmup_ + steps_) excluded_ += since(last_after_step_);
@@ -98,7 +102,8 @@ class Window : public ld::train::TrainObserver {
 /// probe/doctor.cpp's SettleWatcher (check part): re-diagnose every `check_every` steps.
 class CheckWatcher : public ld::train::TrainObserver {
  public:
-  CheckWatcher(const ld::probe::TrainerProbe& probe, int64_t check_every) : probe_(probe), every_(check_every) {}
+  CheckWatcher(const ld::probe::TrainerProbe& probe, int64_t check_every)
+      : probe_(probe), every_(check_every) {}
   void after_step(ld::train::Trainer&, const ld::train::StepView& view) override {
     const int64_t done = view.step + 1;
     if (done % every_ != 0) return;
@@ -140,13 +145,14 @@ class TimedProbe : public ld::train::TrainObserver {
   void before_forward(ld::train::Trainer& trainer, int64_t step) override {
     current_step_ = step;
     if (!recorder_->is_probe_step(step)) return;
-    trainer.network()->set_observer([this](const ld::model::Layer& layer, const torch::Tensor& out) {
-      const auto it = layer_index_.find(&layer);
-      if (it == layer_index_.end()) return;
-      const auto t = Clock::now();
-      recorder_->on_activation(it->second, out, current_step_);
-      add("on_activation", t);
-    });
+    trainer.network()->set_observer(
+        [this](const ld::model::Layer& layer, const torch::Tensor& out) {
+          const auto it = layer_index_.find(&layer);
+          if (it == layer_index_.end()) return;
+          const auto t = Clock::now();
+          recorder_->on_activation(it->second, out, current_step_);
+          add("on_activation", t);
+        });
   }
   void after_backward(ld::train::Trainer& trainer, const ld::train::StepView& view) override {
     trainer.network()->set_observer(nullptr);
@@ -165,10 +171,15 @@ class TimedProbe : public ld::train::TrainObserver {
     add("on_update", t);
   }
   void on_epoch_end(ld::train::Trainer&, const ld::train::EpochRecord& e) override {
-    recorder_->on_epoch({e.epoch, e.step, e.train_loss, e.train_accuracy, e.val_loss, e.val_accuracy});
+    recorder_->on_epoch(
+        {e.epoch, e.step, e.train_loss, e.train_accuracy, e.val_loss, e.val_accuracy});
   }
   /// Only steps inside the timing window count.
-  void start_counting() { seconds_.clear(); probe_steps_ = other_steps_ = 0; counting_ = true; }
+  void start_counting() {
+    seconds_.clear();
+    probe_steps_ = other_steps_ = 0;
+    counting_ = true;
+  }
   void count_step(int64_t step) {
     if (!counting_) return;
     (recorder_->is_probe_step(step) ? probe_steps_ : other_steps_)++;
@@ -201,7 +212,8 @@ class TimedProbe : public ld::train::TrainObserver {
 /// Starts TimedProbe's counters with the window and counts probe / non-probe steps in it.
 class TimedWindow : public Window {
  public:
-  TimedWindow(int64_t warmup, int64_t steps, TimedProbe& p) : Window(warmup, steps), p_(p), warmup_(warmup) {}
+  TimedWindow(int64_t warmup, int64_t steps, TimedProbe& p)
+      : Window(warmup, steps), p_(p), warmup_(warmup) {}
   void after_step(ld::train::Trainer& t, const ld::train::StepView& v) override {
     p_.count_step(v.step);
     Window::after_step(t, v);
@@ -227,21 +239,35 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
-      if (i + 1 >= argc) { std::cerr << a << " needs a value\n"; std::exit(2); }
+      if (i + 1 >= argc) {
+        std::cerr << a << " needs a value\n";
+        std::exit(2);
+      }
       return argv[++i];
     };
-    if (a == "--threads") threads = std::stoi(next());
-    else if (a == "--warmup") warmup = std::stoll(next());
-    else if (a == "--steps") steps = std::stoll(next());
-    else if (a == "--rounds") rounds = std::stoi(next());
-    else if (a == "--check-every") check_every = std::stoll(next());
-    else if (a == "--set") overrides.push_back(next());
-    else if (spec_path.empty()) spec_path = a;
-    else { std::cerr << "unexpected argument " << a << "\n"; return 2; }
+    if (a == "--threads")
+      threads = std::stoi(next());
+    else if (a == "--warmup")
+      warmup = std::stoll(next());
+    else if (a == "--steps")
+      steps = std::stoll(next());
+    else if (a == "--rounds")
+      rounds = std::stoi(next());
+    else if (a == "--check-every")
+      check_every = std::stoll(next());
+    else if (a == "--set")
+      overrides.push_back(next());
+    else if (spec_path.empty())
+      spec_path = a;
+    else {
+      std::cerr << "unexpected argument " << a << "\n";
+      return 2;
+    }
   }
   if (spec_path.empty() || warmup < 1 || steps < 1 || rounds < 1 || check_every < 1) {
-    std::cerr << "usage: probe_overhead SPEC [--threads N] [--warmup W>=1] [--steps N] [--rounds R] "
-                 "[--check-every K] [--set key=value]...\n";
+    std::cerr
+        << "usage: probe_overhead SPEC [--threads N] [--warmup W>=1] [--steps N] [--rounds R] "
+           "[--check-every K] [--set key=value]...\n";
     return 2;
   }
   if (threads > 0) at::set_num_threads(threads);
@@ -299,7 +325,10 @@ int main(int argc, char** argv) {
       }
       seconds[v].push_back(s);
       cpu_seconds[v].push_back(cpu);
-      round[v] = {{"seconds", s}, {"cpu_seconds", cpu}, {"validation_seconds_excluded", excluded}, {"position", k}};
+      round[v] = {{"seconds", s},
+                  {"cpu_seconds", cpu},
+                  {"validation_seconds_excluded", excluded},
+                  {"position", k}};
       std::cerr << "round " << r << " " << v << ": " << s << " s wall, " << cpu << " s cpu\n";
     }
     rounds_json.push_back(round);

@@ -33,7 +33,9 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 class Window : public ld::train::TrainObserver {
  public:
@@ -74,16 +76,28 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
-      if (i + 1 >= argc) { std::cerr << a << " needs a value\n"; std::exit(2); }
+      if (i + 1 >= argc) {
+        std::cerr << a << " needs a value\n";
+        std::exit(2);
+      }
       return argv[++i];
     };
-    if (a == "--threads") threads = std::stoi(next());
-    else if (a == "--warmup") warmup = std::stoll(next());
-    else if (a == "--steps") steps = std::stoll(next());
-    else if (a == "--set") overrides.push_back(next());
-    else if (a == "--breakdown") breakdown = true;
-    else if (spec_path.empty()) spec_path = a;
-    else { std::cerr << "unexpected argument " << a << "\n"; return 2; }
+    if (a == "--threads")
+      threads = std::stoi(next());
+    else if (a == "--warmup")
+      warmup = std::stoll(next());
+    else if (a == "--steps")
+      steps = std::stoll(next());
+    else if (a == "--set")
+      overrides.push_back(next());
+    else if (a == "--breakdown")
+      breakdown = true;
+    else if (spec_path.empty())
+      spec_path = a;
+    else {
+      std::cerr << "unexpected argument " << a << "\n";
+      return 2;
+    }
   }
   if (spec_path.empty() || warmup < 1 || steps < 1) {
     std::cerr << "usage: train_bench SPEC [--threads N] [--warmup W>=1] [--steps N] [--breakdown] "
@@ -128,9 +142,14 @@ int main(int argc, char** argv) {
   const int64_t per_epoch = loader.batches_per_epoch();
   const auto total = Clock::now();
   for (int64_t s = 0; s < warmup + steps; ++s) {
-    if (s == warmup) { t.clear(); }
+    if (s == warmup) {
+      t.clear();
+    }
     auto c = Clock::now();
-    const auto lap = [&](const char* name) { t[name] += since(c); c = Clock::now(); };
+    const auto lap = [&](const char* name) {
+      t[name] += since(c);
+      c = Clock::now();
+    };
     torch::manual_seed(static_cast<uint64_t>(s) * 2654435761ULL + 1);
     lap("manual_seed");
     ld::data::Batch batch = loader.batch(s / per_epoch, s % per_epoch);
@@ -160,7 +179,10 @@ int main(int argc, char** argv) {
   (void)total;
   double sum = 0;
   nlohmann::json parts;
-  for (auto& [k, v] : t) { parts[k] = v / steps * 1e3; sum += v; }
+  for (auto& [k, v] : t) {
+    parts[k] = v / steps * 1e3;
+    sum += v;
+  }
   out["mode"] = "breakdown";
   out["ms_per_step"] = parts;
   out["ms_per_step_total"] = sum / steps * 1e3;

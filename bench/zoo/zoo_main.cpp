@@ -17,6 +17,7 @@
 // each case's header).
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <fnmatch.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -24,9 +25,9 @@
 
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -39,8 +40,6 @@
 #include <string>
 #include <vector>
 
-#include <fmt/format.h>
-
 extern char** environ;
 
 namespace {
@@ -50,7 +49,7 @@ using nlohmann::json;
 
 struct Case {
   std::string id;
-  std::string spec;  ///< path, or empty for a loop case
+  std::string spec;      ///< path, or empty for a loop case
   std::string loop_bug;  ///< custom_loop --bug value for loop cases
   std::string truth;
   std::vector<std::string> accept;
@@ -201,9 +200,11 @@ double quantile(std::vector<double> v, double q) {
 }
 
 int usage() {
-  std::cerr << "usage: lossdoctor-bench zoo [--seeds N] [--filter GLOB[,GLOB]] [--jobs N] [--budget N]\n"
-               "                            [--cases DIR] [--out FILE] [--update-docs FILE] [--require-correct]\n"
-               "                            [--effects FILE]\n";
+  std::cerr
+      << "usage: lossdoctor-bench zoo [--seeds N] [--filter GLOB[,GLOB]] [--jobs N] [--budget N]\n"
+         "                            [--cases DIR] [--out FILE] [--update-docs FILE] "
+         "[--require-correct]\n"
+         "                            [--effects FILE]\n";
   return 2;
 }
 
@@ -213,7 +214,8 @@ int main(int argc, char** argv) {
   if (argc < 2 || std::string(argv[1]) != "zoo") return usage();
   const fs::path self = fs::canonical("/proc/self/exe").parent_path();
   std::string cases_dir = (fs::path(LOSSDOCTOR_SOURCE_DIR) / "bench/zoo/cases").string();
-  std::string filter, out_path = (fs::path(LOSSDOCTOR_SOURCE_DIR) / "bench/results/zoo.json").string();
+  std::string filter,
+      out_path = (fs::path(LOSSDOCTOR_SOURCE_DIR) / "bench/results/zoo.json").string();
   std::string docs_path;
   std::string cli = LOSSDOCTOR_CLI_PATH, custom_loop = LOSSDOCTOR_CUSTOM_LOOP_PATH;
   int seeds = 3, jobs = 2, budget = 0;
@@ -226,17 +228,28 @@ int main(int argc, char** argv) {
       return argv[++i];
     };
     try {
-      if (a == "--seeds") seeds = std::stoi(value());
-      else if (a == "--filter") filter = value();
-      else if (a == "--jobs") jobs = std::stoi(value());
-      else if (a == "--budget") budget = std::stoi(value());
-      else if (a == "--cases") cases_dir = value();
-      else if (a == "--out") out_path = value();
-      else if (a == "--update-docs") docs_path = value();
-      else if (a == "--require-correct") require_correct = true;
-      else if (a == "--effects") effects_path = value();
-      else if (a == "--help" || a == "-h") return usage() == 2 ? 0 : 0;
-      else return usage();
+      if (a == "--seeds")
+        seeds = std::stoi(value());
+      else if (a == "--filter")
+        filter = value();
+      else if (a == "--jobs")
+        jobs = std::stoi(value());
+      else if (a == "--budget")
+        budget = std::stoi(value());
+      else if (a == "--cases")
+        cases_dir = value();
+      else if (a == "--out")
+        out_path = value();
+      else if (a == "--update-docs")
+        docs_path = value();
+      else if (a == "--require-correct")
+        require_correct = true;
+      else if (a == "--effects")
+        effects_path = value();
+      else if (a == "--help" || a == "-h")
+        return usage() == 2 ? 0 : 0;
+      else
+        return usage();
     } catch (const std::exception&) {
       return usage();
     }
@@ -245,8 +258,9 @@ int main(int argc, char** argv) {
   std::vector<Case> cases = load_cases(cases_dir, filter);
   const bool effects = !effects_path.empty();
   if (effects) {
-    cases.erase(std::remove_if(cases.begin(), cases.end(), [](const Case& c) { return c.spec.empty(); }),
-                cases.end());
+    cases.erase(
+        std::remove_if(cases.begin(), cases.end(), [](const Case& c) { return c.spec.empty(); }),
+        cases.end());
     seeds = 1;
   }
   if (cases.empty()) {
@@ -266,7 +280,8 @@ int main(int argc, char** argv) {
       runs.push_back(r);
     }
   }
-  std::cerr << fmt::format("zoo: {} cases × {} seeds = {} runs, {} at a time\n", cases.size(), seeds, runs.size(), jobs);
+  std::cerr << fmt::format("zoo: {} cases × {} seeds = {} runs, {} at a time\n", cases.size(),
+                           seeds, runs.size(), jobs);
   const double t0 = now();
   size_t next = 0, done = 0;
   std::map<pid_t, size_t> running;
@@ -275,13 +290,30 @@ int main(int argc, char** argv) {
       Run& r = runs[next];
       std::vector<std::string> args;
       if (effects) {
-        args = {cli, "--threads", "1", "train", r.c->spec, "--max-steps", std::to_string(budget > 0 ? budget : 300),
-                "--quiet", "--out", (tmp / r.c->id).string()};
+        args = {cli,
+                "--threads",
+                "1",
+                "train",
+                r.c->spec,
+                "--max-steps",
+                std::to_string(budget > 0 ? budget : 300),
+                "--quiet",
+                "--out",
+                (tmp / r.c->id).string()};
       } else if (!r.c->loop_bug.empty()) {
-        args = {custom_loop, "--bug", r.c->loop_bug, "--seed", std::to_string(r.seed), "--json", r.json_path};
+        args = {custom_loop, "--bug",    r.c->loop_bug, "--seed", std::to_string(r.seed),
+                "--json",    r.json_path};
       } else {
-        args = {cli, "--threads", "1", "diagnose", r.c->spec, "--set", fmt::format("seed={}", r.seed),
-                "--json", r.json_path, "--quiet"};
+        args = {cli,
+                "--threads",
+                "1",
+                "diagnose",
+                r.c->spec,
+                "--set",
+                fmt::format("seed={}", r.seed),
+                "--json",
+                r.json_path,
+                "--quiet"};
         if (budget > 0) {
           args.push_back("--budget-steps");
           args.push_back(std::to_string(budget));
@@ -322,13 +354,15 @@ int main(int argc, char** argv) {
     ++done;
     const std::string top = effects ? "" : r.causes.empty() ? "-" : r.causes.front();
     if (effects) {
-      std::cerr << fmt::format("[{}/{}] {:<34} {}\n", done, runs.size(), r.c->id, r.ok ? "trained" : r.error);
+      std::cerr << fmt::format("[{}/{}] {:<34} {}\n", done, runs.size(), r.c->id,
+                               r.ok ? "trained" : r.error);
       continue;
     }
-    std::cerr << fmt::format("[{}/{}] {:<34} seed {}  {:<26} {}  {} steps  {:.1f} s\n", done, runs.size(), r.c->id,
-                             r.seed, r.ok ? top : r.error,
-                             r.ok ? (r.c->correct(top) ? "ok" : "WRONG (truth " + r.c->truth + ")") : "",
-                             r.steps_run, r.wall);
+    std::cerr << fmt::format(
+        "[{}/{}] {:<34} seed {}  {:<26} {}  {} steps  {:.1f} s\n", done, runs.size(), r.c->id,
+        r.seed, r.ok ? top : r.error,
+        r.ok ? (r.c->correct(top) ? "ok" : "WRONG (truth " + r.c->truth + ")") : "", r.steps_run,
+        r.wall);
   }
   const double total_wall = now() - t0;
   fs::remove_all(tmp);
@@ -364,7 +398,8 @@ int main(int argc, char** argv) {
       confusion[c.truth][top]++;
       const bool right = r->ok && !r->causes.empty() && c.correct(top);
       bool in_top3 = false;
-      for (size_t k = 0; k < r->causes.size() && k < 3; ++k) in_top3 = in_top3 || c.correct(r->causes[k]);
+      for (size_t k = 0; k < r->causes.size() && k < 3; ++k)
+        in_top3 = in_top3 || c.correct(r->causes[k]);
       if (!right) all_correct = false;
       if (c.control()) {
         ++controls;
@@ -376,18 +411,25 @@ int main(int argc, char** argv) {
           ++top1, ++c_top1, ++fault_runs_ok;
           if (r->steps_to_correct) {
             steps_to.push_back(static_cast<double>(*r->steps_to_correct));
-            secs_to.push_back(r->steps_run > 0 ? r->seconds * static_cast<double>(*r->steps_to_correct) / r->steps_run
-                                               : r->seconds);
+            secs_to.push_back(r->steps_run > 0
+                                  ? r->seconds * static_cast<double>(*r->steps_to_correct) /
+                                        r->steps_run
+                                  : r->seconds);
           }
         }
         if (in_top3) ++top3, ++c_top3;
       }
-      seeds_json.push_back({{"seed", r->seed}, {"verdict", r->verdict}, {"causes", r->causes},
-                            {"steps_run", r->steps_run}, {"seconds", r->seconds},
-                            {"steps_to_correct", r->steps_to_correct ? json(*r->steps_to_correct) : json()},
-                            {"error", r->error}});
+      seeds_json.push_back(
+          {{"seed", r->seed},
+           {"verdict", r->verdict},
+           {"causes", r->causes},
+           {"steps_run", r->steps_run},
+           {"seconds", r->seconds},
+           {"steps_to_correct", r->steps_to_correct ? json(*r->steps_to_correct) : json()},
+           {"error", r->error}});
     }
-    per_case.push_back({{"case", c.id}, {"truth", c.truth}, {"accept", c.accept}, {"runs", seeds_json}});
+    per_case.push_back(
+        {{"case", c.id}, {"truth", c.truth}, {"accept", c.accept}, {"runs", seeds_json}});
   }
   const auto pct = [](int a, int b) { return b > 0 ? 100.0 * a / b : NAN; };
   const double recall = pct(detected, faults), false_alarms = pct(alarms, controls);
@@ -406,8 +448,8 @@ int main(int argc, char** argv) {
       "| steps until the right cause is on top: median / p90 | {:.0f} / {:.0f} | median ≤ 300 |\n"
       "| seconds until then: median / p90 | {:.1f} / {:.1f} | |\n"
       "| wall time of the whole run | {:.1f} min ({} jobs) | < 45 min |\n",
-      faults / seeds, seeds, faults, controls, recall, false_alarms, alarms, controls, t1, t3, med_steps, p90_steps,
-      med_secs, p90_secs, total_wall / 60, jobs);
+      faults / seeds, seeds, faults, controls, recall, false_alarms, alarms, controls, t1, t3,
+      med_steps, p90_steps, med_secs, p90_secs, total_wall / 60, jobs);
   std::string cases_md = "| case | truth | top cause per seed | right |\n|---|---|---|---|\n";
   for (const auto& c : cases) {
     std::string tops;
@@ -417,7 +459,8 @@ int main(int argc, char** argv) {
       tops += (tops.empty() ? "" : ", ") + top;
       right += r->ok && !r->causes.empty() && c.correct(top);
     }
-    cases_md += fmt::format("| {} | {} | {} | {}/{} |\n", c.id, c.truth, tops, right, by_case[c.id].size());
+    cases_md +=
+        fmt::format("| {} | {} | {} | {}/{} |\n", c.id, c.truth, tops, right, by_case[c.id].size());
   }
   std::set<std::string> predicted;
   for (const auto& [t, row] : confusion) {
@@ -436,19 +479,32 @@ int main(int argc, char** argv) {
     }
     confusion_md += "\n";
   }
-  std::cout << table << "\n" << cases_md << "\nconfusion (rows: truth, columns: top cause):\n" << confusion_md;
+  std::cout << table << "\n"
+            << cases_md << "\nconfusion (rows: truth, columns: top cause):\n"
+            << confusion_md;
 
-  json result{{"date", [] {
+  json result{{"date",
+               [] {
                  char buf[32];
                  const std::time_t t = std::time(nullptr);
                  std::strftime(buf, sizeof buf, "%Y-%m-%d", std::gmtime(&t));
                  return std::string(buf);
                }()},
-              {"seeds", seeds}, {"jobs", jobs}, {"filter", filter}, {"budget", budget},
-              {"recall", recall}, {"false_alarm_rate", false_alarms}, {"top1", t1}, {"top3", t3},
-              {"median_steps_to_correct", med_steps}, {"p90_steps_to_correct", p90_steps},
-              {"median_seconds_to_correct", med_secs}, {"p90_seconds_to_correct", p90_secs},
-              {"wall_minutes", total_wall / 60}, {"confusion", confusion}, {"cases", per_case}};
+              {"seeds", seeds},
+              {"jobs", jobs},
+              {"filter", filter},
+              {"budget", budget},
+              {"recall", recall},
+              {"false_alarm_rate", false_alarms},
+              {"top1", t1},
+              {"top3", t3},
+              {"median_steps_to_correct", med_steps},
+              {"p90_steps_to_correct", p90_steps},
+              {"median_seconds_to_correct", med_secs},
+              {"p90_seconds_to_correct", p90_secs},
+              {"wall_minutes", total_wall / 60},
+              {"confusion", confusion},
+              {"cases", per_case}};
   if (!out_path.empty()) {
     fs::create_directories(fs::path(out_path).parent_path());
     const std::string tmp_out = out_path + ".tmp";
@@ -465,8 +521,10 @@ int main(int argc, char** argv) {
     std::string cmd = "lossdoctor-bench zoo";
     for (int i = 2; i < argc; ++i) cmd += std::string(" ") + argv[i];
     const std::string section = begin + "\n" +
-                                fmt::format("Measured {} with `build/bench/{}`.\n\n", result["date"].get<std::string>(), cmd) +
-                                table + "\n" + cases_md + "\nConfusion (rows: truth, columns: top cause):\n\n" +
+                                fmt::format("Measured {} with `build/bench/{}`.\n\n",
+                                            result["date"].get<std::string>(), cmd) +
+                                table + "\n" + cases_md +
+                                "\nConfusion (rows: truth, columns: top cause):\n\n" +
                                 confusion_md + end;
     const size_t b = doc.find(begin), e = doc.find(end);
     if (b != std::string::npos && e != std::string::npos) {

@@ -20,7 +20,8 @@ namespace {
 
 struct NetImpl : torch::nn::Module {
   NetImpl()
-      : conv(register_module("conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 8, 3).padding(1)))),
+      : conv(register_module("conv",
+                             torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 8, 3).padding(1)))),
         fc(register_module("fc", torch::nn::Linear(8 * 14 * 14, 10))) {}
   torch::Tensor forward(torch::Tensor x) {
     x = torch::max_pool2d(torch::relu(conv(x)), 2);
@@ -37,13 +38,19 @@ int main(int argc, char** argv) {
   std::string bug = "none", json_path, record_path;
   int64_t steps = 150, seed = 0;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--bug") && i + 1 < argc) bug = argv[++i];
-    else if (!std::strcmp(argv[i], "--steps") && i + 1 < argc) steps = std::atoll(argv[++i]);
-    else if (!std::strcmp(argv[i], "--json") && i + 1 < argc) json_path = argv[++i];
-    else if (!std::strcmp(argv[i], "--record") && i + 1 < argc) record_path = argv[++i];
-    else if (!std::strcmp(argv[i], "--seed") && i + 1 < argc) seed = std::atoll(argv[++i]);
+    if (!std::strcmp(argv[i], "--bug") && i + 1 < argc)
+      bug = argv[++i];
+    else if (!std::strcmp(argv[i], "--steps") && i + 1 < argc)
+      steps = std::atoll(argv[++i]);
+    else if (!std::strcmp(argv[i], "--json") && i + 1 < argc)
+      json_path = argv[++i];
+    else if (!std::strcmp(argv[i], "--record") && i + 1 < argc)
+      record_path = argv[++i];
+    else if (!std::strcmp(argv[i], "--seed") && i + 1 < argc)
+      seed = std::atoll(argv[++i]);
     else {
-      std::cerr << "usage: custom_loop [--bug none|no-zero-grad|wrong-params|negated-loss] [--steps N] [--seed S] [--json FILE] [--record FILE]\n";
+      std::cerr << "usage: custom_loop [--bug none|no-zero-grad|wrong-params|negated-loss] "
+                   "[--steps N] [--seed S] [--json FILE] [--record FILE]\n";
       return 2;
     }
   }
@@ -70,8 +77,12 @@ int main(int argc, char** argv) {
     for (auto& p : params) p = p.detach().clone().requires_grad_(true);
   }
   torch::optim::SGD optimizer(params, torch::optim::SGDOptions(0.05).momentum(0.9));
-  lossdoctor::Monitor monitor(*model, lossdoctor::MonitorOptions().num_classes(10).optimizer("sgd").lr(0.05)
-                                          .train_size(images.size(0)).name("custom_loop --bug " + bug));
+  lossdoctor::Monitor monitor(*model, lossdoctor::MonitorOptions()
+                                          .num_classes(10)
+                                          .optimizer("sgd")
+                                          .lr(0.05)
+                                          .train_size(images.size(0))
+                                          .name("custom_loop --bug " + bug));
 
   const int64_t batch = 32, n = images.size(0);
   for (int64_t step = 0; step < steps; ++step) {
@@ -91,7 +102,10 @@ int main(int argc, char** argv) {
 
   const lossdoctor::report::Report report = monitor.diagnose();
   std::cout << lossdoctor::report::render_text(report, false);
-  if (!json_path.empty()) std::ofstream(json_path) << lossdoctor::report::to_json(report).dump(2) << "\n";
-  if (!record_path.empty()) std::ofstream(record_path) << lossdoctor::report::record_to_json(monitor.record()).dump() << "\n";
+  if (!json_path.empty())
+    std::ofstream(json_path) << lossdoctor::report::to_json(report).dump(2) << "\n";
+  if (!record_path.empty())
+    std::ofstream(record_path) << lossdoctor::report::record_to_json(monitor.record()).dump()
+                               << "\n";
   return report.verdict == "healthy" ? 0 : 1;
 }

@@ -12,21 +12,21 @@ namespace lossdoctor {
 
 /// Something observed in the RunRecord.
 struct Symptom {
-  std::string id;      ///< a symptom id: nan_loss, diverging_loss, ... (see symptom_ids())
-  int64_t step = -1;   ///< first step it was seen (-1: not tied to a step)
-  std::string layer;   ///< empty when not tied to a layer
-  double value = 0;    ///< the headline number (meaning depends on the id; see docs/diagnoses.md)
-  double severity = 0; ///< 0..1, how far past its threshold
+  std::string id;       ///< a symptom id: nan_loss, diverging_loss, ... (see symptom_ids())
+  int64_t step = -1;    ///< first step it was seen (-1: not tied to a step)
+  std::string layer;    ///< empty when not tied to a layer
+  double value = 0;     ///< the headline number (meaning depends on the id; see docs/diagnoses.md)
+  double severity = 0;  ///< 0..1, how far past its threshold
   std::vector<std::string> evidence;  ///< human-readable numbers behind it
 };
 
 /// A suspected or proven cause.
 struct Finding {
-  std::string cause;        ///< a cause id (see cause_ids())
-  double confidence = 0;    ///< 0..1
+  std::string cause;                 ///< a cause id (see cause_ids())
+  double confidence = 0;             ///< 0..1
   std::string status = "suspected";  ///< suspected | confirmed | refuted
   std::optional<int64_t> first_step;
-  std::string layer;        ///< empty → null in JSON
+  std::string layer;  ///< empty → null in JSON
   std::vector<std::string> symptoms;
   std::vector<std::string> evidence;
   std::string explanation;  ///< why this raises the loss, two sentences

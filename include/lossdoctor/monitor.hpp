@@ -68,8 +68,9 @@ class Monitor {
   Monitor& operator=(const Monitor&) = delete;
 
   /// After the forward pass and the loss. `indices` (positions in the training set) is optional.
-  void after_forward(const torch::Tensor& inputs, const torch::Tensor& output, const torch::Tensor& labels,
-                     const torch::Tensor& loss, const torch::Tensor& indices = {});
+  void after_forward(const torch::Tensor& inputs, const torch::Tensor& output,
+                     const torch::Tensor& labels, const torch::Tensor& loss,
+                     const torch::Tensor& indices = {});
   /// After loss.backward().
   void after_backward();
   /// After optimizer.step(); `lr` is the rate used for this step when the loop knows it.

@@ -20,14 +20,15 @@ struct TensorStats {
 struct StepSample {
   int64_t step = 0;
   int64_t epoch = 0;
-  double loss = 0;             ///< mean batch loss (may be NaN/Inf)
+  double loss = 0;  ///< mean batch loss (may be NaN/Inf)
   double lr = 0;
-  double grad_norm = 0;        ///< global L2 norm of all gradients before clipping
-  double update_norm = 0;      ///< global L2 norm of the parameter change made by this step
-  double weight_norm = 0;      ///< global L2 norm of all parameters after the step
-  double batch_accuracy = 0;   ///< fraction of the batch predicted correctly (training mode)
+  double grad_norm = 0;  ///< global L2 norm of all gradients before clipping
+  double update_norm =
+      0;  ///< global L2 norm of the parameter change made by this step (NaN: not measured)
+  double weight_norm = 0;  ///< global L2 norm of all parameters after the step (NaN: not measured)
+  double batch_accuracy = 0;  ///< fraction of the batch predicted correctly (training mode)
   std::vector<int64_t> label_histogram;  ///< count per class in this batch
-  TensorStats input;           ///< statistics of the batch as fed to the model
+  TensorStats input;                     ///< statistics of the batch as fed to the model
   /// |g_t − g_{t−1}| / |g_t|: near 0 when gradients accumulate (zero_grad never called),
   /// O(1) for fresh minibatch gradients. NaN at the first step.
   double grad_change_ratio = 0;
@@ -36,7 +37,7 @@ struct StepSample {
   double reference_loss = 0;
   /// Fraction of the batch's images that look corrupt: non-finite values, constant images, or
   /// noise-like high-frequency content (mean |horizontal difference| > 0.8 × the image's std).
-  double odd_input_fraction = 0;
+  double odd_input_fraction = 0;  ///< measured on probe steps; NaN elsewhere
 };
 
 /// Per-layer figures, recorded every `probe_every` steps.
@@ -74,8 +75,8 @@ struct EpochSample {
 /// The first place a non-finite value appeared.
 struct NonFiniteOrigin {
   int64_t step = 0;
-  std::string layer;        ///< layer name, or "input" / "loss"
-  bool in_backward = false; ///< gradient rather than forward output
+  std::string layer;         ///< layer name, or "input" / "loss"
+  bool in_backward = false;  ///< gradient rather than forward output
 };
 
 /// Per-channel statistics of a split after its preprocessing (the whole split, not one batch).
@@ -89,15 +90,16 @@ struct SplitStats {
 struct SampleDynamics {
   int32_t times_seen = 0;
   float last_loss = 0;
-  float mean_margin = 0;       ///< running mean of (score of given label − best other score)
+  float mean_margin = 0;            ///< running mean of (score of given label − best other score)
   int32_t first_learned_step = -1;  ///< first step its margin was positive; -1 if never
 };
 
 /// Gradient-noise estimate at a probe step (McCandlish et al.'s simple noise scale).
 struct NoiseSample {
   int64_t step = 0;
-  double mean_sq_grad_norm = 0;  ///< running mean of |g_B|² over recent steps
-  double sq_mean_grad_norm = 0;  ///< |running mean of g_B|² over the same steps
+  double mean_sq_grad_norm =
+      0;  ///< mean of |g_B|² over recent probe steps (estimates |G|² + tr Σ / B)
+  double sq_mean_grad_norm = 0;  ///< mean of g_B · g_B' of consecutive batches (estimates |G|²)
 };
 
 struct RunRecord {

@@ -1,12 +1,11 @@
 // The command line as a user meets it: exit codes, messages, files. Runs the built binary.
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <fcntl.h>
 
 #include <chrono>
 #include <cstdio>
@@ -28,8 +27,8 @@ struct CliRun {
 };
 
 CliRun run_cli(const std::string& args) {
-  const std::string cmd = std::string("cd ") + LOSSDOCTOR_SOURCE_DIR + " && " + LOSSDOCTOR_CLI_PATH +
-                          " --threads 1 " + args + " 2>&1";
+  const std::string cmd = std::string("cd ") + LOSSDOCTOR_SOURCE_DIR + " && " +
+                          LOSSDOCTOR_CLI_PATH + " --threads 1 " + args + " 2>&1";
   CliRun r;
   FILE* pipe = ::popen(cmd.c_str(), "r");
   char buf[4096];
@@ -41,7 +40,8 @@ CliRun run_cli(const std::string& args) {
 }
 
 fs::path temp_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("lossdoctor_cli_" + name + "_" + std::to_string(::getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("lossdoctor_cli_" + name + "_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
@@ -75,9 +75,10 @@ TEST(Cli, ValidateReportsTheBrokenExampleExactly) {
 }
 
 TEST(Cli, ValidateAcceptsTheExamples) {
-  for (const char* spec : {"examples/fashion-mnist.yaml", "examples/seed-1-unshuffled-mismatched-val.yaml",
-                           "examples/seed-2-no-batchnorm-softmax-logits.yaml",
-                           "examples/seed-3-adam-lr1-batch1.yaml"}) {
+  for (const char* spec :
+       {"examples/fashion-mnist.yaml", "examples/seed-1-unshuffled-mismatched-val.yaml",
+        "examples/seed-2-no-batchnorm-softmax-logits.yaml",
+        "examples/seed-3-adam-lr1-batch1.yaml"}) {
     const CliRun r = run_cli(std::string("validate ") + spec);
     EXPECT_EQ(r.code, 0) << spec << "\n" << r.out;
     EXPECT_NE(r.out.find(": ok"), std::string::npos) << r.out;
@@ -98,7 +99,8 @@ TEST(Cli, KernelLargerThanInputNamesFileLineAndLayer) {
   const CliRun r = run_cli("validate " + (dir / "spec.yaml").string());
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.out.find("spec.yaml:10:"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("model.layers[0].conv2d: kernel 40 is larger than its input 28"), std::string::npos)
+  EXPECT_NE(r.out.find("model.layers[0].conv2d: kernel 40 is larger than its input 28"),
+            std::string::npos)
       << r.out;
   fs::remove_all(dir);
 }
@@ -122,7 +124,8 @@ TEST(Cli, BadDataExitsTwoAndLeavesNoRunDirectory) {
   spec.replace(spec.find("train: {limit: 256}"), 19,
                "train: {images: " + (dir / "images.gz").string() + "}");
   write(dir / "spec.yaml", spec);
-  const CliRun r = run_cli("train " + (dir / "spec.yaml").string() + " --out " + (dir / "run").string());
+  const CliRun r =
+      run_cli("train " + (dir / "spec.yaml").string() + " --out " + (dir / "run").string());
   EXPECT_EQ(r.code, 2) << r.out;
   EXPECT_NE(r.out.find((dir / "images.gz").string()), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("magic"), std::string::npos) << r.out;
@@ -133,8 +136,8 @@ TEST(Cli, BadDataExitsTwoAndLeavesNoRunDirectory) {
 TEST(Cli, TrainQuietPrintsNothingAndWritesTheRun) {
   const fs::path dir = temp_dir("quiet");
   write(dir / "spec.yaml", kTinySpec);
-  const CliRun r = run_cli("train " + (dir / "spec.yaml").string() + " --quiet --out " + (dir / "run").string() +
-                        " --set batch_size=64");
+  const CliRun r = run_cli("train " + (dir / "spec.yaml").string() + " --quiet --out " +
+                           (dir / "run").string() + " --set batch_size=64");
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(r.out, "");
   const auto summary = nlohmann::json::parse(std::ifstream(dir / "run" / "summary.json"));
@@ -172,8 +175,9 @@ TEST(Cli, CtrlCWritesACheckpointAndResumeFinishes) {
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  std::vector<std::string> args = {LOSSDOCTOR_CLI_PATH, "--threads", "1", "train", spec_path,
-                                   "--out", run_dir, "--progress", "lines"};
+  std::vector<std::string> args = {
+      LOSSDOCTOR_CLI_PATH, "--threads", "1", "train", spec_path, "--out", run_dir,
+      "--progress",        "lines"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -203,8 +207,8 @@ TEST(Cli, CtrlCWritesACheckpointAndResumeFinishes) {
   EXPECT_TRUE(fs::exists(dir / "run" / "checkpoint.pt"));
 
   // Resume with a shorter plan: it continues from the checkpoint instead of starting over.
-  const CliRun r = run_cli("train " + spec_path + " --out " + run_dir + " --resume --quiet --max-steps " +
-                        std::to_string(steps_done + 3));
+  const CliRun r = run_cli("train " + spec_path + " --out " + run_dir +
+                           " --resume --quiet --max-steps " + std::to_string(steps_done + 3));
   EXPECT_EQ(r.code, 0) << r.out;
   const auto after = nlohmann::json::parse(std::ifstream(dir / "run" / "summary.json"));
   EXPECT_EQ(after["steps"], steps_done + 3);

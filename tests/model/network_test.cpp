@@ -38,8 +38,8 @@ spec::LayerSpec dense(int64_t units) {
 std::vector<spec::LayerSpec> small_cnn() {
   auto pool = layer(Kind::MaxPool);
   pool.size = 2;
-  return {conv(8, 3), layer(Kind::BatchNorm), layer(Kind::ReLU), pool, layer(Kind::Flatten),
-          dense(10)};
+  return {conv(8, 3), layer(Kind::BatchNorm), layer(Kind::ReLU),
+          pool,       layer(Kind::Flatten),   dense(10)};
 }
 
 TEST(Network, InfersShapesLayerByLayer) {
@@ -59,7 +59,8 @@ TEST(Network, ValidPaddingAndStrideShrinkTheImage) {
   c.stride = 2;
   Network net = make_network({c}, {}, {3, 32, 32});
   EXPECT_EQ(net->output_shape(), (std::vector<int64_t>{4, 14, 14}));  // (32 - 5) / 2 + 1
-  EXPECT_EQ(net->forward(torch::zeros({1, 3, 32, 32})).sizes(), (std::vector<int64_t>{1, 4, 14, 14}));
+  EXPECT_EQ(net->forward(torch::zeros({1, 3, 32, 32})).sizes(),
+            (std::vector<int64_t>{1, 4, 14, 14}));
 }
 
 TEST(Network, KernelLargerThanInputNamesTheLayer) {
@@ -70,8 +71,9 @@ TEST(Network, KernelLargerThanInputNamesTheLayer) {
     Network net = make_network({big}, {}, {1, 5, 5});
     FAIL() << "expected SpecError";
   } catch (const SpecError& e) {
-    EXPECT_EQ(std::string(e.what()),
-              "spec.yaml:14:7: model.layers[2].conv2d: kernel 7 is larger than its input 5 (padding 0)");
+    EXPECT_EQ(
+        std::string(e.what()),
+        "spec.yaml:14:7: model.layers[2].conv2d: kernel 7 is larger than its input 5 (padding 0)");
   }
 }
 
@@ -80,7 +82,8 @@ TEST(Network, DenseOnImageAsksForFlatten) {
     Network net = make_network({conv(4, 3), dense(10)}, {}, {1, 8, 8});
     FAIL() << "expected SpecError";
   } catch (const SpecError& e) {
-    EXPECT_NE(std::string(e.what()).find("add `- flatten` before it"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("add `- flatten` before it"), std::string::npos)
+        << e.what();
   }
 }
 
@@ -153,9 +156,11 @@ TEST(Init, HeNormalStdMatchesFanIn) {
 
 TEST(Init, GlorotNormalAndUniformMatchFans) {
   const double expected = std::sqrt(2.0 / (300 + 200));
-  EXPECT_NEAR(weight_std({spec::InitScheme::Kind::GlorotNormal}, 200, 300, 0), expected, 0.05 * expected);
+  EXPECT_NEAR(weight_std({spec::InitScheme::Kind::GlorotNormal}, 200, 300, 0), expected,
+              0.05 * expected);
   // U(-b, b) has std b/√3 with b = √(6/(in+out)): the same std as glorot normal.
-  EXPECT_NEAR(weight_std({spec::InitScheme::Kind::GlorotUniform}, 200, 300, 0), expected, 0.05 * expected);
+  EXPECT_NEAR(weight_std({spec::InitScheme::Kind::GlorotUniform}, 200, 300, 0), expected,
+              0.05 * expected);
   const double he = std::sqrt(2.0 / 300);
   EXPECT_NEAR(weight_std({spec::InitScheme::Kind::HeUniform}, 200, 300, 0), he, 0.05 * he);
 }

@@ -228,7 +228,8 @@ void feed_gradient(Rig& rig, int64_t t, const std::vector<torch::Tensor>& grads)
 }
 
 TEST(Recorder, GradChangeRatioSeparatesRepeatedFromFreshGradients) {
-  Rig rig(/*probe_every=*/100, /*train_size=*/8, /*custom_loop=*/true);  // measured for Monitor loops
+  Rig rig(/*probe_every=*/100, /*train_size=*/8,
+          /*custom_loop=*/true);  // measured for Monitor loops
   torch::manual_seed(7);
   const std::vector<torch::Tensor> g1 = {torch::randn({3, 16}), torch::randn({3})};
   const std::vector<torch::Tensor> g2 = {torch::randn({3, 16}), torch::randn({3})};
@@ -397,7 +398,8 @@ namespace {
 
 TEST(Recorder, FullMeasurementsOnlyOnDenseSteps) {
   Rig rig(/*probe_every=*/10);
-  for (int64_t t = 0; t < 12; ++t) rig.step(t, batch(40 + t), torch::tensor({0, 1, 2, 0}, torch::kInt64), 0.05);
+  for (int64_t t = 0; t < 12; ++t)
+    rig.step(t, batch(40 + t), torch::tensor({0, 1, 2, 0}, torch::kInt64), 0.05);
   const auto& s = rig.rec->record().steps;
   ASSERT_EQ(s.size(), 12u);
   for (int64_t t : {0, 1, 2, 3, 4, 10}) {

@@ -465,7 +465,10 @@ TEST(SpecParser, RelativePathsResolveAgainstSpecDirectoryAndDataPath) {
   EXPECT_EQ(s.data.train.exclude, (dir / "mnist" / "skip.txt").string());
   EXPECT_EQ(s.name, "run");
   // Without data.path, a split's paths are relative to the spec's directory.
-  { std::ofstream(file) << kModel << "data: {format: folder, train: {path: imgs, exclude: skip.txt}}\n"; }
+  {
+    std::ofstream(file) << kModel
+                        << "data: {format: folder, train: {path: imgs, exclude: skip.txt}}\n";
+  }
   Spec f = parse_spec_file(file.string());
   EXPECT_EQ(f.data.train.path, (dir / "imgs").string());
   EXPECT_EQ(f.data.train.exclude, (dir / "skip.txt").string());

@@ -31,8 +31,9 @@ TEST(Loss, CrossEntropyFromLogitsByHand) {
 TEST(Loss, OneHotTargetsGiveTheSameValue) {
   auto onehot = make(spec::LossSpec::Kind::CrossEntropy);
   onehot.one_hot_targets = true;
-  EXPECT_TRUE(torch::allclose(per_sample_loss(onehot, kLogits, kLabels),
-                              per_sample_loss(make(spec::LossSpec::Kind::CrossEntropy), kLogits, kLabels)));
+  EXPECT_TRUE(
+      torch::allclose(per_sample_loss(onehot, kLogits, kLabels),
+                      per_sample_loss(make(spec::LossSpec::Kind::CrossEntropy), kLogits, kLabels)));
 }
 
 TEST(Loss, LabelSmoothingByHand) {

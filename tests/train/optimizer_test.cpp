@@ -31,7 +31,8 @@ TEST(Optimizer, SgdStepByHand) {
 }
 
 TEST(Optimizer, EveryKindMakesProgress) {
-  for (Kind kind : {Kind::Sgd, Kind::Adam, Kind::AdamW, Kind::RmsProp, Kind::Adagrad, Kind::Adadelta}) {
+  for (Kind kind :
+       {Kind::Sgd, Kind::Adam, Kind::AdamW, Kind::RmsProp, Kind::Adagrad, Kind::Adadelta}) {
     spec::OptimizerSpec spec;
     spec.kind = kind;
     spec.lr = kind == Kind::Adadelta ? 1.0 : 0.05;

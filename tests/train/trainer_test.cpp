@@ -57,8 +57,8 @@ TrainOptions quiet(const std::string& run_dir = "") {
 }
 
 fs::path fresh_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("lossdoctor_trainer_" + name + "_" +
-                                                   std::to_string(::getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("lossdoctor_trainer_" + name + "_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   return dir;
 }
@@ -198,8 +198,9 @@ TEST(Trainer, ResumeWithoutCheckpointIsAnInputError) {
 }
 
 TEST(Trainer, StepSchedulePerStepChangesTheRate) {
-  Trainer trainer(small_spec({"max_steps=6", "schedule={type: step, step_size: 2, gamma: 0.5, per: step}"}),
-                  quiet());
+  Trainer trainer(
+      small_spec({"max_steps=6", "schedule={type: step, step_size: 2, gamma: 0.5, per: step}"}),
+      quiet());
   trainer.run();
   const auto& s = trainer.steps();
   ASSERT_EQ(s.size(), 6u);
@@ -210,8 +211,9 @@ TEST(Trainer, StepSchedulePerStepChangesTheRate) {
 
 TEST(Trainer, GradientClippingBoundsTheUpdate) {
   // With clipping at 1e-6 and plain SGD, one step moves the weights by at most lr × 1e-6.
-  Trainer trainer(small_spec({"max_steps=1", "optimizer={type: sgd, lr: 0.1}", "clip_grad_norm=1e-6"}),
-                  quiet());
+  Trainer trainer(
+      small_spec({"max_steps=1", "optimizer={type: sgd, lr: 0.1}", "clip_grad_norm=1e-6"}),
+      quiet());
   const auto before = state_of(trainer);
   trainer.run();
   const auto after = state_of(trainer);

@@ -1,27 +1,26 @@
 // lossdoctor command line. Exit status: 0 success / healthy, 1 faults found (or training ended on
 // a non-finite loss), 2 bad input (spec, data, arguments), 3 internal error, 130 interrupted.
 
-#include <CLI/CLI.hpp>
-#include <fmt/format.h>
-
 #include <ATen/Parallel.h>
-
-#include <algorithm>
+#include <fmt/format.h>
 #include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
 #include <thread>
 
 #include "lossdoctor/model/network.hpp"
 #include "lossdoctor/probe/doctor.hpp"
 #include "lossdoctor/report/report.hpp"
-#include "lossdoctor/util/atomic_file.hpp"
 #include "lossdoctor/spec/spec_parser.hpp"
 #include "lossdoctor/train/loss.hpp"
 #include "lossdoctor/train/optimizer.hpp"
 #include "lossdoctor/train/schedule.hpp"
 #include "lossdoctor/train/trainer.hpp"
+#include "lossdoctor/util/atomic_file.hpp"
 #include "lossdoctor/util/errors.hpp"
-#include "lossdoctor/util/torch_compat.hpp"
 #include "lossdoctor/util/interrupt.hpp"
+#include "lossdoctor/util/torch_compat.hpp"
 
 namespace {
 
@@ -50,10 +49,9 @@ void print_warning(const std::string& message) { fmt::print(stderr, "warning: {}
 std::string describe_setup(train::Trainer& trainer) {
   const auto& spec = trainer.spec();
   const auto& ds = trainer.dataset();
-  std::string out = fmt::format(
-      "{}: {} training / {} validation images of {}×{}×{}, {} classes\n", spec.name, ds.train.size(),
-      ds.val.size(), ds.train.images.size(1), ds.train.images.size(2), ds.train.images.size(3),
-      ds.num_classes);
+  std::string out = fmt::format("{}: {} training / {} validation images of {}×{}×{}, {} classes\n",
+                                spec.name, ds.train.size(), ds.val.size(), ds.train.images.size(1),
+                                ds.train.images.size(2), ds.train.images.size(3), ds.num_classes);
   out += fmt::format("model: {} layers, {} parameters; loss {}; optimizer {}; schedule {}\n",
                      trainer.network()->all_layers().size(), trainer.network()->parameter_count(),
                      train::loss_name(spec.loss), train::optimizer_name(spec.optimizer),
@@ -88,11 +86,11 @@ int run_train(const CommonArgs& args, const TrainArgs& targs) {
   options.run_dir = targs.out_dir;
   options.resume = targs.resume;
   if (targs.max_steps > 0) options.max_steps = targs.max_steps;
-  options.progress = targs.quiet                   ? train::Progress::Quiet
-                     : targs.progress == "bar"     ? train::Progress::Bar
-                     : targs.progress == "lines"   ? train::Progress::Lines
-                     : targs.progress == "none"    ? train::Progress::Quiet
-                                                   : train::Progress::Auto;
+  options.progress = targs.quiet                 ? train::Progress::Quiet
+                     : targs.progress == "bar"   ? train::Progress::Bar
+                     : targs.progress == "lines" ? train::Progress::Lines
+                     : targs.progress == "none"  ? train::Progress::Quiet
+                                                 : train::Progress::Auto;
   train::Trainer trainer(spec, options, print_warning);
   if (!targs.quiet) fmt::print(stderr, "{}\n", describe_setup(trainer));
   install_interrupt_handler();
@@ -109,9 +107,12 @@ int run_train(const CommonArgs& args, const TrainArgs& targs) {
     if (!targs.out_dir.empty()) fmt::print("run directory: {}\n", targs.out_dir);
   }
   switch (result.status) {
-    case train::RunStatus::Interrupted: return kExitInterrupted;
-    case train::RunStatus::NonFiniteLoss: return kExitFaults;
-    default: return 0;
+    case train::RunStatus::Interrupted:
+      return kExitInterrupted;
+    case train::RunStatus::NonFiniteLoss:
+      return kExitFaults;
+    default:
+      return 0;
   }
 }
 
@@ -145,7 +146,7 @@ int run_diagnose(const CommonArgs& args, const DoctorArgs& dargs, const std::str
   probe::DiagnoseOptions options;
   if (dargs.budget_steps > 0) options.budget_steps = dargs.budget_steps;
   options.early_stop = !dargs.no_early_stop;
-  options.progress = dargs.quiet ? train::Progress::Quiet
+  options.progress = dargs.quiet           ? train::Progress::Quiet
                      : progress == "bar"   ? train::Progress::Bar
                      : progress == "lines" ? train::Progress::Lines
                      : progress == "none"  ? train::Progress::Quiet
@@ -162,8 +163,9 @@ int run_diagnose(const CommonArgs& args, const DoctorArgs& dargs, const std::str
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"lossdoctor: train CNNs from a YAML spec and find out why the training loss rises, "
-               "stalls or explodes"};
+  CLI::App app{
+      "lossdoctor: train CNNs from a YAML spec and find out why the training loss rises, "
+      "stalls or explodes"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "lossdoctor 0.1.0");
 
@@ -199,16 +201,21 @@ int main(int argc, char** argv) {
   lint_cmd->add_flag("--quiet,-q", dargs.quiet, "print nothing (use the exit status and --json)");
 
   auto* diagnose_cmd = app.add_subcommand(
-      "diagnose", "train with probes and say why the loss rises, stalls or explodes; exit 0 healthy, "
-                  "1 faults found");
+      "diagnose",
+      "train with probes and say why the loss rises, stalls or explodes; exit 0 healthy, "
+      "1 faults found");
   add_common(diagnose_cmd, common);
   diagnose_cmd->add_option("--json", dargs.json_path, "write the report as JSON");
-  diagnose_cmd->add_option("--budget-steps", dargs.budget_steps,
-                           "train at most this many steps (default: diagnose.budget_steps)")
+  diagnose_cmd
+      ->add_option("--budget-steps", dargs.budget_steps,
+                   "train at most this many steps (default: diagnose.budget_steps)")
       ->check(CLI::PositiveNumber);
-  diagnose_cmd->add_option("--record", dargs.record_path, "also write the probes' RunRecord as JSON");
-  diagnose_cmd->add_flag("--no-early-stop", dargs.no_early_stop, "use the whole budget even once settled");
-  diagnose_cmd->add_flag("--quiet,-q", dargs.quiet, "print nothing (use the exit status and --json)");
+  diagnose_cmd->add_option("--record", dargs.record_path,
+                           "also write the probes' RunRecord as JSON");
+  diagnose_cmd->add_flag("--no-early-stop", dargs.no_early_stop,
+                         "use the whole budget even once settled");
+  diagnose_cmd->add_flag("--quiet,-q", dargs.quiet,
+                         "print nothing (use the exit status and --json)");
   diagnose_cmd->add_option("--progress", diag_progress, "progress output")
       ->check(CLI::IsMember({"auto", "bar", "lines", "none"}));
 

@@ -151,13 +151,16 @@ void inject(Split& train, const spec::InjectSpec& spec, int64_t num_classes, uin
       for (size_t i = 0; i < labels.size(); ++i) {
         if (labels[i] == c) members.push_back(static_cast<int64_t>(i));
       }
-      const bool thinned = std::find(spec.drop_classes.begin(), spec.drop_classes.end(), c) != spec.drop_classes.end();
+      const bool thinned = std::find(spec.drop_classes.begin(), spec.drop_classes.end(), c) !=
+                           spec.drop_classes.end();
       if (!thinned) {
         keep.insert(keep.end(), members.begin(), members.end());
         continue;
       }
-      const auto kept = static_cast<int64_t>(std::llround((1.0 - spec.drop_fraction) * static_cast<double>(members.size())));
-      for (int64_t pick : detail::sample_without_replacement(static_cast<int64_t>(members.size()), kept, rng)) {
+      const auto kept = static_cast<int64_t>(
+          std::llround((1.0 - spec.drop_fraction) * static_cast<double>(members.size())));
+      for (int64_t pick :
+           detail::sample_without_replacement(static_cast<int64_t>(members.size()), kept, rng)) {
         keep.push_back(members[static_cast<size_t>(pick)]);
       }
     }

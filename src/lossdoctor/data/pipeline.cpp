@@ -4,8 +4,8 @@
 #include <fmt/format.h>
 
 #include "lossdoctor/data/rng.hpp"
-#include "lossdoctor/util/torch_compat.hpp"
 #include "lossdoctor/util/errors.hpp"
+#include "lossdoctor/util/torch_compat.hpp"
 
 namespace lossdoctor::data {
 namespace {

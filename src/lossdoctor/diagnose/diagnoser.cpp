@@ -12,28 +12,31 @@ namespace lossdoctor::diagnose {
 namespace {
 
 // Thresholds on record signals (docs/diagnoses.md explains each).
-constexpr double kRawInputMaxAbs = 20.0;      ///< pixel magnitudes above this: not normalised
-constexpr double kTinyInputMaxAbs = 0.05;     ///< below this: scaled twice
-constexpr double kOddInputFraction = 0.02;    ///< share of corrupt-looking images
-constexpr double kImbalanceRatio = 4.0;       ///< most / least frequent class
-constexpr double kLargeUpdateRatio = 0.1;     ///< |Δw|/|w| per step
-constexpr double kSmallUpdateRatio = 2e-4;     ///< slow: healthy training sits near 1e-3
+constexpr double kRawInputMaxAbs = 20.0;    ///< pixel magnitudes above this: not normalised
+constexpr double kTinyInputMaxAbs = 0.05;   ///< below this: scaled twice
+constexpr double kOddInputFraction = 0.02;  ///< share of corrupt-looking images
+constexpr double kImbalanceRatio = 4.0;     ///< most / least frequent class
+constexpr double kLargeUpdateRatio = 0.1;   ///< |Δw|/|w| per step
+constexpr double kSmallUpdateRatio = 2e-4;  ///< slow: healthy training sits near 1e-3
 constexpr double kTinyUpdateRatio = 1e-5;
-constexpr double kAccumulatingGradChange = 0.75;  ///< |g_t − g_{t−1}|/|g_t| when grads pile up (fresh: > 1)
+constexpr double kAccumulatingGradChange =
+    0.75;  ///< |g_t − g_{t−1}|/|g_t| when grads pile up (fresh: > 1)
 constexpr double kLabelNoiseAccuracyGap = 0.08;  ///< val accuracy above train accuracy
-constexpr double kLabelNoiseHighLoss = 0.10;     ///< share of samples the model confidently contradicts
-constexpr int64_t kLabelsPerClass = 20;          ///< batches seen before judging class balance
+constexpr double kLabelNoiseHighLoss =
+    0.10;                                ///< share of samples the model confidently contradicts
+constexpr int64_t kLabelsPerClass = 20;  ///< batches seen before judging class balance
 constexpr double kLintWeight = 0.6;
-constexpr double kDefiniteLintWeight = 0.9;   ///< lint causes the spec alone proves (loss/output)
-constexpr double kFirstUpdateJump = 10.0;     ///< loss after the first updates / loss before
-constexpr double kFirstUpdateRatio = 0.1;     ///< |Δw|/|w| at the first probe (healthy ≈ 0.005)
-constexpr double kWeightNormGrowth = 20.0;    ///< largest / initial weight norm           ///< lint confidence counts this much as evidence
+constexpr double kDefiniteLintWeight = 0.9;  ///< lint causes the spec alone proves (loss/output)
+constexpr double kFirstUpdateJump = 10.0;    ///< loss after the first updates / loss before
+constexpr double kFirstUpdateRatio = 0.1;    ///< |Δw|/|w| at the first probe (healthy ≈ 0.005)
+constexpr double kWeightNormGrowth = 20.0;   ///< largest / initial weight norm           ///< lint
+                                             ///< confidence counts this much as evidence
 
 /// Evidence for one cause; confidence = (1 − Π(1 − wᵢ)) × Π(1 − penaltyⱼ).
 struct Candidate {
   std::string cause;
-  double miss = 1.0;     ///< Π(1 − wᵢ)
-  double keep = 1.0;     ///< Π(1 − penaltyⱼ)
+  double miss = 1.0;  ///< Π(1 − wᵢ)
+  double keep = 1.0;  ///< Π(1 − penaltyⱼ)
   std::vector<std::string> symptoms, evidence;
   std::optional<int64_t> first_step;
   std::string layer;
@@ -50,7 +53,8 @@ struct Candidate {
   void add(double weight, const Symptom& s) {
     add(weight * (0.5 + 0.5 * std::clamp(s.severity, 0.0, 1.0)), "");
     observed = true;
-    if (std::find(symptoms.begin(), symptoms.end(), s.id) == symptoms.end()) symptoms.push_back(s.id);
+    if (std::find(symptoms.begin(), symptoms.end(), s.id) == symptoms.end())
+      symptoms.push_back(s.id);
     for (const auto& e : s.evidence) {
       if (std::find(evidence.begin(), evidence.end(), e) == evidence.end()) evidence.push_back(e);
     }
@@ -69,25 +73,50 @@ const std::map<std::string, std::vector<std::pair<std::string, double>>>& sympto
   static const std::map<std::string, std::vector<std::pair<std::string, double>>> table = {
       {"nan_loss", {{"lr_too_high", 0.5}, {"unnormalized_input", 0.25}, {"bad_init_scale", 0.2}}},
       {"diverging_loss",
-       {{"lr_too_high", 0.6}, {"unnormalized_input", 0.2}, {"bad_lr_schedule", 0.15}, {"loss_sign_flipped", 0.15}}},
+       {{"lr_too_high", 0.6},
+        {"unnormalized_input", 0.2},
+        {"bad_lr_schedule", 0.15},
+        {"loss_sign_flipped", 0.15}}},
       {"loss_spikes", {{"lr_too_high", 0.3}, {"batch_too_small", 0.3}, {"corrupt_samples", 0.1}}},
-      {"oscillating_loss", {{"lr_too_high", 0.45}, {"batch_too_small", 0.3}, {"optimizer_misconfigured", 0.2}}},
+      {"oscillating_loss",
+       {{"lr_too_high", 0.45}, {"batch_too_small", 0.3}, {"optimizer_misconfigured", 0.2}}},
       {"plateau_at_chance",
-       {{"missing_normalization", 0.25}, {"saturating_activation", 0.25}, {"bad_init_scale", 0.25},
-        {"lr_too_high", 0.2}, {"lr_too_low", 0.2}, {"loss_output_mismatch", 0.2},
-        {"excessive_regularization", 0.2}, {"insufficient_capacity", 0.15}, {"params_not_updated", 0.2},
-        {"optimizer_misconfigured", 0.15}, {"grad_clip_too_tight", 0.15}, {"bad_lr_schedule", 0.1}}},
+       {{"missing_normalization", 0.25},
+        {"saturating_activation", 0.25},
+        {"bad_init_scale", 0.25},
+        {"lr_too_high", 0.2},
+        {"lr_too_low", 0.2},
+        {"loss_output_mismatch", 0.2},
+        {"excessive_regularization", 0.2},
+        {"insufficient_capacity", 0.15},
+        {"params_not_updated", 0.2},
+        {"optimizer_misconfigured", 0.15},
+        {"grad_clip_too_tight", 0.15},
+        {"bad_lr_schedule", 0.1}}},
       {"slow_convergence",
-       {{"lr_too_low", 0.45}, {"loss_output_mismatch", 0.2}, {"excessive_regularization", 0.2},
-        {"optimizer_misconfigured", 0.2}, {"grad_clip_too_tight", 0.2}, {"missing_normalization", 0.15},
-        {"saturating_activation", 0.15}, {"label_noise", 0.15}, {"bad_lr_schedule", 0.15},
+       {{"lr_too_low", 0.45},
+        {"loss_output_mismatch", 0.2},
+        {"excessive_regularization", 0.2},
+        {"optimizer_misconfigured", 0.2},
+        {"grad_clip_too_tight", 0.2},
+        {"missing_normalization", 0.15},
+        {"saturating_activation", 0.15},
+        {"label_noise", 0.15},
+        {"bad_lr_schedule", 0.15},
         {"insufficient_capacity", 0.15}}},
-      {"bad_initial_loss", {{"bad_init_scale", 0.55}, {"unnormalized_input", 0.25}, {"loss_output_mismatch", 0.2}}},
-      {"exploding_gradient", {{"lr_too_high", 0.4}, {"bad_init_scale", 0.3}, {"unnormalized_input", 0.2},
-                              {"gradients_not_reset", 0.15}}},
-      {"vanishing_gradient", {{"missing_normalization", 0.45}, {"saturating_activation", 0.45}, {"bad_init_scale", 0.3}}},
-      {"dead_units", {{"lr_too_high", 0.3}, {"missing_normalization", 0.3}, {"bad_init_scale", 0.3}}},
-      {"saturated_units", {{"saturating_activation", 0.6}, {"bad_init_scale", 0.2}, {"unnormalized_input", 0.2}}},
+      {"bad_initial_loss",
+       {{"bad_init_scale", 0.55}, {"unnormalized_input", 0.25}, {"loss_output_mismatch", 0.2}}},
+      {"exploding_gradient",
+       {{"lr_too_high", 0.4},
+        {"bad_init_scale", 0.3},
+        {"unnormalized_input", 0.2},
+        {"gradients_not_reset", 0.15}}},
+      {"vanishing_gradient",
+       {{"missing_normalization", 0.45}, {"saturating_activation", 0.45}, {"bad_init_scale", 0.3}}},
+      {"dead_units",
+       {{"lr_too_high", 0.3}, {"missing_normalization", 0.3}, {"bad_init_scale", 0.3}}},
+      {"saturated_units",
+       {{"saturating_activation", 0.6}, {"bad_init_scale", 0.2}, {"unnormalized_input", 0.2}}},
       {"unchanged_weights", {{"params_not_updated", 0.8}}},
       {"update_ratio_out_of_range", {}},  // direction decides: handled with the record signals
       {"noisy_gradient", {{"batch_too_small", 0.55}, {"label_noise", 0.1}}},
@@ -101,7 +130,8 @@ std::string fmt_num(double v) { return fmt::format("{:.3g}", v); }
 
 /// The learning rates practitioners normally use with each optimiser.
 bool lr_in_usual_range(const std::string& optimizer, double lr) {
-  if (optimizer == "adam" || optimizer == "adamw" || optimizer == "rmsprop") return lr >= 1e-4 && lr <= 1e-2;
+  if (optimizer == "adam" || optimizer == "adamw" || optimizer == "rmsprop")
+    return lr >= 1e-4 && lr <= 1e-2;
   if (optimizer == "sgd" || optimizer == "adagrad") return lr >= 1e-3 && lr <= 0.5;
   if (optimizer == "adadelta") return lr >= 0.1 && lr <= 10;
   return false;
@@ -118,28 +148,82 @@ bool lr_below_usual_range(const std::string& optimizer, double lr) {
 
 std::string explain_cause(const std::string& cause) {
   static const std::map<std::string, std::string> text = {
-      {"label_noise", "A share of the training labels is wrong, so the model is pushed towards contradictory targets and the training loss cannot fall below the noise floor. Validation (with clean labels) then looks better than training."},
-      {"corrupt_samples", "Some training images are broken (NaN, constant or pure noise) and carry no signal or poison the arithmetic. Every batch that holds one adds loss the model cannot remove, or turns the loss into NaN."},
-      {"preprocessing_mismatch", "Validation images are prepared differently from training images, so the model sees inputs at validation time whose scale it never learned. Validation loss rises or stays high while the training loss is fine."},
-      {"unnormalized_input", "The inputs reach the network at the wrong scale (raw 0-255 pixels, or scaled twice), so the first layer's outputs and gradients are hundreds of times too large or too small. The optimiser then overshoots or barely moves."},
-      {"unshuffled_data", "The batches arrive in class order, so each stretch of training sees one class and the model forgets the others. The loss jumps at every class boundary instead of falling."},
-      {"class_imbalance", "A few classes dominate the training data, so predicting them is a cheap way to lower the loss. The rare classes are never learned and the loss stalls at the majority-class level."},
-      {"bad_init_scale", "The initial weights are far too large or too small (or all equal), so activations and gradients explode or vanish through the layers before training even starts. The loss starts far from ln K or cannot move."},
-      {"missing_normalization", "A deep ReLU stack without batch normalisation lets activation scales drift layer by layer, so early layers get vanishing gradients and many units die. The loss stalls near chance."},
-      {"saturating_activation", "Deep sigmoid/tanh layers saturate, where their derivative is almost zero, so the gradient fades before it reaches the early layers. The loss barely moves."},
-      {"insufficient_capacity", "A bottleneck (too few units, or pooling down to almost nothing) throws away the information the classifier needs. The loss levels off high no matter how long it trains."},
-      {"loss_output_mismatch", "The loss does not fit the output layer (e.g. softmax scores fed to a loss that applies softmax again), which squashes the gradients and bounds how low the loss can go. Training is slow and stalls well above zero."},
-      {"lr_too_high", "Each step overshoots the minimum, so the loss oscillates, spikes or climbs, and large updates kill ReLU units or overflow to NaN. Lowering the learning rate lets the steps settle into the valley."},
-      {"lr_too_low", "The steps are so small that the weights barely move: gradients are healthy but each update changes the weights by a tiny fraction. The loss falls far too slowly and looks stalled."},
-      {"batch_too_small", "With tiny batches each gradient is dominated by the few samples in it (and batch norm's statistics are meaningless), so steps point in random directions. The loss is noisy and does not settle."},
-      {"optimizer_misconfigured", "The optimiser's own settings (momentum, betas, eps, or a rate that does not suit this optimiser) keep it from making progress. The loss oscillates or stalls although the model and data are fine."},
-      {"bad_lr_schedule", "The schedule drives the learning rate somewhere useless: growing without bound, or decaying to almost nothing within the run. The loss diverges late or freezes early."},
-      {"excessive_regularization", "Weight decay or dropout is so strong that it fights the data term of the loss: the weights shrink or the signal is drowned in noise. The training loss stays high."},
-      {"grad_clip_too_tight", "Gradient clipping at a tiny norm shrinks every update to almost nothing, whatever the learning rate. The loss falls far too slowly."},
-      {"gradients_not_reset", "Gradients are never zeroed, so every step adds the new gradient to all previous ones and the update keeps growing in a stale direction. The loss first falls, then oscillates or diverges."},
-      {"params_not_updated", "The optimiser is not changing the model's weights (it was given other parameters, or its steps never reach the model), although gradients are computed. The loss stays where it started."},
-      {"loss_sign_flipped", "The loss being minimised is the negative of the real loss, so the optimiser makes predictions worse on purpose. The reported loss falls without bound while accuracy drops."},
-      {"healthy", "The loss falls steadily and no symptom of a fault was seen. Nothing needs fixing."},
+      {"label_noise",
+       "A share of the training labels is wrong, so the model is pushed towards contradictory "
+       "targets and the training loss cannot fall below the noise floor. Validation (with clean "
+       "labels) then looks better than training."},
+      {"corrupt_samples",
+       "Some training images are broken (NaN, constant or pure noise) and carry no signal or "
+       "poison the arithmetic. Every batch that holds one adds loss the model cannot remove, or "
+       "turns the loss into NaN."},
+      {"preprocessing_mismatch",
+       "Validation images are prepared differently from training images, so the model sees inputs "
+       "at validation time whose scale it never learned. Validation loss rises or stays high while "
+       "the training loss is fine."},
+      {"unnormalized_input",
+       "The inputs reach the network at the wrong scale (raw 0-255 pixels, or scaled twice), so "
+       "the first layer's outputs and gradients are hundreds of times too large or too small. The "
+       "optimiser then overshoots or barely moves."},
+      {"unshuffled_data",
+       "The batches arrive in class order, so each stretch of training sees one class and the "
+       "model forgets the others. The loss jumps at every class boundary instead of falling."},
+      {"class_imbalance",
+       "A few classes dominate the training data, so predicting them is a cheap way to lower the "
+       "loss. The rare classes are never learned and the loss stalls at the majority-class level."},
+      {"bad_init_scale",
+       "The initial weights are far too large or too small (or all equal), so activations and "
+       "gradients explode or vanish through the layers before training even starts. The loss "
+       "starts far from ln K or cannot move."},
+      {"missing_normalization",
+       "A deep ReLU stack without batch normalisation lets activation scales drift layer by layer, "
+       "so early layers get vanishing gradients and many units die. The loss stalls near chance."},
+      {"saturating_activation",
+       "Deep sigmoid/tanh layers saturate, where their derivative is almost zero, so the gradient "
+       "fades before it reaches the early layers. The loss barely moves."},
+      {"insufficient_capacity",
+       "A bottleneck (too few units, or pooling down to almost nothing) throws away the "
+       "information the classifier needs. The loss levels off high no matter how long it trains."},
+      {"loss_output_mismatch",
+       "The loss does not fit the output layer (e.g. softmax scores fed to a loss that applies "
+       "softmax again), which squashes the gradients and bounds how low the loss can go. Training "
+       "is slow and stalls well above zero."},
+      {"lr_too_high",
+       "Each step overshoots the minimum, so the loss oscillates, spikes or climbs, and large "
+       "updates kill ReLU units or overflow to NaN. Lowering the learning rate lets the steps "
+       "settle into the valley."},
+      {"lr_too_low",
+       "The steps are so small that the weights barely move: gradients are healthy but each update "
+       "changes the weights by a tiny fraction. The loss falls far too slowly and looks stalled."},
+      {"batch_too_small",
+       "With tiny batches each gradient is dominated by the few samples in it (and batch norm's "
+       "statistics are meaningless), so steps point in random directions. The loss is noisy and "
+       "does not settle."},
+      {"optimizer_misconfigured",
+       "The optimiser's own settings (momentum, betas, eps, or a rate that does not suit this "
+       "optimiser) keep it from making progress. The loss oscillates or stalls although the model "
+       "and data are fine."},
+      {"bad_lr_schedule",
+       "The schedule drives the learning rate somewhere useless: growing without bound, or "
+       "decaying to almost nothing within the run. The loss diverges late or freezes early."},
+      {"excessive_regularization",
+       "Weight decay or dropout is so strong that it fights the data term of the loss: the weights "
+       "shrink or the signal is drowned in noise. The training loss stays high."},
+      {"grad_clip_too_tight",
+       "Gradient clipping at a tiny norm shrinks every update to almost nothing, whatever the "
+       "learning rate. The loss falls far too slowly."},
+      {"gradients_not_reset",
+       "Gradients are never zeroed, so every step adds the new gradient to all previous ones and "
+       "the update keeps growing in a stale direction. The loss first falls, then oscillates or "
+       "diverges."},
+      {"params_not_updated",
+       "The optimiser is not changing the model's weights (it was given other parameters, or its "
+       "steps never reach the model), although gradients are computed. The loss stays where it "
+       "started."},
+      {"loss_sign_flipped",
+       "The loss being minimised is the negative of the real loss, so the optimiser makes "
+       "predictions worse on purpose. The reported loss falls without bound while accuracy drops."},
+      {"healthy",
+       "The loss falls steadily and no symptom of a fault was seen. Nothing needs fixing."},
   };
   const auto it = text.find(cause);
   return it == text.end() ? "" : it->second;
@@ -170,7 +254,8 @@ Diagnosis diagnose(const RunRecord& r, const std::vector<Symptom>& symptoms,
     for (const auto& [cause, w] : it->second) cand(cause).add(w, s);
   }
   const auto has = [&](const std::string& id) {
-    return std::any_of(symptoms.begin(), symptoms.end(), [&](const Symptom& s) { return s.id == id; });
+    return std::any_of(symptoms.begin(), symptoms.end(),
+                       [&](const Symptom& s) { return s.id == id; });
   };
   const auto find = [&](const std::string& id) -> const Symptom* {
     for (const auto& s : symptoms) {
@@ -178,17 +263,19 @@ Diagnosis diagnose(const RunRecord& r, const std::vector<Symptom>& symptoms,
     }
     return nullptr;
   };
-  const bool unstable = has("nan_loss") || has("diverging_loss") || has("oscillating_loss") || has("loss_spikes") ||
-                        has("exploding_gradient");
+  const bool unstable = has("nan_loss") || has("diverging_loss") || has("oscillating_loss") ||
+                        has("loss_spikes") || has("exploding_gradient");
   // Not learning: a stall symptom, or a classifier still above chance loss after 50 steps, or
   // a loss that stopped falling while far above what this data allows.
-  const bool above_chance = std::isfinite(sig.chance_loss) && sig.steps >= 50 && std::isfinite(sig.final_loss) &&
+  const bool above_chance = std::isfinite(sig.chance_loss) && sig.steps >= 50 &&
+                            std::isfinite(sig.final_loss) &&
                             sig.final_loss > 0.95 * sig.chance_loss;
   const bool stalled = has("plateau_at_chance") || has("slow_convergence") || above_chance;
   const bool sluggish = std::isfinite(sig.median_update_ratio) && sig.steps >= 10 &&
                         sig.median_update_ratio < kSmallUpdateRatio;
   const auto lint_has = [&](const std::string& cause) {
-    return std::any_of(lint_findings.begin(), lint_findings.end(), [&](const Finding& f) { return f.cause == cause; });
+    return std::any_of(lint_findings.begin(), lint_findings.end(),
+                       [&](const Finding& f) { return f.cause == cause; });
   };
 
   // 2. Lint findings: the spec says so.
@@ -208,155 +295,206 @@ Diagnosis diagnose(const RunRecord& r, const std::vector<Symptom>& symptoms,
   if (sig.input_max_abs > kRawInputMaxAbs) {
     Candidate& c = cand("unnormalized_input");
     c.add(unstable || stalled ? 0.7 : 0.4,
-          fmt::format("inputs reach the model with magnitudes up to {} (mean {}, std {}): raw pixel values",
-                      fmt_num(sig.input_max_abs), fmt_num(sig.input_mean), fmt_num(sig.input_std)));
-    if (cands.count("lr_too_high")) cand("lr_too_high").penalise(0.3, "the inputs are unnormalised, which explains the instability first");
+          fmt::format(
+              "inputs reach the model with magnitudes up to {} (mean {}, std {}): raw pixel values",
+              fmt_num(sig.input_max_abs), fmt_num(sig.input_mean), fmt_num(sig.input_std)));
+    if (cands.count("lr_too_high"))
+      cand("lr_too_high")
+          .penalise(0.3, "the inputs are unnormalised, which explains the instability first");
   } else if (sig.input_max_abs > 0 && sig.input_max_abs < kTinyInputMaxAbs) {
-    cand("unnormalized_input").add(stalled ? 0.7 : 0.4,
-                                   fmt::format("inputs never exceed {} in magnitude (std {}): scaled twice?",
-                                               fmt_num(sig.input_max_abs), fmt_num(sig.input_std)));
+    cand("unnormalized_input")
+        .add(stalled ? 0.7 : 0.4,
+             fmt::format("inputs never exceed {} in magnitude (std {}): scaled twice?",
+                         fmt_num(sig.input_max_abs), fmt_num(sig.input_std)));
   }
   if (r.first_nonfinite && r.first_nonfinite->layer == "input") {
     Candidate& c = cand("corrupt_samples");
-    c.add(0.9, fmt::format("the first NaN/Inf is in the input batch at step {}", r.first_nonfinite->step));
+    c.add(0.9, fmt::format("the first NaN/Inf is in the input batch at step {}",
+                           r.first_nonfinite->step));
     c.first_step = r.first_nonfinite->step;
     cand("lr_too_high").penalise(0.7, "the NaN came in with the data, not from the updates");
   }
   if (sig.odd_input_fraction > kOddInputFraction) {
-    cand("corrupt_samples").add(std::min(0.85, 4 * sig.odd_input_fraction),
-                                fmt::format("{:.1f}% of training images look corrupt (NaN, constant or pure noise)",
-                                            100 * sig.odd_input_fraction));
+    cand("corrupt_samples")
+        .add(std::min(0.85, 4 * sig.odd_input_fraction),
+             fmt::format("{:.1f}% of training images look corrupt (NaN, constant or pure noise)",
+                         100 * sig.odd_input_fraction));
   }
   if (sig.max_class_ratio > kImbalanceRatio && !has("batch_label_runs") &&
       sig.labels_counted >= kLabelsPerClass * r.num_classes) {
-    cand("class_imbalance").add(std::min(0.8, 0.15 * sig.max_class_ratio),
-                                fmt::format("the most frequent class appears {:.1f}× as often as the rarest",
-                                            sig.max_class_ratio));
+    cand("class_imbalance")
+        .add(std::min(0.8, 0.15 * sig.max_class_ratio),
+             fmt::format("the most frequent class appears {:.1f}× as often as the rarest",
+                         sig.max_class_ratio));
   }
   // Label noise: the model generalises (validation, with clean labels, beats training) and it
   // confidently contradicts a share of the training labels. Augmentation and dropout also depress
   // training accuracy, but they leave few confidently contradicted samples.
   if (sig.val_accuracy && std::isfinite(*sig.val_accuracy) &&
-      *sig.val_accuracy - sig.late_train_accuracy > kLabelNoiseAccuracyGap && sig.high_loss_fraction > kLabelNoiseHighLoss) {
+      *sig.val_accuracy - sig.late_train_accuracy > kLabelNoiseAccuracyGap &&
+      sig.high_loss_fraction > kLabelNoiseHighLoss) {
     const double gap = *sig.val_accuracy - sig.late_train_accuracy;
     Candidate& c = cand("label_noise");
     c.add(std::min(0.9, 0.4 + 2.0 * gap + 2.0 * (sig.high_loss_fraction - kLabelNoiseHighLoss)),
-          fmt::format("validation accuracy {:.1f}% beats training accuracy {:.1f}%: the training labels disagree "
-                      "with what the model learns", 100 * *sig.val_accuracy, 100 * sig.late_train_accuracy));
-    c.add(0, fmt::format("{:.1f}% of training samples have a loss above ln K + 0.7 (the model confidently prefers "
-                         "another class; clean data: about 5%)", 100 * sig.high_loss_fraction));
+          fmt::format("validation accuracy {:.1f}% beats training accuracy {:.1f}%: the training "
+                      "labels disagree "
+                      "with what the model learns",
+                      100 * *sig.val_accuracy, 100 * sig.late_train_accuracy));
+    c.add(0, fmt::format("{:.1f}% of training samples have a loss above ln K + 0.7 (the model "
+                         "confidently prefers "
+                         "another class; clean data: about 5%)",
+                         100 * sig.high_loss_fraction));
   }
   if (std::isfinite(sig.median_update_ratio) && sig.steps >= 10) {
     if (sig.median_update_ratio > kLargeUpdateRatio) {
       Candidate& c = cand("lr_too_high");
-      c.add(unstable ? 0.6 : 0.35, fmt::format("each step changes the weights by {:.1f}% of their norm (median; "
-                                               "healthy ≈ 0.1%), most at {}",
-                                               100 * sig.median_update_ratio, sig.largest_update_layer));
+      c.add(unstable ? 0.6 : 0.35,
+            fmt::format("each step changes the weights by {:.1f}% of their norm (median; "
+                        "healthy ≈ 0.1%), most at {}",
+                        100 * sig.median_update_ratio, sig.largest_update_layer));
       if (const Symptom* s = find("update_ratio_out_of_range")) c.add(0.2, *s);
     } else if (sig.median_update_ratio < kSmallUpdateRatio && sig.zero_update_fraction < 0.5) {
       Candidate& c = cand("lr_too_low");
       const double w = sig.median_update_ratio < kTinyUpdateRatio ? 0.6 : 0.4;
-      c.add(stalled ? w + 0.2 : w, fmt::format("each step changes the weights by only {:.2g} of their norm (median; "
-                                               "healthy ≈ 1e-3)", sig.median_update_ratio));
+      c.add(stalled ? w + 0.2 : w,
+            fmt::format("each step changes the weights by only {:.2g} of their norm (median; "
+                        "healthy ≈ 1e-3)",
+                        sig.median_update_ratio));
       if (const Symptom* s = find("update_ratio_out_of_range")) c.add(0.2, *s);
-      if (has("vanishing_gradient")) c.penalise(0.5, "gradients vanish in early layers: small updates follow from that");
+      if (has("vanishing_gradient"))
+        c.penalise(0.5, "gradients vanish in early layers: small updates follow from that");
     }
   }
   // Overshooting shows from the very first update: the loss jumps and the weights balloon.
   if (std::isfinite(sig.first_update_jump) && sig.first_update_jump > kFirstUpdateJump &&
       !(sig.first_update_jump * r.steps[0].loss < 3 * sig.chance_loss)) {
     Candidate& c = cand("lr_too_high");
-    c.add(0.6, fmt::format("the first update multiplied the loss by {:.0f} (step 0: {} → steps 1–3: {})",
-                           sig.first_update_jump, fmt_num(r.steps[0].loss),
-                           fmt_num(sig.first_update_jump * r.steps[0].loss)));
+    c.add(0.6,
+          fmt::format("the first update multiplied the loss by {:.0f} (step 0: {} → steps 1–3: {})",
+                      sig.first_update_jump, fmt_num(r.steps[0].loss),
+                      fmt_num(sig.first_update_jump * r.steps[0].loss)));
     if (!c.first_step) c.first_step = 1;
   }
   if (std::isfinite(sig.early_update_ratio) && sig.early_update_ratio > kFirstUpdateRatio) {
-    cand("lr_too_high").add(0.5, fmt::format("the first probed step changed the weights by {:.0f}% of their norm "
-                                             "(median over layers; healthy ≈ 0.1%)",
-                                             100 * sig.early_update_ratio));
+    cand("lr_too_high")
+        .add(0.5, fmt::format("the first probed step changed the weights by {:.0f}% of their norm "
+                              "(median over layers; healthy ≈ 0.1%)",
+                              100 * sig.early_update_ratio));
   }
   if (sig.weight_norm_growth > kWeightNormGrowth) {
-    cand("lr_too_high").add(0.45, fmt::format("the weight norm grew {:.0f}× during the run", sig.weight_norm_growth));
+    cand("lr_too_high")
+        .add(0.45,
+             fmt::format("the weight norm grew {:.0f}× during the run", sig.weight_norm_growth));
   }
   if (sig.zero_update_fraction > 0.5 && r.custom_loop) {
-    cand("params_not_updated").add(0.85, fmt::format("the weights did not change at {:.0f}% of steps although "
-                                                     "the gradient norm was non-zero",
-                                                     100 * sig.zero_update_fraction));
-    if (cands.count("lr_too_low")) cand("lr_too_low").penalise(0.8, "updates are exactly zero, not small");
+    cand("params_not_updated")
+        .add(0.85, fmt::format("the weights did not change at {:.0f}% of steps although "
+                               "the gradient norm was non-zero",
+                               100 * sig.zero_update_fraction));
+    if (cands.count("lr_too_low"))
+      cand("lr_too_low").penalise(0.8, "updates are exactly zero, not small");
   }
-  if (r.custom_loop && std::isfinite(sig.median_grad_change_ratio) && sig.median_grad_change_ratio < kAccumulatingGradChange &&
-      sig.steps >= 20 && sig.grad_norm_growth > 3) {
-    cand("gradients_not_reset").add(0.9, fmt::format("consecutive gradients differ by only {:.0f}% of their norm "
-                                                     "(fresh minibatch gradients differ by more than 100%) while "
-                                                     "the gradient norm grew {:.1f}× in 60 steps: gradients accumulate",
-                                                     100 * sig.median_grad_change_ratio, sig.grad_norm_growth));
+  if (r.custom_loop && std::isfinite(sig.median_grad_change_ratio) &&
+      sig.median_grad_change_ratio < kAccumulatingGradChange && sig.steps >= 20 &&
+      sig.grad_norm_growth > 3) {
+    cand("gradients_not_reset")
+        .add(0.9, fmt::format("consecutive gradients differ by only {:.0f}% of their norm "
+                              "(fresh minibatch gradients differ by more than 100%) while "
+                              "the gradient norm grew {:.1f}× in 60 steps: gradients accumulate",
+                              100 * sig.median_grad_change_ratio, sig.grad_norm_growth));
     for (const char* look_alike : {"lr_too_high", "bad_init_scale"}) {
-      if (cands.count(look_alike)) cand(look_alike).penalise(0.6, "the growing steps come from gradients that are never reset");
+      if (cands.count(look_alike))
+        cand(look_alike)
+            .penalise(0.6, "the growing steps come from gradients that are never reset");
     }
   }
   if (r.custom_loop && sig.negated_loss_fraction > 0.5) {
-    cand("loss_sign_flipped").add(0.95, fmt::format("the reported loss equals minus the cross-entropy at {:.0f}% "
-                                                    "of steps", 100 * sig.negated_loss_fraction));
-  } else if (r.custom_loop && r.loss == "cross_entropy" && sig.final_loss < -0.05 && std::isfinite(sig.final_loss)) {
-    cand("loss_sign_flipped").add(0.7, fmt::format("cross-entropy cannot be negative, yet the loss reached {}",
-                                                   fmt_num(sig.final_loss)));
+    cand("loss_sign_flipped")
+        .add(0.95, fmt::format("the reported loss equals minus the cross-entropy at {:.0f}% "
+                               "of steps",
+                               100 * sig.negated_loss_fraction));
+  } else if (r.custom_loop && r.loss == "cross_entropy" && sig.final_loss < -0.05 &&
+             std::isfinite(sig.final_loss)) {
+    cand("loss_sign_flipped")
+        .add(0.7, fmt::format("cross-entropy cannot be negative, yet the loss reached {}",
+                              fmt_num(sig.final_loss)));
   }
   if (sig.lr_first > 0 && sig.lr_max / sig.lr_first > 10) {
-    cand("bad_lr_schedule").add(unstable ? 0.6 : 0.35,
-                                fmt::format("the learning rate grew from {} to {} during the run", fmt_num(sig.lr_first),
-                                            fmt_num(sig.lr_max)));
+    cand("bad_lr_schedule")
+        .add(unstable ? 0.6 : 0.35,
+             fmt::format("the learning rate grew from {} to {} during the run",
+                         fmt_num(sig.lr_first), fmt_num(sig.lr_max)));
   } else if (sig.lr_first > 0 && sig.lr_last / sig.lr_first < 1e-3 && sig.steps >= 20) {
-    cand("bad_lr_schedule").add(0.65,
-                                fmt::format("the learning rate decayed from {} to {} within {} steps",
-                                            fmt_num(sig.lr_first), fmt_num(sig.lr_last), sig.steps));
+    cand("bad_lr_schedule")
+        .add(0.65, fmt::format("the learning rate decayed from {} to {} within {} steps",
+                               fmt_num(sig.lr_first), fmt_num(sig.lr_last), sig.steps));
   }
   if (sig.zero_initial_weights) {
-    cand("bad_init_scale").add(0.7, "a weight layer starts with all weights zero: its units stay identical");
+    cand("bad_init_scale")
+        .add(0.7, "a weight layer starts with all weights zero: its units stay identical");
   }
   if (std::isfinite(sig.initial_activation_growth) && sig.weight_layers >= 3 &&
       (sig.initial_activation_growth > 100 || sig.initial_activation_growth < 0.01)) {
     Candidate& c = cand("bad_init_scale");
-    c.add(0.5, fmt::format("at step 0 the activation scale changes {:.3g}× from the first to the last weight layer",
+    c.add(0.5, fmt::format("at step 0 the activation scale changes {:.3g}× from the first to the "
+                           "last weight layer",
                            sig.initial_activation_growth));
   }
   if (has("bad_initial_loss") && cands.count("lr_too_high")) {
     cand("lr_too_high").penalise(0.3, "the loss was already wrong before the first update");
   }
   if (r.batch_size > 0 && r.batch_size <= 8 && (unstable || has("noisy_gradient"))) {
-    cand("batch_too_small").add(r.batch_size <= 2 ? 0.45 : 0.25,
-                                fmt::format("batches of {} sample{}", r.batch_size, r.batch_size == 1 ? "" : "s"));
+    cand("batch_too_small")
+        .add(r.batch_size <= 2 ? 0.45 : 0.25,
+             fmt::format("batches of {} sample{}", r.batch_size, r.batch_size == 1 ? "" : "s"));
   }
   if (r.clip_grad_norm > 0 && sig.steps >= 10) {
     std::vector<double> grads;
     for (const auto& st : r.steps) grads.push_back(st.grad_norm);
     const double g = median(grads);
     if (g > 100 * r.clip_grad_norm) {
-      cand("grad_clip_too_tight").add(stalled ? 0.7 : 0.4,
-                                      fmt::format("the gradient norm (median {}) is clipped to {}: every step "
-                                                  "is shrunk {:.0f}×",
-                                                  fmt_num(g), fmt_num(r.clip_grad_norm), g / r.clip_grad_norm));
+      cand("grad_clip_too_tight")
+          .add(stalled ? 0.7 : 0.4,
+               fmt::format("the gradient norm (median {}) is clipped to {}: every step "
+                           "is shrunk {:.0f}×",
+                           fmt_num(g), fmt_num(r.clip_grad_norm), g / r.clip_grad_norm));
     }
   }
-  if (sig.weight_layers >= 8 && !sig.has_batchnorm && (has("vanishing_gradient") || has("dead_units")) && stalled) {
-    cand("missing_normalization").add(0.4, fmt::format("{} weight layers and no batch norm", sig.weight_layers));
+  if (sig.weight_layers >= 8 && !sig.has_batchnorm &&
+      (has("vanishing_gradient") || has("dead_units")) && stalled) {
+    cand("missing_normalization")
+        .add(0.4, fmt::format("{} weight layers and no batch norm", sig.weight_layers));
   }
   // Look-alikes that the architecture rules out.
   if (cands.count("missing_normalization") && (sig.weight_layers < 6 || sig.relu_layers == 0)) {
-    cand("missing_normalization").penalise(0.7, fmt::format("{} weight layers{}: too shallow or not a ReLU stack",
-                                                            sig.weight_layers, sig.relu_layers == 0 ? ", no ReLU" : ""));
+    cand("missing_normalization")
+        .penalise(0.7, fmt::format("{} weight layers{}: too shallow or not a ReLU stack",
+                                   sig.weight_layers, sig.relu_layers == 0 ? ", no ReLU" : ""));
   }
   if (cands.count("saturating_activation") && sig.saturating_layers == 0) {
     cand("saturating_activation").penalise(0.9, "no sigmoid or tanh layer in the model");
   }
-  if (cands.count("lr_too_high") && r.batch_size > 0 && r.batch_size <= 4 && !lint_has("lr_too_high")) {
-    cand("lr_too_high").penalise(0.5, fmt::format("the learning rate {} is usual for {}; batches of {} make the steps erratic",
-                                                  fmt_num(r.base_lr), r.optimizer, r.batch_size));
+  if (cands.count("lr_too_high") && r.batch_size > 0 && r.batch_size <= 4 &&
+      !lint_has("lr_too_high")) {
+    cand("lr_too_high")
+        .penalise(0.5,
+                  fmt::format(
+                      "the learning rate {} is usual for {}; batches of {} make the steps erratic",
+                      fmt_num(r.base_lr), r.optimizer, r.batch_size));
   }
-  if (cands.count("bad_init_scale") && lint_has("excessive_regularization") && !lint_has("bad_init_scale")) {
-    cand("bad_init_scale").penalise(0.5, "heavy dropout rescales the activations: the odd start follows from it");
+  if (cands.count("batch_too_small") && r.batch_size >= 32 && !lint_has("batch_too_small")) {
+    cand("batch_too_small")
+        .penalise(0.6, fmt::format("batches of {} are not small: the gradient noise comes from "
+                                   "elsewhere",
+                                   r.batch_size));
   }
-  if (cands.count("lr_too_low") && lint_has("bad_lr_schedule") && sig.lr_first > 0 && sig.lr_last / sig.lr_first < 1e-2) {
+  if (cands.count("bad_init_scale") && lint_has("excessive_regularization") &&
+      !lint_has("bad_init_scale")) {
+    cand("bad_init_scale")
+        .penalise(0.5, "heavy dropout rescales the activations: the odd start follows from it");
+  }
+  if (cands.count("lr_too_low") && lint_has("bad_lr_schedule") && sig.lr_first > 0 &&
+      sig.lr_last / sig.lr_first < 1e-2) {
     cand("lr_too_low").penalise(0.4, "the rate is small because the schedule shrank it");
   }
 
@@ -364,18 +502,23 @@ Diagnosis diagnose(const RunRecord& r, const std::vector<Symptom>& symptoms,
   if (r.base_lr > 0 && !lr_in_usual_range(r.optimizer, r.base_lr)) {
     const bool below = lr_below_usual_range(r.optimizer, r.base_lr);
     if (below && sluggish) {
-      cand("lr_too_low").add(0.3, fmt::format("lr {} is below the usual range for {}", fmt_num(r.base_lr), r.optimizer));
+      cand("lr_too_low")
+          .add(0.3, fmt::format("lr {} is below the usual range for {}", fmt_num(r.base_lr),
+                                r.optimizer));
     } else if (!below && unstable) {
-      cand("lr_too_high").add(0.3, fmt::format("lr {} is above the usual range for {}", fmt_num(r.base_lr), r.optimizer));
+      cand("lr_too_high")
+          .add(0.3, fmt::format("lr {} is above the usual range for {}", fmt_num(r.base_lr),
+                                r.optimizer));
     }
   }
 
   // A learning rate inside the optimiser's usual range is rarely "too low" when the run stalls
   // for structural reasons (a dead bottleneck, dead units): the update ratio is small because the
   // gradients are.
-  if (cands.count("lr_too_low") && lr_in_usual_range(r.optimizer, r.base_lr) && !lint_has("lr_too_low") &&
-      !(sig.lr_first > 0 && sig.lr_last / sig.lr_first < 1e-2)) {
-    cand("lr_too_low").penalise(0.5, fmt::format("lr {} is usual for {}", fmt_num(r.base_lr), r.optimizer));
+  if (cands.count("lr_too_low") && lr_in_usual_range(r.optimizer, r.base_lr) &&
+      !lint_has("lr_too_low") && !(sig.lr_first > 0 && sig.lr_last / sig.lr_first < 1e-2)) {
+    cand("lr_too_low")
+        .penalise(0.5, fmt::format("lr {} is usual for {}", fmt_num(r.base_lr), r.optimizer));
   }
 
   // Suspicions that rest on the spec alone stay below the verdict threshold when the run itself
@@ -392,16 +535,26 @@ Diagnosis diagnose(const RunRecord& r, const std::vector<Symptom>& symptoms,
   const auto default_fix = [&](Candidate& c) {
     if (!c.fix.empty()) return;
     const double lr = r.base_lr;
-    if (c.cause == "lr_too_high") c.fix["optimizer.lr"] = fmt_num(lr / 10);
-    else if (c.cause == "lr_too_low") c.fix["optimizer.lr"] = fmt_num(lr * 10);
-    else if (c.cause == "batch_too_small") c.fix["batch_size"] = "32";
-    else if (c.cause == "unshuffled_data") c.fix["data.shuffle"] = "true";
-    else if (c.cause == "unnormalized_input") c.fix["data.transforms.train"] = "[{scale: 0.00392156862745098}]";
-    else if (c.cause == "bad_init_scale" || c.cause == "missing_normalization") c.fix["model.init"] = "{weight: he_normal, bias: zeros}";
-    else if (c.cause == "saturating_activation") c.fix["model.init"] = "{weight: glorot_normal, bias: zeros}";
-    else if (c.cause == "excessive_regularization") c.fix["optimizer.weight_decay"] = "0";
-    else if (c.cause == "grad_clip_too_tight") c.fix["clip_grad_norm"] = "null";
-    else if (c.cause == "bad_lr_schedule") c.fix["schedule.type"] = "constant";
+    if (c.cause == "lr_too_high")
+      c.fix["optimizer.lr"] = fmt_num(lr / 10);
+    else if (c.cause == "lr_too_low")
+      c.fix["optimizer.lr"] = fmt_num(lr * 10);
+    else if (c.cause == "batch_too_small")
+      c.fix["batch_size"] = "32";
+    else if (c.cause == "unshuffled_data")
+      c.fix["data.shuffle"] = "true";
+    else if (c.cause == "unnormalized_input")
+      c.fix["data.transforms.train"] = "[{scale: 0.00392156862745098}]";
+    else if (c.cause == "bad_init_scale" || c.cause == "missing_normalization")
+      c.fix["model.init"] = "{weight: he_normal, bias: zeros}";
+    else if (c.cause == "saturating_activation")
+      c.fix["model.init"] = "{weight: glorot_normal, bias: zeros}";
+    else if (c.cause == "excessive_regularization")
+      c.fix["optimizer.weight_decay"] = "0";
+    else if (c.cause == "grad_clip_too_tight")
+      c.fix["clip_grad_norm"] = "null";
+    else if (c.cause == "bad_lr_schedule")
+      c.fix["schedule.type"] = "constant";
   };
 
   for (auto& [cause, c] : cands) {
@@ -423,7 +576,8 @@ Diagnosis diagnose(const RunRecord& r, const std::vector<Symptom>& symptoms,
   }
   std::stable_sort(d.findings.begin(), d.findings.end(),
                    [](const Finding& a, const Finding& b) { return a.confidence > b.confidence; });
-  const bool unhealthy = !d.findings.empty() && d.findings.front().confidence >= kUnhealthyThreshold;
+  const bool unhealthy =
+      !d.findings.empty() && d.findings.front().confidence >= kUnhealthyThreshold;
   d.verdict = unhealthy ? "unhealthy" : "healthy";
   if (!unhealthy) {
     Finding h;
@@ -432,20 +586,23 @@ Diagnosis diagnose(const RunRecord& r, const std::vector<Symptom>& symptoms,
     h.explanation = explain_cause("healthy");
     h.confidence = d.findings.empty() ? 0.9 : 1.0 - d.findings.front().confidence;
     if (std::isfinite(sig.initial_loss) && std::isfinite(sig.final_loss)) {
-      h.evidence.push_back(fmt::format("loss {} → {} over {} steps ({:+.0f}%)", fmt_num(sig.initial_loss),
-                                       fmt_num(sig.final_loss), sig.steps,
-                                       100 * (sig.final_loss / sig.initial_loss - 1)));
+      h.evidence.push_back(fmt::format("loss {} → {} over {} steps ({:+.0f}%)",
+                                       fmt_num(sig.initial_loss), fmt_num(sig.final_loss),
+                                       sig.steps, 100 * (sig.final_loss / sig.initial_loss - 1)));
     }
     if (sig.val_accuracy && std::isfinite(*sig.val_accuracy)) {
       h.evidence.push_back(fmt::format("validation accuracy {:.1f}%", 100 * *sig.val_accuracy));
     }
-    h.evidence.push_back(fmt::format("{} symptom{} seen", symptoms.size(), symptoms.size() == 1 ? "" : "s"));
+    h.evidence.push_back(
+        fmt::format("{} symptom{} seen", symptoms.size(), symptoms.size() == 1 ? "" : "s"));
     for (const auto& f : d.findings) {
-      d.notes.push_back(fmt::format("weak suspicion, not enough to call the run unhealthy: {} ({:.2f})", f.cause,
-                                    f.confidence));
+      d.notes.push_back(
+          fmt::format("weak suspicion, not enough to call the run unhealthy: {} ({:.2f})", f.cause,
+                      f.confidence));
     }
     d.findings.insert(d.findings.begin(), std::move(h));
-    d.findings.erase(std::remove_if(d.findings.begin() + 1, d.findings.end(), [](const Finding&) { return true; }),
+    d.findings.erase(std::remove_if(d.findings.begin() + 1, d.findings.end(),
+                                    [](const Finding&) { return true; }),
                      d.findings.end());
   }
   return d;

@@ -31,7 +31,8 @@ RecordSignals read_signals(const RunRecord& r) {
   for (const auto& l : r.layers) {
     if (l.has_weights) ++s.weight_layers;
     if (l.kind == "batchnorm") s.has_batchnorm = true;
-    if (l.kind == "relu" || l.kind == "leaky_relu" || l.kind == "elu" || l.kind == "selu" || l.kind == "gelu") {
+    if (l.kind == "relu" || l.kind == "leaky_relu" || l.kind == "elu" || l.kind == "selu" ||
+        l.kind == "gelu") {
       ++s.relu_layers;
     }
     if (l.kind == "sigmoid" || l.kind == "tanh") ++s.saturating_layers;
@@ -98,7 +99,9 @@ RecordSignals read_signals(const RunRecord& r) {
     s.max_class_ratio = *mn > 0 ? static_cast<double>(*mx) / static_cast<double>(*mn)
                                 : (*mx > 0 ? std::numeric_limits<double>::infinity() : 1.0);
   }
-  s.zero_update_fraction = update_steps > 0 ? static_cast<double>(zero_updates) / static_cast<double>(update_steps) : 0.0;
+  s.zero_update_fraction =
+      update_steps > 0 ? static_cast<double>(zero_updates) / static_cast<double>(update_steps)
+                       : 0.0;
   s.median_grad_change_ratio = median(changes);
   s.negated_loss_fraction =
       with_reference > 0 ? static_cast<double>(negated) / with_reference : 0.0;
@@ -121,7 +124,8 @@ RecordSignals read_signals(const RunRecord& r) {
   }
   if (finite.size() >= 40) {
     const size_t q = finite.size() / 4;
-    const double third = median(std::vector<double>(finite.begin() + 2 * q, finite.begin() + 3 * q));
+    const double third =
+        median(std::vector<double>(finite.begin() + 2 * q, finite.begin() + 3 * q));
     const double fourth = median(std::vector<double>(finite.begin() + 3 * q, finite.end()));
     s.late_improvement = third > 0 ? (third - fourth) / third : 0.0;
   }

@@ -13,27 +13,27 @@ namespace lossdoctor::diagnose {
 
 struct RecordSignals {
   int64_t steps = 0;
-  double chance_loss = 0;         ///< ln K for cross_entropy / nll, else NaN
-  double initial_loss = 0;        ///< median of the first 5 finite losses
-  double final_loss = 0;          ///< median of the last 10% (≥ 5) losses; Inf if the run ended non-finite
-  double best_loss = 0;           ///< minimum of a 10-step running median
+  double chance_loss = 0;   ///< ln K for cross_entropy / nll, else NaN
+  double initial_loss = 0;  ///< median of the first 5 finite losses
+  double final_loss = 0;  ///< median of the last 10% (≥ 5) losses; Inf if the run ended non-finite
+  double best_loss = 0;   ///< minimum of a 10-step running median
   bool ended_nonfinite = false;
   double input_mean = 0, input_std = 0, input_max_abs = 0;  ///< medians over steps
-  double odd_input_fraction = 0;  ///< mean over steps
-  double max_class_ratio = 1;     ///< most / least frequent class over all batches
+  double odd_input_fraction = 0;                            ///< mean over steps
+  double max_class_ratio = 1;  ///< most / least frequent class over all batches
   double lr_first = 0, lr_max = 0, lr_last = 0;
-  double median_update_ratio = 0; ///< over weight layers and probes (NaN without probes)
+  double median_update_ratio = 0;  ///< over weight layers and probes (NaN without probes)
   std::string largest_update_layer, smallest_update_layer;
-  double zero_update_fraction = 0;  ///< steps with update_norm == 0 while grad_norm > 0
+  double zero_update_fraction = 0;      ///< steps with update_norm == 0 while grad_norm > 0
   double median_grad_change_ratio = 0;  ///< over steps 5–59; NaN when unknown
-  double grad_norm_growth = 1;      ///< median grad norm of steps 50–59 / steps 0–9
-  double negated_loss_fraction = 0; ///< steps where loss ≈ −reference_loss
-  double late_train_accuracy = 0;   ///< mean batch accuracy over the last 20% of steps
+  double grad_norm_growth = 1;          ///< median grad norm of steps 50–59 / steps 0–9
+  double negated_loss_fraction = 0;     ///< steps where loss ≈ −reference_loss
+  double late_train_accuracy = 0;       ///< mean batch accuracy over the last 20% of steps
   std::optional<double> val_accuracy, val_loss;  ///< last epoch record
-  double weight_norm_ratio = 1;     ///< last / first weight norm
-  double weight_norm_growth = 1;    ///< largest / first weight norm
-  double first_update_jump = 1;     ///< median loss of steps 1–3 / loss of step 0
-  double early_update_ratio = 0;    ///< median |Δw|/|w| over weight layers at the first probe
+  double weight_norm_ratio = 1;                  ///< last / first weight norm
+  double weight_norm_growth = 1;                 ///< largest / first weight norm
+  double first_update_jump = 1;                  ///< median loss of steps 1–3 / loss of step 0
+  double early_update_ratio = 0;         ///< median |Δw|/|w| over weight layers at the first probe
   double initial_activation_growth = 1;  ///< activation std, last weight layer / first, at step 0
   bool zero_initial_weights = false;     ///< a weight layer had norm 0 at the first probe
   int64_t weight_layers = 0;
@@ -42,7 +42,8 @@ struct RecordSignals {
   bool has_batchnorm = false;
   int64_t labels_counted = 0;     ///< samples behind max_class_ratio
   double high_loss_fraction = 0;  ///< seen training samples whose last loss exceeds ln K + 0.7
-  double late_improvement = 0;    ///< relative fall of the median loss from the 3rd to the 4th quarter
+  double late_improvement =
+      0;  ///< relative fall of the median loss from the 3rd to the 4th quarter
 };
 
 RecordSignals read_signals(const RunRecord& record);

@@ -71,15 +71,24 @@ void init_layer(torch::Tensor& weight, torch::Tensor& bias, const spec::InitSpec
 std::string init_scheme_name(const spec::InitScheme& scheme) {
   using Kind = spec::InitScheme::Kind;
   switch (scheme.kind) {
-    case Kind::Default: return "default";
-    case Kind::HeNormal: return "he_normal";
-    case Kind::HeUniform: return "he_uniform";
-    case Kind::GlorotNormal: return "glorot_normal";
-    case Kind::GlorotUniform: return "glorot_uniform";
-    case Kind::Normal: return fmt::format("normal(std={:g})", scheme.std);
-    case Kind::Uniform: return fmt::format("uniform(a={:g})", scheme.a);
-    case Kind::Zeros: return "zeros";
-    case Kind::Constant: return fmt::format("constant({:g})", scheme.value);
+    case Kind::Default:
+      return "default";
+    case Kind::HeNormal:
+      return "he_normal";
+    case Kind::HeUniform:
+      return "he_uniform";
+    case Kind::GlorotNormal:
+      return "glorot_normal";
+    case Kind::GlorotUniform:
+      return "glorot_uniform";
+    case Kind::Normal:
+      return fmt::format("normal(std={:g})", scheme.std);
+    case Kind::Uniform:
+      return fmt::format("uniform(a={:g})", scheme.a);
+    case Kind::Zeros:
+      return "zeros";
+    case Kind::Constant:
+      return fmt::format("constant({:g})", scheme.value);
   }
   return "?";
 }

@@ -28,8 +28,8 @@ std::string shape_str(const Shape& shape) { return fmt::format("[{}]", fmt::join
 
 void require_image(const spec::LayerSpec& layer, const Shape& in) {
   if (in.size() != 3) {
-    fail(layer, fmt::format("{} needs an image input [C, H, W], got {}", layer_kind_name(layer.kind),
-                            shape_str(in)));
+    fail(layer, fmt::format("{} needs an image input [C, H, W], got {}",
+                            layer_kind_name(layer.kind), shape_str(in)));
   }
 }
 
@@ -37,7 +37,8 @@ void require_image(const spec::LayerSpec& layer, const Shape& in) {
 int64_t window_out(const spec::LayerSpec& layer, int64_t in, int64_t window, int64_t stride,
                    int64_t pad, const char* what) {
   if (in + 2 * pad < window) {
-    fail(layer, fmt::format("{} {} is larger than its input {} (padding {})", what, window, in, pad));
+    fail(layer,
+         fmt::format("{} {} is larger than its input {} (padding {})", what, window, in, pad));
   }
   return (in + 2 * pad - window) / stride + 1;
 }
@@ -79,7 +80,8 @@ class Builder {
       case Kind::Conv2d: {
         require_image(ls, in);
         int64_t pad = ls.padding;
-        auto options = torch::nn::Conv2dOptions(in[0], ls.filters, ls.kernel).stride(ls.stride).bias(ls.bias);
+        auto options =
+            torch::nn::Conv2dOptions(in[0], ls.filters, ls.kernel).stride(ls.stride).bias(ls.bias);
         if (ls.same_padding) {
           pad = ls.kernel / 2;
           if (ls.kernel % 2 == 0 && ls.stride != 1) {
@@ -142,7 +144,8 @@ class Builder {
         layer.module = torch::nn::AnyModule(torch::nn::SELU());
         break;
       case Kind::ELU:
-        layer.module = torch::nn::AnyModule(torch::nn::ELU(torch::nn::ELUOptions().alpha(ls.alpha)));
+        layer.module =
+            torch::nn::AnyModule(torch::nn::ELU(torch::nn::ELUOptions().alpha(ls.alpha)));
         break;
       case Kind::GELU:
         layer.module = torch::nn::AnyModule(torch::nn::GELU());
@@ -186,7 +189,8 @@ class Builder {
         if (ls.kind == Kind::Softmax) {
           layer.module = torch::nn::AnyModule(torch::nn::Softmax(torch::nn::SoftmaxOptions(1)));
         } else {
-          layer.module = torch::nn::AnyModule(torch::nn::LogSoftmax(torch::nn::LogSoftmaxOptions(1)));
+          layer.module =
+              torch::nn::AnyModule(torch::nn::LogSoftmax(torch::nn::LogSoftmaxOptions(1)));
         }
         break;
       case Kind::Residual: {
@@ -231,25 +235,44 @@ void collect(const LayerStack& stack, std::vector<const Layer*>& out) {
 
 std::string layer_kind_name(spec::LayerSpec::Kind kind) {
   switch (kind) {
-    case Kind::Conv2d: return "conv2d";
-    case Kind::BatchNorm: return "batchnorm";
-    case Kind::ReLU: return "relu";
-    case Kind::LeakyReLU: return "leaky_relu";
-    case Kind::Sigmoid: return "sigmoid";
-    case Kind::Tanh: return "tanh";
-    case Kind::SELU: return "selu";
-    case Kind::ELU: return "elu";
-    case Kind::GELU: return "gelu";
-    case Kind::MaxPool: return "maxpool";
-    case Kind::AvgPool: return "avgpool";
-    case Kind::GlobalAvgPool: return "global_avgpool";
-    case Kind::Dropout: return "dropout";
-    case Kind::Flatten: return "flatten";
-    case Kind::Dense: return "dense";
-    case Kind::Softmax: return "softmax";
-    case Kind::LogSoftmax: return "log_softmax";
-    case Kind::Repeat: return "repeat";
-    case Kind::Residual: return "residual";
+    case Kind::Conv2d:
+      return "conv2d";
+    case Kind::BatchNorm:
+      return "batchnorm";
+    case Kind::ReLU:
+      return "relu";
+    case Kind::LeakyReLU:
+      return "leaky_relu";
+    case Kind::Sigmoid:
+      return "sigmoid";
+    case Kind::Tanh:
+      return "tanh";
+    case Kind::SELU:
+      return "selu";
+    case Kind::ELU:
+      return "elu";
+    case Kind::GELU:
+      return "gelu";
+    case Kind::MaxPool:
+      return "maxpool";
+    case Kind::AvgPool:
+      return "avgpool";
+    case Kind::GlobalAvgPool:
+      return "global_avgpool";
+    case Kind::Dropout:
+      return "dropout";
+    case Kind::Flatten:
+      return "flatten";
+    case Kind::Dense:
+      return "dense";
+    case Kind::Softmax:
+      return "softmax";
+    case Kind::LogSoftmax:
+      return "log_softmax";
+    case Kind::Repeat:
+      return "repeat";
+    case Kind::Residual:
+      return "residual";
   }
   return "?";
 }

@@ -13,7 +13,8 @@ namespace {
 
 constexpr int kSettleChecks = 4;  ///< same verdict and top cause this many checks in a row
 
-std::map<std::string, std::vector<int64_t>> injected_of(const data::Dataset& ds, const spec::Spec& spec) {
+std::map<std::string, std::vector<int64_t>> injected_of(const data::Dataset& ds,
+                                                        const spec::Spec& spec) {
   std::map<std::string, std::vector<int64_t>> out;
   if (!spec.data.inject.any()) return out;
   out["label_noise"] = ds.injected.label_noise;
@@ -26,7 +27,8 @@ lint::LintContext lint_context(const data::Dataset& ds, const spec::Spec& spec) 
   ctx.num_classes = ds.num_classes;
   if (ds.train.size() > 0) {
     const data::Pipeline pipeline = data::make_train_pipeline(spec.data);
-    const auto out = pipeline.check({ds.train.images.size(1), ds.train.images.size(2), ds.train.images.size(3)});
+    const auto out =
+        pipeline.check({ds.train.images.size(1), ds.train.images.size(2), ds.train.images.size(3)});
     ctx.input_shape = std::array<int64_t, 3>{out[0], out[1], out[2]};
   }
   return ctx;
@@ -35,7 +37,8 @@ lint::LintContext lint_context(const data::Dataset& ds, const spec::Spec& spec) 
 /// Re-diagnoses every `check_every` steps and ends the run once the answer stops changing.
 class SettleWatcher : public train::TrainObserver {
  public:
-  SettleWatcher(const TrainerProbe& probe, const std::vector<Finding>& lint_findings, const DiagnoseOptions& o)
+  SettleWatcher(const TrainerProbe& probe, const std::vector<Finding>& lint_findings,
+                const DiagnoseOptions& o)
       : probe_(probe), lint_(lint_findings), options_(o) {}
 
   void after_step(train::Trainer&, const train::StepView& view) override {
@@ -77,13 +80,15 @@ report::Report lint(const spec::Spec& spec, const data::WarningSink& warn) {
   r.findings = result.findings;
   r.notes = result.notes;
   r.injected = injected_of(ds, spec);
-  const bool faulty = std::any_of(r.findings.begin(), r.findings.end(),
-                                  [](const Finding& f) { return f.severity == "error" || f.severity == "warning"; });
+  const bool faulty = std::any_of(r.findings.begin(), r.findings.end(), [](const Finding& f) {
+    return f.severity == "error" || f.severity == "warning";
+  });
   r.verdict = faulty ? "unhealthy" : "healthy";
   return r;
 }
 
-DiagnoseOutcome diagnose(const spec::Spec& spec, const DiagnoseOptions& options, const data::WarningSink& warn) {
+DiagnoseOutcome diagnose(const spec::Spec& spec, const DiagnoseOptions& options,
+                         const data::WarningSink& warn) {
   train::TrainOptions topts;
   topts.progress = options.progress;
   topts.max_steps = options.budget_steps.value_or(spec.diagnose.budget_steps);
@@ -114,7 +119,8 @@ DiagnoseOutcome diagnose(const spec::Spec& spec, const DiagnoseOptions& options,
   r.notes = linted.notes;
   r.notes.insert(r.notes.end(), d.notes.begin(), d.notes.end());
   if (result.status == train::RunStatus::StoppedByObserver) {
-    r.notes.push_back(fmt::format("stopped early at step {}: the diagnosis had settled", result.steps));
+    r.notes.push_back(
+        fmt::format("stopped early at step {}: the diagnosis had settled", result.steps));
   }
   r.injected = injected_of(trainer.dataset(), spec);
   r.timeline = watcher.timeline;

@@ -23,8 +23,8 @@ struct DiagnoseOptions {
   std::optional<int64_t> budget_steps;  ///< default: spec.diagnose.budget_steps
   train::Progress progress = train::Progress::Auto;
   bool early_stop = true;
-  int64_t check_every = 25;   ///< steps between diagnosis checks
-  int64_t min_steps = 100;    ///< no early stop before this
+  int64_t check_every = 25;         ///< steps between diagnosis checks
+  int64_t min_steps = 100;          ///< no early stop before this
   int64_t healthy_min_steps = 250;  ///< no early "healthy" stop before this
 };
 

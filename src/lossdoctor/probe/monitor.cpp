@@ -42,13 +42,15 @@ Monitor::Monitor(torch::nn::Module& model, MonitorOptions options) : options_(st
     }
     setup.layers.push_back(std::move(d));
   }
-  recorder_ = std::make_unique<probe::Recorder>(std::move(setup), std::move(weights), model.parameters());
+  recorder_ =
+      std::make_unique<probe::Recorder>(std::move(setup), std::move(weights), model.parameters());
 }
 
 Monitor::~Monitor() = default;
 
-void Monitor::after_forward(const torch::Tensor& inputs, const torch::Tensor& output, const torch::Tensor& labels,
-                            const torch::Tensor& loss, const torch::Tensor& indices) {
+void Monitor::after_forward(const torch::Tensor& inputs, const torch::Tensor& output,
+                            const torch::Tensor& labels, const torch::Tensor& loss,
+                            const torch::Tensor& indices) {
   torch::NoGradGuard no_grad;
   inputs_ = inputs.detach();
   output_ = output.detach();
@@ -56,13 +58,15 @@ void Monitor::after_forward(const torch::Tensor& inputs, const torch::Tensor& ou
   indices_ = indices.defined() ? indices.detach() : torch::Tensor();
   loss_ = loss.detach().item<double>();
   if (recorder_->record().batch_size == 0) recorder_->record().batch_size = labels.size(0);
-  // Our own cross-entropy of the outputs: the reference a negated or mis-wired loss is compared with.
+  // Our own cross-entropy of the outputs: the reference a negated or mis-wired loss is compared
+  // with.
   if (output_.dim() == 2 && output_.size(1) == options_.num_classes_) {
-    const torch::Tensor log_probs = options_.from_logits_ ? torch::log_softmax(output_.to(torch::kFloat64), 1)
-                                                          : torch::log(output_.to(torch::kFloat64).clamp(1e-7, 1.0));
+    const torch::Tensor log_probs = options_.from_logits_
+                                        ? torch::log_softmax(output_.to(torch::kFloat64), 1)
+                                        : torch::log(output_.to(torch::kFloat64).clamp(1e-7, 1.0));
     sample_loss_ = -log_probs.gather(1, labels_.unsqueeze(1)).squeeze(1);
     reference_loss_ = options_.loss_ == "cross_entropy" ? sample_loss_.mean().item<double>()
-                                                         : std::numeric_limits<double>::quiet_NaN();
+                                                        : std::numeric_limits<double>::quiet_NaN();
   } else {
     sample_loss_ = torch::full({labels.size(0)}, loss_);
     reference_loss_ = std::numeric_limits<double>::quiet_NaN();
@@ -82,7 +86,8 @@ void Monitor::after_step(double lr) {
   inputs_ = output_ = labels_ = sample_loss_ = indices_ = torch::Tensor();
 }
 
-void Monitor::end_epoch(double train_loss, double train_accuracy, double val_loss, double val_accuracy) {
+void Monitor::end_epoch(double train_loss, double train_accuracy, double val_loss,
+                        double val_accuracy) {
   recorder_->on_epoch({epoch_, step_, train_loss, train_accuracy, val_loss, val_accuracy});
   ++epoch_;
 }

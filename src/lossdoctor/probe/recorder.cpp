@@ -7,8 +7,8 @@ namespace lossdoctor::probe {
 namespace {
 
 constexpr int64_t kActivationSamples = 8;  ///< samples behind each layer's activation statistics
-constexpr int64_t kDenseHead = 5;           ///< first steps measured in full (update sizes)
-constexpr size_t kNoiseWindow = 5;          ///< probes averaged in the gradient-noise estimate
+constexpr int64_t kDenseHead = 5;          ///< first steps measured in full (update sizes)
+constexpr size_t kNoiseWindow = 5;         ///< probes averaged in the gradient-noise estimate
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 /// Images of [N, C, H, W] that look corrupt: non-finite, constant, or noise-like.
@@ -19,14 +19,17 @@ double odd_fraction(const torch::Tensor& inputs) {
   const torch::Tensor clean = torch::nan_to_num(inputs.detach(), 0.0, 0.0, 0.0);
   const torch::Tensor std = clean.reshape({inputs.size(0), -1}).std(1);
   const torch::Tensor hdiff =
-      (clean.narrow(3, 1, clean.size(3) - 1) - clean.narrow(3, 0, clean.size(3) - 1)).abs().mean({1, 2, 3});
+      (clean.narrow(3, 1, clean.size(3) - 1) - clean.narrow(3, 0, clean.size(3) - 1))
+          .abs()
+          .mean({1, 2, 3});
   const torch::Tensor constant = std.le(1e-6 * (clean.abs().max() + 1e-12));
   const torch::Tensor noisy = hdiff.gt(0.8 * std) & constant.logical_not();
   return (nonfinite | constant | noisy).to(torch::kFloat64).mean().item<double>();
 }
 
 bool is_relu_family(const std::string& kind) {
-  return kind == "relu" || kind == "leaky_relu" || kind == "elu" || kind == "selu" || kind == "gelu";
+  return kind == "relu" || kind == "leaky_relu" || kind == "elu" || kind == "selu" ||
+         kind == "gelu";
 }
 
 /// Fraction of units (channels of [N, C, H, W], features of [N, F]) never positive in the batch.
@@ -38,7 +41,8 @@ double dead_fraction(const torch::Tensor& out) {
 }
 
 double saturated_fraction(const std::string& kind, const torch::Tensor& out) {
-  if (kind == "sigmoid") return (out.lt(0.01) | out.gt(0.99)).to(torch::kFloat64).mean().item<double>();
+  if (kind == "sigmoid")
+    return (out.lt(0.01) | out.gt(0.99)).to(torch::kFloat64).mean().item<double>();
   if (kind == "tanh") return out.abs().gt(0.99).to(torch::kFloat64).mean().item<double>();
   return 0;
 }
@@ -55,7 +59,8 @@ TensorStats tensor_stats(const torch::Tensor& t) {
     // (std_mean is 5× slower than mean + std in libtorch 1.13; aminmax is one pass.)
     const auto [lo, hi] = torch::aminmax(x);
     const torch::Tensor sd = x.numel() > 1 ? x.std() : torch::zeros({}, x.options());
-    const torch::Tensor packed = torch::stack({x.mean(), sd, lo, hi}).to(torch::kCPU).to(torch::kFloat64);
+    const torch::Tensor packed =
+        torch::stack({x.mean(), sd, lo, hi}).to(torch::kCPU).to(torch::kFloat64);
     const double* v = packed.data_ptr<double>();
     if (std::isfinite(v[0]) && std::isfinite(v[1]) && std::isfinite(v[2]) && std::isfinite(v[3])) {
       s.mean = v[0];
@@ -83,7 +88,9 @@ TensorStats tensor_stats(const torch::Tensor& t) {
 
 Recorder::Recorder(RunRecord setup, std::vector<torch::Tensor> layer_weights,
                    std::vector<torch::Tensor> params)
-    : record_(std::move(setup)), layer_weights_(std::move(layer_weights)), params_(std::move(params)) {
+    : record_(std::move(setup)),
+      layer_weights_(std::move(layer_weights)),
+      params_(std::move(params)) {
   if (record_.probe_every < 1) record_.probe_every = 1;
   record_.samples.resize(static_cast<size_t>(std::max<int64_t>(0, record_.train_size)));
 }
@@ -94,7 +101,8 @@ torch::Tensor Recorder::flat_grads(torch::Tensor& buffer) const {
   std::vector<torch::Tensor> parts;
   parts.reserve(params_.size());
   for (const auto& p : params_) {
-    parts.push_back(p.grad().defined() ? p.grad().detach().reshape(-1) : torch::zeros({p.numel()}, p.options()));
+    parts.push_back(p.grad().defined() ? p.grad().detach().reshape(-1)
+                                       : torch::zeros({p.numel()}, p.options()));
   }
   if (parts.empty()) return torch::zeros({0});
   if (!buffer.defined()) buffer = torch::empty({0}, parts.front().options());
@@ -123,7 +131,8 @@ void Recorder::on_activation(size_t layer_index, const torch::Tensor& output, in
   LayerSample& s = pending_.layers[layer_index];
   // Statistics from the first kActivationSamples samples: the scale of a layer's output does not
   // need the whole batch. Dead units do: a unit is dead only if no sample in the batch fires it.
-  s.activation = tensor_stats(output.size(0) > kActivationSamples ? output.narrow(0, 0, kActivationSamples) : output);
+  s.activation = tensor_stats(
+      output.size(0) > kActivationSamples ? output.narrow(0, 0, kActivationSamples) : output);
   if (is_relu_family(kind)) s.dead_fraction = dead_fraction(output.detach());
   s.saturated_fraction = saturated_fraction(kind, output.detach());
   if (!record_.first_nonfinite && s.activation.nonfinite_fraction > 0) {
@@ -176,7 +185,8 @@ void Recorder::on_batch(int64_t step, int64_t epoch, const torch::Tensor& inputs
     }
     s.batch_accuracy = b > 0 ? static_cast<double>(correct) / static_cast<double>(b) : 0.0;
     if (indices.defined() && !record_.samples.empty()) {
-      const torch::Tensor losses = sample_loss.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+      const torch::Tensor losses =
+          sample_loss.detach().to(torch::kCPU, torch::kFloat32).contiguous();
       const torch::Tensor idx = indices.to(torch::kCPU, torch::kInt64).contiguous();
       const float* l = losses.data_ptr<float>();
       const int64_t* ix = idx.data_ptr<int64_t>();
@@ -193,7 +203,8 @@ void Recorder::on_batch(int64_t step, int64_t epoch, const torch::Tensor& inputs
   }
   if (!record_.first_nonfinite && s.input.nonfinite_fraction > 0) {
     record_.first_nonfinite = NonFiniteOrigin{step, "input", false};
-  } else if (record_.first_nonfinite && record_.first_nonfinite->step == step && s.input.nonfinite_fraction > 0) {
+  } else if (record_.first_nonfinite && record_.first_nonfinite->step == step &&
+             s.input.nonfinite_fraction > 0) {
     record_.first_nonfinite->layer = "input";  // the data was bad before any layer saw it
   }
   if (!record_.first_nonfinite && !std::isfinite(loss)) {
@@ -306,7 +317,8 @@ void Recorder::on_update(int64_t step) {
     for (size_t i = 0; i < layer_weights_before_.size(); ++i) {
       if (!layer_weights_before_[i].defined()) continue;
       LayerSample& ls = pending_.layers[i];
-      const double delta = torch::dist(layer_weights_[i].detach(), layer_weights_before_[i]).item<double>();
+      const double delta =
+          torch::dist(layer_weights_[i].detach(), layer_weights_before_[i]).item<double>();
       ls.update_ratio = ls.weight_norm > 0 ? delta / ls.weight_norm : 0.0;
     }
     record_.probes.push_back(std::move(pending_));

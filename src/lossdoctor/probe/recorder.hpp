@@ -29,7 +29,8 @@ namespace lossdoctor::probe {
 
 class Recorder {
  public:
-  Recorder(RunRecord setup, std::vector<torch::Tensor> layer_weights, std::vector<torch::Tensor> params);
+  Recorder(RunRecord setup, std::vector<torch::Tensor> layer_weights,
+           std::vector<torch::Tensor> params);
 
   bool is_probe_step(int64_t step) const;
 
@@ -37,9 +38,10 @@ class Recorder {
   void on_activation(size_t layer_index, const torch::Tensor& output, int64_t step);
   /// After backward. `indices` (positions in the training split) may be undefined;
   /// `reference_loss` is NaN unless the caller computed the loss itself.
-  void on_batch(int64_t step, int64_t epoch, const torch::Tensor& inputs, const torch::Tensor& labels,
-                const torch::Tensor& output, const torch::Tensor& sample_loss,
-                const torch::Tensor& indices, double loss, double lr, double reference_loss);
+  void on_batch(int64_t step, int64_t epoch, const torch::Tensor& inputs,
+                const torch::Tensor& labels, const torch::Tensor& output,
+                const torch::Tensor& sample_loss, const torch::Tensor& indices, double loss,
+                double lr, double reference_loss);
   /// After backward, before clipping and the optimiser step. `grad_norm`: the global gradient
   /// norm when the caller already has it (NaN: computed here).
   void on_gradients(int64_t step, double grad_norm = std::numeric_limits<double>::quiet_NaN());
@@ -57,7 +59,7 @@ class Recorder {
 
   RunRecord record_;
   std::vector<torch::Tensor> layer_weights_, params_;
-  LayerProbe pending_;        ///< probe being filled during the current probe step
+  LayerProbe pending_;  ///< probe being filled during the current probe step
   bool probing_ = false;
   torch::Tensor prev_grad_, params_before_, params_after_, grad_buffer_;
   std::vector<torch::Tensor> layer_weights_before_;

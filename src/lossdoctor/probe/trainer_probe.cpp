@@ -10,7 +10,8 @@
 namespace lossdoctor::probe {
 namespace {
 
-constexpr int64_t kStatsSamples = 2048;  ///< training images drawn through the loader for split stats
+constexpr int64_t kStatsSamples =
+    2048;  ///< training images drawn through the loader for split stats
 
 }  // namespace
 
@@ -24,7 +25,8 @@ SplitStats split_stats(const torch::Tensor& images) {
   const torch::Tensor clean = torch::where(finite, x, torch::zeros_like(x));
   const torch::Tensor count = finite.sum({0, 2, 3}).to(torch::kFloat64).clamp_min(1);
   const torch::Tensor mean = clean.sum({0, 2, 3}) / count;
-  const torch::Tensor centered = torch::where(finite, x - mean.view({1, -1, 1, 1}), torch::zeros_like(x));
+  const torch::Tensor centered =
+      torch::where(finite, x - mean.view({1, -1, 1, 1}), torch::zeros_like(x));
   const torch::Tensor std = (centered.pow(2).sum({0, 2, 3}) / count).sqrt();
   for (int64_t c = 0; c < mean.size(0); ++c) {
     s.channel_mean.push_back(mean[c].item<double>());
@@ -84,7 +86,8 @@ TrainerProbe::TrainerProbe(train::Trainer& trainer) {
       setup.val_stats = split_stats(val.slice(0, 0, std::min<int64_t>(val.size(0), kStatsSamples)));
     }
   }
-  recorder_ = std::make_unique<Recorder>(std::move(setup), std::move(weights), trainer.network()->parameters());
+  recorder_ = std::make_unique<Recorder>(std::move(setup), std::move(weights),
+                                         trainer.network()->parameters());
 }
 
 void TrainerProbe::before_forward(train::Trainer& trainer, int64_t step) {
@@ -104,10 +107,13 @@ void TrainerProbe::after_backward(train::Trainer& trainer, const train::StepView
   recorder_->on_gradients(view.step, view.grad_norm);
 }
 
-void TrainerProbe::after_step(train::Trainer&, const train::StepView& view) { recorder_->on_update(view.step); }
+void TrainerProbe::after_step(train::Trainer&, const train::StepView& view) {
+  recorder_->on_update(view.step);
+}
 
 void TrainerProbe::on_epoch_end(train::Trainer&, const train::EpochRecord& e) {
-  recorder_->on_epoch({e.epoch, e.step, e.train_loss, e.train_accuracy, e.val_loss, e.val_accuracy});
+  recorder_->on_epoch(
+      {e.epoch, e.step, e.train_loss, e.train_accuracy, e.val_loss, e.val_accuracy});
 }
 
 }  // namespace lossdoctor::probe

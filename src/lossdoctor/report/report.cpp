@@ -36,7 +36,10 @@ json yaml_scalar_to_json(const std::string& text) {
 }
 
 json stats_json(const TensorStats& s) {
-  return {{"mean", num(s.mean)}, {"std", num(s.std)}, {"min", num(s.min)}, {"max", num(s.max)},
+  return {{"mean", num(s.mean)},
+          {"std", num(s.std)},
+          {"min", num(s.min)},
+          {"max", num(s.max)},
           {"nonfinite_fraction", s.nonfinite_fraction}};
 }
 TensorStats stats_from(const json& j) {
@@ -79,15 +82,22 @@ json to_json(const Report& r) {
   json findings = json::array(), symptoms = json::array();
   for (const auto& f : sorted) findings.push_back(finding_to_json(f));
   for (const auto& s : r.symptoms) symptoms.push_back(symptom_to_json(s));
-  json j{{"command", r.command}, {"spec", r.spec},        {"verdict", r.verdict},
-         {"steps_run", r.steps_run}, {"seconds", std::round(r.seconds * 10) / 10},
-         {"device", r.device},   {"findings", findings}, {"symptoms", symptoms},
+  json j{{"command", r.command},
+         {"spec", r.spec},
+         {"verdict", r.verdict},
+         {"steps_run", r.steps_run},
+         {"seconds", std::round(r.seconds * 10) / 10},
+         {"device", r.device},
+         {"findings", findings},
+         {"symptoms", symptoms},
          {"notes", r.notes}};
   if (!r.injected.empty()) j["injected"] = r.injected;
   if (!r.timeline.empty()) {
     json t = json::array();
     for (const auto& e : r.timeline) {
-      t.push_back({{"step", e.step}, {"cause", e.cause}, {"confidence", std::round(e.confidence * 1000) / 1000}});
+      t.push_back({{"step", e.step},
+                   {"cause", e.cause},
+                   {"confidence", std::round(e.confidence * 1000) / 1000}});
     }
     j["timeline"] = t;
   }
@@ -117,13 +127,14 @@ std::string render_text(const Report& r, bool color) {
     out += paint("31;1", "verdict: unhealthy");
   }
   out += fmt::format(" — {}{}\n", r.spec,
-                     r.steps_run == 0  ? std::string()
-                     : r.seconds > 0   ? fmt::format(" ({} steps, {:.1f} s)", r.steps_run, r.seconds)
-                                       : fmt::format(" ({} steps)", r.steps_run));
+                     r.steps_run == 0 ? std::string()
+                     : r.seconds > 0  ? fmt::format(" ({} steps, {:.1f} s)", r.steps_run, r.seconds)
+                                      : fmt::format(" ({} steps)", r.steps_run));
   int rank = 0;
   for (const auto& f : sorted) {
     ++rank;
-    std::string head = fmt::format("{}. {}  confidence {:.2f}  {}", rank, f.cause, f.confidence, f.status);
+    std::string head =
+        fmt::format("{}. {}  confidence {:.2f}  {}", rank, f.cause, f.confidence, f.status);
     if (f.first_step) head += fmt::format("  from step {}", *f.first_step);
     if (!f.layer.empty()) head += fmt::format("  at {}", f.layer);
     if (r.command == "lint" && !f.severity.empty()) head += fmt::format("  [{}]", f.severity);
@@ -145,15 +156,24 @@ std::string render_text(const Report& r, bool color) {
 json record_to_json(const RunRecord& r) {
   json layers = json::array();
   for (const auto& l : r.layers) {
-    layers.push_back({{"name", l.name}, {"kind", l.kind}, {"output_shape", l.output_shape},
-                      {"fan_in", l.fan_in}, {"has_weights", l.has_weights}});
+    layers.push_back({{"name", l.name},
+                      {"kind", l.kind},
+                      {"output_shape", l.output_shape},
+                      {"fan_in", l.fan_in},
+                      {"has_weights", l.has_weights}});
   }
   json steps = json::array();
   for (const auto& s : r.steps) {
-    steps.push_back({{"step", s.step}, {"epoch", s.epoch}, {"loss", num(s.loss)}, {"lr", num(s.lr)},
-                     {"grad_norm", num(s.grad_norm)}, {"update_norm", num(s.update_norm)},
-                     {"weight_norm", num(s.weight_norm)}, {"batch_accuracy", num(s.batch_accuracy)},
-                     {"label_histogram", s.label_histogram}, {"input", stats_json(s.input)},
+    steps.push_back({{"step", s.step},
+                     {"epoch", s.epoch},
+                     {"loss", num(s.loss)},
+                     {"lr", num(s.lr)},
+                     {"grad_norm", num(s.grad_norm)},
+                     {"update_norm", num(s.update_norm)},
+                     {"weight_norm", num(s.weight_norm)},
+                     {"batch_accuracy", num(s.batch_accuracy)},
+                     {"label_histogram", s.label_histogram},
+                     {"input", stats_json(s.input)},
                      {"grad_change_ratio", num(s.grad_change_ratio)},
                      {"reference_loss", num(s.reference_loss)},
                      {"odd_input_fraction", num(s.odd_input_fraction)}});
@@ -162,41 +182,65 @@ json record_to_json(const RunRecord& r) {
   for (const auto& p : r.probes) {
     json ls = json::array();
     for (const auto& l : p.layers) {
-      ls.push_back({{"activation", stats_json(l.activation)}, {"dead_fraction", num(l.dead_fraction)},
-                    {"saturated_fraction", num(l.saturated_fraction)}, {"grad_norm", num(l.grad_norm)},
-                    {"weight_norm", num(l.weight_norm)}, {"update_ratio", num(l.update_ratio)},
+      ls.push_back({{"activation", stats_json(l.activation)},
+                    {"dead_fraction", num(l.dead_fraction)},
+                    {"saturated_fraction", num(l.saturated_fraction)},
+                    {"grad_norm", num(l.grad_norm)},
+                    {"weight_norm", num(l.weight_norm)},
+                    {"update_ratio", num(l.update_ratio)},
                     {"has_weights", l.has_weights}});
     }
     probes.push_back({{"step", p.step}, {"layers", ls}});
   }
   json epochs = json::array();
   for (const auto& e : r.epochs) {
-    epochs.push_back({{"epoch", e.epoch}, {"step", e.step}, {"train_loss", num(e.train_loss)},
-                      {"train_accuracy", num(e.train_accuracy)}, {"val_loss", num(e.val_loss)},
+    epochs.push_back({{"epoch", e.epoch},
+                      {"step", e.step},
+                      {"train_loss", num(e.train_loss)},
+                      {"train_accuracy", num(e.train_accuracy)},
+                      {"val_loss", num(e.val_loss)},
                       {"val_accuracy", num(e.val_accuracy)}});
   }
   json noise = json::array();
   for (const auto& n : r.noise) {
-    noise.push_back({{"step", n.step}, {"mean_sq_grad_norm", num(n.mean_sq_grad_norm)},
+    noise.push_back({{"step", n.step},
+                     {"mean_sq_grad_norm", num(n.mean_sq_grad_norm)},
                      {"sq_mean_grad_norm", num(n.sq_mean_grad_norm)}});
   }
   const auto split = [](const std::optional<SplitStats>& s) -> json {
     if (!s) return nullptr;
-    return {{"channel_mean", s->channel_mean}, {"channel_std", s->channel_std}, {"min", num(s->min)},
-            {"max", num(s->max)}, {"samples", s->samples}};
+    return {{"channel_mean", s->channel_mean},
+            {"channel_std", s->channel_std},
+            {"min", num(s->min)},
+            {"max", num(s->max)},
+            {"samples", s->samples}};
   };
   json samples = json::array();
   for (const auto& s : r.samples) {
     samples.push_back({s.times_seen, num(s.last_loss), num(s.mean_margin), s.first_learned_step});
   }
-  json j{{"spec_name", r.spec_name}, {"custom_loop", r.custom_loop}, {"num_classes", r.num_classes}, {"batch_size", r.batch_size},
-         {"train_size", r.train_size}, {"optimizer", r.optimizer}, {"base_lr", r.base_lr},
-         {"loss", r.loss}, {"from_logits", r.from_logits}, {"probe_every", r.probe_every}, {"clip_grad_norm", r.clip_grad_norm},
-         {"layers", layers}, {"steps", steps}, {"probes", probes}, {"epochs", epochs},
-         {"noise", noise}, {"train_stats", split(r.train_stats)}, {"val_stats", split(r.val_stats)},
+  json j{{"spec_name", r.spec_name},
+         {"custom_loop", r.custom_loop},
+         {"num_classes", r.num_classes},
+         {"batch_size", r.batch_size},
+         {"train_size", r.train_size},
+         {"optimizer", r.optimizer},
+         {"base_lr", r.base_lr},
+         {"loss", r.loss},
+         {"from_logits", r.from_logits},
+         {"probe_every", r.probe_every},
+         {"clip_grad_norm", r.clip_grad_norm},
+         {"layers", layers},
+         {"steps", steps},
+         {"probes", probes},
+         {"epochs", epochs},
+         {"noise", noise},
+         {"train_stats", split(r.train_stats)},
+         {"val_stats", split(r.val_stats)},
          {"samples", samples}};
   if (r.first_nonfinite) {
-    j["first_nonfinite"] = {{"step", r.first_nonfinite->step}, {"layer", r.first_nonfinite->layer},
+    j["first_nonfinite"] = {{"step", r.first_nonfinite->step},
+                            {"layer", r.first_nonfinite->layer},
                             {"in_backward", r.first_nonfinite->in_backward}};
   }
   return j;
@@ -216,8 +260,9 @@ RunRecord record_from_json(const json& j) {
   r.probe_every = j.value("probe_every", 10);
   r.clip_grad_norm = j.value("clip_grad_norm", 0.0);
   for (const auto& l : j.at("layers")) {
-    r.layers.push_back({l.at("name"), l.at("kind"), l.at("output_shape").get<std::vector<int64_t>>(),
-                        l.at("fan_in"), l.at("has_weights")});
+    r.layers.push_back({l.at("name"), l.at("kind"),
+                        l.at("output_shape").get<std::vector<int64_t>>(), l.at("fan_in"),
+                        l.at("has_weights")});
   }
   for (const auto& s : j.at("steps")) {
     StepSample x;
@@ -253,11 +298,13 @@ RunRecord record_from_json(const json& j) {
     r.probes.push_back(std::move(probe));
   }
   for (const auto& e : j.at("epochs")) {
-    r.epochs.push_back({e.at("epoch"), e.at("step"), get_num(e, "train_loss"), get_num(e, "train_accuracy"),
-                        get_num(e, "val_loss"), get_num(e, "val_accuracy")});
+    r.epochs.push_back({e.at("epoch"), e.at("step"), get_num(e, "train_loss"),
+                        get_num(e, "train_accuracy"), get_num(e, "val_loss"),
+                        get_num(e, "val_accuracy")});
   }
   for (const auto& n : j.at("noise")) {
-    r.noise.push_back({n.at("step"), get_num(n, "mean_sq_grad_norm"), get_num(n, "sq_mean_grad_norm")});
+    r.noise.push_back(
+        {n.at("step"), get_num(n, "mean_sq_grad_norm"), get_num(n, "sq_mean_grad_norm")});
   }
   const auto split = [&](const char* key) -> std::optional<SplitStats> {
     const auto it = j.find(key);

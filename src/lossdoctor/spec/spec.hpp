@@ -22,7 +22,17 @@ struct Location {
 
 /// One weight or bias initialisation scheme.
 struct InitScheme {
-  enum class Kind { Default, HeNormal, HeUniform, GlorotNormal, GlorotUniform, Normal, Uniform, Zeros, Constant };
+  enum class Kind {
+    Default,
+    HeNormal,
+    HeUniform,
+    GlorotNormal,
+    GlorotUniform,
+    Normal,
+    Uniform,
+    Zeros,
+    Constant
+  };
   Kind kind = Kind::Default;
   double std = 0.01;   ///< Normal
   double a = 0.05;     ///< Uniform: U(-a, a)
@@ -38,8 +48,25 @@ struct InitSpec {
 
 struct LayerSpec {
   enum class Kind {
-    Conv2d, BatchNorm, ReLU, LeakyReLU, Sigmoid, Tanh, SELU, ELU, GELU, MaxPool, AvgPool,
-    GlobalAvgPool, Dropout, Flatten, Dense, Softmax, LogSoftmax, Repeat, Residual
+    Conv2d,
+    BatchNorm,
+    ReLU,
+    LeakyReLU,
+    Sigmoid,
+    Tanh,
+    SELU,
+    ELU,
+    GELU,
+    MaxPool,
+    AvgPool,
+    GlobalAvgPool,
+    Dropout,
+    Flatten,
+    Dense,
+    Softmax,
+    LogSoftmax,
+    Repeat,
+    Residual
   };
   Kind kind = Kind::ReLU;
   std::string key_path;  ///< e.g. "model.layers[3].conv2d", used in messages
@@ -76,11 +103,11 @@ struct TransformSpec {
   enum class Kind { Scale, Normalize, Resize, RandomCrop, RandomFlip };
   Kind kind = Kind::Scale;
   Location where;
-  double factor = 1.0;             ///< scale
-  std::vector<double> mean, std;   ///< normalize (one entry, or one per channel)
-  int64_t height = 0, width = 0;   ///< resize
-  int64_t size = 0, padding = 0;   ///< random_crop (square crop of `size` after zero padding)
-  bool horizontal = true;          ///< random_flip (only horizontal is supported)
+  double factor = 1.0;            ///< scale
+  std::vector<double> mean, std;  ///< normalize (one entry, or one per channel)
+  int64_t height = 0, width = 0;  ///< resize
+  int64_t size = 0, padding = 0;  ///< random_crop (square crop of `size` after zero padding)
+  bool horizontal = true;         ///< random_flip (only horizontal is supported)
 
   /// Random augmentations are dropped from validation when the user gave no val transforms.
   bool is_augmentation() const { return kind == Kind::RandomCrop || kind == Kind::RandomFlip; }
@@ -90,10 +117,10 @@ struct SplitSpec {
   std::string images;              ///< idx: images file, relative to data.path
   std::string labels;              ///< idx: labels file
   std::vector<std::string> files;  ///< cifar10: batch files
-  std::string path;                ///< folder: root with one sub-folder per class (relative or absolute)
-  std::optional<int64_t> limit;    ///< stratified subset size
-  std::string exclude;             ///< file of sample indices to drop (one per line); optional
-  bool present = false;            ///< the split was written in the spec
+  std::string path;  ///< folder: root with one sub-folder per class (relative or absolute)
+  std::optional<int64_t> limit;  ///< stratified subset size
+  std::string exclude;           ///< file of sample indices to drop (one per line); optional
+  bool present = false;          ///< the split was written in the spec
 };
 
 struct InjectSpec {
@@ -101,7 +128,7 @@ struct InjectSpec {
   double corrupt = 0.0;      ///< fraction of training images corrupted
   enum class CorruptKind { Zeros, Noise, NaN, Saturate };
   CorruptKind corrupt_kind = CorruptKind::Noise;
-  bool sort_by_label = false;  ///< training set in class order (as a folder is read)
+  bool sort_by_label = false;         ///< training set in class order (as a folder is read)
   std::vector<int64_t> drop_classes;  ///< classes thinned out of the training set (imbalance)
   double drop_fraction = 0.0;         ///< share of each listed class's samples removed
   bool any() const { return label_noise > 0 || corrupt > 0 || sort_by_label || drop_fraction > 0; }
@@ -110,14 +137,16 @@ struct InjectSpec {
 struct DataSpec {
   enum class Format { Idx, Cifar10, Folder };
   Format format = Format::Idx;
-  std::string path;  ///< directory the split files are relative to (after resolving against the spec's dir)
+  std::string
+      path;  ///< directory the split files are relative to (after resolving against the spec's dir)
   SplitSpec train, val;
   double split = 0.0;  ///< folder: fraction of train carved out as validation when val is absent
   bool shuffle = true;
-  std::optional<int64_t> num_classes;                 ///< default: inferred (10 for idx/cifar10)
-  std::optional<int64_t> channels;                    ///< folder: 1 or 3; default from the first image
+  std::optional<int64_t> num_classes;  ///< default: inferred (10 for idx/cifar10)
+  std::optional<int64_t> channels;     ///< folder: 1 or 3; default from the first image
   std::optional<std::pair<int64_t, int64_t>> image_size;  ///< folder: resize every image on load
-  bool skip_bad_images = false;  ///< folder: drop undecodable images (with a warning) instead of failing
+  bool skip_bad_images =
+      false;  ///< folder: drop undecodable images (with a warning) instead of failing
   std::vector<TransformSpec> train_transforms;
   std::vector<TransformSpec> val_transforms;
   bool val_transforms_given = false;  ///< false: val = train minus augmentations
@@ -165,7 +194,7 @@ struct DiagnoseSpec {
 
 struct Spec {
   std::string name;
-  std::string file;     ///< path of the spec file
+  std::string file;  ///< path of the spec file
   uint64_t seed = 0;
   std::string device = "auto";  ///< auto | cpu | cuda
   DataSpec data;

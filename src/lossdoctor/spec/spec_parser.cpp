@@ -895,12 +895,13 @@ DataSpec read_data(const Ctx& c, const YAML::Node& n, const YAML::Node& owner) {
     }
     inj.boolean("sort_by_label", d.inject.sort_by_label);
     if (inj.has("drop_classes")) {
-      MapView sub(c, inj.get("drop_classes"), inj.child("drop_classes"), inj.key_node("drop_classes"),
-                  {"classes", "fraction"});
+      MapView sub(c, inj.get("drop_classes"), inj.child("drop_classes"),
+                  inj.key_node("drop_classes"), {"classes", "fraction"});
       fraction(sub, d.inject.drop_fraction);
       sub.require("classes");
       auto items = read_list(c, sub.get("classes"), sub.child("classes"));
-      if (items.empty()) c.fail(sub.get("classes"), sub.child("classes"), "must list at least one class");
+      if (items.empty())
+        c.fail(sub.get("classes"), sub.child("classes"), "must list at least one class");
       for (size_t i = 0; i < items.size(); ++i) {
         d.inject.drop_classes.push_back(
             read_int_in(c, items[i], fmt::format("{}[{}]", sub.child("classes"), i), 0, 100000));

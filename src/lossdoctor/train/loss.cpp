@@ -19,9 +19,8 @@ torch::Tensor per_sample_loss(const spec::LossSpec& loss, const torch::Tensor& o
   using Kind = spec::LossSpec::Kind;
   switch (loss.kind) {
     case Kind::CrossEntropy: {
-      const torch::Tensor log_probs = loss.from_logits
-                                          ? torch::log_softmax(output, 1)
-                                          : torch::log(output.clamp(kProbFloor, 1.0));
+      const torch::Tensor log_probs = loss.from_logits ? torch::log_softmax(output, 1)
+                                                       : torch::log(output.clamp(kProbFloor, 1.0));
       const double eps = loss.label_smoothing;
       if (loss.one_hot_targets || eps > 0) {
         const torch::Tensor target = one_hot(labels, classes, output) * (1.0 - eps) + eps / classes;
@@ -38,7 +37,8 @@ torch::Tensor per_sample_loss(const spec::LossSpec& loss, const torch::Tensor& o
       namespace F = torch::nn::functional;
       if (loss.from_logits) {
         return F::binary_cross_entropy_with_logits(
-                   output, target, F::BinaryCrossEntropyWithLogitsFuncOptions().reduction(torch::kNone))
+                   output, target,
+                   F::BinaryCrossEntropyWithLogitsFuncOptions().reduction(torch::kNone))
             .mean(1);
       }
       return F::binary_cross_entropy(output.clamp(kProbFloor, 1.0 - kProbFloor), target,
@@ -57,10 +57,14 @@ torch::Tensor mean_loss(const spec::LossSpec& loss, const torch::Tensor& output,
 std::string loss_kind_name(spec::LossSpec::Kind kind) {
   using Kind = spec::LossSpec::Kind;
   switch (kind) {
-    case Kind::CrossEntropy: return "cross_entropy";
-    case Kind::Nll: return "nll";
-    case Kind::Mse: return "mse";
-    case Kind::Bce: return "bce";
+    case Kind::CrossEntropy:
+      return "cross_entropy";
+    case Kind::Nll:
+      return "nll";
+    case Kind::Mse:
+      return "mse";
+    case Kind::Bce:
+      return "bce";
   }
   return "?";
 }
@@ -68,10 +72,14 @@ std::string loss_kind_name(spec::LossSpec::Kind kind) {
 std::string loss_name(const spec::LossSpec& loss) {
   using Kind = spec::LossSpec::Kind;
   switch (loss.kind) {
-    case Kind::CrossEntropy: return loss.from_logits ? "cross_entropy(from_logits)" : "cross_entropy(probabilities)";
-    case Kind::Nll: return "nll";
-    case Kind::Mse: return "mse";
-    case Kind::Bce: return loss.from_logits ? "bce(from_logits)" : "bce(probabilities)";
+    case Kind::CrossEntropy:
+      return loss.from_logits ? "cross_entropy(from_logits)" : "cross_entropy(probabilities)";
+    case Kind::Nll:
+      return "nll";
+    case Kind::Mse:
+      return "mse";
+    case Kind::Bce:
+      return loss.from_logits ? "bce(from_logits)" : "bce(probabilities)";
   }
   return "?";
 }

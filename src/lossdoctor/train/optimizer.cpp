@@ -127,12 +127,18 @@ void Optimizer::load(torch::serialize::InputArchive& archive) {
 
 std::string optimizer_kind_name(spec::OptimizerSpec::Kind kind) {
   switch (kind) {
-    case Kind::Sgd: return "sgd";
-    case Kind::Adam: return "adam";
-    case Kind::AdamW: return "adamw";
-    case Kind::RmsProp: return "rmsprop";
-    case Kind::Adagrad: return "adagrad";
-    case Kind::Adadelta: return "adadelta";
+    case Kind::Sgd:
+      return "sgd";
+    case Kind::Adam:
+      return "adam";
+    case Kind::AdamW:
+      return "adamw";
+    case Kind::RmsProp:
+      return "rmsprop";
+    case Kind::Adagrad:
+      return "adagrad";
+    case Kind::Adadelta:
+      return "adadelta";
   }
   return "?";
 }

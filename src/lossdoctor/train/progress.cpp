@@ -19,7 +19,9 @@ std::string format_duration(double seconds) {
 
 ProgressReporter::ProgressReporter(Progress mode, int64_t total_steps, int64_t steps_per_epoch,
                                    int64_t epochs)
-    : total_steps_(total_steps), steps_per_epoch_(std::max<int64_t>(1, steps_per_epoch)), epochs_(epochs) {
+    : total_steps_(total_steps),
+      steps_per_epoch_(std::max<int64_t>(1, steps_per_epoch)),
+      epochs_(epochs) {
   quiet_ = mode == Progress::Quiet;
   bar_ = mode == Progress::Bar || (mode == Progress::Auto && ::isatty(STDERR_FILENO));
   start_ = last_draw_ = std::chrono::steady_clock::now();
@@ -31,7 +33,9 @@ void ProgressReporter::step(int64_t step, int64_t epoch, double loss, double lr)
     first_step_ = step;
     start_ = std::chrono::steady_clock::now();
   }
-  smoothed_loss_ = step == first_step_ || !std::isfinite(smoothed_loss_) ? loss : 0.9 * smoothed_loss_ + 0.1 * loss;
+  smoothed_loss_ = step == first_step_ || !std::isfinite(smoothed_loss_)
+                       ? loss
+                       : 0.9 * smoothed_loss_ + 0.1 * loss;
   const auto now = std::chrono::steady_clock::now();
   const double elapsed = std::chrono::duration<double>(now - start_).count();
   const int64_t done = step + 1 - first_step_;
@@ -40,7 +44,8 @@ void ProgressReporter::step(int64_t step, int64_t epoch, double loss, double lr)
   const int64_t in_epoch = step % steps_per_epoch_ + 1;
 
   if (bar_) {
-    if (std::chrono::duration<double>(now - last_draw_).count() < 0.1 && step + 1 < total_steps_) return;
+    if (std::chrono::duration<double>(now - last_draw_).count() < 0.1 && step + 1 < total_steps_)
+      return;
     last_draw_ = now;
     constexpr int kWidth = 24;
     const int filled = static_cast<int>(kWidth * in_epoch / steps_per_epoch_);

@@ -1,5 +1,6 @@
 #pragma once
-// Progress output on stderr: a redrawn bar on a terminal, plain lines otherwise, nothing when quiet.
+// Progress output on stderr: a redrawn bar on a terminal, plain lines otherwise, nothing when
+// quiet.
 
 #include <chrono>
 #include <cstdint>

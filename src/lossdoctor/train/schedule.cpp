@@ -67,12 +67,18 @@ std::string schedule_name(const spec::ScheduleSpec& spec) {
   std::string out;
   const char* per = spec.per_step ? "step" : "epoch";
   switch (spec.kind) {
-    case Kind::Constant: out = "constant"; break;
+    case Kind::Constant:
+      out = "constant";
+      break;
     case Kind::Step:
       out = fmt::format("step(step_size={}, gamma={:g}, per={})", spec.step_size, spec.gamma, per);
       break;
-    case Kind::Exponential: out = fmt::format("exponential(gamma={:g}, per={})", spec.gamma, per); break;
-    case Kind::Cosine: out = fmt::format("cosine(min_lr={:g})", spec.min_lr); break;
+    case Kind::Exponential:
+      out = fmt::format("exponential(gamma={:g}, per={})", spec.gamma, per);
+      break;
+    case Kind::Cosine:
+      out = fmt::format("cosine(min_lr={:g})", spec.min_lr);
+      break;
     case Kind::Plateau:
       out = fmt::format("plateau(factor={:g}, patience={})", spec.factor, spec.patience);
       break;

@@ -15,8 +15,8 @@
 #include "lossdoctor/train/progress.hpp"
 #include "lossdoctor/util/atomic_file.hpp"
 #include "lossdoctor/util/errors.hpp"
-#include "lossdoctor/util/torch_compat.hpp"
 #include "lossdoctor/util/interrupt.hpp"
+#include "lossdoctor/util/torch_compat.hpp"
 
 namespace lossdoctor::train {
 namespace {
@@ -30,7 +30,8 @@ torch::Device resolve_device(const std::string& name) {
   if (name == "cpu") return torch::kCPU;
   if (name == "cuda") {
     if (!torch::cuda::is_available()) {
-      throw InputError("device: cuda was requested but no CUDA device is available (use device: auto or cpu)");
+      throw InputError(
+          "device: cuda was requested but no CUDA device is available (use device: auto or cpu)");
     }
     return torch::kCUDA;
   }
@@ -162,7 +163,8 @@ TrainResult Trainer::run() {
     record.epoch = epoch_;
     record.step = step_;
     record.train_loss = totals_.steps > 0 ? totals_.loss_sum / totals_.steps : NAN;
-    record.train_accuracy = totals_.seen > 0 ? static_cast<double>(totals_.correct) / totals_.seen : NAN;
+    record.train_accuracy =
+        totals_.seen > 0 ? static_cast<double>(totals_.correct) / totals_.seen : NAN;
     std::tie(record.val_loss, record.val_accuracy) = evaluate();
     record.lr = optimizer_->lr();
     record.seconds = std::chrono::duration<double>(Clock::now() - start).count();
@@ -212,8 +214,9 @@ TrainResult Trainer::run() {
     optimizer_->step();
     for (auto* o : observers_) o->after_step(*this, view);
 
-    StepRecord record{step_, epoch_, view.loss, lr, view.grad_norm,
-                      std::chrono::duration<double>(Clock::now() - start).count()};
+    StepRecord record{step_,          epoch_,
+                      view.loss,      lr,
+                      view.grad_norm, std::chrono::duration<double>(Clock::now() - start).count()};
     steps_.push_back(record);
     progress.step(step_, epoch_, view.loss, lr);
     totals_.loss_sum += view.loss;
@@ -224,9 +227,10 @@ TrainResult Trainer::run() {
     ++batch_in_epoch_;
 
     if (!std::isfinite(view.loss) && options_.stop_on_nonfinite) {
-      progress.message(fmt::format("loss became {} at step {}; stopping (the doctor can tell why: "
-                                   "lossdoctor diagnose)",
-                                   view.loss, record.step));
+      progress.message(
+          fmt::format("loss became {} at step {}; stopping (the doctor can tell why: "
+                      "lossdoctor diagnose)",
+                      view.loss, record.step));
       result.status = RunStatus::NonFiniteLoss;
       break;
     }
@@ -262,8 +266,9 @@ TrainResult Trainer::run() {
     save_checkpoint();
     write_summary(result);
     if (result.status == RunStatus::Interrupted) {
-      progress.message(fmt::format("interrupted at step {}; checkpoint written to {} (continue with --resume)",
-                                   step_, checkpoint_path()));
+      progress.message(
+          fmt::format("interrupted at step {}; checkpoint written to {} (continue with --resume)",
+                      step_, checkpoint_path()));
     }
   }
   return result;
@@ -277,14 +282,16 @@ void Trainer::save_checkpoint() {
   archive.write("model", model_archive);
   archive.write("optimizer", optimizer_archive);
   archive.write("position", torch::tensor({step_, epoch_, batch_in_epoch_}, torch::kInt64));
-  archive.write("schedule", torch::tensor({static_cast<double>(schedule_->reductions()),
-                                           schedule_->best_val_loss(),
-                                           static_cast<double>(schedule_->epochs_without_improvement())},
-                                          torch::kFloat64));
-  archive.write("epoch_totals",
-                torch::tensor({totals_.loss_sum, static_cast<double>(totals_.correct),
-                               static_cast<double>(totals_.seen), static_cast<double>(totals_.steps)},
-                              torch::kFloat64));
+  archive.write(
+      "schedule",
+      torch::tensor({static_cast<double>(schedule_->reductions()), schedule_->best_val_loss(),
+                     static_cast<double>(schedule_->epochs_without_improvement())},
+                    torch::kFloat64));
+  archive.write(
+      "epoch_totals",
+      torch::tensor({totals_.loss_sum, static_cast<double>(totals_.correct),
+                     static_cast<double>(totals_.seen), static_cast<double>(totals_.steps)},
+                    torch::kFloat64));
   // Metrics first: a checkpoint never refers to steps the metric files lack.
   write_metrics();
   write_atomic_with(checkpoint_path(), [&](const std::string& tmp) { archive.save_to(tmp); });
@@ -354,8 +361,12 @@ void Trainer::write_metrics() const {
   for (const auto& s : steps_) {
     csv += fmt::format("{},{},{:.9g},{:.9g},{:.9g},{:.3f}\n", s.step, s.epoch, s.loss, s.lr,
                        s.grad_norm, s.seconds);
-    jsonl += nlohmann::json{{"step", s.step}, {"epoch", s.epoch}, {"loss", num(s.loss)},
-                            {"lr", s.lr}, {"grad_norm", num(s.grad_norm)}, {"seconds", s.seconds}}
+    jsonl += nlohmann::json{{"step", s.step},
+                            {"epoch", s.epoch},
+                            {"loss", num(s.loss)},
+                            {"lr", s.lr},
+                            {"grad_norm", num(s.grad_norm)},
+                            {"seconds", s.seconds}}
                  .dump() +
              "\n";
   }
@@ -366,10 +377,14 @@ void Trainer::write_metrics() const {
   for (const auto& e : epochs_) {
     csv += fmt::format("{},{},{:.9g},{:.6f},{:.9g},{:.6f},{:.9g},{:.3f}\n", e.epoch, e.step,
                        e.train_loss, e.train_accuracy, e.val_loss, e.val_accuracy, e.lr, e.seconds);
-    jsonl += nlohmann::json{{"epoch", e.epoch},           {"step", e.step},
-                            {"train_loss", num(e.train_loss)}, {"train_accuracy", num(e.train_accuracy)},
-                            {"val_loss", num(e.val_loss)},     {"val_accuracy", num(e.val_accuracy)},
-                            {"lr", e.lr},                 {"seconds", e.seconds}}
+    jsonl += nlohmann::json{{"epoch", e.epoch},
+                            {"step", e.step},
+                            {"train_loss", num(e.train_loss)},
+                            {"train_accuracy", num(e.train_accuracy)},
+                            {"val_loss", num(e.val_loss)},
+                            {"val_accuracy", num(e.val_accuracy)},
+                            {"lr", e.lr},
+                            {"seconds", e.seconds}}
                  .dump() +
              "\n";
   }

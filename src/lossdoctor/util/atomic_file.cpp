@@ -28,7 +28,8 @@ void fsync_path(const std::string& path) {
 
 }  // namespace
 
-void write_atomic_with(const std::string& path, const std::function<void(const std::string&)>& write) {
+void write_atomic_with(const std::string& path,
+                       const std::function<void(const std::string&)>& write) {
   const std::string tmp = temp_path_for(path);
   try {
     write(tmp);

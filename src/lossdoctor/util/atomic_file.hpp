@@ -12,6 +12,7 @@ void write_file_atomic(const std::string& path, const std::string& content);
 
 /// Calls `write(tmp_path)` to produce the file, then renames it to `path`. On any exception the
 /// temporary file is removed and the exception rethrown; `path` is left untouched.
-void write_atomic_with(const std::string& path, const std::function<void(const std::string&)>& write);
+void write_atomic_with(const std::string& path,
+                       const std::function<void(const std::string&)>& write);
 
 }  // namespace lossdoctor

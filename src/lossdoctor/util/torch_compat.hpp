@@ -23,8 +23,6 @@ inline at::Tensor resize_bilinear(const at::Tensor& images, int64_t height, int6
 }
 
 /// The message of a torch error without the C++ backtrace that 1.13 appends to what().
-inline std::string error_message(const c10::Error& error) {
-  return error.what_without_backtrace();
-}
+inline std::string error_message(const c10::Error& error) { return error.what_without_backtrace(); }
 
 }  // namespace lossdoctor::compat

@@ -37,35 +37,53 @@ struct Candidate {
   std::string cause;
   double miss = 1.0;  ///< Π(1 − wᵢ)
   double keep = 1.0;  ///< Π(1 − penaltyⱼ)
-  std::vector<std::string> symptoms, evidence;
+  std::vector<std::string> symptoms;
+  /// Evidence lines with the weight they carried: the report lists the weightiest first and
+  /// the evidence against last.
+  std::vector<std::pair<double, std::string>> evidence;
   std::optional<int64_t> first_step;
   std::string layer;
   std::map<std::string, std::string> fix;
   bool observed = false;  ///< some evidence came from the run itself, not only from the spec
 
+  void note(double weight, const std::string& why) {
+    if (why.empty()) return;
+    for (auto& [w, e] : evidence) {
+      if (e == why) {
+        w = std::max(w, weight);
+        return;
+      }
+    }
+    evidence.emplace_back(weight, why);
+  }
   void add(double weight, const std::string& why) {
     if (weight > 0) observed = true;
     miss *= 1.0 - std::clamp(weight, 0.0, 0.99);
-    if (!why.empty() && std::find(evidence.begin(), evidence.end(), why) == evidence.end()) {
-      evidence.push_back(why);
-    }
+    note(weight, why);
   }
   void add(double weight, const Symptom& s) {
-    add(weight * (0.5 + 0.5 * std::clamp(s.severity, 0.0, 1.0)), "");
+    const double effective = weight * (0.5 + 0.5 * std::clamp(s.severity, 0.0, 1.0));
+    add(effective, "");
     observed = true;
     if (std::find(symptoms.begin(), symptoms.end(), s.id) == symptoms.end())
       symptoms.push_back(s.id);
-    for (const auto& e : s.evidence) {
-      if (std::find(evidence.begin(), evidence.end(), e) == evidence.end()) evidence.push_back(e);
-    }
+    for (const auto& e : s.evidence) note(effective, e);
     if (s.step >= 0 && (!first_step || s.step < *first_step)) first_step = s.step;
     if (layer.empty() && !s.layer.empty()) layer = s.layer;
   }
   void penalise(double penalty, const std::string& why) {
     keep *= 1.0 - std::clamp(penalty, 0.0, 1.0);
-    if (!why.empty()) evidence.push_back("against: " + why);
+    if (!why.empty()) evidence.emplace_back(-penalty, "against: " + why);
   }
   double confidence() const { return (1.0 - miss) * keep; }
+  std::vector<std::string> ordered_evidence() const {
+    auto sorted = evidence;
+    std::stable_sort(sorted.begin(), sorted.end(),
+                     [](const auto& a, const auto& b) { return a.first > b.first; });
+    std::vector<std::string> out;
+    for (const auto& e : sorted) out.push_back(e.second);
+    return out;
+  }
 };
 
 /// How much each symptom speaks for each cause.
@@ -284,7 +302,7 @@ Diagnosis diagnose(const RunRecord& r, const std::vector<Symptom>& symptoms,
     const double weight = f.cause == "loss_output_mismatch" ? kDefiniteLintWeight : kLintWeight;
     const bool was_observed = c.observed;
     c.add(weight * f.confidence, "spec: " + (f.evidence.empty() ? f.cause : f.evidence.front()));
-    for (size_t i = 1; i < f.evidence.size(); ++i) c.add(0, "spec: " + f.evidence[i]);
+    for (size_t i = 1; i < f.evidence.size(); ++i) c.note(weight * f.confidence, "spec: " + f.evidence[i]);
     for (const auto& [k, v] : f.fix) c.fix.emplace(k, v);
     // A spec fault that also shows in training is much more likely to be the cause.
     if (unstable || stalled || sluggish) c.add(f.severity == "error" ? 0.3 : 0.25, "");
@@ -340,7 +358,7 @@ Diagnosis diagnose(const RunRecord& r, const std::vector<Symptom>& symptoms,
                       "labels disagree "
                       "with what the model learns",
                       100 * *sig.val_accuracy, 100 * sig.late_train_accuracy));
-    c.add(0, fmt::format("{:.1f}% of training samples have a loss above ln K + 0.7 (the model "
+    c.note(0.5, fmt::format("{:.1f}% of training samples have a loss above ln K + 0.7 (the model "
                          "confidently prefers "
                          "another class; clean data: about 5%)",
                          100 * sig.high_loss_fraction));
@@ -568,7 +586,7 @@ Diagnosis diagnose(const RunRecord& r, const std::vector<Symptom>& symptoms,
     f.first_step = c.first_step;
     f.layer = c.layer;
     f.symptoms = c.symptoms;
-    f.evidence = c.evidence;
+    f.evidence = c.ordered_evidence();
     f.explanation = explain_cause(cause);
     f.fix = c.fix;
     f.severity = "";

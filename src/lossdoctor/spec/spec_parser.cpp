@@ -239,7 +239,7 @@ class MapView {
     for (const auto& pair : node) {
       YAML::Node k = pair.first;
       if (!k.IsScalar()) c.fail(k, path_, "expected a plain key name, got " + describe(k));
-      std::string key = k.Scalar();
+      const std::string& key = k.Scalar();
       Location kloc = c.loc(k, child(key));
       if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
         std::string msg = "unknown key '" + key + "'";

@@ -32,7 +32,7 @@ class SpecError : public InputError {
 /// A data problem: what() is "PATH: message" (PATH is a file, or a file plus record index).
 class DataError : public InputError {
  public:
-  DataError(std::string path, std::string message)
+  DataError(std::string path, const std::string& message)
       : InputError(path + ": " + message), path_(std::move(path)) {}
   const std::string& path() const { return path_; }
 

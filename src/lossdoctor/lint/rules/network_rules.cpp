@@ -316,7 +316,7 @@ void spatial_collapse(const spec::Spec& s, const LintContext& ctx, LintResult& r
   const Visit* flatten = nullptr;
   for (const Visit& v : visits) {
     const LayerSpec* L = v.layer;
-    if (!collapser && !one_by_one(v.in) && one_by_one(v.out) && !L->layers.size()) collapser = L;
+    if (!collapser && !one_by_one(v.in) && one_by_one(v.out) && L->layers.empty()) collapser = L;
     if (L->kind == Kind::Conv2d) {
       if (one_by_one(v.in) && !conv_after) conv_after = L;
       last_conv = L;

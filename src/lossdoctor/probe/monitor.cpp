@@ -27,7 +27,9 @@ Monitor::Monitor(torch::nn::Module& model, MonitorOptions options) : options_(st
     const auto& module = item.value();
     const bool is_bn = dynamic_cast<const torch::nn::BatchNorm1dImpl*>(module.get()) ||
                        dynamic_cast<const torch::nn::BatchNorm2dImpl*>(module.get());
-    const torch::Tensor* w = module->named_parameters(/*recurse=*/false).find("weight");
+    // Keep the dict alive: find() points into it.
+    const auto own_params = module->named_parameters(/*recurse=*/false);
+    const torch::Tensor* w = own_params.find("weight");
     if (!is_bn && (w == nullptr || w->dim() < 2)) continue;
     LayerDescription d;
     d.name = item.key();

@@ -28,50 +28,6 @@ bool is_relu_family(Kind k) {
 bool is_saturating(Kind k) { return k == Kind::Sigmoid || k == Kind::Tanh; }
 bool is_activation(Kind k) { return is_relu_family(k) || is_saturating(k) || k == Kind::SELU; }
 
-std::string kind_name(Kind k) {
-  switch (k) {
-    case Kind::Conv2d:
-      return "conv2d";
-    case Kind::BatchNorm:
-      return "batchnorm";
-    case Kind::ReLU:
-      return "relu";
-    case Kind::LeakyReLU:
-      return "leaky_relu";
-    case Kind::Sigmoid:
-      return "sigmoid";
-    case Kind::Tanh:
-      return "tanh";
-    case Kind::SELU:
-      return "selu";
-    case Kind::ELU:
-      return "elu";
-    case Kind::GELU:
-      return "gelu";
-    case Kind::MaxPool:
-      return "maxpool";
-    case Kind::AvgPool:
-      return "avgpool";
-    case Kind::GlobalAvgPool:
-      return "global_avgpool";
-    case Kind::Dropout:
-      return "dropout";
-    case Kind::Flatten:
-      return "flatten";
-    case Kind::Dense:
-      return "dense";
-    case Kind::Softmax:
-      return "softmax";
-    case Kind::LogSoftmax:
-      return "log_softmax";
-    case Kind::Repeat:
-      return "repeat";
-    case Kind::Residual:
-      return "residual";
-  }
-  return "layer";
-}
-
 bool contains(const std::vector<LayerSpec>& layers, Kind k) {
   for (const auto& L : layers) {
     if (L.kind == k) return true;

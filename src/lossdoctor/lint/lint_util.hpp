@@ -26,11 +26,11 @@ Finding make_finding(const std::string& cause, const std::string& severity);
 /// Shortest text that reads back as the same double ("0.001", "1e-08").
 std::string num(double v);
 
-bool is_weight(Kind k);         ///< conv2d, dense
-bool is_relu_family(Kind k);    ///< relu, leaky_relu, elu, gelu
-bool is_saturating(Kind k);     ///< sigmoid, tanh
-bool is_activation(Kind k);     ///< any pointwise non-linearity (not softmax)
-std::string kind_name(Kind k);  ///< the spec's layer name, e.g. "leaky_relu"
+bool is_weight(Kind k);       ///< conv2d, dense
+bool is_relu_family(Kind k);  ///< relu, leaky_relu, elu, gelu
+bool is_saturating(Kind k);   ///< sigmoid, tanh
+bool is_activation(Kind k);   ///< any pointwise non-linearity (not softmax)
+using spec::layer_kind_name;  ///< the spec's layer name, e.g. "leaky_relu"
 
 /// Any layer of kind `k` anywhere (inside repeat and residual too).
 bool contains(const std::vector<LayerSpec>& layers, Kind k);

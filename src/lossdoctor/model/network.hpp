@@ -56,8 +56,7 @@ class ResidualImpl : public torch::nn::Module {
   LayerStack stack;
 };
 
-/// Canonical spelling of a layer kind as written in specs ("conv2d", "batchnorm", ...).
-std::string layer_kind_name(spec::LayerSpec::Kind kind);
+using spec::layer_kind_name;
 
 class NetworkImpl : public torch::nn::Module {
  public:

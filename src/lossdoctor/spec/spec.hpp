@@ -99,6 +99,9 @@ struct LayerSpec {
   InitSpec init;  ///< conv2d and dense only
 };
 
+/// Canonical spelling of a layer kind as written in specs ("conv2d", "batchnorm", ...).
+std::string layer_kind_name(LayerSpec::Kind kind);
+
 struct TransformSpec {
   enum class Kind { Scale, Normalize, Resize, RandomCrop, RandomFlip };
   Kind kind = Kind::Scale;

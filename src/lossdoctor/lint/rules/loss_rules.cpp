@@ -34,7 +34,8 @@ std::string loss_text(const LossSpec& l) {
 
 std::string last_layer_text(const spec::Spec& s) {
   const LayerSpec& L = s.layers.back();
-  return fmt::format("last layer: {} at {} ({})", kind_name(L.kind), L.where.str(), L.key_path);
+  return fmt::format("last layer: {} at {} ({})", layer_kind_name(L.kind), L.where.str(),
+                     L.key_path);
 }
 
 }  // namespace
@@ -128,14 +129,15 @@ void activation_on_logits(const spec::Spec& s, const LintContext&, LintResult& r
     Finding f = make_finding("loss_output_mismatch", relu ? "error" : "warning");
     f.layer = L->key_path;
     f.evidence = {fmt::format("{} at {} ({}) comes after the last weight layer and feeds {}",
-                              kind_name(L->kind), L->where.str(), L->key_path, loss_text(s.loss))};
+                              layer_kind_name(L->kind), L->where.str(), L->key_path,
+                              loss_text(s.loss))};
     f.explanation = fmt::format(
         "The class scores pass through {} before the loss, which {} the range the logits can "
         "take. Wrong classes cannot be pushed far enough below the right one (and units clipped "
         "to a constant pass no gradient), so the loss stalls above its floor; delete the layer — "
         "overrides cannot remove list items, so the fix replaces it with a no-op dropout of "
         "rate 0.",
-        kind_name(L->kind),
+        layer_kind_name(L->kind),
         relu ? "clips at zero, removing" : "squashes into a narrow band, limiting");
     f.fix[item_path(*L)] = "{dropout: {rate: 0.0}}";
     r.findings.push_back(std::move(f));

@@ -22,7 +22,7 @@ bool is_he(const InitScheme& s) {
 }
 
 std::string at(const LayerSpec& L) {
-  return fmt::format("{} at {} ({})", kind_name(L.kind), L.where.str(), L.key_path);
+  return fmt::format("{} at {} ({})", layer_kind_name(L.kind), L.where.str(), L.key_path);
 }
 
 std::string init_source(const spec::Spec& s, const LayerSpec& L, bool weight) {

@@ -241,7 +241,7 @@ std::string explain_cause(const std::string& cause) {
        "The loss being minimised is the negative of the real loss, so the optimiser makes "
        "predictions worse on purpose. The reported loss falls without bound while accuracy drops."},
       {"healthy",
-       "The loss falls steadily and no symptom of a fault was seen. Nothing needs fixing."},
+       "The loss falls steadily and nothing seen points at a fault. Nothing needs fixing."},
   };
   const auto it = text.find(cause);
   return it == text.end() ? "" : it->second;
@@ -302,7 +302,8 @@ Diagnosis diagnose(const RunRecord& r, const std::vector<Symptom>& symptoms,
     const double weight = f.cause == "loss_output_mismatch" ? kDefiniteLintWeight : kLintWeight;
     const bool was_observed = c.observed;
     c.add(weight * f.confidence, "spec: " + (f.evidence.empty() ? f.cause : f.evidence.front()));
-    for (size_t i = 1; i < f.evidence.size(); ++i) c.note(weight * f.confidence, "spec: " + f.evidence[i]);
+    for (size_t i = 1; i < f.evidence.size(); ++i)
+      c.note(weight * f.confidence, "spec: " + f.evidence[i]);
     for (const auto& [k, v] : f.fix) c.fix.emplace(k, v);
     // A spec fault that also shows in training is much more likely to be the cause.
     if (unstable || stalled || sluggish) c.add(f.severity == "error" ? 0.3 : 0.25, "");
@@ -359,9 +360,9 @@ Diagnosis diagnose(const RunRecord& r, const std::vector<Symptom>& symptoms,
                       "with what the model learns",
                       100 * *sig.val_accuracy, 100 * sig.late_train_accuracy));
     c.note(0.5, fmt::format("{:.1f}% of training samples have a loss above ln K + 0.7 (the model "
-                         "confidently prefers "
-                         "another class; clean data: about 5%)",
-                         100 * sig.high_loss_fraction));
+                            "confidently prefers "
+                            "another class; clean data: about 5%)",
+                            100 * sig.high_loss_fraction));
   }
   if (std::isfinite(sig.median_update_ratio) && sig.steps >= 10) {
     if (sig.median_update_ratio > kLargeUpdateRatio) {
@@ -611,8 +612,14 @@ Diagnosis diagnose(const RunRecord& r, const std::vector<Symptom>& symptoms,
     if (sig.val_accuracy && std::isfinite(*sig.val_accuracy)) {
       h.evidence.push_back(fmt::format("validation accuracy {:.1f}%", 100 * *sig.val_accuracy));
     }
-    h.evidence.push_back(
-        fmt::format("{} symptom{} seen", symptoms.size(), symptoms.size() == 1 ? "" : "s"));
+    if (symptoms.empty()) {
+      h.evidence.push_back("no symptom seen");
+    } else {
+      std::string ids;
+      for (const auto& sy : symptoms) ids += (ids.empty() ? "" : ", ") + sy.id;
+      h.evidence.push_back(fmt::format("symptom{} seen but too weak to point at a cause: {}",
+                                       symptoms.size() == 1 ? "" : "s", ids));
+    }
     for (const auto& f : d.findings) {
       d.notes.push_back(
           fmt::format("weak suspicion, not enough to call the run unhealthy: {} ({:.2f})", f.cause,

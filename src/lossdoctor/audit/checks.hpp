@@ -1,0 +1,102 @@
+#pragma once
+// Data audit: checks that look only at the data (and the spec's data section), never at a run.
+// Each check returns findings with cause ids of design.md; an audit finding lists the train
+// indices it flags in `samples` (capped, most extreme first; the total count is in the evidence).
+// See docs/audit.md for what each check measures and how its thresholds were chosen.
+//
+// Contract (every check):
+//   requires: a Dataset as produced by data::load_dataset (images float32 [N, C, H, W], labels
+//             int64 [N]); either split may be empty.
+//   ensures:  deterministic; no finding when nothing is wrong; each finding has status
+//             "suspected", evidence lines with numbers, a two-sentence explanation, and samples
+//             given as train positions (order of the split, i.e. the loader order without
+//             shuffling).
+//   throws:   std::invalid_argument for images that are not 4-D float tensors.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "lossdoctor/data/dataset.hpp"
+#include "lossdoctor/finding.hpp"
+#include "lossdoctor/spec/spec.hpp"
+
+namespace lossdoctor::audit {
+
+/// Thresholds of the checks. Defaults are tuned on Fashion-MNIST (see docs/audit.md).
+struct AuditOptions {
+  /// Most sample indices listed in one finding (the most extreme first).
+  size_t max_samples = 1000;
+  /// Outliers: flag an image when one of its robust z-scores (median/MAD within its class) has
+  /// |z| above this.
+  double outlier_z = 14.0;
+  /// Outliers: the threshold for the high-frequency energy feature (noise detector).
+  double outlier_hf_z = 8.0;
+  /// Duplicates: largest Hamming distance between two 64-bit average hashes of a near duplicate.
+  int near_hamming = 4;
+  /// Duplicates: a near duplicate must also have 8×8 thumbnails within this mean absolute
+  /// difference, as a fraction of the value range.
+  double near_thumb_diff = 0.02;
+  /// Ordering: runs-test z below -ordering_z (too few label runs) flags unshuffled data.
+  double ordering_z = 4.0;
+  /// Preparation: images per split that are prepared and compared.
+  int64_t prep_samples = 2000;
+  /// Preparation: |mean difference| / pooled pixel std above this flags a mismatch.
+  double prep_mean_effect = 0.25;
+  /// Preparation: std ratio (larger / smaller) above this flags a mismatch.
+  double prep_std_ratio = 1.5;
+  /// Balance: max/min train class count above this flags class imbalance.
+  double imbalance_ratio = 4.0;
+};
+
+/// Something worth telling that is not a training fault (e.g. train/val leakage).
+struct AuditNote {
+  std::string text;              ///< one line with numbers
+  std::vector<int64_t> samples;  ///< train positions involved (capped)
+};
+
+/// All findings (sorted by confidence, highest first) and notes of run_checks.
+struct AuditResult {
+  std::vector<Finding> findings;
+  std::vector<AuditNote> notes;
+};
+
+/// corrupt_samples (error): NaN/Inf pixels, constant images (std 0) and labels outside
+/// [0, num_classes), in either split. Samples: flagged train positions.
+std::vector<Finding> audit_integrity(const data::Dataset& ds, const AuditOptions& opt = {});
+
+/// corrupt_samples (warning): images whose brightness, contrast, saturation fraction or
+/// high-frequency energy is extreme for their class (robust z-score). Images already flagged by
+/// audit_integrity are skipped. Samples: most extreme first.
+std::vector<Finding> audit_outliers(const data::Dataset& ds, const AuditOptions& opt = {});
+
+/// label_noise for duplicate images (exact byte duplicates or near duplicates) carrying
+/// different labels; train duplicates and train/val leakage become notes (appended to `notes`
+/// when it is not null). Constant and non-finite images are left to audit_integrity.
+std::vector<Finding> audit_duplicates(const data::Dataset& ds, std::vector<AuditNote>* notes,
+                                      const AuditOptions& opt = {});
+
+/// unshuffled_data when `shuffle` is false and the train label sequence has far fewer runs
+/// than a random order would (multi-category Wald–Wolfowitz runs test).
+std::vector<Finding> audit_ordering(const data::Dataset& ds, bool shuffle,
+                                    const AuditOptions& opt = {});
+
+/// preprocessing_mismatch when train and val, each prepared by the deterministic steps of its
+/// own pipeline, differ in per-channel mean or std (Welch t on per-image means, effect size,
+/// std ratio), reporting the diff of the two pipelines' deterministic steps. Fix: the train
+/// deterministic steps for data.transforms.val when the val transforms were given explicitly.
+std::vector<Finding> audit_preparation(const data::Dataset& ds, const spec::DataSpec& spec,
+                                       const AuditOptions& opt = {});
+
+/// class_imbalance when the largest train class is more than imbalance_ratio times the
+/// smallest (an empty class counts as infinitely rare).
+std::vector<Finding> audit_balance(const data::Dataset& ds, const AuditOptions& opt = {});
+
+/// Runs every check above (ordering with spec.shuffle) and sorts findings by confidence.
+AuditResult run_checks(const data::Dataset& ds, const spec::DataSpec& spec,
+                       const AuditOptions& opt = {});
+
+/// The deterministic steps as a YAML flow list, e.g. "[{scale: 0.00392156862745098}]".
+std::string transforms_to_yaml(const std::vector<spec::TransformSpec>& steps);
+
+}  // namespace lossdoctor::audit

@@ -1,0 +1,294 @@
+#include "lossdoctor/audit/label_issues.hpp"
+
+#include <ATen/Parallel.h>
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+#include <stdexcept>
+
+namespace lossdoctor::audit {
+namespace {
+
+/// conv 16 → BN → relu → maxpool → conv 32 → BN → relu → maxpool → flatten → dense K.
+/// Batch norm makes two epochs enough for useful out-of-sample probabilities.
+torch::nn::Sequential small_cnn(int64_t channels, int64_t height, int64_t width,
+                                int64_t num_classes) {
+  namespace nn = torch::nn;
+  const int64_t flat = 32 * (height / 4) * (width / 4);
+  return nn::Sequential(nn::Conv2d(nn::Conv2dOptions(channels, 16, 3).padding(1)),
+                        nn::BatchNorm2d(16), nn::ReLU(), nn::MaxPool2d(2),
+                        nn::Conv2d(nn::Conv2dOptions(16, 32, 3).padding(1)), nn::BatchNorm2d(32),
+                        nn::ReLU(), nn::MaxPool2d(2), nn::Flatten(), nn::Linear(flat, num_classes));
+}
+
+/// Restores the intra-op thread count on scope exit.
+struct ThreadGuard {
+  int saved;
+  explicit ThreadGuard(int threads) : saved(at::get_num_threads()) {
+    if (threads > 0) at::set_num_threads(threads);
+  }
+  ~ThreadGuard() { at::set_num_threads(saved); }
+};
+
+/// Ranks (0 = smallest) of `v`, ties broken by index.
+std::vector<double> ranks(const std::vector<double>& v) {
+  std::vector<int64_t> order(v.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return v[a] < v[b]; });
+  std::vector<double> r(v.size());
+  for (size_t k = 0; k < order.size(); ++k) r[order[k]] = static_cast<double>(k);
+  return r;
+}
+
+}  // namespace
+
+LabelIssues find_label_issues(const at::Tensor& images, const at::Tensor& labels,
+                              int64_t num_classes, const LabelIssueOptions& options,
+                              const std::function<void(const std::string&)>& progress) {
+  if (!images.defined() || images.dim() != 4) {
+    throw std::invalid_argument(
+        fmt::format("find_label_issues: images must be [N, C, H, W], got {} dims",
+                    images.defined() ? images.dim() : 0));
+  }
+  if (!labels.defined() || labels.dim() != 1 || labels.size(0) != images.size(0)) {
+    throw std::invalid_argument(
+        fmt::format("find_label_issues: labels must be [N] with N = {}", images.size(0)));
+  }
+  if (num_classes < 2) {
+    throw std::invalid_argument(
+        fmt::format("find_label_issues: num_classes must be >= 2, got {}", num_classes));
+  }
+  const int64_t n = images.size(0);
+  if (options.folds < 2 || options.folds > n) {
+    throw std::invalid_argument(
+        fmt::format("find_label_issues: folds must be in [2, N={}], got {}", n, options.folds));
+  }
+  if (options.epochs < 1) {
+    throw std::invalid_argument(
+        fmt::format("find_label_issues: epochs must be >= 1, got {}", options.epochs));
+  }
+  if (options.batch_size < 1) {
+    throw std::invalid_argument(
+        fmt::format("find_label_issues: batch_size must be >= 1, got {}", options.batch_size));
+  }
+  if (images.size(2) < 4 || images.size(3) < 4) {
+    throw std::invalid_argument(
+        fmt::format("find_label_issues: images must be at least 4x4, got {}x{}", images.size(2),
+                    images.size(3)));
+  }
+  if (!options.margins.empty() && static_cast<int64_t>(options.margins.size()) != n) {
+    throw std::invalid_argument(fmt::format(
+        "find_label_issues: margins has {} entries, expected {}", options.margins.size(), n));
+  }
+  const at::Tensor y = labels.to(torch::kCPU, torch::kLong).contiguous();
+  if (n > 0 && (y.min().item<int64_t>() < 0 || y.max().item<int64_t>() >= num_classes)) {
+    throw std::invalid_argument(
+        fmt::format("find_label_issues: labels must be in [0, {}), got range [{}, {}]", num_classes,
+                    y.min().item<int64_t>(), y.max().item<int64_t>()));
+  }
+  const at::Tensor x = images.to(torch::kCPU, torch::kFloat).contiguous();
+  const int64_t K = num_classes;
+  const auto* yl = y.data_ptr<int64_t>();
+
+  ThreadGuard threads(options.threads);
+
+  // Seeded fold split: a shuffled order, dealt round-robin per class (stratified).
+  std::mt19937_64 rng(options.seed);
+  std::vector<int64_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), rng);
+  std::vector<int> fold_of(n);
+  {
+    std::vector<int64_t> dealt(K, 0);
+    for (int64_t s : order) fold_of[s] = static_cast<int>(dealt[yl[s]]++ % options.folds);
+  }
+
+  at::Tensor probs = torch::zeros({n, K}, torch::kFloat);
+  for (int f = 0; f < options.folds; ++f) {
+    std::vector<int64_t> train_idx, held_idx;
+    for (int64_t s = 0; s < n; ++s) (fold_of[s] == f ? held_idx : train_idx).push_back(s);
+    if (held_idx.empty()) continue;
+    const at::Tensor tr = torch::tensor(train_idx, torch::kLong);
+    const at::Tensor xt = x.index_select(0, tr);
+    const at::Tensor yt = y.index_select(0, tr);
+
+    torch::manual_seed(options.seed * 1000003ULL + static_cast<uint64_t>(f));
+    auto net = small_cnn(x.size(1), x.size(2), x.size(3), K);
+    torch::optim::Adam opt(net->parameters(), torch::optim::AdamOptions(options.lr));
+    net->train();
+    std::mt19937_64 shuffle_rng(options.seed ^ (0x9e3779b97f4a7c15ULL * (f + 1)));
+    std::vector<int64_t> perm(train_idx.size());
+    double last_loss = 0;
+    for (int e = 0; e < options.epochs; ++e) {
+      std::iota(perm.begin(), perm.end(), 0);
+      std::shuffle(perm.begin(), perm.end(), shuffle_rng);
+      const at::Tensor p = torch::tensor(perm, torch::kLong);
+      double sum = 0;
+      int64_t batches = 0;
+      for (int64_t b = 0; b < static_cast<int64_t>(perm.size()); b += options.batch_size) {
+        const int64_t len = std::min<int64_t>(options.batch_size, perm.size() - b);
+        const at::Tensor idx = p.narrow(0, b, len);
+        opt.zero_grad();
+        auto loss = torch::cross_entropy_loss(net->forward(xt.index_select(0, idx)),
+                                              yt.index_select(0, idx));
+        loss.backward();
+        opt.step();
+        sum += loss.item<double>();
+        ++batches;
+      }
+      last_loss = batches ? sum / batches : 0;
+    }
+    net->eval();
+    {
+      torch::NoGradGuard guard;
+      const at::Tensor held = torch::tensor(held_idx, torch::kLong);
+      for (int64_t b = 0; b < held.size(0); b += 1024) {
+        const at::Tensor idx = held.narrow(0, b, std::min<int64_t>(1024, held.size(0) - b));
+        probs.index_copy_(0, idx, torch::softmax(net->forward(x.index_select(0, idx)), 1));
+      }
+    }
+    if (progress) {
+      progress(
+          fmt::format("label issues: fold {}/{} trained on {} samples (last epoch loss {:.3f})",
+                      f + 1, options.folds, train_idx.size(), last_loss));
+    }
+  }
+
+  // Confident learning.
+  LabelIssues out;
+  out.pred_probs = probs;
+  const at::Tensor pd = probs.to(torch::kDouble).contiguous();
+  const double* P = pd.data_ptr<double>();
+  std::vector<double> thresh(K, 0.0);
+  std::vector<int64_t> count(K, 0);
+  for (int64_t s = 0; s < n; ++s) {
+    thresh[yl[s]] += P[s * K + yl[s]];
+    ++count[yl[s]];
+  }
+  for (int64_t j = 0; j < K; ++j) thresh[j] = count[j] ? thresh[j] / count[j] : 1.0;
+
+  std::vector<int64_t> joint(K * K, 0);
+  std::vector<int64_t> confident(n, -1);  // confident class, -1: none above threshold
+  for (int64_t s = 0; s < n; ++s) {
+    int64_t best = -1;
+    for (int64_t j = 0; j < K; ++j) {
+      const double pj = P[s * K + j];
+      if (pj >= thresh[j] && (best < 0 || pj > P[s * K + best])) best = j;
+    }
+    confident[s] = best;
+    if (best >= 0) ++joint[yl[s] * K + best];
+  }
+  out.confident_joint = torch::tensor(joint, torch::kLong).view({K, K});
+
+  // Calibrate: each row sums to the number of samples with that given label; normalise to a joint.
+  std::vector<double> q(K * K, 0.0);
+  for (int64_t i = 0; i < K; ++i) {
+    int64_t row = 0;
+    for (int64_t j = 0; j < K; ++j) row += joint[i * K + j];
+    for (int64_t j = 0; j < K; ++j) {
+      q[i * K + j] = row ? static_cast<double>(joint[i * K + j]) / row * count[i] : 0.0;
+    }
+  }
+  const double total = std::accumulate(q.begin(), q.end(), 0.0);
+  double trace = 0;
+  for (auto& v : q) v = total > 0 ? v / total : 0.0;
+  for (int64_t i = 0; i < K; ++i) trace += q[i * K + i];
+  out.noise_matrix = torch::tensor(q, torch::kDouble).view({K, K});
+  out.estimated_noise_rate = total > 0 ? 1.0 - trace : 0.0;
+
+  // Prune by noise rate: for each off-diagonal pair (i, j), the round(N·Q[i][j]) samples labelled
+  // i with the largest margin p_j − p_i; keep those also off-diagonal in the confident joint.
+  std::vector<std::vector<int64_t>> by_class(K);
+  for (int64_t s = 0; s < n; ++s) by_class[yl[s]].push_back(s);
+  std::vector<char> pruned(n, 0);
+  for (int64_t i = 0; i < K; ++i) {
+    auto members = by_class[i];
+    for (int64_t j = 0; j < K; ++j) {
+      if (j == i) continue;
+      const auto num = std::min<int64_t>(static_cast<int64_t>(std::llround(n * q[i * K + j])),
+                                         static_cast<int64_t>(members.size()));
+      if (num <= 0) continue;
+      std::partial_sort(members.begin(), members.begin() + num, members.end(),
+                        [&](int64_t a, int64_t b) {
+                          const double ma = P[a * K + j] - P[a * K + i];
+                          const double mb = P[b * K + j] - P[b * K + i];
+                          return ma != mb ? ma > mb : a < b;
+                        });
+      for (int64_t k = 0; k < num; ++k) pruned[members[k]] = 1;
+    }
+  }
+  std::vector<int64_t> flagged;
+  for (int64_t s = 0; s < n; ++s) {
+    if (pruned[s] && confident[s] >= 0 && confident[s] != yl[s]) flagged.push_back(s);
+  }
+
+  // Rank: self-confidence ascending, or the mean of self-confidence and margin ranks.
+  std::vector<double> key(flagged.size());
+  for (size_t k = 0; k < flagged.size(); ++k) key[k] = P[flagged[k] * K + yl[flagged[k]]];
+  if (!options.margins.empty()) {
+    std::vector<double> margin(flagged.size());
+    for (size_t k = 0; k < flagged.size(); ++k) margin[k] = options.margins[flagged[k]];
+    const auto r1 = ranks(key), r2 = ranks(margin);
+    for (size_t k = 0; k < flagged.size(); ++k) key[k] = 0.5 * (r1[k] + r2[k]);
+  }
+  std::vector<size_t> rank_order(flagged.size());
+  std::iota(rank_order.begin(), rank_order.end(), 0);
+  std::stable_sort(rank_order.begin(), rank_order.end(),
+                   [&](size_t a, size_t b) { return key[a] < key[b]; });
+  for (size_t k : rank_order) {
+    const int64_t s = flagged[k];
+    out.suspects.push_back(s);
+    out.self_confidence.push_back(P[s * K + yl[s]]);
+    int64_t arg = 0;
+    for (int64_t j = 1; j < K; ++j) {
+      if (P[s * K + j] > P[s * K + arg]) arg = j;
+    }
+    out.suggested.push_back(arg);
+  }
+  return out;
+}
+
+Finding label_noise_finding(const LabelIssues& issues, int64_t num_classes, size_t max_samples) {
+  Finding f;
+  f.cause = "label_noise";
+  f.status = "suspected";
+  const double rate = issues.estimated_noise_rate;
+  // 2% estimated noise → ~0.1, 10% → ~0.5, ≥ 19% → 0.95.
+  f.confidence = std::clamp(rate * 5.0, 0.0, 0.95);
+  f.evidence.push_back(fmt::format(
+      "estimated label noise rate {:.1f}% (confident learning on {}-class out-of-sample "
+      "predictions)",
+      100.0 * rate, num_classes));
+  if (issues.noise_matrix.defined() && issues.noise_matrix.numel() == num_classes * num_classes) {
+    const at::Tensor q = issues.noise_matrix.to(torch::kDouble).contiguous();
+    const double* Q = q.data_ptr<double>();
+    std::vector<std::pair<double, std::pair<int64_t, int64_t>>> pairs;
+    for (int64_t i = 0; i < num_classes; ++i) {
+      for (int64_t j = 0; j < num_classes; ++j) {
+        if (i != j && Q[i * num_classes + j] > 0) pairs.push_back({Q[i * num_classes + j], {i, j}});
+      }
+    }
+    std::stable_sort(pairs.begin(), pairs.end(),
+                     [](const auto& a, const auto& b) { return a.first > b.first; });
+    std::string top;
+    for (size_t k = 0; k < std::min<size_t>(5, pairs.size()); ++k) {
+      top += fmt::format("{}{}→{} {:.1f}%", k ? ", " : "", pairs[k].second.first,
+                         pairs[k].second.second, 100.0 * pairs[k].first);
+    }
+    if (!top.empty())
+      f.evidence.push_back("top class pairs (given→true, share of samples): " + top);
+  }
+  f.evidence.push_back(fmt::format("{} suspected mislabelled samples", issues.suspects.size()));
+  f.explanation =
+      "Samples whose given label disagrees confidently with a model that never saw them are "
+      "likely mislabelled. Wrong labels pull the gradient towards contradictory targets, so the "
+      "training loss stays high or rises while the network memorises them.";
+  const size_t k = std::min(max_samples, issues.suspects.size());
+  f.samples.assign(issues.suspects.begin(), issues.suspects.begin() + k);
+  return f;
+}
+
+}  // namespace lossdoctor::audit

@@ -1,0 +1,60 @@
+#pragma once
+// Label issues: confident learning (Northcutt et al., 2021) on out-of-sample predicted
+// probabilities from a short k-fold cross-validated training of a small CNN, optionally combined
+// with training-dynamics margins from the doctor's per-sample probes.
+//
+// Contract:
+//   requires: images float [N, C, H, W] already prepared (scaled and normalised), H, W >= 4;
+//             labels int64 [N] in [0, num_classes); num_classes >= 2; folds >= 2; N >= folds.
+//   ensures:  pred_probs [N, K] holds, for every sample, the softmax of a model that never saw it.
+//             Same inputs + options (seed, threads) → identical result.
+//             suspects are sorted most suspicious first; self_confidence[i] = pred_probs[s, label]
+//             and suggested[i] = argmax pred_probs[s] for s = suspects[i].
+//   throws:   std::invalid_argument naming the offending value for bad shapes or options.
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "lossdoctor/finding.hpp"
+
+namespace lossdoctor::audit {
+
+struct LabelIssueOptions {
+  int folds = 4;             ///< cross-validation folds (each sample is predicted by one model)
+  int epochs = 2;            ///< epochs per fold
+  int64_t batch_size = 128;  ///< training batch size
+  double lr = 2e-3;          ///< Adam learning rate
+  uint64_t seed = 0;         ///< fold split, shuffling and weight init
+  int threads = 0;           ///< intra-op threads while training (0: leave as is)
+  /// Optional per-sample training-dynamics margin (RunRecord.samples[i].mean_margin: score of the
+  /// given label minus the best other score), indexed like `labels`. Empty: not used. When given
+  /// (size N), suspects are ranked by the mean of their self-confidence rank and margin rank.
+  std::vector<double> margins;
+};
+
+struct LabelIssues {
+  std::vector<int64_t> suspects;        ///< train indices, most suspicious first
+  std::vector<double> self_confidence;  ///< per suspect: out-of-sample P(given label)
+  std::vector<int64_t> suggested;       ///< per suspect: argmax label
+  at::Tensor confident_joint;           ///< int64 [K, K]: C[given][confident true class]
+  at::Tensor noise_matrix;  ///< double [K, K]: calibrated joint, estimated P(given=i, true=j)
+  double estimated_noise_rate = 0;  ///< 1 − trace(noise_matrix)
+  at::Tensor pred_probs;            ///< float [N, K] out-of-sample predicted probabilities
+};
+
+/// Finds samples whose given label is likely wrong. `progress` receives one line per fold.
+LabelIssues find_label_issues(const at::Tensor& images, const at::Tensor& labels,
+                              int64_t num_classes, const LabelIssueOptions& options,
+                              const std::function<void(const std::string&)>& progress = {});
+
+/// The audit finding for `issues` (cause "label_noise"): evidence holds the estimated noise rate,
+/// the top class pairs (given → true) with their rates and the number of suspects; samples holds
+/// the first `max_samples` suspects. fix is left empty (the CLI writes the exclude file).
+Finding label_noise_finding(const LabelIssues& issues, int64_t num_classes,
+                            size_t max_samples = 1000);
+
+}  // namespace lossdoctor::audit

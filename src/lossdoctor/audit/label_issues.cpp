@@ -79,6 +79,10 @@ LabelIssues find_label_issues(const at::Tensor& images, const at::Tensor& labels
         fmt::format("find_label_issues: images must be at least 4x4, got {}x{}", images.size(2),
                     images.size(3)));
   }
+  if (!(options.threshold_factor > 0 && options.threshold_factor <= 1)) {
+    throw std::invalid_argument(fmt::format(
+        "find_label_issues: threshold_factor must be in (0, 1], got {}", options.threshold_factor));
+  }
   if (!options.margins.empty() && static_cast<int64_t>(options.margins.size()) != n) {
     throw std::invalid_argument(fmt::format(
         "find_label_issues: margins has {} entries, expected {}", options.margins.size(), n));
@@ -199,30 +203,19 @@ LabelIssues find_label_issues(const at::Tensor& images, const at::Tensor& labels
   out.noise_matrix = torch::tensor(q, torch::kDouble).view({K, K});
   out.estimated_noise_rate = total > 0 ? 1.0 - trace : 0.0;
 
-  // Prune by noise rate: for each off-diagonal pair (i, j), the round(N·Q[i][j]) samples labelled
-  // i with the largest margin p_j − p_i; keep those also off-diagonal in the confident joint.
-  std::vector<std::vector<int64_t>> by_class(K);
-  for (int64_t s = 0; s < n; ++s) by_class[yl[s]].push_back(s);
-  std::vector<char> pruned(n, 0);
-  for (int64_t i = 0; i < K; ++i) {
-    auto members = by_class[i];
-    for (int64_t j = 0; j < K; ++j) {
-      if (j == i) continue;
-      const auto num = std::min<int64_t>(static_cast<int64_t>(std::llround(n * q[i * K + j])),
-                                         static_cast<int64_t>(members.size()));
-      if (num <= 0) continue;
-      std::partial_sort(members.begin(), members.begin() + num, members.end(),
-                        [&](int64_t a, int64_t b) {
-                          const double ma = P[a * K + j] - P[a * K + i];
-                          const double mb = P[b * K + j] - P[b * K + i];
-                          return ma != mb ? ma > mb : a < b;
-                        });
-      for (int64_t k = 0; k < num; ++k) pruned[members[k]] = 1;
-    }
-  }
+  // Flag: self-confidence below a fraction of its class's threshold and another class predicted.
+  // (Measured on Fashion-MNIST with 20% noise this beats cleanlab's prune-by-noise-rate: the
+  // calibrated joint over-counts the model's own confusions between similar classes.)
   std::vector<int64_t> flagged;
   for (int64_t s = 0; s < n; ++s) {
-    if (pruned[s] && confident[s] >= 0 && confident[s] != yl[s]) flagged.push_back(s);
+    const int64_t given = yl[s];
+    const double self = P[s * K + given];
+    if (self >= options.threshold_factor * thresh[given]) continue;
+    int64_t arg = 0;
+    for (int64_t j = 1; j < K; ++j) {
+      if (P[s * K + j] > P[s * K + arg]) arg = j;
+    }
+    if (arg != given) flagged.push_back(s);
   }
 
   // Rank: self-confidence ascending, or the mean of self-confidence and margin ranks.

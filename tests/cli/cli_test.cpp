@@ -147,13 +147,36 @@ TEST(Cli, TrainQuietPrintsNothingAndWritesTheRun) {
 }
 
 TEST(Cli, HelpOnEveryCommand) {
-  for (const char* cmd : {"--help", "train --help", "validate --help"}) {
+  for (const char* cmd : {"--help", "train --help", "validate --help", "lint --help",
+                          "diagnose --help", "audit --help"}) {
     const CliRun r = run_cli(cmd);
     EXPECT_EQ(r.code, 0) << cmd;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << cmd << "\n" << r.out;
   }
   const CliRun r = run_cli("frobnicate");
   EXPECT_EQ(r.code, 2);
+}
+
+TEST(Cli, AuditReportsInjectedCorruptImagesAsJson) {
+  const fs::path dir = temp_dir("audit");
+  std::string spec = kTinySpec;
+  spec.replace(spec.find("  transforms:"), 0, "  inject: {corrupt: {fraction: 0.05, kind: nan}}\n");
+  write(dir / "spec.yaml", spec);
+  const CliRun r =
+      run_cli("audit " + (dir / "spec.yaml").string() + " --no-labels --quiet --json " +
+              (dir / "audit.json").string() + " --out " + (dir / "out").string());
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_EQ(r.out, "");
+  const auto j = nlohmann::json::parse(std::ifstream(dir / "audit.json"));
+  EXPECT_EQ(j["command"], "audit");
+  EXPECT_EQ(j["verdict"], "unhealthy");
+  ASSERT_FALSE(j["findings"].empty());
+  EXPECT_EQ(j["findings"][0]["cause"], "corrupt_samples");
+  EXPECT_EQ(j["findings"][0]["samples"].size(), j["injected"]["corrupt"].size());
+  EXPECT_TRUE(fs::exists(dir / "out" / "exclude.txt"));
+  EXPECT_TRUE(fs::exists(dir / "out" / "contact_sheet.png"));
+  EXPECT_EQ(run_cli("audit " + (dir / "missing.yaml").string()).code, 2);
+  fs::remove_all(dir);
 }
 
 TEST(Cli, ResumeNeedsARunDirectory) {

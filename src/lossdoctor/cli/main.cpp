@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "lossdoctor/audit/audit.hpp"
 #include "lossdoctor/model/network.hpp"
 #include "lossdoctor/probe/doctor.hpp"
 #include "lossdoctor/report/report.hpp"
@@ -160,6 +161,31 @@ int run_diagnose(const CommonArgs& args, const DoctorArgs& dargs, const std::str
   return outcome.interrupted ? kExitInterrupted : code;
 }
 
+struct AuditArgs {
+  std::string out_dir;
+  bool no_labels = false;
+  int folds = 4;
+  int epochs = 2;
+};
+
+int run_audit_command(const CommonArgs& args, const DoctorArgs& dargs, const AuditArgs& aargs) {
+  const spec::Spec spec = spec::parse_spec_file(args.spec_path, args.overrides);
+  audit::AuditRunOptions options;
+  options.label_issues = !aargs.no_labels;
+  options.labels.folds = aargs.folds;
+  options.labels.epochs = aargs.epochs;
+  options.labels.seed = spec.seed;
+  options.out_dir = aargs.out_dir;
+  if (!dargs.quiet)
+    options.progress = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
+  const report::Report r = audit::run_audit(spec, options, print_warning);
+  const int code = finish_report(r, dargs);
+  if (!dargs.quiet && !aargs.out_dir.empty()) {
+    fmt::print("files: {0}/exclude.txt, {0}/contact_sheet.png\n", aargs.out_dir);
+  }
+  return code;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -219,6 +245,22 @@ int main(int argc, char** argv) {
   diagnose_cmd->add_option("--progress", diag_progress, "progress output")
       ->check(CLI::IsMember({"auto", "bar", "lines", "none"}));
 
+  AuditArgs aargs;
+  auto* audit_cmd = app.add_subcommand(
+      "audit",
+      "check the data itself (integrity, outliers, duplicates, order, preparation, balance, "
+      "labels); exit 0 clean, 1 problems found");
+  add_common(audit_cmd, common);
+  audit_cmd->add_option("--json", dargs.json_path, "write the report as JSON");
+  audit_cmd->add_option("--out", aargs.out_dir, "write exclude.txt and contact_sheet.png here");
+  audit_cmd->add_flag("--no-labels", aargs.no_labels,
+                      "skip the label check (the only one that trains)");
+  audit_cmd->add_option("--folds", aargs.folds, "cross-validation folds of the label check")
+      ->check(CLI::Range(2, 20));
+  audit_cmd->add_option("--epochs", aargs.epochs, "epochs per fold of the label check")
+      ->check(CLI::Range(1, 100));
+  audit_cmd->add_flag("--quiet,-q", dargs.quiet, "print nothing (use the exit status and --json)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -237,6 +279,7 @@ int main(int argc, char** argv) {
     if (*validate_cmd) return run_validate(common, show_model);
     if (*lint_cmd) return run_lint(common, dargs);
     if (*diagnose_cmd) return run_diagnose(common, dargs, diag_progress);
+    if (*audit_cmd) return run_audit_command(common, dargs, aargs);
   } catch (const InputError& e) {
     fmt::print(stderr, "{}\n", e.what());
     return kExitBadInput;

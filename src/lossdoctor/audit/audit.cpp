@@ -1,0 +1,175 @@
+#include "lossdoctor/audit/audit.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <set>
+
+#include "lossdoctor/data/pipeline.hpp"
+#include "lossdoctor/util/atomic_file.hpp"
+#include "lossdoctor/util/errors.hpp"
+
+namespace lossdoctor::audit {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr double kUnhealthyConfidence = 0.5;
+constexpr int64_t kMinLabelCheckSamples = 200;  ///< too few samples for k-fold training
+constexpr double kReportedNoiseRate = 0.02;     ///< estimated label noise worth a finding
+constexpr int kSheetColumns = 12;               ///< images per finding on the contact sheet
+constexpr int kSheetCell = 64;                  ///< pixels per image on the sheet
+
+/// The training images as the audit's own small CNN wants them: the spec's deterministic
+/// preparation, then standardised per channel over finite values (non-finite pixels → 0), so the
+/// check works whatever the spec's normalisation (or lack of it).
+at::Tensor standardised_train_images(const data::Dataset& ds, const spec::DataSpec& spec) {
+  at::Tensor x = data::make_train_pipeline(spec).prepare(ds.train.images).to(at::kFloat);
+  const at::Tensor finite = at::isfinite(x);
+  x = at::where(finite, x, at::zeros_like(x));
+  const at::Tensor count = finite.sum({0, 2, 3}).to(at::kFloat).clamp_min(1);
+  const at::Tensor mean = x.sum({0, 2, 3}) / count;
+  const at::Tensor centered = at::where(finite, x - mean.view({1, -1, 1, 1}), at::zeros_like(x));
+  const at::Tensor std = (centered.pow(2).sum({0, 2, 3}) / count).sqrt().clamp_min(1e-6);
+  return (centered / std.view({1, -1, 1, 1})).clamp(-10, 10);
+}
+
+/// One row of up to kSheetColumns images per finding, labelled "index given→suggested".
+void write_contact_sheet(const std::string& path, const data::Dataset& ds,
+                         const std::vector<Finding>& findings,
+                         const std::map<int64_t, int64_t>& suggested) {
+  std::vector<const Finding*> rows;
+  for (const auto& f : findings) {
+    if (!f.samples.empty()) rows.push_back(&f);
+  }
+  if (rows.empty()) return;
+  const int title = 18, caption = 14;
+  const int row_height = title + kSheetCell + caption;
+  cv::Mat sheet(static_cast<int>(rows.size()) * row_height, kSheetColumns * kSheetCell, CV_8UC3,
+                cv::Scalar(255, 255, 255));
+  const at::Tensor images = ds.train.images;
+  const int64_t channels = images.size(1);
+  for (size_t r = 0; r < rows.size(); ++r) {
+    const Finding& f = *rows[r];
+    const int y0 = static_cast<int>(r) * row_height;
+    cv::putText(sheet, fmt::format("{} ({} flagged)", f.cause, f.samples.size()), {4, y0 + 13},
+                cv::FONT_HERSHEY_SIMPLEX, 0.4, cv::Scalar(0, 0, 160), 1);
+    for (size_t c = 0; c < f.samples.size() && c < static_cast<size_t>(kSheetColumns); ++c) {
+      const int64_t index = f.samples[c];
+      if (index < 0 || index >= images.size(0)) continue;
+      // [C, H, W] raw values → 8-bit BGR, non-finite pixels shown red.
+      at::Tensor img = images[index].to(at::kFloat);
+      const at::Tensor finite = at::isfinite(img);
+      img = at::where(finite, img, at::zeros_like(img)).clamp(0, 255).to(at::kByte);
+      at::Tensor hwc =
+          (channels == 1 ? img.repeat({3, 1, 1}) : img).permute({1, 2, 0}).contiguous();
+      cv::Mat m(static_cast<int>(hwc.size(0)), static_cast<int>(hwc.size(1)), CV_8UC3,
+                hwc.data_ptr<uint8_t>());
+      cv::Mat bgr;
+      cv::cvtColor(m, bgr, cv::COLOR_RGB2BGR);
+      if (!finite.all().item<bool>()) bgr.setTo(cv::Scalar(0, 0, 255));
+      cv::Mat cell;
+      cv::resize(bgr, cell, {kSheetCell, kSheetCell}, 0, 0, cv::INTER_NEAREST);
+      cell.copyTo(
+          sheet(cv::Rect(static_cast<int>(c) * kSheetCell, y0 + title, kSheetCell, kSheetCell)));
+      const int64_t given = ds.train.labels[index].item<int64_t>();
+      const auto s = suggested.find(index);
+      const std::string text = s == suggested.end()
+                                   ? fmt::format("{} y={}", index, given)
+                                   : fmt::format("{} {}>{}", index, given, s->second);
+      cv::putText(sheet, text, {static_cast<int>(c) * kSheetCell + 1, y0 + title + kSheetCell + 11},
+                  cv::FONT_HERSHEY_SIMPLEX, 0.3, cv::Scalar(0, 0, 0), 1);
+    }
+  }
+  write_atomic_with(path, [&](const std::string& tmp) {
+    std::vector<uchar> png;
+    if (!cv::imencode(".png", sheet, png))
+      throw InputError(path + ": cannot encode the contact sheet");
+    write_file_atomic(tmp, std::string(png.begin(), png.end()));
+  });
+}
+
+}  // namespace
+
+report::Report run_audit(const spec::Spec& spec, const AuditRunOptions& options,
+                         const data::WarningSink& warn) {
+  const data::Dataset ds = data::load_dataset(spec.data, spec.seed, warn);
+  const auto say = [&](const std::string& line) {
+    if (options.progress) options.progress(line);
+  };
+  say(fmt::format("audit: {} training and {} validation images, {} classes", ds.train.size(),
+                  ds.val.size(), ds.num_classes));
+  AuditResult checks = run_checks(ds, spec.data, options.checks);
+  report::Report r;
+  r.command = "audit";
+  r.spec = spec.file;
+  r.findings = checks.findings;
+  for (const auto& n : checks.notes) r.notes.push_back(n.text);
+
+  std::map<int64_t, int64_t> suggested;
+  if (options.label_issues && ds.train.size() >= kMinLabelCheckSamples && ds.num_classes >= 2) {
+    say(fmt::format("audit: cross-validated label check ({} folds × {} epochs)",
+                    options.labels.folds, options.labels.epochs));
+    const LabelIssues issues =
+        find_label_issues(standardised_train_images(ds, spec.data), ds.train.labels, ds.num_classes,
+                          options.labels, options.progress);
+    if (!issues.suspects.empty() && issues.estimated_noise_rate >= kReportedNoiseRate) {
+      r.findings.push_back(label_noise_finding(issues, ds.num_classes, options.checks.max_samples));
+      for (size_t i = 0; i < issues.suspects.size() && i < issues.suggested.size(); ++i) {
+        suggested[issues.suspects[i]] = issues.suggested[i];
+      }
+    } else {
+      r.notes.push_back(
+          fmt::format("label check: estimated label noise {:.1f}%, {} suspects: nothing to report",
+                      100 * issues.estimated_noise_rate, issues.suspects.size()));
+    }
+  }
+  std::stable_sort(r.findings.begin(), r.findings.end(),
+                   [](const Finding& a, const Finding& b) { return a.confidence > b.confidence; });
+  for (auto& f : r.findings) f.status = "suspected";
+  r.verdict = std::any_of(r.findings.begin(), r.findings.end(),
+                          [](const Finding& f) { return f.confidence >= kUnhealthyConfidence; })
+                  ? "unhealthy"
+                  : "healthy";
+  if (spec.data.inject.any()) {
+    r.injected["label_noise"] = ds.injected.label_noise;
+    r.injected["corrupt"] = ds.injected.corrupt;
+  }
+
+  if (!options.out_dir.empty()) {
+    std::error_code ec;
+    fs::create_directories(options.out_dir, ec);
+    if (ec) throw InputError(options.out_dir + ": cannot create output directory: " + ec.message());
+    // Source indices, which is what data.train.exclude reads (stable across limit and inject).
+    std::set<int64_t> exclude;
+    for (const auto& f : r.findings) {
+      if (f.cause != "corrupt_samples" && f.cause != "label_noise") continue;
+      for (int64_t pos : f.samples) {
+        if (pos >= 0 && pos < static_cast<int64_t>(ds.train.source_index.size())) {
+          exclude.insert(ds.train.source_index[static_cast<size_t>(pos)]);
+        }
+      }
+    }
+    std::string text = fmt::format(
+        "# lossdoctor audit {}: {} flagged training samples (source indices);\n"
+        "# use with --set data.train.exclude={}\n",
+        spec.file, exclude.size(), (fs::path(options.out_dir) / "exclude.txt").string());
+    for (int64_t i : exclude) text += std::to_string(i) + "\n";
+    const std::string exclude_path = (fs::path(options.out_dir) / "exclude.txt").string();
+    write_file_atomic(exclude_path, text);
+    write_contact_sheet((fs::path(options.out_dir) / "contact_sheet.png").string(), ds, r.findings,
+                        suggested);
+    for (auto& f : r.findings) {
+      if ((f.cause == "corrupt_samples" || f.cause == "label_noise") && !f.samples.empty()) {
+        f.fix["data.train.exclude"] = exclude_path;
+      }
+    }
+  }
+  return r;
+}
+
+}  // namespace lossdoctor::audit

@@ -1,0 +1,103 @@
+// run_audit end to end on a Fashion-MNIST subset with injected faults: the report names them,
+// exclude.txt holds source indices the spec can consume, and the contact sheet is written.
+
+#include "lossdoctor/audit/audit.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "lossdoctor/spec/spec_parser.hpp"
+
+namespace lossdoctor::audit {
+namespace {
+
+namespace fs = std::filesystem;
+
+const char* kSpec = R"(
+seed: 3
+data:
+  path: /usr/share/datasets/fashion-mnist
+  train: {limit: 3000}
+  val: {limit: 500}
+  transforms:
+    train: [{scale: 0.00392156862745098}, {normalize: {mean: [0.286], std: [0.353]}}]
+  inject: {label_noise: {fraction: 0.2}, corrupt: {fraction: 0.02, kind: nan}}
+model:
+  layers: [{flatten: {}}, {dense: {units: 10}}]
+)";
+
+bool have_fashion_mnist() {
+  return fs::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz");
+}
+
+const Finding* find(const report::Report& r, const std::string& cause) {
+  for (const auto& f : r.findings) {
+    if (f.cause == cause) return &f;
+  }
+  return nullptr;
+}
+
+TEST(Audit, NamesInjectedFaultsAndWritesAnExcludeFileTheSpecCanUse) {
+  if (!have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist not installed";
+  const fs::path out =
+      fs::temp_directory_path() / ("lossdoctor_audit_" + std::to_string(::getpid()));
+  fs::remove_all(out);
+  const spec::Spec spec = spec::parse_spec_text(kSpec, "audit.yaml");
+  AuditRunOptions options;
+  options.out_dir = out.string();
+  const report::Report r = run_audit(spec, options);
+
+  EXPECT_EQ(r.verdict, "unhealthy");
+  const Finding* corrupt = find(r, "corrupt_samples");
+  ASSERT_NE(corrupt, nullptr);
+  const std::set<int64_t> flagged(corrupt->samples.begin(), corrupt->samples.end());
+  ASSERT_EQ(r.injected.at("corrupt").size(), 60u);
+  for (int64_t i : r.injected.at("corrupt")) EXPECT_TRUE(flagged.count(i)) << "NaN image " << i;
+  const Finding* noise = find(r, "label_noise");
+  ASSERT_NE(noise, nullptr);
+  const std::set<int64_t> noisy(r.injected.at("label_noise").begin(),
+                                r.injected.at("label_noise").end());
+  int64_t hits = 0;
+  for (int64_t i : noise->samples) hits += noisy.count(i);
+  EXPECT_GT(static_cast<double>(hits) / static_cast<double>(noise->samples.size()), 0.6)
+      << "most label suspects are injected flips";
+  EXPECT_EQ(noise->fix.at("data.train.exclude"), (out / "exclude.txt").string());
+  EXPECT_TRUE(fs::exists(out / "contact_sheet.png"));
+  EXPECT_GT(fs::file_size(out / "contact_sheet.png"), 1000u);
+
+  // The exclude file holds source indices: read back by the spec, none of them is loaded again.
+  std::ifstream in(out / "exclude.txt");
+  std::string line;
+  std::set<int64_t> excluded;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line[0] != '#') excluded.insert(std::stoll(line));
+  }
+  EXPECT_GT(excluded.size(), 60u);
+  const spec::Spec again = spec::parse_spec_text(
+      kSpec, "audit.yaml",
+      {"data.train.exclude=" + (out / "exclude.txt").string(), "data.inject={}"});
+  const data::Dataset cleaned = data::load_dataset(again.data, again.seed);
+  EXPECT_EQ(cleaned.train.size(), 3000);
+  for (int64_t source : cleaned.train.source_index) EXPECT_EQ(excluded.count(source), 0u) << source;
+  fs::remove_all(out);
+}
+
+TEST(Audit, CleanSubsetWithoutLabelCheckIsQuiet) {
+  if (!have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist not installed";
+  const spec::Spec spec = spec::parse_spec_text(kSpec, "audit.yaml", {"data.inject={}"});
+  AuditRunOptions options;
+  options.label_issues = false;
+  const report::Report r = run_audit(spec, options);
+  for (const auto& f : r.findings) {
+    EXPECT_NE(f.cause, "unshuffled_data");
+    EXPECT_NE(f.cause, "preprocessing_mismatch");
+    EXPECT_NE(f.cause, "class_imbalance");
+  }
+  EXPECT_TRUE(r.injected.empty());
+}
+
+}  // namespace
+}  // namespace lossdoctor::audit

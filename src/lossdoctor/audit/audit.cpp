@@ -9,6 +9,7 @@
 #include <opencv2/imgproc.hpp>
 #include <set>
 
+#include "lossdoctor/data/channel_stats.hpp"
 #include "lossdoctor/data/pipeline.hpp"
 #include "lossdoctor/util/atomic_file.hpp"
 #include "lossdoctor/util/errors.hpp"
@@ -28,13 +29,11 @@ constexpr int kSheetCell = 64;                  ///< pixels per image on the she
 /// preparation, then standardised per channel over finite values (non-finite pixels → 0), so the
 /// check works whatever the spec's normalisation (or lack of it).
 at::Tensor standardised_train_images(const data::Dataset& ds, const spec::DataSpec& spec) {
-  at::Tensor x = data::make_train_pipeline(spec).prepare(ds.train.images).to(at::kFloat);
-  const at::Tensor finite = at::isfinite(x);
-  x = at::where(finite, x, at::zeros_like(x));
-  const at::Tensor count = finite.sum({0, 2, 3}).to(at::kFloat).clamp_min(1);
-  const at::Tensor mean = x.sum({0, 2, 3}) / count;
-  const at::Tensor centered = at::where(finite, x - mean.view({1, -1, 1, 1}), at::zeros_like(x));
-  const at::Tensor std = (centered.pow(2).sum({0, 2, 3}) / count).sqrt().clamp_min(1e-6);
+  const at::Tensor x = data::make_train_pipeline(spec).prepare(ds.train.images).to(at::kFloat);
+  const data::ChannelMoments m = data::finite_channel_moments(x);
+  const at::Tensor centered =
+      at::where(m.finite, x - m.mean.view({1, -1, 1, 1}), at::zeros_like(x));
+  const at::Tensor std = m.std.clamp_min(1e-6);
   return (centered / std.view({1, -1, 1, 1})).clamp(-10, 10);
 }
 

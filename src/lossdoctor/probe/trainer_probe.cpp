@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 
+#include "lossdoctor/data/channel_stats.hpp"
 #include "lossdoctor/model/network.hpp"
 #include "lossdoctor/train/loss.hpp"
 #include "lossdoctor/train/optimizer.hpp"
@@ -21,13 +22,10 @@ SplitStats split_stats(const torch::Tensor& images) {
   torch::NoGradGuard no_grad;
   const torch::Tensor x = images.to(torch::kFloat64);
   s.samples = x.size(0);
-  const torch::Tensor finite = torch::isfinite(x);
-  const torch::Tensor clean = torch::where(finite, x, torch::zeros_like(x));
-  const torch::Tensor count = finite.sum({0, 2, 3}).to(torch::kFloat64).clamp_min(1);
-  const torch::Tensor mean = clean.sum({0, 2, 3}) / count;
-  const torch::Tensor centered =
-      torch::where(finite, x - mean.view({1, -1, 1, 1}), torch::zeros_like(x));
-  const torch::Tensor std = (centered.pow(2).sum({0, 2, 3}) / count).sqrt();
+  const data::ChannelMoments moments = data::finite_channel_moments(x);
+  const torch::Tensor& finite = moments.finite;
+  const torch::Tensor& mean = moments.mean;
+  const torch::Tensor& std = moments.std;
   for (int64_t c = 0; c < mean.size(0); ++c) {
     s.channel_mean.push_back(mean[c].item<double>());
     s.channel_std.push_back(std[c].item<double>());

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <limits>
 
+#include "lossdoctor/train/trainer.hpp"
+
 namespace lossdoctor::probe {
 namespace {
 
@@ -230,11 +232,7 @@ void Recorder::on_gradients(int64_t step, double grad_norm) {
     g = flat_grads(before_probe && !record_.custom_loop ? noise_prev_ : grad_buffer_);
     if (!std::isfinite(grad_norm)) grad_norm = g.norm().item<double>();
   } else if (!std::isfinite(grad_norm)) {
-    std::vector<torch::Tensor> norms;
-    for (const auto& p : params_) {
-      if (p.grad().defined()) norms.push_back(p.grad().detach().norm());
-    }
-    grad_norm = norms.empty() ? 0.0 : torch::stack(norms).norm().item<double>();
+    grad_norm = train::global_grad_norm(params_);
   }
   s.grad_norm = grad_norm;
 

@@ -46,20 +46,20 @@ uint64_t step_seed(uint64_t seed, int64_t step) {
   return (z ^ (z >> 31)) >> 1;  // torch seeds must fit in int64
 }
 
-double global_grad_norm(const std::vector<torch::Tensor>& params) {
-  std::vector<torch::Tensor> norms;
-  for (const auto& p : params) {
-    if (p.grad().defined()) norms.push_back(p.grad().norm().to(torch::kFloat64));
-  }
-  if (norms.empty()) return 0.0;
-  return torch::stack(norms).norm().item<double>();
-}
-
 std::vector<int64_t> image_shape(const torch::Tensor& images) {
   return {images.size(1), images.size(2), images.size(3)};
 }
 
 }  // namespace
+
+double global_grad_norm(const std::vector<torch::Tensor>& params) {
+  std::vector<torch::Tensor> norms;
+  for (const auto& p : params) {
+    if (p.grad().defined()) norms.push_back(p.grad().detach().norm().to(torch::kFloat64));
+  }
+  if (norms.empty()) return 0.0;
+  return torch::stack(norms).norm().item<double>();
+}
 
 Trainer::Trainer(const spec::Spec& spec, TrainOptions options, data::WarningSink warn)
     : spec_(spec), options_(std::move(options)), device_(resolve_device(spec.device)) {

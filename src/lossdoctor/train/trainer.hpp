@@ -90,6 +90,10 @@ struct TrainResult {
   double images_per_second = 0;
 };
 
+/// Global L2 norm of the gradients of `params` (those without a gradient are skipped; 0 when none
+/// has one).
+double global_grad_norm(const std::vector<torch::Tensor>& params);
+
 class Trainer {
  public:
   Trainer(const spec::Spec& spec, TrainOptions options, data::WarningSink warn = {});

@@ -63,7 +63,9 @@ double global_grad_norm(const std::vector<torch::Tensor>& params) {
 
 Trainer::Trainer(const spec::Spec& spec, TrainOptions options, data::WarningSink warn)
     : spec_(spec), options_(std::move(options)), device_(resolve_device(spec.device)) {
-  dataset_ = data::load_dataset(spec_.data, spec_.seed, warn);
+  dataset_ = options_.dataset != nullptr ? *options_.dataset
+                                         : data::load_dataset(spec_.data, spec_.seed, warn);
+  options_.dataset = nullptr;  // not needed past construction; the caller may free it
   if (dataset_.train.size() == 0) throw InputError("data: the training split is empty");
 
   data::Pipeline train_pipeline = data::make_train_pipeline(spec_.data);
@@ -190,7 +192,8 @@ TrainResult Trainer::run() {
     batch.images = batch.images.to(device_);
     batch.labels = batch.labels.to(device_);
 
-    const double lr = schedule_->lr(step_, epoch_);
+    double lr = schedule_->lr(step_, epoch_);
+    if (options_.lr_override) lr = options_.lr_override(step_, lr);
     optimizer_->set_lr(lr);
     optimizer_->zero_grad();
     const torch::Tensor output = network_->forward(batch.images);

@@ -13,6 +13,7 @@
 #include <torch/types.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -77,6 +78,12 @@ struct TrainOptions {
   std::optional<int64_t> max_steps;  ///< caps spec.max_steps / epochs (diagnosis budgets)
   bool stop_on_nonfinite = true;     ///< end the run when the loss becomes NaN/Inf
   int64_t checkpoint_every = 0;      ///< extra checkpoints every N steps (0: epoch ends only)
+  /// Already loaded data for this spec's data section (reruns and experiments: decode nothing
+  /// twice). Copied shallowly: its tensors are shared and never written. nullptr: load it.
+  const data::Dataset* dataset = nullptr;
+  /// Replaces the scheduled learning rate at each step (the learning-rate range test):
+  /// (step, scheduled lr) → lr used. Empty: use the schedule.
+  std::function<double(int64_t step, double scheduled_lr)> lr_override;
 };
 
 enum class RunStatus { Completed, Interrupted, NonFiniteLoss, StoppedByObserver };

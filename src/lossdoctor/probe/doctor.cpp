@@ -93,6 +93,7 @@ DiagnoseOutcome diagnose(const spec::Spec& spec, const DiagnoseOptions& options,
   topts.progress = options.progress;
   topts.max_steps = options.budget_steps.value_or(spec.diagnose.budget_steps);
   topts.stop_on_nonfinite = true;
+  topts.dataset = options.dataset;
   train::Trainer trainer(spec, topts, warn);
   const lint::LintResult linted = lint::lint_spec(spec, lint_context(trainer.dataset(), spec));
 
@@ -100,6 +101,7 @@ DiagnoseOutcome diagnose(const spec::Spec& spec, const DiagnoseOptions& options,
   SettleWatcher watcher(probe, linted.findings, options);
   trainer.add_observer(&probe);
   trainer.add_observer(&watcher);
+  for (auto* o : options.extra_observers) trainer.add_observer(o);
   const train::TrainResult result = trainer.run();
 
   DiagnoseOutcome out;

@@ -26,6 +26,11 @@ struct DiagnoseOptions {
   int64_t check_every = 25;         ///< steps between diagnosis checks
   int64_t min_steps = 100;          ///< no early stop before this
   int64_t healthy_min_steps = 250;  ///< no early "healthy" stop before this
+  /// Already loaded data for the spec (see train::TrainOptions::dataset); nullptr: load it.
+  const data::Dataset* dataset = nullptr;
+  /// More observers for the diagnosis run (e.g. the experiments' yardstick); not owned, called
+  /// after the probe.
+  std::vector<train::TrainObserver*> extra_observers;
 };
 
 struct DiagnoseOutcome {

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "data/data_test_util.hpp"
@@ -60,7 +61,7 @@ TEST(Limit, LargestRemainderAndTooLarge) {
       {dir.file(files.images), "data.train.limit 31 is larger than the split (30 samples)"});
 }
 
-TEST(Exclude, DropsSourceIndicesBeforeLimit) {
+TEST(Exclude, DropsSourceIndices) {
   TempDir dir;
   auto files = write_idx(dir, 20, 2, 2, false);
   std::ofstream(dir.file("drop.txt")) << "# flagged by audit\n3\n  7 \n\n19\n3\n";
@@ -72,10 +73,101 @@ TEST(Exclude, DropsSourceIndicesBeforeLimit) {
     EXPECT_EQ(std::count(ds.train.source_index.begin(), ds.train.source_index.end(), dropped), 0);
   }
   EXPECT_EQ(ds.train.images[3][0][0][0].item<float>(), pattern(4, 0, 0));
-  s.train.limit = 10;
-  ds = load_dataset(s, 0);
-  EXPECT_EQ(ds.train.size(), 10);
-  for (int64_t src : ds.train.source_index) EXPECT_TRUE(src != 3 && src != 7 && src != 19);
+}
+
+/// The source indices of `positions` in `split`.
+std::set<int64_t> sources_of(const Split& split, const std::vector<int64_t>& positions) {
+  std::set<int64_t> out;
+  for (int64_t p : positions) out.insert(split.source_index[p]);
+  return out;
+}
+
+// Retraining on a cleaned set is only a fair experiment if excluding samples changes nothing
+// else: the limit subset, the noisy labels and the corrupted images are drawn on the split as read
+// and the exclusion is applied afterwards.
+TEST(Exclude, KeepsTheLimitSubsetAndTheInjectedFaultsOfTheOtherSamples) {
+  TempDir dir;
+  auto files = write_idx(dir, 400, 3, 3, true);
+  auto s = idx_spec(dir, files);
+  s.train.limit = 200;
+  s.inject.label_noise = 0.3;
+  s.inject.corrupt = 0.1;
+  s.inject.corrupt_kind = spec::InjectSpec::CorruptKind::Saturate;
+  const auto noisy = load_dataset(s, 4);
+  ASSERT_EQ(noisy.train.size(), 200);
+  // Drop every other noisy sample, a few clean ones, and records outside the limit subset.
+  const std::set<int64_t> subset(noisy.train.source_index.begin(), noisy.train.source_index.end());
+  std::set<int64_t> drop;
+  for (size_t k = 0; k < noisy.injected.label_noise.size(); k += 2) {
+    drop.insert(noisy.train.source_index[noisy.injected.label_noise[k]]);
+  }
+  for (int64_t p : {0, 1, 2}) drop.insert(noisy.train.source_index[p]);
+  int64_t outside = 0;
+  for (int64_t r = 0; r < 400 && outside < 5; ++r) {
+    if (subset.count(r) == 0) {
+      drop.insert(r);
+      ++outside;
+    }
+  }
+  {
+    std::ofstream out(dir.file("drop.txt"));
+    for (int64_t r : drop) out << r << "\n";
+  }
+  s.train.exclude = "drop.txt";
+  const auto cleaned = load_dataset(s, 4);
+
+  std::map<int64_t, int64_t> noisy_pos;
+  for (int64_t p = 0; p < noisy.train.size(); ++p) noisy_pos[noisy.train.source_index[p]] = p;
+  int64_t expected = 0;
+  for (int64_t r : subset) expected += drop.count(r) == 0 ? 1 : 0;
+  ASSERT_EQ(cleaned.train.size(), expected);
+  for (int64_t p = 0; p < cleaned.train.size(); ++p) {
+    const int64_t r = cleaned.train.source_index[p];
+    ASSERT_EQ(drop.count(r), 0u) << r;
+    ASSERT_EQ(noisy_pos.count(r), 1u) << "record " << r << " is not in the noisy run's subset";
+    EXPECT_EQ(cleaned.train.labels[p].item<int64_t>(),
+              noisy.train.labels[noisy_pos[r]].item<int64_t>())
+        << "record " << r;
+    EXPECT_TRUE(at::equal(cleaned.train.images[p], noisy.train.images[noisy_pos[r]])) << r;
+  }
+  // Injected positions are renumbered: the same records, minus the excluded ones.
+  std::set<int64_t> still_noisy;
+  for (int64_t r : sources_of(noisy.train, noisy.injected.label_noise)) {
+    if (drop.count(r) == 0) still_noisy.insert(r);
+  }
+  EXPECT_EQ(sources_of(cleaned.train, cleaned.injected.label_noise), still_noisy);
+  std::set<int64_t> still_corrupt;
+  for (int64_t r : sources_of(noisy.train, noisy.injected.corrupt)) {
+    if (drop.count(r) == 0) still_corrupt.insert(r);
+  }
+  EXPECT_EQ(sources_of(cleaned.train, cleaned.injected.corrupt), still_corrupt);
+  for (int64_t p : cleaned.injected.corrupt) {
+    EXPECT_EQ(cleaned.train.images[p].min().item<float>(), 255.0f);
+  }
+}
+
+TEST(Exclude, KeepsACarvedValidationSetAndSortsAfterwards) {
+  TempDir dir;
+  auto files = write_idx(dir, 100, 2, 2, false);
+  auto s = idx_spec(dir, files);
+  s.split = 0.2;
+  const auto plain = load_dataset(s, 2);
+  std::ofstream(dir.file("drop.txt")) << plain.train.source_index[0] << "\n"
+                                      << plain.train.source_index[5] << "\n";
+  s.inject.sort_by_label = true;
+  s.inject.label_noise = 0.2;
+  const auto noisy = load_dataset(s, 2);
+  s.train.exclude = "drop.txt";
+  const auto ds = load_dataset(s, 2);
+  EXPECT_EQ(ds.val.source_index, plain.val.source_index);
+  EXPECT_EQ(ds.train.size(), plain.train.size() - 2);
+  const auto labels = ds.train.labels;
+  EXPECT_TRUE(at::equal(labels, std::get<0>(labels.sort(/*stable=*/true, 0, false))));
+  auto still_noisy = sources_of(noisy.train, noisy.injected.label_noise);
+  still_noisy.erase(plain.train.source_index[0]);
+  still_noisy.erase(plain.train.source_index[5]);
+  EXPECT_EQ(sources_of(ds.train, ds.injected.label_noise), still_noisy);
+  EXPECT_TRUE(std::is_sorted(ds.injected.label_noise.begin(), ds.injected.label_noise.end()));
 }
 
 TEST(Exclude, BadLinesAndRange) {

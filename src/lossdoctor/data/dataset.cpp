@@ -84,13 +84,12 @@ std::vector<int64_t> stratified_choice(const std::vector<int64_t>& labels, int64
   return chosen;
 }
 
-/// Drops the samples whose source record index is listed in `file`.
-Split apply_exclude(const Split& s, const std::string& file) {
+/// The source record indices listed in `file`, checked against the `records` of the whole split
+/// as read (before limit), so that a list stays valid whatever subset is later drawn.
+std::unordered_set<int64_t> read_exclude(const std::string& file, int64_t records) {
   std::ifstream in(file);
   if (!fs::exists(file)) throw DataError(file, "exclude file not found");
   if (!in) throw DataError(file, "cannot read exclude file");
-  int64_t records = 0;
-  for (int64_t r : s.source_index) records = std::max(records, r + 1);
   std::unordered_set<int64_t> drop;
   std::string line;
   for (int line_no = 1; std::getline(in, line); ++line_no) {
@@ -117,10 +116,37 @@ Split apply_exclude(const Split& s, const std::string& file) {
     }
     drop.insert(value);
   }
+  return drop;
+}
+
+int64_t record_count(const Split& s) {
+  int64_t records = 0;
+  for (int64_t r : s.source_index) records = std::max(records, r + 1);
+  return records;
+}
+
+/// Drops the samples whose source record index is in `drop`; `injected` positions (if given)
+/// are renumbered for the kept samples, and those of dropped samples removed.
+Split apply_exclude(const Split& s, const std::unordered_set<int64_t>& drop,
+                    Injected* injected = nullptr) {
+  if (drop.empty()) return s;
   std::vector<int64_t> keep;
+  std::vector<int64_t> new_pos(s.source_index.size(), -1);
   keep.reserve(s.source_index.size());
   for (size_t i = 0; i < s.source_index.size(); ++i) {
-    if (drop.count(s.source_index[i]) == 0) keep.push_back(static_cast<int64_t>(i));
+    if (drop.count(s.source_index[i]) == 0) {
+      new_pos[i] = static_cast<int64_t>(keep.size());
+      keep.push_back(static_cast<int64_t>(i));
+    }
+  }
+  if (injected != nullptr) {
+    for (auto* list : {&injected->label_noise, &injected->corrupt}) {
+      std::vector<int64_t> kept;
+      for (int64_t p : *list) {
+        if (new_pos[p] >= 0) kept.push_back(new_pos[p]);
+      }
+      *list = std::move(kept);
+    }
   }
   return select(s, keep);
 }
@@ -216,19 +242,23 @@ void inject(Split& train, const spec::InjectSpec& spec, int64_t num_classes, uin
     }
     injected.corrupt = std::move(picks);
   }
-  if (spec.sort_by_label && n > 0) {
-    const auto labels = to_vector(train.labels);
-    std::vector<int64_t> order(static_cast<size_t>(n));
-    std::iota(order.begin(), order.end(), int64_t{0});
-    std::stable_sort(order.begin(), order.end(),
-                     [&](int64_t a, int64_t b) { return labels[a] < labels[b]; });
-    std::vector<int64_t> new_pos(static_cast<size_t>(n));
-    for (int64_t j = 0; j < n; ++j) new_pos[order[j]] = j;
-    train = select(train, order);
-    for (auto* list : {&injected.label_noise, &injected.corrupt}) {
-      for (auto& i : *list) i = new_pos[i];
-      std::sort(list->begin(), list->end());
-    }
+}
+
+/// sort_by_label: a stable sort of train by its final label; injected positions follow.
+void sort_by_label(Split& train, Injected& injected) {
+  const int64_t n = train.size();
+  if (n == 0) return;
+  const auto labels = to_vector(train.labels);
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), int64_t{0});
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t a, int64_t b) { return labels[a] < labels[b]; });
+  std::vector<int64_t> new_pos(static_cast<size_t>(n));
+  for (int64_t j = 0; j < n; ++j) new_pos[order[j]] = j;
+  train = select(train, order);
+  for (auto* list : {&injected.label_noise, &injected.corrupt}) {
+    for (auto& i : *list) i = new_pos[i];
+    std::sort(list->begin(), list->end());
   }
 }
 
@@ -288,17 +318,22 @@ Dataset load_dataset(const spec::DataSpec& spec, uint64_t seed, const WarningSin
     for (int64_t c = 0; c < ds.num_classes; ++c) ds.class_names.push_back(std::to_string(c));
   }
 
-  // Train: read, exclude.
+  // Train: read; the exclude list is read (and checked against the whole file) now, applied last.
+  // Limit, val carving and injection are decided on the split as read, so excluding samples never
+  // re-draws which samples are kept or which labels are noisy: a retraining on the cleaned set
+  // sees the same samples with the same (noisy or not) labels, minus the excluded ones.
   ds.train = read(spec.train, false, train_source);
+  std::unordered_set<int64_t> train_drop, val_drop;
   if (!spec.train.exclude.empty()) {
-    ds.train = apply_exclude(ds.train, resolve(spec.path, spec.train.exclude));
+    train_drop = read_exclude(resolve(spec.path, spec.train.exclude), record_count(ds.train));
   }
 
   // Val: read, or carve from train.
+  bool val_carved = false;
   if (spec.val.present) {
     ds.val = read(spec.val, true, val_source);
     if (!spec.val.exclude.empty()) {
-      ds.val = apply_exclude(ds.val, resolve(spec.path, spec.val.exclude));
+      val_drop = read_exclude(resolve(spec.path, spec.val.exclude), record_count(ds.val));
     }
   } else if (spec.split > 0) {
     const int64_t n = ds.train.size();
@@ -322,6 +357,7 @@ Dataset load_dataset(const spec::DataSpec& spec, uint64_t seed, const WarningSin
     ds.val = select(ds.train, val_pos);
     ds.train = select(ds.train, train_pos);
     val_source = train_source;
+    val_carved = true;
   } else {
     ds.val.images = empty_like_split(ds.train);
     ds.val.labels = at::empty({0}, at::kLong);
@@ -345,6 +381,12 @@ Dataset load_dataset(const spec::DataSpec& spec, uint64_t seed, const WarningSin
 
   // Deliberate faults, train only.
   inject(ds.train, spec.inject, ds.num_classes, seed, ds.injected);
+
+  // Exclusions, after every random draw. A carved val holds records of the train file, so the
+  // train list applies to it too.
+  ds.train = apply_exclude(ds.train, train_drop, &ds.injected);
+  ds.val = apply_exclude(ds.val, val_carved ? train_drop : val_drop);
+  if (spec.inject.sort_by_label) sort_by_label(ds.train, ds.injected);
   return ds;
 }
 

@@ -75,6 +75,44 @@ json symptom_to_json(const Symptom& s) {
           {"evidence", s.evidence}};
 }
 
+json confirmation_to_json(const Confirmation& c) {
+  const auto r3 = [](double v) { return num(std::round(v * 1000) / 1000); };
+  json arms = json::array();
+  for (const auto& a : c.arms) {
+    json measures = json::array();
+    for (const auto& m : a.measures) {
+      measures.push_back({{"name", m.name},
+                          {"pairs", m.pairs},
+                          {"t", r3(m.t)},
+                          {"effect", r3(m.effect)},
+                          {"base", {r3(m.base_start), r3(m.base_end)}},
+                          {"arm", {r3(m.arm_start), r3(m.arm_end)}}});
+    }
+    json fix = json::object();
+    for (const auto& [k, v] : a.fix) fix[k] = yaml_scalar_to_json(v);
+    arms.push_back({{"causes", a.causes},
+                    {"intervention", a.intervention},
+                    {"fix", fix},
+                    {"status", a.status},
+                    {"reason", a.reason},
+                    {"steps", a.steps},
+                    {"window", a.window},
+                    {"seconds", r3(a.seconds)},
+                    {"measures", measures}});
+  }
+  return {{"arms", arms},
+          {"steps", c.steps},
+          {"seconds", r3(c.seconds)},
+          {"diagnosis_steps", c.diagnosis_steps},
+          {"diagnosis_seconds", r3(c.diagnosis_seconds)},
+          {"cost_ratio", r3(c.cost_ratio)},
+          {"yardstick",
+           {{"size", c.yardstick_size},
+            {"eval_every", c.eval_every},
+            {"seconds", r3(c.yardstick_seconds)}}},
+          {"notes", c.notes}};
+}
+
 json to_json(const Report& r) {
   std::vector<Finding> sorted = r.findings;
   std::stable_sort(sorted.begin(), sorted.end(),
@@ -101,6 +139,7 @@ json to_json(const Report& r) {
     }
     j["timeline"] = t;
   }
+  if (r.confirmation) j["confirmation"] = confirmation_to_json(*r.confirmation);
   return j;
 }
 
@@ -148,6 +187,19 @@ std::string render_text(const Report& r, bool color) {
     if (!f.explanation.empty()) out += "   why: " + f.explanation + "\n";
     if (!f.fix.empty()) out += "   fix: " + fix_as_overrides(f.fix) + "\n";
     if (!f.samples.empty()) out += fmt::format("   samples flagged: {}\n", f.samples.size());
+  }
+  if (r.confirmation) {
+    const Confirmation& c = *r.confirmation;
+    out +=
+        fmt::format("\nconfirmation: {} rerun{}, {} steps, {:.1f} s ({:.2f}× the diagnosis run)\n",
+                    c.arms.size(), c.arms.size() == 1 ? "" : "s", c.steps, c.seconds, c.cost_ratio);
+    for (const auto& a : c.arms) {
+      std::string causes;
+      for (const auto& x : a.causes) causes += (causes.empty() ? "" : " + ") + x;
+      out += fmt::format("   {}: {} — {} ({} of {} steps, {:.1f} s): {}\n", causes, a.intervention,
+                         a.status, a.steps, a.window, a.seconds, a.reason);
+    }
+    for (const auto& n : c.notes) out += "   " + n + "\n";
   }
   for (const auto& n : r.notes) out += "\nnote: " + n + "\n";
   return out;

@@ -6,10 +6,13 @@
 //   ensures:  to_json follows design.md's shape: findings sorted by confidence (highest first),
 //             `layer` null when empty, `first_step` omitted when unknown, non-finite numbers as
 //             null; `injected` only when the spec injected faults. record_from_json inverts
-//             record_to_json.
+//             record_to_json. A `confirmation` block (diagnose with confirmation) lists each
+//             counterfactual arm with its measures, and the cost of the arms against the
+//             diagnosis run; absent when nothing was confirmed or refuted.
 
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +20,40 @@
 #include "lossdoctor/run_record.hpp"
 
 namespace lossdoctor::report {
+
+/// One counterfactual rerun (an "arm") of the confirmation experiments (experiment/confirm.hpp).
+struct ConfirmationArm {
+  std::vector<std::string> causes;  ///< the finding(s) whose intervention this arm applies
+  std::string intervention;         ///< human text: "--set optimizer.lr=0.1", "drop 412 samples"
+  std::map<std::string, std::string> fix;  ///< the spec overrides applied (may be empty)
+  std::string status;  ///< confirmed | refuted | inconclusive (budget or window too short)
+  std::string reason;  ///< one line with the deciding numbers
+  int64_t steps = 0;   ///< steps the arm ran
+  int64_t window = 0;  ///< steps it would have run without an early decision
+  double seconds = 0;  ///< wall time of the arm (setup + training + yardstick)
+  /// One paired comparison against the baseline (or, for "together", against a single arm).
+  struct Measure {
+    std::string name;  ///< train_loss | val_accuracy | val_loss
+    int pairs = 0;
+    double t = 0, effect = 0;
+    double base_start = 0, base_end = 0, arm_start = 0, arm_end = 0;
+  };
+  std::vector<Measure> measures;
+};
+
+/// What the confirmation experiments did and what they cost.
+struct Confirmation {
+  std::vector<ConfirmationArm> arms;
+  int64_t steps = 0;               ///< steps of all arms together
+  double seconds = 0;              ///< wall seconds of all arms together
+  int64_t diagnosis_steps = 0;     ///< steps of the diagnosis run (the baseline arm)
+  double diagnosis_seconds = 0;    ///< its training seconds
+  double cost_ratio = 0;           ///< seconds / diagnosis_seconds
+  int64_t yardstick_size = 0;      ///< validation images per yardstick point
+  int64_t eval_every = 0;          ///< steps between yardstick points
+  double yardstick_seconds = 0;    ///< yardstick time inside the diagnosis run
+  std::vector<std::string> notes;  ///< e.g. "act together", skipped causes
+};
 
 struct Report {
   std::string command;  ///< lint | audit | diagnose
@@ -37,7 +74,11 @@ struct Report {
     double confidence = 0;
   };
   std::vector<TimelineEntry> timeline;
+  /// diagnose with confirmation: the arms and their cost (absent: no confirmation ran).
+  std::optional<Confirmation> confirmation;
 };
+
+nlohmann::json confirmation_to_json(const Confirmation& confirmation);
 
 nlohmann::json finding_to_json(const Finding& finding);
 nlohmann::json symptom_to_json(const Symptom& symptom);

@@ -1,0 +1,720 @@
+#include "lossdoctor/experiment/confirm.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <set>
+
+#include "lossdoctor/audit/checks.hpp"
+#include "lossdoctor/spec/spec_parser.hpp"
+#include "lossdoctor/util/atomic_file.hpp"
+#include "lossdoctor/util/errors.hpp"
+
+namespace lossdoctor::experiment {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+double since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+double min_effect(const PairedComparison& m, const ConfirmOptions& o) {
+  return m.measure == "val_accuracy" ? o.min_accuracy_effect : o.min_loss_effect;
+}
+
+std::string fmt_value(double v) {
+  if (!std::isfinite(v)) return std::isnan(v) ? "NaN" : (v > 0 ? "inf" : "-inf");
+  const double a = std::abs(v);
+  if (a != 0 && (a >= 1e4 || a < 1e-3)) return fmt::format("{:.3g}", v);
+  return fmt::format("{:.3g}", v);
+}
+
+std::string describe(const PairedComparison& m) {
+  if (m.pairs == 0) return fmt::format("{}: nothing to pair", m.measure);
+  const std::string t = std::abs(m.t) >= 1e6 ? "∞" : fmt::format("{:.1f}", m.t);
+  if (m.measure == "val_accuracy") {
+    return fmt::format(
+        "val accuracy {:.1f}% → {:.1f}% vs {:.1f}% → {:.1f}% (paired t {} over {} points, {:+.1f} "
+        "points)",
+        100 * m.arm_start, 100 * m.arm_end, 100 * m.base_start, 100 * m.base_end, t, m.pairs,
+        100 * m.effect);
+  }
+  const char* what = m.measure == "train_loss" ? "train loss" : "val loss";
+  const char* unit = m.measure == "train_loss" ? "blocks" : "points";
+  return fmt::format("{} {} → {} vs {} → {} (paired t {} over {} {}, {:+.0f}%)", what,
+                     fmt_value(m.arm_start), fmt_value(m.arm_end), fmt_value(m.base_start),
+                     fmt_value(m.base_end), t, m.pairs, unit, -100 * m.effect);
+}
+
+/// Whether a run learns on its own: its last loss block ≥ min_loss_effect below its first, or
+/// its yardstick accuracy up by ≥ 10 points from the initial weights.
+bool learns(const RunSeries& s, const ConfirmOptions& o, std::string& how) {
+  const size_t n = s.train_loss.size(), b = static_cast<size_t>(o.block);
+  if (n >= 2 * b) {
+    double first = 0, last = 0;
+    for (size_t i = 0; i < b; ++i)
+      first += s.train_loss[i] / b, last += s.train_loss[n - b + i] / b;
+    if (std::isfinite(first) && std::isfinite(last) && last < first * (1 - o.min_loss_effect)) {
+      how = fmt::format("train loss {} → {} over {} steps", fmt_value(first), fmt_value(last), n);
+      return true;
+    }
+  }
+  if (s.points.size() >= 2 && s.points.back().accuracy >= s.points.front().accuracy + 0.10) {
+    how =
+        fmt::format("val accuracy {:.1f}% → {:.1f}% over {} steps", 100 * s.points.front().accuracy,
+                    100 * s.points.back().accuracy, s.points.back().step);
+    return true;
+  }
+  how = fmt::format("no learning in {} steps", n);
+  return false;
+}
+
+}  // namespace
+
+Decision judge_arm(const RunSeries& base, const RunSeries& arm, const Comparability& which,
+                   int64_t window, bool final, const ConfirmOptions& o) {
+  Decision d;
+  d.status = "undecided";
+  const auto steps = static_cast<int64_t>(arm.train_loss.size());
+  if (which.train_loss)
+    d.measures.push_back(compare_train_loss(base.train_loss, arm.train_loss, o.block));
+  if (!base.points.empty() && !arm.points.empty()) {
+    d.measures.push_back(compare_accuracy(base.points, arm.points));
+    if (which.val_loss) d.measures.push_back(compare_val_loss(base.points, arm.points));
+  }
+  const int64_t base_bad = nonfinite_step(base.train_loss),
+                arm_bad = nonfinite_step(arm.train_loss);
+
+  if (base_bad >= 0) {  // the baseline went non-finite: does the intervention keep it finite?
+    if (arm_bad >= 0) {
+      d.status = "refuted";
+      d.reason =
+          fmt::format("the rerun's loss also became non-finite, at step {} (baseline: step {})",
+                      arm_bad, base_bad);
+      return d;
+    }
+    std::string how;
+    const bool ok = steps > base_bad && learns(arm, o, how);
+    if (ok && (final || steps >= o.min_steps)) {
+      d.status = "confirmed";
+      d.reason = fmt::format(
+          "the baseline's loss became non-finite at step {}; the rerun stayed "
+          "finite for {} steps and learns ({})",
+          base_bad, steps, how);
+    } else if (final) {
+      d.status = "refuted";
+      d.reason = steps > base_bad
+                     ? fmt::format("the rerun stayed finite past step {} but {}", base_bad, how)
+                     : fmt::format(
+                           "the rerun ended after {} steps, before the baseline's "
+                           "non-finite step {}",
+                           steps, base_bad);
+    }
+    return d;
+  }
+  if (arm_bad >= 0) {
+    d.status = "refuted";
+    d.reason = fmt::format(
+        "the rerun's loss became non-finite at step {} while the baseline's "
+        "stayed finite",
+        arm_bad);
+    return d;
+  }
+  if (!final && steps < o.min_steps) return d;
+
+  const double t_needed = final ? o.t_threshold : o.early_t;
+  const PairedComparison* better = nullptr;
+  const PairedComparison* worse = nullptr;
+  bool any_positive = false;
+  for (const auto& m : d.measures) {
+    if (m.pairs < 3) continue;
+    if (m.t >= t_needed && m.effect >= min_effect(m, o) && (!better || m.t > better->t))
+      better = &m;
+    if (m.t <= -o.t_threshold && -m.effect >= min_effect(m, o)) worse = &m;
+    if (m.mean_diff > 0) any_positive = true;
+  }
+  std::string numbers;
+  for (const auto& m : d.measures) numbers += (numbers.empty() ? "" : "; ") + describe(m);
+  if (better && !worse) {
+    d.status = "confirmed";
+    d.reason = numbers;
+  } else if (worse) {
+    d.status = "refuted";
+    d.reason =
+        (better ? "mixed: better on one measure, significantly worse on another: " : "worse: ") +
+        numbers;
+  } else if (final) {
+    d.status = "refuted";
+    d.reason = "no significant improvement: " + numbers;
+  } else if (steps >= window / 2 && !any_positive && !d.measures.empty()) {
+    d.status = "refuted";  // futility: half the window and not even a trend the right way
+    d.reason = "no improvement by half the window: " + numbers;
+  }
+  return d;
+}
+
+std::vector<int64_t> label_noise_suspects(const RunRecord& record, double run_accuracy) {
+  std::vector<int64_t> out;
+  const double chance =
+      record.num_classes > 0 ? 1.0 / static_cast<double>(record.num_classes) : 0.1;
+  if (!(run_accuracy >= chance + 0.2)) return out;
+  for (size_t i = 0; i < record.samples.size(); ++i) {
+    const SampleDynamics& s = record.samples[i];
+    if (s.times_seen >= 1 && s.first_learned_step < 0 && s.mean_margin < 0) {
+      out.push_back(static_cast<int64_t>(i));
+    }
+  }
+  return out;
+}
+
+namespace {
+
+/// One counterfactual change: spec overrides and/or an in-memory change of the training split.
+struct Intervention {
+  std::vector<std::string> causes;
+  std::map<std::string, std::string> overrides;  ///< applied to the arm's spec
+  std::map<std::string, std::string> fix;        ///< reported to the user
+  std::vector<int64_t> drop;                     ///< train positions removed (sorted)
+  bool oversample = false;                       ///< balance classes by repeating rare ones
+  std::string text;
+  Comparability cmp;
+  bool reload = false;  ///< a fix changes what is loaded: the arm decodes the data again
+};
+
+bool starts_with(const std::string& s, const char* p) { return s.rfind(p, 0) == 0; }
+
+/// Sets comparability and reload from the overrides and data changes.
+void classify(Intervention& iv) {
+  bool batches_change = !iv.drop.empty() || iv.oversample;
+  for (const auto& [k, v] : iv.overrides) {
+    if (starts_with(k, "loss")) iv.cmp.train_loss = iv.cmp.val_loss = false;
+    if (k == "batch_size" || k == "data.shuffle" || starts_with(k, "data.train") ||
+        starts_with(k, "data.inject"))
+      batches_change = true;
+    if (starts_with(k, "data") && !starts_with(k, "data.transforms") && k != "data.shuffle")
+      iv.reload = true;
+  }
+  if (batches_change) iv.cmp.train_loss = false;
+}
+
+std::string intervention_text(const Intervention& iv) {
+  std::string t = report::fix_as_overrides(iv.fix.empty() ? iv.overrides : iv.fix);
+  if (!iv.drop.empty()) {
+    t += fmt::format("{}drop {} flagged training sample{}", t.empty() ? "" : " (", iv.drop.size(),
+                     iv.drop.size() == 1 ? "" : "s");
+    if (t.front() == '-') t += ")";
+  }
+  if (iv.oversample) t += std::string(t.empty() ? "" : "; ") + "oversample the rare classes";
+  return t;
+}
+
+data::Dataset select_train(const data::Dataset& ds, const std::vector<int64_t>& positions) {
+  data::Dataset out = ds;
+  const torch::Tensor idx = torch::tensor(positions, torch::kInt64);
+  out.train.images = ds.train.images.index_select(0, idx);
+  out.train.labels = ds.train.labels.index_select(0, idx);
+  out.train.source_index.clear();
+  out.train.source_paths.clear();
+  for (int64_t p : positions) {
+    if (!ds.train.source_index.empty()) out.train.source_index.push_back(ds.train.source_index[p]);
+    if (!ds.train.source_paths.empty()) out.train.source_paths.push_back(ds.train.source_paths[p]);
+  }
+  out.injected = {};
+  return out;
+}
+
+data::Dataset arm_dataset(const data::Dataset& ds, const Intervention& iv) {
+  std::vector<int64_t> keep;
+  std::set<int64_t> drop(iv.drop.begin(), iv.drop.end());
+  for (int64_t i = 0; i < ds.train.size(); ++i) {
+    if (!drop.count(i)) keep.push_back(i);
+  }
+  if (iv.oversample) {
+    const torch::Tensor labels = ds.train.labels.contiguous();
+    const int64_t* lab = labels.data_ptr<int64_t>();
+    std::map<int64_t, std::vector<int64_t>> by_class;
+    for (int64_t p : keep) by_class[lab[p]].push_back(p);
+    size_t largest = 0;
+    for (const auto& [c, v] : by_class) largest = std::max(largest, v.size());
+    for (const auto& [c, v] : by_class) {
+      for (size_t k = v.size(); k < largest; ++k) keep.push_back(v[k % v.size()]);
+    }
+  }
+  return select_train(ds, keep);
+}
+
+/// Writes the source indices of `positions` as an exclude file; returns its path ("" if none).
+std::string write_exclude(const data::Dataset& ds, const std::vector<int64_t>& positions,
+                          const std::string& dir, const std::string& cause) {
+  if (dir.empty() || positions.empty() || ds.train.source_index.empty()) return "";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec)
+    throw InputError(dir + ": cannot create the confirmation work directory: " + ec.message());
+  std::set<int64_t> src;
+  for (int64_t p : positions) src.insert(ds.train.source_index[static_cast<size_t>(p)]);
+  std::string text =
+      fmt::format("# lossdoctor confirm: {} training samples flagged for {} (source indices)\n",
+                  src.size(), cause);
+  for (int64_t i : src) text += std::to_string(i) + "\n";
+  const std::string path = (fs::path(dir) / ("exclude-" + cause + ".txt")).string();
+  write_file_atomic(path, text);
+  return path;
+}
+
+/// Positions listed (as source indices) in an exclude file.
+std::vector<int64_t> positions_from_exclude(const data::Dataset& ds, const std::string& file) {
+  std::ifstream in(file);
+  if (!in) throw InputError(file + ": cannot read the exclude file of a fix");
+  std::set<int64_t> src;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    try {
+      src.insert(std::stoll(line));
+    } catch (...) {
+      throw InputError(file + ": not a sample index: '" + line + "'");
+    }
+  }
+  std::vector<int64_t> out;
+  for (size_t p = 0; p < ds.train.source_index.size(); ++p) {
+    if (src.count(ds.train.source_index[p])) out.push_back(static_cast<int64_t>(p));
+  }
+  return out;
+}
+
+double run_accuracy(const RunRecord& record, const Yardstick& y) {
+  if (!y.points().empty()) return y.points().back().accuracy;
+  if (!record.epochs.empty() && std::isfinite(record.epochs.back().val_accuracy))
+    return record.epochs.back().val_accuracy;
+  double sum = 0;
+  int n = 0;
+  for (size_t i = record.steps.size() * 9 / 10; i < record.steps.size(); ++i, ++n)
+    sum += record.steps[i].batch_accuracy;
+  return n > 0 ? sum / n : NAN;
+}
+
+/// The intervention that removes `f`'s cause, or nullopt when there is none to test.
+std::optional<Intervention> intervention_for(const Finding& f, const data::Dataset& ds,
+                                             const RunRecord& record, const Yardstick& y,
+                                             const ConfirmOptions& o) {
+  Intervention iv;
+  iv.causes = {f.cause};
+  iv.fix = f.fix;
+  for (const auto& [k, v] : f.fix) {
+    if (k == "data.train.exclude") {
+      iv.drop = positions_from_exclude(ds, v);  // in memory: same limit, same injection
+    } else {
+      iv.overrides[k] = v;
+    }
+  }
+  if (f.fix.empty()) {
+    if (!f.samples.empty()) {
+      iv.drop = f.samples;
+    } else if (f.cause == "label_noise") {
+      iv.drop = label_noise_suspects(record, run_accuracy(record, y));
+    } else if (f.cause == "corrupt_samples") {
+      audit::AuditOptions ao;
+      ao.max_samples = static_cast<size_t>(std::max<int64_t>(1, ds.train.size()));
+      std::set<int64_t> flagged;
+      for (const auto& a : audit::audit_integrity(ds, ao))
+        flagged.insert(a.samples.begin(), a.samples.end());
+      for (const auto& a : audit::audit_outliers(ds, ao))
+        flagged.insert(a.samples.begin(), a.samples.end());
+      iv.drop.assign(flagged.begin(), flagged.end());
+    } else if (f.cause == "class_imbalance") {
+      iv.oversample = true;
+    }
+    if (!iv.drop.empty()) {
+      const std::string path = write_exclude(ds, iv.drop, o.work_dir, f.cause);
+      if (!path.empty()) iv.fix["data.train.exclude"] = path;
+    }
+  }
+  std::sort(iv.drop.begin(), iv.drop.end());
+  if (iv.overrides.empty() && iv.drop.empty() && !iv.oversample) return std::nullopt;
+  if (!iv.drop.empty() && static_cast<int64_t>(iv.drop.size()) >= ds.train.size())
+    return std::nullopt;
+  classify(iv);
+  iv.text = intervention_text(iv);
+  return iv;
+}
+
+std::string identity(const Intervention& iv) {
+  std::string s;
+  for (const auto& [k, v] : iv.overrides) s += k + "=" + v + ";";
+  s += fmt::format("drop{};over{}", fmt::join(iv.drop, ","), iv.oversample);
+  return s;
+}
+
+/// Stops an arm once judged (against one or more references) or at its window or budget.
+class ArmJudge : public train::TrainObserver {
+ public:
+  struct Reference {
+    const RunSeries* series;
+  };
+  ArmJudge(const Yardstick& arm, std::vector<const RunSeries*> refs, Comparability cmp,
+           int64_t window, double seconds_left, const ConfirmOptions& o)
+      : arm_(arm),
+        refs_(std::move(refs)),
+        cmp_(cmp),
+        window_(window),
+        seconds_left_(seconds_left),
+        o_(o),
+        start_(Clock::now()) {}
+
+  void after_step(train::Trainer&, const train::StepView& view) override {
+    const int64_t done = view.step + 1;
+    if (done >= window_) {
+      stop_ = true;
+      return;
+    }
+    if (seconds_left_ > 0 && since(start_) > seconds_left_) {
+      out_of_budget = stop_ = true;
+      return;
+    }
+    if (done % o_.eval_every != 0) return;
+    const auto ds = judge(false);
+    if (!ds.empty() && all_of(ds, "confirmed")) stop_ = true;
+    if (any_of(ds, "refuted")) stop_ = true;
+  }
+  bool should_stop(train::Trainer&) override { return stop_; }
+
+  RunSeries series() const { return {arm_.train_loss(), arm_.points()}; }
+  std::vector<Decision> judge(bool final) const {
+    std::vector<Decision> out;
+    const RunSeries s = series();
+    for (const RunSeries* r : refs_) out.push_back(judge_arm(*r, s, cmp_, window_, final, o_));
+    return out;
+  }
+  static bool all_of(const std::vector<Decision>& ds, const char* status) {
+    return std::all_of(ds.begin(), ds.end(), [&](const Decision& d) { return d.status == status; });
+  }
+  static bool any_of(const std::vector<Decision>& ds, const char* status) {
+    return std::any_of(ds.begin(), ds.end(), [&](const Decision& d) { return d.status == status; });
+  }
+
+  bool out_of_budget = false;
+
+ private:
+  const Yardstick& arm_;
+  std::vector<const RunSeries*> refs_;
+  Comparability cmp_;
+  int64_t window_;
+  double seconds_left_;
+  ConfirmOptions o_;
+  Clock::time_point start_;
+  bool stop_ = false;
+};
+
+struct ArmRun {
+  report::ConfirmationArm arm;
+  RunSeries series;
+  std::vector<Decision> decisions;  ///< one per reference
+};
+
+report::ConfirmationArm::Measure to_measure(const PairedComparison& c) {
+  return {c.measure, c.pairs, c.t, c.effect, c.base_start, c.base_end, c.arm_start, c.arm_end};
+}
+
+ArmRun run_arm(const spec::Spec& spec, const data::Dataset& ds, const Intervention& iv,
+               const std::vector<const RunSeries*>& refs, int64_t plan_steps, int64_t window,
+               double seconds_left, const ConfirmOptions& o) {
+  const auto start = Clock::now();
+  std::vector<std::string> sets;
+  for (const auto& [k, v] : iv.overrides) sets.push_back(k + "=" + v);
+  spec::Spec arm_spec;
+  try {
+    arm_spec = spec::parse_spec_text(spec.resolved_yaml, spec.file, sets);
+  } catch (const std::exception& e) {
+    std::string causes;
+    for (const auto& c : iv.causes) causes += (causes.empty() ? "" : " + ") + c;
+    throw InputError(fmt::format("confirm: the fix of {} ({}) does not apply to the spec: {}",
+                                 causes, iv.text, e.what()));
+  }
+  data::Dataset changed;
+  const data::Dataset* use = &ds;
+  if (iv.reload) {
+    use = nullptr;
+  } else if (!iv.drop.empty() || iv.oversample) {
+    changed = arm_dataset(ds, iv);
+    use = &changed;
+  }
+  train::TrainOptions topts;
+  topts.progress = o.progress;
+  topts.max_steps = plan_steps;
+  topts.stop_on_nonfinite = true;
+  topts.dataset = use;
+  train::Trainer trainer(arm_spec, topts);
+  Yardstick yard(o.eval_every, o.yardstick_size);
+  ArmJudge judge(yard, refs, iv.cmp, window, seconds_left, o);
+  trainer.add_observer(&yard);
+  trainer.add_observer(&judge);
+  const train::TrainResult result = trainer.run();
+
+  ArmRun out;
+  out.series = judge.series();
+  const bool final = !judge.out_of_budget || result.steps >= window;
+  out.decisions = judge.judge(final);
+  report::ConfirmationArm& a = out.arm;
+  a.causes = iv.causes;
+  a.intervention = iv.text;
+  a.fix = iv.fix.empty() ? iv.overrides : iv.fix;
+  a.steps = result.steps;
+  a.window = window;
+  const bool confirmed = ArmJudge::all_of(out.decisions, "confirmed");
+  const bool refuted = ArmJudge::any_of(out.decisions, "refuted");
+  a.status = confirmed ? "confirmed" : refuted ? "refuted" : "inconclusive";
+  for (const auto& d : out.decisions) {
+    if (a.status == "inconclusive" || d.status == a.status) {
+      a.reason =
+          d.reason.empty()
+              ? (judge.out_of_budget ? "stopped by the cost budget before a decision" : "undecided")
+              : d.reason;
+      if (a.status != "inconclusive") break;
+    }
+  }
+  if (!out.decisions.empty()) {
+    for (const auto& m : out.decisions.front().measures) a.measures.push_back(to_measure(m));
+  }
+  a.seconds = since(start);
+  if (o.log) {
+    o.log(fmt::format("confirm: {} — {} after {} steps ({:.1f} s): {}", iv.text, a.status, a.steps,
+                      a.seconds, a.reason));
+  }
+  return out;
+}
+
+/// The merged intervention of two, or nullopt when their overrides conflict.
+std::optional<Intervention> combine(const Intervention& a, const Intervention& b) {
+  Intervention c = a;
+  for (const auto& [k, v] : b.overrides) {
+    const auto it = c.overrides.find(k);
+    if (it != c.overrides.end() && it->second != v) return std::nullopt;
+    c.overrides[k] = v;
+  }
+  for (const auto& [k, v] : b.fix) c.fix[k] = v;
+  std::set<int64_t> drop(a.drop.begin(), a.drop.end());
+  drop.insert(b.drop.begin(), b.drop.end());
+  c.drop.assign(drop.begin(), drop.end());
+  c.oversample = a.oversample || b.oversample;
+  c.causes.insert(c.causes.end(), b.causes.begin(), b.causes.end());
+  c.cmp = {};
+  c.reload = false;
+  classify(c);
+  c.text = intervention_text(c);
+  return c;
+}
+
+}  // namespace
+
+ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
+                      const probe::DiagnoseOutcome& outcome, const Yardstick& baseline,
+                      const ConfirmOptions& o) {
+  ConfirmResult res;
+  res.findings = outcome.report.findings;
+  res.verdict = outcome.report.verdict;
+  report::Confirmation& conf = res.confirmation;
+  conf.diagnosis_steps = outcome.report.steps_run;
+  conf.diagnosis_seconds = outcome.report.seconds;
+  conf.yardstick_size = o.yardstick_size;
+  conf.eval_every = o.eval_every;
+  conf.yardstick_seconds = baseline.seconds();
+
+  RunSeries base;
+  for (const auto& s : outcome.record.steps) base.train_loss.push_back(s.loss);
+  base.points = baseline.points();
+
+  // Window: the baseline's steps; a baseline that went non-finite at step s gets max(2s, min).
+  const int64_t plan = o.budget_steps.value_or(spec.diagnose.budget_steps);
+  const int64_t bad = nonfinite_step(base.train_loss);
+  int64_t window = bad >= 0 ? std::max<int64_t>(2 * bad, o.min_steps)
+                            : std::max<int64_t>(static_cast<int64_t>(base.train_loss.size()), 1);
+  if (o.max_window > 0) window = std::min(window, o.max_window);
+  window = std::min(window, plan);
+
+  // Interventions of the top findings, one per distinct change.
+  std::vector<Intervention> ivs;
+  std::vector<std::vector<size_t>> finding_of;  // per intervention: indices into res.findings
+  std::vector<size_t> order(res.findings.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return res.findings[a].confidence > res.findings[b].confidence;
+  });
+  for (size_t i : order) {
+    const Finding& f = res.findings[i];
+    if (f.cause == "healthy" || f.status != "suspected") continue;
+    if (static_cast<int>(ivs.size()) >= o.max_causes) break;
+    auto iv = intervention_for(f, dataset, outcome.record, baseline, o);
+    if (!iv) {
+      conf.notes.push_back(
+          fmt::format("{}: no intervention to test (no fix, no flagged samples)", f.cause));
+      continue;
+    }
+    const auto same = std::find_if(ivs.begin(), ivs.end(), [&](const Intervention& x) {
+      return identity(x) == identity(*iv);
+    });
+    if (same != ivs.end()) {
+      same->causes.push_back(f.cause);
+      finding_of[static_cast<size_t>(same - ivs.begin())].push_back(i);
+      continue;
+    }
+    ivs.push_back(std::move(*iv));
+    finding_of.push_back({i});
+  }
+  if (ivs.empty()) return res;
+
+  const double budget = o.max_cost_ratio > 0 ? o.max_cost_ratio * conf.diagnosis_seconds : 0;
+  const auto seconds_left = [&]() -> double {
+    if (budget <= 0) return 0;  // 0 means unlimited in ArmJudge
+    return std::max(1e-9, budget - conf.seconds);
+  };
+  const auto out_of_budget = [&] { return budget > 0 && conf.seconds >= budget; };
+
+  std::vector<ArmRun> runs;
+  for (size_t k = 0; k < ivs.size(); ++k) {
+    if (out_of_budget()) {
+      conf.notes.push_back(
+          fmt::format("{}: not rerun, the cost budget ({:.1f}× the diagnosis) was spent",
+                      ivs[k].causes.front(), o.max_cost_ratio));
+      break;
+    }
+    runs.push_back(run_arm(spec, dataset, ivs[k], {&base}, plan, window, seconds_left(), o));
+    conf.steps += runs.back().arm.steps;
+    conf.seconds += runs.back().arm.seconds;
+    conf.arms.push_back(runs.back().arm);
+  }
+
+  // Status and evidence of each finding.
+  std::map<size_t, std::string> status_of;
+  for (size_t k = 0; k < runs.size(); ++k) {
+    const auto& a = runs[k].arm;
+    for (size_t i : finding_of[k]) {
+      Finding& f = res.findings[i];
+      const std::string line = fmt::format("{} rerun ({}, {} of {} steps, same seed): {}", a.status,
+                                           a.intervention, a.steps, a.window, a.reason);
+      f.evidence.insert(f.evidence.begin(), line);
+      if (a.status != "inconclusive") f.status = a.status;
+      if (finding_of[k].size() > 1) {
+        f.evidence.insert(f.evidence.begin() + 1,
+                          "the same intervention was tested for " +
+                              fmt::format("{}", fmt::join(ivs[k].causes, ", ")));
+      }
+    }
+  }
+
+  // Two causes together: the top two distinct interventions, when neither alone was confirmed
+  // or both were (then: is the pair clearly better than each alone?).
+  if (o.combine && runs.size() >= 2 && !out_of_budget()) {
+    const auto& a = runs[0].arm;
+    const auto& b = runs[1].arm;
+    const bool neither = a.status != "confirmed" && b.status != "confirmed";
+    const bool both = a.status == "confirmed" && b.status == "confirmed";
+    const auto merged = (neither || both) ? combine(ivs[0], ivs[1]) : std::nullopt;
+    if (merged) {
+      const std::vector<const RunSeries*> refs =
+          neither ? std::vector<const RunSeries*>{&base}
+                  : std::vector<const RunSeries*>{&runs[0].series, &runs[1].series};
+      ArmRun c = run_arm(spec, dataset, *merged, refs, plan, window, seconds_left(), o);
+      conf.steps += c.arm.steps;
+      conf.seconds += c.arm.seconds;
+      const std::string pair = fmt::format("{} and {}", a.causes.front(), b.causes.front());
+      if (neither && c.arm.status == "confirmed") {
+        conf.notes.push_back(
+            fmt::format("{} act together: neither intervention alone removed the "
+                        "problem, both together did ({})",
+                        pair, c.arm.reason));
+        for (size_t k : {0, 1}) {
+          for (size_t i : finding_of[k]) {
+            Finding& f = res.findings[i];
+            f.status = "confirmed";
+            f.evidence.insert(f.evidence.begin(),
+                              fmt::format("confirmed together with the other cause ({}): {}",
+                                          merged->text, c.arm.reason));
+          }
+        }
+      } else if (both && c.arm.status == "confirmed") {
+        conf.notes.push_back(
+            fmt::format("{} act together: both interventions are needed; the pair "
+                        "beats each alone ({})",
+                        pair, c.arm.reason));
+      } else {
+        conf.notes.push_back(fmt::format("{} together ({}): {} — {}", pair, merged->text,
+                                         c.arm.status == "confirmed" ? "confirmed" : "not better",
+                                         c.arm.reason));
+      }
+      conf.arms.push_back(c.arm);
+    }
+  }
+  conf.cost_ratio = conf.diagnosis_seconds > 0 ? conf.seconds / conf.diagnosis_seconds : 0;
+
+  // Re-rank: confirmed (confidence raised), suspected, refuted (confidence lowered); the
+  // confidences are then made strictly decreasing in that order, since reports sort by them.
+  const auto rank = [](const Finding& f) {
+    return f.status == "confirmed" ? 0 : f.status == "refuted" ? 2 : 1;
+  };
+  for (auto& f : res.findings) {
+    if (f.status == "confirmed") f.confidence = 1 - (1 - f.confidence) / 2;
+    if (f.status == "refuted") f.confidence = f.confidence / 2;
+  }
+  std::stable_sort(res.findings.begin(), res.findings.end(),
+                   [&](const Finding& x, const Finding& y) {
+                     if (rank(x) != rank(y)) return rank(x) < rank(y);
+                     return x.confidence > y.confidence;
+                   });
+  for (size_t i = 1; i < res.findings.size(); ++i) {
+    res.findings[i].confidence =
+        std::max(0.0, std::min(res.findings[i].confidence, res.findings[i - 1].confidence - 0.001));
+  }
+  const bool any_confirmed = std::any_of(res.findings.begin(), res.findings.end(),
+                                         [](const Finding& f) { return f.status == "confirmed"; });
+  if (res.verdict == "unhealthy" && !any_confirmed) {
+    conf.notes.push_back(
+        "no suspected cause was confirmed by its rerun; the symptoms stand, so "
+        "the verdict stays unhealthy");
+  }
+  return res;
+}
+
+void merge_confirmation(report::Report& report, const ConfirmResult& result) {
+  report.findings = result.findings;
+  report.verdict = result.verdict;
+  if (!result.confirmation.arms.empty() || !result.confirmation.notes.empty()) {
+    report.confirmation = result.confirmation;
+  }
+}
+
+DiagnoseAndConfirm diagnose_and_confirm(const spec::Spec& spec, probe::DiagnoseOptions diagnose,
+                                        const ConfirmOptions& options,
+                                        std::optional<bool> confirm_flag,
+                                        const data::WarningSink& warn) {
+  data::Dataset loaded;
+  if (diagnose.dataset == nullptr) {
+    loaded = data::load_dataset(spec.data, spec.seed, warn);
+    diagnose.dataset = &loaded;
+  }
+  const data::Dataset& ds = *diagnose.dataset;
+  Yardstick yard(options.eval_every, options.yardstick_size);
+  diagnose.extra_observers.push_back(&yard);
+  probe::DiagnoseOutcome outcome = probe::diagnose(spec, diagnose, warn);
+  DiagnoseAndConfirm out;
+  out.interrupted = outcome.interrupted;
+  if (confirm_flag.value_or(spec.diagnose.confirm) && !outcome.interrupted) {
+    ConfirmOptions o = options;
+    if (!o.budget_steps)
+      o.budget_steps = diagnose.budget_steps.value_or(spec.diagnose.budget_steps);
+    out.confirmation = experiment::confirm(spec, ds, outcome, yard, o);
+    merge_confirmation(outcome.report, *out.confirmation);
+  }
+  out.report = std::move(outcome.report);
+  out.record = std::move(outcome.record);
+  return out;
+}
+
+}  // namespace lossdoctor::experiment

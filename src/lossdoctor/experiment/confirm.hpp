@@ -1,0 +1,123 @@
+#pragma once
+// Confirmation: for each of the top suspected causes of a diagnosis, rerun the spec from the
+// same seed (same initial weights, data order and dropout masks) with the single intervention
+// that removes that cause, and compare the rerun (the "arm") with the diagnosis run (the
+// baseline) step by step: block means of the training loss on the log scale and a fixed
+// validation subset (the Yardstick), each with a paired t and an effect size. A cause is
+// `confirmed` when its intervention improves a measure significantly and meaningfully without
+// significant harm on another, `refuted` when the window ends without that. See docs/confirm.md.
+//
+// Contract:
+//   confirm:
+//     requires: `outcome` is probe::diagnose of `spec` run on `dataset` with `baseline` attached
+//               (or with baseline empty: then only the training loss is compared); the spec was
+//               parsed from a file or text (spec.resolved_yaml and spec.file are set).
+//     ensures:  at most max_causes interventions are rerun (one per distinct intervention), one
+//               after another (torch's generator is process-global and reseeded per step, so
+//               concurrent Trainers would break the determinism the pairing needs); each arm
+//               stops as soon as its comparison is decided (after min_steps) or at its window
+//               (the baseline's steps; max(2s, min_steps) when the baseline turned non-finite at
+//               step s); the data is never decoded again unless a fix changes what is loaded.
+//               Returned findings carry status confirmed/refuted with an evidence line holding
+//               the numbers, are re-ranked (confirmed first, refuted last, confidences made
+//               monotone in that order), and the confirmation block records every arm and the
+//               cost against the diagnosis run. Exclude files (source indices) for flagged samples
+//               are written into work_dir when it is set.
+//     throws:   InputError when a fix does not parse as a spec override (naming the finding).
+//   diagnose_and_confirm: loads the data once, attaches a Yardstick to the diagnosis, diagnoses,
+//     and confirms when `confirm` (default: spec.diagnose.confirm) and the run was not
+//     interrupted; returns the merged report (command "diagnose").
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lossdoctor/data/dataset.hpp"
+#include "lossdoctor/experiment/yardstick.hpp"
+#include "lossdoctor/probe/doctor.hpp"
+#include "lossdoctor/report/report.hpp"
+#include "lossdoctor/spec/spec.hpp"
+
+namespace lossdoctor::experiment {
+
+struct ConfirmOptions {
+  int max_causes = 3;            ///< distinct interventions rerun, top findings first
+  int64_t eval_every = 10;       ///< steps between yardstick points
+  int64_t yardstick_size = 512;  ///< validation images per yardstick point
+  int64_t min_steps = 50;        ///< no decision before this many arm steps
+  int64_t max_window = 0;        ///< cap on an arm's steps (0: the baseline's steps)
+  /// The diagnosis run's step budget (DiagnoseOptions::budget_steps), so that each arm plans
+  /// the same number of steps and a schedule over the run (cosine) is the same; default:
+  /// spec.diagnose.budget_steps.
+  std::optional<int64_t> budget_steps;
+  int64_t block = 10;                 ///< steps per block of the training-loss comparison
+  double t_threshold = 3.0;           ///< |paired t| that counts as significant at the window's end
+  double early_t = 4.0;               ///< the stricter |t| needed to stop an arm before its end
+  double min_loss_effect = 0.10;      ///< a meaningful loss reduction (10% lower)
+  double min_accuracy_effect = 0.03;  ///< a meaningful accuracy gain (3 points)
+  /// Stop starting/continuing arms once they have cost this many times the diagnosis run's
+  /// seconds (undecided arms stay "suspected"). 0: no limit (tests: decisions then never depend
+  /// on wall time).
+  double max_cost_ratio = 2.0;
+  bool combine = true;   ///< try the top two interventions together when neither alone decides
+  std::string work_dir;  ///< where exclude files go (empty: not written; the rerun still drops)
+  train::Progress progress = train::Progress::Quiet;  ///< of each arm's Trainer
+  data::WarningSink log;  ///< one line per arm as it finishes (empty: silent)
+};
+
+/// A training run as the judge sees it: training loss per step and yardstick points.
+struct RunSeries {
+  std::vector<double> train_loss;
+  std::vector<YardstickPoint> points;
+};
+
+/// Which measures an intervention leaves comparable.
+struct Comparability {
+  bool train_loss = true;  ///< false when the fix changes the loss or which samples form a batch
+  bool val_loss = true;    ///< false when the fix changes the loss function
+};
+
+/// The judge's verdict on one arm at one moment.
+struct Decision {
+  std::string status;  ///< confirmed | refuted | undecided
+  std::string reason;  ///< the deciding numbers, one line
+  std::vector<PairedComparison> measures;
+};
+
+/// Decides an arm against the baseline (pure; unit-tested on synthetic series). `final` is true
+/// at the end of the arm's window (threshold t_threshold; otherwise early_t and min_steps).
+Decision judge_arm(const RunSeries& base, const RunSeries& arm, const Comparability& which,
+                   int64_t window, bool final, const ConfirmOptions& options);
+
+/// Training positions whose labels look wrong in the diagnosis run: seen, never learned
+/// (margin never positive) and a negative mean margin, once the run beat chance by 20 points
+/// (empty otherwise). Deterministic.
+std::vector<int64_t> label_noise_suspects(const RunRecord& record, double run_accuracy);
+
+struct ConfirmResult {
+  std::vector<Finding> findings;  ///< re-ranked, with statuses and evidence
+  std::string verdict;
+  report::Confirmation confirmation;
+};
+
+ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
+                      const probe::DiagnoseOutcome& outcome, const Yardstick& baseline,
+                      const ConfirmOptions& options);
+
+/// Writes the confirmation into a diagnose report (findings, verdict, confirmation block).
+void merge_confirmation(report::Report& report, const ConfirmResult& result);
+
+struct DiagnoseAndConfirm {
+  report::Report report;
+  RunRecord record;
+  bool interrupted = false;
+  std::optional<ConfirmResult> confirmation;  ///< absent when not asked or interrupted
+};
+
+DiagnoseAndConfirm diagnose_and_confirm(const spec::Spec& spec, probe::DiagnoseOptions diagnose,
+                                        const ConfirmOptions& options,
+                                        std::optional<bool> confirm = std::nullopt,
+                                        const data::WarningSink& warn = {});
+
+}  // namespace lossdoctor::experiment

@@ -1,0 +1,172 @@
+#include "lossdoctor/experiment/yardstick.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <stdexcept>
+
+#include "lossdoctor/train/loss.hpp"
+
+namespace lossdoctor::experiment {
+namespace {
+
+constexpr double kConstantT = 1e9;  ///< t of a constant nonzero difference
+
+double log_or_nan(double v) { return std::isfinite(v) && v > 0 ? std::log(v) : NAN; }
+
+}  // namespace
+
+Yardstick::Yardstick(int64_t eval_every, int64_t size) : eval_every_(eval_every), size_(size) {
+  if (eval_every < 1) throw std::invalid_argument("yardstick: eval_every must be ≥ 1");
+  if (size < 1) throw std::invalid_argument("yardstick: size must be ≥ 1");
+}
+
+void Yardstick::before_forward(train::Trainer& trainer, int64_t step) {
+  if (step == 0) measure(trainer, 0);
+}
+
+void Yardstick::after_step(train::Trainer& trainer, const train::StepView& view) {
+  train_loss_.push_back(view.loss);
+  const int64_t done = view.step + 1;
+  if (done % eval_every_ == 0 || done == trainer.total_steps()) measure(trainer, done);
+}
+
+void Yardstick::measure(train::Trainer& trainer, int64_t steps_done) {
+  if (!points_.empty() && points_.back().step == steps_done) return;
+  const torch::Tensor& images = trainer.prepared_val_images();
+  if (!images.defined() || images.size(0) == 0) return;
+  const auto start = std::chrono::steady_clock::now();
+  const int64_t n = images.size(0), m = std::min(n, size_);
+  // Evenly spread over the split: a class-ordered validation file still gives every class.
+  const torch::Tensor index =
+      torch::linspace(0, static_cast<double>(n - 1), m, torch::kFloat64).round().to(torch::kInt64);
+  const torch::Tensor x = images.index_select(0, index).to(trainer.device());
+  const torch::Tensor y = trainer.dataset().val.labels.index_select(0, index).to(trainer.device());
+  YardstickPoint p;
+  p.step = steps_done;
+  {
+    torch::NoGradGuard no_grad;
+    auto& net = trainer.network();
+    net->eval();
+    const torch::Tensor out = net->forward(x);
+    net->train();
+    p.loss = train::per_sample_loss(trainer.spec().loss, out, y).mean().item<double>();
+    p.accuracy = out.argmax(1).eq(y).to(torch::kFloat64).mean().item<double>();
+  }
+  points_.push_back(p);
+  seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::pair<double, double> mean_and_t(const std::vector<double>& d) {
+  const size_t n = d.size();
+  if (n == 0) return {0.0, 0.0};
+  double mean = 0;
+  for (double v : d) mean += v;
+  mean /= static_cast<double>(n);
+  if (n < 2) return {mean, 0.0};
+  double ss = 0;
+  for (double v : d) ss += (v - mean) * (v - mean);
+  const double sd = std::sqrt(ss / static_cast<double>(n - 1));
+  if (sd <= 1e-12 * std::max(1.0, std::abs(mean))) {
+    return {mean, mean == 0 ? 0.0 : std::copysign(kConstantT, mean)};
+  }
+  return {mean, mean / (sd / std::sqrt(static_cast<double>(n)))};
+}
+
+PairedComparison compare_train_loss(const std::vector<double>& base, const std::vector<double>& arm,
+                                    int64_t block) {
+  if (block < 1) throw std::invalid_argument("compare_train_loss: block must be ≥ 1");
+  PairedComparison c;
+  c.measure = "train_loss";
+  const size_t n = std::min(base.size(), arm.size());
+  const auto block_mean = [&](const std::vector<double>& s, size_t from, size_t to) {
+    double sum = 0;
+    for (size_t i = from; i < to; ++i) {
+      if (!std::isfinite(s[i])) return std::nan("");
+      sum += s[i];
+    }
+    return sum / static_cast<double>(to - from);
+  };
+  std::vector<double> diffs;
+  bool first = true;
+  for (size_t from = 0; from + static_cast<size_t>(block) <= n;
+       from += static_cast<size_t>(block)) {
+    const size_t to = from + static_cast<size_t>(block);
+    const double b = block_mean(base, from, to), a = block_mean(arm, from, to);
+    const double d = log_or_nan(b) - log_or_nan(a);
+    if (!std::isfinite(d)) continue;
+    if (first) c.base_start = b, c.arm_start = a, first = false;
+    c.base_end = b;
+    c.arm_end = a;
+    diffs.push_back(d);
+  }
+  c.pairs = static_cast<int>(diffs.size());
+  std::tie(c.mean_diff, c.t) = mean_and_t(diffs);
+  c.effect = c.pairs > 0 ? 1.0 - std::exp(-c.mean_diff) : 0.0;
+  return c;
+}
+
+namespace {
+
+template <typename Diff>
+PairedComparison compare_points(const std::vector<YardstickPoint>& base,
+                                const std::vector<YardstickPoint>& arm, const char* measure,
+                                Diff diff) {
+  PairedComparison c;
+  c.measure = measure;
+  std::vector<double> diffs;
+  size_t j = 0;
+  bool first = true;
+  for (const auto& b : base) {
+    if (b.step == 0) continue;
+    while (j < arm.size() && arm[j].step < b.step) ++j;
+    if (j == arm.size()) break;
+    if (arm[j].step != b.step) continue;
+    double bv = 0, av = 0;
+    const double d = diff(b, arm[j], bv, av);
+    if (!std::isfinite(d)) continue;
+    if (first) c.base_start = bv, c.arm_start = av, first = false;
+    c.base_end = bv;
+    c.arm_end = av;
+    diffs.push_back(d);
+  }
+  c.pairs = static_cast<int>(diffs.size());
+  std::tie(c.mean_diff, c.t) = mean_and_t(diffs);
+  return c;
+}
+
+}  // namespace
+
+PairedComparison compare_accuracy(const std::vector<YardstickPoint>& base,
+                                  const std::vector<YardstickPoint>& arm) {
+  PairedComparison c =
+      compare_points(base, arm, "val_accuracy",
+                     [](const YardstickPoint& b, const YardstickPoint& a, double& bv, double& av) {
+                       bv = b.accuracy;
+                       av = a.accuracy;
+                       return a.accuracy - b.accuracy;
+                     });
+  c.effect = c.mean_diff;
+  return c;
+}
+
+PairedComparison compare_val_loss(const std::vector<YardstickPoint>& base,
+                                  const std::vector<YardstickPoint>& arm) {
+  PairedComparison c =
+      compare_points(base, arm, "val_loss",
+                     [](const YardstickPoint& b, const YardstickPoint& a, double& bv, double& av) {
+                       bv = b.loss;
+                       av = a.loss;
+                       return log_or_nan(b.loss) - log_or_nan(a.loss);
+                     });
+  c.effect = c.pairs > 0 ? 1.0 - std::exp(-c.mean_diff) : 0.0;
+  return c;
+}
+
+int64_t nonfinite_step(const std::vector<double>& train_loss) {
+  for (size_t i = 0; i < train_loss.size(); ++i) {
+    if (!std::isfinite(train_loss[i])) return static_cast<int64_t>(i);
+  }
+  return -1;
+}
+
+}  // namespace lossdoctor::experiment

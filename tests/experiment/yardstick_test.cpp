@@ -1,0 +1,88 @@
+// The paired statistics of the confirmation experiments on synthetic series (no training).
+
+#include "lossdoctor/experiment/yardstick.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace lossdoctor::experiment {
+namespace {
+
+std::vector<double> decay(double from, double rate, int n, double wiggle = 0.05) {
+  std::vector<double> s;
+  for (int i = 0; i < n; ++i)
+    s.push_back(from * std::exp(-rate * i) * (1 + wiggle * std::sin(1.7 * i)));
+  return s;
+}
+
+TEST(PairedStats, MeanAndTOfKnownSample) {
+  const auto [mean, t] = mean_and_t({1, 2, 3, 4, 5});
+  EXPECT_DOUBLE_EQ(mean, 3);
+  EXPECT_NEAR(t, 3 / (std::sqrt(2.5) / std::sqrt(5.0)), 1e-12);
+  EXPECT_EQ(mean_and_t({}).second, 0);
+  EXPECT_EQ(mean_and_t({2}).second, 0) << "one pair has no spread";
+  EXPECT_GT(mean_and_t({0.5, 0.5, 0.5}).second, 1e6) << "a constant gain is decisive";
+}
+
+TEST(PairedStats, LowerLossArmGivesLargePositiveTAndEffect) {
+  const auto base = decay(2.3, 0.001, 100);  // stalls
+  const auto arm = decay(2.3, 0.02, 100);    // learns
+  const PairedComparison c = compare_train_loss(base, arm, 10);
+  EXPECT_EQ(c.pairs, 10);
+  EXPECT_GT(c.t, 3);
+  EXPECT_GT(c.effect, 0.3);
+  EXPECT_LT(c.arm_end, c.base_end);
+  // Swapped: the same numbers with the sign reversed.
+  const PairedComparison r = compare_train_loss(arm, base, 10);
+  EXPECT_NEAR(r.t, -c.t, 1e-9);
+  EXPECT_LT(r.effect, 0);
+}
+
+TEST(PairedStats, IdenticalRunsAreNotSignificant) {
+  const auto s = decay(2.3, 0.01, 100);
+  const PairedComparison c = compare_train_loss(s, s, 10);
+  EXPECT_EQ(c.t, 0);
+  EXPECT_EQ(c.effect, 0);
+}
+
+TEST(PairedStats, NoiseWithoutShiftStaysBelowThreshold) {
+  auto base = decay(2.3, 0.01, 100, 0.0), arm = base;
+  for (size_t i = 0; i < arm.size(); ++i) arm[i] *= 1 + 0.03 * std::sin(2.9 * i + 1);
+  const PairedComparison c = compare_train_loss(base, arm, 10);
+  EXPECT_LT(std::abs(c.effect), 0.05);
+}
+
+TEST(PairedStats, NonFiniteBlocksAreLeftOutAndFound) {
+  auto base = decay(2.3, 0.01, 50);
+  base[25] = NAN;
+  const auto arm = decay(2.3, 0.01, 50);
+  EXPECT_EQ(compare_train_loss(base, arm, 10).pairs, 4);
+  EXPECT_EQ(nonfinite_step(base), 25);
+  EXPECT_EQ(nonfinite_step(arm), -1);
+}
+
+TEST(PairedStats, OnlyTheCommonPrefixIsPaired) {
+  EXPECT_EQ(compare_train_loss(decay(2, 0.01, 100), decay(2, 0.01, 35), 10).pairs, 3);
+  EXPECT_THROW(compare_train_loss({1}, {1}, 0), std::invalid_argument);
+}
+
+TEST(PairedStats, AccuracyPairedByStepSkipsInitialPoint) {
+  std::vector<YardstickPoint> base, arm;
+  for (int k = 0; k <= 10; ++k) {
+    base.push_back({10 * k, 2.0, 0.10 + 0.001 * (k % 3)});
+    arm.push_back({10 * k, 2.0 - 0.1 * k, k == 0 ? 0.10 : 0.10 + 0.06 * k});
+  }
+  arm.push_back({110, 0.5, 0.9});  // no baseline point at 110: not paired
+  const PairedComparison a = compare_accuracy(base, arm);
+  EXPECT_EQ(a.pairs, 10);
+  EXPECT_GT(a.t, 3);
+  EXPECT_NEAR(a.effect, a.mean_diff, 1e-12);
+  EXPECT_GT(a.effect, 0.2);
+  const PairedComparison l = compare_val_loss(base, arm);
+  EXPECT_EQ(l.pairs, 10);
+  EXPECT_GT(l.effect, 0.1);
+}
+
+}  // namespace
+}  // namespace lossdoctor::experiment

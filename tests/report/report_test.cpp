@@ -431,3 +431,62 @@ TEST(RecordJson, RoundTripWithNonFiniteLearningRateAndFractions) {
 
 }  // namespace
 }  // namespace lossdoctor::report
+
+namespace lossdoctor::report {
+namespace {
+
+TEST(ReportConfirmation, JsonBlockAndTextLines) {
+  Report r;
+  r.command = "diagnose";
+  r.verdict = "unhealthy";
+  Finding f;
+  f.cause = "lr_too_high";
+  f.confidence = 0.97;
+  f.status = "confirmed";
+  f.evidence = {"confirmed rerun (--set optimizer.lr=0.1, 60 of 100 steps, same seed): ..."};
+  r.findings = {f};
+  EXPECT_FALSE(to_json(r).contains("confirmation")) << "no block without confirmation";
+  Confirmation c;
+  ConfirmationArm a;
+  a.causes = {"lr_too_high"};
+  a.intervention = "--set optimizer.lr=0.1";
+  a.fix = {{"optimizer.lr", "0.1"}};
+  a.status = "confirmed";
+  a.reason = "train loss 2.3 → 0.6 vs 2.3 → 41.7 (paired t 8.1 over 6 blocks, -73%)";
+  a.steps = 60;
+  a.window = 100;
+  a.seconds = 1.234;
+  a.measures = {{"train_loss", 6, 8.1, 0.73, 2.3, 41.7, 2.3, 0.6}};
+  c.arms = {a};
+  c.steps = 60;
+  c.seconds = 1.234;
+  c.diagnosis_steps = 100;
+  c.diagnosis_seconds = 2.0;
+  c.cost_ratio = 0.617;
+  c.yardstick_size = 512;
+  c.eval_every = 10;
+  c.notes = {"x and y act together"};
+  r.confirmation = c;
+  const json j = to_json(r);
+  ASSERT_TRUE(j.contains("confirmation"));
+  const json& cj = j["confirmation"];
+  EXPECT_EQ(cj["steps"], 60);
+  EXPECT_NEAR(cj["cost_ratio"].get<double>(), 0.617, 1e-9);
+  EXPECT_EQ(cj["diagnosis_steps"], 100);
+  EXPECT_EQ(cj["yardstick"]["size"], 512);
+  ASSERT_EQ(cj["arms"].size(), 1u);
+  EXPECT_EQ(cj["arms"][0]["status"], "confirmed");
+  EXPECT_NEAR(cj["arms"][0]["fix"]["optimizer.lr"].get<double>(), 0.1, 1e-12);
+  EXPECT_NEAR(cj["arms"][0]["measures"][0]["t"].get<double>(), 8.1, 1e-9);
+  EXPECT_EQ(cj["arms"][0]["measures"][0]["name"], "train_loss");
+  EXPECT_EQ(j["findings"][0]["status"], "confirmed");
+  const std::string text = render_text(r, false);
+  EXPECT_NE(text.find("confirmation: 1 rerun, 60 steps"), std::string::npos) << text;
+  EXPECT_NE(text.find("lr_too_high: --set optimizer.lr=0.1 — confirmed (60 of 100 steps"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("act together"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace lossdoctor::report

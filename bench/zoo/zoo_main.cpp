@@ -2,7 +2,9 @@
 //
 //   lossdoctor-bench zoo [--seeds N] [--filter GLOB] [--jobs N] [--budget N] [--cases DIR]
 //                        [--out FILE] [--update-docs FILE] [--require-correct]
-//                        [--effects FILE]
+//                        [--effects FILE] [--cli PATH]
+//
+// --cli PATH runs another lossdoctor binary (e.g. a frozen copy while the tree is rebuilt).
 //
 // Runs `lossdoctor diagnose` on every case of bench/zoo/cases (ground truth in each file's
 // "# truth:" / "# accept:" header) and the Monitor loop bugs of examples/cpp/custom_loop, for
@@ -204,7 +206,7 @@ int usage() {
       << "usage: lossdoctor-bench zoo [--seeds N] [--filter GLOB[,GLOB]] [--jobs N] [--budget N]\n"
          "                            [--cases DIR] [--out FILE] [--update-docs FILE] "
          "[--require-correct]\n"
-         "                            [--effects FILE]\n";
+         "                            [--effects FILE] [--cli PATH]\n";
   return 2;
 }
 
@@ -246,6 +248,8 @@ int main(int argc, char** argv) {
         require_correct = true;
       else if (a == "--effects")
         effects_path = value();
+      else if (a == "--cli")
+        cli = value();
       else if (a == "--help" || a == "-h")
         return usage() == 2 ? 0 : 0;
       else

@@ -44,6 +44,7 @@ struct Candidate {
   std::optional<int64_t> first_step;
   std::string layer;
   std::map<std::string, std::string> fix;
+  std::vector<int64_t> samples;  ///< flagged training samples (from the data audit)
   bool observed = false;  ///< some evidence came from the run itself, not only from the spec
 
   void note(double weight, const std::string& why) {
@@ -248,7 +249,8 @@ std::string explain_cause(const std::string& cause) {
 }
 
 Diagnosis diagnose(const RunRecord& r, const std::vector<Symptom>& symptoms,
-                   const std::vector<Finding>& lint_findings) {
+                   const std::vector<Finding>& lint_findings,
+                   const std::vector<Finding>& audit_findings) {
   const RecordSignals sig = read_signals(r);
   std::map<std::string, Candidate> cands;
   const auto cand = [&](const std::string& cause) -> Candidate& {
@@ -296,19 +298,22 @@ Diagnosis diagnose(const RunRecord& r, const std::vector<Symptom>& symptoms,
                        [&](const Finding& f) { return f.cause == cause; });
   };
 
-  // 2. Lint findings: the spec says so.
-  for (const auto& f : lint_findings) {
+  // 2. Lint findings (the spec says so) and audit findings (the data says so).
+  const auto add_static = [&](const Finding& f, const std::string& prefix) {
     Candidate& c = cand(f.cause);
     const double weight = f.cause == "loss_output_mismatch" ? kDefiniteLintWeight : kLintWeight;
     const bool was_observed = c.observed;
-    c.add(weight * f.confidence, "spec: " + (f.evidence.empty() ? f.cause : f.evidence.front()));
+    c.add(weight * f.confidence, prefix + (f.evidence.empty() ? f.cause : f.evidence.front()));
     for (size_t i = 1; i < f.evidence.size(); ++i)
-      c.note(weight * f.confidence, "spec: " + f.evidence[i]);
+      c.note(weight * f.confidence, prefix + f.evidence[i]);
     for (const auto& [k, v] : f.fix) c.fix.emplace(k, v);
-    // A spec fault that also shows in training is much more likely to be the cause.
+    c.samples.insert(c.samples.end(), f.samples.begin(), f.samples.end());
+    // A static fault that also shows in training is much more likely to be the cause.
     if (unstable || stalled || sluggish) c.add(f.severity == "error" ? 0.3 : 0.25, "");
-    c.observed = was_observed;  // spec evidence is not an observation of this run
-  }
+    c.observed = was_observed;  // spec or data evidence is not an observation of this run
+  };
+  for (const auto& f : lint_findings) add_static(f, "spec: ");
+  for (const auto& f : audit_findings) add_static(f, "data: ");
 
   // 3. Record signals that separate look-alikes.
   if (sig.input_max_abs > kRawInputMaxAbs) {
@@ -590,6 +595,9 @@ Diagnosis diagnose(const RunRecord& r, const std::vector<Symptom>& symptoms,
     f.evidence = c.ordered_evidence();
     f.explanation = explain_cause(cause);
     f.fix = c.fix;
+    std::sort(c.samples.begin(), c.samples.end());
+    c.samples.erase(std::unique(c.samples.begin(), c.samples.end()), c.samples.end());
+    f.samples = c.samples;
     f.severity = "";
     d.findings.push_back(std::move(f));
   }

@@ -3,7 +3,9 @@
 //
 // Contract:
 //   requires: symptoms computed from the same record (detect_symptoms); lint findings of the
-//             run's spec (may be empty, e.g. for Monitor users).
+//             run's spec and audit findings of its data (either may be empty, e.g. for Monitor
+//             users). Static findings weigh like lint: they add evidence (prefixed "spec: " or
+//             "data: "), their fixes and flagged samples, but alone do not count as observed.
 //   ensures:  one Finding per cause whose confidence reaches kReportThreshold, sorted by
 //             confidence; each carries the symptoms and numbers behind it, the first step and
 //             layer when they apply, a two-sentence explanation and a fix (spec overrides).
@@ -29,7 +31,8 @@ struct Diagnosis {
 };
 
 Diagnosis diagnose(const RunRecord& record, const std::vector<Symptom>& symptoms,
-                   const std::vector<Finding>& lint_findings);
+                   const std::vector<Finding>& lint_findings,
+                   const std::vector<Finding>& audit_findings = {});
 
 /// Two-sentence explanation of a cause (docs/diagnoses.md has the long form).
 std::string explain_cause(const std::string& cause);

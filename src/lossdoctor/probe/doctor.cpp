@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "lossdoctor/audit/checks.hpp"
 #include "lossdoctor/data/pipeline.hpp"
 #include "lossdoctor/diagnose/detectors.hpp"
 #include "lossdoctor/diagnose/diagnoser.hpp"
@@ -34,19 +35,34 @@ lint::LintContext lint_context(const data::Dataset& ds, const spec::Spec& spec) 
   return ctx;
 }
 
+/// The audit's data checks that need no training (duplicates aside: the slowest, and they bear on
+/// the loss only through label conflicts), as evidence for the data causes.
+std::vector<Finding> data_findings(const data::Dataset& ds, const spec::Spec& spec) {
+  std::vector<Finding> out;
+  const auto append = [&](std::vector<Finding> more) {
+    for (auto& f : more) out.push_back(std::move(f));
+  };
+  append(audit::audit_integrity(ds));
+  append(audit::audit_outliers(ds));
+  append(audit::audit_ordering(ds, spec.data.shuffle));
+  append(audit::audit_preparation(ds, spec.data));
+  append(audit::audit_balance(ds));
+  return out;
+}
+
 /// Re-diagnoses every `check_every` steps and ends the run once the answer stops changing.
 class SettleWatcher : public train::TrainObserver {
  public:
   SettleWatcher(const TrainerProbe& probe, const std::vector<Finding>& lint_findings,
-                const DiagnoseOptions& o)
-      : probe_(probe), lint_(lint_findings), options_(o) {}
+                const std::vector<Finding>& audit_findings, const DiagnoseOptions& o)
+      : probe_(probe), lint_(lint_findings), audit_(audit_findings), options_(o) {}
 
   void after_step(train::Trainer&, const train::StepView& view) override {
     const int64_t done = view.step + 1;
     if (done % options_.check_every != 0) return;
     const RunRecord& record = probe_.record();
     const auto symptoms = diagnose::detect_symptoms(record);
-    const auto d = diagnose::diagnose(record, symptoms, lint_);
+    const auto d = diagnose::diagnose(record, symptoms, lint_, audit_);
     const std::string top = d.findings.empty() ? "healthy" : d.findings.front().cause;
     timeline.push_back({done, top, d.findings.empty() ? 0.0 : d.findings.front().confidence});
     streak_ = top == last_top_ ? streak_ + 1 : 1;
@@ -63,6 +79,7 @@ class SettleWatcher : public train::TrainObserver {
  private:
   const TrainerProbe& probe_;
   const std::vector<Finding>& lint_;
+  const std::vector<Finding>& audit_;
   DiagnoseOptions options_;
   std::string last_top_;
   int streak_ = 0;
@@ -96,9 +113,10 @@ DiagnoseOutcome diagnose(const spec::Spec& spec, const DiagnoseOptions& options,
   topts.dataset = options.dataset;
   train::Trainer trainer(spec, topts, warn);
   const lint::LintResult linted = lint::lint_spec(spec, lint_context(trainer.dataset(), spec));
+  const std::vector<Finding> audited = data_findings(trainer.dataset(), spec);
 
   TrainerProbe probe(trainer);
-  SettleWatcher watcher(probe, linted.findings, options);
+  SettleWatcher watcher(probe, linted.findings, audited, options);
   trainer.add_observer(&probe);
   trainer.add_observer(&watcher);
   for (auto* o : options.extra_observers) trainer.add_observer(o);
@@ -108,7 +126,8 @@ DiagnoseOutcome diagnose(const spec::Spec& spec, const DiagnoseOptions& options,
   out.record = probe.record();
   out.interrupted = result.status == train::RunStatus::Interrupted;
   const auto symptoms = diagnose::detect_symptoms(out.record);
-  const diagnose::Diagnosis d = diagnose::diagnose(out.record, symptoms, linted.findings);
+  const diagnose::Diagnosis d =
+      diagnose::diagnose(out.record, symptoms, linted.findings, audited);
   report::Report& r = out.report;
   r.command = "diagnose";
   r.spec = spec.file;

@@ -281,6 +281,43 @@ TEST(Diagnoser, LintErrorThatShowsInTrainingIsConfirmedByTheRun) {
                           [](const std::string& e) { return e.rfind("spec: ", 0) == 0; }));
 }
 
+TEST(Diagnoser, AuditFindingsAddDataEvidenceAndFlaggedSamples) {
+  // A stalled run plus the audit's finding that 2% of images are corrupt: corrupt_samples is
+  // raised with "data: " evidence and carries the audit's flagged samples for the rerun.
+  RecordBuilder b;
+  b.steps = 200;
+  b.with_loss([](int64_t) { return 2.3; }, 0.02);
+  const RunRecord r = b.build();
+  Finding audit;
+  audit.cause = "corrupt_samples";
+  audit.confidence = 0.9;
+  audit.severity = "error";
+  audit.evidence = {"240 of 12000 training images contain NaN/Inf"};
+  audit.samples = {7, 3, 7, 11};
+  const Diagnosis without = run(r);
+  const Diagnosis with = diagnose(r, detect_symptoms(r), {}, {audit});
+  expect_well_formed(with);
+  EXPECT_GT(confidence_of(with, "corrupt_samples"), confidence_of(without, "corrupt_samples"));
+  const auto it = std::find_if(with.findings.begin(), with.findings.end(),
+                               [](const Finding& f) { return f.cause == "corrupt_samples"; });
+  ASSERT_NE(it, with.findings.end()) << describe(r, with);
+  EXPECT_EQ(it->samples, (std::vector<int64_t>{3, 7, 11}));
+  EXPECT_TRUE(std::any_of(it->evidence.begin(), it->evidence.end(), [](const std::string& e) {
+    return e == "data: 240 of 12000 training images contain NaN/Inf";
+  }));
+}
+
+TEST(Diagnoser, AuditFindingAloneDoesNotMakeAHealthyRunUnhealthy) {
+  const RunRecord r = test::healthy_falling();
+  Finding audit;
+  audit.cause = "class_imbalance";
+  audit.confidence = 0.8;
+  audit.severity = "warning";
+  audit.evidence = {"the largest class has 6× the images of the smallest"};
+  const Diagnosis d = diagnose(r, detect_symptoms(r), {}, {audit});
+  EXPECT_EQ(d.verdict, "healthy") << describe(r, d);
+}
+
 TEST(Diagnoser, AccumulatingGradientsAreGradientsNotReset) {
   RecordBuilder b;
   b.steps = 200;

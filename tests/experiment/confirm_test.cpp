@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "lossdoctor/spec/spec_parser.hpp"
@@ -261,6 +262,22 @@ TEST(ConfirmZoo, DISABLED_Cases) {
       if (f.cause == truth) truth_status = f.status;
     }
     const auto& c = out.report.confirmation;
+    const auto inj = out.report.injected.find("label_noise");
+    if (out.confirmation && inj != out.report.injected.end() && !inj->second.empty()) {
+      for (const auto& a : out.confirmation->confirmation.arms) {
+        const auto it = a.fix.find("data.train.exclude");
+        if (it == a.fix.end()) continue;
+        std::ifstream ex(it->second);
+        std::set<int64_t> flagged;
+        std::string l;
+        while (std::getline(ex, l)) {
+          if (!l.empty() && l[0] != '#') flagged.insert(std::stoll(l));
+        }
+        std::printf("    exclude file: %zu source indices flagged, %zu injected positions\n",
+                    flagged.size(), inj->second.size());
+      }
+    }
+    if (c) std::printf("    yardstick: %.2f s inside the diagnosis run\n", c->yardstick_seconds);
     std::printf(
         "ZOO %s truth=%s truth_status=%s diag=%lld steps %.2f s arms=%zu arm_steps=%lld "
         "arm_s=%.2f ratio=%.2f |%s\n",

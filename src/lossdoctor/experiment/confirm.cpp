@@ -1,6 +1,7 @@
 #include "lossdoctor/experiment/confirm.hpp"
 
 #include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <chrono>
@@ -423,6 +424,32 @@ report::ConfirmationArm::Measure to_measure(const PairedComparison& c) {
   return {c.measure, c.pairs, c.t, c.effect, c.base_start, c.base_end, c.arm_start, c.arm_end};
 }
 
+/// A YAML node as text independent of style (flow/block) and key order.
+std::string canonical(const YAML::Node& n) {
+  if (n.IsScalar()) return n.Scalar();
+  if (n.IsSequence()) {
+    std::string s = "[";
+    for (const auto& item : n) s += canonical(item) + ",";
+    return s + "]";
+  }
+  if (n.IsMap()) {
+    std::map<std::string, std::string> items;
+    for (const auto& kv : n) items[kv.first.Scalar()] = canonical(kv.second);
+    std::string s = "{";
+    for (const auto& [k, v] : items) s += k + ":" + v + ",";
+    return s + "}";
+  }
+  return "~";
+}
+
+bool same_document(const std::string& a, const std::string& b) {
+  try {
+    return canonical(YAML::Load(a)) == canonical(YAML::Load(b));
+  } catch (const YAML::Exception&) {
+    return false;
+  }
+}
+
 ArmRun run_arm(const spec::Spec& spec, const data::Dataset& ds, const Intervention& iv,
                const std::vector<const RunSeries*>& refs, int64_t plan_steps, int64_t window,
                double seconds_left, const ConfirmOptions& o) {
@@ -437,6 +464,22 @@ ArmRun run_arm(const spec::Spec& spec, const data::Dataset& ds, const Interventi
     for (const auto& c : iv.causes) causes += (causes.empty() ? "" : " + ") + c;
     throw InputError(fmt::format("confirm: the fix of {} ({}) does not apply to the spec: {}",
                                  causes, iv.text, e.what()));
+  }
+  if (same_document(arm_spec.resolved_yaml, spec.resolved_yaml) && iv.drop.empty() &&
+      !iv.oversample) {
+    // The fix is already in the spec: the rerun would be the baseline itself.
+    ArmRun out;
+    out.arm.causes = iv.causes;
+    out.arm.intervention = iv.text;
+    out.arm.fix = iv.fix.empty() ? iv.overrides : iv.fix;
+    out.arm.status = "refuted";
+    out.arm.reason =
+        "the spec already has this setting, so removing the cause changes nothing "
+        "(no rerun needed)";
+    out.arm.window = window;
+    out.arm.seconds = since(start);
+    out.series = *refs.front();
+    return out;
   }
   data::Dataset changed;
   const data::Dataset* use = &ds;
@@ -570,7 +613,14 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
   }
   if (ivs.empty()) return res;
 
-  const double budget = o.max_cost_ratio > 0 ? o.max_cost_ratio * conf.diagnosis_seconds : 0;
+  // The budget is measured against the diagnosis run, extrapolated to the arms' window when
+  // the diagnosis ended sooner (a loss that turned NaN at step 1 leaves no time otherwise).
+  const double per_step =
+      conf.diagnosis_seconds / static_cast<double>(std::max<int64_t>(1, conf.diagnosis_steps));
+  const double budget = o.max_cost_ratio > 0
+                            ? o.max_cost_ratio * std::max(conf.diagnosis_seconds,
+                                                          per_step * static_cast<double>(window))
+                            : 0;
   const auto seconds_left = [&]() -> double {
     if (budget <= 0) return 0;  // 0 means unlimited in ArmJudge
     return std::max(1e-9, budget - conf.seconds);

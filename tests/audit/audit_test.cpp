@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "lossdoctor/spec/spec_parser.hpp"
@@ -76,12 +77,51 @@ TEST(Audit, NamesInjectedFaultsAndWritesAnExcludeFileTheSpecCanUse) {
     if (!line.empty() && line[0] != '#') excluded.insert(std::stoll(line));
   }
   EXPECT_GT(excluded.size(), 60u);
+  // Retraining on the cleaned set keeps the same subset with the same (noisy) labels, minus the
+  // excluded samples.
   const spec::Spec again = spec::parse_spec_text(
-      kSpec, "audit.yaml",
-      {"data.train.exclude=" + (out / "exclude.txt").string(), "data.inject={}"});
+      kSpec, "audit.yaml", {"data.train.exclude=" + (out / "exclude.txt").string()});
+  const data::Dataset loaded = data::load_dataset(spec.data, spec.seed);
   const data::Dataset cleaned = data::load_dataset(again.data, again.seed);
-  EXPECT_EQ(cleaned.train.size(), 3000);
-  for (int64_t source : cleaned.train.source_index) EXPECT_EQ(excluded.count(source), 0u) << source;
+  EXPECT_EQ(cleaned.train.size(), 3000 - static_cast<int64_t>(excluded.size()));
+  std::map<int64_t, int64_t> noisy_label;
+  for (int64_t p = 0; p < loaded.train.size(); ++p) {
+    noisy_label[loaded.train.source_index[p]] = loaded.train.labels[p].item<int64_t>();
+  }
+  for (int64_t p = 0; p < cleaned.train.size(); ++p) {
+    const int64_t source = cleaned.train.source_index[p];
+    ASSERT_EQ(excluded.count(source), 0u) << source;
+    EXPECT_EQ(cleaned.train.labels[p].item<int64_t>(), noisy_label.at(source)) << source;
+  }
+  size_t flips_excluded = 0;
+  for (int64_t p : r.injected.at("label_noise")) {
+    flips_excluded += excluded.count(loaded.train.source_index[static_cast<size_t>(p)]);
+  }
+  EXPECT_GE(flips_excluded, static_cast<size_t>(hits));
+  EXPECT_EQ(cleaned.injected.label_noise.size() + flips_excluded,
+            r.injected.at("label_noise").size())
+      << "the flips left are exactly those the audit did not exclude";
+
+  // Per-sample scores and the per-class-pair noise matrix.
+  std::ifstream scores(out / "label_scores.csv");
+  std::getline(scores, line);
+  EXPECT_EQ(line, "position,source_index,given,p_given,suggested,p_suggested,suspect_rank");
+  int64_t rows = 0, suspects = 0;
+  while (std::getline(scores, line)) {
+    ++rows;
+    suspects += line.substr(line.rfind(',') + 1) != "-1";
+  }
+  EXPECT_EQ(rows, 3000);
+  EXPECT_EQ(suspects, static_cast<int64_t>(noise->samples.size()));
+  std::ifstream matrix(out / "label_noise_matrix.csv");
+  rows = 0;
+  while (std::getline(matrix, line)) ++rows;
+  EXPECT_EQ(rows, 11);
+  bool pairs_reported = false;
+  for (const auto& e : noise->evidence) {
+    pairs_reported |= e.find("per class pair") != std::string::npos;
+  }
+  EXPECT_TRUE(pairs_reported);
   fs::remove_all(out);
 }
 

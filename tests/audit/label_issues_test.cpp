@@ -164,10 +164,30 @@ TEST(LabelIssues, FindingNamesRateAndPairs) {
   EXPECT_EQ(f.samples, (std::vector<int64_t>{5, 3}));
   ASSERT_EQ(f.evidence.size(), 3u);
   EXPECT_NE(f.evidence[0].find("15.0%"), std::string::npos);
-  EXPECT_NE(f.evidence[1].find("1→0 10.0%"), std::string::npos);
+  EXPECT_NE(f.evidence[1].find("1→0 10.0% (20% of label 1), 0→1 5.0% (10% of label 0)"),
+            std::string::npos)
+      << f.evidence[1];
   EXPECT_NE(f.evidence[2].find("3 suspected"), std::string::npos);
   EXPECT_TRUE(f.fix.empty());
   EXPECT_GT(f.confidence, 0.5);
+}
+
+TEST(LabelIssues, FindingListsEveryPairAboveHalfAPercent) {
+  LabelIssues r;
+  // Given 0 → true 2: 3% of the samples; given 2 → true 1: 0.6%; given 1 → true 0: 0.2% (left
+  // out, counted as a smaller pair).
+  r.noise_matrix =
+      torch::tensor({0.30, 0.0, 0.03, 0.002, 0.328, 0.0, 0.0, 0.006, 0.334}, torch::kDouble)
+          .view({3, 3});
+  r.estimated_noise_rate = 0.038;
+  const auto f = label_noise_finding(r, 3);
+  ASSERT_EQ(f.evidence.size(), 3u);
+  EXPECT_NE(f.evidence[1].find("per class pair"), std::string::npos);
+  EXPECT_NE(f.evidence[1].find("0→2 3.0% (9% of label 0), 2→1 0.6% (2% of label 2) and 1 "
+                               "smaller pairs"),
+            std::string::npos)
+      << f.evidence[1];
+  EXPECT_EQ(f.evidence[1].find("1→0"), std::string::npos);
 }
 
 TEST(LabelIssues, FashionMnistTwentyPercentNoise) {

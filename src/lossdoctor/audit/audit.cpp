@@ -92,6 +92,45 @@ void write_contact_sheet(const std::string& path, const data::Dataset& ds,
   });
 }
 
+/// One row per training sample: its out-of-sample self-confidence and the label check's verdict,
+/// so a user (or a benchmark) can re-rank or re-threshold without rerunning the folds.
+std::string label_scores_csv(const LabelIssues& issues, const at::Tensor& labels,
+                             const std::vector<int64_t>& source_index) {
+  const at::Tensor p = issues.pred_probs.to(at::kDouble).contiguous();
+  const at::Tensor y = labels.to(at::kLong).contiguous();
+  const int64_t n = p.size(0), k = p.size(1);
+  const double* P = p.data_ptr<double>();
+  const int64_t* Y = y.data_ptr<int64_t>();
+  std::vector<int64_t> rank(static_cast<size_t>(n), -1);
+  for (size_t r = 0; r < issues.suspects.size(); ++r) rank[issues.suspects[r]] = r;
+  std::string out = "position,source_index,given,p_given,suggested,p_suggested,suspect_rank\n";
+  for (int64_t s = 0; s < n; ++s) {
+    int64_t arg = 0;
+    for (int64_t j = 1; j < k; ++j) {
+      if (P[s * k + j] > P[s * k + arg]) arg = j;
+    }
+    out += fmt::format("{},{},{},{:.6g},{},{:.6g},{}\n", s, source_index[static_cast<size_t>(s)],
+                       Y[s], P[s * k + Y[s]], arg, P[s * k + arg], rank[static_cast<size_t>(s)]);
+  }
+  return out;
+}
+
+/// The estimated joint P(given = row, true = column) as a share of all samples, with class names.
+std::string noise_matrix_csv(const LabelIssues& issues, const std::vector<std::string>& names) {
+  const at::Tensor q = issues.noise_matrix.to(at::kDouble).contiguous();
+  const int64_t k = q.size(0);
+  const double* Q = q.data_ptr<double>();
+  std::string out = "given\\true";
+  for (int64_t j = 0; j < k; ++j) out += "," + names[static_cast<size_t>(j)];
+  out += "\n";
+  for (int64_t i = 0; i < k; ++i) {
+    out += names[static_cast<size_t>(i)];
+    for (int64_t j = 0; j < k; ++j) out += fmt::format(",{:.6f}", Q[i * k + j]);
+    out += "\n";
+  }
+  return out;
+}
+
 }  // namespace
 
 report::Report run_audit(const spec::Spec& spec, const AuditRunOptions& options,
@@ -110,14 +149,16 @@ report::Report run_audit(const spec::Spec& spec, const AuditRunOptions& options,
   for (const auto& n : checks.notes) r.notes.push_back(n.text);
 
   std::map<int64_t, int64_t> suggested;
+  LabelIssues issues;
   if (options.label_issues && ds.train.size() >= kMinLabelCheckSamples && ds.num_classes >= 2) {
     say(fmt::format("audit: cross-validated label check ({} folds × {} epochs)",
                     options.labels.folds, options.labels.epochs));
-    const LabelIssues issues =
-        find_label_issues(standardised_train_images(ds, spec.data), ds.train.labels, ds.num_classes,
-                          options.labels, options.progress);
+    issues = find_label_issues(standardised_train_images(ds, spec.data), ds.train.labels,
+                               ds.num_classes, options.labels, options.progress);
     if (!issues.suspects.empty() && issues.estimated_noise_rate >= kReportedNoiseRate) {
-      r.findings.push_back(label_noise_finding(issues, ds.num_classes, options.checks.max_samples));
+      // Every suspect, not the first max_samples: exclude.txt is built from the finding, and a
+      // benchmark scores it against every injected flip.
+      r.findings.push_back(label_noise_finding(issues, ds.num_classes, issues.suspects.size()));
       for (size_t i = 0; i < issues.suspects.size() && i < issues.suggested.size(); ++i) {
         suggested[issues.suspects[i]] = issues.suggested[i];
       }
@@ -160,6 +201,12 @@ report::Report run_audit(const spec::Spec& spec, const AuditRunOptions& options,
     for (int64_t i : exclude) text += std::to_string(i) + "\n";
     const std::string exclude_path = (fs::path(options.out_dir) / "exclude.txt").string();
     write_file_atomic(exclude_path, text);
+    if (issues.pred_probs.defined()) {
+      write_file_atomic((fs::path(options.out_dir) / "label_scores.csv").string(),
+                        label_scores_csv(issues, ds.train.labels, ds.train.source_index));
+      write_file_atomic((fs::path(options.out_dir) / "label_noise_matrix.csv").string(),
+                        noise_matrix_csv(issues, ds.class_names));
+    }
     write_contact_sheet((fs::path(options.out_dir) / "contact_sheet.png").string(), ds, r.findings,
                         suggested);
     for (auto& f : r.findings) {

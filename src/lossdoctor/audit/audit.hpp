@@ -7,9 +7,13 @@
 //   requires: a validated spec.
 //   ensures:  findings sorted by confidence, each with its samples (train positions) and
 //             evidence; verdict "unhealthy" iff some finding reaches confidence 0.5.
+//             The label_noise finding lists every suspect (not capped by max_samples).
 //             With out_dir: exclude.txt lists the *source* indices (what data.train.exclude reads)
 //             of the samples flagged as corrupt or mislabelled, and contact_sheet.png shows the
 //             most extreme flagged images per finding with index, given and suggested label.
+//             When the label check ran, also label_scores.csv (per training position: source
+//             index, given label, out-of-sample P(given), argmax and its P, suspect rank or -1)
+//             and label_noise_matrix.csv (estimated P(given = row, true = column)).
 //             Files are written atomically.
 //   throws:   InputError for bad spec or data.
 

@@ -258,21 +258,35 @@ Finding label_noise_finding(const LabelIssues& issues, int64_t num_classes, size
   if (issues.noise_matrix.defined() && issues.noise_matrix.numel() == num_classes * num_classes) {
     const at::Tensor q = issues.noise_matrix.to(torch::kDouble).contiguous();
     const double* Q = q.data_ptr<double>();
+    std::vector<double> row_sum(static_cast<size_t>(num_classes), 0.0);
     std::vector<std::pair<double, std::pair<int64_t, int64_t>>> pairs;
     for (int64_t i = 0; i < num_classes; ++i) {
       for (int64_t j = 0; j < num_classes; ++j) {
+        row_sum[static_cast<size_t>(i)] += Q[i * num_classes + j];
         if (i != j && Q[i * num_classes + j] > 0) pairs.push_back({Q[i * num_classes + j], {i, j}});
       }
     }
     std::stable_sort(pairs.begin(), pairs.end(),
                      [](const auto& a, const auto& b) { return a.first > b.first; });
+    // Every pair worth a look (≥ kReportedPairShare of all samples), at most kMaxReportedPairs;
+    // always at least the top one. The full matrix goes to label_noise_matrix.csv (audit --out).
+    constexpr double kReportedPairShare = 0.005;
+    constexpr size_t kMaxReportedPairs = 10;
     std::string top;
-    for (size_t k = 0; k < std::min<size_t>(5, pairs.size()); ++k) {
-      top += fmt::format("{}{}→{} {:.1f}%", k ? ", " : "", pairs[k].second.first,
-                         pairs[k].second.second, 100.0 * pairs[k].first);
+    size_t shown = 0;
+    for (; shown < std::min(kMaxReportedPairs, pairs.size()); ++shown) {
+      if (shown > 0 && pairs[shown].first < kReportedPairShare) break;
+      const auto [i, j] = pairs[shown].second;
+      const double of_label = row_sum[static_cast<size_t>(i)] > 0
+                                  ? pairs[shown].first / row_sum[static_cast<size_t>(i)]
+                                  : 0.0;
+      top += fmt::format("{}{}→{} {:.1f}% ({:.0f}% of label {})", shown ? ", " : "", i, j,
+                         100.0 * pairs[shown].first, 100.0 * of_label, i);
     }
-    if (!top.empty())
-      f.evidence.push_back("top class pairs (given→true, share of samples): " + top);
+    if (shown < pairs.size()) top += fmt::format(" and {} smaller pairs", pairs.size() - shown);
+    if (!top.empty()) {
+      f.evidence.push_back("estimated noise per class pair (given→true, share of samples): " + top);
+    }
   }
   f.evidence.push_back(fmt::format("{} suspected mislabelled samples", issues.suspects.size()));
   f.explanation =

@@ -55,8 +55,10 @@ LabelIssues find_label_issues(const at::Tensor& images, const at::Tensor& labels
                               const std::function<void(const std::string&)>& progress = {});
 
 /// The audit finding for `issues` (cause "label_noise"): evidence holds the estimated noise rate,
-/// the top class pairs (given → true) with their rates and the number of suspects; samples holds
-/// the first `max_samples` suspects. fix is left empty (the CLI writes the exclude file).
+/// the estimated noise per class pair (given → true: share of all samples and of the given label;
+/// every pair ≥ 0.5% of the samples, at most 10, at least the largest) and the number of
+/// suspects; samples holds the first `max_samples` suspects. fix is left empty (the CLI writes the
+/// exclude file).
 Finding label_noise_finding(const LabelIssues& issues, int64_t num_classes,
                             size_t max_samples = 1000);
 

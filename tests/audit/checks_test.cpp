@@ -216,6 +216,101 @@ TEST(Balance, ImbalanceAndNearMiss) {
   EXPECT_TRUE(audit_balance(sub).empty());
 }
 
+// ---------------------------------------------------------------- run_checks
+/// A small dataset with one of every per-image fault: NaN and Inf pixels, constants, a noise
+/// image, a bad label, duplicates within train (one with a conflicting label) and across splits.
+data::Dataset faulty_dataset() {
+  auto ds = smooth_dataset(800, 200, 1);
+  ds.train.images[3][0][2][2] = std::nanf("");
+  ds.train.images[13][0][0][0] = INFINITY;
+  ds.train.images[7].fill_(0.0);
+  ds.train.images[11].fill_(42.0);
+  ds.train.labels[20] = 4;
+  ds.val.images[5].fill_(255.0);
+  ds.val.images[6][0][1][1] = -INFINITY;
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(7);
+  ds.train.images[50].copy_(at::randint(0, 256, {1, 8, 8}, gen).to(at::kFloat));
+  ds.train.images[10].copy_(ds.train.images[1]);  // labels 2 vs 1: conflict
+  ds.train.images[30].copy_(ds.train.images[2] + 0.5);
+  ds.val.images[3].copy_(ds.train.images[40]);  // leakage (same label)
+  ds.val.labels[3] = ds.train.labels[40].item<int64_t>();
+  return ds;
+}
+
+void expect_same(const Finding& a, const Finding& b) {
+  EXPECT_EQ(a.cause, b.cause);
+  EXPECT_EQ(a.severity, b.severity);
+  EXPECT_EQ(a.confidence, b.confidence);
+  EXPECT_EQ(a.evidence, b.evidence);
+  EXPECT_EQ(a.samples, b.samples);
+  EXPECT_EQ(a.fix, b.fix);
+}
+
+TEST(RunChecks, SharedStatisticsGiveTheIndividualChecksResults) {
+  const auto ds = faulty_dataset();
+  spec::DataSpec s;
+  s.shuffle = false;
+  std::vector<AuditNote> notes;
+  std::vector<Finding> expected = audit_integrity(ds);
+  for (auto more : {audit_outliers(ds), audit_duplicates(ds, &notes), audit_ordering(ds, false),
+                    audit_preparation(ds, s), audit_balance(ds)}) {
+    expected.insert(expected.end(), more.begin(), more.end());
+  }
+  std::stable_sort(expected.begin(), expected.end(),
+                   [](const Finding& a, const Finding& b) { return a.confidence > b.confidence; });
+  const auto r = run_checks(ds, s);
+  // Every per-image check fires on this dataset, so the comparison covers the shared pass.
+  ASSERT_EQ(r.findings.size(), expected.size());
+  EXPECT_GE(r.findings.size(), 3u);
+  for (size_t i = 0; i < expected.size(); ++i) expect_same(r.findings[i], expected[i]);
+  ASSERT_EQ(r.notes.size(), notes.size());
+  for (size_t i = 0; i < notes.size(); ++i) {
+    EXPECT_EQ(r.notes[i].text, notes[i].text);
+    EXPECT_EQ(r.notes[i].samples, notes[i].samples);
+  }
+  EXPECT_EQ(flagged(r.findings, "corrupt_samples"), (std::set<int64_t>{3, 7, 11, 13, 20, 50}));
+  EXPECT_EQ(flagged(r.findings, "label_noise"), (std::set<int64_t>{1, 10}));
+}
+
+TEST(RunChecks, ReportsEveryPhaseInOrder) {
+  const auto r = run_checks(faulty_dataset(), spec::DataSpec{});
+  std::vector<std::string> names;
+  for (const auto& [name, seconds] : r.phase_seconds) {
+    names.push_back(name);
+    EXPECT_GE(seconds, 0.0);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"stats", "integrity", "outliers", "duplicates",
+                                             "ordering", "preparation", "balance"}));
+}
+
+TEST(RunChecks, ChannelsAndOddSizesAgreeToo) {
+  // 3 channels, 5×7 (odd width, fewer pixels than a lane multiple in the last row).
+  data::Dataset ds;
+  ds.num_classes = 3;
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(4);
+  ds.train.images =
+      at::upsample_bilinear2d(at::rand({300, 3, 3, 4}, gen) * 200.0 + 20.0, {5, 7}, false)
+          .contiguous();
+  ds.train.labels = at::arange(300, at::kLong).remainder(3);
+  ds.train.images[8][1][4][6] = std::nanf("");
+  ds.train.images[9].fill_(7.0);
+  ds.train.images[12].copy_(at::randint(0, 256, {3, 5, 7}, gen).to(at::kFloat));
+  spec::DataSpec s;
+  const auto r = run_checks(ds, s);
+  auto expected = audit_integrity(ds);
+  auto out = audit_outliers(ds);
+  expected.insert(expected.end(), out.begin(), out.end());
+  std::stable_sort(expected.begin(), expected.end(),
+                   [](const Finding& a, const Finding& b) { return a.confidence > b.confidence; });
+  std::vector<Finding> got;
+  for (const auto& f : r.findings) {
+    if (f.cause == "corrupt_samples") got.push_back(f);
+  }
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t i = 0; i < got.size(); ++i) expect_same(got[i], expected[i]);
+  EXPECT_EQ(flagged(got, "corrupt_samples"), (std::set<int64_t>{8, 9, 12}));
+}
+
 // ---------------------------------------------------------------- Fashion-MNIST
 const char* kFashion = "/usr/share/datasets/fashion-mnist";
 

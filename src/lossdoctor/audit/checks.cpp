@@ -2,6 +2,7 @@
 #include "lossdoctor/audit/checks.hpp"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -9,8 +10,11 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
+#include <limits>
 #include <numeric>
 #include <stdexcept>
+#include <tuple>
 #include <unordered_map>
 
 #include "lossdoctor/data/pipeline.hpp"
@@ -42,60 +46,9 @@ std::string list_preview(const std::vector<int64_t>& v, size_t n = 10) {
   return out;
 }
 
-/// Per-image statistics of one split, computed with whole-tensor ops.
-struct ImageStats {
-  at::Tensor finite;  ///< bool [N]: every pixel finite
-  at::Tensor mean;    ///< double [N] (non-finite pixels read as 0)
-  at::Tensor stddev;  ///< double [N]
-  at::Tensor sat;     ///< double [N]: fraction of pixels at the range's min or max
-  at::Tensor hf;      ///< double [N]: mean |dx| + mean |dy| over std
-  double lo = 0, hi = 0;
-};
-
-ImageStats image_stats(const data::Split& s, std::optional<std::pair<double, double>> range = {}) {
-  ImageStats st;
-  const int64_t n = s.size();
-  if (n == 0) return st;
-  at::Tensor x = s.images.contiguous();
-  at::Tensor flat = x.view({n, -1});
-  at::Tensor fin = at::isfinite(flat);
-  st.finite = fin.all(1);
-  at::Tensor clean = at::nan_to_num(flat, 0.0, 0.0, 0.0);
-  if (range) {
-    st.lo = range->first;
-    st.hi = range->second;
-  } else {
-    st.lo = at::where(fin, flat, std::numeric_limits<float>::infinity()).min().item<double>();
-    st.hi = at::where(fin, flat, -std::numeric_limits<float>::infinity()).max().item<double>();
-    if (!std::isfinite(st.lo)) st.lo = st.hi = 0;
-  }
-  auto [sd, mn] = at::std_mean(clean, {1}, /*unbiased=*/false);
-  st.mean = mn.to(at::kDouble);
-  st.stddev = sd.to(at::kDouble);
-  st.sat = (clean.le(st.lo) | clean.ge(st.hi)).to(at::kFloat).mean({1}).to(at::kDouble);
-  at::Tensor img = clean.view(x.sizes());
-  at::Tensor hfe = at::zeros({n}, at::kFloat);
-  if (x.size(3) > 1) {
-    hfe = hfe +
-          (img.narrow(3, 1, x.size(3) - 1) - img.narrow(3, 0, x.size(3) - 1)).abs().mean({1, 2, 3});
-  }
-  if (x.size(2) > 1) {
-    hfe = hfe +
-          (img.narrow(2, 1, x.size(2) - 1) - img.narrow(2, 0, x.size(2) - 1)).abs().mean({1, 2, 3});
-  }
-  st.hf = hfe.to(at::kDouble) / (st.stddev + 1e-6);
-  return st;
-}
-
 at::Tensor bad_labels(const data::Split& s, int64_t num_classes) {
   if (s.size() == 0) return at::zeros({0}, at::kBool);
   return s.labels.lt(0) | s.labels.ge(num_classes);
-}
-
-/// Images integrity flags: non-finite, constant.
-at::Tensor integrity_mask(const data::Split& s, const ImageStats& st) {
-  if (s.size() == 0) return at::zeros({0}, at::kBool);
-  return st.finite.logical_not() | st.stddev.le(0.0);
 }
 
 void cap(std::vector<int64_t>& v, size_t n) {
@@ -173,6 +126,206 @@ struct UnionFind {
   }
 };
 
+// ---- per-image statistics (one pass, shared by integrity, outliers and duplicates) ----
+
+/// Per-image statistics of one split, from one pass over its contiguous float pixels. Values are
+/// rounded through float where the float32 tensor reductions they replace rounded, so the checks
+/// see the same numbers as before the pass was shared.
+struct SplitStats {
+  int64_t n = 0;
+  at::Tensor images;                    ///< contiguous float [N, C, H, W] the stats describe
+  std::vector<uint8_t> finite;          ///< 1 when every pixel is finite
+  std::vector<float> min, max;          ///< over the finite pixels (±inf when there are none)
+  std::vector<int32_t> at_min, at_max;  ///< finite images: pixels equal to min / max
+  std::vector<double> mean, stddev;     ///< finite images (0 otherwise); population std
+  std::vector<double> grad_energy;      ///< finite images: mean |dx| + mean |dy| (0 otherwise)
+  std::vector<uint64_t> byte_hash;      ///< finite images: hash of the float bytes (0 otherwise)
+
+  /// Integrity flag of image i: a non-finite pixel or a constant image.
+  bool unusable(int64_t i) const { return !finite[i] || stddev[i] <= 0.0; }
+};
+
+/// Smallest and largest finite pixel over the given splits ({0, 0} when there is none).
+std::pair<double, double> finite_range(std::initializer_list<const SplitStats*> splits) {
+  float lo = std::numeric_limits<float>::infinity(), hi = -lo;
+  for (const SplitStats* st : splits) {
+    for (int64_t i = 0; i < st->n; ++i) {
+      lo = std::min(lo, st->min[i]);
+      hi = std::max(hi, st->max[i]);
+    }
+  }
+  if (!std::isfinite(lo)) return {0.0, 0.0};
+  return {lo, hi};
+}
+
+/// Σ |a[k] − b[k]| over k < len (in four lanes, so the adds do not wait on each other).
+double sum_abs_diff(const float* a, const float* b, int64_t len) {
+  double lanes[4] = {0, 0, 0, 0};
+  int64_t k = 0;
+  for (; k + 4 <= len; k += 4) {
+    for (int l = 0; l < 4; ++l) lanes[l] += std::fabs(a[k + l] - b[k + l]);
+  }
+  for (; k < len; ++k) lanes[0] += std::fabs(a[k] - b[k]);
+  return (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+}
+
+/// Fills the stats of image i from its `channels * height * width` pixels at `p`.
+void describe_image(const float* p, int64_t channels, int64_t height, int64_t width, int64_t i,
+                    SplitStats& st) {
+  const int64_t count = channels * height * width;
+  // Pass 1: sums around the first pixel (a stable variance), minimum and maximum. A non-finite
+  // pixel makes the sums non-finite, which sends the image to the slow path below.
+  // Four independent lanes keep the adds from waiting on each other (exact for integer pixels).
+  const double shift = std::isfinite(p[0]) ? p[0] : 0.0;
+  constexpr int kLanes = 4;
+  double s1l[kLanes] = {0, 0, 0, 0}, s2l[kLanes] = {0, 0, 0, 0};
+  float mnl[kLanes] = {p[0], p[0], p[0], p[0]}, mxl[kLanes] = {p[0], p[0], p[0], p[0]};
+  int64_t k = 0;
+  for (; k + kLanes <= count; k += kLanes) {
+    for (int l = 0; l < kLanes; ++l) {
+      const float v = p[k + l];
+      const double d = static_cast<double>(v) - shift;
+      s1l[l] += d;
+      s2l[l] += d * d;
+      mnl[l] = v < mnl[l] ? v : mnl[l];
+      mxl[l] = v > mxl[l] ? v : mxl[l];
+    }
+  }
+  for (; k < count; ++k) {
+    const float v = p[k];
+    const double d = static_cast<double>(v) - shift;
+    s1l[0] += d;
+    s2l[0] += d * d;
+    mnl[0] = v < mnl[0] ? v : mnl[0];
+    mxl[0] = v > mxl[0] ? v : mxl[0];
+  }
+  const double s1 = (s1l[0] + s1l[1]) + (s1l[2] + s1l[3]);
+  const double s2 = (s2l[0] + s2l[1]) + (s2l[2] + s2l[3]);
+  float mn = mnl[0], mx = mxl[0];
+  for (int l = 1; l < kLanes; ++l) {
+    mn = mnl[l] < mn ? mnl[l] : mn;
+    mx = mxl[l] > mx ? mxl[l] : mx;
+  }
+  if (!std::isfinite(s1) || !std::isfinite(s2)) {
+    // Non-finite image: only its finite range matters (it counts in the split's range).
+    float fmn = std::numeric_limits<float>::infinity(), fmx = -fmn;
+    for (int64_t k = 0; k < count; ++k) {
+      if (std::isfinite(p[k])) {
+        fmn = std::min(fmn, p[k]);
+        fmx = std::max(fmx, p[k]);
+      }
+    }
+    st.finite[i] = 0;
+    st.min[i] = fmn;
+    st.max[i] = fmx;
+    return;
+  }
+  const double m1 = s1 / static_cast<double>(count);
+  const double var = std::max(0.0, s2 / static_cast<double>(count) - m1 * m1);
+  st.finite[i] = 1;
+  st.min[i] = mn;
+  st.max[i] = mx;
+  st.mean[i] = static_cast<float>(shift + m1);
+  st.stddev[i] = mn == mx ? 0.0 : static_cast<double>(static_cast<float>(std::sqrt(var)));
+  // Pass 2 (the image is in cache now): pixels at the extremes, neighbour differences.
+  int32_t at_mn = 0, at_mx = 0;
+  double dx = 0, dy = 0;
+  for (int64_t c = 0; c < channels; ++c) {
+    const float* plane = p + c * height * width;
+    for (int64_t y = 0; y < height; ++y) {
+      const float* row = plane + y * width;
+      for (int64_t x = 0; x < width; ++x) {
+        at_mn += row[x] == mn;
+        at_mx += row[x] == mx;
+      }
+      dx += sum_abs_diff(row + 1, row, width - 1);
+      if (y + 1 < height) dy += sum_abs_diff(row + width, row, width);
+    }
+  }
+  st.at_min[i] = at_mn;
+  st.at_max[i] = at_mx;
+  // As the float32 means did: float sum / float count, then float addition.
+  float energy = 0.0f;
+  if (width > 1) {
+    energy += static_cast<float>(dx) / static_cast<float>(channels * height * (width - 1));
+  }
+  if (height > 1) {
+    energy += static_cast<float>(dy) / static_cast<float>(channels * (height - 1) * width);
+  }
+  st.grad_energy[i] = energy;
+  st.byte_hash[i] = hash_bytes(p, count);
+}
+
+/// The statistics of every image of `s`, in parallel over images (at::parallel_for).
+SplitStats split_stats(const data::Split& s) {
+  SplitStats st;
+  st.n = s.size();
+  const auto n = static_cast<size_t>(st.n);
+  st.finite.assign(n, 0);
+  st.min.assign(n, 0.0f);
+  st.max.assign(n, 0.0f);
+  st.at_min.assign(n, 0);
+  st.at_max.assign(n, 0);
+  st.mean.assign(n, 0.0);
+  st.stddev.assign(n, 0.0);
+  st.grad_energy.assign(n, 0.0);
+  st.byte_hash.assign(n, 0);
+  if (st.n == 0) return st;
+  st.images = s.images.contiguous();
+  const int64_t channels = st.images.size(1), height = st.images.size(2), width = st.images.size(3);
+  const int64_t per = channels * height * width;
+  if (per == 0) {
+    std::fill(st.finite.begin(), st.finite.end(), 1);  // empty images: finite and constant
+    return st;
+  }
+  const float* data = st.images.data_ptr<float>();
+  at::parallel_for(0, st.n, 512, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      describe_image(data + i * per, channels, height, width, i, st);
+    }
+  });
+  return st;
+}
+
+/// The outlier features of a split as tensors: brightness, contrast, saturation fraction (share
+/// of pixels at the split's finite min or max) and high-frequency energy (grad_energy / std).
+struct ImageStats {
+  at::Tensor finite;  ///< bool [N]: every pixel finite
+  at::Tensor mean;    ///< double [N]
+  at::Tensor stddev;  ///< double [N]
+  at::Tensor sat;     ///< double [N] (finite images; 0 otherwise)
+  at::Tensor hf;      ///< double [N]: grad_energy / (std + 1e-6)
+  double lo = 0, hi = 0;
+};
+
+ImageStats outlier_features(const SplitStats& st) {
+  ImageStats out;
+  std::tie(out.lo, out.hi) = finite_range({&st});
+  const auto lo = static_cast<float>(out.lo), hi = static_cast<float>(out.hi);
+  std::vector<double> sat(static_cast<size_t>(st.n), 0.0), hf(static_cast<size_t>(st.n), 0.0);
+  const float pixels = st.n > 0 ? static_cast<float>(st.images.numel() / st.n) : 1.0f;
+  for (int64_t i = 0; i < st.n; ++i) {
+    if (!st.finite[i]) continue;
+    // Every pixel of a finite image lies in [lo, hi], so "at or beyond an end" is "at the image's
+    // min (max) when that is lo (hi)".
+    const int32_t at_ends =
+        lo == hi ? static_cast<int32_t>(pixels)
+                 : (st.min[i] <= lo ? st.at_min[i] : 0) + (st.max[i] >= hi ? st.at_max[i] : 0);
+    sat[i] = static_cast<float>(at_ends) / pixels;
+    hf[i] = st.grad_energy[i] / (st.stddev[i] + 1e-6);
+  }
+  auto doubles = [](const std::vector<double>& v) {
+    return at::tensor(v, at::TensorOptions().dtype(at::kDouble));
+  };
+  out.finite =
+      at::tensor(std::vector<int64_t>(st.finite.begin(), st.finite.end()), at::kLong).to(at::kBool);
+  out.mean = doubles(st.mean);
+  out.stddev = doubles(st.stddev);
+  out.sat = doubles(sat);
+  out.hf = doubles(hf);
+  return out;
+}
+
 std::string fmt_double(double v) { return fmt::format("{}", v); }
 
 std::string step_to_yaml(const spec::TransformSpec& t) {
@@ -218,9 +371,10 @@ std::string transforms_to_yaml(const std::vector<spec::TransformSpec>& steps) {
 }
 
 // ============================================================================ integrity
-std::vector<Finding> audit_integrity(const data::Dataset& ds, const AuditOptions& opt) {
-  check_images(ds.train, "train");
-  check_images(ds.val, "val");
+namespace {
+
+std::vector<Finding> integrity_from(const data::Dataset& ds, const SplitStats& train_stats,
+                                    const SplitStats& val_stats, const AuditOptions& opt) {
   std::vector<std::string> evidence;
   std::vector<int64_t> train_flagged;
   int64_t total_train = 0, total_val = 0;
@@ -228,13 +382,16 @@ std::vector<Finding> audit_integrity(const data::Dataset& ds, const AuditOptions
     const auto& s = which == 0 ? ds.train : ds.val;
     const char* name = which == 0 ? "train" : "val";
     if (s.size() == 0) continue;
-    auto st = image_stats(s, std::make_pair(0.0, 0.0));
-    at::Tensor nonfinite = st.finite.logical_not();
-    at::Tensor constant = st.finite & st.stddev.le(0.0);
-    at::Tensor badlab = bad_labels(s, ds.num_classes);
-    auto nf = to_vec(nonfinite.nonzero().view(-1));
-    auto cst = to_vec(constant.nonzero().view(-1));
-    auto bl = to_vec(badlab.nonzero().view(-1));
+    const SplitStats& st = which == 0 ? train_stats : val_stats;
+    const auto badlab = to_vec(bad_labels(s, ds.num_classes).to(at::kLong));
+    std::vector<int64_t> nf, cst, bl, any;
+    for (int64_t i = 0; i < s.size(); ++i) {
+      const bool nonfinite = !st.finite[i], constant = st.finite[i] && st.stddev[i] <= 0.0;
+      if (nonfinite) nf.push_back(i);
+      if (constant) cst.push_back(i);
+      if (badlab[i]) bl.push_back(i);
+      if (nonfinite || constant || badlab[i]) any.push_back(i);
+    }
     const double n = static_cast<double>(s.size());
     if (!nf.empty()) {
       evidence.push_back(fmt::format("{} {} images ({:.2f}%) contain NaN/Inf pixels: {}", nf.size(),
@@ -242,9 +399,9 @@ std::vector<Finding> audit_integrity(const data::Dataset& ds, const AuditOptions
     }
     if (!cst.empty()) {
       // Which constants: 0, max, other.
-      auto vals = to_dvec(st.mean.index_select(0, at::tensor(cst, at::kLong)));
       int64_t zeros = 0, full = 0;
-      for (double v : vals) {
+      for (int64_t i : cst) {
+        const double v = st.mean[i];
         zeros += v == 0.0;
         full += v == 255.0 || v == 1.0;
       }
@@ -260,11 +417,10 @@ std::vector<Finding> audit_integrity(const data::Dataset& ds, const AuditOptions
                                      bl.size(), name, ds.num_classes, list_preview(bl),
                                      list_preview(labs)));
     }
-    at::Tensor any = nonfinite | constant | badlab;
-    const int64_t count = any.sum().item<int64_t>();
+    const auto count = static_cast<int64_t>(any.size());
     if (which == 0) {
       total_train = count;
-      train_flagged = to_vec(any.nonzero().view(-1));
+      train_flagged = std::move(any);
     } else {
       total_val = count;
     }
@@ -290,7 +446,6 @@ std::vector<Finding> audit_integrity(const data::Dataset& ds, const AuditOptions
 }
 
 // ============================================================================ outliers
-namespace {
 
 struct OutlierScores {
   at::Tensor zmax;    ///< double [N]: largest |z| over the features (0 where not scored)
@@ -301,14 +456,14 @@ struct OutlierScores {
 const char* kFeatureNames[] = {"brightness (mean)", "contrast (std)", "saturation fraction",
                                "high-frequency energy"};
 
-OutlierScores outlier_scores(const data::Dataset& ds, const AuditOptions& opt,
-                             ImageStats* stats_out = nullptr) {
+OutlierScores outlier_scores(const data::Dataset& ds, const ImageStats& st,
+                             const AuditOptions& opt) {
   const auto& s = ds.train;
   const int64_t n = s.size();
   OutlierScores out;
-  auto st = image_stats(s);
   at::Tensor feats = at::stack({st.mean, st.stddev, st.sat, st.hf}, 1);  // [N, 4]
-  at::Tensor ok = integrity_mask(s, st).logical_not() & bad_labels(s, ds.num_classes).logical_not();
+  // Scored: images integrity does not flag (finite, not constant, valid label).
+  at::Tensor ok = st.finite & st.stddev.gt(0.0) & bad_labels(s, ds.num_classes).logical_not();
   out.scored = ok;
   at::Tensor z = at::zeros({n, 4}, at::kDouble);
   const double range = std::max(st.hi - st.lo, 1e-6);
@@ -346,17 +501,14 @@ OutlierScores outlier_scores(const data::Dataset& ds, const AuditOptions& opt,
   auto [zm, wh] = z.abs().max(1);
   out.zmax = zm;
   out.which = wh;
-  if (stats_out) *stats_out = st;
   return out;
 }
 
-}  // namespace
-
-std::vector<Finding> audit_outliers(const data::Dataset& ds, const AuditOptions& opt) {
-  check_images(ds.train, "train");
+std::vector<Finding> outliers_from(const data::Dataset& ds, const SplitStats& train_stats,
+                                   const AuditOptions& opt) {
   if (ds.train.size() == 0) return {};
-  ImageStats st;
-  auto sc = outlier_scores(ds, opt, &st);
+  const ImageStats st = outlier_features(train_stats);
+  auto sc = outlier_scores(ds, st, opt);
   at::Tensor flagged = sc.scored & sc.zmax.gt(opt.outlier_z);
   at::Tensor idx = flagged.nonzero().view(-1);
   const int64_t count = idx.numel();
@@ -398,28 +550,39 @@ std::vector<Finding> audit_outliers(const data::Dataset& ds, const AuditOptions&
 }
 
 // ============================================================================ duplicates
-std::vector<Finding> audit_duplicates(const data::Dataset& ds, std::vector<AuditNote>* notes,
-                                      const AuditOptions& opt) {
-  check_images(ds.train, "train");
-  check_images(ds.val, "val");
+/// The 8×8 average-pooled channel mean of every image of a split ([N, 64]).
+at::Tensor thumbnails(const SplitStats& st) {
+  const at::Tensor gray = st.images.size(1) == 1 ? st.images : st.images.mean(1, true);
+  return at::adaptive_avg_pool2d(gray, {8, 8}).reshape({st.n, 64});
+}
+
+std::vector<Finding> duplicates_from(const data::Dataset& ds, const SplitStats& train_stats,
+                                     const SplitStats& val_stats, std::vector<AuditNote>* notes,
+                                     const AuditOptions& opt) {
   const int64_t nt = ds.train.size(), nv = ds.val.size();
   if (nt == 0) return {};
   const bool use_val = nv > 0 && ds.val.images.sizes().slice(1) == ds.train.images.sizes().slice(1);
-  at::Tensor images = use_val ? at::cat({ds.train.images, ds.val.images}, 0).contiguous()
-                              : ds.train.images.contiguous();
-  at::Tensor labels_t = use_val ? at::cat({ds.train.labels, ds.val.labels}, 0) : ds.train.labels;
-  const int64_t n = images.size(0);
-  auto labels = to_vec(labels_t);
-  data::Split all;
-  all.images = images;
-  all.labels = labels_t;
-  auto st = image_stats(all);
-  auto skip = to_vec(integrity_mask(all, st).to(at::kLong));
-  const double range = std::max(st.hi - st.lo, 1e-6);
+  // Positions 0..nt-1 are train, nt.. val; nothing is concatenated but labels and thumbnails.
+  const int64_t n = use_val ? nt + nv : nt;
+  auto labels = to_vec(use_val ? at::cat({ds.train.labels, ds.val.labels}, 0) : ds.train.labels);
+  auto stats_of = [&](int64_t i) -> std::pair<const SplitStats*, int64_t> {
+    return i < nt ? std::make_pair(&train_stats, i) : std::make_pair(&val_stats, i - nt);
+  };
+  std::vector<char> skip(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    auto [st, k] = stats_of(i);
+    skip[i] = st->unusable(k);
+  }
+  const auto [lo, hi] =
+      use_val ? finite_range({&train_stats, &val_stats}) : finite_range({&train_stats});
+  const double range = std::max(hi - lo, 1e-6);
 
   // Exact duplicates: hash of the bytes, confirmed with memcmp.
-  const int64_t per = images.numel() / n;
-  const float* data = images.data_ptr<float>();
+  const int64_t per = ds.train.images[0].numel();
+  auto pixels = [&](int64_t i) {
+    auto [st, k] = stats_of(i);
+    return st->images.data_ptr<float>() + k * per;
+  };
   UnionFind uf(n);
   std::vector<char> exact_member(static_cast<size_t>(n), 0);
   {
@@ -427,10 +590,9 @@ std::vector<Finding> audit_duplicates(const data::Dataset& ds, std::vector<Audit
     first.reserve(static_cast<size_t>(n) * 2);
     for (int64_t i = 0; i < n; ++i) {
       if (skip[i]) continue;
-      const uint64_t h = hash_bytes(data + i * per, per);
-      auto [it, inserted] = first.emplace(h, i);
-      if (!inserted &&
-          std::memcmp(data + it->second * per, data + i * per, per * sizeof(float)) == 0) {
+      auto [st, k] = stats_of(i);
+      auto [it, inserted] = first.emplace(st->byte_hash[k], i);
+      if (!inserted && std::memcmp(pixels(it->second), pixels(i), per * sizeof(float)) == 0) {
         uf.unite(it->second, i);
         exact_member[i] = exact_member[it->second] = 1;
       }
@@ -439,9 +601,10 @@ std::vector<Finding> audit_duplicates(const data::Dataset& ds, std::vector<Audit
   // Near duplicates: 64-bit average hash of an 8×8 thumbnail; candidate pairs are neighbours
   // after sorting by five rotations of the hash (each 13-bit block leading once), confirmed by
   // Hamming distance and the thumbnails' mean absolute difference.
-  at::Tensor clean = at::nan_to_num(images, 0.0, 0.0, 0.0);
-  at::Tensor thumb =
-      at::adaptive_avg_pool2d(clean.mean(1, true), {8, 8}).view({n, 64}).contiguous();
+  // Non-finite images give NaN thumbnails, but they are skipped.
+  at::Tensor thumb = use_val ? at::cat({thumbnails(train_stats), thumbnails(val_stats)}, 0)
+                             : thumbnails(train_stats);
+  thumb = thumb.contiguous();
   at::Tensor bits = thumb.gt(thumb.mean(1, true)).to(at::kLong);
   at::Tensor weights = at::pow(2, at::arange(32, at::kLong));
   auto lo_half = to_vec((bits.narrow(1, 0, 32) * weights).sum(1));
@@ -458,24 +621,29 @@ std::vector<Finding> audit_duplicates(const data::Dataset& ds, std::vector<Audit
   for (int64_t i = 0; i < n; ++i) {
     if (!skip[i]) order.push_back(i);
   }
+  // (rotated hash, position) pairs sorted in place: the neighbours' hashes are read in order,
+  // and a rotation keeps Hamming distances.
+  std::vector<std::pair<uint64_t, int64_t>> keyed(order.size());
   for (int r = 0; r < 5; ++r) {
     const int rot = 13 * r;
-    auto key = [&](int64_t i) {
-      const uint64_t h = hash[i];
-      return rot == 0 ? h : (h << rot) | (h >> (64 - rot));
-    };
-    std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
-      const auto ka = key(a), kb = key(b);
-      return ka != kb ? ka < kb : a < b;
-    });
     for (size_t a = 0; a < order.size(); ++a) {
-      for (size_t b = a + 1; b < order.size() && b <= a + kWindow; ++b) {
-        const int64_t i = order[a], j = order[b];
-        if (__builtin_popcountll(hash[i] ^ hash[j]) > opt.near_hamming) continue;
+      const uint64_t h = hash[order[a]];
+      keyed[a] = {rot == 0 ? h : (h << rot) | (h >> (64 - rot)), order[a]};
+    }
+    std::sort(keyed.begin(), keyed.end());
+    for (size_t a = 0; a < keyed.size(); ++a) {
+      for (size_t b = a + 1; b < keyed.size() && b <= a + kWindow; ++b) {
+        if (__builtin_popcountll(keyed[a].first ^ keyed[b].first) > opt.near_hamming) continue;
+        const int64_t i = keyed[a].second, j = keyed[b].second;
         if (uf.find(i) == uf.find(j)) continue;
+        // Partial sums only grow, so a pair can be dropped as soon as one is too far.
         double diff = 0;
-        for (int k = 0; k < 64; ++k) diff += std::fabs(th[i * 64 + k] - th[j * 64 + k]);
-        if (diff / 64.0 > opt.near_thumb_diff * range) continue;
+        bool too_far = false;
+        for (int k = 0; k < 64 && !too_far; k += 8) {
+          for (int l = k; l < k + 8; ++l) diff += std::fabs(th[i * 64 + l] - th[j * 64 + l]);
+          too_far = diff / 64.0 > opt.near_thumb_diff * range;
+        }
+        if (too_far) continue;
         uf.unite(i, j);
         ++near_pairs;
       }
@@ -571,6 +739,26 @@ std::vector<Finding> audit_duplicates(const data::Dataset& ds, std::vector<Audit
   cap(conflict_train, opt.max_samples);
   f.samples = std::move(conflict_train);
   return {f};
+}
+
+}  // namespace
+
+std::vector<Finding> audit_integrity(const data::Dataset& ds, const AuditOptions& opt) {
+  check_images(ds.train, "train");
+  check_images(ds.val, "val");
+  return integrity_from(ds, split_stats(ds.train), split_stats(ds.val), opt);
+}
+
+std::vector<Finding> audit_outliers(const data::Dataset& ds, const AuditOptions& opt) {
+  check_images(ds.train, "train");
+  return outliers_from(ds, split_stats(ds.train), opt);
+}
+
+std::vector<Finding> audit_duplicates(const data::Dataset& ds, std::vector<AuditNote>* notes,
+                                      const AuditOptions& opt) {
+  check_images(ds.train, "train");
+  check_images(ds.val, "val");
+  return duplicates_from(ds, split_stats(ds.train), split_stats(ds.val), notes, opt);
 }
 
 // ============================================================================ ordering
@@ -720,21 +908,25 @@ AuditResult run_checks(const data::Dataset& ds, const spec::DataSpec& spec,
   AuditResult r;
   auto last = std::chrono::steady_clock::now();
   const bool timing = std::getenv("LOSSDOCTOR_AUDIT_TIMING") != nullptr;
-  auto add = [&](std::vector<Finding> v) {
+  auto add = [&](const char* phase, std::vector<Finding> v) {
     for (auto& f : v) r.findings.push_back(std::move(f));
-    if (timing) {
-      const auto now = std::chrono::steady_clock::now();
-      fmt::print(stderr, "audit check: {:.3f} s\n",
-                 std::chrono::duration<double>(now - last).count());
-      last = now;
-    }
+    const auto now = std::chrono::steady_clock::now();
+    const double secs = std::chrono::duration<double>(now - last).count();
+    r.phase_seconds.emplace_back(phase, secs);
+    if (timing) fmt::print(stderr, "audit check {}: {:.3f} s\n", phase, secs);
+    last = now;
   };
-  add(audit_integrity(ds, opt));
-  add(audit_outliers(ds, opt));
-  add(audit_duplicates(ds, &r.notes, opt));
-  add(audit_ordering(ds, spec.shuffle, opt));
-  add(audit_preparation(ds, spec, opt));
-  add(audit_balance(ds, opt));
+  check_images(ds.train, "train");
+  check_images(ds.val, "val");
+  // One pass over the pixels per split, shared by integrity, outliers and duplicates.
+  const SplitStats train_stats = split_stats(ds.train), val_stats = split_stats(ds.val);
+  add("stats", {});
+  add("integrity", integrity_from(ds, train_stats, val_stats, opt));
+  add("outliers", outliers_from(ds, train_stats, opt));
+  add("duplicates", duplicates_from(ds, train_stats, val_stats, &r.notes, opt));
+  add("ordering", audit_ordering(ds, spec.shuffle, opt));
+  add("preparation", audit_preparation(ds, spec, opt));
+  add("balance", audit_balance(ds, opt));
   std::stable_sort(r.findings.begin(), r.findings.end(),
                    [](const Finding& a, const Finding& b) { return a.confidence > b.confidence; });
   return r;

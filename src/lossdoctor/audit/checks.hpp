@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lossdoctor/data/dataset.hpp"
@@ -59,6 +60,8 @@ struct AuditNote {
 struct AuditResult {
   std::vector<Finding> findings;
   std::vector<AuditNote> notes;
+  /// Wall seconds of each phase of run_checks, in order (e.g. {"stats", 0.21}), for benchmarks.
+  std::vector<std::pair<std::string, double>> phase_seconds;
 };
 
 /// corrupt_samples (error): NaN/Inf pixels, constant images (std 0) and labels outside
@@ -92,7 +95,12 @@ std::vector<Finding> audit_preparation(const data::Dataset& ds, const spec::Data
 /// smallest (an empty class counts as infinitely rare).
 std::vector<Finding> audit_balance(const data::Dataset& ds, const AuditOptions& opt = {});
 
-/// Runs every check above (ordering with spec.shuffle) and sorts findings by confidence.
+/// Runs every check above (ordering with spec.shuffle) and sorts findings by confidence. The
+/// per-image statistics (finiteness, range, mean, std, neighbour differences, byte hash) are
+/// computed once per split in one pass over the pixels (parallel over images with
+/// at::parallel_for) and shared by integrity, outliers and duplicates; the findings and notes are
+/// exactly those of the individual functions, which compute the statistics themselves.
+/// Throws std::invalid_argument like the checks, before any of them runs.
 AuditResult run_checks(const data::Dataset& ds, const spec::DataSpec& spec,
                        const AuditOptions& opt = {});
 

@@ -7,9 +7,13 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <filesystem>
 #include <thread>
 
 #include "lossdoctor/audit/audit.hpp"
+#include "lossdoctor/experiment/confirm.hpp"
+#include "lossdoctor/experiment/lr_find.hpp"
+#include "lossdoctor/experiment/repair.hpp"
 #include "lossdoctor/model/network.hpp"
 #include "lossdoctor/probe/doctor.hpp"
 #include "lossdoctor/report/report.hpp"
@@ -26,6 +30,7 @@
 namespace {
 
 using namespace lossdoctor;
+namespace fs = std::filesystem;
 
 constexpr int kExitFaults = 1;
 constexpr int kExitBadInput = 2;
@@ -123,7 +128,18 @@ struct DoctorArgs {
   int64_t budget_steps = 0;
   bool quiet = false;
   bool no_early_stop = false;
+  bool no_confirm = false;
 };
+
+train::Progress progress_of(bool quiet, const std::string& progress) {
+  return quiet                 ? train::Progress::Quiet
+         : progress == "bar"   ? train::Progress::Bar
+         : progress == "lines" ? train::Progress::Lines
+         : progress == "none"  ? train::Progress::Quiet
+                               : train::Progress::Auto;
+}
+
+void print_line(const std::string& line) { fmt::print(stderr, "{}\n", line); }
 
 /// Prints the report and writes its JSON; returns the exit status (0 healthy, 1 faults).
 int finish_report(const report::Report& r, const DoctorArgs& dargs) {
@@ -147,18 +163,93 @@ int run_diagnose(const CommonArgs& args, const DoctorArgs& dargs, const std::str
   probe::DiagnoseOptions options;
   if (dargs.budget_steps > 0) options.budget_steps = dargs.budget_steps;
   options.early_stop = !dargs.no_early_stop;
-  options.progress = dargs.quiet           ? train::Progress::Quiet
-                     : progress == "bar"   ? train::Progress::Bar
-                     : progress == "lines" ? train::Progress::Lines
-                     : progress == "none"  ? train::Progress::Quiet
-                                           : train::Progress::Auto;
+  options.progress = progress_of(dargs.quiet, progress);
+  experiment::ConfirmOptions confirm;
+  if (dargs.budget_steps > 0) confirm.budget_steps = dargs.budget_steps;
+  if (!dargs.quiet) confirm.log = print_line;
+  std::optional<bool> want_confirm;
+  if (dargs.no_confirm) want_confirm = false;
   install_interrupt_handler();
-  const probe::DiagnoseOutcome outcome = probe::diagnose(spec, options, print_warning);
+  const experiment::DiagnoseAndConfirm outcome =
+      experiment::diagnose_and_confirm(spec, options, confirm, want_confirm, print_warning);
   if (!dargs.record_path.empty()) {
     write_file_atomic(dargs.record_path, report::record_to_json(outcome.record).dump() + "\n");
   }
   const int code = finish_report(outcome.report, dargs);
   return outcome.interrupted ? kExitInterrupted : code;
+}
+
+struct LrFindArgs {
+  std::string json_path;
+  double min_lr = 1e-7, max_lr = 10;
+  int64_t steps = 100;
+  bool quiet = false;
+};
+
+int run_lr_find(const CommonArgs& args, const LrFindArgs& largs) {
+  const spec::Spec spec = spec::parse_spec_file(args.spec_path, args.overrides);
+  if (largs.min_lr >= largs.max_lr) {
+    throw InputError(
+        fmt::format("--min-lr {} must be below --max-lr {}", largs.min_lr, largs.max_lr));
+  }
+  experiment::LrFindOptions options;
+  options.with_min_lr(largs.min_lr).with_max_lr(largs.max_lr).with_steps(largs.steps);
+  options.progress = largs.quiet ? train::Progress::Quiet : train::Progress::Auto;
+  options.warn = print_warning;
+  install_interrupt_handler();
+  const experiment::LrFindResult result = experiment::lr_find(spec, options);
+  if (!largs.json_path.empty()) {
+    write_file_atomic(largs.json_path, experiment::to_json(result).dump(2) + "\n");
+  }
+  if (!largs.quiet) {
+    fmt::print("{}", experiment::render_text(result));
+    if (!largs.json_path.empty()) fmt::print("\nplot data: {}\n", largs.json_path);
+  }
+  if (result.interrupted) return kExitInterrupted;
+  return result.suggested_lr ? 0 : kExitFaults;
+}
+
+struct RepairArgs {
+  std::string out_path;
+  std::string json_path;
+  int max_rounds = 4;
+  int64_t max_steps = 0;
+  bool no_final = false;
+  bool no_lr_find = false;
+  bool quiet = false;
+};
+
+int run_repair(const CommonArgs& args, const RepairArgs& rargs) {
+  if (!rargs.out_path.empty() && fs::exists(rargs.out_path) &&
+      fs::equivalent(rargs.out_path, args.spec_path)) {
+    throw InputError(
+        fmt::format("-o {}: refusing to overwrite the spec being repaired", rargs.out_path));
+  }
+  experiment::RepairOptions options;
+  options.out_path = rargs.out_path;
+  options.max_rounds = rargs.max_rounds;
+  options.final_max_steps = rargs.max_steps;
+  options.final_training = !rargs.no_final;
+  options.lr_find = !rargs.no_lr_find;
+  options.diagnose.progress = train::Progress::Quiet;
+  options.warn = print_warning;
+  if (!rargs.quiet) {
+    options.log = print_line;
+    options.confirm.log = print_line;
+    options.progress = train::Progress::Auto;
+  }
+  install_interrupt_handler();
+  const experiment::RepairResult result =
+      experiment::repair(args.spec_path, args.overrides, options);
+  if (!rargs.json_path.empty()) {
+    write_file_atomic(rargs.json_path, experiment::to_json(result).dump(2) + "\n");
+  }
+  if (!rargs.quiet) {
+    fmt::print("{}", experiment::render_text(result, ::isatty(STDOUT_FILENO) != 0));
+    if (!rargs.json_path.empty()) fmt::print("report: {}\n", rargs.json_path);
+  }
+  if (result.interrupted) return kExitInterrupted;
+  return result.healthy ? 0 : kExitFaults;
 }
 
 struct AuditArgs {
@@ -244,6 +335,46 @@ int main(int argc, char** argv) {
                          "print nothing (use the exit status and --json)");
   diagnose_cmd->add_option("--progress", diag_progress, "progress output")
       ->check(CLI::IsMember({"auto", "bar", "lines", "none"}));
+  diagnose_cmd->add_flag("--no-confirm", dargs.no_confirm,
+                         "skip the counterfactual reruns that confirm or refute each cause "
+                         "(default: diagnose.confirm)");
+
+  LrFindArgs largs;
+  auto* lr_find_cmd = app.add_subcommand(
+      "lr-find",
+      "learning-rate range test: sweep the rate exponentially and suggest one from the steepest "
+      "stable descent; exit 1 when there is no stable descent");
+  add_common(lr_find_cmd, common);
+  lr_find_cmd->add_option("--json", largs.json_path, "write the result and plot data as JSON");
+  lr_find_cmd->add_option("--min-lr", largs.min_lr, "first rate of the sweep (default 1e-7)")
+      ->check(CLI::PositiveNumber);
+  lr_find_cmd->add_option("--max-lr", largs.max_lr, "last rate of the sweep (default 10)")
+      ->check(CLI::PositiveNumber);
+  lr_find_cmd->add_option("--steps", largs.steps, "points in the sweep (default 100)")
+      ->check(CLI::Range(int64_t{10}, int64_t{100000}));
+  lr_find_cmd->add_flag("--quiet,-q", largs.quiet, "print nothing (use --json)");
+
+  RepairArgs rargs;
+  auto* repair_cmd = app.add_subcommand(
+      "repair",
+      "diagnose, confirm, apply the confirmed fixes and repeat until healthy; write the repaired "
+      "spec and compare before/after training; exit 0 when the repaired run is healthy");
+  add_common(repair_cmd, common);
+  repair_cmd->add_option("-o,--out", rargs.out_path,
+                         "write the repaired spec here (a comment on each changed key)");
+  repair_cmd->add_option("--json", rargs.json_path, "write the repair report as JSON");
+  repair_cmd->add_option("--max-rounds", rargs.max_rounds, "diagnose-confirm-fix rounds at most")
+      ->check(CLI::Range(1, 20));
+  repair_cmd
+      ->add_option("--max-steps", rargs.max_steps,
+                   "cap the before/after training budget at this many steps (default: the "
+                   "spec's epochs)")
+      ->check(CLI::PositiveNumber);
+  repair_cmd->add_flag("--no-final-training", rargs.no_final,
+                       "skip training the original and repaired specs for the budget");
+  repair_cmd->add_flag("--no-lr-find", rargs.no_lr_find,
+                       "keep learning-rate fixes at ÷10/×10 instead of the range test's rate");
+  repair_cmd->add_flag("--quiet,-q", rargs.quiet, "print nothing (use the exit status and --json)");
 
   AuditArgs aargs;
   auto* audit_cmd = app.add_subcommand(
@@ -280,6 +411,8 @@ int main(int argc, char** argv) {
     if (*lint_cmd) return run_lint(common, dargs);
     if (*diagnose_cmd) return run_diagnose(common, dargs, diag_progress);
     if (*audit_cmd) return run_audit_command(common, dargs, aargs);
+    if (*lr_find_cmd) return run_lr_find(common, largs);
+    if (*repair_cmd) return run_repair(common, rargs);
   } catch (const InputError& e) {
     fmt::print(stderr, "{}\n", e.what());
     return kExitBadInput;

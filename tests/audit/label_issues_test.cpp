@@ -131,6 +131,11 @@ TEST(LabelIssues, RejectsBadInput) {
   o.folds = 2;
   o.margins = {1.0};
   EXPECT_THROW(find_label_issues(d.images, d.labels, 4, o), std::invalid_argument);
+  o.margins.clear();
+  o.suspect_below = 1.0;
+  EXPECT_THROW(find_label_issues(d.images, d.labels, 4, o), std::invalid_argument);
+  o.suspect_below = -0.1;
+  EXPECT_THROW(find_label_issues(d.images, d.labels, 4, o), std::invalid_argument);
 }
 
 TEST(LabelIssues, MarginsReorderSuspects) {

@@ -53,7 +53,7 @@ struct RepairRound {
 /// Final training figures of one spec.
 struct TrainingOutcome {
   int64_t steps = 0;
-  double seconds = 0;
+  double seconds = 0;       ///< wall time, loading the data included
   double train_loss = 0;    ///< mean over the last epoch (NaN: diverged)
   double val_accuracy = 0;  ///< on the validation split (NaN: none)
   double val_loss = 0;

@@ -25,21 +25,80 @@ const char* kDeepRelu =
     "    - global_avgpool: {}\n"
     "    - dense: {units: 10}\n";
 
-TEST(DeepReluWithoutBatchnorm, DefaultInitFiresAndHeFixSilences) {
-  Finding f = expect_fires_and_fix_silences("deep-relu-without-batchnorm", with_layers(kDeepRelu),
-                                            "missing_normalization", "warning",
-                                            {"8 weight layers", "default"});
-  EXPECT_EQ(f.fix.at("model.init"), "{weight: he_normal, bias: zeros}");
+/// Kind names of a layer list, repeat/residual bodies in brackets: "conv2d relu repeat[...]".
+std::string kinds(const std::vector<spec::LayerSpec>& layers) {
+  std::string out;
+  for (const auto& L : layers) {
+    out += (out.empty() ? "" : " ") + spec::layer_kind_name(L.kind);
+    if (!L.layers.empty()) out += "[" + kinds(L.layers) + "]";
+  }
+  return out;
 }
 
-TEST(DeepReluWithoutBatchnorm, PerLayerNormalInitGetsPerLayerFix) {
-  std::string layers = std::string(kDeepRelu);
-  layers.replace(layers.find("{filters: 16, kernel: 3, padding: same}"), 39,
-                 "{filters: 16, kernel: 3, padding: same, init: {weight: normal, std: 0.1}}");
-  Finding f = expect_fires_and_fix_silences("deep-relu-without-batchnorm",
-                                            with_layers(layers, "{weight: he_normal}"),
-                                            "missing_normalization", "warning", {"normal"});
-  EXPECT_EQ(f.fix.at("model.layers[0].conv2d.init"), "{weight: he_normal}");
+TEST(DeepReluWithoutBatchnorm, DefaultInitFiresAndBatchnormFixSilences) {
+  const std::string yaml = with_layers(kDeepRelu);
+  Finding f =
+      expect_fires_and_fix_silences("deep-relu-without-batchnorm", yaml, "missing_normalization",
+                                    "warning", {"8 weight layers", "default"});
+  // The fix rewrites the whole list (an override cannot insert items) and nothing else.
+  ASSERT_EQ(f.fix.size(), 1u);
+  ASSERT_EQ(f.fix.count("model.layers"), 1u);
+  EXPECT_EQ(f.fix.at("model.layers").find('\n'), std::string::npos) << "one flow line";
+  const spec::Spec fixed = parse(yaml, overrides_of(f));
+  EXPECT_EQ(kinds(fixed.layers),
+            "conv2d batchnorm relu repeat[conv2d batchnorm relu] global_avgpool dense");
+  EXPECT_EQ(fixed.layers[3].times, 6);
+  EXPECT_EQ(fixed.layers[3].layers[0].filters, 16);
+  EXPECT_TRUE(fixed.layers[3].layers[0].same_padding);
+  EXPECT_EQ(fixed.layers[5].units, 10);
+  EXPECT_FALSE(fixed.init.weight.has_value()) << "init untouched: default as before";
+  EXPECT_TRUE(evidence_has(f, "default"));
+}
+
+TEST(DeepReluWithoutBatchnorm, BatchnormFixKeepsLayerSettingsAndSkipsTheOutputLayer) {
+  // A residual body, a per-layer init, leaky_relu, a dense head followed by relu (the output
+  // layer: no batch norm after it), and a conv followed by pooling (not an activation).
+  const std::string layers =
+      "    - conv2d: {filters: 8, kernel: 5, stride: 2, padding: 1, init: {weight: normal, std: "
+      "0.1}}\n"
+      "    - leaky_relu: {negative_slope: 0.2}\n"
+      "    - repeat: {times: 3, layers: [{residual: {layers: [{conv2d: {filters: 8, kernel: 3, "
+      "padding: same}}, {relu: {}}, {conv2d: {filters: 8, kernel: 3, padding: same}}]}}, {relu: "
+      "{}}]}\n"
+      "    - conv2d: {filters: 8, kernel: 3, padding: same}\n"
+      "    - maxpool: {size: 2}\n"
+      "    - flatten: {}\n"
+      "    - dense: {units: 32}\n"
+      "    - gelu: {}\n"
+      "    - dense: {units: 10}\n"
+      "    - relu: {}\n";
+  const std::string yaml = with_layers(layers);
+  Finding f =
+      expect_fires_and_fix_silences("deep-relu-without-batchnorm", yaml, "missing_normalization",
+                                    "warning", {"10 weight layers"});
+  const spec::Spec fixed = parse(yaml, overrides_of(f));
+  EXPECT_EQ(
+      kinds(fixed.layers),
+      "conv2d batchnorm leaky_relu repeat[residual[conv2d batchnorm relu conv2d] relu] conv2d "
+      "maxpool flatten dense batchnorm gelu dense relu");
+  const spec::LayerSpec& first = fixed.layers[0];
+  EXPECT_EQ(first.kernel, 5);
+  EXPECT_EQ(first.stride, 2);
+  EXPECT_EQ(first.padding, 1);
+  ASSERT_TRUE(first.init.weight.has_value());
+  EXPECT_EQ(first.init.weight->kind, spec::InitScheme::Kind::Normal);
+  EXPECT_DOUBLE_EQ(first.init.weight->std, 0.1);
+  EXPECT_DOUBLE_EQ(fixed.layers[2].negative_slope, 0.2);
+  EXPECT_EQ(fixed.layers[3].times, 3);
+}
+
+TEST(DeepReluWithoutBatchnorm, WithoutTheMergedDocumentFallsBackToHeInit) {
+  spec::Spec s = parse(with_layers(kDeepRelu));
+  s.resolved_yaml.clear();  // a spec built in code
+  LintResult r = run("deep-relu-without-batchnorm", s);
+  ASSERT_EQ(r.findings.size(), 1u);
+  EXPECT_EQ(r.findings[0].fix.count("model.layers"), 0u);
+  EXPECT_EQ(r.findings[0].fix.at("model.init"), "{weight: he_normal, bias: zeros}");
 }
 
 TEST(DeepReluWithoutBatchnorm, NearMisses) {
@@ -63,6 +122,10 @@ TEST(DeepReluWithoutBatchnorm, VeryDeepWarnsEvenWithHe) {
   ASSERT_EQ(r.findings.size(), 1u);
   expect_finding(r.findings[0], "missing_normalization", "warning");
   EXPECT_TRUE(evidence_has(r.findings[0], "18 layers deep without residual"));
+  EXPECT_EQ(r.findings[0].fix.count("model.layers"), 1u) << "he init already: batch norm only";
+  EXPECT_TRUE(run_fixed("deep-relu-without-batchnorm", with_layers(deep, "{weight: he_normal}"),
+                        r.findings[0])
+                  .findings.empty());
 }
 
 TEST(DeepSaturatingStack, FiresAndReluFixSilences) {

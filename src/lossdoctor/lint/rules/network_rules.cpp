@@ -2,10 +2,12 @@
 // and capacity.
 
 #include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <optional>
 
 #include "lossdoctor/lint/lint_util.hpp"
 #include "lossdoctor/lint/rules/rules.hpp"
@@ -52,6 +54,76 @@ void he_fix_for_weight_layers(const spec::Spec& s, Finding& f) {
       set_init_fix(s, L, InitScheme{InitScheme::Kind::HeNormal}, std::nullopt, f);
 }
 
+/// Every collection under `node` written in flow style, so the emitter writes one line.
+void set_flow_style(YAML::Node node) {
+  if (node.IsMap()) {
+    node.SetStyle(YAML::EmitterStyle::Flow);
+    for (auto it = node.begin(); it != node.end(); ++it) set_flow_style(it->second);
+  } else if (node.IsSequence()) {
+    node.SetStyle(YAML::EmitterStyle::Flow);
+    for (auto it = node.begin(); it != node.end(); ++it) set_flow_style(*it);
+  }
+}
+
+/// `items` (the YAML list that `specs` was parsed from) with `{batchnorm: {}}` after every
+/// conv2d/dense whose next layer in the same list is a ReLU-family activation, repeat and
+/// residual bodies included, except after `output`. Counts insertions in `inserted`. nullopt
+/// when the document does not line up with the parsed layers.
+std::optional<YAML::Node> insert_batchnorm(const std::vector<LayerSpec>& specs,
+                                           const YAML::Node& items, const LayerSpec* output,
+                                           int& inserted) {
+  if (!items.IsSequence() || items.size() != specs.size()) return std::nullopt;
+  YAML::Node out(YAML::NodeType::Sequence);
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const LayerSpec& L = specs[i];
+    YAML::Node item = YAML::Clone(items[i]);
+    if (!L.layers.empty()) {
+      // {repeat: {times: n, layers: [...]}} or {residual: {layers: [...]}}
+      if (!item.IsMap() || item.size() != 1) return std::nullopt;
+      YAML::Node body = item.begin()->second;
+      if (!body.IsMap()) return std::nullopt;
+      auto inner = insert_batchnorm(L.layers, body["layers"], output, inserted);
+      if (!inner) return std::nullopt;
+      body["layers"] = *inner;
+    }
+    out.push_back(item);
+    if (is_weight(L.kind) && &L != output && i + 1 < specs.size() &&
+        is_relu_family(specs[i + 1].kind)) {
+      YAML::Node bn(YAML::NodeType::Map);
+      bn["batchnorm"] = YAML::Node(YAML::NodeType::Map);
+      out.push_back(bn);
+      ++inserted;
+    }
+  }
+  return out;
+}
+
+/// The value of a `model.layers=...` override (one YAML flow list) that adds batch norm between
+/// each hidden conv2d/dense and its ReLU, everything else as written; nullopt when the spec's
+/// merged document is not available or nothing would be inserted. Overrides cannot insert list
+/// items, but they can replace the whole list.
+std::optional<std::string> layers_with_batchnorm(const spec::Spec& s) {
+  if (s.resolved_yaml.empty()) return std::nullopt;
+  YAML::Node root;
+  try {
+    root = YAML::Load(s.resolved_yaml);
+  } catch (const YAML::Exception&) {
+    return std::nullopt;
+  }
+  if (!root.IsMap() || !root["model"] || !root["model"].IsMap()) return std::nullopt;
+  const LayerSpec* output = nullptr;  // the last weight layer in forward order
+  for (const LayerSpec* L : all_layers(s.layers))
+    if (is_weight(L->kind)) output = L;
+  int inserted = 0;
+  auto layers = insert_batchnorm(s.layers, root["model"]["layers"], output, inserted);
+  if (!layers || inserted == 0) return std::nullopt;
+  set_flow_style(*layers);
+  YAML::Emitter emitter;
+  emitter << *layers;
+  if (!emitter.good()) return std::nullopt;
+  return std::string(emitter.c_str());
+}
+
 }  // namespace
 
 void deep_relu_without_batchnorm(const spec::Spec& s, const LintContext&, LintResult& r) {
@@ -84,14 +156,22 @@ void deep_relu_without_batchnorm(const spec::Spec& s, const LintContext&, LintRe
   else
     f.evidence.push_back(
         fmt::format("he init, but {} layers deep without residual connections", depth));
+  const std::optional<std::string> with_bn = layers_with_batchnorm(s);
   f.explanation = fmt::format(
       "A {}-layer ReLU stack without batch norm{} lets activation scales drift layer by layer, so "
       "gradients shrink towards the input and many units die. Updates to the early layers become "
-      "negligible and the loss stalls or rises; add batchnorm after each conv/dense (overrides "
-      "cannot insert layers){}.",
+      "negligible and the loss stalls or rises; {}.",
       depth, all_he ? "" : " or He initialisation",
-      all_he ? " or residual connections" : ", or at least use He initialisation as the fix does");
-  if (!all_he) he_fix_for_weight_layers(s, f);
+      with_bn ? "the fix rewrites model.layers with batchnorm between each hidden conv/dense and "
+                "its activation, every other layer as written"
+      : all_he
+          ? "add batchnorm after each conv/dense, or residual connections"
+          : "add batchnorm after each conv/dense, or at least use He initialisation as the fix "
+            "does");
+  if (with_bn)
+    f.fix["model.layers"] = *with_bn;
+  else if (!all_he)
+    he_fix_for_weight_layers(s, f);
   r.findings.push_back(std::move(f));
 }
 

@@ -3,9 +3,12 @@
 
 #include "lossdoctor/experiment/lr_find.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -85,9 +88,15 @@ TEST(LrFindSuggest, CleanCurveGivesSteepestDescentWellBelowTheMinimum) {
   const LrSuggestion s = suggest_lr(c.lrs, c.losses);
   ASSERT_TRUE(s.lr) << s.reason;
   ASSERT_TRUE(s.best_lr);
-  // The sigmoid is steepest at 1e-3; one point of the sweep is a factor of 1.2.
-  EXPECT_GT(*s.lr, 1e-3 / 1.5);
-  EXPECT_LT(*s.lr, 1e-3 * 1.5);
+  // The sigmoid is steepest at 1e-3 and falls at least half as fast up to 10^(-3 + 1.76·0.35)
+  // = 4.1e-3, the upper end of its steepest descent.
+  EXPECT_GT(*s.lr, 4.1e-3 / 1.3);
+  EXPECT_LT(*s.lr, 4.1e-3 * 1.3);
+  const LrSuggestion centre =
+      suggest_lr(c.lrs, c.losses, LrSuggestOptions{}.with_upper_edge(false));
+  ASSERT_TRUE(centre.lr);
+  EXPECT_GT(*centre.lr, 1e-3 / 1.3);
+  EXPECT_LT(*centre.lr, 1e-3 * 1.3);
   EXPECT_LE(*s.lr * 3, *s.best_lr * (1 + 1e-12));
   // The minimum of the curve lies between the descent and the take-off.
   EXPECT_GT(*s.best_lr, 3e-3);
@@ -186,28 +195,26 @@ TEST(LrFindSuggest, SaysSoWhenTheLossWasStillFallingAtTheLastRate) {
 
 TEST(LrFindSuggest, StableAcrossBatchNoiseWhereTheRawGradientRuleIsNot) {
   // Same curve, 20 noise draws (σ 0.15, a batch of 32 on Fashion-MNIST): the suggestion must stay
-  // put; argmin of the raw gradient (the rule as usually written) scatters over decades, and
-  // Lightning's 0.98-EMA version lags towards the minimum.
-  std::vector<double> ours, raw, lightning;
+  // put, while argmin of the raw gradient (the rule as usually written) scatters over decades.
+  std::vector<double> edge, centre, raw;
   for (uint32_t seed = 1; seed <= 20; ++seed) {
     const Curve c = synthetic(100, 0.15, seed);
     const LrSuggestion s = suggest_lr(c.lrs, c.losses);
-    ASSERT_TRUE(s.lr) << "seed " << seed << ": " << s.reason;
-    ours.push_back(std::log10(*s.lr));
+    const LrSuggestion sc = suggest_lr(c.lrs, c.losses, LrSuggestOptions{}.with_upper_edge(false));
+    ASSERT_TRUE(s.lr && sc.lr) << "seed " << seed << ": " << s.reason;
+    edge.push_back(std::log10(*s.lr));
+    centre.push_back(std::log10(*sc.lr));
     raw.push_back(std::log10(*naive_suggestion(c.lrs, c.losses, 10, 1, 0.0)));
-    lightning.push_back(std::log10(*naive_suggestion(c.lrs, c.losses)));
   }
   const auto spread = [](const std::vector<double>& v) {
     return *std::max_element(v.begin(), v.end()) - *std::min_element(v.begin(), v.end());
   };
-  const auto middle = [](std::vector<double> v) {
-    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
-    return v[v.size() / 2];
-  };
-  EXPECT_LT(spread(ours), 0.6);  // within 4× across all draws (measured: 0.46)
-  for (double x : ours) EXPECT_NEAR(x, -3.0, 0.5);
-  EXPECT_GT(spread(raw), 4 * spread(ours));
-  EXPECT_GT(middle(lightning) - middle(ours), 0.5);  // > 3× above the true steepest point
+  // Measured: 0.67 and 0.46 decades; the raw rule 4.1.
+  EXPECT_LT(spread(edge), 0.8);
+  EXPECT_LT(spread(centre), 0.6);
+  for (double x : edge) EXPECT_NEAR(x, std::log10(4.1e-3), 0.5);
+  for (double x : centre) EXPECT_NEAR(x, -3.0, 0.5);
+  EXPECT_GT(spread(raw), 4 * spread(edge));
 }
 
 TEST(LrFindDivergence, StopsOnNonFiniteLoss) {
@@ -392,6 +399,113 @@ TEST(LrFind, BadOptionsAreInputErrorsNamingTheOption) {
   EXPECT_NE(message(LrFindOptions{}.with_smoothing(0)).find("--smoothing"), std::string::npos);
   EXPECT_NE(message(LrFindOptions{}.with_diverge_factor(1)).find("--diverge-factor"),
             std::string::npos);
+}
+
+}  // namespace
+}  // namespace lossdoctor::experiment
+
+namespace lossdoctor::experiment {
+namespace {
+
+/// Validation loss and accuracy after `steps` steps at a constant `lr`, and the mean training
+/// loss over the last 50 steps.
+struct Outcome {
+  double train_loss = NAN, val_loss = NAN, val_accuracy = NAN;
+};
+
+Outcome train_at(const spec::Spec& base, const data::Dataset& data, double lr, int64_t steps) {
+  spec::Spec s = base;
+  s.optimizer.lr = lr;
+  train::TrainOptions o;
+  o.progress = train::Progress::Quiet;
+  o.max_steps = steps;
+  o.dataset = &data;
+  train::Trainer trainer(s, o);
+  trainer.run();
+  Outcome out;
+  const auto& rec = trainer.steps();
+  const size_t tail = std::min<size_t>(50, rec.size());
+  double sum = 0;
+  for (size_t i = rec.size() - tail; i < rec.size(); ++i) sum += rec[i].loss;
+  out.train_loss = sum / tail;
+  if (!trainer.epochs().empty()) {
+    out.val_loss = trainer.epochs().back().val_loss;
+    out.val_accuracy = trainer.epochs().back().val_accuracy;
+  }
+  return out;
+}
+
+// The comparison in docs/lr_find.md: 3 specs × 3 seeds, our suggestion against Lightning's rule
+// on the same sweep, and the loss reached after 300 steps at each (plus the spec's own rate).
+// Run: build/tests_experiment --gtest_also_run_disabled_tests \
+//        --gtest_filter='LrFindMeasure.*'   (about 10 minutes at 1 thread)
+TEST(LrFindMeasure, DISABLED_SuggestionsAcrossSeedsAndTheLossTheyReach) {
+  const std::string root = LOSSDOCTOR_SOURCE_DIR;
+  struct Case {
+    std::string name, file;
+    std::vector<std::string> overrides;
+  };
+  const std::vector<Case> cases{
+      {"adam (fashion-mnist.yaml)", root + "/examples/fashion-mnist.yaml", {}},
+      {"sgd momentum 0.9, lr 0.01",
+       root + "/examples/fashion-mnist.yaml",
+       {"optimizer.type=sgd", "optimizer.momentum=0.9", "optimizer.lr=0.01"}},
+      {"adam lr 1, batch 1 (seed-3)", root + "/examples/seed-3-adam-lr1-batch1.yaml", {}},
+  };
+  constexpr int64_t kTrainSteps = 300;
+  for (const auto& c : cases) {
+    std::vector<double> ours, naive;
+    for (int seed = 0; seed < 3; ++seed) {
+      auto overrides = c.overrides;
+      overrides.push_back("seed=" + std::to_string(seed));
+      const spec::Spec spec = spec::parse_spec_file(c.file, overrides);
+      const data::Dataset data = data::load_dataset(spec.data, spec.seed);
+      const LrFindResult r = lr_find(spec, LrFindOptions{}.with_dataset(&data));
+      if (const char* dir = std::getenv("LRF_DUMP_DIR")) {  // the sweeps, for plots
+        std::ofstream(fmt::format("{}/{}-{}.json", dir, c.file.substr(c.file.rfind('/') + 1),
+                                  seed + 10 * (&c - cases.data())))
+            << to_json(r).dump();
+      }
+      if (std::getenv("LRF_SWEEP_ONLY")) {
+        std::cout << render_text(r) << std::flush;
+        continue;
+      }
+      const auto show = [](const std::optional<double>& v) {
+        return v ? fmt::format("{:.2g}", *v) : std::string("–");
+      };
+      const auto outcome = [&](const std::optional<double>& lr) {
+        if (!lr) return std::string("–");
+        const Outcome o = train_at(spec, data, *lr, kTrainSteps);
+        return fmt::format("{:.3f} / {:.3f} / {:.1f}%", o.train_loss, o.val_loss,
+                           100 * o.val_accuracy);
+      };
+      std::vector<double> lrs, losses;
+      for (const auto& p : r.points) {
+        lrs.push_back(p.lr);
+        losses.push_back(p.loss);
+      }
+      const std::optional<double> centre =
+          suggest_lr(lrs, losses, LrSuggestOptions{}.with_upper_edge(false)).lr;
+      std::cout << fmt::format(
+                       "| {} | {} | {} | {} | {} | {} / {} | {} ({} steps) | {} | {} | {} | {} "
+                       "|\n",
+                       c.name, seed, show(r.suggested_lr), show(centre), show(r.naive_suggestion),
+                       show(r.unstable_lr), show(r.divergence_lr),
+                       fmt::format("{:.1f} s", r.seconds), r.steps_run, outcome(r.suggested_lr),
+                       outcome(centre), outcome(r.naive_suggestion), outcome(spec.optimizer.lr))
+                << std::flush;
+      if (r.suggested_lr) ours.push_back(*r.suggested_lr);
+      if (r.naive_suggestion) naive.push_back(*r.naive_suggestion);
+    }
+    const auto spread = [](const std::vector<double>& v) {
+      return v.empty()
+                 ? NAN
+                 : *std::max_element(v.begin(), v.end()) / *std::min_element(v.begin(), v.end());
+    };
+    std::cout << fmt::format("| {} | spread max/min | {:.2f}× | {:.2f}× |\n", c.name, spread(ours),
+                             spread(naive))
+              << std::flush;
+  }
 }
 
 }  // namespace

@@ -317,6 +317,14 @@ LrSuggestion suggest_lr(const std::vector<double>& lrs, const std::vector<double
     weighted_x += -out.slope[k] * x[k];
   }
   const double steepest_lr = std::pow(10.0, weighted_x / weight_sum);
+  // The upper edge of that steep stretch: the largest rate at which the loss still falls at least
+  // half as fast as at its fastest, interpolated between points.
+  double edge_x = x[half_hi];
+  if (half_hi < best) {
+    const double s0 = out.slope[half_hi], s1 = out.slope[half_hi + 1];
+    edge_x += (x[half_hi + 1] - x[half_hi]) * (half_slope - s0) / (s1 - s0);
+  }
+  const double edge_lr = std::pow(10.0, edge_x);
 
   double peak = out.trend[from];
   for (int64_t i = from; i <= steepest; ++i) peak = std::max(peak, out.trend[i]);
@@ -335,7 +343,8 @@ LrSuggestion suggest_lr(const std::vector<double>& lrs, const std::vector<double
   }
 
   const double ceiling = lrs[best] / std::max(1.0, options.below_minimum);
-  double lr = steepest_lr;
+  const double picked = options.upper_edge ? edge_lr : steepest_lr;
+  double lr = picked;
   if (lr > ceiling) {
     lr = ceiling;
     out.capped = true;
@@ -343,21 +352,21 @@ LrSuggestion suggest_lr(const std::vector<double>& lrs, const std::vector<double
   lr = std::max(lr, lrs[0]);
   out.lr = lr;
   out.index = steepest;
-  out.reason =
-      out.capped ? fmt::format(
-                       "lr {} = the loss minimum's rate {} / {}: the steepest stable descent "
-                       "(lr {}) lies too close to the minimum",
-                       num(lr), num(lrs[best]), num(options.below_minimum), num(lrs[steepest]))
-                 : fmt::format(
-                       "lr {}: steepest stable descent of the loss ({} per decade), {}× below the "
-                       "loss minimum at lr {}",
-                       num(lr), num(out.slope[steepest]), num(lrs[best] / lr), num(lrs[best]));
+  const std::string where = options.upper_edge ? "upper end of the steepest stable descent"
+                                               : "centre of the steepest stable descent";
+  out.reason = out.capped
+                   ? fmt::format(
+                         "lr {} = the loss minimum's rate {} / {}: the {} (lr {}) lies "
+                         "too close to the minimum",
+                         num(lr), num(lrs[best]), num(options.below_minimum), where, num(picked))
+                   : fmt::format("lr {}: {} of the loss, {}× below the loss minimum at lr {}",
+                                 num(lr), where, num(lrs[best] / lr), num(lrs[best]));
   out.evidence.push_back(fmt::format(
-      "slope of the loss trend against log10(lr) ≤ {} per decade over {} consecutive points, lr "
-      "{} to {}; steepest {} at lr {}; at least half as steep from lr {} to {} (centre {})",
-      num(window_slope), sustain, num(lrs[window_start]), num(lrs[window_start + sustain - 1]),
-      num(out.slope[steepest]), num(lrs[steepest]), num(lrs[half_lo]), num(lrs[half_hi]),
-      num(steepest_lr)));
+      "the loss trend falls at least half as fast as its fastest ({} per decade at lr {}) from lr "
+      "{} to {} (centre {}), and at ≤ {} per decade over {} consecutive points from lr {} to {}",
+      num(out.slope[steepest]), num(lrs[steepest]), num(lrs[half_lo]), num(edge_lr),
+      num(steepest_lr), num(window_slope), sustain, num(lrs[window_start]),
+      num(lrs[window_start + sustain - 1])));
   out.evidence.push_back(fall);
   out.evidence.push_back(
       fmt::format("loss trend minimum {} at lr {}", num(out.trend[best]), num(lrs[best])));

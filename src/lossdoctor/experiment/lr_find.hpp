@@ -48,7 +48,11 @@ struct LrSuggestOptions {
   /// The descent must lower the trend by at least this fraction of its value before it...
   double min_relative_drop = 0.1;
   /// ...and by at least this many noise standard deviations (noise: MAD of loss − running median).
-  double min_drop_noise_sigmas = 4.0;
+  double min_drop_noise_sigmas = 2.0;
+  /// true: suggest the upper end of the steepest descent (the largest rate at which the loss
+  /// still falls at least half as fast as at its fastest); false: its slope-weighted centre,
+  /// which is more conservative (and stabler across seeds) but trains slower.
+  bool upper_edge = true;
   /// The suggestion is never above (rate at the trend's minimum) / this.
   double below_minimum = 3.0;
   /// The minimum is searched only up to the first point where the trend climbs back above it by
@@ -66,6 +70,10 @@ struct LrSuggestOptions {
   }
   LrSuggestOptions& with_sustain_points(int64_t v) {
     sustain_points = v;
+    return *this;
+  }
+  LrSuggestOptions& with_upper_edge(bool v) {
+    upper_edge = v;
     return *this;
   }
   LrSuggestOptions& with_below_minimum(double v) {
@@ -90,9 +98,13 @@ struct LrSuggestion {
   std::vector<std::string> evidence;  ///< the numbers behind it
 };
 
-/// Reads a suggestion from a sweep: the steepest sustained descent of the trend (centred running
-/// median of 5, then a local line fit over 2·half_window+1 points against log10(lr)), restricted
-/// to points before the trend's minimum, capped at minimum's rate / below_minimum.
+/// Reads a suggestion from a sweep. Trend: centred running median of 5, then a local line fit
+/// over 2·half_window+1 points against log10(lr) (its slope is the descent rate per decade).
+/// Minimum: the lowest trend before the trend first climbs clearly back up. Descent: the
+/// `sustain_points` consecutive points before the minimum whose shallowest slope is the most
+/// negative; around its steepest point, the stretch at least half as steep. Suggestion: that
+/// stretch's upper end (or centre), capped at the minimum's rate / below_minimum, provided the
+/// loss fell by a clear fraction and well above the noise.
 /// requires: lrs.size() == losses.size(), lrs positive and increasing. Points from the first
 /// non-finite loss on are ignored. ensures: never throws; lr unset (with a reason) when fewer than
 /// skip_start + 8 finite points exist or no descent is both sustained and larger than the noise.

@@ -148,7 +148,7 @@ TEST(Cli, TrainQuietPrintsNothingAndWritesTheRun) {
 
 TEST(Cli, HelpOnEveryCommand) {
   for (const char* cmd : {"--help", "train --help", "validate --help", "lint --help",
-                          "diagnose --help", "audit --help"}) {
+                          "diagnose --help", "audit --help", "lr-find --help", "repair --help"}) {
     const CliRun r = run_cli(cmd);
     EXPECT_EQ(r.code, 0) << cmd;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << cmd << "\n" << r.out;

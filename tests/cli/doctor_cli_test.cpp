@@ -153,6 +153,10 @@ TEST(DoctorCli, DiagnoseSeed3ExitsOneWithLrTooHighAndWritesFilesAtomically) {
   EXPECT_EQ(j["findings"][0]["cause"], "lr_too_high") << j.dump(2);
   ASSERT_TRUE(j["findings"][0]["fix"].contains("optimizer.lr"));
   EXPECT_TRUE(j["findings"][0]["fix"]["optimizer.lr"].is_number()) << "typed fix value";
+  // Confirmation is on by default: the lr/10 rerun proves the cause.
+  EXPECT_EQ(j["findings"][0]["status"], "confirmed") << j.dump(2);
+  ASSERT_TRUE(j.contains("confirmation")) << j.dump(2);
+  EXPECT_FALSE(j["confirmation"]["arms"].empty());
   const json rec = read_json(dir / "record.json");
   EXPECT_EQ(rec["steps"].size(), j["steps_run"].get<size_t>());
   EXPECT_EQ(rec["batch_size"], 1);
@@ -178,7 +182,7 @@ TEST(DoctorCli, DiagnoseExitCodeMatchesVerdict) {
 TEST(DoctorCli, BadInputExitsTwoAndWritesNoJson) {
   const fs::path dir = temp_dir("bad");
   { std::ofstream(dir / "bad.yaml") << "name: x\nmodel: {layers: [\n"; }
-  for (const std::string cmd : {"lint", "diagnose"}) {
+  for (const std::string cmd : {"lint", "diagnose", "lr-find", "repair"}) {
     const fs::path out = dir / (cmd + ".json");
     CmdRun r = lossdoctor(cmd + " " + (dir / "bad.yaml").string() + " --json " + out.string());
     EXPECT_EQ(r.code, 2) << cmd << ": " << r.out;
@@ -194,6 +198,46 @@ TEST(DoctorCli, BadInputExitsTwoAndWritesNoJson) {
     EXPECT_FALSE(fs::exists(out)) << cmd;
   }
   expect_only(dir, {"bad.yaml"});
+  fs::remove_all(dir);
+}
+
+TEST(DoctorCli, DiagnoseNoConfirmSkipsTheReruns) {
+  const fs::path dir = temp_dir("noconfirm");
+  const CmdRun r = lossdoctor(
+      "diagnose examples/seed-3-adam-lr1-batch1.yaml --budget-steps 100 --quiet --no-confirm" +
+      std::string(kSmall) + " --json " + (dir / "report.json").string());
+  EXPECT_EQ(r.code, 1) << r.out;
+  const json j = read_json(dir / "report.json");
+  EXPECT_FALSE(j.contains("confirmation") && !j["confirmation"].is_null()) << j.dump(2);
+  for (const auto& f : j["findings"]) EXPECT_EQ(f["status"], "suspected");
+  fs::remove_all(dir);
+}
+
+TEST(DoctorCli, RepairWritesACommentedSpecThatTrainsBetter) {
+  const fs::path dir = temp_dir("repair");
+  const fs::path fixed = dir / "fixed.yaml";
+  const CmdRun r = lossdoctor(
+      "repair examples/seed-3-adam-lr1-batch1.yaml --max-steps 150 --no-lr-find -q"
+      " --set diagnose.budget_steps=100 --set data.train.limit=2000 --set data.val.limit=500"
+      " --set batch_size=16 -o " +
+      fixed.string() + " --json " + (dir / "repair.json").string());
+  const json j = read_json(dir / "repair.json");
+  EXPECT_EQ(r.code, j["verdict"] == "healthy" ? 0 : 1) << r.out;
+  EXPECT_EQ(j["command"], "repair");
+  ASSERT_FALSE(j["edits"].empty()) << j.dump(2);
+  EXPECT_EQ(j["edits"][0]["key"], "optimizer.lr") << j.dump(2);
+  EXPECT_LT(j["after"]["train_loss"].get<double>(), j["before"]["train_loss"].get<double>());
+  // The repaired spec validates, keeps the user's overrides, and says why each key changed.
+  const CmdRun v = lossdoctor("validate " + fixed.string());
+  EXPECT_EQ(v.code, 0) << v.out;
+  std::ifstream in(fixed);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("# fixes lr_too_high (confirmed"), std::string::npos) << text;
+  EXPECT_NE(text.find("limit: 2000"), std::string::npos) << text;
+  // Refuses to overwrite the spec it repairs.
+  const CmdRun same = lossdoctor("repair " + fixed.string() + " -o " + fixed.string());
+  EXPECT_EQ(same.code, 2) << same.out;
+  EXPECT_NE(same.out.find("refusing to overwrite"), std::string::npos) << same.out;
   fs::remove_all(dir);
 }
 

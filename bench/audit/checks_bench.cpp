@@ -1,7 +1,7 @@
 // Data audit checks (run_checks) on Fashion-MNIST: throughput, injected-corruption recall and
 // precision, and what the checks flag on the clean data.
 //
-//   audit_bench [--data DIR] [--threads N] [--rounds N] [--seeds N] [--json FILE]
+//   audit_bench [--data DIR] [--threads N] [--rounds N] [--seeds N] [--hf-z Z] [--json FILE]
 //
 // (a) throughput: run_checks on all 70 000 images (train 60k + val 10k), median of --rounds
 //     (default 5) after one warm-up round, in images/s, with the median time of each phase;
@@ -9,7 +9,8 @@
 //     (val 2 000), --seeds seeds each: recall and precision of the corrupt_samples findings'
 //     samples against data.inject's indices (Dataset::injected.corrupt);
 // (c) clean 60k: every train image that corrupt_samples flags, with its statistics.
-// --threads defaults to 1 (at::set_num_threads). Prints a table; --json writes the figures.
+// --threads defaults to 1 (at::set_num_threads); --hf-z overrides AuditOptions::outlier_hf_z (to
+// study the noise threshold). Prints a table; --json writes the figures.
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
@@ -94,6 +95,7 @@ const char* kind_name(Kind k) {
 int main(int argc, char** argv) {
   std::string dir = "/usr/share/datasets/fashion-mnist", json_path;
   int threads = 1, rounds = 5, seeds = 3;
+  double hf_z = 0;  // 0: AuditOptions' default
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -111,11 +113,13 @@ int main(int argc, char** argv) {
       rounds = std::max(1, std::stoi(next()));
     else if (a == "--seeds")
       seeds = std::max(1, std::stoi(next()));
+    else if (a == "--hf-z")
+      hf_z = std::stod(next());
     else if (a == "--json")
       json_path = next();
     else {
       std::cerr << "usage: audit_bench [--data DIR] [--threads N] [--rounds N] [--seeds N] "
-                   "[--json FILE]\n";
+                   "[--hf-z Z] [--json FILE]\n";
       return 2;
     }
   }
@@ -136,6 +140,9 @@ int main(int argc, char** argv) {
   const int64_t images = full.train.size() + full.val.size();
   ld::audit::AuditOptions opt;
   opt.max_samples = 100000;
+  if (hf_z > 0) opt.outlier_hf_z = hf_z;
+  out["outlier_z"] = opt.outlier_z;
+  out["outlier_hf_z"] = opt.outlier_hf_z;
   ld::audit::AuditResult clean = ld::audit::run_checks(full, full_spec, opt);  // warm-up
   std::vector<double> totals;
   std::map<std::string, std::vector<double>> phases;
@@ -175,6 +182,7 @@ int main(int argc, char** argv) {
   nlohmann::json jkinds = nlohmann::json::array();
   for (Kind kind : {Kind::Zeros, Kind::Noise, Kind::Saturate, Kind::NaN}) {
     int64_t injected = 0, flagged = 0, hits = 0;
+    nlohmann::json jseeds = nlohmann::json::array();
     for (int seed = 0; seed < seeds; ++seed) {
       auto s = fashion_spec(dir, 12000, 2000);
       s.inject.corrupt = 0.02;
@@ -182,9 +190,38 @@ int main(int argc, char** argv) {
       const auto ds = ld::data::load_dataset(s, static_cast<uint64_t>(seed));
       const std::set<int64_t> truth(ds.injected.corrupt.begin(), ds.injected.corrupt.end());
       const auto got = corrupt_flags(ld::audit::run_checks(ds, s, opt));
+      std::vector<int64_t> missed, extra;
+      for (auto i : truth) {
+        if (!got.count(i)) missed.push_back(i);
+      }
+      for (auto i : got) {
+        if (!truth.count(i)) extra.push_back(i);
+      }
+      const auto seed_hits = static_cast<int64_t>(got.size() - extra.size());
       injected += static_cast<int64_t>(truth.size());
       flagged += static_cast<int64_t>(got.size());
-      for (auto i : got) hits += static_cast<int64_t>(truth.count(i));
+      hits += seed_hits;
+      jseeds.push_back({{"seed", seed},
+                        {"injected", truth.size()},
+                        {"flagged", got.size()},
+                        {"hits", seed_hits},
+                        {"missed", missed},
+                        {"extra", extra}});
+      for (size_t m = 0; m < missed.size() && m < 10; ++m) {
+        const at::Tensor img = ds.train.images[missed[m]];
+        std::printf("      missed #%lld (label %lld): mean %.1f, std %.1f, min %.0f, max %.0f\n",
+                    static_cast<long long>(missed[m]),
+                    static_cast<long long>(ds.train.labels[missed[m]].item<int64_t>()),
+                    img.mean().item<double>(), img.std(false).item<double>(),
+                    img.min().item<double>(), img.max().item<double>());
+      }
+      if (!missed.empty() || !extra.empty()) {
+        std::printf(
+            "    %-9s seed %d: %zu missed, %zu flagged but not injected (train positions "
+            "%s)\n",
+            kind_name(kind), seed, missed.size(), extra.size(),
+            nlohmann::json(extra).dump().c_str());
+      }
     }
     const double recall = injected ? static_cast<double>(hits) / injected : 0.0;
     const double precision = flagged ? static_cast<double>(hits) / flagged : 0.0;
@@ -196,7 +233,8 @@ int main(int argc, char** argv) {
                       {"flagged", flagged},
                       {"hits", hits},
                       {"recall", recall},
-                      {"precision", precision}});
+                      {"precision", precision},
+                      {"per_seed", jseeds}});
   }
   out["injected"] = {
       {"train_images", 12000}, {"fraction", 0.02}, {"seeds", seeds}, {"kinds", jkinds}};

@@ -32,7 +32,7 @@ struct AuditOptions {
   /// |z| above this.
   double outlier_z = 14.0;
   /// Outliers: the threshold for the high-frequency energy feature (noise detector).
-  double outlier_hf_z = 8.0;
+  double outlier_hf_z = 7.5;
   /// Duplicates: largest Hamming distance between two 64-bit average hashes of a near duplicate.
   int near_hamming = 4;
   /// Duplicates: a near duplicate must also have 8×8 thumbnails within this mean absolute

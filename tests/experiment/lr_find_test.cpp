@@ -438,7 +438,7 @@ Outcome train_at(const spec::Spec& base, const data::Dataset& data, double lr, i
 // The comparison in docs/lr_find.md: 3 specs × 3 seeds, our suggestion against Lightning's rule
 // on the same sweep, and the loss reached after 300 steps at each (plus the spec's own rate).
 // Run: build/tests_experiment --gtest_also_run_disabled_tests \
-//        --gtest_filter='LrFindMeasure.*'   (about 10 minutes at 1 thread)
+//        --gtest_filter='LrFindMeasure.*'   (about 14 minutes at 1 thread)
 TEST(LrFindMeasure, DISABLED_SuggestionsAcrossSeedsAndTheLossTheyReach) {
   const std::string root = LOSSDOCTOR_SOURCE_DIR;
   struct Case {

@@ -13,18 +13,19 @@
 // sweep as `naive_suggestion`, for comparison.
 //
 // Contract:
-//   requires: a validated spec; options with 0 < min_lr < max_lr, steps >= skip_start + 8,
+//   requires: a validated spec; options with 0 < min_lr < max_lr, skip_start >= 0,
+//             steps >= skip_start + 2·half_window + sustain_points + 1 (24 by default),
 //             0 < smoothing <= 1, diverge_factor > 1.
 //   ensures:  the sweep is a pure function of (spec, options) on CPU (the Trainer reseeds every
 //             step), so two calls return the same points. The spec's schedule is replaced by the
 //             sweep; its optimiser, batch size, clipping, data and model are used as they are. The
 //             validation split is not evaluated. Nothing is written to disk.
-//             suggested_lr, when set, lies in [min_lr, max_lr] and below the loss minimum's rate.
+//             suggested_lr, when set, lies in [min_lr, max_lr] and at or below the loss
+//             minimum's rate / below_minimum; best_lr < unstable_lr when both are set.
 //   throws:   InputError for bad options (message names the option), and whatever the Trainer
 //             throws for a bad spec or data (InputError).
 
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
@@ -85,7 +86,7 @@ struct LrSuggestOptions {
 /// The suggestion read from one curve (a pure function of it: see suggest_lr).
 struct LrSuggestion {
   std::optional<double> lr;           ///< suggested rate; unset when there is no stable descent
-  std::optional<int64_t> index;       ///< point the suggestion was read at
+  std::optional<int64_t> index;       ///< point of the steepest slope of the chosen descent
   std::optional<double> best_lr;      ///< rate at the minimum of the centred trend
   std::optional<int64_t> best_index;  ///< point of that minimum
   std::optional<double> rise_lr;      ///< rate from which the trend climbs clearly above it

@@ -194,8 +194,12 @@ int run_lr_find(const CommonArgs& args, const LrFindArgs& largs) {
   }
   experiment::LrFindOptions options;
   options.with_min_lr(largs.min_lr).with_max_lr(largs.max_lr).with_steps(largs.steps);
-  options.progress = largs.quiet ? train::Progress::Quiet : train::Progress::Auto;
+  options.progress = train::Progress::Quiet;  // a short sweep; its own summary follows
   options.warn = print_warning;
+  if (!largs.quiet) {
+    fmt::print(stderr, "sweeping the learning rate from {} to {} over {} steps...\n",
+               largs.min_lr, largs.max_lr, largs.steps);
+  }
   install_interrupt_handler();
   const experiment::LrFindResult result = experiment::lr_find(spec, options);
   if (!largs.json_path.empty()) {

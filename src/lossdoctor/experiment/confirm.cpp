@@ -696,7 +696,9 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
                         pair, c.arm.reason));
       } else {
         conf.notes.push_back(fmt::format("{} together ({}): {} — {}", pair, merged->text,
-                                         c.arm.status == "confirmed" ? "confirmed" : "not better",
+                                         c.arm.status == "confirmed" ? "confirmed"
+                                         : c.arm.status == "refuted" ? "not better"
+                                                                     : "undecided",
                                          c.arm.reason));
       }
       conf.arms.push_back(c.arm);

@@ -6,6 +6,8 @@ its ground truth (read by `lossdoctor-bench zoo`):
     # truth: <cause id>            the injected cause ("healthy" for controls)
     # accept: <id>, <id>           alternatives an expert would also accept
     # effect: ...                  measured: the fault really changes training
+    # fixable: no (reason)         no spec change can remove the fault (left out of the repair
+                                   success rate of `lossdoctor-bench zoo --repair`)
 Run it again after editing the table. The effect lines come from bench/zoo/effects.json, written
 by `build/bench/lossdoctor-bench zoo --effects bench/zoo/effects.json` (each case trained for 300
 steps on seed 0 beside the healthy base case `ok-example`); regenerate both after a change.
@@ -75,7 +77,7 @@ def plain_layers():
 CASES = []
 
 
-def case(cid, truth, accept=(), note="", **changes):
+def case(cid, truth, accept=(), note="", unfixable=None, **changes):
     spec = copy.deepcopy(BASE)
     for path, value in changes.items():
         keys = path.split("__")
@@ -86,7 +88,7 @@ def case(cid, truth, accept=(), note="", **changes):
             node.pop(keys[-1], None)
         else:
             node[keys[-1]] = value
-    CASES.append((cid, truth, list(accept), note, spec))
+    CASES.append((cid, truth, list(accept), note, spec, unfixable))
 
 
 # --- learning rate
@@ -161,6 +163,8 @@ case("data-scaled-twice", "unnormalized_input", ["lr_too_low"], "inputs divided 
      data__transforms={"train": [{"scale": SCALE}, {"scale": SCALE}]}, model__layers=plain_layers(),
      optimizer={"type": "sgd", "lr": 0.01, "momentum": 0.9})
 case("data-imbalance-95", "class_imbalance", note="95% of five classes removed",
+     unfixable="the spec has no key for class weights or oversampling; the only spec change that "
+               "removes the imbalance would delete the injection itself",
      data__inject={"drop_classes": {"classes": [0, 1, 2, 3, 4], "fraction": 0.95}})
 # --- regularisation
 case("reg-weight-decay-1", "excessive_regularization", note="weight decay 1.0 (SGD)",
@@ -261,12 +265,14 @@ def main():
     for f in os.listdir(out):
         if f.endswith(".yaml"):
             os.remove(os.path.join(out, f))
-    for cid, truth, accept, note, spec in CASES:
+    for cid, truth, accept, note, spec, unfixable in CASES:
         spec = dict(spec)
         spec = {"name": cid, **spec}
         header = [f"# zoo case {cid}: {note}", f"# truth: {truth}"]
         if accept:
             header.append("# accept: " + ", ".join(accept))
+        if unfixable:
+            header.append(f"# fixable: no ({unfixable})")
         line, strong = effect_line(cid, effects)
         if line:
             header.append("# " + line)

@@ -3,6 +3,7 @@
 //   lossdoctor-bench zoo [--seeds N] [--filter GLOB] [--jobs N] [--budget N] [--cases DIR]
 //                        [--out FILE] [--update-docs FILE] [--require-correct]
 //                        [--effects FILE] [--cli PATH]
+//                        [--repair [--baseline-accuracy X]]
 //
 // --cli PATH runs another lossdoctor binary (e.g. a frozen copy while the tree is rebuilt).
 //
@@ -10,8 +11,18 @@
 // "# truth:" / "# accept:" header) and the Monitor loop bugs of examples/cpp/custom_loop, for
 // several seeds, in parallel child processes, and scores the reports: detection recall, false
 // alarms, top-1/top-3 accuracy, steps and seconds until the right cause first reached the top,
-// and a confusion table. Exit status: 0, or 1 with --require-correct when any run's top cause
-// is wrong (the CI subset), 2 on bad arguments.
+// a confusion table, and the counterfactual confirmation (diagnose confirms by default): whether
+// the true cause (or an accepted alternative) came back `confirmed`, controls with any confirmed
+// finding, and the confirmation's cost relative to the diagnosis run. Exit status: 0, or 1 with
+// --require-correct when any run's top cause is wrong (the CI subset), 2 on bad arguments.
+//
+// --repair runs `lossdoctor repair CASE --max-steps B` on every spec case instead (B = --budget,
+// default 300: the budget of effects.json and the case headers) and scores repair success: the
+// last round healthy and the repaired spec's validation accuracy at least 90% of the healthy
+// baseline's (ok-example in effects.json, or --baseline-accuracy), over the fault cases that a
+// spec change can fix (a case header "# fixable: no (reason)" takes a case out, and the Monitor
+// loop bugs have no spec); plus repair time relative to one plain training run. Writes
+// bench/results/zoo-repair.json and the docs section between <!-- zoo-repair:begin/end -->.
 //
 // --effects FILE trains every spec case (no probes) for the budget with seed 0 next to the
 // healthy base case `ok-example`, and writes their final training loss and validation accuracy
@@ -55,6 +66,8 @@ struct Case {
   std::string loop_bug;  ///< custom_loop --bug value for loop cases
   std::string truth;
   std::vector<std::string> accept;
+  bool fixable = true;           ///< a spec change can remove the fault
+  std::string unfixable_reason;  ///< why not, when !fixable
   bool control() const { return truth == "healthy"; }
   bool correct(const std::string& cause) const {
     return cause == truth || std::find(accept.begin(), accept.end(), cause) != accept.end();
@@ -77,7 +90,34 @@ struct Run {
   double wall = 0;
   std::optional<int64_t> steps_to_correct;
   json summary;  ///< --effects: the training run's summary.json
+  // confirmation (diagnose reports)
+  std::vector<std::string> statuses;  ///< per finding, parallel to causes
+  std::optional<double> cost_ratio;   ///< confirmation.cost_ratio when any arm ran
+  int arms = 0;                       ///< confirmation arms run
+  // --repair
+  json repair;  ///< the repair report
 };
+
+/// Status of the first finding naming the true cause (or an accepted one): "confirmed",
+/// "suspected", "refuted", or "absent".
+std::string truth_status(const Run& r) {
+  std::string best = "absent";
+  for (size_t i = 0; i < r.causes.size(); ++i) {
+    if (!r.c->correct(r.causes[i])) continue;
+    const std::string st = i < r.statuses.size() ? r.statuses[i] : "";
+    if (st == "confirmed") return st;
+    if (best == "absent") best = st.empty() ? "suspected" : st;
+  }
+  return best;
+}
+
+/// Causes confirmed in a report that are not the truth.
+std::vector<std::string> other_confirmed(const Run& r) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < r.causes.size() && i < r.statuses.size(); ++i)
+    if (r.statuses[i] == "confirmed" && !r.c->correct(r.causes[i])) out.push_back(r.causes[i]);
+  return out;
+}
 
 double now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -90,7 +130,8 @@ std::vector<Case> load_cases(const std::string& dir, const std::string& filter) 
     if (e.path().extension() == ".yaml") files.push_back(e.path());
   }
   std::sort(files.begin(), files.end());
-  const std::regex truth_re("^# truth: *(\\S+)"), accept_re("^# accept: *(.*)$");
+  const std::regex truth_re("^# truth: *(\\S+)"), accept_re("^# accept: *(.*)$"),
+      fixable_re("^# fixable: *no\\b *\\(?([^)]*)\\)?");
   for (const auto& f : files) {
     Case c;
     c.id = f.stem().string();
@@ -100,6 +141,10 @@ std::vector<Case> load_cases(const std::string& dir, const std::string& filter) 
     std::smatch m;
     while (std::getline(in, line) && !line.empty() && line[0] == '#') {
       if (std::regex_search(line, m, truth_re)) c.truth = m[1];
+      if (std::regex_search(line, m, fixable_re)) {
+        c.fixable = false;
+        c.unfixable_reason = m[1].str().empty() ? "marked not fixable" : m[1].str();
+      }
       if (std::regex_search(line, m, accept_re)) {
         std::stringstream ss(m[1].str());
         std::string item;
@@ -126,6 +171,8 @@ std::vector<Case> load_cases(const std::string& dir, const std::string& filter) 
     c.id = id;
     c.loop_bug = bug;
     c.truth = truth;
+    c.fixable = false;
+    c.unfixable_reason = "a bug in the training-loop code (C++ Monitor API): no spec to change";
     cases.push_back(c);
   }
   if (!filter.empty()) {
@@ -176,7 +223,16 @@ void read_result(Run& run) {
   }
   run.ok = true;
   run.verdict = j.value("verdict", "");
-  for (const auto& f : j["findings"]) run.causes.push_back(f.value("cause", ""));
+  for (const auto& f : j["findings"]) {
+    run.causes.push_back(f.value("cause", ""));
+    run.statuses.push_back(f.value("status", ""));
+  }
+  if (j.contains("confirmation") && j["confirmation"].is_object()) {
+    const json& conf = j["confirmation"];
+    run.arms = conf.contains("arms") ? static_cast<int>(conf["arms"].size()) : 0;
+    if (run.arms > 0 && conf.contains("cost_ratio") && conf["cost_ratio"].is_number())
+      run.cost_ratio = conf["cost_ratio"].get<double>();
+  }
   run.steps_run = j.value("steps_run", 0);
   run.seconds = j.value("seconds", 0.0);
   if (!run.causes.empty() && run.c->correct(run.causes.front())) {
@@ -192,6 +248,71 @@ void read_result(Run& run) {
   }
 }
 
+void read_repair(Run& run) {
+  std::ifstream in(run.json_path);
+  if (!in) {
+    run.error = "no report written";
+    return;
+  }
+  try {
+    run.repair = json::parse(in);
+  } catch (const std::exception& e) {
+    run.error = std::string("bad report: ") + e.what();
+    return;
+  }
+  run.ok = true;
+  run.verdict = run.repair.value("verdict", "");
+  run.seconds = run.repair.value("seconds", 0.0);
+}
+
+/// A number from a JSON object, NaN when absent or null.
+double number(const json& j, const char* key) {
+  return j.is_object() && j.contains(key) && j[key].is_number() ? j[key].get<double>() : NAN;
+}
+
+/// The healthy baseline's validation accuracy: ok-example in the effects table.
+double baseline_accuracy(const std::string& effects_path) {
+  std::ifstream in(effects_path);
+  if (!in) return NAN;
+  try {
+    const json j = json::parse(in);
+    return j.contains("ok-example") ? number(j["ok-example"], "val_accuracy") : NAN;
+  } catch (const std::exception&) {
+    return NAN;
+  }
+}
+
+/// Replaces the text between `begin` and `end` markers in a docs file (appends `heading` and
+/// the section when the markers are missing).
+void update_docs(const std::string& docs_path, const std::string& begin, const std::string& end,
+                 const std::string& heading, const std::string& body) {
+  std::ifstream in(docs_path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string doc = ss.str();
+  const std::string section = begin + "\n" + body + end;
+  const size_t b = doc.find(begin), e = doc.find(end);
+  if (b != std::string::npos && e != std::string::npos) {
+    doc.replace(b, e + end.size() - b, section);
+  } else {
+    doc += "\n" + heading + "\n\n" + section + "\n";
+  }
+  const std::string tmp_doc = docs_path + ".tmp";
+  std::ofstream(tmp_doc) << doc;
+  fs::rename(tmp_doc, docs_path);
+  std::cerr << "updated " << docs_path << "\n";
+}
+
+std::string today() {
+  char buf[32];
+  const std::time_t t = std::time(nullptr);
+  std::strftime(buf, sizeof buf, "%Y-%m-%d", std::gmtime(&t));
+  return buf;
+}
+
+std::string pct_text(double v) { return std::isnan(v) ? "n/a" : fmt::format("{:.1f}%", v); }
+std::string ratio_text(double v) { return std::isnan(v) ? "n/a" : fmt::format("{:.2f}", v); }
+
 double quantile(std::vector<double> v, double q) {
   if (v.empty()) return NAN;
   std::sort(v.begin(), v.end());
@@ -206,8 +327,169 @@ int usage() {
       << "usage: lossdoctor-bench zoo [--seeds N] [--filter GLOB[,GLOB]] [--jobs N] [--budget N]\n"
          "                            [--cases DIR] [--out FILE] [--update-docs FILE] "
          "[--require-correct]\n"
-         "                            [--effects FILE] [--cli PATH]\n";
+         "                            [--effects FILE] [--cli PATH]\n"
+         "                            [--repair [--baseline-accuracy X]]\n";
   return 2;
+}
+
+std::string shorten(const std::string& text, size_t most) {
+  return text.size() <= most ? text : text.substr(0, most - 3) + "...";
+}
+
+/// Top finding of a report as "cause (status)".
+std::string top_finding(const json& report) {
+  if (!report.is_object() || !report.contains("findings") || report["findings"].empty())
+    return "none";
+  const json& f = report["findings"][0];
+  return fmt::format("{} ({})", f.value("cause", "?"), f.value("status", "?"));
+}
+
+/// Scores the repair reports, prints and writes them. Returns the exit status.
+int score_repair(const std::vector<Case>& cases, const std::vector<Run>& runs, int seeds, int jobs,
+                 int budget, double baseline_acc, double total_wall, const std::string& filter,
+                 const std::string& out_path, const std::string& docs_path, int argc, char** argv) {
+  const double target_acc = 0.9 * baseline_acc;
+  int fixable_runs = 0, successes = 0, healthy_runs = 0, accurate_runs = 0, control_runs = 0,
+      controls_unchanged = 0;
+  std::vector<double> time_ratios, repair_seconds;
+  json per_run = json::array();
+  std::string runs_md =
+      "| case | truth | seed | round 1 top (status) | edits | last verdict | val acc before → "
+      "after | success | time × plain run | stop reason |\n"
+      "|---|---|---|---|---|---|---|---|---|---|\n";
+  for (const Run& r : runs) {
+    const Case& c = *r.c;
+    const json& rep = r.repair;
+    const json before = r.ok ? rep.value("before", json()) : json();
+    const json after = r.ok ? rep.value("after", json()) : json();
+    const double acc_before = number(before, "val_accuracy");
+    const double acc_after = number(after, "val_accuracy");
+    const double ratio = r.ok ? number(rep, "time_vs_plain_run") : NAN;
+    const bool healthy = r.ok && r.verdict == "healthy";
+    const bool accurate =
+        !std::isnan(acc_after) && !std::isnan(target_acc) && acc_after >= target_acc;
+    const bool success = healthy && accurate;
+    std::vector<std::string> edits;
+    if (r.ok && rep.contains("edits")) {
+      for (const auto& e : rep["edits"])
+        edits.push_back(e.value("key", "") + "=" + e.value("value", ""));
+    }
+    std::string first_top = "-";
+    if (r.ok && rep.contains("rounds") && !rep["rounds"].empty())
+      first_top = top_finding(rep["rounds"][0].value("report", json()));
+    const std::string stop = r.ok ? rep.value("stop_reason", "") : r.error;
+    if (c.control()) {
+      ++control_runs;
+      if (healthy && edits.empty()) ++controls_unchanged;
+    } else {
+      if (!std::isnan(ratio)) time_ratios.push_back(ratio);
+      if (r.ok) repair_seconds.push_back(r.seconds);
+      if (c.fixable) {
+        ++fixable_runs;
+        successes += success;
+        healthy_runs += healthy;
+        accurate_runs += accurate;
+      }
+    }
+    std::string edits_md;
+    for (const auto& e : edits) edits_md += (edits_md.empty() ? "`" : ", `") + shorten(e, 48) + "`";
+    const std::string success_md = c.control()
+                                       ? (healthy && edits.empty() ? "unchanged" : "CHANGED")
+                                   : !c.fixable ? "(not fixable)"
+                                   : success    ? "yes"
+                                   : !healthy   ? "no: still unhealthy"
+                                                : "no: accuracy below target";
+    runs_md +=
+        fmt::format("| {} | {} | {} | {} | {} | {} | {} → {} | {} | {} | {} |\n", c.id, c.truth,
+                    r.seed, first_top, edits_md.empty() ? "—" : edits_md,
+                    r.ok ? r.verdict : "(error)", pct_text(100 * acc_before),
+                    pct_text(100 * acc_after), success_md, ratio_text(ratio), shorten(stop, 90));
+    per_run.push_back({{"case", c.id},
+                       {"truth", c.truth},
+                       {"seed", r.seed},
+                       {"fixable", c.fixable},
+                       {"verdict", r.verdict},
+                       {"success", success},
+                       {"round1_top", first_top},
+                       {"edits", edits},
+                       {"rounds", r.ok && rep.contains("rounds") ? rep["rounds"].size() : 0},
+                       {"stop_reason", stop},
+                       {"before", before},
+                       {"after", after},
+                       {"seconds", r.seconds},
+                       {"time_vs_plain_run", std::isnan(ratio) ? json() : json(ratio)},
+                       {"error", r.error}});
+  }
+  json unfixable = json::array();
+  std::string unfixable_md =
+      "- loop-no-zero-grad, loop-wrong-params, loop-negated-loss: a bug in the training-loop code "
+      "(C++ Monitor API), no spec to change (not run here)\n";
+  for (const auto& c : cases) {
+    if (c.control() || c.fixable) continue;
+    unfixable.push_back({{"case", c.id}, {"reason", c.unfixable_reason}});
+    unfixable_md += fmt::format("- {}: {}\n", c.id, c.unfixable_reason);
+  }
+  const auto pct = [](int a, int b) { return b > 0 ? 100.0 * a / b : NAN; };
+  const double success_rate = pct(successes, fixable_runs);
+  const double med_ratio = quantile(time_ratios, 0.5), p90_ratio = quantile(time_ratios, 0.9);
+  const std::string table = fmt::format(
+      "| metric | value | target |\n|---|---|---|\n"
+      "| fixable fault cases × seeds | {} × {} = {} runs | |\n"
+      "| fault cases not fixable by a spec change | {} (+ 3 loop bugs), listed below | |\n"
+      "| **repair success**: last round healthy and val accuracy ≥ 90% of the healthy "
+      "baseline ({} → ≥ {}) | {} ({} of {}) | ≥ 90% (AUTOTRAINER: 98% on its own benchmark) |\n"
+      "| last round healthy | {} ({} of {}) | |\n"
+      "| repaired val accuracy ≥ 90% of baseline | {} ({} of {}) | |\n"
+      "| healthy controls left unchanged (healthy, no edit) | {} of {} | all |\n"
+      "| repair time / one plain training run of the same budget, fault cases: median / p90 | "
+      "{} / {} | |\n"
+      "| repair seconds, fault cases: median / p90 | {:.1f} / {:.1f} | |\n"
+      "| wall time of the whole run | {:.1f} min ({} jobs, budget {} steps) | |\n",
+      fixable_runs / seeds, seeds, fixable_runs, unfixable.size(), pct_text(100 * baseline_acc),
+      pct_text(100 * target_acc), pct_text(success_rate), successes, fixable_runs,
+      pct_text(pct(healthy_runs, fixable_runs)), healthy_runs, fixable_runs,
+      pct_text(pct(accurate_runs, fixable_runs)), accurate_runs, fixable_runs, controls_unchanged,
+      control_runs, ratio_text(med_ratio), ratio_text(p90_ratio), quantile(repair_seconds, 0.5),
+      quantile(repair_seconds, 0.9), total_wall / 60, jobs, budget);
+  std::cout << table << "\nnot fixable by a spec change:\n" << unfixable_md << "\n" << runs_md;
+  json result{{"date", today()},
+              {"mode", "repair"},
+              {"seeds", seeds},
+              {"jobs", jobs},
+              {"filter", filter},
+              {"budget", budget},
+              {"baseline_accuracy", baseline_acc},
+              {"target_accuracy", target_acc},
+              {"fixable_runs", fixable_runs},
+              {"successes", successes},
+              {"success_rate", success_rate},
+              {"healthy_rate", pct(healthy_runs, fixable_runs)},
+              {"accuracy_rate", pct(accurate_runs, fixable_runs)},
+              {"control_runs", control_runs},
+              {"controls_unchanged", controls_unchanged},
+              {"median_time_vs_plain_run", med_ratio},
+              {"p90_time_vs_plain_run", p90_ratio},
+              {"wall_minutes", total_wall / 60},
+              {"unfixable", unfixable},
+              {"runs", per_run}};
+  if (!out_path.empty()) {
+    if (fs::path(out_path).has_parent_path())
+      fs::create_directories(fs::path(out_path).parent_path());
+    const std::string tmp_out = out_path + ".tmp";
+    std::ofstream(tmp_out) << result.dump(2) << "\n";
+    fs::rename(tmp_out, out_path);
+    std::cerr << "wrote " << out_path << "\n";
+  }
+  if (!docs_path.empty()) {
+    std::string cmd = "lossdoctor-bench zoo";
+    for (int i = 2; i < argc; ++i) cmd += std::string(" ") + argv[i];
+    update_docs(docs_path, "<!-- zoo-repair:begin -->", "<!-- zoo-repair:end -->",
+                "## Repair on the fault zoo",
+                fmt::format("Measured {} with `build/bench/{}`.\n\n", today(), cmd) + table +
+                    "\nNot fixable by a spec change (left out of the success rate):\n\n" +
+                    unfixable_md + "\n" + runs_md);
+  }
+  return 0;
 }
 
 }  // namespace
@@ -216,9 +498,11 @@ int main(int argc, char** argv) {
   if (argc < 2 || std::string(argv[1]) != "zoo") return usage();
   const fs::path self = fs::canonical("/proc/self/exe").parent_path();
   std::string cases_dir = (fs::path(LOSSDOCTOR_SOURCE_DIR) / "bench/zoo/cases").string();
-  std::string filter,
-      out_path = (fs::path(LOSSDOCTOR_SOURCE_DIR) / "bench/results/zoo.json").string();
+  std::string filter, out_path;
   std::string docs_path;
+  bool repair = false;
+  double baseline_acc =
+      baseline_accuracy((fs::path(LOSSDOCTOR_SOURCE_DIR) / "bench/zoo/effects.json").string());
   std::string cli = LOSSDOCTOR_CLI_PATH, custom_loop = LOSSDOCTOR_CUSTOM_LOOP_PATH;
   int seeds = 3, jobs = 2, budget = 0;
   bool require_correct = false;
@@ -250,6 +534,10 @@ int main(int argc, char** argv) {
         effects_path = value();
       else if (a == "--cli")
         cli = value();
+      else if (a == "--repair")
+        repair = true;
+      else if (a == "--baseline-accuracy")
+        baseline_acc = std::stod(value());
       else if (a == "--help" || a == "-h")
         return usage() == 2 ? 0 : 0;
       else
@@ -259,13 +547,19 @@ int main(int argc, char** argv) {
     }
   }
   if (seeds < 1 || jobs < 1 || budget < 0) return usage();
-  std::vector<Case> cases = load_cases(cases_dir, filter);
   const bool effects = !effects_path.empty();
-  if (effects) {
+  if (effects && repair) return usage();
+  if (out_path.empty()) {
+    out_path = (fs::path(LOSSDOCTOR_SOURCE_DIR) /
+                (repair ? "bench/results/zoo-repair.json" : "bench/results/zoo.json"))
+                   .string();
+  }
+  std::vector<Case> cases = load_cases(cases_dir, filter);
+  if (effects || repair) {
     cases.erase(
         std::remove_if(cases.begin(), cases.end(), [](const Case& c) { return c.spec.empty(); }),
         cases.end());
-    seeds = 1;
+    if (effects) seeds = 1;
   }
   if (cases.empty()) {
     std::cerr << "no case matches '" << filter << "'\n";
@@ -304,6 +598,21 @@ int main(int argc, char** argv) {
                 "--quiet",
                 "--out",
                 (tmp / r.c->id).string()};
+      } else if (repair) {
+        args = {cli,
+                "--threads",
+                "1",
+                "repair",
+                r.c->spec,
+                "--set",
+                fmt::format("seed={}", r.seed),
+                "-o",
+                (tmp / fmt::format("{}-{}-repaired.yaml", r.c->id, r.seed)).string(),
+                "--json",
+                r.json_path,
+                "--max-steps",
+                std::to_string(budget > 0 ? budget : 300),
+                "--quiet"};
       } else if (!r.c->loop_bug.empty()) {
         args = {custom_loop, "--bug",    r.c->loop_bug, "--seed", std::to_string(r.seed),
                 "--json",    r.json_path};
@@ -350,6 +659,8 @@ int main(int argc, char** argv) {
       } catch (const std::exception& e) {
         r.error = "no summary";
       }
+    } else if (repair && (code == 0 || code == 1)) {
+      read_repair(r);
     } else if (code == 0 || code == 1) {
       read_result(r);
     } else {
@@ -362,6 +673,15 @@ int main(int argc, char** argv) {
                                r.ok ? "trained" : r.error);
       continue;
     }
+    if (repair) {
+      std::cerr << fmt::format(
+          "[{}/{}] {:<34} seed {}  {:<9} {} edit(s)  val acc {} → {}  {:.1f} s\n", done,
+          runs.size(), r.c->id, r.seed, r.ok ? r.verdict : r.error,
+          r.ok ? r.repair.value("edits", json::array()).size() : 0,
+          pct_text(100 * number(r.repair.value("before", json()), "val_accuracy")),
+          pct_text(100 * number(r.repair.value("after", json()), "val_accuracy")), r.wall);
+      continue;
+    }
     std::cerr << fmt::format(
         "[{}/{}] {:<34} seed {}  {:<26} {}  {} steps  {:.1f} s\n", done, runs.size(), r.c->id,
         r.seed, r.ok ? top : r.error,
@@ -370,6 +690,10 @@ int main(int argc, char** argv) {
   }
   const double total_wall = now() - t0;
   fs::remove_all(tmp);
+  if (repair) {
+    return score_repair(cases, runs, seeds, jobs, budget > 0 ? budget : 300, baseline_acc,
+                        total_wall, filter, out_path, docs_path, argc, argv);
+  }
   if (effects) {
     json out = json::object();
     for (const auto& r : runs) {
@@ -394,6 +718,9 @@ int main(int argc, char** argv) {
   std::map<std::string, std::vector<const Run*>> by_case;
   for (const auto& r : runs) by_case[r.c->id].push_back(&r);
   bool all_correct = true;
+  // Confirmation: spec fault runs (the loop bugs have no spec to rerun), controls, cost.
+  int confirmable = 0, truth_confirmed = 0, control_runs_confirmed = 0, over_budget = 0;
+  std::vector<double> cost_ratios;
   for (const auto& c : cases) {
     int c_top1 = 0, c_top3 = 0, c_detect = 0;
     json seeds_json = json::array();
@@ -422,6 +749,17 @@ int main(int argc, char** argv) {
           }
         }
         if (in_top3) ++top3, ++c_top3;
+        if (!c.spec.empty()) {
+          ++confirmable;
+          truth_confirmed += truth_status(*r) == "confirmed";
+        }
+      }
+      if (c.control() &&
+          std::find(r->statuses.begin(), r->statuses.end(), "confirmed") != r->statuses.end())
+        ++control_runs_confirmed;
+      if (r->cost_ratio) {
+        cost_ratios.push_back(*r->cost_ratio);
+        over_budget += *r->cost_ratio > 2.0;
       }
       seeds_json.push_back(
           {{"seed", r->seed},
@@ -430,6 +768,11 @@ int main(int argc, char** argv) {
            {"steps_run", r->steps_run},
            {"seconds", r->seconds},
            {"steps_to_correct", r->steps_to_correct ? json(*r->steps_to_correct) : json()},
+           {"statuses", r->statuses},
+           {"truth_status", c.control() ? json() : json(truth_status(*r))},
+           {"other_confirmed", other_confirmed(*r)},
+           {"confirmation_arms", r->arms},
+           {"cost_ratio", r->cost_ratio ? json(*r->cost_ratio) : json()},
            {"error", r->error}});
     }
     per_case.push_back(
@@ -440,6 +783,9 @@ int main(int argc, char** argv) {
   const double t1 = pct(top1, faults), t3 = pct(top3, faults);
   const double med_steps = quantile(steps_to, 0.5), p90_steps = quantile(steps_to, 0.9);
   const double med_secs = quantile(secs_to, 0.5), p90_secs = quantile(secs_to, 0.9);
+  const double confirmed_rate = pct(truth_confirmed, confirmable);
+  const double med_cost = quantile(cost_ratios, 0.5), p90_cost = quantile(cost_ratios, 0.9);
+  const double max_cost = quantile(cost_ratios, 1.0);
 
   std::string table = fmt::format(
       "| metric | value | target |\n|---|---|---|\n"
@@ -451,20 +797,39 @@ int main(int argc, char** argv) {
       "| top-3 cause accuracy | {:.1f}% | ≥ 95% |\n"
       "| steps until the right cause is on top: median / p90 | {:.0f} / {:.0f} | median ≤ 300 |\n"
       "| seconds until then: median / p90 | {:.1f} / {:.1f} | |\n"
+      "| true cause `confirmed` by a rerun (spec fault cases; loop bugs have no spec) | {} ({} "
+      "of {}) | ≥ 90% |\n"
+      "| controls with a `confirmed` finding | {} of {} | 0 |\n"
+      "| confirmation cost / diagnosis run (runs with reruns): median / p90 / max | {} / {} / {} "
+      "({} of {} over 2×) | ≤ 2× |\n"
       "| wall time of the whole run | {:.1f} min ({} jobs) | < 45 min |\n",
       faults / seeds, seeds, faults, controls, recall, false_alarms, alarms, controls, t1, t3,
-      med_steps, p90_steps, med_secs, p90_secs, total_wall / 60, jobs);
-  std::string cases_md = "| case | truth | top cause per seed | right |\n|---|---|---|---|\n";
+      med_steps, p90_steps, med_secs, p90_secs, pct_text(confirmed_rate), truth_confirmed,
+      confirmable, control_runs_confirmed, controls, ratio_text(med_cost), ratio_text(p90_cost),
+      ratio_text(max_cost), over_budget, cost_ratios.size(), total_wall / 60, jobs);
+  std::string cases_md =
+      "| case | truth | top cause per seed | right | truth status per seed (confirmed instead) | "
+      "cost ratio per seed |\n|---|---|---|---|---|---|\n";
   for (const auto& c : cases) {
-    std::string tops;
+    std::string tops, statuses, costs;
     int right = 0;
     for (const Run* r : by_case[c.id]) {
       const std::string top = r->causes.empty() ? "(error)" : r->causes.front();
       tops += (tops.empty() ? "" : ", ") + top;
       right += r->ok && !r->causes.empty() && c.correct(top);
+      std::string st;
+      const std::vector<std::string> others = other_confirmed(*r);
+      if (!c.spec.empty() && !c.control()) st = truth_status(*r);
+      std::string instead;
+      for (const auto& o : others) instead += (instead.empty() ? "" : " ") + o;
+      if (!instead.empty())
+        st += (st.empty() ? "confirmed: " : " (") + instead + (st.empty() ? "" : ")");
+      if (st.empty()) st = "—";
+      statuses += (statuses.empty() ? "" : ", ") + st;
+      costs += (costs.empty() ? "" : ", ") + (r->cost_ratio ? ratio_text(*r->cost_ratio) : "—");
     }
-    cases_md +=
-        fmt::format("| {} | {} | {} | {}/{} |\n", c.id, c.truth, tops, right, by_case[c.id].size());
+    cases_md += fmt::format("| {} | {} | {} | {}/{} | {} | {} |\n", c.id, c.truth, tops, right,
+                            by_case[c.id].size(), statuses, costs);
   }
   std::set<std::string> predicted;
   for (const auto& [t, row] : confusion) {
@@ -487,13 +852,7 @@ int main(int argc, char** argv) {
             << cases_md << "\nconfusion (rows: truth, columns: top cause):\n"
             << confusion_md;
 
-  json result{{"date",
-               [] {
-                 char buf[32];
-                 const std::time_t t = std::time(nullptr);
-                 std::strftime(buf, sizeof buf, "%Y-%m-%d", std::gmtime(&t));
-                 return std::string(buf);
-               }()},
+  json result{{"date", today()},
               {"seeds", seeds},
               {"jobs", jobs},
               {"filter", filter},
@@ -507,6 +866,17 @@ int main(int argc, char** argv) {
               {"median_seconds_to_correct", med_secs},
               {"p90_seconds_to_correct", p90_secs},
               {"wall_minutes", total_wall / 60},
+              {"confirmation",
+               {{"truth_confirmed_rate", confirmed_rate},
+                {"truth_confirmed", truth_confirmed},
+                {"fault_runs_with_spec", confirmable},
+                {"control_runs_with_confirmed_finding", control_runs_confirmed},
+                {"control_runs", controls},
+                {"runs_with_reruns", cost_ratios.size()},
+                {"median_cost_ratio", med_cost},
+                {"p90_cost_ratio", p90_cost},
+                {"max_cost_ratio", max_cost},
+                {"runs_over_2x", over_budget}}},
               {"confusion", confusion},
               {"cases", per_case}};
   if (!out_path.empty()) {
@@ -517,29 +887,11 @@ int main(int argc, char** argv) {
     std::cerr << "wrote " << out_path << "\n";
   }
   if (!docs_path.empty()) {
-    std::ifstream in(docs_path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    std::string doc = ss.str();
-    const std::string begin = "<!-- zoo:begin -->", end = "<!-- zoo:end -->";
     std::string cmd = "lossdoctor-bench zoo";
     for (int i = 2; i < argc; ++i) cmd += std::string(" ") + argv[i];
-    const std::string section = begin + "\n" +
-                                fmt::format("Measured {} with `build/bench/{}`.\n\n",
-                                            result["date"].get<std::string>(), cmd) +
-                                table + "\n" + cases_md +
-                                "\nConfusion (rows: truth, columns: top cause):\n\n" +
-                                confusion_md + end;
-    const size_t b = doc.find(begin), e = doc.find(end);
-    if (b != std::string::npos && e != std::string::npos) {
-      doc.replace(b, e + end.size() - b, section);
-    } else {
-      doc += "\n## Fault zoo scoreboard\n\n" + section + "\n";
-    }
-    const std::string tmp_doc = docs_path + ".tmp";
-    std::ofstream(tmp_doc) << doc;
-    fs::rename(tmp_doc, docs_path);
-    std::cerr << "updated " << docs_path << "\n";
+    update_docs(docs_path, "<!-- zoo:begin -->", "<!-- zoo:end -->", "## Fault zoo scoreboard",
+                fmt::format("Measured {} with `build/bench/{}`.\n\n", today(), cmd) + table + "\n" +
+                    cases_md + "\nConfusion (rows: truth, columns: top cause):\n\n" + confusion_md);
   }
   return require_correct && !all_correct ? 1 : 0;
 }

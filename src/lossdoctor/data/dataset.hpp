@@ -7,6 +7,8 @@
 //   ensures:  train and val images are float32 [N, C, H, W] holding the raw pixel values of the
 //             source (0..255 for 8-bit files; NaN/odd values only where injected), labels are
 //             int64 [N] in [0, num_classes). Same spec + seed → identical tensors.
+//             Order: read → [carve val] → limit → inject → exclude → sort_by_label, so excluding
+//             samples never changes which other samples are kept or what was injected into them.
 //             Injected indices are positions in the final train split (after limit, exclude and
 //             sort_by_label).
 //   throws:   DataError naming the file (and record or path) for: missing/unreadable file, wrong

@@ -392,7 +392,15 @@ int score_repair(const std::vector<Case>& cases, const std::vector<Run>& runs, i
       }
     }
     std::string edits_md;
-    for (const auto& e : edits) edits_md += (edits_md.empty() ? "`" : ", `") + shorten(e, 48) + "`";
+    for (size_t i = 0; i < edits.size() && i < 4; ++i) {
+      // Exclude files live in a scratch directory: their name says enough.
+      std::string e = edits[i];
+      const size_t eq = e.find('=');
+      if (eq != std::string::npos && e.compare(eq + 1, 1, "/") == 0)
+        e = e.substr(0, eq + 1) + fs::path(e.substr(eq + 1)).filename().string();
+      edits_md += (edits_md.empty() ? "`" : ", `") + shorten(e, 48) + "`";
+    }
+    if (edits.size() > 4) edits_md += fmt::format(" and {} more", edits.size() - 4);
     const std::string success_md = c.control()
                                        ? (healthy && edits.empty() ? "unchanged" : "CHANGED")
                                    : !c.fixable ? "(not fixable)"

@@ -97,7 +97,10 @@ TEST(Audit, NamesInjectedFaultsAndWritesAnExcludeFileTheSpecCanUse) {
   for (int64_t p : r.injected.at("label_noise")) {
     flips_excluded += excluded.count(loaded.train.source_index[static_cast<size_t>(p)]);
   }
-  EXPECT_GE(flips_excluded, static_cast<size_t>(hits));
+  // Only the confident suspects are excluded: fewer than the finding lists, and purer.
+  EXPECT_LT(excluded.size(), flagged.size() + noise->samples.size());
+  EXPECT_GT(static_cast<double>(flips_excluded) / static_cast<double>(excluded.size() - 60), 0.8)
+      << "the excluded label suspects are mostly injected flips";
   EXPECT_EQ(cleaned.injected.label_noise.size() + flips_excluded,
             r.injected.at("label_noise").size())
       << "the flips left are exactly those the audit did not exclude";
@@ -123,6 +126,33 @@ TEST(Audit, NamesInjectedFaultsAndWritesAnExcludeFileTheSpecCanUse) {
   }
   EXPECT_TRUE(pairs_reported);
   fs::remove_all(out);
+}
+
+Finding finding_with(const std::string& cause, std::vector<int64_t> samples) {
+  Finding f;
+  f.cause = cause;
+  f.samples = std::move(samples);
+  return f;
+}
+
+TEST(PositionsToExclude, ConfidentSuspectsAndOnlyTheSuspectedMembersOfConflictingDuplicates) {
+  LabelIssues issues;
+  issues.suspects = {7, 3, 9};  // most suspicious first
+  issues.self_confidence = {0.01, 0.04, 0.08};
+  issues.pred_probs = at::zeros({12, 2});
+  const std::vector<Finding> checks = {
+      finding_with("corrupt_samples", {0, 1}),
+      finding_with("label_noise", {9, 10}),  // a conflicting pair: 9 suspected, 10 not
+      finding_with("class_imbalance", {11})};
+  EXPECT_EQ(positions_to_exclude(checks, issues, true, 0.05), (std::set<int64_t>{0, 1, 3, 7, 9}));
+  EXPECT_EQ(positions_to_exclude(checks, issues, true, 0.02), (std::set<int64_t>{0, 1, 7, 9}));
+  EXPECT_EQ(positions_to_exclude(checks, issues, true, 1.0), (std::set<int64_t>{0, 1, 3, 7, 9}));
+  // No label finding (noise estimate too low to report): the suspects stay in the file only
+  // through a conflicting duplicate group.
+  EXPECT_EQ(positions_to_exclude(checks, issues, false, 0.05), (std::set<int64_t>{0, 1, 9}));
+  // Without a label check there is no model to ask: every member of a conflicting group.
+  EXPECT_EQ(positions_to_exclude(checks, LabelIssues{}, false, 0.05),
+            (std::set<int64_t>{0, 1, 9, 10}));
 }
 
 TEST(Audit, CleanSubsetWithoutLabelCheckIsQuiet) {

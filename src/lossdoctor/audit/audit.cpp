@@ -133,6 +133,29 @@ std::string noise_matrix_csv(const LabelIssues& issues, const std::vector<std::s
 
 }  // namespace
 
+std::set<int64_t> positions_to_exclude(const std::vector<Finding>& data_check_findings,
+                                       const LabelIssues& issues, bool label_finding_reported,
+                                       double exclude_below) {
+  const std::set<int64_t> suspects(issues.suspects.begin(), issues.suspects.end());
+  const bool label_check_ran = issues.pred_probs.defined();
+  std::set<int64_t> positions;
+  for (const auto& f : data_check_findings) {
+    if (f.cause == "corrupt_samples") {
+      positions.insert(f.samples.begin(), f.samples.end());
+    } else if (f.cause == "label_noise") {
+      for (int64_t pos : f.samples) {
+        if (!label_check_ran || suspects.count(pos)) positions.insert(pos);
+      }
+    }
+  }
+  if (label_finding_reported) {
+    for (size_t i = 0; i < issues.suspects.size() && i < issues.self_confidence.size(); ++i) {
+      if (issues.self_confidence[i] < exclude_below) positions.insert(issues.suspects[i]);
+    }
+  }
+  return positions;
+}
+
 report::Report run_audit(const spec::Spec& spec, const AuditRunOptions& options,
                          const data::WarningSink& warn) {
   const data::Dataset ds = data::load_dataset(spec.data, spec.seed, warn);
@@ -150,15 +173,24 @@ report::Report run_audit(const spec::Spec& spec, const AuditRunOptions& options,
 
   std::map<int64_t, int64_t> suggested;
   LabelIssues issues;
+  bool label_finding_reported = false;
   if (options.label_issues && ds.train.size() >= kMinLabelCheckSamples && ds.num_classes >= 2) {
     say(fmt::format("audit: cross-validated label check ({} folds × {} epochs)",
                     options.labels.folds, options.labels.epochs));
     issues = find_label_issues(standardised_train_images(ds, spec.data), ds.train.labels,
                                ds.num_classes, options.labels, options.progress);
     if (!issues.suspects.empty() && issues.estimated_noise_rate >= kReportedNoiseRate) {
-      // Every suspect, not the first max_samples: exclude.txt is built from the finding, and a
-      // benchmark scores it against every injected flip.
-      r.findings.push_back(label_noise_finding(issues, ds.num_classes, issues.suspects.size()));
+      // Every suspect, not the first max_samples (a benchmark scores the finding against every
+      // injected flip); exclude.txt takes only the confident ones (positions_to_exclude).
+      Finding finding = label_noise_finding(issues, ds.num_classes, issues.suspects.size());
+      const auto confident =
+          std::count_if(issues.self_confidence.begin(), issues.self_confidence.end(),
+                        [&](double p) { return p < options.exclude_below; });
+      finding.evidence.push_back(fmt::format(
+          "{} of them confident (out-of-sample P(given) < {:g}): only those go to the exclude file",
+          confident, options.exclude_below));
+      r.findings.push_back(std::move(finding));
+      label_finding_reported = true;
       for (size_t i = 0; i < issues.suspects.size() && i < issues.suggested.size(); ++i) {
         suggested[issues.suspects[i]] = issues.suggested[i];
       }
@@ -186,18 +218,19 @@ report::Report run_audit(const spec::Spec& spec, const AuditRunOptions& options,
     if (ec) throw InputError(options.out_dir + ": cannot create output directory: " + ec.message());
     // Source indices, which is what data.train.exclude reads (stable across limit and inject).
     std::set<int64_t> exclude;
-    for (const auto& f : r.findings) {
-      if (f.cause != "corrupt_samples" && f.cause != "label_noise") continue;
-      for (int64_t pos : f.samples) {
-        if (pos >= 0 && pos < static_cast<int64_t>(ds.train.source_index.size())) {
-          exclude.insert(ds.train.source_index[static_cast<size_t>(pos)]);
-        }
+    for (int64_t pos : positions_to_exclude(checks.findings, issues, label_finding_reported,
+                                            options.exclude_below)) {
+      if (pos >= 0 && pos < static_cast<int64_t>(ds.train.source_index.size())) {
+        exclude.insert(ds.train.source_index[static_cast<size_t>(pos)]);
       }
     }
     std::string text = fmt::format(
-        "# lossdoctor audit {}: {} flagged training samples (source indices);\n"
+        "# lossdoctor audit {}: {} training samples to exclude (source indices): corrupt ones and\n"
+        "# confident label suspects (out-of-sample P(given) < {:g}; all suspects: "
+        "label_scores.csv);\n"
         "# use with --set data.train.exclude={}\n",
-        spec.file, exclude.size(), (fs::path(options.out_dir) / "exclude.txt").string());
+        spec.file, exclude.size(), options.exclude_below,
+        (fs::path(options.out_dir) / "exclude.txt").string());
     for (int64_t i : exclude) text += std::to_string(i) + "\n";
     const std::string exclude_path = (fs::path(options.out_dir) / "exclude.txt").string();
     write_file_atomic(exclude_path, text);

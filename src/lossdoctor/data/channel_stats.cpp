@@ -15,4 +15,22 @@ ChannelMoments finite_channel_moments(const at::Tensor& images) {
   return m;
 }
 
+at::Tensor odd_image_mask(const at::Tensor& images) {
+  if (images.dim() != 4 || images.size(0) == 0 || images.size(3) < 2) {
+    return at::zeros({images.dim() == 4 ? images.size(0) : 0}, at::kBool);
+  }
+  const int64_t n = images.size(0);
+  const at::Tensor x = images.detach();
+  const at::Tensor nonfinite = at::isfinite(x.reshape({n, -1})).logical_not().any(1);
+  const at::Tensor clean = at::nan_to_num(x, 0.0, 0.0, 0.0);
+  const at::Tensor std = clean.reshape({n, -1}).std(1);
+  const at::Tensor hdiff =
+      (clean.narrow(3, 1, clean.size(3) - 1) - clean.narrow(3, 0, clean.size(3) - 1))
+          .abs()
+          .mean({1, 2, 3});
+  const at::Tensor constant = std.le(1e-6 * (clean.abs().max() + 1e-12));
+  const at::Tensor noisy = hdiff.gt(0.8 * std) & constant.logical_not();
+  return nonfinite | constant | noisy;
+}
+
 }  // namespace lossdoctor::data

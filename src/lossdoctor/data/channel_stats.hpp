@@ -6,6 +6,9 @@
 //   ensures:  mean and std (population) per channel [C], computed over the finite values only
 //             (a channel with none gives mean 0, std 0), in the images' dtype; `finite` is the
 //             [N, C, H, W] mask of finite values they were computed from.
+//   odd_image_mask: see its comment; used by the probe (share of a batch) and by confirmation
+//             (the images to drop when the audit's outlier statistics flag nothing, e.g. when a
+//             third of the images are noise and noise is no longer an outlier).
 
 #include <ATen/core/Tensor.h>
 
@@ -16,5 +19,10 @@ struct ChannelMoments {
 };
 
 ChannelMoments finite_channel_moments(const at::Tensor& images);
+
+/// Bool mask [N] of images that look corrupt: a non-finite value, constant (std ≤ 1e-6 × the
+/// batch's largest magnitude), or noise-like (mean |horizontal difference| > 0.8 × the image's
+/// std; natural images stay well below). All false for images narrower than 2 pixels.
+at::Tensor odd_image_mask(const at::Tensor& images);
 
 }  // namespace lossdoctor::data

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "lossdoctor/audit/checks.hpp"
+#include "lossdoctor/data/channel_stats.hpp"
 #include "lossdoctor/spec/spec_parser.hpp"
 #include "lossdoctor/util/atomic_file.hpp"
 #include "lossdoctor/util/errors.hpp"
@@ -329,6 +330,12 @@ std::optional<Intervention> intervention_for(const Finding& f, const data::Datas
         flagged.insert(a.samples.begin(), a.samples.end());
       for (const auto& a : audit::audit_outliers(ds, ao))
         flagged.insert(a.samples.begin(), a.samples.end());
+      if (flagged.empty() && ds.train.size() > 0) {
+        // When a large share is corrupt it is no longer an outlier: fall back to the probe's
+        // per-image test (non-finite, constant, noise-like), which does not compare images.
+        const torch::Tensor odd = data::odd_image_mask(ds.train.images).nonzero().flatten();
+        for (int64_t i = 0; i < odd.size(0); ++i) flagged.insert(odd[i].item<int64_t>());
+      }
       iv.drop.assign(flagged.begin(), flagged.end());
     } else if (f.cause == "class_imbalance") {
       iv.oversample = true;
@@ -617,10 +624,12 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
   // the diagnosis ended sooner (a loss that turned NaN at step 1 leaves no time otherwise).
   const double per_step =
       conf.diagnosis_seconds / static_cast<double>(std::max<int64_t>(1, conf.diagnosis_steps));
-  const double budget = o.max_cost_ratio > 0
-                            ? o.max_cost_ratio * std::max(conf.diagnosis_seconds,
-                                                          per_step * static_cast<double>(window))
-                            : 0;
+  const double budget =
+      o.max_cost_ratio > 0
+          ? std::max(o.min_budget_seconds,
+                     o.max_cost_ratio * std::max(conf.diagnosis_seconds,
+                                                 per_step * static_cast<double>(window)))
+          : 0;
   const auto seconds_left = [&]() -> double {
     if (budget <= 0) return 0;  // 0 means unlimited in ArmJudge
     return std::max(1e-9, budget - conf.seconds);

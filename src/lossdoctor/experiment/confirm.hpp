@@ -60,6 +60,9 @@ struct ConfirmOptions {
   /// seconds (undecided arms stay "suspected"). 0: no limit (tests: decisions then never depend
   /// on wall time).
   double max_cost_ratio = 2.0;
+  /// ... but never less than this many seconds: a diagnosis that took under a second (a tiny
+  /// net) would otherwise leave no time for a rerun whose fix makes the net 10× larger.
+  double min_budget_seconds = 5.0;
   bool combine = true;   ///< try the top two interventions together when neither alone decides
   std::string work_dir;  ///< where exclude files go (empty: not written; the rerun still drops)
   train::Progress progress = train::Progress::Quiet;  ///< of each arm's Trainer

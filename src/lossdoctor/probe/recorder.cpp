@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 
+#include "lossdoctor/data/channel_stats.hpp"
 #include "lossdoctor/train/trainer.hpp"
 
 namespace lossdoctor::probe {
@@ -13,20 +14,10 @@ constexpr int64_t kDenseHead = 5;          ///< first steps measured in full (up
 constexpr size_t kNoiseWindow = 5;         ///< probes averaged in the gradient-noise estimate
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-/// Images of [N, C, H, W] that look corrupt: non-finite, constant, or noise-like.
+/// Share of the batch's images that look corrupt (data::odd_image_mask).
 double odd_fraction(const torch::Tensor& inputs) {
-  if (inputs.dim() != 4 || inputs.size(0) == 0 || inputs.size(3) < 2) return 0;
-  const torch::Tensor x = inputs.detach().reshape({inputs.size(0), -1});
-  const torch::Tensor nonfinite = torch::isfinite(x).logical_not().any(1);
-  const torch::Tensor clean = torch::nan_to_num(inputs.detach(), 0.0, 0.0, 0.0);
-  const torch::Tensor std = clean.reshape({inputs.size(0), -1}).std(1);
-  const torch::Tensor hdiff =
-      (clean.narrow(3, 1, clean.size(3) - 1) - clean.narrow(3, 0, clean.size(3) - 1))
-          .abs()
-          .mean({1, 2, 3});
-  const torch::Tensor constant = std.le(1e-6 * (clean.abs().max() + 1e-12));
-  const torch::Tensor noisy = hdiff.gt(0.8 * std) & constant.logical_not();
-  return (nonfinite | constant | noisy).to(torch::kFloat64).mean().item<double>();
+  if (inputs.dim() != 4 || inputs.size(0) == 0) return 0;
+  return data::odd_image_mask(inputs).to(torch::kFloat64).mean().item<double>();
 }
 
 bool is_relu_family(const std::string& kind) {

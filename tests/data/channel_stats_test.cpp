@@ -1,0 +1,35 @@
+// odd_image_mask: which images of a batch look corrupt (the probe's share, confirmation's drops).
+
+#include "lossdoctor/data/channel_stats.hpp"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <limits>
+
+namespace lossdoctor::data {
+namespace {
+
+TEST(OddImageMask, FlagsNonFiniteConstantAndNoiseButNotSmoothImages) {
+  torch::manual_seed(0);
+  // Smooth images: a gradient plus a little texture.
+  const auto ramp = torch::linspace(0, 255, 28).view({1, 1, 1, 28}).expand({1, 1, 28, 28});
+  torch::Tensor x = ramp.repeat({6, 1, 1, 1}).clone() + torch::rand({6, 1, 28, 28});
+  x[1].fill_(std::numeric_limits<float>::quiet_NaN());           // non-finite
+  x[2].fill_(7.0);                                               // constant
+  x[3] = torch::randint(0, 256, {1, 28, 28}).to(torch::kFloat);  // uniform noise
+  const torch::Tensor mask = odd_image_mask(x);
+  ASSERT_EQ(mask.sizes(), (std::vector<int64_t>{6}));
+  const std::vector<bool> expected = {false, true, true, true, false, false};
+  for (int64_t i = 0; i < 6; ++i) EXPECT_EQ(mask[i].item<bool>(), expected[i]) << "image " << i;
+}
+
+TEST(OddImageMask, EmptyOrTooNarrowBatchesFlagNothing) {
+  EXPECT_EQ(odd_image_mask(torch::zeros({0, 1, 28, 28})).numel(), 0);
+  const torch::Tensor narrow = odd_image_mask(torch::rand({3, 1, 5, 1}));
+  EXPECT_EQ(narrow.numel(), 3);
+  EXPECT_FALSE(narrow.any().item<bool>());
+}
+
+}  // namespace
+}  // namespace lossdoctor::data

@@ -197,8 +197,8 @@ int run_lr_find(const CommonArgs& args, const LrFindArgs& largs) {
   options.progress = train::Progress::Quiet;  // a short sweep; its own summary follows
   options.warn = print_warning;
   if (!largs.quiet) {
-    fmt::print(stderr, "sweeping the learning rate from {} to {} over {} steps...\n",
-               largs.min_lr, largs.max_lr, largs.steps);
+    fmt::print(stderr, "sweeping the learning rate from {} to {} over {} steps...\n", largs.min_lr,
+               largs.max_lr, largs.steps);
   }
   install_interrupt_handler();
   const experiment::LrFindResult result = experiment::lr_find(spec, options);
@@ -261,6 +261,7 @@ struct AuditArgs {
   bool no_labels = false;
   int folds = 4;
   int epochs = 2;
+  double exclude_below = 0.05;
 };
 
 int run_audit_command(const CommonArgs& args, const DoctorArgs& dargs, const AuditArgs& aargs) {
@@ -269,6 +270,7 @@ int run_audit_command(const CommonArgs& args, const DoctorArgs& dargs, const Aud
   options.label_issues = !aargs.no_labels;
   options.labels.folds = aargs.folds;
   options.labels.epochs = aargs.epochs;
+  options.exclude_below = aargs.exclude_below;
   options.labels.seed = spec.seed;
   options.out_dir = aargs.out_dir;
   if (!dargs.quiet)
@@ -394,6 +396,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(2, 20));
   audit_cmd->add_option("--epochs", aargs.epochs, "epochs per fold of the label check")
       ->check(CLI::Range(1, 100));
+  audit_cmd
+      ->add_option("--exclude-below", aargs.exclude_below,
+                   "exclude.txt takes label suspects whose out-of-sample P(given label) is below "
+                   "this (default 0.05; 1 takes every suspect)")
+      ->check(CLI::Range(0.0, 1.0));
   audit_cmd->add_flag("--quiet,-q", dargs.quiet, "print nothing (use the exit status and --json)");
 
   try {

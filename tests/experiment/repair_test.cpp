@@ -10,6 +10,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "experiment/tiny_spec.hpp"
 #include "lossdoctor/spec/spec_parser.hpp"
 
 namespace lossdoctor::experiment {
@@ -17,45 +18,16 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const char* kData = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
-
-std::string tiny_spec(const std::string& optimizer) {
-  return R"(name: tiny
-seed: 0
-data:
-  format: idx
-  path: /usr/share/datasets/fashion-mnist
-  train: {images: train-images-idx3-ubyte.gz, labels: train-labels-idx1-ubyte.gz, limit: 2000}
-  val: {images: t10k-images-idx3-ubyte.gz, labels: t10k-labels-idx1-ubyte.gz, limit: 500}
-  transforms:
-    train: [{scale: 0.00392156862745098}, {normalize: {mean: [0.286], std: [0.353]}}]
-model:
-  init: {weight: he_normal, bias: zeros}
-  layers:
-    - {conv2d: {filters: 8, kernel: 3, padding: same}}
-    - {batchnorm: {}}
-    - {relu: {}}
-    - {maxpool: {size: 2}}
-    - {flatten: {}}
-    - {dense: {units: 32}}
-    - {relu: {}}
-    - {dense: {units: 10}}
-loss: {type: cross_entropy, from_logits: true}
-optimizer: )" + optimizer +
-         R"(
-batch_size: 32
-max_steps: 100
-diagnose: {budget_steps: 100, probe_every: 10}
-)";
-}
+using test::kData;
+using test::tiny_spec;
 
 class RepairRuns : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!fs::exists(kData)) GTEST_SKIP() << "Fashion-MNIST not installed";
     dir_ = fs::temp_directory_path() /
-           ("ld-repair-" + std::string(
-                               ::testing::UnitTest::GetInstance()->current_test_info()->name()));
+           ("ld-repair-" +
+            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }

@@ -308,6 +308,7 @@ TEST(SpatialCollapse, NarrowFlattenFiresAndFixSilences) {
                                             "insufficient_capacity", "warning",
                                             {"8 features", "input 1x28x28"});
   EXPECT_EQ(f.fix.at("model.layers[0].conv2d.filters"), "40");
+  EXPECT_EQ(f.fix.at("model.layers[2].maxpool.size"), "2") << "pool by 2 instead of to 1x1";
 }
 
 TEST(SpatialCollapse, NearMisses) {

@@ -425,12 +425,18 @@ void spatial_collapse(const spec::Spec& s, const LintContext& ctx, LintResult& r
     if (last_conv && !conv_after)
       f.fix[last_conv->key_path + ".filters"] = std::to_string(4 * classes);
   }
+  // A pooling layer that swallows the whole map in one go: keep it, but pool by 2, so the
+  // layers after it see a map again (an override cannot delete the layer).
+  if (collapser && (collapser->kind == Kind::MaxPool || collapser->kind == Kind::AvgPool) &&
+      collapser->size > 2 && collapser->pool_stride == 0) {
+    f.fix[collapser->key_path + ".size"] = "2";
+  }
   f.explanation =
       conv_after
           ? "Pooling and strides shrink the image to a single pixel while convolutions still "
             "follow, so those layers see no spatial structure and most of the image's information "
-            "is gone. The network cannot represent the classes and the loss plateaus high; remove "
-            "a pooling layer or a stride (overrides cannot delete layers)."
+            "is gone. The network cannot represent the classes and the loss plateaus high; pool "
+            "less (the fix shrinks the collapsing pool to 2) or remove a pooling layer or stride."
           : "The classifier reads a 1x1 map with fewer features than twice the number of classes, "
             "a bottleneck too narrow to separate them. The loss plateaus above what a wider map "
             "would reach.";

@@ -303,6 +303,22 @@ void update_docs(const std::string& docs_path, const std::string& begin, const s
   std::cerr << "updated " << docs_path << "\n";
 }
 
+/// Writes `j` to `path` through a temporary file and a rename, creating its directory.
+void write_json_atomic(const std::string& path, const json& j) {
+  if (fs::path(path).has_parent_path()) fs::create_directories(fs::path(path).parent_path());
+  const std::string tmp = path + ".tmp";
+  std::ofstream(tmp) << j.dump(2) << "\n";
+  fs::rename(tmp, path);
+  std::cerr << "wrote " << path << "\n";
+}
+
+/// "lossdoctor-bench zoo ARGS…" as it was invoked, for the docs.
+std::string command_line(int argc, char** argv) {
+  std::string cmd = "lossdoctor-bench zoo";
+  for (int i = 2; i < argc; ++i) cmd += std::string(" ") + argv[i];
+  return cmd;
+}
+
 std::string today() {
   char buf[32];
   const std::time_t t = std::time(nullptr);
@@ -480,17 +496,9 @@ int score_repair(const std::vector<Case>& cases, const std::vector<Run>& runs, i
               {"wall_minutes", total_wall / 60},
               {"unfixable", unfixable},
               {"runs", per_run}};
-  if (!out_path.empty()) {
-    if (fs::path(out_path).has_parent_path())
-      fs::create_directories(fs::path(out_path).parent_path());
-    const std::string tmp_out = out_path + ".tmp";
-    std::ofstream(tmp_out) << result.dump(2) << "\n";
-    fs::rename(tmp_out, out_path);
-    std::cerr << "wrote " << out_path << "\n";
-  }
+  if (!out_path.empty()) write_json_atomic(out_path, result);
   if (!docs_path.empty()) {
-    std::string cmd = "lossdoctor-bench zoo";
-    for (int i = 2; i < argc; ++i) cmd += std::string(" ") + argv[i];
+    const std::string cmd = command_line(argc, argv);
     update_docs(docs_path, "<!-- zoo-repair:begin -->", "<!-- zoo-repair:end -->",
                 "## Repair on the fault zoo",
                 fmt::format("Measured {} with `build/bench/{}`.\n\n", today(), cmd) + table +
@@ -887,16 +895,9 @@ int main(int argc, char** argv) {
                 {"runs_over_2x", over_budget}}},
               {"confusion", confusion},
               {"cases", per_case}};
-  if (!out_path.empty()) {
-    fs::create_directories(fs::path(out_path).parent_path());
-    const std::string tmp_out = out_path + ".tmp";
-    std::ofstream(tmp_out) << result.dump(2) << "\n";
-    fs::rename(tmp_out, out_path);
-    std::cerr << "wrote " << out_path << "\n";
-  }
+  if (!out_path.empty()) write_json_atomic(out_path, result);
   if (!docs_path.empty()) {
-    std::string cmd = "lossdoctor-bench zoo";
-    for (int i = 2; i < argc; ++i) cmd += std::string(" ") + argv[i];
+    const std::string cmd = command_line(argc, argv);
     update_docs(docs_path, "<!-- zoo:begin -->", "<!-- zoo:end -->", "## Fault zoo scoreboard",
                 fmt::format("Measured {} with `build/bench/{}`.\n\n", today(), cmd) + table + "\n" +
                     cases_md + "\nConfusion (rows: truth, columns: top cause):\n\n" + confusion_md);

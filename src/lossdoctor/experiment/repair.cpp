@@ -128,6 +128,9 @@ RepairResult repair(const std::string& spec_path, const std::vector<std::string>
   }
 
   std::vector<std::string> current = overrides;
+  // Data each round loaded, kept for the final trainings so nothing is decoded twice.
+  std::optional<data::Dataset> original_data, last_data;
+  std::vector<std::string> last_overrides;
   std::set<std::string> applied;  // "key=value" already applied once
   for (int round = 0; round < options.max_rounds; ++round) {
     if (interrupt_requested()) {
@@ -140,6 +143,9 @@ RepairResult repair(const std::string& spec_path, const std::vector<std::string>
                     res.edits.empty() ? " the original spec"
                                       : fmt::format(" with {} fix(es) applied", res.edits.size())));
     const data::Dataset dataset = data::load_dataset(spec.data, spec.seed, options.warn);
+    if (round == 0) original_data = dataset;  // shallow: the tensors are shared, never written
+    last_data = dataset;
+    last_overrides = current;
     probe::DiagnoseOptions dopts = options.diagnose;
     dopts.dataset = &dataset;
     ConfirmOptions copts = options.confirm;
@@ -219,11 +225,14 @@ RepairResult repair(const std::string& spec_path, const std::vector<std::string>
   }
   if (options.final_training && !res.interrupted) {
     log("training the original spec for the budget");
-    res.before = train_for_budget(original, nullptr, options);
+    res.before = train_for_budget(original, original_data ? &*original_data : nullptr, options);
     res.plain_run_seconds = res.before->seconds;
     if (!res.edits.empty() && !interrupt_requested()) {
       log("training the repaired spec for the budget");
-      res.after = train_for_budget(spec::parse_spec_file(spec_path, current), nullptr, options);
+      // The last round's data serves when no fix came after it touched what is loaded.
+      const bool same_data = last_data && last_overrides == current;
+      res.after = train_for_budget(spec::parse_spec_file(spec_path, current),
+                                   same_data ? &*last_data : nullptr, options);
     } else if (res.edits.empty()) {
       res.after = res.before;
     }

@@ -109,13 +109,20 @@ TEST(Audit, NamesInjectedFaultsAndWritesAnExcludeFileTheSpecCanUse) {
   std::ifstream scores(out / "label_scores.csv");
   std::getline(scores, line);
   EXPECT_EQ(line, "position,source_index,given,p_given,suggested,p_suggested,suspect_rank");
-  int64_t rows = 0, suspects = 0;
+  int64_t rows = 0;
+  std::set<int64_t> suspects;
   while (std::getline(scores, line)) {
+    if (line.substr(line.rfind(',') + 1) != "-1") suspects.insert(rows);
     ++rows;
-    suspects += line.substr(line.rfind(',') + 1) != "-1";
   }
   EXPECT_EQ(rows, 3000);
-  EXPECT_EQ(suspects, static_cast<int64_t>(noise->samples.size()));
+  EXPECT_EQ(suspects.size(), noise->samples.size());
+  // Every label_noise finding (the duplicate check's too) lists only samples the label check
+  // suspects.
+  for (const auto& f : r.findings) {
+    if (f.cause != "label_noise") continue;
+    for (int64_t s : f.samples) EXPECT_TRUE(suspects.count(s)) << s;
+  }
   std::ifstream matrix(out / "label_noise_matrix.csv");
   rows = 0;
   while (std::getline(matrix, line)) ++rows;
@@ -153,6 +160,20 @@ TEST(PositionsToExclude, ConfidentSuspectsAndOnlyTheSuspectedMembersOfConflictin
   // Without a label check there is no model to ask: every member of a conflicting group.
   EXPECT_EQ(positions_to_exclude(checks, LabelIssues{}, false, 0.05),
             (std::set<int64_t>{0, 1, 9, 10}));
+}
+
+TEST(ListOnlySuspectedDuplicates, KeepsTheMembersTheLabelCheckSuspectsAndSaysHowMany) {
+  LabelIssues issues;
+  issues.suspects = {10, 4, 7};
+  std::vector<Finding> findings = {finding_with("label_noise", {3, 4, 9, 10}),
+                                   finding_with("corrupt_samples", {3, 4})};
+  list_only_suspected_duplicates(findings, issues);
+  EXPECT_EQ(findings[0].samples, (std::vector<int64_t>{4, 10}));
+  ASSERT_FALSE(findings[0].evidence.empty());
+  EXPECT_NE(findings[0].evidence.back().find("2 of these 4"), std::string::npos)
+      << findings[0].evidence.back();
+  EXPECT_EQ(findings[1].samples, (std::vector<int64_t>{3, 4})) << "other causes are left alone";
+  EXPECT_TRUE(findings[1].evidence.empty());
 }
 
 TEST(Audit, CleanSubsetWithoutLabelCheckIsQuiet) {

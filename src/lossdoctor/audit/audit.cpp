@@ -156,6 +156,22 @@ std::set<int64_t> positions_to_exclude(const std::vector<Finding>& data_check_fi
   return positions;
 }
 
+void list_only_suspected_duplicates(std::vector<Finding>& findings, const LabelIssues& issues) {
+  const std::set<int64_t> suspects(issues.suspects.begin(), issues.suspects.end());
+  for (auto& f : findings) {
+    if (f.cause != "label_noise" || f.samples.empty()) continue;
+    std::vector<int64_t> kept;
+    for (int64_t pos : f.samples) {
+      if (suspects.count(pos)) kept.push_back(pos);
+    }
+    f.evidence.push_back(fmt::format(
+        "the label check also suspects {} of these {} images (out-of-sample P(given) below "
+        "chance); only those are listed, the others are most likely the correctly labelled copy",
+        kept.size(), f.samples.size()));
+    f.samples = std::move(kept);
+  }
+}
+
 report::Report run_audit(const spec::Spec& spec, const AuditRunOptions& options,
                          const data::WarningSink& warn) {
   const data::Dataset ds = data::load_dataset(spec.data, spec.seed, warn);
@@ -179,6 +195,7 @@ report::Report run_audit(const spec::Spec& spec, const AuditRunOptions& options,
                     options.labels.folds, options.labels.epochs));
     issues = find_label_issues(standardised_train_images(ds, spec.data), ds.train.labels,
                                ds.num_classes, options.labels, options.progress);
+    list_only_suspected_duplicates(r.findings, issues);  // before the label check's own finding
     if (!issues.suspects.empty() && issues.estimated_noise_rate >= kReportedNoiseRate) {
       // Every suspect, not the first max_samples (a benchmark scores the finding against every
       // injected flip); exclude.txt takes only the confident ones (positions_to_exclude).

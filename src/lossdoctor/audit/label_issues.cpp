@@ -43,6 +43,75 @@ std::vector<double> ranks(const std::vector<double>& v) {
   return r;
 }
 
+/// Out-of-sample softmax probabilities [N, K]: fold f's model trains on the samples of the other
+/// folds with `train_on[s]` and predicts every sample of fold f. `round` > 0 varies the seeds of a
+/// refit so it is not the first round's models again.
+at::Tensor cross_validated_probs(const at::Tensor& x, const at::Tensor& y,
+                                 const std::vector<int>& fold_of, const std::vector<bool>& train_on,
+                                 int64_t K, const LabelIssueOptions& options, uint64_t round,
+                                 const std::function<void(const std::string&)>& progress) {
+  const int64_t n = x.size(0);
+  at::Tensor probs = torch::zeros({n, K}, torch::kFloat);
+  for (int f = 0; f < options.folds; ++f) {
+    std::vector<int64_t> train_idx, held_idx;
+    for (int64_t s = 0; s < n; ++s) {
+      if (fold_of[s] == f) {
+        held_idx.push_back(s);
+      } else if (train_on[s]) {
+        train_idx.push_back(s);
+      }
+    }
+    if (held_idx.empty() || train_idx.empty()) continue;
+    const at::Tensor tr = torch::tensor(train_idx, torch::kLong);
+    const at::Tensor xt = x.index_select(0, tr);
+    const at::Tensor yt = y.index_select(0, tr);
+
+    torch::manual_seed(options.seed * 1000003ULL + static_cast<uint64_t>(f) + 7919ULL * round);
+    auto net = small_cnn(x.size(1), x.size(2), x.size(3), K);
+    torch::optim::Adam opt(net->parameters(), torch::optim::AdamOptions(options.lr));
+    net->train();
+    std::mt19937_64 shuffle_rng((options.seed + 7919ULL * round) ^
+                                (0x9e3779b97f4a7c15ULL * (f + 1)));
+    std::vector<int64_t> perm(train_idx.size());
+    double last_loss = 0;
+    for (int e = 0; e < options.epochs; ++e) {
+      std::iota(perm.begin(), perm.end(), 0);
+      std::shuffle(perm.begin(), perm.end(), shuffle_rng);
+      const at::Tensor p = torch::tensor(perm, torch::kLong);
+      double sum = 0;
+      int64_t batches = 0;
+      for (int64_t b = 0; b < static_cast<int64_t>(perm.size()); b += options.batch_size) {
+        const int64_t len = std::min<int64_t>(options.batch_size, perm.size() - b);
+        const at::Tensor idx = p.narrow(0, b, len);
+        opt.zero_grad();
+        auto loss = torch::cross_entropy_loss(net->forward(xt.index_select(0, idx)),
+                                              yt.index_select(0, idx));
+        loss.backward();
+        opt.step();
+        sum += loss.item<double>();
+        ++batches;
+      }
+      last_loss = batches ? sum / batches : 0;
+    }
+    net->eval();
+    {
+      torch::NoGradGuard guard;
+      const at::Tensor held = torch::tensor(held_idx, torch::kLong);
+      for (int64_t b = 0; b < held.size(0); b += 1024) {
+        const at::Tensor idx = held.narrow(0, b, std::min<int64_t>(1024, held.size(0) - b));
+        probs.index_copy_(0, idx, torch::softmax(net->forward(x.index_select(0, idx)), 1));
+      }
+    }
+    if (progress) {
+      progress(fmt::format(
+          "label issues: {}fold {}/{} trained on {} samples (last epoch loss {:.3f})",
+          round > 0 ? "refit " : "", f + 1, options.folds, train_idx.size(), last_loss));
+    }
+  }
+
+  return probs;
+}
+
 }  // namespace
 
 LabelIssues find_label_issues(const at::Tensor& images, const at::Tensor& labels,
@@ -69,6 +138,14 @@ LabelIssues find_label_issues(const at::Tensor& images, const at::Tensor& labels
   if (options.epochs < 1) {
     throw std::invalid_argument(
         fmt::format("find_label_issues: epochs must be >= 1, got {}", options.epochs));
+  }
+  if (options.rounds < 1) {
+    throw std::invalid_argument(
+        fmt::format("find_label_issues: rounds must be >= 1, got {}", options.rounds));
+  }
+  if (!(options.refit_drop_below >= 0 && options.refit_drop_below <= 1)) {
+    throw std::invalid_argument(fmt::format(
+        "find_label_issues: refit_drop_below must be in [0, 1], got {}", options.refit_drop_below));
   }
   if (options.batch_size < 1) {
     throw std::invalid_argument(
@@ -110,55 +187,25 @@ LabelIssues find_label_issues(const at::Tensor& images, const at::Tensor& labels
     for (int64_t s : order) fold_of[s] = static_cast<int>(dealt[yl[s]]++ % options.folds);
   }
 
-  at::Tensor probs = torch::zeros({n, K}, torch::kFloat);
-  for (int f = 0; f < options.folds; ++f) {
-    std::vector<int64_t> train_idx, held_idx;
-    for (int64_t s = 0; s < n; ++s) (fold_of[s] == f ? held_idx : train_idx).push_back(s);
-    if (held_idx.empty()) continue;
-    const at::Tensor tr = torch::tensor(train_idx, torch::kLong);
-    const at::Tensor xt = x.index_select(0, tr);
-    const at::Tensor yt = y.index_select(0, tr);
-
-    torch::manual_seed(options.seed * 1000003ULL + static_cast<uint64_t>(f));
-    auto net = small_cnn(x.size(1), x.size(2), x.size(3), K);
-    torch::optim::Adam opt(net->parameters(), torch::optim::AdamOptions(options.lr));
-    net->train();
-    std::mt19937_64 shuffle_rng(options.seed ^ (0x9e3779b97f4a7c15ULL * (f + 1)));
-    std::vector<int64_t> perm(train_idx.size());
-    double last_loss = 0;
-    for (int e = 0; e < options.epochs; ++e) {
-      std::iota(perm.begin(), perm.end(), 0);
-      std::shuffle(perm.begin(), perm.end(), shuffle_rng);
-      const at::Tensor p = torch::tensor(perm, torch::kLong);
-      double sum = 0;
-      int64_t batches = 0;
-      for (int64_t b = 0; b < static_cast<int64_t>(perm.size()); b += options.batch_size) {
-        const int64_t len = std::min<int64_t>(options.batch_size, perm.size() - b);
-        const at::Tensor idx = p.narrow(0, b, len);
-        opt.zero_grad();
-        auto loss = torch::cross_entropy_loss(net->forward(xt.index_select(0, idx)),
-                                              yt.index_select(0, idx));
-        loss.backward();
-        opt.step();
-        sum += loss.item<double>();
-        ++batches;
-      }
-      last_loss = batches ? sum / batches : 0;
-    }
-    net->eval();
-    {
-      torch::NoGradGuard guard;
-      const at::Tensor held = torch::tensor(held_idx, torch::kLong);
-      for (int64_t b = 0; b < held.size(0); b += 1024) {
-        const at::Tensor idx = held.narrow(0, b, std::min<int64_t>(1024, held.size(0) - b));
-        probs.index_copy_(0, idx, torch::softmax(net->forward(x.index_select(0, idx)), 1));
-      }
+  // Round 1 trains on every sample. A refit round trains each fold's model again without the
+  // samples round 1 found confidently mislabelled (P(given) < refit_drop_below), so the flips no
+  // longer pull the models towards their labels, and predicts every held-out sample afresh.
+  std::vector<bool> train_on(static_cast<size_t>(n), true);
+  at::Tensor probs = cross_validated_probs(x, y, fold_of, train_on, K, options, 0, progress);
+  for (int round = 1; round < options.rounds; ++round) {
+    const at::Tensor self = probs.gather(1, y.view({n, 1})).view({n}).contiguous();
+    const float* sp = self.data_ptr<float>();
+    int64_t dropped = 0;
+    for (int64_t s = 0; s < n; ++s) {
+      train_on[static_cast<size_t>(s)] = sp[s] >= options.refit_drop_below;
+      dropped += train_on[static_cast<size_t>(s)] ? 0 : 1;
     }
     if (progress) {
-      progress(
-          fmt::format("label issues: fold {}/{} trained on {} samples (last epoch loss {:.3f})",
-                      f + 1, options.folds, train_idx.size(), last_loss));
+      progress(fmt::format("label issues: refit {} without the {} samples with P(given) < {:g}",
+                           round, dropped, options.refit_drop_below));
     }
+    probs = cross_validated_probs(x, y, fold_of, train_on, K, options, static_cast<uint64_t>(round),
+                                  progress);
   }
 
   // Confident learning.

@@ -261,6 +261,7 @@ struct AuditArgs {
   bool no_labels = false;
   int folds = 4;
   int epochs = 2;
+  int rounds = 2;
   double exclude_below = 0.05;
 };
 
@@ -270,6 +271,7 @@ int run_audit_command(const CommonArgs& args, const DoctorArgs& dargs, const Aud
   options.label_issues = !aargs.no_labels;
   options.labels.folds = aargs.folds;
   options.labels.epochs = aargs.epochs;
+  options.labels.rounds = aargs.rounds;
   options.exclude_below = aargs.exclude_below;
   options.labels.seed = spec.seed;
   options.out_dir = aargs.out_dir;
@@ -396,6 +398,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(2, 20));
   audit_cmd->add_option("--epochs", aargs.epochs, "epochs per fold of the label check")
       ->check(CLI::Range(1, 100));
+  audit_cmd
+      ->add_option("--rounds", aargs.rounds,
+                   "cross-validation rounds of the label check: round 2 refits every fold "
+                   "without round 1's confident suspects (default 2; 1 is faster)")
+      ->check(CLI::Range(1, 5));
   audit_cmd
       ->add_option("--exclude-below", aargs.exclude_below,
                    "exclude.txt takes label suspects whose out-of-sample P(given label) is below "

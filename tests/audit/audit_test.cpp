@@ -108,12 +108,20 @@ TEST(Audit, NamesInjectedFaultsAndWritesAnExcludeFileTheSpecCanUse) {
   // Per-sample scores and the per-class-pair noise matrix.
   std::ifstream scores(out / "label_scores.csv");
   std::getline(scores, line);
-  EXPECT_EQ(line, "position,source_index,given,p_given,suggested,p_suggested,suspect_rank");
+  EXPECT_EQ(line,
+            "position,source_index,given,p_given,suggested,p_suggested,suspect_rank,refit_dropped");
   int64_t rows = 0;
-  std::set<int64_t> suspects;
+  std::set<int64_t> suspects, refit_dropped;
   while (std::getline(scores, line)) {
-    if (line.substr(line.rfind(',') + 1) != "-1") suspects.insert(rows);
+    const size_t last = line.rfind(','), rank = line.rfind(',', last - 1);
+    if (line.substr(rank + 1, last - rank - 1) != "-1") suspects.insert(rows);
+    if (line.substr(last + 1) == "1") refit_dropped.insert(rows);
     ++rows;
+  }
+  // The refit round trained without round 1's confident suspects: they are excluded too.
+  EXPECT_GT(refit_dropped.size(), 100u);
+  for (int64_t p : refit_dropped) {
+    EXPECT_TRUE(excluded.count(loaded.train.source_index[static_cast<size_t>(p)])) << p;
   }
   EXPECT_EQ(rows, 3000);
   EXPECT_EQ(suspects.size(), noise->samples.size());
@@ -160,6 +168,18 @@ TEST(PositionsToExclude, ConfidentSuspectsAndOnlyTheSuspectedMembersOfConflictin
   // Without a label check there is no model to ask: every member of a conflicting group.
   EXPECT_EQ(positions_to_exclude(checks, LabelIssues{}, false, 0.05),
             (std::set<int64_t>{0, 1, 9, 10}));
+}
+
+TEST(PositionsToExclude, TakesTheSamplesTheRefitRoundTrainedWithout) {
+  LabelIssues issues;
+  issues.suspects = {7, 3};
+  issues.self_confidence = {0.01, 0.08};
+  issues.pred_probs = at::zeros({12, 2});
+  issues.refit_dropped = {5, 7};  // round 1 was sure about 5; the refit is not
+  const std::vector<Finding> checks = {finding_with("corrupt_samples", {0})};
+  EXPECT_EQ(positions_to_exclude(checks, issues, true, 0.05), (std::set<int64_t>{0, 5, 7}));
+  EXPECT_EQ(positions_to_exclude(checks, issues, false, 0.05), (std::set<int64_t>{0}))
+      << "no label finding reported: no label suspects at all";
 }
 
 TEST(ListOnlySuspectedDuplicates, KeepsTheMembersTheLabelCheckSuspectsAndSaysHowMany) {

@@ -103,14 +103,18 @@ std::string label_scores_csv(const LabelIssues& issues, const at::Tensor& labels
   const int64_t* Y = y.data_ptr<int64_t>();
   std::vector<int64_t> rank(static_cast<size_t>(n), -1);
   for (size_t r = 0; r < issues.suspects.size(); ++r) rank[issues.suspects[r]] = r;
-  std::string out = "position,source_index,given,p_given,suggested,p_suggested,suspect_rank\n";
+  std::vector<char> dropped(static_cast<size_t>(n), 0);
+  for (int64_t s : issues.refit_dropped) dropped[static_cast<size_t>(s)] = 1;
+  std::string out =
+      "position,source_index,given,p_given,suggested,p_suggested,suspect_rank,refit_dropped\n";
   for (int64_t s = 0; s < n; ++s) {
     int64_t arg = 0;
     for (int64_t j = 1; j < k; ++j) {
       if (P[s * k + j] > P[s * k + arg]) arg = j;
     }
-    out += fmt::format("{},{},{},{:.6g},{},{:.6g},{}\n", s, source_index[static_cast<size_t>(s)],
-                       Y[s], P[s * k + Y[s]], arg, P[s * k + arg], rank[static_cast<size_t>(s)]);
+    out += fmt::format("{},{},{},{:.6g},{},{:.6g},{},{}\n", s, source_index[static_cast<size_t>(s)],
+                       Y[s], P[s * k + Y[s]], arg, P[s * k + arg], rank[static_cast<size_t>(s)],
+                       static_cast<int>(dropped[static_cast<size_t>(s)]));
   }
   return out;
 }
@@ -152,6 +156,7 @@ std::set<int64_t> positions_to_exclude(const std::vector<Finding>& data_check_fi
     for (size_t i = 0; i < issues.suspects.size() && i < issues.self_confidence.size(); ++i) {
       if (issues.self_confidence[i] < exclude_below) positions.insert(issues.suspects[i]);
     }
+    positions.insert(issues.refit_dropped.begin(), issues.refit_dropped.end());
   }
   return positions;
 }
@@ -200,12 +205,18 @@ report::Report run_audit(const spec::Spec& spec, const AuditRunOptions& options,
       // Every suspect, not the first max_samples (a benchmark scores the finding against every
       // injected flip); exclude.txt takes only the confident ones (positions_to_exclude).
       Finding finding = label_noise_finding(issues, ds.num_classes, issues.suspects.size());
-      const auto confident =
-          std::count_if(issues.self_confidence.begin(), issues.self_confidence.end(),
-                        [&](double p) { return p < options.exclude_below; });
+      std::set<int64_t> confident(issues.refit_dropped.begin(), issues.refit_dropped.end());
+      for (size_t i = 0; i < issues.suspects.size() && i < issues.self_confidence.size(); ++i) {
+        if (issues.self_confidence[i] < options.exclude_below) confident.insert(issues.suspects[i]);
+      }
       finding.evidence.push_back(fmt::format(
-          "{} of them confident (out-of-sample P(given) < {:g}): only those go to the exclude file",
-          confident, options.exclude_below));
+          "{} samples confidently mislabelled (out-of-sample P(given) < {:g}{}): only those go to "
+          "the exclude file",
+          confident.size(), options.exclude_below,
+          issues.refit_dropped.empty()
+              ? ""
+              : fmt::format(", or < {:g} in the first round: {} samples the refit trained without",
+                            options.labels.refit_drop_below, issues.refit_dropped.size())));
       r.findings.push_back(std::move(finding));
       label_finding_reported = true;
       for (size_t i = 0; i < issues.suspects.size() && i < issues.suggested.size(); ++i) {

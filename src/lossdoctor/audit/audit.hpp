@@ -9,13 +9,14 @@
 //             evidence; verdict "unhealthy" iff some finding reaches confidence 0.5.
 //             The label_noise finding lists every suspect (not capped by max_samples).
 //             With out_dir: exclude.txt lists the *source* indices (what data.train.exclude reads)
-//             of positions_to_exclude (corrupt samples, the *confident* label suspects and the
-//             duplicate-conflict members the label check also suspects), and contact_sheet.png
-//             shows the
-//             most extreme flagged images per finding with index, given and suggested label.
-//             When the label check ran, also label_scores.csv (per training position: source
-//             index, given label, out-of-sample P(given), argmax and its P, suspect rank or -1)
-//             and label_noise_matrix.csv (estimated P(given = row, true = column)).
+//             of positions_to_exclude (corrupt samples, the *confident* label suspects of every
+//             cross-validation round and the duplicate-conflict members the label check also
+//             suspects), and contact_sheet.png shows the most extreme flagged images per finding
+//             with index, given and suggested label. When the label check ran, also
+//             label_scores.csv (per training position: source index, given label, last round's
+//             out-of-sample P(given), argmax and its P, suspect rank or -1, 1 if the refit round
+//             trained without it) and label_noise_matrix.csv (estimated P(given = row,
+//             true = column)).
 //             Files are written atomically.
 //   throws:   InputError for bad spec or data.
 
@@ -38,18 +39,20 @@ struct AuditRunOptions {
   AuditOptions checks;
   std::string out_dir;  ///< empty: no files
   /// exclude.txt takes a label suspect only when its out-of-sample P(given) is below this (the
-  /// finding still lists every suspect). Chosen on the 12k bench, seed 0, 20% noise: dropping
-  /// the suspects below chance (1/K) also drops ~300 hard clean samples and recovered less of
-  /// the accuracy lost to the noise (docs/label_issues.md). 1: every suspect.
+  /// finding still lists every suspect; the refit round's dropped samples go in as well).
+  /// Chosen on the 12k bench, seed 0, 20% noise: dropping the suspects below chance (1/K) also
+  /// drops ~300 hard clean samples and recovered less of the accuracy lost to the noise
+  /// (docs/label_issues.md). 1: every suspect.
   double exclude_below = 0.05;
   data::WarningSink progress;
 };
 
 /// The train positions exclude.txt drops: every sample of a corrupt_samples finding in
-/// `data_check_findings` (run_checks' findings); the label check's suspects whose P(given) is
-/// below `exclude_below`, when `label_finding_reported`; and of the duplicate check's
-/// label_noise finding (groups of (near-)identical images with different labels) only the
-/// members the label check also suspects, since the other members are mostly the correctly
+/// `data_check_findings` (run_checks' findings); when `label_finding_reported`, the label check's
+/// suspects whose P(given) is below `exclude_below` and the samples its refit round trained
+/// without (`issues.refit_dropped`: an earlier round's P(given) < refit_drop_below); and of the
+/// duplicate check's label_noise finding (groups of (near-)identical images with different labels)
+/// only the members the label check also suspects, since the other members are mostly the correctly
 /// labelled copy. Without a label check (`issues.pred_probs` undefined) every such member.
 std::set<int64_t> positions_to_exclude(const std::vector<Finding>& data_check_findings,
                                        const LabelIssues& issues, bool label_finding_reported,

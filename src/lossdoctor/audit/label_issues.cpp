@@ -197,7 +197,8 @@ LabelIssues find_label_issues(const at::Tensor& images, const at::Tensor& labels
     const float* sp = self.data_ptr<float>();
     int64_t dropped = 0;
     for (int64_t s = 0; s < n; ++s) {
-      train_on[static_cast<size_t>(s)] = sp[s] >= options.refit_drop_below;
+      // Cumulative: a sample one round found confidently mislabelled stays out of training.
+      if (sp[s] < options.refit_drop_below) train_on[static_cast<size_t>(s)] = false;
       dropped += train_on[static_cast<size_t>(s)] ? 0 : 1;
     }
     if (progress) {
@@ -211,6 +212,11 @@ LabelIssues find_label_issues(const at::Tensor& images, const at::Tensor& labels
   // Confident learning.
   LabelIssues out;
   out.pred_probs = probs;
+  if (options.rounds > 1) {
+    for (int64_t s = 0; s < n; ++s) {
+      if (!train_on[static_cast<size_t>(s)]) out.refit_dropped.push_back(s);
+    }
+  }
   const at::Tensor pd = probs.to(torch::kDouble).contiguous();
   const double* P = pd.data_ptr<double>();
   std::vector<double> thresh(K, 0.0);

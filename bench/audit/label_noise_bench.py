@@ -61,7 +61,8 @@ def audit(args, work, name, sets):
     out = os.path.join(work, name)
     report = out + ".json"
     cmd = [args.lossdoctor, "--threads", str(args.threads), "audit", args.spec, "--json", report,
-           "--out", out, "--folds", str(args.folds), "--epochs", str(args.epochs)]
+           "--out", out, "--folds", str(args.folds), "--epochs", str(args.epochs),
+           "--rounds", str(args.rounds)]
     for s in sets:
         cmd += ["--set", s]
     seconds = None
@@ -126,6 +127,7 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--folds", type=int, default=4, help="audit --folds")
     p.add_argument("--epochs", type=int, default=2, help="audit --epochs")
+    p.add_argument("--rounds", type=int, default=2, help="audit --rounds (2: with the refit)")
     p.add_argument("--work", help="keep run directories here (default: a temporary directory)")
     p.add_argument("--reuse", action="store_true",
                    help="with --work: reuse the runs already there (rescore, resume)")
@@ -194,7 +196,7 @@ def main():
             "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
             "spec": args.spec, "threads": args.threads,
-            "audit": {"folds": args.folds, "epochs": args.epochs},
+            "audit": {"folds": args.folds, "epochs": args.epochs, "rounds": args.rounds},
             "val": "Fashion-MNIST test set, all 10000 images",
             "scoring": "flagged = union of label_noise findings' samples (train positions); "
                        "injected = injected.label_noise (train positions of the same split); "

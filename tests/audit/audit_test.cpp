@@ -199,8 +199,14 @@ TEST(ListOnlySuspectedDuplicates, KeepsTheMembersTheLabelCheckSuspectsAndSaysHow
 TEST(Audit, CleanSubsetWithoutLabelCheckIsQuiet) {
   if (!have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist not installed";
   const spec::Spec spec = spec::parse_spec_text(kSpec, "audit.yaml", {"data.inject={}"});
+  const fs::path out =
+      fs::temp_directory_path() / ("lossdoctor_audit_quiet_" + std::to_string(::getpid()));
+  fs::remove_all(out);
+  fs::create_directories(out);
+  std::ofstream(out / "label_scores.csv") << "left by an earlier audit\n";
   AuditRunOptions options;
   options.label_issues = false;
+  options.out_dir = out.string();
   const report::Report r = run_audit(spec, options);
   for (const auto& f : r.findings) {
     EXPECT_NE(f.cause, "unshuffled_data");
@@ -208,6 +214,10 @@ TEST(Audit, CleanSubsetWithoutLabelCheckIsQuiet) {
     EXPECT_NE(f.cause, "class_imbalance");
   }
   EXPECT_TRUE(r.injected.empty());
+  EXPECT_TRUE(fs::exists(out / "exclude.txt"));
+  EXPECT_FALSE(fs::exists(out / "label_scores.csv"))
+      << "no label check: an earlier audit's scores must not stay next to this exclude.txt";
+  fs::remove_all(out);
 }
 
 }  // namespace

@@ -262,11 +262,16 @@ report::Report run_audit(const spec::Spec& spec, const AuditRunOptions& options,
     for (int64_t i : exclude) text += std::to_string(i) + "\n";
     const std::string exclude_path = (fs::path(options.out_dir) / "exclude.txt").string();
     write_file_atomic(exclude_path, text);
+    const fs::path scores_path = fs::path(options.out_dir) / "label_scores.csv";
+    const fs::path matrix_path = fs::path(options.out_dir) / "label_noise_matrix.csv";
     if (issues.pred_probs.defined()) {
-      write_file_atomic((fs::path(options.out_dir) / "label_scores.csv").string(),
+      write_file_atomic(scores_path.string(),
                         label_scores_csv(issues, ds.train.labels, ds.train.source_index));
-      write_file_atomic((fs::path(options.out_dir) / "label_noise_matrix.csv").string(),
-                        noise_matrix_csv(issues, ds.class_names));
+      write_file_atomic(matrix_path.string(), noise_matrix_csv(issues, ds.class_names));
+    } else {
+      // No label check this time: scores left by an earlier audit would not match exclude.txt.
+      fs::remove(scores_path, ec);
+      fs::remove(matrix_path, ec);
     }
     write_contact_sheet((fs::path(options.out_dir) / "contact_sheet.png").string(), ds, r.findings,
                         suggested);

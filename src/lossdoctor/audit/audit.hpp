@@ -16,7 +16,8 @@
 //             label_scores.csv (per training position: source index, given label, last round's
 //             out-of-sample P(given), argmax and its P, suspect rank or -1, 1 if the refit round
 //             trained without it) and label_noise_matrix.csv (estimated P(given = row,
-//             true = column)).
+//             true = column)); when it did not, those two files are removed from out_dir (an
+//             earlier audit's scores would not match this exclude.txt).
 //             Files are written atomically.
 //   throws:   InputError for bad spec or data.
 

@@ -202,8 +202,10 @@ LabelIssues find_label_issues(const at::Tensor& images, const at::Tensor& labels
       dropped += train_on[static_cast<size_t>(s)] ? 0 : 1;
     }
     if (progress) {
-      progress(fmt::format("label issues: refit {} without the {} samples with P(given) < {:g}",
-                           round, dropped, options.refit_drop_below));
+      progress(fmt::format(
+          "label issues: round {}/{} refits every fold without the {} samples scored P(given) < "
+          "{:g} so far",
+          round + 1, options.rounds, dropped, options.refit_drop_below));
     }
     probs = cross_validated_probs(x, y, fold_of, train_on, K, options, static_cast<uint64_t>(round),
                                   progress);

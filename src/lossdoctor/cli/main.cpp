@@ -280,7 +280,11 @@ int run_audit_command(const CommonArgs& args, const DoctorArgs& dargs, const Aud
   const report::Report r = audit::run_audit(spec, options, print_warning);
   const int code = finish_report(r, dargs);
   if (!dargs.quiet && !aargs.out_dir.empty()) {
-    fmt::print("files: {0}/exclude.txt, {0}/contact_sheet.png\n", aargs.out_dir);
+    const bool scores = fs::exists(fs::path(aargs.out_dir) / "label_scores.csv");
+    fmt::print(
+        "files: {0}/exclude.txt, {0}/contact_sheet.png{1}\n", aargs.out_dir,
+        scores ? fmt::format(", {0}/label_scores.csv, {0}/label_noise_matrix.csv", aargs.out_dir)
+               : "");
   }
   return code;
 }

@@ -144,6 +144,19 @@ TEST(LabelIssues, RejectsBadInput) {
   EXPECT_THROW(find_label_issues(d.images, d.labels, 4, o), std::invalid_argument);
 }
 
+// Two samples of two classes: the stratified split deals both to fold 0, so its model has nothing
+// to train on. It must say "no evidence" (uniform), not zeros, and flag nobody.
+TEST(LabelIssues, FoldWithoutTrainingSamplesPredictsUniform) {
+  const at::Tensor images = torch::randn({2, 1, 8, 8});
+  const at::Tensor labels = torch::tensor({0, 1}, torch::kLong);
+  LabelIssueOptions o;
+  o.folds = 2;
+  const auto r = find_label_issues(images, labels, 2, o);
+  EXPECT_TRUE(torch::allclose(r.pred_probs, torch::full({2, 2}, 0.5)));
+  EXPECT_TRUE(r.suspects.empty());
+  EXPECT_TRUE(r.refit_dropped.empty());
+}
+
 TEST(LabelIssues, MarginsReorderSuspects) {
   auto d = separable(50, 6);
   LabelIssueOptions o;

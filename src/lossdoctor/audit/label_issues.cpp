@@ -45,13 +45,14 @@ std::vector<double> ranks(const std::vector<double>& v) {
 
 /// Out-of-sample softmax probabilities [N, K]: fold f's model trains on the samples of the other
 /// folds with `train_on[s]` and predicts every sample of fold f. `round` > 0 varies the seeds of a
-/// refit so it is not the first round's models again.
+/// refit so it is not the first round's models again. A fold with no sample to train on (tiny
+/// data, or a refit that dropped them all) predicts uniform 1/K: no evidence either way.
 at::Tensor cross_validated_probs(const at::Tensor& x, const at::Tensor& y,
                                  const std::vector<int>& fold_of, const std::vector<bool>& train_on,
                                  int64_t K, const LabelIssueOptions& options, uint64_t round,
                                  const std::function<void(const std::string&)>& progress) {
   const int64_t n = x.size(0);
-  at::Tensor probs = torch::zeros({n, K}, torch::kFloat);
+  at::Tensor probs = torch::full({n, K}, 1.0 / static_cast<double>(K), torch::kFloat);
   for (int f = 0; f < options.folds; ++f) {
     std::vector<int64_t> train_idx, held_idx;
     for (int64_t s = 0; s < n; ++s) {

@@ -137,30 +137,6 @@ std::string noise_matrix_csv(const LabelIssues& issues, const std::vector<std::s
 
 }  // namespace
 
-std::set<int64_t> positions_to_exclude(const std::vector<Finding>& data_check_findings,
-                                       const LabelIssues& issues, bool label_finding_reported,
-                                       double exclude_below) {
-  const std::set<int64_t> suspects(issues.suspects.begin(), issues.suspects.end());
-  const bool label_check_ran = issues.pred_probs.defined();
-  std::set<int64_t> positions;
-  for (const auto& f : data_check_findings) {
-    if (f.cause == "corrupt_samples") {
-      positions.insert(f.samples.begin(), f.samples.end());
-    } else if (f.cause == "label_noise") {
-      for (int64_t pos : f.samples) {
-        if (!label_check_ran || suspects.count(pos)) positions.insert(pos);
-      }
-    }
-  }
-  if (label_finding_reported) {
-    for (size_t i = 0; i < issues.suspects.size() && i < issues.self_confidence.size(); ++i) {
-      if (issues.self_confidence[i] < exclude_below) positions.insert(issues.suspects[i]);
-    }
-    positions.insert(issues.refit_dropped.begin(), issues.refit_dropped.end());
-  }
-  return positions;
-}
-
 void list_only_suspected_duplicates(std::vector<Finding>& findings, const LabelIssues& issues) {
   const std::set<int64_t> suspects(issues.suspects.begin(), issues.suspects.end());
   for (auto& f : findings) {
@@ -175,6 +151,26 @@ void list_only_suspected_duplicates(std::vector<Finding>& findings, const LabelI
         kept.size(), f.samples.size()));
     f.samples = std::move(kept);
   }
+}
+
+std::set<int64_t> positions_to_exclude(const std::vector<Finding>& data_check_findings,
+                                       const LabelIssues& issues, bool label_finding_reported,
+                                       double exclude_below) {
+  std::vector<Finding> findings = data_check_findings;
+  if (issues.pred_probs.defined()) list_only_suspected_duplicates(findings, issues);
+  std::set<int64_t> positions;
+  for (const auto& f : findings) {
+    if (f.cause == "corrupt_samples" || f.cause == "label_noise") {
+      positions.insert(f.samples.begin(), f.samples.end());
+    }
+  }
+  if (label_finding_reported) {
+    for (size_t i = 0; i < issues.suspects.size() && i < issues.self_confidence.size(); ++i) {
+      if (issues.self_confidence[i] < exclude_below) positions.insert(issues.suspects[i]);
+    }
+    positions.insert(issues.refit_dropped.begin(), issues.refit_dropped.end());
+  }
+  return positions;
 }
 
 report::Report run_audit(const spec::Spec& spec, const AuditRunOptions& options,
@@ -205,14 +201,12 @@ report::Report run_audit(const spec::Spec& spec, const AuditRunOptions& options,
       // Every suspect, not the first max_samples (a benchmark scores the finding against every
       // injected flip); exclude.txt takes only the confident ones (positions_to_exclude).
       Finding finding = label_noise_finding(issues, ds.num_classes, issues.suspects.size());
-      std::set<int64_t> confident(issues.refit_dropped.begin(), issues.refit_dropped.end());
-      for (size_t i = 0; i < issues.suspects.size() && i < issues.self_confidence.size(); ++i) {
-        if (issues.self_confidence[i] < options.exclude_below) confident.insert(issues.suspects[i]);
-      }
+      // The label check's share of exclude.txt: no data-check findings, finding reported.
+      const size_t confident = positions_to_exclude({}, issues, true, options.exclude_below).size();
       finding.evidence.push_back(fmt::format(
           "{} samples confidently mislabelled (out-of-sample P(given) < {:g}{}): only those go to "
           "the exclude file",
-          confident.size(), options.exclude_below,
+          confident, options.exclude_below,
           issues.refit_dropped.empty()
               ? ""
               : fmt::format(", or < {:g} in the first round: {} samples the refit trained without",

@@ -8,7 +8,7 @@
 //             labels int64 [N] in [0, num_classes); num_classes >= 2; folds >= 2; N >= folds.
 //   ensures:  pred_probs [N, K] holds, for every sample, the softmax of a model that never saw it
 //             (with rounds > 1: of the last round's model, trained without the samples the
-//             previous round scored P(given) < refit_drop_below).
+//             earlier rounds scored P(given) < refit_drop_below).
 //             Same inputs + options (seed, threads) → identical result.
 //             suspects are sorted most suspicious first; self_confidence[i] = pred_probs[s, label]
 //             and suggested[i] = argmax pred_probs[s] for s = suspects[i].
@@ -34,7 +34,7 @@ struct LabelIssueOptions {
   /// exclude file (both rounds' P(given) < 0.05) then holds ~90% of the flips instead of ~78%, at
   /// precision 0.90 instead of 0.94 (docs/label_issues.md). 1: a single round.
   int rounds = 2;
-  double refit_drop_below = 0.05;  ///< round r+1 trains without the samples round r scored below
+  double refit_drop_below = 0.05;  ///< a refit trains without what earlier rounds scored below
   int64_t batch_size = 128;        ///< training batch size
   double lr = 2e-3;                ///< Adam learning rate
   uint64_t seed = 0;               ///< fold split, shuffling and weight init

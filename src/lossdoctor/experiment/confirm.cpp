@@ -4,7 +4,6 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -15,18 +14,13 @@
 #include "lossdoctor/data/channel_stats.hpp"
 #include "lossdoctor/spec/spec_parser.hpp"
 #include "lossdoctor/util/atomic_file.hpp"
+#include "lossdoctor/util/clock.hpp"
 #include "lossdoctor/util/errors.hpp"
 
 namespace lossdoctor::experiment {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
-
-double since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
 double min_effect(const PairedComparison& m, const ConfirmOptions& o) {
   return m.measure == "val_accuracy" ? o.min_accuracy_effect : o.min_loss_effect;
 }
@@ -383,7 +377,7 @@ class ArmJudge : public train::TrainObserver {
       stop_ = true;
       return;
     }
-    if (seconds_left_ > 0 && since(start_) > seconds_left_) {
+    if (seconds_left_ > 0 && seconds_since(start_) > seconds_left_) {
       out_of_budget = stop_ = true;
       return;
     }
@@ -484,7 +478,7 @@ ArmRun run_arm(const spec::Spec& spec, const data::Dataset& ds, const Interventi
         "the spec already has this setting, so removing the cause changes nothing "
         "(no rerun needed)";
     out.arm.window = window;
-    out.arm.seconds = since(start);
+    out.arm.seconds = seconds_since(start);
     out.series = *refs.front();
     return out;
   }
@@ -533,7 +527,7 @@ ArmRun run_arm(const spec::Spec& spec, const data::Dataset& ds, const Interventi
   if (!out.decisions.empty()) {
     for (const auto& m : out.decisions.front().measures) a.measures.push_back(to_measure(m));
   }
-  a.seconds = since(start);
+  a.seconds = seconds_since(start);
   if (o.log) {
     o.log(fmt::format("confirm: {} — {} after {} steps ({:.1f} s): {}", iv.text, a.status, a.steps,
                       a.seconds, a.reason));
@@ -627,8 +621,8 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
   const double budget =
       o.max_cost_ratio > 0
           ? std::max(o.min_budget_seconds,
-                     o.max_cost_ratio * std::max(conf.diagnosis_seconds,
-                                                 per_step * static_cast<double>(window)))
+                     o.max_cost_ratio *
+                         std::max(conf.diagnosis_seconds, per_step * static_cast<double>(window)))
           : 0;
   const auto seconds_left = [&]() -> double {
     if (budget <= 0) return 0;  // 0 means unlimited in ArmJudge

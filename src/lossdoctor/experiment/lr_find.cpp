@@ -1,13 +1,14 @@
+
 #include "lossdoctor/experiment/lr_find.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "lossdoctor/util/clock.hpp"
 #include "lossdoctor/util/errors.hpp"
 
 namespace lossdoctor::experiment {
@@ -392,7 +393,7 @@ LrFindResult lr_find(const spec::Spec& spec, const LrFindOptions& options) {
   result.max_lr = options.max_lr;
   result.planned_steps = options.steps;
   result.current_lr = spec.optimizer.lr;
-  const auto start = std::chrono::steady_clock::now();
+  const auto start = Clock::now();
 
   // The sweep trains only; validation would cost time and tell nothing here.
   data::Dataset data = options.dataset != nullptr
@@ -443,7 +444,7 @@ LrFindResult lr_find(const spec::Spec& spec, const LrFindOptions& options) {
         fmt::format("Lightning's rule (argmin gradient of its EMA-smoothed loss) would pick lr {}",
                     num(*result.naive_suggestion)));
   }
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.seconds = seconds_since(start);
   return result;
 }
 

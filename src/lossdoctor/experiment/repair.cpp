@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -12,18 +11,13 @@
 #include "lossdoctor/spec/spec_parser.hpp"
 #include "lossdoctor/train/trainer.hpp"
 #include "lossdoctor/util/atomic_file.hpp"
+#include "lossdoctor/util/clock.hpp"
 #include "lossdoctor/util/interrupt.hpp"
 
 namespace lossdoctor::experiment {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
 std::string shorten(const std::string& text, size_t most) {
   return text.size() <= most ? text : text.substr(0, most - 1) + "…";
 }

@@ -1,10 +1,10 @@
 #include "lossdoctor/experiment/yardstick.hpp"
 
-#include <chrono>
 #include <cmath>
 #include <stdexcept>
 
 #include "lossdoctor/train/loss.hpp"
+#include "lossdoctor/util/clock.hpp"
 
 namespace lossdoctor::experiment {
 namespace {
@@ -34,7 +34,7 @@ void Yardstick::measure(train::Trainer& trainer, int64_t steps_done) {
   if (!points_.empty() && points_.back().step == steps_done) return;
   const torch::Tensor& images = trainer.prepared_val_images();
   if (!images.defined() || images.size(0) == 0) return;
-  const auto start = std::chrono::steady_clock::now();
+  const auto start = Clock::now();
   const int64_t n = images.size(0), m = std::min(n, size_);
   // Evenly spread over the split: a class-ordered validation file still gives every class.
   const torch::Tensor index =
@@ -53,7 +53,7 @@ void Yardstick::measure(train::Trainer& trainer, int64_t steps_done) {
     p.accuracy = out.argmax(1).eq(y).to(torch::kFloat64).mean().item<double>();
   }
   points_.push_back(p);
-  seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  seconds_ += seconds_since(start);
 }
 
 std::pair<double, double> mean_and_t(const std::vector<double>& d) {

@@ -14,6 +14,7 @@
 #include "lossdoctor/train/loss.hpp"
 #include "lossdoctor/train/progress.hpp"
 #include "lossdoctor/util/atomic_file.hpp"
+#include "lossdoctor/util/clock.hpp"
 #include "lossdoctor/util/errors.hpp"
 #include "lossdoctor/util/interrupt.hpp"
 #include "lossdoctor/util/torch_compat.hpp"
@@ -22,7 +23,6 @@ namespace lossdoctor::train {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 
 constexpr int64_t kEvalBatch = 512;
 
@@ -169,7 +169,7 @@ TrainResult Trainer::run() {
         totals_.seen > 0 ? static_cast<double>(totals_.correct) / totals_.seen : NAN;
     std::tie(record.val_loss, record.val_accuracy) = evaluate();
     record.lr = optimizer_->lr();
-    record.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    record.seconds = seconds_since(start);
     epochs_.push_back(record);
     if (reset) schedule_->on_validation(record.val_loss);
     progress.epoch_end(fmt::format(
@@ -217,9 +217,7 @@ TrainResult Trainer::run() {
     optimizer_->step();
     for (auto* o : observers_) o->after_step(*this, view);
 
-    StepRecord record{step_,          epoch_,
-                      view.loss,      lr,
-                      view.grad_norm, std::chrono::duration<double>(Clock::now() - start).count()};
+    StepRecord record{step_, epoch_, view.loss, lr, view.grad_norm, seconds_since(start)};
     steps_.push_back(record);
     progress.step(step_, epoch_, view.loss, lr);
     totals_.loss_sum += view.loss;
@@ -262,7 +260,7 @@ TrainResult Trainer::run() {
   progress.finish();
 
   result.steps = step_;
-  result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  result.seconds = seconds_since(start);
   result.images_per_second =
       result.seconds > 0 ? (step_ - first_step) * spec_.batch_size / result.seconds : 0;
   if (!options_.run_dir.empty()) {

@@ -72,11 +72,35 @@ std::pair<double, double> mean_and_t(const std::vector<double>& d) {
   return {mean, mean / (sd / std::sqrt(static_cast<double>(n)))};
 }
 
+namespace {
+
+/// Collects the paired points of one comparison: the first and last pair's values and every
+/// finite difference; `finish` fills pairs, mean difference and t.
+struct PairAccumulator {
+  PairedComparison c;
+  std::vector<double> diffs;
+
+  explicit PairAccumulator(const char* measure) { c.measure = measure; }
+  void add(double base_value, double arm_value, double diff) {
+    if (!std::isfinite(diff)) return;
+    if (diffs.empty()) c.base_start = base_value, c.arm_start = arm_value;
+    c.base_end = base_value;
+    c.arm_end = arm_value;
+    diffs.push_back(diff);
+  }
+  PairedComparison finish() {
+    c.pairs = static_cast<int>(diffs.size());
+    std::tie(c.mean_diff, c.t) = mean_and_t(diffs);
+    return c;
+  }
+};
+
+}  // namespace
+
 PairedComparison compare_train_loss(const std::vector<double>& base, const std::vector<double>& arm,
                                     int64_t block) {
   if (block < 1) throw std::invalid_argument("compare_train_loss: block must be ≥ 1");
-  PairedComparison c;
-  c.measure = "train_loss";
+  PairAccumulator pairs("train_loss");
   const size_t n = std::min(base.size(), arm.size());
   const auto block_mean = [&](const std::vector<double>& s, size_t from, size_t to) {
     double sum = 0;
@@ -86,21 +110,13 @@ PairedComparison compare_train_loss(const std::vector<double>& base, const std::
     }
     return sum / static_cast<double>(to - from);
   };
-  std::vector<double> diffs;
-  bool first = true;
   for (size_t from = 0; from + static_cast<size_t>(block) <= n;
        from += static_cast<size_t>(block)) {
     const size_t to = from + static_cast<size_t>(block);
     const double b = block_mean(base, from, to), a = block_mean(arm, from, to);
-    const double d = log_or_nan(b) - log_or_nan(a);
-    if (!std::isfinite(d)) continue;
-    if (first) c.base_start = b, c.arm_start = a, first = false;
-    c.base_end = b;
-    c.arm_end = a;
-    diffs.push_back(d);
+    pairs.add(b, a, log_or_nan(b) - log_or_nan(a));
   }
-  c.pairs = static_cast<int>(diffs.size());
-  std::tie(c.mean_diff, c.t) = mean_and_t(diffs);
+  PairedComparison c = pairs.finish();
   c.effect = c.pairs > 0 ? 1.0 - std::exp(-c.mean_diff) : 0.0;
   return c;
 }
@@ -111,11 +127,8 @@ template <typename Diff>
 PairedComparison compare_points(const std::vector<YardstickPoint>& base,
                                 const std::vector<YardstickPoint>& arm, const char* measure,
                                 Diff diff) {
-  PairedComparison c;
-  c.measure = measure;
-  std::vector<double> diffs;
+  PairAccumulator pairs(measure);
   size_t j = 0;
-  bool first = true;
   for (const auto& b : base) {
     if (b.step == 0) continue;
     while (j < arm.size() && arm[j].step < b.step) ++j;
@@ -123,15 +136,9 @@ PairedComparison compare_points(const std::vector<YardstickPoint>& base,
     if (arm[j].step != b.step) continue;
     double bv = 0, av = 0;
     const double d = diff(b, arm[j], bv, av);
-    if (!std::isfinite(d)) continue;
-    if (first) c.base_start = bv, c.arm_start = av, first = false;
-    c.base_end = bv;
-    c.arm_end = av;
-    diffs.push_back(d);
+    pairs.add(bv, av, d);
   }
-  c.pairs = static_cast<int>(diffs.size());
-  std::tie(c.mean_diff, c.t) = mean_and_t(diffs);
-  return c;
+  return pairs.finish();
 }
 
 }  // namespace

@@ -283,8 +283,14 @@ spec::Spec small_spec(const std::vector<std::string>& overrides = {}) {
   return spec::parse_spec_text(kSmallSpec, "lr-find-small.yaml", overrides);
 }
 
-/// Mean training loss over the last 10 of `steps` steps at a constant `lr`.
-double loss_after(const spec::Spec& base, const data::Dataset& data, double lr, int64_t steps) {
+/// Validation loss and accuracy after `steps` steps at a constant `lr`, and the mean training
+/// loss over the last `tail` steps.
+struct Outcome {
+  double train_loss = NAN, val_loss = NAN, val_accuracy = NAN;
+};
+
+Outcome train_at(const spec::Spec& base, const data::Dataset& data, double lr, int64_t steps,
+                 size_t tail = 50) {
   spec::Spec s = base;
   s.optimizer.lr = lr;
   train::TrainOptions o;
@@ -293,11 +299,22 @@ double loss_after(const spec::Spec& base, const data::Dataset& data, double lr, 
   o.dataset = &data;
   train::Trainer trainer(s, o);
   trainer.run();
-  double sum = 0;
+  Outcome out;
   const auto& rec = trainer.steps();
-  const size_t tail = std::min<size_t>(10, rec.size());
+  tail = std::min(tail, rec.size());
+  double sum = 0;
   for (size_t i = rec.size() - tail; i < rec.size(); ++i) sum += rec[i].loss;
-  return sum / tail;
+  out.train_loss = sum / tail;
+  if (!trainer.epochs().empty()) {
+    out.val_loss = trainer.epochs().back().val_loss;
+    out.val_accuracy = trainer.epochs().back().val_accuracy;
+  }
+  return out;
+}
+
+/// Mean training loss over the last 10 of `steps` steps at a constant `lr`.
+double loss_after(const spec::Spec& base, const data::Dataset& data, double lr, int64_t steps) {
+  return train_at(base, data, lr, steps, 10).train_loss;
 }
 
 TEST(LrFind, AdamSweepOnFashionMnistSuggestsAWorkingRateBelowTheUnstableRange) {
@@ -406,34 +423,6 @@ TEST(LrFind, BadOptionsAreInputErrorsNamingTheOption) {
 
 namespace lossdoctor::experiment {
 namespace {
-
-/// Validation loss and accuracy after `steps` steps at a constant `lr`, and the mean training
-/// loss over the last 50 steps.
-struct Outcome {
-  double train_loss = NAN, val_loss = NAN, val_accuracy = NAN;
-};
-
-Outcome train_at(const spec::Spec& base, const data::Dataset& data, double lr, int64_t steps) {
-  spec::Spec s = base;
-  s.optimizer.lr = lr;
-  train::TrainOptions o;
-  o.progress = train::Progress::Quiet;
-  o.max_steps = steps;
-  o.dataset = &data;
-  train::Trainer trainer(s, o);
-  trainer.run();
-  Outcome out;
-  const auto& rec = trainer.steps();
-  const size_t tail = std::min<size_t>(50, rec.size());
-  double sum = 0;
-  for (size_t i = rec.size() - tail; i < rec.size(); ++i) sum += rec[i].loss;
-  out.train_loss = sum / tail;
-  if (!trainer.epochs().empty()) {
-    out.val_loss = trainer.epochs().back().val_loss;
-    out.val_accuracy = trainer.epochs().back().val_accuracy;
-  }
-  return out;
-}
 
 // The comparison in docs/lr_find.md: 3 specs × 3 seeds, our suggestion against Lightning's rule
 // on the same sweep, and the loss reached after 300 steps at each (plus the spec's own rate).

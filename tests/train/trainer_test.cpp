@@ -209,6 +209,26 @@ TEST(Trainer, StepSchedulePerStepChangesTheRate) {
   EXPECT_DOUBLE_EQ(s[5].lr, 0.00075);
 }
 
+TEST(Trainer, ACapOnStepsKeepsTheSchedulePlannedOverTheSpec) {
+  // A diagnosis budget is the first steps of exactly the user's run: a cosine planned over 2
+  // epochs (100 steps) must not be squeezed into a 20-step cap.
+  const auto spec = small_spec({"schedule={type: cosine}"});
+  TrainOptions capped = quiet();
+  capped.max_steps = 20;
+  Trainer short_run(spec, capped);
+  EXPECT_EQ(short_run.total_steps(), 20);
+  EXPECT_EQ(short_run.planned_steps(), 100);
+  short_run.run();
+  TrainOptions longer = quiet();
+  longer.max_steps = 40;
+  Trainer long_run(spec, longer);
+  long_run.run();
+  ASSERT_EQ(short_run.steps().size(), 20u);
+  for (size_t k = 0; k < 20; ++k) EXPECT_DOUBLE_EQ(short_run.steps()[k].lr, long_run.steps()[k].lr);
+  // Step 19 of a 100-step cosine is still near the top (cos(0.19π) → 0.915 × lr), not near zero.
+  EXPECT_NEAR(short_run.steps()[19].lr / 0.003, 0.5 * (1 + std::cos(M_PI * 19 / 100.0)), 1e-9);
+}
+
 TEST(Trainer, GradientClippingBoundsTheUpdate) {
   // With clipping at 1e-6 and plain SGD, one step moves the weights by at most lr × 1e-6.
   Trainer trainer(

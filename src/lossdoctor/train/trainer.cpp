@@ -105,9 +105,12 @@ Trainer::Trainer(const spec::Spec& spec, TrainOptions options, data::WarningSink
   optimizer_ = std::make_unique<Optimizer>(spec_.optimizer, network_->parameters());
 
   const int64_t per_epoch = train_loader_->batches_per_epoch();
-  total_steps_ = spec_.max_steps ? *spec_.max_steps : spec_.epochs * per_epoch;
+  // The schedule is planned over the run the spec describes, whatever cap a diagnosis budget
+  // puts on this run: a capped run is the first steps of exactly the user's run.
+  planned_steps_ = spec_.max_steps ? *spec_.max_steps : spec_.epochs * per_epoch;
+  total_steps_ = planned_steps_;
   if (options_.max_steps) total_steps_ = std::min(total_steps_, *options_.max_steps);
-  schedule_ = std::make_unique<LrSchedule>(spec_.schedule, spec_.optimizer.lr, total_steps_);
+  schedule_ = std::make_unique<LrSchedule>(spec_.schedule, spec_.optimizer.lr, planned_steps_);
 
   if (!options_.run_dir.empty()) {
     std::error_code ec;

@@ -75,7 +75,9 @@ struct TrainOptions {
   std::string run_dir;  ///< empty: write nothing
   bool resume = false;
   Progress progress = Progress::Auto;
-  std::optional<int64_t> max_steps;  ///< caps spec.max_steps / epochs (diagnosis budgets)
+  /// Stops the run after this many steps (diagnosis budgets, arms). The learning-rate schedule
+  /// is still planned over the spec's own length (epochs or max_steps).
+  std::optional<int64_t> max_steps;
   bool stop_on_nonfinite = true;     ///< end the run when the loss becomes NaN/Inf
   int64_t checkpoint_every = 0;      ///< extra checkpoints every N steps (0: epoch ends only)
   /// Already loaded data for this spec's data section (reruns and experiments: decode nothing
@@ -122,7 +124,10 @@ class Trainer {
   torch::Device device() const { return device_; }
   /// Validation images after the validation pipeline (undefined without a validation split).
   const torch::Tensor& prepared_val_images() const { return val_images_; }
+  /// Steps this run will take: the spec's length capped by TrainOptions::max_steps.
   int64_t total_steps() const { return total_steps_; }
+  /// Steps of the run the spec describes (the schedule's horizon), ignoring max_steps.
+  int64_t planned_steps() const { return planned_steps_; }
   /// Path of the checkpoint in the run directory ("" without one).
   std::string checkpoint_path() const;
 
@@ -144,6 +149,7 @@ class Trainer {
   std::unique_ptr<LrSchedule> schedule_;
   std::vector<TrainObserver*> observers_;
   int64_t total_steps_ = 0;
+  int64_t planned_steps_ = 0;
 
   // Position, restored by resume.
   int64_t step_ = 0, epoch_ = 0, batch_in_epoch_ = 0;

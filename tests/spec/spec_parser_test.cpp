@@ -149,8 +149,8 @@ model:
     - dense: {units: 10, init: {weight: normal, std: 5.0}}
     - softmax
 loss: {type: nll, from_logits: false, label_smoothing: 0.1, targets: one_hot}
-optimizer: {type: sgd, lr: 10, momentum: 0.999, nesterov: true, betas: [0.8, 0.9], eps: 1.0,
-            weight_decay: 1.0, alpha: 0.5, rho: 0.5}
+optimizer: {type: sgd, lr: 10, momentum: 0.999, nesterov: true,
+            weight_decay: 1.0}
 schedule: {type: step, step_size: 5, gamma: 1.5, per: step, factor: 0.5, patience: 0,
            min_lr: 1e-6, warmup_steps: 100}
 clip_grad_norm: 0.5
@@ -301,12 +301,15 @@ TEST(SpecParser, FullSpecLossOptimizerSchedule) {
   EXPECT_DOUBLE_EQ(o.lr, 10);
   EXPECT_DOUBLE_EQ(o.momentum, 0.999);
   EXPECT_TRUE(o.nesterov);
-  EXPECT_DOUBLE_EQ(o.beta1, 0.8);
-  EXPECT_DOUBLE_EQ(o.beta2, 0.9);
-  EXPECT_DOUBLE_EQ(o.eps, 1.0);
   EXPECT_DOUBLE_EQ(o.weight_decay, 1.0);
-  EXPECT_DOUBLE_EQ(o.alpha, 0.5);
-  EXPECT_DOUBLE_EQ(o.rho, 0.5);
+  const auto adam = parse(kModel + "optimizer: {type: adam, betas: [0.8, 0.9], eps: 1.0}\n");
+  EXPECT_DOUBLE_EQ(adam.optimizer.beta1, 0.8);
+  EXPECT_DOUBLE_EQ(adam.optimizer.beta2, 0.9);
+  EXPECT_DOUBLE_EQ(adam.optimizer.eps, 1.0);
+  EXPECT_DOUBLE_EQ(parse(kModel + "optimizer: {type: rmsprop, alpha: 0.5, momentum: 0.9}\n")
+                       .optimizer.alpha,
+                   0.5);
+  EXPECT_DOUBLE_EQ(parse(kModel + "optimizer: {type: adadelta, rho: 0.5}\n").optimizer.rho, 0.5);
   const auto& c = s.schedule;
   EXPECT_EQ(c.kind, ScheduleSpec::Kind::Step);
   EXPECT_EQ(c.step_size, 5);
@@ -562,8 +565,18 @@ TEST(SpecParserErrors, OutOfRange) {
 }
 
 TEST(SpecParserErrors, CrossFieldRules) {
-  EXPECT_EQ(error_of(kModel + "optimizer: {type: adam, nesterov: true}\n"),
-            "cfg/exp.yaml:2:35: optimizer.nesterov: nesterov requires type: sgd with momentum > 0");
+  EXPECT_EQ(error_of(kModel + "optimizer: {type: sgd, nesterov: true}\n"),
+            "cfg/exp.yaml:2:34: optimizer.nesterov: nesterov requires type: sgd with momentum > 0");
+  // A key the optimiser does not use is an error, not a silent no-op (kinds.hpp has the table).
+  EXPECT_EQ(error_of(kModel + "optimizer: {type: adam, momentum: 0.9}\n"),
+            "cfg/exp.yaml:2:35: optimizer.momentum: adam has no 'momentum' (it would be ignored); "
+            "adam takes: type, lr, betas, eps, weight_decay");
+  EXPECT_EQ(error_of(kModel + "optimizer: {type: sgd, betas: [0.9, 0.99]}\n"),
+            "cfg/exp.yaml:2:31: optimizer.betas: sgd has no 'betas' (it would be ignored); sgd "
+            "takes: type, lr, momentum, nesterov, weight_decay");
+  EXPECT_EQ(error_of(kModel + "optimizer: {type: adagrad, rho: 0.9}\n"),
+            "cfg/exp.yaml:2:33: optimizer.rho: adagrad has no 'rho' (it would be ignored); adagrad "
+            "takes: type, lr, eps, weight_decay");
   EXPECT_EQ(error_of(kModel + "optimizer: {type: sgd, momentum: 0.9, nesterov: true}\n"),
             "no error");
   EXPECT_EQ(
@@ -668,7 +681,8 @@ TEST(SpecOverrides, Scalars) {
 
 TEST(SpecOverrides, ListsMapsAndNestedIndices) {
   Spec s =
-      parse(kBase, {"optimizer.betas=[0.5, 0.6]", "model.layers[2].conv2d.filters=64",
+      parse(kBase, {"optimizer.type=adam", "optimizer.betas=[0.5, 0.6]",
+                    "model.layers[2].conv2d.filters=64",
                     "model.layers[1]={dense: {units: 7}}", "data.inject.label_noise.fraction=0.3",
                     "data.transforms.train=[{scale: 2}]", "clip_grad_norm=null"});
   EXPECT_DOUBLE_EQ(s.optimizer.beta1, 0.5);
@@ -725,7 +739,7 @@ TEST(SpecOverrides, LaterErrorsAreAttributedToTheOverride) {
   EXPECT_EQ(error_of(kBase, {"data.inject.corrupt.kind=zeros"}),
             "--set data.inject.corrupt.kind=zeros: data.inject.corrupt: missing required key "
             "'fraction'");
-  EXPECT_EQ(error_of(kBase, {"optimizer.betas=[0.9, 2]"}),
+  EXPECT_EQ(error_of(kBase, {"optimizer.type=adam", "optimizer.betas=[0.9, 2]"}),
             "--set optimizer.betas=[0.9, 2]: optimizer.betas[1]: must be in [0, 1), got 2");
   // Values the override did not write keep their file position.
   EXPECT_EQ(error_of(kBase + "batch_size: 0\n", {"optimizer.lr=1"}),

@@ -160,12 +160,6 @@ double clamp(double value, double lo, double hi) {
 
 bool is_weight_layer(const std::string& kind) { return kind == "conv2d" || kind == "dense"; }
 
-bool is_relu_family(const std::string& kind) {
-  return kind == "relu" || kind == "leaky_relu" || kind == "elu" || kind == "selu" ||
-         kind == "gelu";
-}
-
-bool is_saturating(const std::string& kind) { return kind == "sigmoid" || kind == "tanh"; }
 
 std::vector<Symptom> persistent_fraction(const RunRecord& r, const PersistentFraction& c) {
   struct Flag {

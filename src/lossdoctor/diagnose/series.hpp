@@ -10,6 +10,7 @@
 
 #include "lossdoctor/finding.hpp"
 #include "lossdoctor/run_record.hpp"
+#include "lossdoctor/spec/kinds.hpp"
 
 namespace lossdoctor::diagnose::series {
 
@@ -66,11 +67,9 @@ double clamp(double value, double lo, double hi);
 /// A layer kind that carries a weight matrix the detectors reason about (conv2d, dense).
 bool is_weight_layer(const std::string& kind);
 
-/// ReLU family: relu, leaky_relu, elu, selu, gelu.
-bool is_relu_family(const std::string& kind);
-
-/// Bounded activations whose units can saturate: sigmoid, tanh.
-bool is_saturating(const std::string& kind);
+/// Activation families come from the one table of kinds (spec/kinds.hpp).
+using spec::is_relu_family;
+using spec::is_saturating;
 
 /// Shared by dead_units and saturated_units: a per-layer fraction that stays above a threshold
 /// over consecutive probes.

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <limits>
 
+#include "lossdoctor/spec/kinds.hpp"
+
 namespace lossdoctor::diagnose {
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -31,11 +33,8 @@ RecordSignals read_signals(const RunRecord& r) {
   for (const auto& l : r.layers) {
     if (l.has_weights) ++s.weight_layers;
     if (l.kind == "batchnorm") s.has_batchnorm = true;
-    if (l.kind == "relu" || l.kind == "leaky_relu" || l.kind == "elu" || l.kind == "selu" ||
-        l.kind == "gelu") {
-      ++s.relu_layers;
-    }
-    if (l.kind == "sigmoid" || l.kind == "tanh") ++s.saturating_layers;
+    if (spec::is_relu_family(l.kind)) ++s.relu_layers;
+    if (spec::is_saturating(l.kind)) ++s.saturating_layers;
   }
   if (steps.empty()) return s;
 

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "lossdoctor/data/channel_stats.hpp"
+#include "lossdoctor/spec/kinds.hpp"
 #include "lossdoctor/train/trainer.hpp"
 
 namespace lossdoctor::probe {
@@ -20,10 +21,7 @@ double odd_fraction(const torch::Tensor& inputs) {
   return data::odd_image_mask(inputs).to(torch::kFloat64).mean().item<double>();
 }
 
-bool is_relu_family(const std::string& kind) {
-  return kind == "relu" || kind == "leaky_relu" || kind == "elu" || kind == "selu" ||
-         kind == "gelu";
-}
+using spec::is_relu_family;
 
 /// Fraction of units (channels of [N, C, H, W], features of [N, F]) never positive in the batch.
 double dead_fraction(const torch::Tensor& out) {

@@ -6,6 +6,7 @@
 
 #include "lossdoctor/lint/lint_util.hpp"
 #include "lossdoctor/lint/rules/rules.hpp"
+#include "lossdoctor/spec/kinds.hpp"
 
 namespace lossdoctor::lint::rules {
 
@@ -15,42 +16,15 @@ using spec::ScheduleSpec;
 
 namespace {
 
-std::string opt_name(OptimizerSpec::Kind k) {
-  switch (k) {
-    case OptimizerSpec::Kind::Sgd:
-      return "sgd";
-    case OptimizerSpec::Kind::Adam:
-      return "adam";
-    case OptimizerSpec::Kind::AdamW:
-      return "adamw";
-    case OptimizerSpec::Kind::RmsProp:
-      return "rmsprop";
-    case OptimizerSpec::Kind::Adagrad:
-      return "adagrad";
-    case OptimizerSpec::Kind::Adadelta:
-      return "adadelta";
-  }
-  return "optimizer";
-}
+std::string opt_name(OptimizerSpec::Kind k) { return spec::optimizer_traits(k).name; }
 
+/// Adam-like: a per-parameter step of about lr whatever the gradient's scale.
 bool adam_family(OptimizerSpec::Kind k) {
   return k == OptimizerSpec::Kind::Adam || k == OptimizerSpec::Kind::AdamW ||
          k == OptimizerSpec::Kind::RmsProp;
 }
 
-/// The learning rate each optimiser is usually run at.
-double usual_lr(const OptimizerSpec& o) {
-  switch (o.kind) {
-    case OptimizerSpec::Kind::Sgd:
-      return o.momentum > 0 ? 0.1 : 0.01;
-    case OptimizerSpec::Kind::Adagrad:
-      return 0.01;
-    case OptimizerSpec::Kind::Adadelta:
-      return 1.0;
-    default:
-      return 0.001;
-  }
-}
+using spec::usual_lr;
 
 /// "key = value (file)": a spec value and where it was set.
 std::string kv(const spec::Spec& s, const std::string& key, const std::string& value) {

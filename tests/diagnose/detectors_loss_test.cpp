@@ -216,6 +216,47 @@ TEST(PlateauAtChance, NearMissNotAClassificationLoss) {
   EXPECT_TRUE(detect_plateau_at_chance(b.build()).empty());
 }
 
+/// A run whose training loss falls but whose validation accuracy stays at `val_accuracy`.
+RunRecord validation_stuck_at(double val_accuracy, int64_t classes, int64_t steps = 400) {
+  RecordBuilder b;
+  b.num_classes = classes;
+  b.steps_per_epoch = 100;
+  b.with_steps(steps);
+  RunRecord r = b.build();
+  for (auto& e : r.epochs) {
+    e.val_accuracy = val_accuracy;
+    e.val_loss = std::log(static_cast<double>(classes)) * 1.02;
+  }
+  return r;
+}
+
+TEST(PlateauAtChance, ValidationAtChanceForFourClasses) {
+  // 24.6% on 4 classes is chance (25%), not evidence of health.
+  const auto found = detect_plateau_at_chance(validation_stuck_at(0.246, 4));
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_TRUE(mentions(found[0], "chance for 4 classes is 1/4 = 25")) << found[0].evidence[0];
+  EXPECT_EQ(found[0].step, 399);
+}
+
+TEST(PlateauAtChance, ValidationAtChanceForTenClasses) {
+  EXPECT_EQ(detect_plateau_at_chance(validation_stuck_at(0.107, 10)).size(), 1u);
+}
+
+TEST(PlateauAtChance, NearMissValidationAboveChanceForItsK) {
+  // 40% would be near chance for 2 classes, but is well above it for 10 — and 45% for 4.
+  RunRecord ten = validation_stuck_at(0.40, 10);
+  for (auto& e : ten.epochs) e.val_loss = 1.6;
+  EXPECT_TRUE(detect_plateau_at_chance(ten).empty());
+  RunRecord four = validation_stuck_at(0.45, 4);
+  for (auto& e : four.epochs) e.val_loss = 1.1;
+  EXPECT_TRUE(detect_plateau_at_chance(four).empty());
+}
+
+TEST(PlateauAtChance, NearMissValidationTooEarlyToJudge) {
+  // A slow start (warmup) is not a fault: the first validation at step 99 is not judged.
+  EXPECT_TRUE(detect_plateau_at_chance(validation_stuck_at(0.25, 4, 120)).empty());
+}
+
 // slow_convergence -------------------------------------------------------------------------------
 
 TEST(SlowConvergence, FallsTooLittle) {

@@ -11,14 +11,22 @@
 
 #include "diagnose/record_builder.hpp"
 #include "lossdoctor/diagnose/detectors.hpp"
+#include "lossdoctor/diagnose/verdict.hpp"
 
 namespace lossdoctor::diagnose {
 namespace {
 
 using test::RecordBuilder;
 
+/// The symptoms of the record run() diagnosed last (expect_well_formed checks the verdict rule).
+std::vector<Symptom>& last_symptoms() {
+  static std::vector<Symptom> symptoms;
+  return symptoms;
+}
+
 Diagnosis run(const RunRecord& r, const std::vector<Finding>& lint = {}) {
-  return diagnose(r, detect_symptoms(r), lint);
+  last_symptoms() = detect_symptoms(r);
+  return diagnose(r, last_symptoms(), lint);
 }
 
 const Finding* find_cause(const Diagnosis& d, const std::string& cause) {
@@ -43,8 +51,14 @@ std::string describe(const RunRecord& r, const Diagnosis& d) {
 }
 
 /// Invariants of every diagnosis (the diagnoser's contract).
-void expect_well_formed(const Diagnosis& d) {
-  ASSERT_FALSE(d.findings.empty());
+void expect_well_formed(const Diagnosis& d, const std::vector<Symptom>& symptoms = last_symptoms()) {
+  const bool hard = std::any_of(symptoms.begin(), symptoms.end(),
+                                [](const Symptom& s) { return is_hard_symptom(s.id); });
+  if (hard) EXPECT_EQ(d.verdict, "unhealthy") << "a hard symptom is never healthy";
+  if (d.findings.empty()) {
+    EXPECT_TRUE(hard) << "only a hard symptom without any cause leaves no finding";
+    return;
+  }
   for (size_t i = 1; i < d.findings.size(); ++i) {
     EXPECT_GE(d.findings[i - 1].confidence, d.findings[i].confidence) << "sorted by confidence";
   }
@@ -55,11 +69,11 @@ void expect_well_formed(const Diagnosis& d) {
     EXPECT_LE(f.confidence, 1.0) << f.cause;
     EXPECT_NE(f.cause, "overfitting");
     if (f.cause != "healthy") {
-      EXPECT_GE(f.confidence, kReportThreshold) << f.cause;
+      EXPECT_GE(f.confidence, hard ? kHardSymptomReportThreshold : kReportThreshold) << f.cause;
     }
   }
   if (d.verdict == "unhealthy") {
-    EXPECT_GE(d.findings.front().confidence, kUnhealthyThreshold);
+    if (!hard) EXPECT_GE(d.findings.front().confidence, kUnhealthyThreshold);
     EXPECT_NE(d.findings.front().cause, "healthy");
   } else {
     EXPECT_EQ(d.verdict, "healthy");
@@ -422,6 +436,43 @@ TEST(Diagnoser, EmptyRecordIsHandled) {
 
 TEST(Diagnoser, EveryCauseHasAnExplanation) {
   for (const auto& cause : cause_ids()) EXPECT_FALSE(explain_cause(cause).empty()) << cause;
+  EXPECT_EQ(explain_cause("no_such_cause"), "");
+}
+
+}  // namespace
+}  // namespace lossdoctor::diagnose
+
+namespace lossdoctor::diagnose {
+namespace {
+
+TEST(Verdict, ValidationAtChanceForItsClassesIsNeverHealthy) {
+  // Four classes: a training loss that falls (memorised noise) while validation sits at 24.6%.
+  RecordBuilder b;
+  b.num_classes = 4;
+  b.steps_per_epoch = 100;
+  b.loss = [](int64_t t) { return 1.386 * std::exp(-static_cast<double>(t) / 300.0) + 0.4; };
+  RunRecord r = b.build();
+  for (auto& e : r.epochs) {
+    e.val_accuracy = 0.246;
+    e.val_loss = 1.40;
+  }
+  const Diagnosis d = run(r);
+  EXPECT_EQ(d.verdict, "unhealthy") << describe(r, d);
+  expect_well_formed(d);
+  for (const auto& f : d.findings) EXPECT_NE(f.cause, "healthy") << describe(r, d);
+}
+
+TEST(Verdict, HealthyEvidenceStatesChanceForTheRecordsClasses) {
+  RecordBuilder b;
+  b.num_classes = 4;
+  b.steps_per_epoch = 100;
+  RunRecord r = b.build();
+  const Diagnosis d = run(r);
+  ASSERT_EQ(d.verdict, "healthy") << describe(r, d);
+  bool stated = false;
+  for (const auto& e : d.findings.front().evidence)
+    stated |= e.find("chance for 4 classes: 25.0%") != std::string::npos;
+  EXPECT_TRUE(stated) << describe(r, d);
 }
 
 }  // namespace

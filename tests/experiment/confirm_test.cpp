@@ -194,11 +194,71 @@ TEST_F(ConfirmRuns, IrrelevantFixIsRefuted) {
   ConfirmOptions o = deterministic_options();
   o.yardstick_size = 256;
   const ConfirmResult r = confirm(s, ds, outcome, yard, o);
-  ASSERT_EQ(r.findings.size(), 1u);
-  EXPECT_EQ(r.findings[0].status, "refuted") << r.findings[0].evidence.front();
-  EXPECT_LT(r.findings[0].confidence, 0.8);
+  // The refuted suspicion stays in the report, below the `healthy` finding: a refuted finding
+  // never makes a run unhealthy (diagnose/verdict.hpp).
+  EXPECT_EQ(r.verdict, "healthy");
+  ASSERT_EQ(r.findings.size(), 2u);
+  EXPECT_EQ(r.findings[0].cause, "healthy");
+  EXPECT_EQ(r.findings[1].status, "refuted") << r.findings[1].evidence.front();
+  EXPECT_LT(r.findings[1].confidence, 0.8);
+  EXPECT_GT(r.findings[0].confidence, r.findings[1].confidence);
   ASSERT_EQ(r.confirmation.arms.size(), 1u);
   EXPECT_LT(r.confirmation.arms[0].steps, 100) << "futility stops the arm at half the window";
+  EXPECT_EQ(r.confirmation.arms[0].yardstick, "equal steps");
+}
+
+TEST_F(ConfirmRuns, LargerBatchOnAHealthySmallBatchRunIsJudgedAtEqualSamplesSeen) {
+  // A healthy Adam run at batch 8. At equal steps a batch-32 arm has seen 4× more images and
+  // "wins"; at equal samples seen it does not, so batch_too_small must not be confirmed.
+  const spec::Spec s = spec::parse_spec_text(tiny_spec("{type: adam, lr: 0.001}"), "tiny.yaml",
+                                             {"batch_size=8"});
+  const data::Dataset ds = data::load_dataset(s.data, s.seed);
+  probe::DiagnoseOptions d = quiet();
+  d.dataset = &ds;
+  d.early_stop = false;
+  Yardstick yard(10, 256);
+  d.extra_observers.push_back(&yard);
+  probe::DiagnoseOutcome outcome = probe::diagnose(s, d);
+  Finding suspicion;
+  suspicion.cause = "batch_too_small";
+  suspicion.confidence = 0.7;
+  suspicion.fix = {{"batch_size", "32"}};
+  outcome.report.findings = {suspicion};
+  outcome.report.verdict = "unhealthy";
+  ConfirmOptions o = deterministic_options();
+  o.yardstick_size = 256;
+  o.min_steps = 20;
+  const ConfirmResult r = confirm(s, ds, outcome, yard, o);
+  ASSERT_EQ(r.confirmation.arms.size(), 1u);
+  const auto& arm = r.confirmation.arms[0];
+  EXPECT_NE(arm.status, "confirmed") << arm.reason;
+  EXPECT_NE(arm.yardstick.find("equal samples seen: batch 32 vs the baseline's 8"),
+            std::string::npos)
+      << arm.yardstick;
+  EXPECT_LE(arm.steps, 25) << "100 steps of 8 images are 25 steps of 32";
+  EXPECT_EQ(r.verdict, "healthy");
+}
+
+TEST(EqualSamples, PairsArmStepsWithTheBaselineStepsOfTheSameSamplesSeen) {
+  RunSeries base;
+  for (int i = 0; i < 100; ++i) base.train_loss.push_back(100.0 - i);
+  for (int k = 0; k <= 10; ++k) base.points.push_back({10 * k, 1.0 - 0.01 * k, 0.05 * k});
+  // Batch 4× larger: arm step s has seen what baseline step 4s had.
+  const RunSeries at4 = at_equal_samples(base, 4.0, 30, 10);
+  ASSERT_EQ(at4.train_loss.size(), 25u);  // steps 0..24 map to 0..96; 25 → 100 is past the end
+  EXPECT_DOUBLE_EQ(at4.train_loss[10], base.train_loss[40]);
+  ASSERT_EQ(at4.points.size(), 3u);  // arm steps 0, 10, 20 ↔ baseline 0, 40, 80; 30 ↔ 120 is past
+  EXPECT_EQ(at4.points[1].step, 10);
+  EXPECT_DOUBLE_EQ(at4.points[1].accuracy, base.points[4].accuracy);
+  // A non-integer ratio interpolates between the baseline's points.
+  const RunSeries at15 = at_equal_samples(base, 1.5, 20, 10);
+  ASSERT_GE(at15.points.size(), 2u);
+  EXPECT_NEAR(at15.points[1].accuracy, 0.075, 1e-12);  // baseline step 15: between 10 and 20
+  // The same batch is the identity.
+  const RunSeries same = at_equal_samples(base, 1.0, 100, 10);
+  EXPECT_EQ(same.train_loss, base.train_loss);
+  EXPECT_EQ(same.points.size(), base.points.size());
+  EXPECT_THROW(at_equal_samples(base, 0.0, 10, 10), std::invalid_argument);
 }
 
 // Zoo driver (not part of the suite): LOSSDOCTOR_ZOO_CASES="lr-adam-1 data-sorted-unshuffled"

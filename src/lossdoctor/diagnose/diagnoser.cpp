@@ -7,6 +7,9 @@
 #include <map>
 
 #include "lossdoctor/diagnose/signals.hpp"
+#include "lossdoctor/diagnose/verdict.hpp"
+#include "lossdoctor/report/causes.hpp"
+#include "lossdoctor/spec/kinds.hpp"
 
 namespace lossdoctor::diagnose {
 namespace {
@@ -147,105 +150,44 @@ const std::map<std::string, std::vector<std::pair<std::string, double>>>& sympto
 
 std::string fmt_num(double v) { return fmt::format("{:.3g}", v); }
 
-/// The learning rates practitioners normally use with each optimiser.
-bool lr_in_usual_range(const std::string& optimizer, double lr) {
-  if (optimizer == "adam" || optimizer == "adamw" || optimizer == "rmsprop")
-    return lr >= 1e-4 && lr <= 1e-2;
-  if (optimizer == "sgd" || optimizer == "adagrad") return lr >= 1e-3 && lr <= 0.5;
-  if (optimizer == "adadelta") return lr >= 0.1 && lr <= 10;
-  return false;
-}
-
-bool lr_below_usual_range(const std::string& optimizer, double lr) {
-  if (optimizer == "adam" || optimizer == "adamw" || optimizer == "rmsprop") return lr < 1e-4;
-  if (optimizer == "sgd" || optimizer == "adagrad") return lr < 1e-3;
-  if (optimizer == "adadelta") return lr < 0.1;
-  return false;
-}
+using spec::lr_below_usual_range;
+using spec::lr_in_usual_range;
 
 }  // namespace
 
 std::string explain_cause(const std::string& cause) {
-  static const std::map<std::string, std::string> text = {
-      {"label_noise",
-       "A share of the training labels is wrong, so the model is pushed towards contradictory "
-       "targets and the training loss cannot fall below the noise floor. Validation (with clean "
-       "labels) then looks better than training."},
-      {"corrupt_samples",
-       "Some training images are broken (NaN, constant or pure noise) and carry no signal or "
-       "poison the arithmetic. Every batch that holds one adds loss the model cannot remove, or "
-       "turns the loss into NaN."},
-      {"preprocessing_mismatch",
-       "Validation images are prepared differently from training images, so the model sees inputs "
-       "at validation time whose scale it never learned. Validation loss rises or stays high while "
-       "the training loss is fine."},
-      {"unnormalized_input",
-       "The inputs reach the network at the wrong scale (raw 0-255 pixels, or scaled twice), so "
-       "the first layer's outputs and gradients are hundreds of times too large or too small. The "
-       "optimiser then overshoots or barely moves."},
-      {"unshuffled_data",
-       "The batches arrive in class order, so each stretch of training sees one class and the "
-       "model forgets the others. The loss jumps at every class boundary instead of falling."},
-      {"class_imbalance",
-       "A few classes dominate the training data, so predicting them is a cheap way to lower the "
-       "loss. The rare classes are never learned and the loss stalls at the majority-class level."},
-      {"bad_init_scale",
-       "The initial weights are far too large or too small (or all equal), so activations and "
-       "gradients explode or vanish through the layers before training even starts. The loss "
-       "starts far from ln K or cannot move."},
-      {"missing_normalization",
-       "A deep ReLU stack without batch normalisation lets activation scales drift layer by layer, "
-       "so early layers get vanishing gradients and many units die. The loss stalls near chance."},
-      {"saturating_activation",
-       "Deep sigmoid/tanh layers saturate, where their derivative is almost zero, so the gradient "
-       "fades before it reaches the early layers. The loss barely moves."},
-      {"insufficient_capacity",
-       "A bottleneck (too few units, or pooling down to almost nothing) throws away the "
-       "information the classifier needs. The loss levels off high no matter how long it trains."},
-      {"loss_output_mismatch",
-       "The loss does not fit the output layer (e.g. softmax scores fed to a loss that applies "
-       "softmax again), which squashes the gradients and bounds how low the loss can go. Training "
-       "is slow and stalls well above zero."},
-      {"lr_too_high",
-       "Each step overshoots the minimum, so the loss oscillates, spikes or climbs, and large "
-       "updates kill ReLU units or overflow to NaN. Lowering the learning rate lets the steps "
-       "settle into the valley."},
-      {"lr_too_low",
-       "The steps are so small that the weights barely move: gradients are healthy but each update "
-       "changes the weights by a tiny fraction. The loss falls far too slowly and looks stalled."},
-      {"batch_too_small",
-       "With tiny batches each gradient is dominated by the few samples in it (and batch norm's "
-       "statistics are meaningless), so steps point in random directions. The loss is noisy and "
-       "does not settle."},
-      {"optimizer_misconfigured",
-       "The optimiser's own settings (momentum, betas, eps, or a rate that does not suit this "
-       "optimiser) keep it from making progress. The loss oscillates or stalls although the model "
-       "and data are fine."},
-      {"bad_lr_schedule",
-       "The schedule drives the learning rate somewhere useless: growing without bound, or "
-       "decaying to almost nothing within the run. The loss diverges late or freezes early."},
-      {"excessive_regularization",
-       "Weight decay or dropout is so strong that it fights the data term of the loss: the weights "
-       "shrink or the signal is drowned in noise. The training loss stays high."},
-      {"grad_clip_too_tight",
-       "Gradient clipping at a tiny norm shrinks every update to almost nothing, whatever the "
-       "learning rate. The loss falls far too slowly."},
-      {"gradients_not_reset",
-       "Gradients are never zeroed, so every step adds the new gradient to all previous ones and "
-       "the update keeps growing in a stale direction. The loss first falls, then oscillates or "
-       "diverges."},
-      {"params_not_updated",
-       "The optimiser is not changing the model's weights (it was given other parameters, or its "
-       "steps never reach the model), although gradients are computed. The loss stays where it "
-       "started."},
-      {"loss_sign_flipped",
-       "The loss being minimised is the negative of the real loss, so the optimiser makes "
-       "predictions worse on purpose. The reported loss falls without bound while accuracy drops."},
-      {"healthy",
-       "The loss falls steadily and nothing seen points at a fault. Nothing needs fixing."},
-  };
-  const auto it = text.find(cause);
-  return it == text.end() ? "" : it->second;
+  return report::is_known_cause(cause) ? report::cause_info(cause).explanation : "";
+}
+
+Finding healthy_finding(const RunRecord& r, const std::vector<Symptom>& symptoms, double confidence,
+                        const std::string& reason) {
+  const RecordSignals sig = read_signals(r);
+  Finding h;
+  h.cause = "healthy";
+  h.status = "suspected";
+  h.explanation = explain_cause("healthy");
+  h.confidence = std::clamp(confidence, 0.0, 1.0);
+  if (std::isfinite(sig.initial_loss) && std::isfinite(sig.final_loss)) {
+    h.evidence.push_back(fmt::format("loss {} → {} over {} steps ({:+.0f}%)",
+                                     fmt_num(sig.initial_loss), fmt_num(sig.final_loss), sig.steps,
+                                     100 * (sig.final_loss / sig.initial_loss - 1)));
+  }
+  if (sig.val_accuracy && std::isfinite(*sig.val_accuracy)) {
+    h.evidence.push_back(
+        fmt::format("validation accuracy {:.1f}% (chance for {} classes: {:.1f}%)",
+                    100 * *sig.val_accuracy, r.num_classes,
+                    100.0 / static_cast<double>(std::max<int64_t>(1, r.num_classes))));
+  }
+  if (symptoms.empty()) {
+    h.evidence.push_back("no symptom seen");
+  } else {
+    std::string ids;
+    for (const auto& sy : symptoms) ids += (ids.empty() ? "" : ", ") + sy.id;
+    h.evidence.push_back(fmt::format("symptom{} seen but too weak to point at a cause: {}",
+                                     symptoms.size() == 1 ? "" : "s", ids));
+  }
+  if (!reason.empty()) h.evidence.push_back("verdict: " + reason);
+  return h;
 }
 
 Diagnosis diagnose(const RunRecord& r, const std::vector<Symptom>& symptoms,
@@ -555,35 +497,19 @@ Diagnosis diagnose(const RunRecord& r, const std::vector<Symptom>& symptoms,
     }
   }
 
-  // 4. Default fixes where lint gave none.
+  // 4. Default fixes (the causes table) where lint gave none.
   const auto default_fix = [&](Candidate& c) {
-    if (!c.fix.empty()) return;
-    const double lr = r.base_lr;
-    if (c.cause == "lr_too_high")
-      c.fix["optimizer.lr"] = fmt_num(lr / 10);
-    else if (c.cause == "lr_too_low")
-      c.fix["optimizer.lr"] = fmt_num(lr * 10);
-    else if (c.cause == "batch_too_small")
-      c.fix["batch_size"] = "32";
-    else if (c.cause == "unshuffled_data")
-      c.fix["data.shuffle"] = "true";
-    else if (c.cause == "unnormalized_input")
-      c.fix["data.transforms.train"] = "[{scale: 0.00392156862745098}]";
-    else if (c.cause == "bad_init_scale" || c.cause == "missing_normalization")
-      c.fix["model.init"] = "{weight: he_normal, bias: zeros}";
-    else if (c.cause == "saturating_activation")
-      c.fix["model.init"] = "{weight: glorot_normal, bias: zeros}";
-    else if (c.cause == "excessive_regularization")
-      c.fix["optimizer.weight_decay"] = "0";
-    else if (c.cause == "grad_clip_too_tight")
-      c.fix["clip_grad_norm"] = "null";
-    else if (c.cause == "bad_lr_schedule")
-      c.fix["schedule.type"] = "constant";
+    if (c.fix.empty()) c.fix = report::default_fix(c.cause, r.base_lr);
   };
 
+  // A hard symptom (non-finite, diverging, at chance) means something is wrong even when no
+  // single cause is strong: report the weaker suspicions too, so confirmation can test them.
+  const bool hard = std::any_of(symptoms.begin(), symptoms.end(),
+                                [](const Symptom& s) { return is_hard_symptom(s.id); });
+  const double report_threshold = hard ? kHardSymptomReportThreshold : kReportThreshold;
   for (auto& [cause, c] : cands) {
     const double conf = c.confidence();
-    if (conf < kReportThreshold) continue;
+    if (conf < report_threshold) continue;
     default_fix(c);
     Finding f;
     f.cause = cause;
@@ -603,40 +529,21 @@ Diagnosis diagnose(const RunRecord& r, const std::vector<Symptom>& symptoms,
   }
   std::stable_sort(d.findings.begin(), d.findings.end(),
                    [](const Finding& a, const Finding& b) { return a.confidence > b.confidence; });
-  const bool unhealthy =
-      !d.findings.empty() && d.findings.front().confidence >= kUnhealthyThreshold;
-  d.verdict = unhealthy ? "unhealthy" : "healthy";
+  const Verdict verdict = decide_verdict(d.findings, symptoms);
+  const bool unhealthy = verdict.verdict == "unhealthy";
+  d.verdict = verdict.verdict;
+  if (unhealthy && d.findings.empty()) {
+    d.notes.push_back(verdict.reason + "; no cause reached confidence " +
+                      fmt::format("{:.2f}", report_threshold));
+  }
   if (!unhealthy) {
-    Finding h;
-    h.cause = "healthy";
-    h.status = "suspected";
-    h.explanation = explain_cause("healthy");
-    h.confidence = d.findings.empty() ? 0.9 : 1.0 - d.findings.front().confidence;
-    if (std::isfinite(sig.initial_loss) && std::isfinite(sig.final_loss)) {
-      h.evidence.push_back(fmt::format("loss {} → {} over {} steps ({:+.0f}%)",
-                                       fmt_num(sig.initial_loss), fmt_num(sig.final_loss),
-                                       sig.steps, 100 * (sig.final_loss / sig.initial_loss - 1)));
-    }
-    if (sig.val_accuracy && std::isfinite(*sig.val_accuracy)) {
-      h.evidence.push_back(fmt::format("validation accuracy {:.1f}%", 100 * *sig.val_accuracy));
-    }
-    if (symptoms.empty()) {
-      h.evidence.push_back("no symptom seen");
-    } else {
-      std::string ids;
-      for (const auto& sy : symptoms) ids += (ids.empty() ? "" : ", ") + sy.id;
-      h.evidence.push_back(fmt::format("symptom{} seen but too weak to point at a cause: {}",
-                                       symptoms.size() == 1 ? "" : "s", ids));
-    }
     for (const auto& f : d.findings) {
       d.notes.push_back(
           fmt::format("weak suspicion, not enough to call the run unhealthy: {} ({:.2f})", f.cause,
                       f.confidence));
     }
-    d.findings.insert(d.findings.begin(), std::move(h));
-    d.findings.erase(std::remove_if(d.findings.begin() + 1, d.findings.end(),
-                                    [](const Finding&) { return true; }),
-                     d.findings.end());
+    const double strongest = d.findings.empty() ? 0.1 : d.findings.front().confidence;
+    d.findings = {healthy_finding(r, symptoms, 1.0 - strongest, verdict.reason)};
   }
   return d;
 }

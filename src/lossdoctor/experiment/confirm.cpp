@@ -8,10 +8,15 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <memory>
 #include <set>
+#include <stdexcept>
 
 #include "lossdoctor/audit/checks.hpp"
 #include "lossdoctor/data/channel_stats.hpp"
+#include "lossdoctor/diagnose/diagnoser.hpp"
+#include "lossdoctor/diagnose/verdict.hpp"
+#include "lossdoctor/report/causes.hpp"
 #include "lossdoctor/spec/spec_parser.hpp"
 #include "lossdoctor/util/atomic_file.hpp"
 #include "lossdoctor/util/clock.hpp"
@@ -170,6 +175,33 @@ std::vector<int64_t> label_noise_suspects(const RunRecord& record, double run_ac
   return out;
 }
 
+RunSeries at_equal_samples(const RunSeries& ref, double ratio, int64_t arm_steps,
+                           int64_t eval_every) {
+  if (!(ratio > 0) || eval_every < 1) throw std::invalid_argument("at_equal_samples: bad ratio");
+  RunSeries out;
+  for (int64_t s = 0; s < arm_steps; ++s) {
+    const auto j = static_cast<size_t>(std::llround(static_cast<double>(s) * ratio));
+    if (j >= ref.train_loss.size()) break;
+    out.train_loss.push_back(ref.train_loss[j]);
+  }
+  const auto& p = ref.points;
+  for (int64_t s = 0; s <= arm_steps && !p.empty(); s += eval_every) {
+    const double t = static_cast<double>(s) * ratio;
+    if (t > static_cast<double>(p.back().step) + 1e-9) break;
+    size_t k = 0;
+    while (k + 1 < p.size() && static_cast<double>(p[k + 1].step) <= t) ++k;
+    YardstickPoint q{s, p[k].loss, p[k].accuracy};
+    if (k + 1 < p.size() && static_cast<double>(p[k].step) < t) {
+      const double w = (t - static_cast<double>(p[k].step)) /
+                       static_cast<double>(p[k + 1].step - p[k].step);
+      q.loss = (1 - w) * p[k].loss + w * p[k + 1].loss;
+      q.accuracy = (1 - w) * p[k].accuracy + w * p[k + 1].accuracy;
+    }
+    out.points.push_back(q);
+  }
+  return out;
+}
+
 namespace {
 
 /// One counterfactual change: spec overrides and/or an in-memory change of the training split.
@@ -312,8 +344,13 @@ std::optional<Intervention> intervention_for(const Finding& f, const data::Datas
     }
   }
   if (f.fix.empty()) {
+    const report::Intervention how = report::is_known_cause(f.cause)
+                                         ? report::cause_info(f.cause).intervention
+                                         : report::Intervention::None;
     if (!f.samples.empty()) {
       iv.drop = f.samples;
+    } else if (how != report::Intervention::DropFlagged) {
+      iv.oversample = how == report::Intervention::Oversample;
     } else if (f.cause == "label_noise") {
       iv.drop = label_noise_suspects(record, run_accuracy(record, y));
     } else if (f.cause == "corrupt_samples") {
@@ -331,8 +368,6 @@ std::optional<Intervention> intervention_for(const Finding& f, const data::Datas
         for (int64_t i = 0; i < odd.size(0); ++i) flagged.insert(odd[i].item<int64_t>());
       }
       iv.drop.assign(flagged.begin(), flagged.end());
-    } else if (f.cause == "class_imbalance") {
-      iv.oversample = true;
     }
     if (!iv.drop.empty()) {
       const std::string path = write_exclude(ds, iv.drop, o.work_dir, f.cause);
@@ -449,6 +484,38 @@ bool same_document(const std::string& a, const std::string& b) {
   } catch (const YAML::Exception&) {
     return false;
   }
+}
+
+/// Samples one optimiser step sees with this batch size on this data.
+int64_t samples_per_step(int64_t batch_size, const data::Dataset& ds) {
+  return std::max<int64_t>(1, std::min<int64_t>(batch_size, ds.train.size()));
+}
+
+/// The arm's batch size: the intervention's `batch_size` override, else the spec's.
+int64_t arm_batch_size(const spec::Spec& spec, const Intervention& iv) {
+  const auto it = iv.overrides.find("batch_size");
+  if (it == iv.overrides.end()) return spec.batch_size;
+  try {
+    return std::max<int64_t>(1, std::stoll(it->second));
+  } catch (const std::exception&) {
+    return spec.batch_size;
+  }
+}
+
+/// The spec's own run for `steps` steps with a yardstick: the baseline, longer than the
+/// diagnosis ran (same seed, so its first steps are the diagnosis run's).
+RunSeries baseline_run(const spec::Spec& spec, const data::Dataset& ds, int64_t steps,
+                       const ConfirmOptions& o) {
+  train::TrainOptions topts;
+  topts.progress = o.progress;
+  topts.max_steps = steps;
+  topts.stop_on_nonfinite = true;
+  topts.dataset = &ds;
+  train::Trainer trainer(spec, topts);
+  Yardstick yard(o.eval_every, o.yardstick_size);
+  trainer.add_observer(&yard);
+  trainer.run();
+  return {yard.train_loss(), yard.points()};
 }
 
 ArmRun run_arm(const spec::Spec& spec, const data::Dataset& ds, const Intervention& iv,
@@ -630,6 +697,39 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
   };
   const auto out_of_budget = [&] { return budget > 0 && conf.seconds >= budget; };
 
+  // Like with like: an arm whose intervention changes how many samples a step sees (batch
+  // size) is paired with the baseline at equal samples seen, not at equal steps; the baseline
+  // is run longer when the diagnosis did not see enough samples (docs/confirm.md).
+  const int64_t base_sps = samples_per_step(spec.batch_size, dataset);
+  std::vector<std::unique_ptr<RunSeries>> rescaled;  // references that must outlive the arms
+  const auto judged_against_base = [&](const Intervention& iv) -> ArmRun {
+    const int64_t arm_sps = samples_per_step(arm_batch_size(spec, iv), dataset);
+    if (arm_sps == base_sps) return run_arm(spec, dataset, iv, {&base}, plan, window, seconds_left(), o);
+    const double ratio = static_cast<double>(arm_sps) / static_cast<double>(base_sps);
+    const int64_t arm_window = std::max<int64_t>(
+        o.min_steps, static_cast<int64_t>(std::ceil(static_cast<double>(window) / ratio)));
+    const auto needed = static_cast<int64_t>(std::ceil(static_cast<double>(arm_window) * ratio));
+    const RunSeries* ref = &base;
+    std::string extended;
+    if (static_cast<int64_t>(base.train_loss.size()) < needed && nonfinite_step(base.train_loss) < 0) {
+      const auto start = Clock::now();
+      rescaled.push_back(std::make_unique<RunSeries>(baseline_run(spec, dataset, needed, o)));
+      ref = rescaled.back().get();
+      conf.steps += static_cast<int64_t>(ref->train_loss.size());
+      conf.seconds += seconds_since(start);
+      extended = fmt::format("; the baseline was run on to {} steps", ref->train_loss.size());
+    }
+    rescaled.push_back(
+        std::make_unique<RunSeries>(at_equal_samples(*ref, ratio, arm_window, o.eval_every)));
+    ArmRun run = run_arm(spec, dataset, iv, {rescaled.back().get()}, std::max(plan, arm_window),
+                         arm_window, seconds_left(), o);
+    run.arm.yardstick = fmt::format(
+        "equal samples seen: batch {} vs the baseline's {}, arm step s paired with baseline step "
+        "{:.3g}·s{}",
+        arm_sps, base_sps, ratio, extended);
+    run.arm.reason = "at equal samples seen: " + run.arm.reason;
+    return run;
+  };
   std::vector<ArmRun> runs;
   for (size_t k = 0; k < ivs.size(); ++k) {
     if (out_of_budget()) {
@@ -638,7 +738,7 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
                       ivs[k].causes.front(), o.max_cost_ratio));
       break;
     }
-    runs.push_back(run_arm(spec, dataset, ivs[k], {&base}, plan, window, seconds_left(), o));
+    runs.push_back(judged_against_base(ivs[k]));
     conf.steps += runs.back().arm.steps;
     conf.seconds += runs.back().arm.seconds;
     conf.arms.push_back(runs.back().arm);
@@ -727,12 +827,18 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
     res.findings[i].confidence =
         std::max(0.0, std::min(res.findings[i].confidence, res.findings[i - 1].confidence - 0.001));
   }
-  const bool any_confirmed = std::any_of(res.findings.begin(), res.findings.end(),
-                                         [](const Finding& f) { return f.status == "confirmed"; });
-  if (res.verdict == "unhealthy" && !any_confirmed) {
-    conf.notes.push_back(
-        "no suspected cause was confirmed by its rerun; the symptoms stand, so "
-        "the verdict stays unhealthy");
+  // The verdict follows the evidence after confirmation (diagnose/verdict.hpp): a refuted
+  // finding never makes the run unhealthy.
+  const diagnose::Verdict v = diagnose::decide_verdict(res.findings, outcome.report.symptoms);
+  res.verdict = v.verdict;
+  conf.notes.push_back("verdict " + v.verdict + ": " + v.reason);
+  if (v.verdict == "healthy") {
+    double strongest = 0;
+    for (const auto& f : res.findings)
+      if (f.status == "suspected") strongest = std::max(strongest, f.confidence);
+    res.findings.insert(res.findings.begin(),
+                        diagnose::healthy_finding(outcome.record, outcome.report.symptoms,
+                                                  1.0 - std::max(strongest, 0.1), v.reason));
   }
   return res;
 }

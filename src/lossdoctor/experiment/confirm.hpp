@@ -47,9 +47,9 @@ struct ConfirmOptions {
   int64_t yardstick_size = 512;  ///< validation images per yardstick point
   int64_t min_steps = 50;        ///< no decision before this many arm steps
   int64_t max_window = 0;        ///< cap on an arm's steps (0: the baseline's steps)
-  /// The diagnosis run's step budget (DiagnoseOptions::budget_steps), so that each arm plans
-  /// the same number of steps and a schedule over the run (cosine) is the same; default:
-  /// spec.diagnose.budget_steps.
+  /// The diagnosis run's step budget (DiagnoseOptions::budget_steps): each arm stops there (the
+  /// schedule is planned over the spec's own length either way, see train::TrainOptions);
+  /// default: spec.diagnose.budget_steps.
   std::optional<int64_t> budget_steps;
   int64_t block = 10;                 ///< steps per block of the training-loss comparison
   double t_threshold = 3.0;           ///< |paired t| that counts as significant at the window's end
@@ -92,6 +92,15 @@ struct Decision {
 /// at the end of the arm's window (threshold t_threshold; otherwise early_t and min_steps).
 Decision judge_arm(const RunSeries& base, const RunSeries& arm, const Comparability& which,
                    int64_t window, bool final, const ConfirmOptions& options);
+
+/// The reference `ref` as seen from an arm whose steps each see `ratio` times the samples of a
+/// reference step (a batch-size intervention): arm step s is paired with reference step
+/// s × ratio, so both have seen the same number of samples. Training losses take the nearest
+/// reference step; yardstick points (at arm steps 0, eval_every, 2·eval_every, ... ≤ arm_steps)
+/// are interpolated linearly between the reference's points. Only arm steps whose partner lies
+/// within the reference are returned. Pure. Throws std::invalid_argument for ratio ≤ 0.
+RunSeries at_equal_samples(const RunSeries& ref, double ratio, int64_t arm_steps,
+                           int64_t eval_every);
 
 /// Training positions whose labels look wrong in the diagnosis run: seen, never learned
 /// (margin never positive) and a negative mean margin, once the run beat chance by 20 points

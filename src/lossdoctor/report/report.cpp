@@ -98,6 +98,7 @@ json confirmation_to_json(const Confirmation& c) {
                     {"steps", a.steps},
                     {"window", a.window},
                     {"seconds", r3(a.seconds)},
+                    {"yardstick", a.yardstick},
                     {"measures", measures}});
   }
   return {{"arms", arms},

@@ -31,6 +31,9 @@ struct ConfirmationArm {
   int64_t steps = 0;   ///< steps the arm ran
   int64_t window = 0;  ///< steps it would have run without an early decision
   double seconds = 0;  ///< wall time of the arm (setup + training + yardstick)
+  /// How the arm was paired with the baseline: "equal steps", or "equal samples seen" when the
+  /// intervention changes how many samples a step sees (batch size), with the step mapping.
+  std::string yardstick = "equal steps";
   /// One paired comparison against the baseline (or, for "together", against a single arm).
   struct Measure {
     std::string name;  ///< train_loss | val_accuracy | val_loss

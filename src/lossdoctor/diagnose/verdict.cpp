@@ -1,0 +1,56 @@
+#include "lossdoctor/diagnose/verdict.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace lossdoctor::diagnose {
+
+const std::vector<std::string>& hard_symptom_ids() {
+  static const std::vector<std::string> ids = {"nan_loss", "diverging_loss", "plateau_at_chance"};
+  return ids;
+}
+
+bool is_hard_symptom(const std::string& id) {
+  const auto& ids = hard_symptom_ids();
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+
+Verdict decide_verdict(const std::vector<Finding>& findings, const std::vector<Symptom>& symptoms,
+                       const VerdictOptions& o) {
+  Verdict v;
+  for (const auto& s : symptoms) {
+    if (!is_hard_symptom(s.id)) continue;
+    v.verdict = "unhealthy";
+    v.hard_symptom = true;
+    v.reason = fmt::format("hard symptom {}{}: a run showing it is never healthy", s.id,
+                           s.step >= 0 ? fmt::format(" (from step {})", s.step) : "");
+    return v;
+  }
+  for (const auto& f : findings) {
+    if (f.cause == "healthy") continue;
+    if (f.status == "confirmed") {
+      v.verdict = "unhealthy";
+      v.reason = fmt::format("{} was confirmed by its rerun", f.cause);
+      return v;
+    }
+  }
+  for (const auto& f : findings) {
+    if (f.cause == "healthy" || f.status != "suspected") continue;
+    if (f.confidence >= o.unhealthy_confidence) {
+      v.verdict = "unhealthy";
+      v.reason = fmt::format("{} is suspected with confidence {:.2f} (≥ {:.2f}) and was not refuted",
+                             f.cause, f.confidence, o.unhealthy_confidence);
+      return v;
+    }
+  }
+  const auto refuted = std::count_if(findings.begin(), findings.end(),
+                                     [](const Finding& f) { return f.status == "refuted"; });
+  v.reason = refuted > 0 ? fmt::format("every suspicion strong enough to matter was refuted by its "
+                                       "rerun ({}), and no hard symptom",
+                                       refuted)
+                         : "no finding reaches the confidence needed, and no hard symptom";
+  return v;
+}
+
+}  // namespace lossdoctor::diagnose

@@ -1,0 +1,48 @@
+#pragma once
+// The verdict rule: healthy or unhealthy, decided from the findings after any confirmation and
+// from the hard symptoms. One pure function, used by the diagnoser (before confirmation) and by
+// the confirmation (after it), so both say the same thing about the same evidence.
+//
+// The rule (docs/diagnoses.md, "The verdict"):
+//   1. A hard symptom makes the run unhealthy whatever the findings say: a non-finite loss
+//      (nan_loss), a diverging loss (diverging_loss), or a loss or validation accuracy at chance
+//      for the data's number of classes K (plateau_at_chance: ln K, 1/K).
+//   2. Otherwise the run is unhealthy iff some finding (not `healthy`) is
+//        - confirmed by its counterfactual rerun, or
+//        - suspected (not rerun, or its rerun undecided) with confidence ≥ unhealthy_confidence.
+//      A refuted finding never makes a run unhealthy: its rerun showed that removing the cause
+//      does not help. It stays in the report as a refuted suspicion with its numbers.
+//   3. Otherwise healthy.
+//
+// Contract:
+//   requires: findings with status suspected | confirmed | refuted; symptoms of the same run.
+//   ensures:  verdict "healthy" or "unhealthy"; `reason` names the rule that decided and the
+//             symptom or finding behind it. Pure, deterministic, no torch.
+
+#include <string>
+#include <vector>
+
+#include "lossdoctor/finding.hpp"
+
+namespace lossdoctor::diagnose {
+
+/// Symptoms that by themselves make a run unhealthy.
+const std::vector<std::string>& hard_symptom_ids();
+bool is_hard_symptom(const std::string& symptom_id);
+
+struct VerdictOptions {
+  /// A suspected (untested or undecided) finding at or above this confidence makes the run
+  /// unhealthy. With `--no-confirm` every finding is suspected, so this is the whole rule there.
+  double unhealthy_confidence = 0.5;
+};
+
+struct Verdict {
+  std::string verdict = "healthy";  ///< healthy | unhealthy
+  std::string reason;               ///< one line: which rule decided, on what
+  bool hard_symptom = false;        ///< rule 1 fired
+};
+
+Verdict decide_verdict(const std::vector<Finding>& findings, const std::vector<Symptom>& symptoms,
+                       const VerdictOptions& options = {});
+
+}  // namespace lossdoctor::diagnose

@@ -1,0 +1,70 @@
+// The verdict rule (verdict.hpp) on hand-made findings and symptoms: refuted findings never make
+// a run unhealthy, confirmed ones always do, hard symptoms always do. No torch.
+
+#include "lossdoctor/diagnose/verdict.hpp"
+
+#include <gtest/gtest.h>
+
+namespace lossdoctor::diagnose {
+namespace {
+
+Finding finding(const std::string& cause, double confidence, const std::string& status) {
+  Finding f;
+  f.cause = cause;
+  f.confidence = confidence;
+  f.status = status;
+  return f;
+}
+
+Symptom symptom(const std::string& id) {
+  Symptom s;
+  s.id = id;
+  s.step = 40;
+  return s;
+}
+
+TEST(Verdict, ARefutedFindingNeverMakesTheRunUnhealthy) {
+  const auto v = decide_verdict({finding("lr_too_high", 0.99, "refuted")}, {symptom("dead_units")});
+  EXPECT_EQ(v.verdict, "healthy") << v.reason;
+  EXPECT_NE(v.reason.find("refuted"), std::string::npos) << v.reason;
+}
+
+TEST(Verdict, AConfirmedFindingMakesTheRunUnhealthyAtAnyConfidence) {
+  const auto v = decide_verdict({finding("healthy", 0.9, "suspected"),
+                                 finding("bad_lr_schedule", 0.2, "confirmed")},
+                                {});
+  EXPECT_EQ(v.verdict, "unhealthy");
+  EXPECT_NE(v.reason.find("bad_lr_schedule"), std::string::npos) << v.reason;
+}
+
+TEST(Verdict, ASuspectedFindingNeedsTheUnhealthyConfidence) {
+  VerdictOptions o;
+  EXPECT_EQ(decide_verdict({finding("lr_too_low", o.unhealthy_confidence, "suspected")}, {}, o)
+                .verdict,
+            "unhealthy");
+  EXPECT_EQ(
+      decide_verdict({finding("lr_too_low", o.unhealthy_confidence - 0.01, "suspected")}, {}, o)
+          .verdict,
+      "healthy");
+}
+
+TEST(Verdict, HardSymptomsMakeTheRunUnhealthyEvenWhenEveryFindingWasRefuted) {
+  for (const auto& id : hard_symptom_ids()) {
+    const auto v = decide_verdict({finding("lr_too_high", 0.4, "refuted")}, {symptom(id)});
+    EXPECT_EQ(v.verdict, "unhealthy") << id;
+    EXPECT_TRUE(v.hard_symptom) << id;
+    EXPECT_NE(v.reason.find(id), std::string::npos) << v.reason;
+  }
+  // Near misses: soft symptoms alone decide nothing.
+  for (const char* id : {"loss_spikes", "dead_units", "noisy_gradient", "overfitting"}) {
+    EXPECT_FALSE(is_hard_symptom(id)) << id;
+    EXPECT_EQ(decide_verdict({}, {symptom(id)}).verdict, "healthy") << id;
+  }
+}
+
+TEST(Verdict, TheHealthyFindingItselfCountsForNothing) {
+  EXPECT_EQ(decide_verdict({finding("healthy", 0.95, "suspected")}, {}).verdict, "healthy");
+}
+
+}  // namespace
+}  // namespace lossdoctor::diagnose

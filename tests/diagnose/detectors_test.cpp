@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <fstream>
 #include <set>
+#include <sstream>
 
 #include "diagnose/record_builder.hpp"
 
@@ -107,6 +109,26 @@ TEST_P(HealthyRun, LongRunThatOverfitsOnlyReportsOverfitting) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Seeds, HealthyRun, ::testing::Values(1u, 2u, 3u, 42u, 1234u));
+
+}  // namespace
+}  // namespace lossdoctor::diagnose
+
+namespace lossdoctor::diagnose {
+namespace {
+
+TEST(Detectors, EverySymptomHasADetectorAndADocSection) {
+  std::ifstream in(std::string(LOSSDOCTOR_SOURCE_DIR) + "/docs/diagnoses.md");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string doc = ss.str();
+  ASSERT_FALSE(doc.empty());
+  for (const auto& id : symptom_ids()) {
+    EXPECT_NE(doc.find("### " + id + "\n"), std::string::npos) << id << " in docs/diagnoses.md";
+    const auto& ds = detectors();
+    EXPECT_TRUE(std::any_of(ds.begin(), ds.end(), [&](const Detector& d) { return d.id == id; }))
+        << id << " has no detector";
+  }
+}
 
 }  // namespace
 }  // namespace lossdoctor::diagnose

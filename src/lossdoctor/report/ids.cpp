@@ -1,22 +1,15 @@
 #include "lossdoctor/finding.hpp"
+#include "lossdoctor/report/causes.hpp"
 
 namespace lossdoctor {
 
 const std::vector<std::string>& cause_ids() {
-  static const std::vector<std::string> ids = {
-      // data
-      "label_noise", "corrupt_samples", "preprocessing_mismatch", "unnormalized_input",
-      "unshuffled_data", "class_imbalance",
-      // network
-      "bad_init_scale", "missing_normalization", "saturating_activation", "insufficient_capacity",
-      "loss_output_mismatch",
-      // optimisation
-      "lr_too_high", "lr_too_low", "batch_too_small", "optimizer_misconfigured", "bad_lr_schedule",
-      "excessive_regularization", "grad_clip_too_tight",
-      // training-loop code
-      "gradients_not_reset", "params_not_updated", "loss_sign_flipped",
-      // no fault
-      "healthy"};
+  // The causes table (report/causes.hpp) is the one list; its order is design.md's.
+  static const std::vector<std::string> ids = [] {
+    std::vector<std::string> out;
+    for (const auto& c : report::cause_table()) out.push_back(c.id);
+    return out;
+  }();
   return ids;
 }
 

@@ -8,7 +8,7 @@
 //   plain        Trainer::run() with nothing attached
 //   probe        + probe::TrainerProbe (what `lossdoctor diagnose` attaches; probe_every from
 //                the spec, default 10)
-//   probe_check  + TrainerProbe + the early-stop check of probe/doctor.cpp's SettleWatcher
+//   probe_check  + TrainerProbe + the early-stop check of doctor/doctor.cpp's SettleWatcher
 //                (detect_symptoms + diagnose on the record every K steps, default 25); the
 //                stop itself is disabled so that every variant runs the same number of steps
 //   probe_timed  the TrainerProbe logic re-implemented here around a probe::Recorder with a
@@ -99,7 +99,7 @@ class Window : public ld::train::TrainObserver {
   double seconds_ = 0, excluded_ = 0, cpu_start_ = 0, cpu_seconds_ = 0;
 };
 
-/// probe/doctor.cpp's SettleWatcher (check part): re-diagnose every `check_every` steps.
+/// doctor/doctor.cpp's SettleWatcher (check part): re-diagnose every `check_every` steps.
 class CheckWatcher : public ld::train::TrainObserver {
  public:
   CheckWatcher(const ld::probe::TrainerProbe& probe, int64_t check_every)

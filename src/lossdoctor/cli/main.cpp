@@ -13,9 +13,9 @@
 #include "lossdoctor/audit/audit.hpp"
 #include "lossdoctor/experiment/confirm.hpp"
 #include "lossdoctor/experiment/lr_find.hpp"
-#include "lossdoctor/experiment/repair.hpp"
+#include "lossdoctor/doctor/repair.hpp"
 #include "lossdoctor/model/network.hpp"
-#include "lossdoctor/probe/doctor.hpp"
+#include "lossdoctor/doctor/doctor.hpp"
 #include "lossdoctor/report/report.hpp"
 #include "lossdoctor/spec/spec_parser.hpp"
 #include "lossdoctor/train/loss.hpp"
@@ -155,12 +155,12 @@ int finish_report(const report::Report& r, const DoctorArgs& dargs) {
 
 int run_lint(const CommonArgs& args, const DoctorArgs& dargs) {
   const spec::Spec spec = spec::parse_spec_file(args.spec_path, args.overrides);
-  return finish_report(probe::lint(spec, print_warning), dargs);
+  return finish_report(doctor::lint(spec, print_warning), dargs);
 }
 
 int run_diagnose(const CommonArgs& args, const DoctorArgs& dargs, const std::string& progress) {
   const spec::Spec spec = spec::parse_spec_file(args.spec_path, args.overrides);
-  probe::DiagnoseOptions options;
+  doctor::DiagnoseOptions options;
   if (dargs.budget_steps > 0) options.budget_steps = dargs.budget_steps;
   options.early_stop = !dargs.no_early_stop;
   options.progress = progress_of(dargs.quiet, progress);
@@ -170,8 +170,8 @@ int run_diagnose(const CommonArgs& args, const DoctorArgs& dargs, const std::str
   std::optional<bool> want_confirm;
   if (dargs.no_confirm) want_confirm = false;
   install_interrupt_handler();
-  const experiment::DiagnoseAndConfirm outcome =
-      experiment::diagnose_and_confirm(spec, options, confirm, want_confirm, print_warning);
+  const doctor::DiagnoseAndConfirm outcome =
+      doctor::diagnose_and_confirm(spec, options, confirm, want_confirm, print_warning);
   if (!dargs.record_path.empty()) {
     write_file_atomic(dargs.record_path, report::record_to_json(outcome.record).dump() + "\n");
   }
@@ -229,7 +229,7 @@ int run_repair(const CommonArgs& args, const RepairArgs& rargs) {
     throw InputError(
         fmt::format("-o {}: refusing to overwrite the spec being repaired", rargs.out_path));
   }
-  experiment::RepairOptions options;
+  doctor::RepairOptions options;
   options.out_path = rargs.out_path;
   options.max_rounds = rargs.max_rounds;
   options.final_max_steps = rargs.max_steps;
@@ -243,13 +243,13 @@ int run_repair(const CommonArgs& args, const RepairArgs& rargs) {
     options.progress = train::Progress::Auto;
   }
   install_interrupt_handler();
-  const experiment::RepairResult result =
-      experiment::repair(args.spec_path, args.overrides, options);
+  const doctor::RepairResult result =
+      doctor::repair(args.spec_path, args.overrides, options);
   if (!rargs.json_path.empty()) {
-    write_file_atomic(rargs.json_path, experiment::to_json(result).dump(2) + "\n");
+    write_file_atomic(rargs.json_path, doctor::to_json(result).dump(2) + "\n");
   }
   if (!rargs.quiet) {
-    fmt::print("{}", experiment::render_text(result, ::isatty(STDOUT_FILENO) != 0));
+    fmt::print("{}", doctor::render_text(result, ::isatty(STDOUT_FILENO) != 0));
     if (!rargs.json_path.empty()) fmt::print("report: {}\n", rargs.json_path);
   }
   if (result.interrupted) return kExitInterrupted;

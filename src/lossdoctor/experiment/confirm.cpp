@@ -626,20 +626,21 @@ std::optional<Intervention> combine(const Intervention& a, const Intervention& b
 }  // namespace
 
 ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
-                      const probe::DiagnoseOutcome& outcome, const Yardstick& baseline,
+                      const report::Report& diagnosis, const RunRecord& record,
+                      const Yardstick& baseline,
                       const ConfirmOptions& o) {
   ConfirmResult res;
-  res.findings = outcome.report.findings;
-  res.verdict = outcome.report.verdict;
+  res.findings = diagnosis.findings;
+  res.verdict = diagnosis.verdict;
   report::Confirmation& conf = res.confirmation;
-  conf.diagnosis_steps = outcome.report.steps_run;
-  conf.diagnosis_seconds = outcome.report.seconds;
+  conf.diagnosis_steps = diagnosis.steps_run;
+  conf.diagnosis_seconds = diagnosis.seconds;
   conf.yardstick_size = o.yardstick_size;
   conf.eval_every = o.eval_every;
   conf.yardstick_seconds = baseline.seconds();
 
   RunSeries base;
-  for (const auto& s : outcome.record.steps) base.train_loss.push_back(s.loss);
+  for (const auto& s : record.steps) base.train_loss.push_back(s.loss);
   base.points = baseline.points();
 
   // Window: the baseline's steps; a baseline that went non-finite at step s gets max(2s, min).
@@ -662,7 +663,7 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
     const Finding& f = res.findings[i];
     if (f.cause == "healthy" || f.status != "suspected") continue;
     if (static_cast<int>(ivs.size()) >= o.max_causes) break;
-    auto iv = intervention_for(f, dataset, outcome.record, baseline, o);
+    auto iv = intervention_for(f, dataset, record, baseline, o);
     if (!iv) {
       conf.notes.push_back(
           fmt::format("{}: no intervention to test (no fix, no flagged samples)", f.cause));
@@ -829,7 +830,7 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
   }
   // The verdict follows the evidence after confirmation (diagnose/verdict.hpp): a refuted
   // finding never makes the run unhealthy.
-  const diagnose::Verdict v = diagnose::decide_verdict(res.findings, outcome.report.symptoms);
+  const diagnose::Verdict v = diagnose::decide_verdict(res.findings, diagnosis.symptoms);
   res.verdict = v.verdict;
   conf.notes.push_back("verdict " + v.verdict + ": " + v.reason);
   if (v.verdict == "healthy") {
@@ -837,7 +838,7 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
     for (const auto& f : res.findings)
       if (f.status == "suspected") strongest = std::max(strongest, f.confidence);
     res.findings.insert(res.findings.begin(),
-                        diagnose::healthy_finding(outcome.record, outcome.report.symptoms,
+                        diagnose::healthy_finding(record, diagnosis.symptoms,
                                                   1.0 - std::max(strongest, 0.1), v.reason));
   }
   return res;
@@ -849,33 +850,6 @@ void merge_confirmation(report::Report& report, const ConfirmResult& result) {
   if (!result.confirmation.arms.empty() || !result.confirmation.notes.empty()) {
     report.confirmation = result.confirmation;
   }
-}
-
-DiagnoseAndConfirm diagnose_and_confirm(const spec::Spec& spec, probe::DiagnoseOptions diagnose,
-                                        const ConfirmOptions& options,
-                                        std::optional<bool> confirm_flag,
-                                        const data::WarningSink& warn) {
-  data::Dataset loaded;
-  if (diagnose.dataset == nullptr) {
-    loaded = data::load_dataset(spec.data, spec.seed, warn);
-    diagnose.dataset = &loaded;
-  }
-  const data::Dataset& ds = *diagnose.dataset;
-  Yardstick yard(options.eval_every, options.yardstick_size);
-  diagnose.extra_observers.push_back(&yard);
-  probe::DiagnoseOutcome outcome = probe::diagnose(spec, diagnose, warn);
-  DiagnoseAndConfirm out;
-  out.interrupted = outcome.interrupted;
-  if (confirm_flag.value_or(spec.diagnose.confirm) && !outcome.interrupted) {
-    ConfirmOptions o = options;
-    if (!o.budget_steps)
-      o.budget_steps = diagnose.budget_steps.value_or(spec.diagnose.budget_steps);
-    out.confirmation = experiment::confirm(spec, ds, outcome, yard, o);
-    merge_confirmation(outcome.report, *out.confirmation);
-  }
-  out.report = std::move(outcome.report);
-  out.record = std::move(outcome.record);
-  return out;
 }
 
 }  // namespace lossdoctor::experiment

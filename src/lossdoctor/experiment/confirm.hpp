@@ -9,9 +9,10 @@
 //
 // Contract:
 //   confirm:
-//     requires: `outcome` is probe::diagnose of `spec` run on `dataset` with `baseline` attached
-//               (or with baseline empty: then only the training loss is compared); the spec was
-//               parsed from a file or text (spec.resolved_yaml and spec.file are set).
+//     requires: `diagnosis` and `record` are the report and record of a diagnosis run of `spec`
+//               on `dataset` (doctor::diagnose) with `baseline` attached (or with baseline
+//               empty: then only the training loss is compared); the spec was parsed from a file
+//               or text (spec.resolved_yaml and spec.file are set).
 //     ensures:  at most max_causes interventions are rerun (one per distinct intervention), one
 //               after another (torch's generator is process-global and reseeded per step, so
 //               concurrent Trainers would break the determinism the pairing needs); each arm
@@ -24,9 +25,7 @@
 //               cost against the diagnosis run. Exclude files (source indices) for flagged samples
 //               are written into work_dir when it is set.
 //     throws:   InputError when a fix does not parse as a spec override (naming the finding).
-//   diagnose_and_confirm: loads the data once, attaches a Yardstick to the diagnosis, diagnoses,
-//     and confirms when `confirm` (default: spec.diagnose.confirm) and the run was not
-//     interrupted; returns the merged report (command "diagnose").
+//   (doctor::diagnose_and_confirm runs the diagnosis with a Yardstick and then confirm.)
 
 #include <map>
 #include <optional>
@@ -35,8 +34,8 @@
 
 #include "lossdoctor/data/dataset.hpp"
 #include "lossdoctor/experiment/yardstick.hpp"
-#include "lossdoctor/probe/doctor.hpp"
 #include "lossdoctor/report/report.hpp"
+#include "lossdoctor/run_record.hpp"
 #include "lossdoctor/spec/spec.hpp"
 
 namespace lossdoctor::experiment {
@@ -114,22 +113,11 @@ struct ConfirmResult {
 };
 
 ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
-                      const probe::DiagnoseOutcome& outcome, const Yardstick& baseline,
+                      const report::Report& diagnosis, const RunRecord& record,
+                      const Yardstick& baseline,
                       const ConfirmOptions& options);
 
 /// Writes the confirmation into a diagnose report (findings, verdict, confirmation block).
 void merge_confirmation(report::Report& report, const ConfirmResult& result);
-
-struct DiagnoseAndConfirm {
-  report::Report report;
-  RunRecord record;
-  bool interrupted = false;
-  std::optional<ConfirmResult> confirmation;  ///< absent when not asked or interrupted
-};
-
-DiagnoseAndConfirm diagnose_and_confirm(const spec::Spec& spec, probe::DiagnoseOptions diagnose,
-                                        const ConfirmOptions& options,
-                                        std::optional<bool> confirm = std::nullopt,
-                                        const data::WarningSink& warn = {});
 
 }  // namespace lossdoctor::experiment

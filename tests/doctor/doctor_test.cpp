@@ -1,7 +1,7 @@
-// probe::lint and probe::diagnose on the shipped examples, with real Fashion-MNIST data
+// doctor::lint and doctor::diagnose on the shipped examples, with real Fashion-MNIST data
 // (/usr/share/datasets/fashion-mnist). Budgets are small to keep this file under a minute.
 
-#include "lossdoctor/probe/doctor.hpp"
+#include "lossdoctor/doctor/doctor.hpp"
 
 #include <gtest/gtest.h>
 
@@ -12,7 +12,7 @@
 #include "lossdoctor/spec/spec_parser.hpp"
 #include "lossdoctor/util/errors.hpp"
 
-namespace lossdoctor::probe {
+namespace lossdoctor::doctor {
 namespace {
 
 const std::string kSource = LOSSDOCTOR_SOURCE_DIR;
@@ -172,4 +172,4 @@ TEST_F(Doctor, BadSpecThrowsBeforeTraining) {
 }
 
 }  // namespace
-}  // namespace lossdoctor::probe
+}  // namespace lossdoctor::doctor

@@ -1,6 +1,8 @@
 #pragma once
-// The doctor's entry points over a spec: lint (no training) and diagnose (a probed training run
-// within a step budget, stopped early once the diagnosis is settled or the run clearly healthy).
+// The doctor: the top stage, orchestrating the ones below it (probe, lint, audit, diagnose,
+// experiment). Entry points over a spec: lint (no training), diagnose (a probed training run
+// within a step budget, stopped early once the diagnosis is settled or the run clearly healthy)
+// and diagnose_and_confirm (diagnose, then the counterfactual reruns of experiment::confirm).
 //
 // Contract:
 //   requires: a validated spec.
@@ -9,15 +11,20 @@
 //             or when the same verdict and top cause held for kSettleChecks checks in a row
 //             (a fault after min_steps, "healthy" after healthy_min_steps).
 //   throws:   InputError for bad spec or data (before any training).
+//   diagnose_and_confirm: loads the data once, attaches a Yardstick to the diagnosis, diagnoses,
+//     and confirms when `confirm` (default: spec.diagnose.confirm) and the run was not
+//     interrupted; returns the merged report (command "diagnose"), whose verdict is the verdict
+//     rule's after confirmation (diagnose/verdict.hpp).
 
 #include <string>
 
+#include "lossdoctor/experiment/confirm.hpp"
 #include "lossdoctor/report/report.hpp"
 #include "lossdoctor/run_record.hpp"
 #include "lossdoctor/spec/spec.hpp"
 #include "lossdoctor/train/trainer.hpp"
 
-namespace lossdoctor::probe {
+namespace lossdoctor::doctor {
 
 struct DiagnoseOptions {
   std::optional<int64_t> budget_steps;  ///< default: spec.diagnose.budget_steps
@@ -44,4 +51,16 @@ report::Report lint(const spec::Spec& spec, const data::WarningSink& warn = {});
 DiagnoseOutcome diagnose(const spec::Spec& spec, const DiagnoseOptions& options,
                          const data::WarningSink& warn = {});
 
-}  // namespace lossdoctor::probe
+struct DiagnoseAndConfirm {
+  report::Report report;
+  RunRecord record;
+  bool interrupted = false;
+  std::optional<experiment::ConfirmResult> confirmation;  ///< absent when not asked or interrupted
+};
+
+DiagnoseAndConfirm diagnose_and_confirm(const spec::Spec& spec, DiagnoseOptions diagnose,
+                                        const experiment::ConfirmOptions& options,
+                                        std::optional<bool> confirm = std::nullopt,
+                                        const data::WarningSink& warn = {});
+
+}  // namespace lossdoctor::doctor

@@ -24,16 +24,16 @@
 #include <vector>
 
 #include "lossdoctor/experiment/confirm.hpp"
-#include "lossdoctor/probe/doctor.hpp"
+#include "lossdoctor/doctor/doctor.hpp"
 #include "lossdoctor/report/report.hpp"
 #include "lossdoctor/spec/spec_writer.hpp"
 
-namespace lossdoctor::experiment {
+namespace lossdoctor::doctor {
 
 struct RepairOptions {
   int max_rounds = 4;  ///< diagnose–confirm–fix rounds at most
-  probe::DiagnoseOptions diagnose;
-  ConfirmOptions confirm;
+  DiagnoseOptions diagnose;
+  experiment::ConfirmOptions confirm;
   bool lr_find = true;          ///< refine learning-rate fixes with the range test
   bool final_training = true;   ///< train original and repaired for the budget at the end
   int64_t final_max_steps = 0;  ///< cap on that budget (0: the spec's epochs / max_steps)
@@ -81,4 +81,4 @@ nlohmann::json to_json(const RepairResult& result);
 /// Terminal summary: rounds (top cause, status, fix), the changed keys, before → after.
 std::string render_text(const RepairResult& result, bool color);
 
-}  // namespace lossdoctor::experiment
+}  // namespace lossdoctor::doctor

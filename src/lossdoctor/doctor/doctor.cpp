@@ -1,4 +1,4 @@
-#include "lossdoctor/probe/doctor.hpp"
+#include "lossdoctor/doctor/doctor.hpp"
 
 #include <fmt/format.h>
 
@@ -9,8 +9,10 @@
 #include "lossdoctor/lint/lint.hpp"
 #include "lossdoctor/probe/trainer_probe.hpp"
 
-namespace lossdoctor::probe {
+namespace lossdoctor::doctor {
 namespace {
+
+using probe::TrainerProbe;
 
 constexpr int kSettleChecks = 4;  ///< same verdict and top cause this many checks in a row
 
@@ -148,4 +150,31 @@ DiagnoseOutcome diagnose(const spec::Spec& spec, const DiagnoseOptions& options,
   return out;
 }
 
-}  // namespace lossdoctor::probe
+DiagnoseAndConfirm diagnose_and_confirm(const spec::Spec& spec, DiagnoseOptions diagnose,
+                                        const experiment::ConfirmOptions& options,
+                                        std::optional<bool> confirm_flag,
+                                        const data::WarningSink& warn) {
+  data::Dataset loaded;
+  if (diagnose.dataset == nullptr) {
+    loaded = data::load_dataset(spec.data, spec.seed, warn);
+    diagnose.dataset = &loaded;
+  }
+  const data::Dataset& ds = *diagnose.dataset;
+  experiment::Yardstick yard(options.eval_every, options.yardstick_size);
+  diagnose.extra_observers.push_back(&yard);
+  DiagnoseOutcome outcome = doctor::diagnose(spec, diagnose, warn);
+  DiagnoseAndConfirm out;
+  out.interrupted = outcome.interrupted;
+  if (confirm_flag.value_or(spec.diagnose.confirm) && !outcome.interrupted) {
+    experiment::ConfirmOptions o = options;
+    if (!o.budget_steps)
+      o.budget_steps = diagnose.budget_steps.value_or(spec.diagnose.budget_steps);
+    out.confirmation = experiment::confirm(spec, ds, outcome.report, outcome.record, yard, o);
+    experiment::merge_confirmation(outcome.report, *out.confirmation);
+  }
+  out.report = std::move(outcome.report);
+  out.record = std::move(outcome.record);
+  return out;
+}
+
+}  // namespace lossdoctor::doctor

@@ -2,7 +2,7 @@
 // with a fault is repaired by its confirmed fix, written back with the reason, and trains better;
 // a healthy spec is left alone and nothing is written.
 
-#include "lossdoctor/experiment/repair.hpp"
+#include "lossdoctor/doctor/repair.hpp"
 
 #include <gtest/gtest.h>
 
@@ -13,13 +13,13 @@
 #include "experiment/tiny_spec.hpp"
 #include "lossdoctor/spec/spec_parser.hpp"
 
-namespace lossdoctor::experiment {
+namespace lossdoctor::doctor {
 namespace {
 
 namespace fs = std::filesystem;
 
-using test::kData;
-using test::tiny_spec;
+using experiment::test::kData;
+using experiment::test::tiny_spec;
 
 class RepairRuns : public ::testing::Test {
  protected:
@@ -104,4 +104,4 @@ TEST_F(RepairRuns, AHealthySpecIsLeftAloneAndNothingIsWritten) {
 }
 
 }  // namespace
-}  // namespace lossdoctor::experiment
+}  // namespace lossdoctor::doctor

@@ -1,4 +1,4 @@
-#include "lossdoctor/experiment/repair.hpp"
+#include "lossdoctor/doctor/repair.hpp"
 
 #include <fmt/format.h>
 
@@ -14,7 +14,7 @@
 #include "lossdoctor/util/clock.hpp"
 #include "lossdoctor/util/interrupt.hpp"
 
-namespace lossdoctor::experiment {
+namespace lossdoctor::doctor {
 namespace {
 
 namespace fs = std::filesystem;
@@ -38,10 +38,10 @@ std::map<std::string, std::string> refine_lr_fix(const spec::Spec& spec, const s
                                                  const data::Dataset& dataset,
                                                  const RepairOptions& options) {
   if ((cause != "lr_too_high" && cause != "lr_too_low") || !fix.count("optimizer.lr")) return fix;
-  LrFindOptions lo;
+  experiment::LrFindOptions lo;
   lo.dataset = &dataset;
   lo.warn = options.warn;
-  const LrFindResult found = lr_find(spec, lo);
+  const experiment::LrFindResult found = experiment::lr_find(spec, lo);
   if (!found.suggested_lr) return fix;
   const double suggested = *found.suggested_lr;
   const double current = spec.optimizer.lr;
@@ -140,9 +140,9 @@ RepairResult repair(const std::string& spec_path, const std::vector<std::string>
     if (round == 0) original_data = dataset;  // shallow: the tensors are shared, never written
     last_data = dataset;
     last_overrides = current;
-    probe::DiagnoseOptions dopts = options.diagnose;
+    DiagnoseOptions dopts = options.diagnose;
     dopts.dataset = &dataset;
-    ConfirmOptions copts = options.confirm;
+    experiment::ConfirmOptions copts = options.confirm;
     copts.work_dir = work_dir;
     if (!work_dir.empty()) fs::create_directories(work_dir);
     DiagnoseAndConfirm dc = diagnose_and_confirm(spec, dopts, copts, true, options.warn);
@@ -303,4 +303,4 @@ std::string render_text(const RepairResult& r, bool color) {
   return out;
 }
 
-}  // namespace lossdoctor::experiment
+}  // namespace lossdoctor::doctor

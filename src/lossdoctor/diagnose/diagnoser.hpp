@@ -1,31 +1,361 @@
 #pragma once
 // The diagnoser: symptoms (from the detectors) + lint findings + record signals → ranked causes.
 //
+// How it works (docs/diagnoses.md has the long form):
+//   1. Evidence. Each symptom adds evidence to the causes of its row of
+//      DiagnoserOptions::symptom_weights; each lint or audit finding adds "spec: "/"data: "
+//      evidence to its cause; then every cause rule (rules/rules.hpp, one unit per cause) adds
+//      the evidence the record's signals give for its cause.
+//   2. Penalties. The rules also name evidence against their cause (a look-alike explains the
+//      run better); those penalties are applied only after all evidence is in, to every cause
+//      that has evidence, so no penalty depends on the order the rules run in.
+//   confidence = (1 − Π(1 − wᵢ)) × Π(1 − pⱼ) over evidence weights wᵢ and penalties pⱼ.
+//
 // Contract:
 //   requires: symptoms computed from the same record (detect_symptoms); lint findings of the
 //             run's spec and audit findings of its data (either may be empty, e.g. for Monitor
 //             users). Static findings weigh like lint: they add evidence (prefixed "spec: " or
 //             "data: "), their fixes and flagged samples, but alone do not count as observed.
-//   ensures:  one Finding per cause whose confidence reaches kReportThreshold, sorted by
-//             confidence; each carries the symptoms and numbers behind it, the first step and
-//             layer when they apply, a two-sentence explanation and a fix (spec overrides).
+//             Options: weights and penalties in [0, 1]; thresholds as documented per field.
+//   ensures:  one Finding per cause whose confidence reaches options.report_threshold, sorted by
+//             confidence; each carries the symptoms and numbers behind it (evidence by weight,
+//             "against: ..." lines last), the first step and layer when they apply, a
+//             two-sentence explanation and a fix (spec overrides).
 //             The verdict is decide_verdict's (verdict.hpp): "unhealthy" on a hard symptom or
-//             a finding at kUnhealthyThreshold; otherwise "healthy" with one `healthy` finding
-//             holding the evidence for that verdict.
+//             a finding at options.verdict.unhealthy_confidence; otherwise "healthy" with one
+//             `healthy` finding holding the evidence for that verdict.
 //             Overfitting becomes a note, never a finding. Pure, deterministic, no torch.
 
+#include <cstdint>
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "lossdoctor/diagnose/verdict.hpp"
 #include "lossdoctor/finding.hpp"
 #include "lossdoctor/run_record.hpp"
 
 namespace lossdoctor::diagnose {
 
+/// Default of DiagnoserOptions::report_threshold.
 constexpr double kReportThreshold = 0.3;
-/// With a hard symptom (verdict.hpp) weaker suspicions are reported too, for confirmation to test.
+/// Default of DiagnoserOptions::hard_symptom_report_threshold: with a hard symptom (verdict.hpp)
+/// weaker suspicions are reported too, for confirmation to test.
 constexpr double kHardSymptomReportThreshold = 0.15;
-constexpr double kUnhealthyThreshold = 0.5;  ///< = VerdictOptions::unhealthy_confidence
+/// Default of DiagnoserOptions::verdict.unhealthy_confidence.
+constexpr double kUnhealthyThreshold = VerdictOptions{}.unhealthy_confidence;
+
+/// symptom id → the causes it speaks for, each with the weight of that evidence.
+using SymptomWeights = std::map<std::string, std::vector<std::pair<std::string, double>>>;
+
+/// The default symptom → cause table (docs/diagnoses.md lists each cause's row weights).
+SymptomWeights default_symptom_weights();
+
+/// Every weight, threshold and penalty the diagnoser uses. Defaults are the tuned values that
+/// docs/diagnoses.md describes; change a field to see how a diagnosis depends on it.
+/// Weights and penalties are in [0, 1]; "stalled", "unstable" and "sluggish" are the flags of
+/// RuleContext (rules/rules.hpp), computed once per diagnosis from the fields below.
+struct DiagnoserOptions {
+  // -- Reporting and the verdict ------------------------------------------------------------
+
+  /// A cause is reported when its confidence reaches this.
+  double report_threshold = kReportThreshold;
+  /// With a hard symptom (verdict.hpp) causes are reported from this confidence on, so the
+  /// confirmation can test weaker suspicions too.
+  double hard_symptom_report_threshold = kHardSymptomReportThreshold;
+  /// The verdict rule (verdict.hpp); unhealthy_confidence defaults to kUnhealthyThreshold.
+  VerdictOptions verdict;
+  /// Confidence of the `healthy` finding when no cause was reported (otherwise it is 1 − the
+  /// strongest weak suspicion).
+  double healthy_confidence_without_suspicion = 0.9;
+
+  // -- How evidence combines ----------------------------------------------------------------
+
+  /// One piece of evidence never weighs more than this (confidence stays below 1).
+  double max_evidence_weight = 0.99;
+  /// A symptom's weight is scaled by floor + (1 − floor) × its severity.
+  double symptom_severity_floor = 0.5;
+  /// How much each symptom speaks for each cause (weights before the severity scaling).
+  SymptomWeights symptom_weights = default_symptom_weights();
+
+  // -- The run's behaviour (RuleContext flags) ----------------------------------------------
+
+  /// Symptoms that make a run `unstable`.
+  std::vector<std::string> unstable_symptoms = {"nan_loss", "diverging_loss", "oscillating_loss",
+                                                "loss_spikes", "exploding_gradient"};
+  /// Symptoms that make a run `stalled`.
+  std::vector<std::string> stalled_symptoms = {"plateau_at_chance", "slow_convergence"};
+  /// A classifier is also `stalled` when, after at least this many steps, ...
+  int64_t stalled_min_steps = 50;
+  /// ... its final loss is still above this fraction of the chance loss ln K.
+  double stalled_chance_fraction = 0.95;
+  /// The median update ratio |Δw|/|w| is judged only after this many steps.
+  int64_t update_ratio_min_steps = 10;
+  /// A run is `sluggish` when its median update ratio is below this (healthy ≈ 1e-3).
+  double small_update_ratio = 2e-4;
+
+  // -- Static findings: lint (spec) and audit (data) ----------------------------------------
+
+  struct StaticFindings {
+    /// A lint or audit finding counts this × its confidence as evidence.
+    double weight = 0.6;
+    /// For the causes the spec alone proves (`definite_causes`): this × its confidence.
+    double definite_weight = 0.9;
+    /// Causes a static finding proves whatever the curve looks like: weighed with
+    /// definite_weight and never penalised by `trains_normally_penalty`.
+    std::vector<std::string> definite_causes = {"loss_output_mismatch"};
+    /// Extra evidence when the run is unstable, stalled or sluggish and the finding is an error
+    /// (a static fault that also shows in training is much more likely the cause) ...
+    double shown_in_training_error = 0.3;
+    /// ... or a warning.
+    double shown_in_training_warning = 0.25;
+    /// Penalty on a cause with no evidence from the run itself (only spec or data findings)
+    /// when the run is neither unstable, stalled nor sluggish: the run shows it does no harm.
+    double trains_normally_penalty = 0.45;
+  };
+  StaticFindings static_findings;
+
+  // -- One block per cause rule (src/lossdoctor/diagnose/rules/<cause>.cpp) ------------------
+
+  struct UnnormalizedInput {
+    /// Median input magnitude above this: raw pixel values (0–255).
+    double raw_max_abs = 20.0;
+    /// Median input magnitude below this (and above 0): scaled twice.
+    double tiny_max_abs = 0.05;
+    /// Weight of raw inputs, ...
+    double raw = 0.4;
+    /// ... when the run is unstable or stalled.
+    double raw_unstable_or_stalled = 0.7;
+    /// Weight of tiny inputs, ...
+    double tiny = 0.4;
+    /// ... when the run is stalled.
+    double tiny_stalled = 0.7;
+  };
+  UnnormalizedInput unnormalized_input;
+
+  struct CorruptSamples {
+    /// Weight when the first non-finite value of the run is in the input batch.
+    double nan_in_input = 0.9;
+    /// Share of corrupt-looking training images (NaN, constant, noise) above which they count.
+    double odd_input_fraction = 0.02;
+    /// Weight per share of corrupt-looking images ...
+    double odd_input_weight_per_fraction = 4.0;
+    /// ... at most this.
+    double odd_input_max_weight = 0.85;
+  };
+  CorruptSamples corrupt_samples;
+
+  struct ClassImbalance {
+    /// Most / least frequent class over all batches above this.
+    double class_ratio = 4.0;
+    /// Judged only after this many labels per class were counted.
+    int64_t labels_per_class = 20;
+    /// Weight per unit of the class ratio ...
+    double weight_per_ratio = 0.15;
+    /// ... at most this.
+    double max_weight = 0.8;
+  };
+  ClassImbalance class_imbalance;
+
+  struct LabelNoise {
+    /// Validation accuracy must beat the late training batch accuracy by more than this ...
+    double accuracy_gap = 0.08;
+    /// ... and more than this share of the seen training samples must have a loss above
+    /// ln K + 0.7 (the model confidently prefers another class; clean data: about 5%).
+    double high_loss_fraction = 0.10;
+    /// Weight = base + per_gap × gap + per_high_loss × (share − high_loss_fraction) ...
+    double base = 0.4;
+    double per_gap = 2.0;         ///< see `base`
+    double per_high_loss = 2.0;   ///< see `base`
+    double max_weight = 0.9;      ///< ... at most this.
+    double high_loss_note = 0.5;  ///< rank of the high-loss-share evidence line (no weight)
+  };
+  LabelNoise label_noise;
+
+  struct LrTooHigh {
+    /// Median update ratio |Δw|/|w| above this: each step overshoots (healthy ≈ 1e-3).
+    double large_update_ratio = 0.1;
+    /// Weight of large updates ...
+    double update_ratio = 0.35;
+    /// ... when the run is unstable.
+    double update_ratio_unstable = 0.6;
+    /// Weight of the update_ratio_out_of_range symptom along with large updates.
+    double update_ratio_symptom = 0.2;
+    /// The loss after the first updates (median of steps 1–3) / the loss at step 0 above this,
+    double first_update_jump = 10.0;
+    /// unless the jumped loss stays below this × ln K (a small start, not an overshoot).
+    double first_update_jump_chance_multiple = 3.0;
+    /// Weight of the first-update jump.
+    double first_update_jump_weight = 0.6;
+    /// Median update ratio at the first probe above this (healthy ≈ 0.005) ...
+    double first_update_ratio = 0.1;
+    /// ... weighs this.
+    double first_update_ratio_weight = 0.5;
+    /// Largest / initial weight norm above this ...
+    double weight_norm_growth = 20.0;
+    /// ... weighs this.
+    double weight_norm_growth_weight = 0.45;
+    /// Weight of a rate above the optimiser's usual range (spec/kinds.hpp) in an unstable run.
+    double above_usual_range = 0.3;
+    /// Penalty: the inputs are unnormalised (unnormalized_input.raw_max_abs).
+    double unnormalized_input_penalty = 0.3;
+    /// Penalty: the first NaN/Inf came in with the input batch.
+    double nan_from_input_penalty = 0.7;
+    /// Penalty: the loss was already wrong before the first update (bad_initial_loss).
+    double bad_initial_loss_penalty = 0.3;
+    /// Penalty: the gradients are never reset (gradients_not_reset's signal).
+    double gradients_not_reset_penalty = 0.6;
+    /// Batches of at most this many samples make steps erratic at a usual rate ...
+    int64_t erratic_batch_size = 4;
+    /// ... penalty, unless lint says the rate is too high.
+    double erratic_batch_penalty = 0.5;
+  };
+  LrTooHigh lr_too_high;
+
+  struct LrTooLow {
+    /// A sluggish run (median update ratio below small_update_ratio) whose updates are
+    /// not mostly exact zeros (zero_update_fraction below this) ...
+    double max_zero_update_fraction = 0.5;
+    /// ... weighs this, ...
+    double small_updates = 0.4;
+    /// ... or this when the median update ratio is also below `tiny_update_ratio`, ...
+    double tiny_updates = 0.6;
+    double tiny_update_ratio = 1e-5;  ///< see `tiny_updates`
+    /// ... plus this when the run is stalled.
+    double stalled_bonus = 0.2;
+    /// Weight of the update_ratio_out_of_range symptom along with small updates.
+    double update_ratio_symptom = 0.2;
+    /// Weight of a rate below the optimiser's usual range in a sluggish run.
+    double below_usual_range = 0.3;
+    /// Penalty: gradients vanish in early layers, small updates follow from that.
+    double vanishing_gradient_penalty = 0.5;
+    /// Penalty: the updates are exactly zero, not small (params_not_updated's signal).
+    double zero_updates_penalty = 0.8;
+    /// The schedule shrank the rate when last / first rate is below this ...
+    double schedule_shrink_ratio = 1e-2;
+    /// ... penalty when lint also flags the schedule.
+    double schedule_shrank_penalty = 0.4;
+    /// Penalty: the rate is inside the optimiser's usual range (and neither lint nor the
+    /// schedule says otherwise): the updates are small because the gradients are.
+    double usual_rate_penalty = 0.5;
+  };
+  LrTooLow lr_too_low;
+
+  struct ParamsNotUpdated {
+    /// Share of steps (Monitor records) with zero update although the gradient is non-zero,
+    /// above which the optimiser does not move the model's weights.
+    double zero_update_fraction = 0.5;
+    /// Weight of that signal.
+    double weight = 0.85;
+  };
+  ParamsNotUpdated params_not_updated;
+
+  struct GradientsNotReset {
+    /// Median |g_t − g_{t−1}|/|g_t| below this (fresh minibatch gradients differ by > 1) ...
+    double grad_change_ratio = 0.75;
+    /// ... while the gradient norm grew more than this (steps 50–59 / steps 0–9) ...
+    double grad_norm_growth = 3.0;
+    /// ... over at least this many steps (Monitor records only) ...
+    int64_t min_steps = 20;
+    /// ... weighs this.
+    double weight = 0.9;
+  };
+  GradientsNotReset gradients_not_reset;
+
+  struct LossSignFlipped {
+    /// Share of steps whose loss equals minus the cross-entropy above this ...
+    double negated_fraction = 0.5;
+    /// ... weighs this.
+    double negated_weight = 0.95;
+    /// A final cross-entropy below this (it cannot be negative) ...
+    double negative_loss = -0.05;
+    /// ... weighs this.
+    double negative_loss_weight = 0.7;
+  };
+  LossSignFlipped loss_sign_flipped;
+
+  struct BadLrSchedule {
+    /// Largest / first recorded rate above this: the rate grew ...
+    double growth = 10.0;
+    /// ... weight, ...
+    double growth_weight = 0.35;
+    /// ... when the run is unstable.
+    double growth_weight_unstable = 0.6;
+    /// Last / first recorded rate below this within the run ...
+    double decay = 1e-3;
+    /// ... of at least this many steps ...
+    int64_t decay_min_steps = 20;
+    /// ... weighs this.
+    double decay_weight = 0.65;
+  };
+  BadLrSchedule bad_lr_schedule;
+
+  struct BadInitScale {
+    /// Weight of a weight layer that starts with all weights zero.
+    double zero_weights = 0.7;
+    /// Activation scale from the first to the last weight layer at step 0 above this ...
+    double activation_growth = 100.0;
+    /// ... or below this ...
+    double activation_shrink = 0.01;
+    /// ... in a model with at least this many weight layers ...
+    int64_t min_weight_layers = 3;
+    /// ... weighs this.
+    double activation_weight = 0.5;
+    /// Penalty: the gradients are never reset (gradients_not_reset's signal).
+    double gradients_not_reset_penalty = 0.6;
+    /// Penalty: lint flags heavy regularisation (dropout rescales the activations) and not
+    /// the initialisation.
+    double regularization_penalty = 0.5;
+  };
+  BadInitScale bad_init_scale;
+
+  struct BatchTooSmall {
+    /// Batches of at most this many samples in an unstable or noisy-gradient run ...
+    int64_t small_batch = 8;
+    /// ... weigh this, ...
+    double small_batch_weight = 0.25;
+    /// ... or this for batches of at most `tiny_batch`.
+    double tiny_batch_weight = 0.45;
+    int64_t tiny_batch = 2;  ///< see `tiny_batch_weight`
+    /// Batches of at least this many samples are not small ...
+    int64_t large_batch = 32;
+    /// ... penalty, unless lint flags the batch size.
+    double large_batch_penalty = 0.6;
+  };
+  BatchTooSmall batch_too_small;
+
+  struct GradClipTooTight {
+    /// Judged after at least this many steps: ...
+    int64_t min_steps = 10;
+    /// ... a median gradient norm above this × the clip norm ...
+    double clipped_ratio = 100.0;
+    /// ... weighs this, ...
+    double weight = 0.4;
+    /// ... or this when the run is stalled.
+    double weight_stalled = 0.7;
+  };
+  GradClipTooTight grad_clip_too_tight;
+
+  struct MissingNormalization {
+    /// At least this many weight layers, no batch norm, vanishing gradients or dead units and a
+    /// stalled run ...
+    int64_t deep = 8;
+    /// ... weighs this.
+    double weight = 0.4;
+    /// Fewer weight layers than this, or no ReLU-family layer ...
+    int64_t shallow = 6;
+    /// ... penalty: too shallow, or not a ReLU stack.
+    double shallow_penalty = 0.7;
+  };
+  MissingNormalization missing_normalization;
+
+  struct SaturatingActivation {
+    /// Penalty: the model has no sigmoid or tanh layer.
+    double no_saturating_layer_penalty = 0.9;
+  };
+  SaturatingActivation saturating_activation;
+};
 
 struct Diagnosis {
   std::string verdict = "healthy";
@@ -35,7 +365,8 @@ struct Diagnosis {
 
 Diagnosis diagnose(const RunRecord& record, const std::vector<Symptom>& symptoms,
                    const std::vector<Finding>& lint_findings,
-                   const std::vector<Finding>& audit_findings = {});
+                   const std::vector<Finding>& audit_findings = {},
+                   const DiagnoserOptions& options = {});
 
 /// The `healthy` finding: the evidence for the verdict (loss path, validation accuracy against
 /// chance for the record's K, symptoms too weak to matter, the verdict rule's reason).

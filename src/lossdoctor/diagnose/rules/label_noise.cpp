@@ -1,0 +1,38 @@
+// label_noise: wrong labels in the training data.
+//
+// Evidence: the model generalises — validation accuracy (clean labels) beats the late training
+// batch accuracy by more than `label_noise.accuracy_gap` — and it confidently contradicts more
+// than `high_loss_fraction` of the seen training samples (loss above ln K + 0.7). Weight
+// `base` + `per_gap` × gap + `per_high_loss` × (share − high_loss_fraction), at most
+// `max_weight`. Augmentation and dropout also depress training accuracy, but they leave few
+// confidently contradicted samples.
+// Penalties: none.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "lossdoctor/diagnose/rules/rules.hpp"
+
+namespace lossdoctor::diagnose {
+
+void rule_label_noise(const RuleContext& ctx, Collector& out) {
+  const auto& o = ctx.options.label_noise;
+  const RecordSignals& sig = ctx.signals;
+  if (!sig.val_accuracy || !std::isfinite(*sig.val_accuracy)) return;
+  const double gap = *sig.val_accuracy - sig.late_train_accuracy;
+  if (!(gap > o.accuracy_gap && sig.high_loss_fraction > o.high_loss_fraction)) return;
+  Candidate& c = out.evidence("label_noise");
+  c.add(
+      std::min(o.max_weight, o.base + o.per_gap * gap +
+                                 o.per_high_loss * (sig.high_loss_fraction - o.high_loss_fraction)),
+      fmt::format("validation accuracy {:.1f}% beats training accuracy {:.1f}%: the training "
+                  "labels disagree with what the model learns",
+                  100 * *sig.val_accuracy, 100 * sig.late_train_accuracy));
+  c.note(o.high_loss_note,
+         fmt::format("{:.1f}% of training samples have a loss above ln K + 0.7 (the model "
+                     "confidently prefers another class; clean data: about 5%)",
+                     100 * sig.high_loss_fraction));
+}
+
+}  // namespace lossdoctor::diagnose

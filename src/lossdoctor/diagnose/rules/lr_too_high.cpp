@@ -1,0 +1,94 @@
+// lr_too_high: each step overshoots the minimum.
+//
+// Evidence (options `lr_too_high.*`): a median update ratio |Δw|/|w| above `large_update_ratio`
+// (weight `update_ratio`, `update_ratio_unstable` in an unstable run; plus the
+// update_ratio_out_of_range symptom at `update_ratio_symptom`); the first update multiplying the
+// loss by more than `first_update_jump` (weight `first_update_jump_weight`; first step 1) unless
+// the jumped loss stays below `first_update_jump_chance_multiple` × ln K; the first probed
+// update above `first_update_ratio` (`first_update_ratio_weight`); the weight norm growing more
+// than `weight_norm_growth`× (`weight_norm_growth_weight`); a rate above the optimiser's usual
+// range in an unstable run (`above_usual_range`).
+// Penalties: raw inputs explain the instability first (`unnormalized_input_penalty`); the NaN
+// came in with the data (`nan_from_input_penalty`); the gradients are never reset
+// (`gradients_not_reset_penalty`); the loss was wrong before the first update
+// (`bad_initial_loss_penalty`); batches of at most `erratic_batch_size` make the steps erratic,
+// unless lint flags the rate (`erratic_batch_penalty`).
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "lossdoctor/diagnose/rules/rules.hpp"
+#include "lossdoctor/spec/kinds.hpp"
+
+namespace lossdoctor::diagnose {
+
+void rule_lr_too_high(const RuleContext& ctx, Collector& out) {
+  const auto& o = ctx.options.lr_too_high;
+  const RunRecord& r = ctx.record;
+  const RecordSignals& sig = ctx.signals;
+  const std::string cause = "lr_too_high";
+
+  if (std::isfinite(sig.median_update_ratio) && sig.steps >= ctx.options.update_ratio_min_steps &&
+      sig.median_update_ratio > o.large_update_ratio) {
+    Candidate& c = out.evidence(cause);
+    c.add(ctx.unstable ? o.update_ratio_unstable : o.update_ratio,
+          fmt::format("each step changes the weights by {:.1f}% of their norm (median; "
+                      "healthy ≈ 0.1%), most at {}",
+                      100 * sig.median_update_ratio, sig.largest_update_layer));
+    if (const Symptom* s = ctx.find("update_ratio_out_of_range")) c.add(o.update_ratio_symptom, *s);
+  }
+  // Overshooting shows from the very first update: the loss jumps and the weights balloon.
+  if (std::isfinite(sig.first_update_jump) && sig.first_update_jump > o.first_update_jump &&
+      !(sig.first_update_jump * r.steps[0].loss <
+        o.first_update_jump_chance_multiple * sig.chance_loss)) {
+    Candidate& c = out.evidence(cause);
+    c.add(o.first_update_jump_weight,
+          fmt::format("the first update multiplied the loss by {:.0f} (step 0: {} → steps 1–3: {})",
+                      sig.first_update_jump, fmt_num(r.steps[0].loss),
+                      fmt_num(sig.first_update_jump * r.steps[0].loss)));
+    if (!c.first_step) c.first_step = 1;
+  }
+  if (std::isfinite(sig.early_update_ratio) && sig.early_update_ratio > o.first_update_ratio) {
+    out.evidence(cause).add(o.first_update_ratio_weight,
+                            fmt::format("the first probed step changed the weights by {:.0f}% of "
+                                        "their norm (median over layers; healthy ≈ 0.1%)",
+                                        100 * sig.early_update_ratio));
+  }
+  if (sig.weight_norm_growth > o.weight_norm_growth) {
+    out.evidence(cause).add(
+        o.weight_norm_growth_weight,
+        fmt::format("the weight norm grew {:.0f}× during the run", sig.weight_norm_growth));
+  }
+  if (r.base_lr > 0 && !spec::lr_in_usual_range(r.optimizer, r.base_lr) &&
+      !spec::lr_below_usual_range(r.optimizer, r.base_lr) && ctx.unstable) {
+    out.evidence(cause).add(
+        o.above_usual_range,
+        fmt::format("lr {} is above the usual range for {}", fmt_num(r.base_lr), r.optimizer));
+  }
+
+  // Look-alikes that explain the same run better.
+  if (inputs_look_raw(ctx)) {
+    out.penalise(cause, o.unnormalized_input_penalty,
+                 "the inputs are unnormalised, which explains the instability first");
+  }
+  if (nan_entered_with_input(ctx)) {
+    out.penalise(cause, o.nan_from_input_penalty,
+                 "the NaN came in with the data, not from the updates");
+  }
+  if (gradients_accumulate(ctx)) {
+    out.penalise(cause, o.gradients_not_reset_penalty,
+                 "the growing steps come from gradients that are never reset");
+  }
+  if (ctx.has("bad_initial_loss")) {
+    out.penalise(cause, o.bad_initial_loss_penalty,
+                 "the loss was already wrong before the first update");
+  }
+  if (r.batch_size > 0 && r.batch_size <= o.erratic_batch_size && !ctx.lint_has(cause)) {
+    out.penalise(
+        cause, o.erratic_batch_penalty,
+        fmt::format("the learning rate {} is usual for {}; batches of {} make the steps erratic",
+                    fmt_num(r.base_lr), r.optimizer, r.batch_size));
+  }
+}
+
+}  // namespace lossdoctor::diagnose

@@ -1,0 +1,180 @@
+#pragma once
+// Cause rules: what the record's own signals say for and against each cause, one unit per cause
+// (src/lossdoctor/diagnose/rules/<cause>.cpp), like the symptom detectors.
+//
+// The diagnoser gathers evidence in one pass — the symptom table and the static (lint, audit)
+// findings, generically, then every rule of cause_rules() — and applies penalties only after
+// all evidence is in. A rule therefore never looks at other causes' candidates: it reads the
+// RuleContext and writes into the Collector.
+//
+// Contract (every rule):
+//   requires: a RuleContext built by make_rule_context from one record, its symptoms and its
+//             static findings.
+//   ensures:  adds evidence only to its own cause (lines carry the numbers; weights and
+//             thresholds from ctx.options.<cause>), and penalties only against its own cause,
+//             each with the reason that is shown as "against: ...". Deterministic, no I/O,
+//             no torch. Silent on a healthy record.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lossdoctor/diagnose/diagnoser.hpp"
+#include "lossdoctor/diagnose/signals.hpp"
+#include "lossdoctor/finding.hpp"
+#include "lossdoctor/run_record.hpp"
+
+namespace lossdoctor::diagnose {
+
+/// What every rule reads: the run, its signals, its symptoms and static findings, the options,
+/// and the run's behaviour, judged once.
+struct RuleContext {
+  const RunRecord& record;
+  const RecordSignals& signals;
+  const std::vector<Symptom>& symptoms;
+  const std::vector<Finding>& lint;
+  const std::vector<Finding>& audit;
+  const DiagnoserOptions& options;
+  /// A symptom of options.unstable_symptoms (NaN, divergence, oscillation, spikes, exploding
+  /// gradients).
+  bool unstable = false;
+  /// A symptom of options.stalled_symptoms, or a classifier still above
+  /// options.stalled_chance_fraction × ln K after options.stalled_min_steps steps.
+  bool stalled = false;
+  /// Median update ratio below options.small_update_ratio after options.update_ratio_min_steps.
+  bool sluggish = false;
+
+  bool has(const std::string& symptom_id) const;
+  /// The first symptom with that id, or nullptr.
+  const Symptom* find(const std::string& symptom_id) const;
+  /// Some lint finding names that cause.
+  bool lint_has(const std::string& cause) const;
+};
+
+/// The context of one diagnosis; `signals` must be read_signals(record) and outlive it.
+RuleContext make_rule_context(const RunRecord& record, const RecordSignals& signals,
+                              const std::vector<Symptom>& symptoms,
+                              const std::vector<Finding>& lint, const std::vector<Finding>& audit,
+                              const DiagnoserOptions& options);
+
+/// Evidence for one cause; confidence = (1 − Π(1 − wᵢ)) × Π(1 − penaltyⱼ). Penalties are not
+/// added here but through Collector::penalise, which applies them after all evidence.
+class Candidate {
+ public:
+  std::string cause;
+  std::vector<std::string> symptoms;
+  std::optional<int64_t> first_step;
+  std::string layer;
+  std::map<std::string, std::string> fix;
+  std::vector<int64_t> samples;  ///< flagged training samples (from the data audit)
+
+  /// Evidence from the run itself: weight (clamped to options.max_evidence_weight) and a line.
+  void add(double weight, const std::string& why);
+  /// A symptom as evidence: weight × (floor + (1 − floor) × severity); its evidence lines, its
+  /// first step and its layer join the candidate's.
+  void add(double weight, const Symptom& s);
+  /// Evidence from the spec or the data alone: weighs like add() but is not an observation of
+  /// the run (see `observed`).
+  void add_static(double weight, const std::string& why);
+  /// A line ranked like evidence of that weight, adding no weight itself.
+  void note(double weight, const std::string& why);
+
+  /// Some evidence came from the run itself, not only from the spec or the data.
+  bool observed() const { return observed_; }
+  double confidence() const { return (1.0 - miss_) * keep_; }
+  /// Evidence lines, weightiest first, the evidence against last.
+  std::vector<std::string> ordered_evidence() const;
+
+ private:
+  friend class Collector;
+  Candidate(std::string cause_id, double max_weight, double severity_floor);
+  void weigh(double weight);
+  void apply_penalty(double penalty, const std::string& why);
+
+  double max_weight_ = 0.99;
+  double severity_floor_ = 0.5;
+  double miss_ = 1.0;  ///< Π(1 − wᵢ)
+  double keep_ = 1.0;  ///< Π(1 − penaltyⱼ)
+  bool observed_ = false;
+  /// Evidence lines with the weight they carried (penalties: −p).
+  std::vector<std::pair<double, std::string>> evidence_;
+};
+
+/// What the symptom table, the static findings and the rules say, per cause. Evidence goes in
+/// at once; penalties wait in a queue until apply_penalties(), which applies each to its cause
+/// if that cause has a candidate (a penalty alone creates none).
+class Collector {
+ public:
+  explicit Collector(const DiagnoserOptions& options);
+  /// The candidate of a cause, created empty on first use: add evidence to it.
+  Candidate& evidence(const std::string& cause);
+  /// Evidence against a cause, applied after all evidence (see apply_penalties).
+  void penalise(const std::string& cause, double penalty, const std::string& why);
+  /// Applies every queued penalty to its cause's candidate, where there is one; clears the
+  /// queue. Penalties multiply, so their order does not matter.
+  void apply_penalties();
+  std::map<std::string, Candidate>& candidates() { return candidates_; }
+  const std::map<std::string, Candidate>& candidates() const { return candidates_; }
+
+ private:
+  struct Penalty {
+    std::string cause;
+    double penalty;
+    std::string why;
+  };
+  double max_weight_, severity_floor_;
+  std::map<std::string, Candidate> candidates_;
+  std::vector<Penalty> penalties_;
+};
+
+using RuleFn = void (*)(const RuleContext&, Collector&);
+
+struct CauseRule {
+  std::string cause;  ///< the cause id it speaks for and against
+  /// Its record-signal evidence and penalties; nullptr for a cause whose evidence is only the
+  /// symptom table and the static findings (its doc section says so).
+  RuleFn apply = nullptr;
+};
+
+/// One rule per cause id of cause_ids() except `healthy`, in that order.
+const std::vector<CauseRule>& cause_rules();
+
+/// Runs every rule (evidence and queued penalties; penalties are not applied yet).
+void run_cause_rules(const RuleContext& ctx, Collector& out);
+
+// One function per cause with record signals (src/lossdoctor/diagnose/rules/<cause>.cpp).
+void rule_label_noise(const RuleContext&, Collector&);
+void rule_corrupt_samples(const RuleContext&, Collector&);
+void rule_unnormalized_input(const RuleContext&, Collector&);
+void rule_class_imbalance(const RuleContext&, Collector&);
+void rule_bad_init_scale(const RuleContext&, Collector&);
+void rule_missing_normalization(const RuleContext&, Collector&);
+void rule_saturating_activation(const RuleContext&, Collector&);
+void rule_lr_too_high(const RuleContext&, Collector&);
+void rule_lr_too_low(const RuleContext&, Collector&);
+void rule_batch_too_small(const RuleContext&, Collector&);
+void rule_bad_lr_schedule(const RuleContext&, Collector&);
+void rule_grad_clip_too_tight(const RuleContext&, Collector&);
+void rule_gradients_not_reset(const RuleContext&, Collector&);
+void rule_params_not_updated(const RuleContext&, Collector&);
+void rule_loss_sign_flipped(const RuleContext&, Collector&);
+
+// Signals one rule adds as evidence and another rule's penalty reads: defined once, in the file
+// of the rule whose evidence they are.
+
+/// Inputs reach the model at raw pixel magnitudes (rules/unnormalized_input.cpp).
+bool inputs_look_raw(const RuleContext& ctx);
+/// The first non-finite value of the run is in the input batch (rules/corrupt_samples.cpp).
+bool nan_entered_with_input(const RuleContext& ctx);
+/// A Monitor loop's optimiser leaves the weights unchanged (rules/params_not_updated.cpp).
+bool weights_never_move(const RuleContext& ctx);
+/// A Monitor loop's gradients pile up instead of being reset (rules/gradients_not_reset.cpp).
+bool gradients_accumulate(const RuleContext& ctx);
+
+/// Shared number format of evidence lines (3 significant digits).
+std::string fmt_num(double v);
+
+}  // namespace lossdoctor::diagnose

@@ -175,7 +175,7 @@ TEST(SpecParser, FullSpecTopLevelAndData) {
   EXPECT_EQ(d.train.images, "tr-img.gz");
   EXPECT_EQ(d.train.labels, "tr-lbl.gz");
   EXPECT_EQ(d.train.limit, 12000);
-  EXPECT_EQ(d.train.exclude, "cfg/data/fashion/bad.txt");  // relative to data.path
+  EXPECT_EQ(d.train.exclude, fs::absolute("cfg/data/fashion/bad.txt").string());  // relative to data.path
   EXPECT_TRUE(d.train.present);
   EXPECT_EQ(d.val.images, "t10k-images-idx3-ubyte.gz");
   EXPECT_EQ(d.val.labels, "t10k-labels-idx1-ubyte.gz");
@@ -441,7 +441,8 @@ TEST(SpecParser, FolderFormat) {
                  " skip_bad_images: true, val: {path: /abs/val}}\n");
   EXPECT_EQ(s.data.format, DataSpec::Format::Folder);
   EXPECT_EQ(s.data.path, "cfg/imgs");
-  EXPECT_EQ(s.data.train.path, "cfg/imgs");  // defaults to data.path
+  // Split paths are resolved once, to absolute paths (the loader must not join them again).
+  EXPECT_EQ(s.data.train.path, fs::absolute("cfg/imgs").string());  // defaults to data.path
   EXPECT_EQ(s.data.val.path, "/abs/val");
   EXPECT_DOUBLE_EQ(s.data.split, 0.2);
   EXPECT_EQ(s.data.channels, 3);
@@ -449,7 +450,7 @@ TEST(SpecParser, FolderFormat) {
   EXPECT_TRUE(s.data.skip_bad_images);
 
   Spec t = parse(kModel + "data: {format: folder, train: {path: ../x/train}, image_size: 32}\n");
-  EXPECT_EQ(t.data.train.path, "x/train");
+  EXPECT_EQ(t.data.train.path, fs::absolute("x/train").string());
   EXPECT_EQ(t.data.image_size, (std::pair<int64_t, int64_t>{32, 32}));
 }
 

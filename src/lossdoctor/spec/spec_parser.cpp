@@ -758,8 +758,17 @@ std::vector<TransformSpec> read_transforms(const Ctx& c, const YAML::Node& n,
 
 // Data.
 
+/// `p` made absolute against the working directory (std::filesystem::absolute), normalised.
+std::string absolute_path(const fs::path& p) {
+  std::error_code ec;
+  const fs::path a = fs::absolute(p, ec);
+  return (ec ? p : a).lexically_normal().string();
+}
+
 // A split's `path` and `exclude` are relative to data.path (already resolved) when it is set,
-// like its image and label files; otherwise to the spec's directory.
+// like its image and label files; otherwise to the spec's directory. They are resolved here,
+// once, to absolute paths: the loader joins relative names with data.path, so a relative result
+// would be joined twice ("imgs/imgs") when the spec and data.path are both relative.
 void read_split(const Ctx& c, const MapView& data, const std::string& key, DataSpec::Format fmt_,
                 const std::string& data_path, SplitSpec& s) {
   if (!data.has(key) || data.get(key).IsNull()) return;
@@ -786,8 +795,7 @@ void read_split(const Ctx& c, const MapView& data, const std::string& key, DataS
   auto resolve = [&](const std::string& p) {
     fs::path fp(p);
     const fs::path base = data_path.empty() ? c.base_dir() : fs::path(data_path);
-    if (fp.is_absolute() || base.empty()) return fp.lexically_normal().string();
-    return (base / fp).lexically_normal().string();
+    return absolute_path(fp.is_absolute() || base.empty() ? fp : base / fp);
   };
   if (m.has("path")) s.path = resolve(read_string(c, m.get("path"), m.child("path")));
   if (m.has("limit")) s.limit = read_int_in(c, m.get("limit"), m.child("limit"), 1, kMaxLimit);
@@ -831,7 +839,7 @@ DataSpec read_data(const Ctx& c, const YAML::Node& n, const YAML::Node& owner) {
   read_split(c, m, "train", d.format, d.path, d.train);
   read_split(c, m, "val", d.format, d.path, d.val);
   if (d.format == DataSpec::Format::Folder) {
-    if (d.train.path.empty()) d.train.path = d.path;
+    if (d.train.path.empty() && !d.path.empty()) d.train.path = absolute_path(d.path);
     if (d.train.path.empty())
       c.fail(m.where(), "data",
              "missing required key 'path' (format: folder needs data.path or data.train.path)");

@@ -658,6 +658,47 @@ TEST(CauseRules, SilentOnHealthyRuns) {
   }
 }
 
+TEST(CauseRules, EachRuleSpeaksOnlyForAndAgainstItsOwnCause) {
+  // Records on which many rules fire, every cause seeded: a rule may change only its own.
+  RunRecord sink = with_update_ratio(0.3);
+  for (auto& s : sink.steps) {
+    s.input = {72.9, 90.0, 0.0, 255.0, 0.0};
+    s.weight_norm = 20.0 * (1 + 30.0 * static_cast<double>(s.step) / 399.0);
+    s.odd_input_fraction = 0.05;
+    s.lr = s.step < 200 ? 0.01 : 0.5;
+    s.label_histogram.assign(10, 5);
+    s.label_histogram[0] = 25;
+  }
+  sink.first_nonfinite = NonFiniteOrigin{300, "input", false};
+  sink.batch_size = 2;
+  sink.clip_grad_norm = 1e-3;
+  sink.probes.front().layers[4].weight_norm = 0.0;
+  RunRecord loop = accumulating(0.5);
+  for (auto& s : loop.steps) {
+    s.update_norm = 0.0;
+    s.reference_loss = s.loss;
+    s.loss = -s.loss;
+  }
+  RuleInput in;
+  for (const auto& id : cause_ids()) {
+    if (id != "healthy") in.seeded.push_back(id);
+  }
+  in.lint = {lint_finding("excessive_regularization"), lint_finding("bad_lr_schedule")};
+  const RunRecord labels = noisy_labels(0.72, 0.15);
+  for (const RunRecord* r : std::vector<const RunRecord*>{&sink, &loop, &labels}) {
+    for (const auto& rule : cause_rules()) {
+      if (rule.apply == nullptr) continue;
+      const Collector c = run_rule(rule.apply, *r, in);
+      EXPECT_EQ(c.candidates().size(), in.seeded.size()) << rule.cause << " created a candidate";
+      for (const auto& [cause, k] : c.candidates()) {
+        if (cause != rule.cause) {
+          EXPECT_NEAR(k.confidence(), kSeed, 1e-12) << rule.cause << " → " << cause;
+        }
+      }
+    }
+  }
+}
+
 TEST(CauseRules, CausesWithoutARecordSignalHaveOtherEvidence) {
   const DiagnoserOptions options;
   for (const auto& rule : cause_rules()) {

@@ -51,10 +51,13 @@ std::string describe(const RunRecord& r, const Diagnosis& d) {
 }
 
 /// Invariants of every diagnosis (the diagnoser's contract).
-void expect_well_formed(const Diagnosis& d, const std::vector<Symptom>& symptoms = last_symptoms()) {
+void expect_well_formed(const Diagnosis& d,
+                        const std::vector<Symptom>& symptoms = last_symptoms()) {
   const bool hard = std::any_of(symptoms.begin(), symptoms.end(),
                                 [](const Symptom& s) { return is_hard_symptom(s.id); });
-  if (hard) EXPECT_EQ(d.verdict, "unhealthy") << "a hard symptom is never healthy";
+  if (hard) {
+    EXPECT_EQ(d.verdict, "unhealthy") << "a hard symptom is never healthy";
+  }
   if (d.findings.empty()) {
     EXPECT_TRUE(hard) << "only a hard symptom without any cause leaves no finding";
     return;
@@ -73,7 +76,9 @@ void expect_well_formed(const Diagnosis& d, const std::vector<Symptom>& symptoms
     }
   }
   if (d.verdict == "unhealthy") {
-    if (!hard) EXPECT_GE(d.findings.front().confidence, kUnhealthyThreshold);
+    if (!hard) {
+      EXPECT_GE(d.findings.front().confidence, kUnhealthyThreshold);
+    }
     EXPECT_NE(d.findings.front().cause, "healthy");
   } else {
     EXPECT_EQ(d.verdict, "healthy");

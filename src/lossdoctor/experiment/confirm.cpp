@@ -505,14 +505,14 @@ int64_t arm_batch_size(const spec::Spec& spec, const Intervention& iv) {
 /// The spec's own run for `steps` steps with a yardstick: the baseline, longer than the
 /// diagnosis ran (same seed, so its first steps are the diagnosis run's).
 RunSeries baseline_run(const spec::Spec& spec, const data::Dataset& ds, int64_t steps,
-                       const ConfirmOptions& o) {
+                       int64_t eval_every, const ConfirmOptions& o) {
   train::TrainOptions topts;
   topts.progress = o.progress;
   topts.max_steps = steps;
   topts.stop_on_nonfinite = true;
   topts.dataset = &ds;
   train::Trainer trainer(spec, topts);
-  Yardstick yard(o.eval_every, o.yardstick_size);
+  Yardstick yard(eval_every, o.yardstick_size);
   trainer.add_observer(&yard);
   trainer.run();
   return {yard.train_loss(), yard.points()};
@@ -707,23 +707,36 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
     const int64_t arm_sps = samples_per_step(arm_batch_size(spec, iv), dataset);
     if (arm_sps == base_sps) return run_arm(spec, dataset, iv, {&base}, plan, window, seconds_left(), o);
     const double ratio = static_cast<double>(arm_sps) / static_cast<double>(base_sps);
+    // At least three yardstick points to pair (the judge needs three), not min_steps: with a
+    // 32× larger batch, min_steps arm steps would need 32 × min_steps baseline steps.
     const int64_t arm_window = std::max<int64_t>(
-        o.min_steps, static_cast<int64_t>(std::ceil(static_cast<double>(window) / ratio)));
+        3 * o.eval_every, static_cast<int64_t>(std::ceil(static_cast<double>(window) / ratio)));
     const auto needed = static_cast<int64_t>(std::ceil(static_cast<double>(arm_window) * ratio));
     const RunSeries* ref = &base;
     std::string extended;
+    int64_t extension_steps = 0;
+    double extension_seconds = 0;
     if (static_cast<int64_t>(base.train_loss.size()) < needed && nonfinite_step(base.train_loss) < 0) {
       const auto start = Clock::now();
-      rescaled.push_back(std::make_unique<RunSeries>(baseline_run(spec, dataset, needed, o)));
+      // Yardstick points only where the arm's points pair (every eval_every × r steps): a batch-1
+      // baseline run on to 960 steps would otherwise evaluate 96 times.
+      const auto every = std::max<int64_t>(
+          o.eval_every, static_cast<int64_t>(std::floor(static_cast<double>(o.eval_every) * ratio)));
+      rescaled.push_back(
+          std::make_unique<RunSeries>(baseline_run(spec, dataset, needed, every, o)));
       ref = rescaled.back().get();
-      conf.steps += static_cast<int64_t>(ref->train_loss.size());
-      conf.seconds += seconds_since(start);
+      extension_steps = static_cast<int64_t>(ref->train_loss.size());
+      extension_seconds = seconds_since(start);
       extended = fmt::format("; the baseline was run on to {} steps", ref->train_loss.size());
     }
     rescaled.push_back(
         std::make_unique<RunSeries>(at_equal_samples(*ref, ratio, arm_window, o.eval_every)));
+    // The arm's time budget is the same as any arm's: the baseline's extension is counted in the
+    // confirmation's cost afterwards, not taken out of the arm's share.
     ArmRun run = run_arm(spec, dataset, iv, {rescaled.back().get()}, std::max(plan, arm_window),
                          arm_window, seconds_left(), o);
+    conf.steps += extension_steps;
+    run.arm.seconds += extension_seconds;  // counted in conf.seconds with the arm's own
     run.arm.yardstick = fmt::format(
         "equal samples seen: batch {} vs the baseline's {}, arm step s paired with baseline step "
         "{:.3g}·s{}",

@@ -108,6 +108,11 @@ TEST(LabelNoiseSuspects, NeverLearnedNegativeMarginOnceBetterThanChance) {
   r.samples = {{2, 3.0f, -1.5f, -1}, {2, 0.1f, 1.0f, 5}, {0, 0, 0, -1}, {1, 2.0f, -0.2f, -1}};
   EXPECT_EQ(label_noise_suspects(r, 0.8), (std::vector<int64_t>{0, 3}));
   EXPECT_TRUE(label_noise_suspects(r, 0.15).empty()) << "a model near chance flags nothing";
+  // Chance follows K: 45% is near chance for 2 classes (needs 60%), well above it for 10.
+  EXPECT_FALSE(label_noise_suspects(r, 0.45).empty());
+  r.num_classes = 2;
+  EXPECT_TRUE(label_noise_suspects(r, 0.45).empty());
+  EXPECT_FALSE(label_noise_suspects(r, 0.65).empty());
 }
 
 TEST(EqualSamples, PairsArmStepsWithTheBaselineStepsOfTheSameSamplesSeen) {

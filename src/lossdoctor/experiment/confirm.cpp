@@ -163,9 +163,10 @@ Decision judge_arm(const RunSeries& base, const RunSeries& arm, const Comparabil
 
 std::vector<int64_t> label_noise_suspects(const RunRecord& record, double run_accuracy) {
   std::vector<int64_t> out;
-  const double chance =
-      record.num_classes > 0 ? 1.0 / static_cast<double>(record.num_classes) : 0.1;
-  if (!(run_accuracy >= chance + 0.2)) return out;
+  // The run must have learned something: a fifth of the way from chance (1/K) to perfect.
+  if (record.num_classes < 2) return out;
+  const double chance = 1.0 / static_cast<double>(record.num_classes);
+  if (!(run_accuracy >= chance + 0.2 * (1.0 - chance))) return out;
   for (size_t i = 0; i < record.samples.size(); ++i) {
     const SampleDynamics& s = record.samples[i];
     if (s.times_seen >= 1 && s.first_learned_step < 0 && s.mean_margin < 0) {

@@ -102,8 +102,8 @@ RunSeries at_equal_samples(const RunSeries& ref, double ratio, int64_t arm_steps
                            int64_t eval_every);
 
 /// Training positions whose labels look wrong in the diagnosis run: seen, never learned
-/// (margin never positive) and a negative mean margin, once the run beat chance by 20 points
-/// (empty otherwise). Deterministic.
+/// (margin never positive) and a negative mean margin, once the run's accuracy got a fifth of the
+/// way from chance 1/K to perfect (empty otherwise). Deterministic.
 std::vector<int64_t> label_noise_suspects(const RunRecord& record, double run_accuracy);
 
 struct ConfirmResult {

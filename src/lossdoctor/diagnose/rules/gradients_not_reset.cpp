@@ -28,7 +28,7 @@ void rule_gradients_not_reset(const RuleContext& ctx, Collector& out) {
       .add(ctx.options.gradients_not_reset.weight,
            fmt::format("consecutive gradients differ by only {:.0f}% of their norm (fresh "
                        "minibatch gradients differ by more than 100%) while the gradient norm "
-                       "grew {:.1f}× in 60 steps: gradients accumulate",
+                       "grew {:.1f}× from the first to the last quarter of the run: gradients accumulate",
                        100 * sig.median_grad_change_ratio, sig.grad_norm_growth));
 }
 

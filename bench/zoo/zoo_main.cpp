@@ -1,11 +1,21 @@
 // lossdoctor-bench: the fault zoo scoreboard.
 //
-//   lossdoctor-bench zoo [--seeds N] [--filter GLOB] [--jobs N] [--budget N] [--cases DIR]
-//                        [--out FILE] [--update-docs FILE] [--require-correct]
+//   lossdoctor-bench zoo [--seeds N] [--control-seeds N] [--filter GLOB] [--jobs N] [--budget N]
+//                        [--cases DIR] [--out FILE] [--update-docs FILE] [--require-correct]
 //                        [--effects FILE] [--cli PATH]
 //                        [--repair [--baseline-accuracy X]]
 //
 // --cli PATH runs another lossdoctor binary (e.g. a frozen copy while the tree is rebuilt).
+// --control-seeds N runs the healthy controls at N seeds and the fault cases at --seeds
+// (default: N = --seeds).
+//
+// --cases DIR scores another case directory (default bench/zoo/cases; the held-out zoo is
+// bench/zoo-heldout/cases). Each case is compared with its healthy twin: the case named by its
+// "# twin: ID" header line (default ok-example). An optional DIR/zoo.conf holds `key: value`
+// lines: `make-data: COMMAND...` is run in DIR before anything else (e.g. to generate the data
+// the cases read; it must be idempotent), `loop-cases: no` leaves out the Monitor loop bugs
+// (which are part of bench/zoo). Cases whose id starts with `hard-` are scored on a line of their
+// own as well (top-1 / top-3 accuracy of the hard group).
 //
 // Runs `lossdoctor diagnose` on every case of bench/zoo/cases (ground truth in each file's
 // "# truth:" / "# accept:" header) and the Monitor loop bugs of examples/cpp/custom_loop, for
@@ -24,10 +34,12 @@
 // loop bugs have no spec); plus repair time relative to one plain training run. Writes
 // bench/results/zoo-repair.json and the docs section between <!-- zoo-repair:begin/end -->.
 //
-// --effects FILE trains every spec case (no probes) for the budget with seed 0 next to the
-// healthy base case `ok-example`, and writes their final training loss and validation accuracy
-// to FILE: the evidence that each fault really changes training (make_cases.py copies it into
-// each case's header).
+// --effects FILE trains every spec case (no probes) for the budget with seed 0 next to its
+// healthy twin (added to the runs when --filter leaves it out), and writes their final training
+// loss and validation accuracy to FILE: the evidence that each fault really changes training
+// (make_cases.py copies it into each case's header). Exit status 1 when a run failed.
+// --repair compares each case's repaired accuracy with its own twin's in the effects file next
+// to the case directory (DIR/../effects.json), unless --baseline-accuracy is given.
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -66,9 +78,12 @@ struct Case {
   std::string loop_bug;  ///< custom_loop --bug value for loop cases
   std::string truth;
   std::vector<std::string> accept;
+  std::string twin = "ok-example";  ///< the healthy case of the same data set ("# twin:")
+  bool explicit_twin = false;       ///< the header names the twin
   bool fixable = true;           ///< a spec change can remove the fault
   std::string unfixable_reason;  ///< why not, when !fixable
   bool control() const { return truth == "healthy"; }
+  bool hard() const { return id.rfind("hard-", 0) == 0; }
   bool correct(const std::string& cause) const {
     return cause == truth || std::find(accept.begin(), accept.end(), cause) != accept.end();
   }
@@ -123,24 +138,86 @@ double now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-std::vector<Case> load_cases(const std::string& dir, const std::string& filter) {
+/// The settings of a case directory: DIR/zoo.conf, `key: value` lines (`#` comments).
+struct CaseDirConfig {
+  std::vector<std::string> make_data;  ///< command run in the case directory first (words)
+  bool loop_cases = true;              ///< add the Monitor loop bugs
+};
+
+CaseDirConfig read_case_dir_config(const std::string& dir) {
+  CaseDirConfig conf;
+  const fs::path path = fs::path(dir) / "zoo.conf";
+  std::ifstream in(path);
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    line.erase(0, line.find_first_not_of(" \t"));
+    if (line.empty() || line[0] == '#') continue;
+    const size_t colon = line.find(':');
+    const std::string key = line.substr(0, colon);
+    std::string value = colon == std::string::npos ? "" : line.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(" \t"));
+    value.erase(value.find_last_not_of(" \t\r") + 1);
+    if (key == "make-data" && !value.empty()) {
+      std::stringstream ss(value);
+      std::string word;
+      while (ss >> word) conf.make_data.push_back(word);
+    } else if (key == "loop-cases" && (value == "yes" || value == "no")) {
+      conf.loop_cases = value == "yes";
+    } else {
+      std::cerr << path.string() << ":" << number << ": expected 'make-data: COMMAND' or "
+                << "'loop-cases: yes|no', got '" << line << "'\n";
+      std::exit(2);
+    }
+  }
+  return conf;
+}
+
+/// Runs `args` (looked up in PATH) in directory `dir`, its output on our stderr; exit status.
+int run_in_dir(const std::vector<std::string>& args, const std::string& dir) {
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    ::dup2(2, 1);
+    if (::chdir(dir.c_str()) != 0) ::_exit(126);
+    ::execvp(argv[0], argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  if (::waitpid(pid, &status, 0) < 0) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::vector<Case> load_cases(const std::string& dir, const std::string& filter,
+                             bool loop_cases = true) {
   std::vector<Case> cases;
   std::vector<fs::path> files;
   for (const auto& e : fs::directory_iterator(dir)) {
     if (e.path().extension() == ".yaml") files.push_back(e.path());
   }
   std::sort(files.begin(), files.end());
-  const std::regex truth_re("^# truth: *(\\S+)"), accept_re("^# accept: *(.*)$"),
+  const std::regex truth_re("^# truth: *(\\S+)"), twin_re("^# twin: *(\\S+)"),
+      accept_re("^# accept: *(.*)$"),
       fixable_re("^# fixable: *no\\b *\\(?([^)]*)\\)?");
   for (const auto& f : files) {
     Case c;
     c.id = f.stem().string();
-    c.spec = f.string();
+    // Absolute: lossdoctor resolves data paths against the spec's directory, and a relative spec
+    // path with a relative data.path resolves a folder split's path twice (issue 12).
+    c.spec = fs::absolute(f).string();
     std::ifstream in(f);
     std::string line;
     std::smatch m;
     while (std::getline(in, line) && !line.empty() && line[0] == '#') {
       if (std::regex_search(line, m, truth_re)) c.truth = m[1];
+      if (std::regex_search(line, m, twin_re)) {
+        c.twin = m[1];
+        c.explicit_twin = true;
+      }
       if (std::regex_search(line, m, fixable_re)) {
         c.fixable = false;
         c.unfixable_reason = m[1].str().empty() ? "marked not fixable" : m[1].str();
@@ -162,11 +239,13 @@ std::vector<Case> load_cases(const std::string& dir, const std::string& filter) 
     cases.push_back(std::move(c));
   }
   // Loop bugs a spec cannot express, through the C++ Monitor.
-  for (auto [id, bug, truth] : std::vector<std::tuple<std::string, std::string, std::string>>{
+  using LoopCase = std::tuple<std::string, std::string, std::string>;
+  for (auto [id, bug, truth] : loop_cases ? std::vector<LoopCase>{
            {"loop-no-zero-grad", "no-zero-grad", "gradients_not_reset"},
            {"loop-wrong-params", "wrong-params", "params_not_updated"},
            {"loop-negated-loss", "negated-loss", "loss_sign_flipped"},
-           {"loop-healthy", "none", "healthy"}}) {
+           {"loop-healthy", "none", "healthy"}}
+                                          : std::vector<LoopCase>{}) {
     Case c;
     c.id = id;
     c.loop_bug = bug;
@@ -270,13 +349,13 @@ double number(const json& j, const char* key) {
   return j.is_object() && j.contains(key) && j[key].is_number() ? j[key].get<double>() : NAN;
 }
 
-/// The healthy baseline's validation accuracy: ok-example in the effects table.
-double baseline_accuracy(const std::string& effects_path) {
+/// A healthy baseline's validation accuracy: case `twin` in the effects table (NaN if absent).
+double baseline_accuracy(const std::string& effects_path, const std::string& twin = "ok-example") {
   std::ifstream in(effects_path);
   if (!in) return NAN;
   try {
     const json j = json::parse(in);
-    return j.contains("ok-example") ? number(j["ok-example"], "val_accuracy") : NAN;
+    return j.contains(twin) ? number(j[twin], "val_accuracy") : NAN;
   } catch (const std::exception&) {
     return NAN;
   }
@@ -340,7 +419,8 @@ double quantile(std::vector<double> v, double q) {
 
 int usage() {
   std::cerr
-      << "usage: lossdoctor-bench zoo [--seeds N] [--filter GLOB[,GLOB]] [--jobs N] [--budget N]\n"
+      << "usage: lossdoctor-bench zoo [--seeds N] [--control-seeds N] [--filter GLOB[,GLOB]]\n"
+         "                            [--jobs N] [--budget N]\n"
          "                            [--cases DIR] [--out FILE] [--update-docs FILE] "
          "[--require-correct]\n"
          "                            [--effects FILE] [--cli PATH]\n"
@@ -362,9 +442,34 @@ std::string top_finding(const json& report) {
 
 /// Scores the repair reports, prints and writes them. Returns the exit status.
 int score_repair(const std::vector<Case>& cases, const std::vector<Run>& runs, int seeds, int jobs,
-                 int budget, double baseline_acc, double total_wall, const std::string& filter,
-                 const std::string& out_path, const std::string& docs_path, int argc, char** argv) {
+                 int budget, const std::map<std::string, double>& baseline_by_twin,
+                 bool loop_cases, double total_wall, const std::string& filter,
+                 const std::string& out_path, const std::string& docs_path, int argc,
+                 char** argv) {
+  // Each case is held to 90% of its own twin's accuracy; one twin (bench/zoo) keeps one number.
+  const auto baseline_of = [&](const Case& c) {
+    const auto it = baseline_by_twin.find(c.twin);
+    return it == baseline_by_twin.end() ? NAN : it->second;
+  };
+  std::map<std::string, double> twins_used;
+  for (const auto& c : cases) twins_used[c.twin] = baseline_of(c);
+  const double baseline_acc = twins_used.size() == 1 ? twins_used.begin()->second : NAN;
   const double target_acc = 0.9 * baseline_acc;
+  std::string baseline_md = fmt::format("{} → ≥ {}", pct_text(100 * baseline_acc),
+                                        pct_text(100 * target_acc));
+  json baseline_json = baseline_acc, target_json = target_acc;
+  if (twins_used.size() > 1) {
+    baseline_md = "each case's twin:";
+    baseline_json = json::object();
+    target_json = json::object();
+    for (const auto& [twin, acc] : twins_used) {
+      baseline_md += fmt::format(" {} {} → ≥ {};", twin, pct_text(100 * acc),
+                                 pct_text(100 * 0.9 * acc));
+      baseline_json[twin] = acc;
+      target_json[twin] = 0.9 * acc;
+    }
+    baseline_md.pop_back();
+  }
   int fixable_runs = 0, successes = 0, healthy_runs = 0, accurate_runs = 0, control_runs = 0,
       controls_unchanged = 0;
   std::vector<double> time_ratios, repair_seconds;
@@ -382,8 +487,9 @@ int score_repair(const std::vector<Case>& cases, const std::vector<Run>& runs, i
     const double acc_after = number(after, "val_accuracy");
     const double ratio = r.ok ? number(rep, "time_vs_plain_run") : NAN;
     const bool healthy = r.ok && r.verdict == "healthy";
+    const double case_target = 0.9 * baseline_of(c);
     const bool accurate =
-        !std::isnan(acc_after) && !std::isnan(target_acc) && acc_after >= target_acc;
+        !std::isnan(acc_after) && !std::isnan(case_target) && acc_after >= case_target;
     const bool success = healthy && accurate;
     std::vector<std::string> edits;
     if (r.ok && rep.contains("edits")) {
@@ -446,8 +552,9 @@ int score_repair(const std::vector<Case>& cases, const std::vector<Run>& runs, i
   }
   json unfixable = json::array();
   std::string unfixable_md =
-      "- loop-no-zero-grad, loop-wrong-params, loop-negated-loss: a bug in the training-loop code "
-      "(C++ Monitor API), no spec to change (not run here)\n";
+      loop_cases ? "- loop-no-zero-grad, loop-wrong-params, loop-negated-loss: a bug in the "
+                   "training-loop code (C++ Monitor API), no spec to change (not run here)\n"
+                 : "";
   for (const auto& c : cases) {
     if (c.control() || c.fixable) continue;
     unfixable.push_back({{"case", c.id}, {"reason", c.unfixable_reason}});
@@ -459,9 +566,9 @@ int score_repair(const std::vector<Case>& cases, const std::vector<Run>& runs, i
   const std::string table = fmt::format(
       "| metric | value | target |\n|---|---|---|\n"
       "| fixable fault cases × seeds | {} × {} = {} runs | |\n"
-      "| fault cases not fixable by a spec change | {} (+ 3 loop bugs), listed below | |\n"
+      "| fault cases not fixable by a spec change | {}{}, listed below | |\n"
       "| **repair success**: last round healthy and val accuracy ≥ 90% of the healthy "
-      "baseline ({} → ≥ {}) | {} ({} of {}) | ≥ 90% (AUTOTRAINER: 98% on its own benchmark) |\n"
+      "baseline ({}) | {} ({} of {}) | ≥ 90% (AUTOTRAINER: 98% on its own benchmark) |\n"
       "| last round healthy | {} ({} of {}) | |\n"
       "| repaired val accuracy ≥ 90% of baseline | {} ({} of {}) | |\n"
       "| healthy controls left unchanged (healthy, no edit) | {} of {} | all |\n"
@@ -469,8 +576,9 @@ int score_repair(const std::vector<Case>& cases, const std::vector<Run>& runs, i
       "{} / {} | |\n"
       "| repair seconds, fault cases: median / p90 | {:.1f} / {:.1f} | |\n"
       "| wall time of the whole run | {:.1f} min ({} jobs, budget {} steps) | |\n",
-      fixable_runs / seeds, seeds, fixable_runs, unfixable.size(), pct_text(100 * baseline_acc),
-      pct_text(100 * target_acc), pct_text(success_rate), successes, fixable_runs,
+      fixable_runs / seeds, seeds, fixable_runs, unfixable.size(),
+      loop_cases ? " (+ 3 loop bugs)" : "", baseline_md,
+      pct_text(success_rate), successes, fixable_runs,
       pct_text(pct(healthy_runs, fixable_runs)), healthy_runs, fixable_runs,
       pct_text(pct(accurate_runs, fixable_runs)), accurate_runs, fixable_runs, controls_unchanged,
       control_runs, ratio_text(med_ratio), ratio_text(p90_ratio), quantile(repair_seconds, 0.5),
@@ -482,8 +590,8 @@ int score_repair(const std::vector<Case>& cases, const std::vector<Run>& runs, i
               {"jobs", jobs},
               {"filter", filter},
               {"budget", budget},
-              {"baseline_accuracy", baseline_acc},
-              {"target_accuracy", target_acc},
+              {"baseline_accuracy", baseline_json},
+              {"target_accuracy", target_json},
               {"fixable_runs", fixable_runs},
               {"successes", successes},
               {"success_rate", success_rate},
@@ -517,10 +625,9 @@ int main(int argc, char** argv) {
   std::string filter, out_path;
   std::string docs_path;
   bool repair = false;
-  double baseline_acc =
-      baseline_accuracy((fs::path(LOSSDOCTOR_SOURCE_DIR) / "bench/zoo/effects.json").string());
+  std::optional<double> baseline_override;
   std::string cli = LOSSDOCTOR_CLI_PATH, custom_loop = LOSSDOCTOR_CUSTOM_LOOP_PATH;
-  int seeds = 3, jobs = 2, budget = 0;
+  int seeds = 3, jobs = 2, budget = 0, control_seeds = 0;
   bool require_correct = false;
   std::string effects_path;
   for (int i = 2; i < argc; ++i) {
@@ -532,6 +639,8 @@ int main(int argc, char** argv) {
     try {
       if (a == "--seeds")
         seeds = std::stoi(value());
+      else if (a == "--control-seeds")
+        control_seeds = std::stoi(value());
       else if (a == "--filter")
         filter = value();
       else if (a == "--jobs")
@@ -553,7 +662,7 @@ int main(int argc, char** argv) {
       else if (a == "--repair")
         repair = true;
       else if (a == "--baseline-accuracy")
-        baseline_acc = std::stod(value());
+        baseline_override = std::stod(value());
       else if (a == "--help" || a == "-h")
         return usage() == 2 ? 0 : 0;
       else
@@ -562,7 +671,8 @@ int main(int argc, char** argv) {
       return usage();
     }
   }
-  if (seeds < 1 || jobs < 1 || budget < 0) return usage();
+  if (control_seeds == 0) control_seeds = seeds;
+  if (seeds < 1 || control_seeds < 1 || jobs < 1 || budget < 0) return usage();
   const bool effects = !effects_path.empty();
   if (effects && repair) return usage();
   if (out_path.empty()) {
@@ -570,12 +680,51 @@ int main(int argc, char** argv) {
                 (repair ? "bench/results/zoo-repair.json" : "bench/results/zoo.json"))
                    .string();
   }
-  std::vector<Case> cases = load_cases(cases_dir, filter);
+  if (!fs::is_directory(cases_dir)) {
+    std::cerr << cases_dir << ": not a directory of zoo cases\n";
+    return 2;
+  }
+  {
+    fs::path dir = fs::absolute(cases_dir).lexically_normal();
+    if (!dir.has_filename()) dir = dir.parent_path();  // a trailing '/'
+    cases_dir = dir.string();
+  }
+  const CaseDirConfig dir_conf = read_case_dir_config(cases_dir);
+  if (!dir_conf.make_data.empty()) {
+    std::string cmd;
+    for (const auto& w : dir_conf.make_data) cmd += (cmd.empty() ? "" : " ") + w;
+    const int code = run_in_dir(dir_conf.make_data, cases_dir);
+    if (code != 0) {
+      std::cerr << fmt::format("{}/zoo.conf: make-data '{}' failed (exit status {})\n", cases_dir,
+                               cmd, code);
+      return 2;
+    }
+  }
+  std::vector<Case> cases = load_cases(cases_dir, filter, dir_conf.loop_cases);
   if (effects || repair) {
     cases.erase(
         std::remove_if(cases.begin(), cases.end(), [](const Case& c) { return c.spec.empty(); }),
         cases.end());
-    if (effects) seeds = 1;
+    if (effects) seeds = control_seeds = 1;
+  }
+  if (effects && !filter.empty()) {
+    // Every case is measured beside its twin: add the twins the filter left out.
+    std::set<std::string> have;
+    for (const auto& c : cases) have.insert(c.id);
+    for (const auto& c : load_cases(cases_dir, "", false)) {
+      if (have.count(c.id) == 0 &&
+          std::any_of(cases.begin(), cases.end(), [&](const Case& k) { return k.twin == c.id; })) {
+        cases.push_back(c);
+        have.insert(c.id);
+      }
+    }
+  }
+  // Repair: each case's target is 90% of its twin's accuracy in DIR/../effects.json.
+  std::map<std::string, double> baseline_by_twin;
+  const std::string effects_table = (fs::path(cases_dir).parent_path() / "effects.json").string();
+  for (const auto& c : cases) {
+    baseline_by_twin[c.twin] =
+        baseline_override ? *baseline_override : baseline_accuracy(effects_table, c.twin);
   }
   if (cases.empty()) {
     std::cerr << "no case matches '" << filter << "'\n";
@@ -586,7 +735,7 @@ int main(int argc, char** argv) {
 
   std::vector<Run> runs;
   for (const auto& c : cases) {
-    for (int s = 0; s < seeds; ++s) {
+    for (int s = 0; s < (c.control() ? control_seeds : seeds); ++s) {
       Run r;
       r.c = &c;
       r.seed = s;
@@ -594,8 +743,14 @@ int main(int argc, char** argv) {
       runs.push_back(r);
     }
   }
-  std::cerr << fmt::format("zoo: {} cases × {} seeds = {} runs, {} at a time\n", cases.size(),
-                           seeds, runs.size(), jobs);
+  if (control_seeds == seeds) {
+    std::cerr << fmt::format("zoo: {} cases × {} seeds = {} runs, {} at a time\n", cases.size(),
+                             seeds, runs.size(), jobs);
+  } else {
+    std::cerr << fmt::format(
+        "zoo: {} cases (fault cases × {} seeds, controls × {} seeds) = {} runs, {} at a time\n",
+        cases.size(), seeds, control_seeds, runs.size(), jobs);
+  }
   const double t0 = now();
   size_t next = 0, done = 0;
   std::map<pid_t, size_t> running;
@@ -707,13 +862,16 @@ int main(int argc, char** argv) {
   const double total_wall = now() - t0;
   fs::remove_all(tmp);
   if (repair) {
-    return score_repair(cases, runs, seeds, jobs, budget > 0 ? budget : 300, baseline_acc,
-                        total_wall, filter, out_path, docs_path, argc, argv);
+    return score_repair(cases, runs, seeds, jobs, budget > 0 ? budget : 300, baseline_by_twin,
+                        dir_conf.loop_cases, total_wall, filter, out_path, docs_path, argc, argv);
   }
   if (effects) {
     json out = json::object();
+    bool all_trained = true;
     for (const auto& r : runs) {
       json e{{"truth", r.c->truth}, {"error", r.error}};
+      if (r.c->explicit_twin) e["twin"] = r.c->twin;
+      all_trained = all_trained && r.ok;
       if (r.ok) {
         for (const char* k : {"status", "steps", "train_loss", "val_loss", "val_accuracy"}) {
           e[k] = r.summary.contains(k) ? r.summary[k] : json();
@@ -723,11 +881,12 @@ int main(int argc, char** argv) {
     }
     std::ofstream(effects_path) << out.dump(2) << "\n";
     std::cerr << "wrote " << effects_path << "\n";
-    return 0;
+    return all_trained ? 0 : 1;
   }
 
   // Score.
   int faults = 0, detected = 0, controls = 0, alarms = 0, top1 = 0, top3 = 0, fault_runs_ok = 0;
+  int hard_runs = 0, hard_top1 = 0, hard_top3 = 0;  // the `hard-*` group
   std::vector<double> steps_to, secs_to;
   std::map<std::string, std::map<std::string, int>> confusion;
   json per_case = json::array();
@@ -765,6 +924,11 @@ int main(int argc, char** argv) {
           }
         }
         if (in_top3) ++top3, ++c_top3;
+        if (c.hard()) {
+          ++hard_runs;
+          hard_top1 += right;
+          hard_top3 += in_top3;
+        }
         if (!c.spec.empty()) {
           ++confirmable;
           truth_confirmed += truth_status(*r) == "confirmed";
@@ -823,6 +987,16 @@ int main(int argc, char** argv) {
       med_steps, p90_steps, med_secs, p90_secs, pct_text(confirmed_rate), truth_confirmed,
       confirmable, control_runs_confirmed, controls, ratio_text(med_cost), ratio_text(p90_cost),
       ratio_text(max_cost), over_budget, cost_ratios.size(), total_wall / 60, jobs);
+  const double hard_t1 = pct(hard_top1, hard_runs), hard_t3 = pct(hard_top3, hard_runs);
+  if (hard_runs > 0) {
+    // The hard group (effects 2-3x smaller than the first zoo's) on a line of its own, after the
+    // overall top-3 line (the overall numbers include it).
+    const std::string after = "| top-3 cause accuracy |";
+    const size_t at = table.find('\n', table.find(after)) + 1;
+    table.insert(at, fmt::format("| hard cases (`hard-*`, {} runs): top-1 / top-3 cause accuracy | "
+                                 "{:.1f}% / {:.1f}% | |\n",
+                                 hard_runs, hard_t1, hard_t3));
+  }
   std::string cases_md =
       "| case | truth | top cause per seed | right | truth status per seed (confirmed instead) | "
       "cost ratio per seed |\n|---|---|---|---|---|---|\n";
@@ -895,6 +1069,9 @@ int main(int argc, char** argv) {
                 {"runs_over_2x", over_budget}}},
               {"confusion", confusion},
               {"cases", per_case}};
+  if (control_seeds != seeds) result["control_seeds"] = control_seeds;
+  if (hard_runs > 0)
+    result["hard"] = {{"runs", hard_runs}, {"top1", hard_t1}, {"top3", hard_t3}};
   if (!out_path.empty()) write_json_atomic(out_path, result);
   if (!docs_path.empty()) {
     const std::string cmd = command_line(argc, argv);

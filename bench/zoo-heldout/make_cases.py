@@ -280,6 +280,11 @@ case("c32-relu-16-no-bn", "missing_normalization", "c32", ["bad_init_scale"],
      model__init={"weight": "default", "bias": "default"},
      model__layers=[conv(16, stride=2, padding=1), {"relu": {}}]
      + [conv(16), {"relu": {}}] * 15 + [{"global_avgpool": {}}, {"dense": {"units": 10}}])
+case("s4-relu-12-no-bn", "missing_normalization", "s4", ["bad_init_scale"],
+     "12 ReLU conv layers without batch norm, default init",
+     model__init={"weight": "default", "bias": "default"},
+     model__layers=[conv(16), {"relu": {}}, conv(32, stride=2, padding=1), {"relu": {}}]
+     + [conv(32), {"relu": {}}] * 10 + [{"global_avgpool": {}}, {"dense": {"units": 4}}])
 # --- network: saturating activations
 case("s4-sigmoid-12", "saturating_activation", "s4", ["missing_normalization"], "12 sigmoid conv layers",
      model__init={"weight": "default", "bias": "default"},

@@ -16,6 +16,7 @@ packages=(
   libgtest-dev            # unit tests
   libbenchmark-dev        # micro-benchmarks under bench/
   dataset-fashion-mnist   # the default data set, no download needed
+  python3                 # generates the held-out zoo's data sets at test time (standard library only)
 )
 if [[ "${LOSSDOCTOR_WITH_PYTORCH:-0}" == 1 ]]; then
   packages+=(python3-torch)  # only for side-by-side benchmarks against PyTorch eager

@@ -80,8 +80,8 @@ struct Case {
   std::vector<std::string> accept;
   std::string twin = "ok-example";  ///< the healthy case of the same data set ("# twin:")
   bool explicit_twin = false;       ///< the header names the twin
-  bool fixable = true;           ///< a spec change can remove the fault
-  std::string unfixable_reason;  ///< why not, when !fixable
+  bool fixable = true;              ///< a spec change can remove the fault
+  std::string unfixable_reason;     ///< why not, when !fixable
   bool control() const { return truth == "healthy"; }
   bool hard() const { return id.rfind("hard-", 0) == 0; }
   bool correct(const std::string& cause) const {
@@ -201,8 +201,7 @@ std::vector<Case> load_cases(const std::string& dir, const std::string& filter,
   }
   std::sort(files.begin(), files.end());
   const std::regex truth_re("^# truth: *(\\S+)"), twin_re("^# twin: *(\\S+)"),
-      accept_re("^# accept: *(.*)$"),
-      fixable_re("^# fixable: *no\\b *\\(?([^)]*)\\)?");
+      accept_re("^# accept: *(.*)$"), fixable_re("^# fixable: *no\\b *\\(?([^)]*)\\)?");
   for (const auto& f : files) {
     Case c;
     c.id = f.stem().string();
@@ -240,12 +239,13 @@ std::vector<Case> load_cases(const std::string& dir, const std::string& filter,
   }
   // Loop bugs a spec cannot express, through the C++ Monitor.
   using LoopCase = std::tuple<std::string, std::string, std::string>;
-  for (auto [id, bug, truth] : loop_cases ? std::vector<LoopCase>{
-           {"loop-no-zero-grad", "no-zero-grad", "gradients_not_reset"},
-           {"loop-wrong-params", "wrong-params", "params_not_updated"},
-           {"loop-negated-loss", "negated-loss", "loss_sign_flipped"},
-           {"loop-healthy", "none", "healthy"}}
-                                          : std::vector<LoopCase>{}) {
+  for (auto [id, bug, truth] :
+       loop_cases
+           ? std::vector<LoopCase>{{"loop-no-zero-grad", "no-zero-grad", "gradients_not_reset"},
+                                   {"loop-wrong-params", "wrong-params", "params_not_updated"},
+                                   {"loop-negated-loss", "negated-loss", "loss_sign_flipped"},
+                                   {"loop-healthy", "none", "healthy"}}
+           : std::vector<LoopCase>{}) {
     Case c;
     c.id = id;
     c.loop_bug = bug;
@@ -442,10 +442,9 @@ std::string top_finding(const json& report) {
 
 /// Scores the repair reports, prints and writes them. Returns the exit status.
 int score_repair(const std::vector<Case>& cases, const std::vector<Run>& runs, int seeds, int jobs,
-                 int budget, const std::map<std::string, double>& baseline_by_twin,
-                 bool loop_cases, double total_wall, const std::string& filter,
-                 const std::string& out_path, const std::string& docs_path, int argc,
-                 char** argv) {
+                 int budget, const std::map<std::string, double>& baseline_by_twin, bool loop_cases,
+                 double total_wall, const std::string& filter, const std::string& out_path,
+                 const std::string& docs_path, int argc, char** argv) {
   // Each case is held to 90% of its own twin's accuracy; one twin (bench/zoo) keeps one number.
   const auto baseline_of = [&](const Case& c) {
     const auto it = baseline_by_twin.find(c.twin);
@@ -455,16 +454,16 @@ int score_repair(const std::vector<Case>& cases, const std::vector<Run>& runs, i
   for (const auto& c : cases) twins_used[c.twin] = baseline_of(c);
   const double baseline_acc = twins_used.size() == 1 ? twins_used.begin()->second : NAN;
   const double target_acc = 0.9 * baseline_acc;
-  std::string baseline_md = fmt::format("{} → ≥ {}", pct_text(100 * baseline_acc),
-                                        pct_text(100 * target_acc));
+  std::string baseline_md =
+      fmt::format("{} → ≥ {}", pct_text(100 * baseline_acc), pct_text(100 * target_acc));
   json baseline_json = baseline_acc, target_json = target_acc;
   if (twins_used.size() > 1) {
     baseline_md = "each case's twin:";
     baseline_json = json::object();
     target_json = json::object();
     for (const auto& [twin, acc] : twins_used) {
-      baseline_md += fmt::format(" {} {} → ≥ {};", twin, pct_text(100 * acc),
-                                 pct_text(100 * 0.9 * acc));
+      baseline_md +=
+          fmt::format(" {} {} → ≥ {};", twin, pct_text(100 * acc), pct_text(100 * 0.9 * acc));
       baseline_json[twin] = acc;
       target_json[twin] = 0.9 * acc;
     }
@@ -577,9 +576,8 @@ int score_repair(const std::vector<Case>& cases, const std::vector<Run>& runs, i
       "| repair seconds, fault cases: median / p90 | {:.1f} / {:.1f} | |\n"
       "| wall time of the whole run | {:.1f} min ({} jobs, budget {} steps) | |\n",
       fixable_runs / seeds, seeds, fixable_runs, unfixable.size(),
-      loop_cases ? " (+ 3 loop bugs)" : "", baseline_md,
-      pct_text(success_rate), successes, fixable_runs,
-      pct_text(pct(healthy_runs, fixable_runs)), healthy_runs, fixable_runs,
+      loop_cases ? " (+ 3 loop bugs)" : "", baseline_md, pct_text(success_rate), successes,
+      fixable_runs, pct_text(pct(healthy_runs, fixable_runs)), healthy_runs, fixable_runs,
       pct_text(pct(accurate_runs, fixable_runs)), accurate_runs, fixable_runs, controls_unchanged,
       control_runs, ratio_text(med_ratio), ratio_text(p90_ratio), quantile(repair_seconds, 0.5),
       quantile(repair_seconds, 0.9), total_wall / 60, jobs, budget);
@@ -1070,8 +1068,7 @@ int main(int argc, char** argv) {
               {"confusion", confusion},
               {"cases", per_case}};
   if (control_seeds != seeds) result["control_seeds"] = control_seeds;
-  if (hard_runs > 0)
-    result["hard"] = {{"runs", hard_runs}, {"top1", hard_t1}, {"top3", hard_t3}};
+  if (hard_runs > 0) result["hard"] = {{"runs", hard_runs}, {"top1", hard_t1}, {"top3", hard_t3}};
   if (!out_path.empty()) write_json_atomic(out_path, result);
   if (!docs_path.empty()) {
     const std::string cmd = command_line(argc, argv);

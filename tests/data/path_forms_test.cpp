@@ -73,8 +73,8 @@ TEST(PathForms, EveryDocumentedFormLoadsFromAnotherWorkingDirectory) {
        "data: {format: folder, path: " + abs_imgs +
            ", train: {path: train, exclude: ex.txt}, val: {path: val}}\n"},
       {"absolute split paths and exclude", ".", "cfg/s.yaml",
-       "data: {format: folder, path: imgs, train: {path: " + abs_imgs + "/train, exclude: " +
-           abs_imgs + "/ex.txt}, val: {path: " + abs_imgs + "/val}}\n"},
+       "data: {format: folder, path: imgs, train: {path: " + abs_imgs +
+           "/train, exclude: " + abs_imgs + "/ex.txt}, val: {path: " + abs_imgs + "/val}}\n"},
       {"no data.path: split paths relative to the spec", ".", "cfg/s.yaml",
        "data: {format: folder, train: {path: imgs/train, exclude: ex-here.txt}, val: {path: "
        "imgs/val}}\n"},

@@ -30,18 +30,17 @@ TEST(Verdict, ARefutedFindingNeverMakesTheRunUnhealthy) {
 }
 
 TEST(Verdict, AConfirmedFindingMakesTheRunUnhealthyAtAnyConfidence) {
-  const auto v = decide_verdict({finding("healthy", 0.9, "suspected"),
-                                 finding("bad_lr_schedule", 0.2, "confirmed")},
-                                {});
+  const auto v = decide_verdict(
+      {finding("healthy", 0.9, "suspected"), finding("bad_lr_schedule", 0.2, "confirmed")}, {});
   EXPECT_EQ(v.verdict, "unhealthy");
   EXPECT_NE(v.reason.find("bad_lr_schedule"), std::string::npos) << v.reason;
 }
 
 TEST(Verdict, ASuspectedFindingNeedsTheUnhealthyConfidence) {
   VerdictOptions o;
-  EXPECT_EQ(decide_verdict({finding("lr_too_low", o.unhealthy_confidence, "suspected")}, {}, o)
-                .verdict,
-            "unhealthy");
+  EXPECT_EQ(
+      decide_verdict({finding("lr_too_low", o.unhealthy_confidence, "suspected")}, {}, o).verdict,
+      "unhealthy");
   EXPECT_EQ(
       decide_verdict({finding("lr_too_low", o.unhealthy_confidence - 0.01, "suspected")}, {}, o)
           .verdict,

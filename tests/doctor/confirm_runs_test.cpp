@@ -1,8 +1,6 @@
 // Confirmation end to end: counterfactual reruns of tiny Fashion-MNIST specs (2000 training
 // images, ≤ 100 steps, 1 thread), diagnosed by the doctor and confirmed by experiment::confirm.
 
-#include "lossdoctor/doctor/doctor.hpp"
-
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -14,19 +12,19 @@
 #include <sstream>
 
 #include "experiment/tiny_spec.hpp"
+#include "lossdoctor/doctor/doctor.hpp"
 #include "lossdoctor/report/causes.hpp"
 #include "lossdoctor/spec/spec_parser.hpp"
 
 namespace lossdoctor::doctor {
 namespace {
 
+using experiment::confirm;
 using experiment::ConfirmOptions;
 using experiment::ConfirmResult;
 using experiment::Yardstick;
-using experiment::confirm;
 using experiment::test::kData;
 using experiment::test::tiny_spec;
-
 
 ConfirmOptions deterministic_options() {
   ConfirmOptions o;
@@ -134,8 +132,8 @@ TEST_F(ConfirmRuns, IrrelevantFixIsRefuted) {
 TEST_F(ConfirmRuns, LargerBatchOnAHealthySmallBatchRunIsJudgedAtEqualSamplesSeen) {
   // A healthy Adam run at batch 8. At equal steps a batch-32 arm has seen 4× more images and
   // "wins"; at equal samples seen it does not, so batch_too_small must not be confirmed.
-  const spec::Spec s = spec::parse_spec_text(tiny_spec("{type: adam, lr: 0.001}"), "tiny.yaml",
-                                             {"batch_size=8"});
+  const spec::Spec s =
+      spec::parse_spec_text(tiny_spec("{type: adam, lr: 0.001}"), "tiny.yaml", {"batch_size=8"});
   const data::Dataset ds = data::load_dataset(s.data, s.seed);
   DiagnoseOptions d = quiet();
   d.dataset = &ds;
@@ -169,8 +167,8 @@ TEST_F(ConfirmRuns, NoInterventionConfirmsOnAHealthyRun) {
   // its yardstick (equal steps, or equal samples seen for the batch size), and a change that
   // does not remove a real problem must not look like a cure. One diagnosis run, one arm each.
   // Batch 16 (fine) so that the batch arm really runs, at equal samples seen.
-  const spec::Spec s = spec::parse_spec_text(tiny_spec("{type: adam, lr: 0.001}"), "tiny.yaml",
-                                             {"batch_size=16"});
+  const spec::Spec s =
+      spec::parse_spec_text(tiny_spec("{type: adam, lr: 0.001}"), "tiny.yaml", {"batch_size=16"});
   const data::Dataset ds = data::load_dataset(s.data, s.seed);
   DiagnoseOptions d = quiet();
   d.dataset = &ds;
@@ -203,8 +201,8 @@ TEST_F(ConfirmRuns, NoInterventionConfirmsOnAHealthyRun) {
     ++tried;
     ASSERT_FALSE(r.confirmation.arms.empty()) << info.id;
     const auto& arm = r.confirmation.arms.front();
-    EXPECT_NE(arm.status, "confirmed") << info.id << " (" << arm.intervention << ", "
-                                       << arm.yardstick << "): " << arm.reason;
+    EXPECT_NE(arm.status, "confirmed")
+        << info.id << " (" << arm.intervention << ", " << arm.yardstick << "): " << arm.reason;
 
     EXPECT_EQ(r.verdict, "healthy") << info.id;
   }

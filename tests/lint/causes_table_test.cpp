@@ -3,8 +3,6 @@
 // default fix is a valid override). Adding a cause without its row, explanation, fix or doc
 // section fails here.
 
-#include "lossdoctor/report/causes.hpp"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -14,6 +12,7 @@
 
 #include "lossdoctor/finding.hpp"
 #include "lossdoctor/lint/lint.hpp"
+#include "lossdoctor/report/causes.hpp"
 #include "lossdoctor/spec/spec_parser.hpp"
 
 namespace lossdoctor::report {
@@ -31,13 +30,28 @@ bool contains(const std::vector<std::string>& v, const std::string& x) {
 }
 
 TEST(CausesTable, IsDesignsListOfCauseIdsInItsOrder) {
-  const std::vector<std::string> design = {
-      "label_noise", "corrupt_samples", "preprocessing_mismatch", "unnormalized_input",
-      "unshuffled_data", "class_imbalance", "bad_init_scale", "missing_normalization",
-      "saturating_activation", "insufficient_capacity", "loss_output_mismatch", "lr_too_high",
-      "lr_too_low", "batch_too_small", "optimizer_misconfigured", "bad_lr_schedule",
-      "excessive_regularization", "grad_clip_too_tight", "gradients_not_reset",
-      "params_not_updated", "loss_sign_flipped", "healthy"};
+  const std::vector<std::string> design = {"label_noise",
+                                           "corrupt_samples",
+                                           "preprocessing_mismatch",
+                                           "unnormalized_input",
+                                           "unshuffled_data",
+                                           "class_imbalance",
+                                           "bad_init_scale",
+                                           "missing_normalization",
+                                           "saturating_activation",
+                                           "insufficient_capacity",
+                                           "loss_output_mismatch",
+                                           "lr_too_high",
+                                           "lr_too_low",
+                                           "batch_too_small",
+                                           "optimizer_misconfigured",
+                                           "bad_lr_schedule",
+                                           "excessive_regularization",
+                                           "grad_clip_too_tight",
+                                           "gradients_not_reset",
+                                           "params_not_updated",
+                                           "loss_sign_flipped",
+                                           "healthy"};
   EXPECT_EQ(cause_ids(), design);
   EXPECT_THROW(cause_info("overfitting"), std::out_of_range) << "overfitting is a note";
 }

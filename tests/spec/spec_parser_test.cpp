@@ -175,7 +175,8 @@ TEST(SpecParser, FullSpecTopLevelAndData) {
   EXPECT_EQ(d.train.images, "tr-img.gz");
   EXPECT_EQ(d.train.labels, "tr-lbl.gz");
   EXPECT_EQ(d.train.limit, 12000);
-  EXPECT_EQ(d.train.exclude, fs::absolute("cfg/data/fashion/bad.txt").string());  // relative to data.path
+  EXPECT_EQ(d.train.exclude,
+            fs::absolute("cfg/data/fashion/bad.txt").string());  // relative to data.path
   EXPECT_TRUE(d.train.present);
   EXPECT_EQ(d.val.images, "t10k-images-idx3-ubyte.gz");
   EXPECT_EQ(d.val.labels, "t10k-labels-idx1-ubyte.gz");
@@ -306,9 +307,9 @@ TEST(SpecParser, FullSpecLossOptimizerSchedule) {
   EXPECT_DOUBLE_EQ(adam.optimizer.beta1, 0.8);
   EXPECT_DOUBLE_EQ(adam.optimizer.beta2, 0.9);
   EXPECT_DOUBLE_EQ(adam.optimizer.eps, 1.0);
-  EXPECT_DOUBLE_EQ(parse(kModel + "optimizer: {type: rmsprop, alpha: 0.5, momentum: 0.9}\n")
-                       .optimizer.alpha,
-                   0.5);
+  EXPECT_DOUBLE_EQ(
+      parse(kModel + "optimizer: {type: rmsprop, alpha: 0.5, momentum: 0.9}\n").optimizer.alpha,
+      0.5);
   EXPECT_DOUBLE_EQ(parse(kModel + "optimizer: {type: adadelta, rho: 0.5}\n").optimizer.rho, 0.5);
   const auto& c = s.schedule;
   EXPECT_EQ(c.kind, ScheduleSpec::Kind::Step);
@@ -681,11 +682,10 @@ TEST(SpecOverrides, Scalars) {
 }
 
 TEST(SpecOverrides, ListsMapsAndNestedIndices) {
-  Spec s =
-      parse(kBase, {"optimizer.type=adam", "optimizer.betas=[0.5, 0.6]",
-                    "model.layers[2].conv2d.filters=64",
-                    "model.layers[1]={dense: {units: 7}}", "data.inject.label_noise.fraction=0.3",
-                    "data.transforms.train=[{scale: 2}]", "clip_grad_norm=null"});
+  Spec s = parse(kBase, {"optimizer.type=adam", "optimizer.betas=[0.5, 0.6]",
+                         "model.layers[2].conv2d.filters=64", "model.layers[1]={dense: {units: 7}}",
+                         "data.inject.label_noise.fraction=0.3",
+                         "data.transforms.train=[{scale: 2}]", "clip_grad_norm=null"});
   EXPECT_DOUBLE_EQ(s.optimizer.beta1, 0.5);
   EXPECT_DOUBLE_EQ(s.optimizer.beta2, 0.6);
   EXPECT_EQ(s.layers[2].filters, 64);

@@ -11,11 +11,11 @@
 #include <thread>
 
 #include "lossdoctor/audit/audit.hpp"
+#include "lossdoctor/doctor/doctor.hpp"
+#include "lossdoctor/doctor/repair.hpp"
 #include "lossdoctor/experiment/confirm.hpp"
 #include "lossdoctor/experiment/lr_find.hpp"
-#include "lossdoctor/doctor/repair.hpp"
 #include "lossdoctor/model/network.hpp"
-#include "lossdoctor/doctor/doctor.hpp"
 #include "lossdoctor/report/report.hpp"
 #include "lossdoctor/spec/spec_parser.hpp"
 #include "lossdoctor/train/loss.hpp"
@@ -243,8 +243,7 @@ int run_repair(const CommonArgs& args, const RepairArgs& rargs) {
     options.progress = train::Progress::Auto;
   }
   install_interrupt_handler();
-  const doctor::RepairResult result =
-      doctor::repair(args.spec_path, args.overrides, options);
+  const doctor::RepairResult result = doctor::repair(args.spec_path, args.overrides, options);
   if (!rargs.json_path.empty()) {
     write_file_atomic(rargs.json_path, doctor::to_json(result).dump(2) + "\n");
   }

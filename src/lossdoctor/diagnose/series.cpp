@@ -160,7 +160,6 @@ double clamp(double value, double lo, double hi) {
 
 bool is_weight_layer(const std::string& kind) { return kind == "conv2d" || kind == "dense"; }
 
-
 std::vector<Symptom> persistent_fraction(const RunRecord& r, const PersistentFraction& c) {
   struct Flag {
     size_t layer;

@@ -26,9 +26,9 @@ struct RecordSignals {
   std::string largest_update_layer, smallest_update_layer;
   double zero_update_fraction = 0;      ///< steps with update_norm == 0 while grad_norm > 0
   double median_grad_change_ratio = 0;  ///< over steps 5–59; NaN when unknown
-  double grad_norm_growth = 1;  ///< median grad norm of the last quarter of steps / the first
-  double negated_loss_fraction = 0;     ///< steps where loss ≈ −reference_loss
-  double late_train_accuracy = 0;       ///< mean batch accuracy over the last 20% of steps
+  double grad_norm_growth = 1;       ///< median grad norm of the last quarter of steps / the first
+  double negated_loss_fraction = 0;  ///< steps where loss ≈ −reference_loss
+  double late_train_accuracy = 0;    ///< mean batch accuracy over the last 20% of steps
   std::optional<double> val_accuracy, val_loss;  ///< last epoch record
   double weight_norm_ratio = 1;                  ///< last / first weight norm
   double weight_norm_growth = 1;                 ///< largest / first weight norm

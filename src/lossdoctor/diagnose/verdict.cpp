@@ -39,16 +39,18 @@ Verdict decide_verdict(const std::vector<Finding>& findings, const std::vector<S
     if (f.cause == "healthy" || f.status != "suspected") continue;
     if (f.confidence >= o.unhealthy_confidence) {
       v.verdict = "unhealthy";
-      v.reason = fmt::format("{} is suspected with confidence {:.2f} (≥ {:.2f}) and was not refuted",
-                             f.cause, f.confidence, o.unhealthy_confidence);
+      v.reason =
+          fmt::format("{} is suspected with confidence {:.2f} (≥ {:.2f}) and was not refuted",
+                      f.cause, f.confidence, o.unhealthy_confidence);
       return v;
     }
   }
   const auto refuted = std::count_if(findings.begin(), findings.end(),
                                      [](const Finding& f) { return f.status == "refuted"; });
-  v.reason = refuted > 0 ? fmt::format("every suspicion strong enough to matter was refuted by its "
-                                       "rerun ({}), and no hard symptom",
-                                       refuted)
+  v.reason = refuted > 0 ? fmt::format(
+                               "every suspicion strong enough to matter was refuted by its "
+                               "rerun ({}), and no hard symptom",
+                               refuted)
                          : "no finding reaches the confidence needed, and no hard symptom";
   return v;
 }

@@ -128,8 +128,7 @@ DiagnoseOutcome diagnose(const spec::Spec& spec, const DiagnoseOptions& options,
   out.record = probe.record();
   out.interrupted = result.status == train::RunStatus::Interrupted;
   const auto symptoms = diagnose::detect_symptoms(out.record);
-  const diagnose::Diagnosis d =
-      diagnose::diagnose(out.record, symptoms, linted.findings, audited);
+  const diagnose::Diagnosis d = diagnose::diagnose(out.record, symptoms, linted.findings, audited);
   report::Report& r = out.report;
   r.command = "diagnose";
   r.spec = spec.file;

@@ -23,8 +23,8 @@
 #include <string>
 #include <vector>
 
-#include "lossdoctor/experiment/confirm.hpp"
 #include "lossdoctor/doctor/doctor.hpp"
+#include "lossdoctor/experiment/confirm.hpp"
 #include "lossdoctor/report/report.hpp"
 #include "lossdoctor/spec/spec_writer.hpp"
 

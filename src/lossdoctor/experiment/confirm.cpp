@@ -193,8 +193,8 @@ RunSeries at_equal_samples(const RunSeries& ref, double ratio, int64_t arm_steps
     while (k + 1 < p.size() && static_cast<double>(p[k + 1].step) <= t) ++k;
     YardstickPoint q{s, p[k].loss, p[k].accuracy};
     if (k + 1 < p.size() && static_cast<double>(p[k].step) < t) {
-      const double w = (t - static_cast<double>(p[k].step)) /
-                       static_cast<double>(p[k + 1].step - p[k].step);
+      const double w =
+          (t - static_cast<double>(p[k].step)) / static_cast<double>(p[k + 1].step - p[k].step);
       q.loss = (1 - w) * p[k].loss + w * p[k + 1].loss;
       q.accuracy = (1 - w) * p[k].accuracy + w * p[k + 1].accuracy;
     }
@@ -628,8 +628,7 @@ std::optional<Intervention> combine(const Intervention& a, const Intervention& b
 
 ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
                       const report::Report& diagnosis, const RunRecord& record,
-                      const Yardstick& baseline,
-                      const ConfirmOptions& o) {
+                      const Yardstick& baseline, const ConfirmOptions& o) {
   ConfirmResult res;
   res.findings = diagnosis.findings;
   res.verdict = diagnosis.verdict;
@@ -706,7 +705,8 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
   std::vector<std::unique_ptr<RunSeries>> rescaled;  // references that must outlive the arms
   const auto judged_against_base = [&](const Intervention& iv) -> ArmRun {
     const int64_t arm_sps = samples_per_step(arm_batch_size(spec, iv), dataset);
-    if (arm_sps == base_sps) return run_arm(spec, dataset, iv, {&base}, plan, window, seconds_left(), o);
+    if (arm_sps == base_sps)
+      return run_arm(spec, dataset, iv, {&base}, plan, window, seconds_left(), o);
     const double ratio = static_cast<double>(arm_sps) / static_cast<double>(base_sps);
     // At least three yardstick points to pair (the judge needs three), not min_steps: with a
     // 32× larger batch, min_steps arm steps would need 32 × min_steps baseline steps.
@@ -717,12 +717,14 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
     std::string extended;
     int64_t extension_steps = 0;
     double extension_seconds = 0;
-    if (static_cast<int64_t>(base.train_loss.size()) < needed && nonfinite_step(base.train_loss) < 0) {
+    if (static_cast<int64_t>(base.train_loss.size()) < needed &&
+        nonfinite_step(base.train_loss) < 0) {
       const auto start = Clock::now();
       // Yardstick points only where the arm's points pair (every eval_every × r steps): a batch-1
       // baseline run on to 960 steps would otherwise evaluate 96 times.
       const auto every = std::max<int64_t>(
-          o.eval_every, static_cast<int64_t>(std::floor(static_cast<double>(o.eval_every) * ratio)));
+          o.eval_every,
+          static_cast<int64_t>(std::floor(static_cast<double>(o.eval_every) * ratio)));
       rescaled.push_back(
           std::make_unique<RunSeries>(baseline_run(spec, dataset, needed, every, o)));
       ref = rescaled.back().get();

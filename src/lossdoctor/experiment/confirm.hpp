@@ -114,8 +114,7 @@ struct ConfirmResult {
 
 ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
                       const report::Report& diagnosis, const RunRecord& record,
-                      const Yardstick& baseline,
-                      const ConfirmOptions& options);
+                      const Yardstick& baseline, const ConfirmOptions& options);
 
 /// Writes the confirmation into a diagnose report (findings, verdict, confirmation block).
 void merge_confirmation(report::Report& report, const ConfirmResult& result);

@@ -22,8 +22,8 @@ bool is_saturating(const std::string& layer_kind);
 
 /// What practitioners know about an optimiser.
 struct OptimizerTraits {
-  std::string name;  ///< the spec's `optimizer.type`
-  double usual_lr;   ///< the rate to suggest when the spec's is far off
+  std::string name;               ///< the spec's `optimizer.type`
+  double usual_lr;                ///< the rate to suggest when the spec's is far off
   double usual_lr_with_momentum;  ///< sgd: the usual rate with momentum (else = usual_lr)
   double usual_min, usual_max;    ///< the range practitioners normally use
   bool adaptive;                  ///< per-parameter step sizes (adam family, rmsprop, adagrad...)

@@ -981,15 +981,15 @@ OptimizerSpec read_optimizer(const Ctx& c, const YAML::Node& n, const YAML::Node
       "rho", o.rho, [](double v) { return v > 0 && v < 1; }, "in (0, 1)");
   // A key this optimiser does not use would be silently ignored (adam with momentum): an error.
   const OptimizerTraits& traits = optimizer_traits(o.kind);
-  for (const char* key : {"lr", "momentum", "nesterov", "betas", "eps", "weight_decay", "alpha",
-                          "rho"}) {
+  for (const char* key :
+       {"lr", "momentum", "nesterov", "betas", "eps", "weight_decay", "alpha", "rho"}) {
     if (!m.has(key) || std::find(traits.keys.begin(), traits.keys.end(), key) != traits.keys.end())
       continue;
     std::string accepted;
     for (const auto& k : traits.keys) accepted += (accepted.empty() ? "" : ", ") + k;
     c.fail(m.get(key), m.child(key),
-           fmt::format("{} has no '{}' (it would be ignored); {} takes: type, {}", traits.name,
-                       key, traits.name, accepted));
+           fmt::format("{} has no '{}' (it would be ignored); {} takes: type, {}", traits.name, key,
+                       traits.name, accepted));
   }
   if (o.nesterov && (o.kind != OptimizerSpec::Kind::Sgd || o.momentum <= 0))
     c.fail(m.get("nesterov"), m.child("nesterov"), "nesterov requires type: sgd with momentum > 0");

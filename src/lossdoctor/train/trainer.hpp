@@ -78,8 +78,8 @@ struct TrainOptions {
   /// Stops the run after this many steps (diagnosis budgets, arms). The learning-rate schedule
   /// is still planned over the spec's own length (epochs or max_steps).
   std::optional<int64_t> max_steps;
-  bool stop_on_nonfinite = true;     ///< end the run when the loss becomes NaN/Inf
-  int64_t checkpoint_every = 0;      ///< extra checkpoints every N steps (0: epoch ends only)
+  bool stop_on_nonfinite = true;  ///< end the run when the loss becomes NaN/Inf
+  int64_t checkpoint_every = 0;   ///< extra checkpoints every N steps (0: epoch ends only)
   /// Already loaded data for this spec's data section (reruns and experiments: decode nothing
   /// twice). Copied shallowly: its tensors are shared and never written. nullptr: load it.
   const data::Dataset* dataset = nullptr;

@@ -26,10 +26,11 @@ void rule_gradients_not_reset(const RuleContext& ctx, Collector& out) {
   const RecordSignals& sig = ctx.signals;
   out.evidence("gradients_not_reset")
       .add(ctx.options.gradients_not_reset.weight,
-           fmt::format("consecutive gradients differ by only {:.0f}% of their norm (fresh "
-                       "minibatch gradients differ by more than 100%) while the gradient norm "
-                       "grew {:.1f}× from the first to the last quarter of the run: gradients accumulate",
-                       100 * sig.median_grad_change_ratio, sig.grad_norm_growth));
+           fmt::format(
+               "consecutive gradients differ by only {:.0f}% of their norm (fresh "
+               "minibatch gradients differ by more than 100%) while the gradient norm "
+               "grew {:.1f}× from the first to the last quarter of the run: gradients accumulate",
+               100 * sig.median_grad_change_ratio, sig.grad_norm_growth));
 }
 
 }  // namespace lossdoctor::diagnose

@@ -46,7 +46,8 @@ def _first_zoo():
     return module
 
 
-to_yaml = _first_zoo().to_yaml  # the first zoo's YAML writer
+FIRST = _first_zoo()
+to_yaml = FIRST.to_yaml  # the first zoo's YAML writer
 
 SCALE = 0.00392156862745098
 C32_NORM = {"normalize": {"mean": [0.497, 0.494, 0.495], "std": [0.284, 0.283, 0.282]}}
@@ -441,27 +442,8 @@ case("ok-f4-adamw-decay-0.1", "healthy", "f4", note="AdamW with weight decay 0.1
 # ============================================================================ writer
 
 def effect_line(cid, twin, effects):
-    """The measured effect of a case against its twin, or (None, True) when not measured yet."""
-    e, base = effects.get(cid), effects.get(twin)
-    if not e or not base or e.get("error") or base.get("error"):
-        return None, True
-    if e.get("status") == "nonfinite_loss":
-        return (f"effect (seed 0): the loss turned NaN/Inf at step {e['steps']}; the healthy twin {twin} trains "
-                f"{base['steps']} steps to loss {base['train_loss']:.3f}"), True
-
-    def f(v):
-        return "n/a" if v is None else f"{v:.3f}"
-    acc, base_acc = e.get("val_accuracy"), base.get("val_accuracy")
-    line = (f"effect (seed 0, {e['steps']} steps): train loss {f(e.get('train_loss'))} vs {f(base.get('train_loss'))} "
-            f"for the healthy twin {twin}")
-    if acc is not None and base_acc is not None:
-        line += f", val accuracy {100 * acc:.1f}% vs {100 * base_acc:.1f}%"
-    strong = True
-    if cid != twin and e.get("train_loss") is not None and base.get("train_loss"):
-        dl = abs(e["train_loss"] - base["train_loss"]) / base["train_loss"]
-        dacc = (base_acc - acc) if (acc is not None and base_acc is not None) else 0
-        strong = dl > 0.2 or dacc > 0.03
-    return line, strong
+    """The measured effect of a case against its twin (the first zoo's writer of that line)."""
+    return FIRST.effect_line(cid, effects, twin, f"the healthy twin {twin}")
 
 
 def main():

@@ -234,23 +234,25 @@ def flow(v):
     return str(v) if not isinstance(v, str) else (json.dumps(v) if any(c in v for c in ":{}[],#") else v)
 
 
-def effect_line(cid, effects):
-    """The measured effect of a case against the healthy base, or None when not measured yet."""
-    e, base = effects.get(cid), effects.get("ok-example")
+def effect_line(cid, effects, twin="ok-example", twin_words="the healthy base"):
+    """The measured effect of a case against its healthy twin (the zoo's base case), or
+    (None, True) when not measured yet; the second value is False when the effect is weak."""
+    e, base = effects.get(cid), effects.get(twin)
     if not e or not base or e.get("error") or base.get("error"):
-        return None, False
+        return None, True
     if e.get("status") == "nonfinite_loss":
-        return f"effect (seed 0): the loss turned NaN/Inf at step {e['steps']}; the healthy base trains 300 steps to loss {base['train_loss']:.3f}", True
+        return (f"effect (seed 0): the loss turned NaN/Inf at step {e['steps']}; {twin_words} trains "
+                f"{base['steps']} steps to loss {base['train_loss']:.3f}"), True
+
     def f(v):
         return "n/a" if v is None else f"{v:.3f}"
-    acc = e.get("val_accuracy")
-    base_acc = base.get("val_accuracy")
+    acc, base_acc = e.get("val_accuracy"), base.get("val_accuracy")
     line = (f"effect (seed 0, {e['steps']} steps): train loss {f(e.get('train_loss'))} vs {f(base.get('train_loss'))} "
-            f"for the healthy base")
+            f"for {twin_words}")
     if acc is not None and base_acc is not None:
         line += f", val accuracy {100 * acc:.1f}% vs {100 * base_acc:.1f}%"
     strong = True
-    if cid != "ok-example" and e.get("train_loss") is not None and base.get("train_loss"):
+    if cid != twin and e.get("train_loss") is not None and base.get("train_loss"):
         dl = abs(e["train_loss"] - base["train_loss"]) / base["train_loss"]
         dacc = (base_acc - acc) if (acc is not None and base_acc is not None) else 0
         strong = dl > 0.2 or dacc > 0.03

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <set>
 #include <sstream>
 
@@ -43,6 +44,24 @@ class ConfirmRuns : public ::testing::Test {
     DiagnoseOptions d;
     d.progress = train::Progress::Quiet;
     return d;
+  }
+  /// A full diagnosis run of `s` (no early stop) with a 256-image yardstick attached: the
+  /// baseline that fabricated suspicions are confirmed against.
+  struct Baseline {
+    data::Dataset ds;
+    std::unique_ptr<Yardstick> yard;
+    DiagnoseOutcome outcome;
+  };
+  static Baseline baseline_of(const spec::Spec& s) {
+    Baseline b;
+    b.ds = data::load_dataset(s.data, s.seed);
+    b.yard = std::make_unique<Yardstick>(10, 256);
+    DiagnoseOptions d = quiet();
+    d.dataset = &b.ds;
+    d.early_stop = false;
+    d.extra_observers.push_back(b.yard.get());
+    b.outcome = diagnose(s, d);
+    return b;
   }
   static const Finding* find(const report::Report& r, const std::string& cause) {
     for (const auto& f : r.findings) {
@@ -100,13 +119,10 @@ TEST_F(ConfirmRuns, IrrelevantFixIsRefuted) {
   // A healthy run presented with a fabricated finding whose fix cannot matter (a weight decay
   // of 0 where there is none): the rerun is the same run, so the cause is refuted.
   const spec::Spec s = spec::parse_spec_text(tiny_spec("{type: adam, lr: 0.001}"), "tiny.yaml");
-  const data::Dataset ds = data::load_dataset(s.data, s.seed);
-  DiagnoseOptions d = quiet();
-  d.dataset = &ds;
-  d.early_stop = false;
-  Yardstick yard(10, 256);
-  d.extra_observers.push_back(&yard);
-  DiagnoseOutcome outcome = diagnose(s, d);
+  Baseline b = baseline_of(s);
+  const data::Dataset& ds = b.ds;
+  const Yardstick& yard = *b.yard;
+  DiagnoseOutcome& outcome = b.outcome;
   Finding wrong;
   wrong.cause = "excessive_regularization";
   wrong.confidence = 0.8;
@@ -134,13 +150,10 @@ TEST_F(ConfirmRuns, LargerBatchOnAHealthySmallBatchRunIsJudgedAtEqualSamplesSeen
   // "wins"; at equal samples seen it does not, so batch_too_small must not be confirmed.
   const spec::Spec s =
       spec::parse_spec_text(tiny_spec("{type: adam, lr: 0.001}"), "tiny.yaml", {"batch_size=8"});
-  const data::Dataset ds = data::load_dataset(s.data, s.seed);
-  DiagnoseOptions d = quiet();
-  d.dataset = &ds;
-  d.early_stop = false;
-  Yardstick yard(10, 256);
-  d.extra_observers.push_back(&yard);
-  DiagnoseOutcome outcome = diagnose(s, d);
+  Baseline b = baseline_of(s);
+  const data::Dataset& ds = b.ds;
+  const Yardstick& yard = *b.yard;
+  DiagnoseOutcome& outcome = b.outcome;
   Finding suspicion;
   suspicion.cause = "batch_too_small";
   suspicion.confidence = 0.7;
@@ -169,13 +182,10 @@ TEST_F(ConfirmRuns, NoInterventionConfirmsOnAHealthyRun) {
   // Batch 16 (fine) so that the batch arm really runs, at equal samples seen.
   const spec::Spec s =
       spec::parse_spec_text(tiny_spec("{type: adam, lr: 0.001}"), "tiny.yaml", {"batch_size=16"});
-  const data::Dataset ds = data::load_dataset(s.data, s.seed);
-  DiagnoseOptions d = quiet();
-  d.dataset = &ds;
-  d.early_stop = false;
-  Yardstick yard(10, 256);
-  d.extra_observers.push_back(&yard);
-  const DiagnoseOutcome outcome = diagnose(s, d);
+  Baseline b = baseline_of(s);
+  const data::Dataset& ds = b.ds;
+  const Yardstick& yard = *b.yard;
+  DiagnoseOutcome& outcome = b.outcome;
   ASSERT_EQ(outcome.report.verdict, "healthy") << report::render_text(outcome.report, false);
   ConfirmOptions o = deterministic_options();
   o.yardstick_size = 256;

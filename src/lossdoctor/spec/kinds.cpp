@@ -24,9 +24,17 @@ const std::vector<OptimizerTraits>& all_optimizer_traits() {
   return table;
 }
 
-const OptimizerTraits& optimizer_traits(const std::string& name) {
+namespace {
+/// The row named `name`, or nullptr.
+const OptimizerTraits* find_traits(const std::string& name) {
   for (const auto& t : all_optimizer_traits())
-    if (t.name == name) return t;
+    if (t.name == name) return &t;
+  return nullptr;
+}
+}  // namespace
+
+const OptimizerTraits& optimizer_traits(const std::string& name) {
+  if (const auto* t = find_traits(name)) return *t;
   throw std::out_of_range("unknown optimizer '" + name + "'");
 }
 
@@ -52,14 +60,6 @@ double usual_lr(const OptimizerSpec& o) {
   const auto& t = optimizer_traits(o.kind);
   return o.momentum > 0 ? t.usual_lr_with_momentum : t.usual_lr;
 }
-
-namespace {
-const OptimizerTraits* find_traits(const std::string& name) {
-  for (const auto& t : all_optimizer_traits())
-    if (t.name == name) return &t;
-  return nullptr;
-}
-}  // namespace
 
 bool lr_in_usual_range(const std::string& optimizer, double lr) {
   const auto* t = find_traits(optimizer);

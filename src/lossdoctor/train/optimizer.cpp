@@ -1,5 +1,7 @@
 #include "lossdoctor/train/optimizer.hpp"
 
+#include "lossdoctor/spec/kinds.hpp"
+
 #include <fmt/format.h>
 #include <torch/optim/adagrad.h>
 #include <torch/optim/adam.h>
@@ -126,21 +128,7 @@ void Optimizer::load(torch::serialize::InputArchive& archive) {
 }
 
 std::string optimizer_kind_name(spec::OptimizerSpec::Kind kind) {
-  switch (kind) {
-    case Kind::Sgd:
-      return "sgd";
-    case Kind::Adam:
-      return "adam";
-    case Kind::AdamW:
-      return "adamw";
-    case Kind::RmsProp:
-      return "rmsprop";
-    case Kind::Adagrad:
-      return "adagrad";
-    case Kind::Adadelta:
-      return "adadelta";
-  }
-  return "?";
+  return spec::optimizer_traits(kind).name;
 }
 
 std::string optimizer_name(const spec::OptimizerSpec& spec) {

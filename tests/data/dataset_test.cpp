@@ -183,6 +183,28 @@ TEST(Exclude, BadLinesAndRange) {
                     {dir.file("drop.txt") + ":1", "sample index 20 out of range"});
   s.train.exclude = "absent.txt";
   expect_data_error([&] { load_dataset(s, 0); }, {dir.file("absent.txt"), "not found"});
+  // A directory is not an exclude file (it used to exclude nothing, silently).
+  fs::create_directories(dir.file("a-folder"));
+  s.train.exclude = "a-folder";
+  expect_data_error([&] { load_dataset(s, 0); }, {dir.file("a-folder"), "is a directory"});
+  // Excluding everything names the exclude file instead of failing later on an empty split.
+  {
+    std::ofstream all(dir.file("all.txt"));
+    for (int i = 0; i < 20; ++i) all << i << "\n";
+  }
+  s.train.exclude = "all.txt";
+  expect_data_error([&] { load_dataset(s, 0); },
+                    {dir.file("all.txt"), "excludes all 20 training samples"});
+}
+
+TEST(Inject, DropClassesThatDoNotExistIsAnError) {
+  TempDir dir;
+  auto files = write_idx(dir, 30, 2, 2, false);
+  auto s = idx_spec(dir, files);
+  s.inject.drop_classes = {42};
+  s.inject.drop_fraction = 0.5;
+  expect_data_error([&] { load_dataset(s, 0); },
+                    {"data.inject.drop_classes", "class 42 does not exist", "10 classes"});
 }
 
 TEST(Inject, LabelNoiseChangesExactlyTheRecordedLabels) {

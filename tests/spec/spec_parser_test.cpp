@@ -566,6 +566,13 @@ TEST(SpecParserErrors, OutOfRange) {
       "cfg/exp.yaml:2:59: data.transforms.train[0].normalize.std[0]: must be > 0, got 0");
 }
 
+TEST(SpecParserErrors, ASecondYamlDocumentIsAnError) {
+  EXPECT_EQ(error_of(kModel + "---\nseed: 3\n"),
+            "cfg/exp.yaml:3:1: yaml: a spec is one YAML document, this file holds 2 ('---' starts "
+            "another); merge them or remove the separator");
+  EXPECT_EQ(error_of("---\n" + kModel), "no error");  // a leading marker is one document
+}
+
 TEST(SpecParserErrors, CrossFieldRules) {
   EXPECT_EQ(error_of(kModel + "optimizer: {type: sgd, nesterov: true}\n"),
             "cfg/exp.yaml:2:34: optimizer.nesterov: nesterov requires type: sgd with momentum > 0");

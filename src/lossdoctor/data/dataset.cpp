@@ -89,6 +89,8 @@ std::vector<int64_t> stratified_choice(const std::vector<int64_t>& labels, int64
 std::unordered_set<int64_t> read_exclude(const std::string& file, int64_t records) {
   std::ifstream in(file);
   if (!fs::exists(file)) throw DataError(file, "exclude file not found");
+  if (fs::is_directory(file))
+    throw DataError(file, "is a directory, not an exclude file (one sample index per line)");
   if (!in) throw DataError(file, "cannot read exclude file");
   std::unordered_set<int64_t> drop;
   std::string line;
@@ -167,6 +169,12 @@ Split apply_limit(const Split& s, int64_t limit, int64_t num_classes, const std:
 
 void inject(Split& train, const spec::InjectSpec& spec, int64_t num_classes, uint64_t seed,
             Injected& injected) {
+  for (int64_t c : spec.drop_classes) {
+    if (c < 0 || c >= num_classes)
+      throw DataError("data.inject.drop_classes",
+                      fmt::format("class {} does not exist: the data has {} classes (0–{})", c,
+                                  num_classes, num_classes - 1));
+  }
   if (spec.drop_fraction > 0 && !spec.drop_classes.empty() && train.size() > 0) {
     // Class imbalance: keep only (1 − fraction) of each listed class, chosen at random.
     std::mt19937_64 rng(mix_seed(seed, detail::kTagDropClasses));
@@ -384,8 +392,18 @@ Dataset load_dataset(const spec::DataSpec& spec, uint64_t seed, const WarningSin
 
   // Exclusions, after every random draw. A carved val holds records of the train file, so the
   // train list applies to it too.
+  const int64_t before_exclude = ds.train.size();
   ds.train = apply_exclude(ds.train, train_drop, &ds.injected);
   ds.val = apply_exclude(ds.val, val_carved ? train_drop : val_drop);
+  if (ds.train.size() == 0) {
+    // Name what made the training split empty, not just that it is.
+    if (before_exclude > 0)
+      throw DataError(resolve(spec.path, spec.train.exclude),
+                      fmt::format("excludes all {} training samples: nothing is left to train on",
+                                  before_exclude));
+    throw DataError(train_source.empty() ? "data.train" : train_source,
+                    "the training split is empty (0 samples)");
+  }
   if (spec.inject.sort_by_label) sort_by_label(ds.train, ds.injected);
   return ds;
 }

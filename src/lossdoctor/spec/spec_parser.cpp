@@ -1217,7 +1217,17 @@ Spec parse(const std::string& text, const std::string& label,
   Ctx c(label, fs::path(label).parent_path());
   YAML::Node root;
   try {
-    root = YAML::Load(text);
+    const std::vector<YAML::Node> docs = YAML::LoadAll(text);
+    if (docs.size() > 1) {
+      // A second document would be ignored silently: the user meant one spec.
+      const YAML::Mark m = docs[1].Mark();
+      throw SpecError(m.is_null() ? label : fmt::format("{}:{}:{}", label, m.line + 1, m.column + 1),
+                      "yaml",
+                      fmt::format("a spec is one YAML document, this file holds {} ('---' starts "
+                                  "another); merge them or remove the separator",
+                                  docs.size()));
+    }
+    if (!docs.empty()) root = docs.front();
   } catch (const YAML::Exception& e) {
     std::string where = e.mark.is_null()
                             ? label

@@ -155,6 +155,23 @@ TEST(Cli, HelpOnEveryCommand) {
   }
   const CliRun r = run_cli("frobnicate");
   EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("unknown command 'frobnicate'"), std::string::npos) << r.out;
+  const CliRun typo = run_cli("diagnos examples/fashion-mnist.yaml");
+  EXPECT_EQ(typo.code, 2);
+  EXPECT_NE(typo.out.find("(did you mean 'diagnose'?)"), std::string::npos) << typo.out;
+}
+
+TEST(Cli, ClearWordsForOptionRangesAndDirectories) {
+  // A positive option's error says "> 0", not a 309-digit range.
+  CliRun r = run_cli("diagnose examples/fashion-mnist.yaml --budget-steps -5");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("must be a number > 0, got '-5'"), std::string::npos) << r.out;
+  EXPECT_LT(r.out.size(), 300u) << r.out;
+  // A directory given as the spec is named as such (was "missing required key 'model'").
+  r = run_cli("validate examples");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("examples: spec: is a directory, not a spec file"), std::string::npos)
+      << r.out;
 }
 
 TEST(Cli, AuditReportsInjectedCorruptImagesAsJson) {

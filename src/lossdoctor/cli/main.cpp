@@ -290,6 +290,19 @@ int run_audit_command(const CommonArgs& args, const DoctorArgs& dargs, const Aud
 
 }  // namespace
 
+/// "> 0" in words (CLI11's PositiveNumber prints its range as a 309-digit number).
+const CLI::Validator kPositive(
+    [](std::string& value) -> std::string {
+      try {
+        size_t used = 0;
+        const double v = std::stod(value, &used);
+        if (used == value.size() && v > 0 && std::isfinite(v)) return "";
+      } catch (const std::exception&) {
+      }
+      return "must be a number > 0, got '" + value + "'";
+    },
+    "> 0");
+
 int main(int argc, char** argv) {
   CLI::App app{
       "lossdoctor: train CNNs from a YAML spec and find out why the training loss rises, "
@@ -313,7 +326,7 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--progress", targs.progress, "progress output")
       ->check(CLI::IsMember({"auto", "bar", "lines", "none"}));
   train_cmd->add_option("--max-steps", targs.max_steps, "stop after this many optimiser steps")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
 
   auto* validate_cmd = app.add_subcommand(
       "validate", "check a spec and its data (types, ranges, shapes) without training");
@@ -337,7 +350,7 @@ int main(int argc, char** argv) {
   diagnose_cmd
       ->add_option("--budget-steps", dargs.budget_steps,
                    "train at most this many steps (default: diagnose.budget_steps)")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
   diagnose_cmd->add_option("--record", dargs.record_path,
                            "also write the probes' RunRecord as JSON");
   diagnose_cmd->add_flag("--no-early-stop", dargs.no_early_stop,
@@ -358,9 +371,9 @@ int main(int argc, char** argv) {
   add_common(lr_find_cmd, common);
   lr_find_cmd->add_option("--json", largs.json_path, "write the result and plot data as JSON");
   lr_find_cmd->add_option("--min-lr", largs.min_lr, "first rate of the sweep (default 1e-7)")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
   lr_find_cmd->add_option("--max-lr", largs.max_lr, "last rate of the sweep (default 10)")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
   lr_find_cmd->add_option("--steps", largs.steps, "points in the sweep (default 100)")
       ->check(CLI::Range(int64_t{10}, int64_t{100000}));
   lr_find_cmd->add_flag("--quiet,-q", largs.quiet, "print nothing (use --json)");
@@ -380,7 +393,7 @@ int main(int argc, char** argv) {
       ->add_option("--max-steps", rargs.max_steps,
                    "cap the before/after training budget at this many steps (default: the "
                    "spec's epochs)")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
   repair_cmd->add_flag("--no-final-training", rargs.no_final,
                        "skip training the original and repaired specs for the budget");
   repair_cmd->add_flag("--no-lr-find", rargs.no_lr_find,
@@ -413,6 +426,26 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1.0));
   audit_cmd->add_flag("--quiet,-q", dargs.quiet, "print nothing (use the exit status and --json)");
 
+  // CLI11 says only "A subcommand is required" for `lossdoctor frobnicate`: name it.
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a.empty() || a[0] == '-') {
+      if (a == "--threads") ++i;  // the one global option that takes a value
+      continue;
+    }
+    std::vector<std::string> names;
+    for (const auto* sub : app.get_subcommands([](CLI::App*) { return true; }))
+      names.push_back(sub->get_name());
+    if (std::find(names.begin(), names.end(), a) == names.end()) {
+      std::string list;
+      for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+      const std::string guess = spec::did_you_mean(a, names);
+      fmt::print(stderr, "unknown command '{}'{}; commands: {} (lossdoctor --help)\n", a,
+                 guess.empty() ? "" : " (did you mean '" + guess + "'?)", list);
+      return kExitBadInput;
+    }
+    break;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

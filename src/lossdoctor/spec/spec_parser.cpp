@@ -1221,11 +1221,11 @@ Spec parse(const std::string& text, const std::string& label,
     if (docs.size() > 1) {
       // A second document would be ignored silently: the user meant one spec.
       const YAML::Mark m = docs[1].Mark();
-      throw SpecError(m.is_null() ? label : fmt::format("{}:{}:{}", label, m.line + 1, m.column + 1),
-                      "yaml",
-                      fmt::format("a spec is one YAML document, this file holds {} ('---' starts "
-                                  "another); merge them or remove the separator",
-                                  docs.size()));
+      throw SpecError(
+          m.is_null() ? label : fmt::format("{}:{}:{}", label, m.line + 1, m.column + 1), "yaml",
+          fmt::format("a spec is one YAML document, this file holds {} ('---' starts "
+                      "another); merge them or remove the separator",
+                      docs.size()));
     }
     if (!docs.empty()) root = docs.front();
   } catch (const YAML::Exception& e) {
@@ -1250,6 +1250,8 @@ Spec parse(const std::string& text, const std::string& label,
 }  // namespace
 
 Spec parse_spec_file(const std::string& path, const std::vector<std::string>& overrides) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) throw SpecError(path, "spec", "is a directory, not a spec file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw SpecError(path, "spec", std::string("cannot read file: ") + std::strerror(errno));
   std::ostringstream ss;

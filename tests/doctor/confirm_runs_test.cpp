@@ -174,6 +174,37 @@ TEST_F(ConfirmRuns, LargerBatchOnAHealthySmallBatchRunIsJudgedAtEqualSamplesSeen
   EXPECT_EQ(r.verdict, "healthy");
 }
 
+TEST_F(ConfirmRuns, APairWithALargerBatchIsAlsoJudgedAtEqualSamplesSeen) {
+  // Two suspicions on a healthy batch-8 run, neither confirmed alone; the pair (batch 32 and a
+  // weight decay of 0 that changes nothing) must be judged like the batch arm alone, at equal
+  // samples seen — at equal steps it "confirmed" both because it had seen 4× more images (seen
+  // on the held-out control ok-f4-adam-batch-8).
+  const spec::Spec s =
+      spec::parse_spec_text(tiny_spec("{type: adam, lr: 0.001}"), "tiny.yaml", {"batch_size=8"});
+  Baseline b = baseline_of(s);
+  Finding batch;
+  batch.cause = "batch_too_small";
+  batch.confidence = 0.7;
+  batch.fix = {{"batch_size", "32"}};
+  Finding decay;
+  decay.cause = "excessive_regularization";
+  decay.confidence = 0.6;
+  decay.fix = {{"optimizer.weight_decay", "0"}};
+  b.outcome.report.findings = {batch, decay};
+  b.outcome.report.verdict = "unhealthy";
+  ConfirmOptions o = deterministic_options();
+  o.yardstick_size = 256;
+  o.min_steps = 20;
+  const ConfirmResult r = confirm(s, b.ds, b.outcome.report, b.outcome.record, *b.yard, o);
+  ASSERT_EQ(r.confirmation.arms.size(), 3u) << "two single arms and the pair";
+  const auto& pair = r.confirmation.arms[2];
+  EXPECT_EQ(pair.causes.size(), 2u);
+  EXPECT_NE(pair.yardstick.find("equal samples seen"), std::string::npos) << pair.yardstick;
+  EXPECT_NE(pair.status, "confirmed") << pair.reason;
+  for (const auto& f : r.findings) EXPECT_NE(f.status, "confirmed") << f.cause;
+  EXPECT_EQ(r.verdict, "healthy");
+}
+
 TEST_F(ConfirmRuns, NoInterventionConfirmsOnAHealthyRun) {
   // Every intervention the causes table can rerun, presented as a fabricated suspicion on a
   // healthy run: each must come back refuted or undecided, never confirmed — each is judged by

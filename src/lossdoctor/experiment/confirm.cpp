@@ -786,12 +786,26 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
     const auto& b = runs[1].arm;
     const bool neither = a.status != "confirmed" && b.status != "confirmed";
     const bool both = a.status == "confirmed" && b.status == "confirmed";
-    const auto merged = (neither || both) ? combine(ivs[0], ivs[1]) : std::nullopt;
+    auto merged = (neither || both) ? combine(ivs[0], ivs[1]) : std::nullopt;
+    // The pair is judged by the same yardstick as a single arm: against the baseline at equal
+    // samples seen when it changes the batch size. Against the two single arms ("both") it is
+    // only comparable when all three see the same samples per step.
+    const int64_t pair_batch = merged ? arm_batch_size(spec, *merged) : spec.batch_size;
+    if (merged && both &&
+        (pair_batch != arm_batch_size(spec, ivs[0]) ||
+         pair_batch != arm_batch_size(spec, ivs[1]))) {
+      conf.notes.push_back(fmt::format(
+          "{} and {} were not tried together: the pair's batch size differs from a single arm's, "
+          "so their steps are not comparable",
+          a.causes.front(), b.causes.front()));
+      merged.reset();
+    }
     if (merged) {
       const std::vector<const RunSeries*> refs =
           neither ? std::vector<const RunSeries*>{&base}
                   : std::vector<const RunSeries*>{&runs[0].series, &runs[1].series};
-      ArmRun c = run_arm(spec, dataset, *merged, refs, plan, window, seconds_left(), o);
+      ArmRun c = neither ? judged_against_base(*merged)
+                         : run_arm(spec, dataset, *merged, refs, plan, window, seconds_left(), o);
       conf.steps += c.arm.steps;
       conf.seconds += c.arm.seconds;
       const std::string pair = fmt::format("{} and {}", a.causes.front(), b.causes.front());

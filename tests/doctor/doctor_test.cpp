@@ -134,6 +134,26 @@ TEST_F(Doctor, HealthyExampleIsHealthy) {
   EXPECT_TRUE(r.injected.empty());
 }
 
+TEST_F(Doctor, ALossAtChanceIsJudgedOverMostOfTheBudgetNotStoppedEarly) {
+  // All-zero weights sit at ln 10: a fault, but a plateau at chance is also what a slow start
+  // shows early on, so the run is not stopped at min_steps as soon as the plateau settles: it
+  // waits like "healthy" does (a healthy shapes net that leaves chance after ~120 steps was
+  // called unhealthy at step 125).
+  const spec::Spec s =
+      example("fashion-mnist.yaml", {"data.train.limit=2000", "data.val.limit=500", "epochs=20",
+                                     "model.init={weight: zeros, bias: zeros}"});
+  DiagnoseOptions o = quick(200);
+  o.min_steps = 50;
+  o.healthy_min_steps = 150;
+  const DiagnoseOutcome out = diagnose(s, o);
+  const report::Report& r = out.report;
+  EXPECT_EQ(r.verdict, "unhealthy") << describe(r);
+  EXPECT_GE(r.steps_run, 150) << describe(r);
+  bool plateau = false;
+  for (const auto& sy : r.symptoms) plateau |= sy.id == "plateau_at_chance";
+  EXPECT_TRUE(plateau) << describe(r);
+}
+
 TEST_F(Doctor, InjectedNaNImagesAreCorruptSamples) {
   const spec::Spec s =
       example("fashion-mnist.yaml", {"data.train.limit=2000", "data.val.limit=500",

@@ -70,8 +70,18 @@ class SettleWatcher : public train::TrainObserver {
     streak_ = top == last_top_ ? streak_ + 1 : 1;
     last_top_ = top;
     // A fault may stop early; "healthy" must hold for most of the budget, since some faults
-    // (momentum build-up, decaying schedules, label noise) show late.
-    const int64_t needed = top == "healthy" ? options_.healthy_min_steps : options_.min_steps;
+    // (momentum build-up, decaying schedules, label noise) show late. A loss sitting at chance
+    // is judged like "healthy", over most of the budget: a slow start (a long warm-up, a net
+    // that needs a hundred steps to find the signal) may still take off, and stopping it at
+    // step 100 would call a healthy run unhealthy.
+    const auto has = [&](const char* id) {
+      return std::any_of(symptoms.begin(), symptoms.end(),
+                         [&](const Symptom& s) { return s.id == id; });
+    };
+    const bool waiting_at_chance =
+        has("plateau_at_chance") && !has("nan_loss") && !has("diverging_loss");
+    const int64_t needed =
+        top == "healthy" || waiting_at_chance ? options_.healthy_min_steps : options_.min_steps;
     settled_ = options_.early_stop && done >= needed && streak_ >= kSettleChecks;
   }
   bool should_stop(train::Trainer&) override { return settled_; }

@@ -9,7 +9,8 @@
 //   ensures:  the report follows design.md; `injected` lists what data.inject did; lint takes
 //             no training step. diagnose stops at the budget, on a non-finite loss, on Ctrl-C,
 //             or when the same verdict and top cause held for kSettleChecks checks in a row
-//             (a fault after min_steps, "healthy" after healthy_min_steps).
+//             (a fault after min_steps; "healthy", or a loss at chance without NaN or
+//             divergence, after healthy_min_steps: a slow start may still take off).
 //   throws:   InputError for bad spec or data (before any training).
 //   diagnose_and_confirm: loads the data once, attaches a Yardstick to the diagnosis, diagnoses,
 //     and confirms when `confirm` (default: spec.diagnose.confirm) and the run was not

@@ -626,6 +626,29 @@ std::optional<Intervention> combine(const Intervention& a, const Intervention& b
 
 }  // namespace
 
+namespace {
+
+/// A finding of a cause the spec alone proves (diagnose's definite causes) with spec evidence.
+bool spec_proven(const Finding& f) {
+  const auto& definite = diagnose::DiagnoserOptions{}.static_findings.definite_causes;
+  if (std::find(definite.begin(), definite.end(), f.cause) == definite.end()) return false;
+  return std::any_of(f.evidence.begin(), f.evidence.end(),
+                     [](const std::string& e) { return e.rfind("spec: ", 0) == 0; });
+}
+
+/// The arm was better than the baseline on every paired measure (none significantly worse).
+bool trended_better(const report::ConfirmationArm& a) {
+  int paired = 0;
+  for (const auto& m : a.measures) {
+    if (m.pairs < 3) continue;
+    ++paired;
+    if (!(m.t > 0 && m.effect > 0)) return false;
+  }
+  return paired > 0;
+}
+
+}  // namespace
+
 ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
                       const report::Report& diagnosis, const RunRecord& record,
                       const Yardstick& baseline, const ConfirmOptions& o) {
@@ -771,6 +794,15 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
                                            a.intervention, a.steps, a.window, a.reason);
       f.evidence.insert(f.evidence.begin(), line);
       if (a.status != "inconclusive") f.status = a.status;
+      if (a.status == "refuted" && spec_proven(f) && trended_better(a)) {
+        // A strong prior needs strong evidence against it: the spec alone proves this fault,
+        // and a rerun that is better on every measure without reaching significance within
+        // the window is absence of evidence, not evidence that the fix does not help.
+        f.status = "suspected";
+        f.evidence.insert(f.evidence.begin() + 1,
+                          "not refuted: the spec alone proves this fault, and its rerun was better "
+                          "on every measure, only not significantly within the window");
+      }
       if (finding_of[k].size() > 1) {
         f.evidence.insert(f.evidence.begin() + 1,
                           "the same intervention was tested for " +

@@ -1,13 +1,13 @@
 #include "lossdoctor/train/optimizer.hpp"
 
-#include "lossdoctor/spec/kinds.hpp"
-
 #include <fmt/format.h>
 #include <torch/optim/adagrad.h>
 #include <torch/optim/adam.h>
 #include <torch/optim/adamw.h>
 #include <torch/optim/rmsprop.h>
 #include <torch/optim/sgd.h>
+
+#include "lossdoctor/spec/kinds.hpp"
 
 namespace lossdoctor::train {
 

@@ -115,6 +115,16 @@ TEST(LabelNoiseSuspects, NeverLearnedNegativeMarginOnceBetterThanChance) {
   EXPECT_FALSE(label_noise_suspects(r, 0.65).empty());
 }
 
+TEST(OverridesOverlap, NestedAndEqualKeysOverlapSiblingsDoNot) {
+  EXPECT_TRUE(overrides_overlap("model.layers", "model.layers[8]"));
+  EXPECT_TRUE(overrides_overlap("model.layers[8].dense", "model.layers"));
+  EXPECT_TRUE(overrides_overlap("optimizer", "optimizer.lr"));
+  EXPECT_TRUE(overrides_overlap("batch_size", "batch_size"));
+  EXPECT_FALSE(overrides_overlap("optimizer.lr", "optimizer.lr_decay"));  // a prefix, not inside
+  EXPECT_FALSE(overrides_overlap("model.layers[1]", "model.layers[10]"));
+  EXPECT_FALSE(overrides_overlap("model.init", "optimizer.lr"));
+}
+
 TEST(EqualSamples, PairsArmStepsWithTheBaselineStepsOfTheSameSamplesSeen) {
   RunSeries base;
   for (int i = 0; i < 100; ++i) base.train_loss.push_back(100.0 - i);

@@ -203,6 +203,14 @@ RunSeries at_equal_samples(const RunSeries& ref, double ratio, int64_t arm_steps
   return out;
 }
 
+bool overrides_overlap(const std::string& x, const std::string& y) {
+  const auto inside = [](const std::string& outer, const std::string& inner) {
+    return inner.size() > outer.size() && inner.compare(0, outer.size(), outer) == 0 &&
+           (inner[outer.size()] == '.' || inner[outer.size()] == '[');
+  };
+  return x == y || inside(x, y) || inside(y, x);
+}
+
 namespace {
 
 /// One counterfactual change: spec overrides and/or an in-memory change of the training split.
@@ -607,8 +615,10 @@ ArmRun run_arm(const spec::Spec& spec, const data::Dataset& ds, const Interventi
 std::optional<Intervention> combine(const Intervention& a, const Intervention& b) {
   Intervention c = a;
   for (const auto& [k, v] : b.overrides) {
-    const auto it = c.overrides.find(k);
-    if (it != c.overrides.end() && it->second != v) return std::nullopt;
+    // Overrides of overlapping keys do not compose (a whole new layer list, then an edit of
+    // layer 8 of the old numbering): no pair test rather than a spec nobody wrote.
+    for (const auto& [ka, va] : a.overrides)
+      if (overrides_overlap(k, ka) && !(k == ka && v == va)) return std::nullopt;
     c.overrides[k] = v;
   }
   for (const auto& [k, v] : b.fix) c.fix[k] = v;
@@ -832,12 +842,23 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
           a.causes.front(), b.causes.front()));
       merged.reset();
     }
+    std::optional<ArmRun> tried;
     if (merged) {
       const std::vector<const RunSeries*> refs =
           neither ? std::vector<const RunSeries*>{&base}
                   : std::vector<const RunSeries*>{&runs[0].series, &runs[1].series};
-      ArmRun c = neither ? judged_against_base(*merged)
-                         : run_arm(spec, dataset, *merged, refs, plan, window, seconds_left(), o);
+      try {
+        tried = neither ? judged_against_base(*merged)
+                        : run_arm(spec, dataset, *merged, refs, plan, window, seconds_left(), o);
+      } catch (const InputError& e) {
+        // Each fix applies alone; if the two do not compose, say so instead of failing the
+        // whole diagnosis with exit 2.
+        conf.notes.push_back(fmt::format("{} and {} were not tried together: {}", a.causes.front(),
+                                         b.causes.front(), e.what()));
+      }
+    }
+    if (merged && tried) {
+      ArmRun& c = *tried;
       conf.steps += c.arm.steps;
       conf.seconds += c.arm.seconds;
       const std::string pair = fmt::format("{} and {}", a.causes.front(), b.causes.front());

@@ -101,6 +101,12 @@ Decision judge_arm(const RunSeries& base, const RunSeries& arm, const Comparabil
 RunSeries at_equal_samples(const RunSeries& ref, double ratio, int64_t arm_steps,
                            int64_t eval_every);
 
+/// Whether two `--set` keys touch the same part of the spec: equal, or one inside the other
+/// ("model.layers" and "model.layers[8]"; "optimizer" and "optimizer.lr"). Two interventions
+/// with overlapping keys are not combined into one "act together" arm: their overrides do not
+/// compose (a new layer list, then an edit of layer 8 of the old numbering).
+bool overrides_overlap(const std::string& a, const std::string& b);
+
 /// Training positions whose labels look wrong in the diagnosis run: seen, never learned
 /// (margin never positive) and a negative mean margin, once the run's accuracy got a fifth of the
 /// way from chance 1/K to perfect (empty otherwise). Deterministic.

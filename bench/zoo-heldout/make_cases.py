@@ -197,16 +197,7 @@ CASES = []
 
 def case(cid, truth, base, accept=(), note="", unfixable=None, **changes):
     """A case: the base spec of data set `base` with `changes` (keys joined by '__'; None removes)."""
-    spec = copy.deepcopy(BASES[base]["spec"])
-    for path, value in changes.items():
-        keys = path.split("__")
-        node = spec
-        for k in keys[:-1]:
-            node = node.setdefault(k, {})
-        if value is None:
-            node.pop(keys[-1], None)
-        else:
-            node[keys[-1]] = value
+    spec = FIRST.with_changes(BASES[base]["spec"], changes)
     CASES.append((cid, truth, base, list(accept), note, spec, unfixable))
 
 

@@ -77,8 +77,9 @@ def plain_layers():
 CASES = []
 
 
-def case(cid, truth, accept=(), note="", unfixable=None, **changes):
-    spec = copy.deepcopy(BASE)
+def with_changes(base, changes):
+    """A deep copy of `base` with `changes` applied (keys joined by '__'; None removes a key)."""
+    spec = copy.deepcopy(base)
     for path, value in changes.items():
         keys = path.split("__")
         node = spec
@@ -88,7 +89,11 @@ def case(cid, truth, accept=(), note="", unfixable=None, **changes):
             node.pop(keys[-1], None)
         else:
             node[keys[-1]] = value
-    CASES.append((cid, truth, list(accept), note, spec, unfixable))
+    return spec
+
+
+def case(cid, truth, accept=(), note="", unfixable=None, **changes):
+    CASES.append((cid, truth, list(accept), note, with_changes(BASE, changes), unfixable))
 
 
 # --- learning rate

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "lossdoctor/diagnose/rules/rules.hpp"
 #include "lossdoctor/diagnose/signals.hpp"
@@ -73,14 +74,20 @@ std::string explain_cause(const std::string& cause) {
   return report::is_known_cause(cause) ? report::cause_info(cause).explanation : "";
 }
 
-Finding healthy_finding(const RunRecord& r, const std::vector<Symptom>& symptoms, double confidence,
-                        const std::string& reason) {
+Finding healthy_finding(const RunRecord& r, const std::vector<Symptom>& symptoms,
+                        const std::vector<Finding>& findings, const std::string& reason,
+                        const DiagnoserOptions& options) {
   const RecordSignals sig = read_signals(r);
   Finding h;
   h.cause = "healthy";
   h.status = "suspected";
   h.explanation = explain_cause("healthy");
-  h.confidence = std::clamp(confidence, 0.0, 1.0);
+  std::optional<double> strongest;
+  for (const auto& f : findings)
+    if (f.cause != "healthy" && f.status == "suspected")
+      strongest = std::max(strongest.value_or(0.0), f.confidence);
+  h.confidence = std::clamp(
+      strongest ? 1.0 - *strongest : options.healthy_confidence_without_suspicion, 0.0, 1.0);
   if (std::isfinite(sig.initial_loss) && std::isfinite(sig.final_loss)) {
     h.evidence.push_back(fmt::format("loss {} → {} over {} steps ({:+.0f}%)",
                                      fmt_num(sig.initial_loss), fmt_num(sig.final_loss), sig.steps,
@@ -226,9 +233,7 @@ Diagnosis diagnose(const RunRecord& r, const std::vector<Symptom>& symptoms,
           fmt::format("weak suspicion, not enough to call the run unhealthy: {} ({:.2f})", f.cause,
                       f.confidence));
     }
-    const double confidence = d.findings.empty() ? options.healthy_confidence_without_suspicion
-                                                 : 1.0 - d.findings.front().confidence;
-    d.findings = {healthy_finding(r, symptoms, confidence, verdict.reason)};
+    d.findings = {healthy_finding(r, symptoms, d.findings, verdict.reason, options)};
   }
   return d;
 }

@@ -369,9 +369,12 @@ Diagnosis diagnose(const RunRecord& record, const std::vector<Symptom>& symptoms
                    const DiagnoserOptions& options = {});
 
 /// The `healthy` finding: the evidence for the verdict (loss path, validation accuracy against
-/// chance for the record's K, symptoms too weak to matter, the verdict rule's reason).
+/// chance for the record's K, symptoms too weak to matter, the verdict rule's reason). Its
+/// confidence is 1 − the strongest finding still `suspected` in `findings` (refuted and
+/// confirmed ones do not count), or options.healthy_confidence_without_suspicion when none is.
 Finding healthy_finding(const RunRecord& record, const std::vector<Symptom>& symptoms,
-                        double confidence, const std::string& reason);
+                        const std::vector<Finding>& findings, const std::string& reason,
+                        const DiagnoserOptions& options = {});
 
 /// Two-sentence explanation of a cause (docs/diagnoses.md has the long form).
 std::string explain_cause(const std::string& cause);

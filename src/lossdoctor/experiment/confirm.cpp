@@ -513,14 +513,20 @@ int64_t arm_batch_size(const spec::Spec& spec, const Intervention& iv) {
 
 /// The spec's own run for `steps` steps with a yardstick: the baseline, longer than the
 /// diagnosis ran (same seed, so its first steps are the diagnosis run's).
-RunSeries baseline_run(const spec::Spec& spec, const data::Dataset& ds, int64_t steps,
-                       int64_t eval_every, const ConfirmOptions& o) {
+/// How every rerun trains: at most `steps` steps, stopped on a non-finite loss, on `ds` (nullptr:
+/// load the data again).
+train::TrainOptions rerun_options(const ConfirmOptions& o, int64_t steps, const data::Dataset* ds) {
   train::TrainOptions topts;
   topts.progress = o.progress;
   topts.max_steps = steps;
   topts.stop_on_nonfinite = true;
-  topts.dataset = &ds;
-  train::Trainer trainer(spec, topts);
+  topts.dataset = ds;
+  return topts;
+}
+
+RunSeries baseline_run(const spec::Spec& spec, const data::Dataset& ds, int64_t steps,
+                       int64_t eval_every, const ConfirmOptions& o) {
+  train::Trainer trainer(spec, rerun_options(o, steps, &ds));
   Yardstick yard(eval_every, o.yardstick_size);
   trainer.add_observer(&yard);
   trainer.run();
@@ -566,12 +572,7 @@ ArmRun run_arm(const spec::Spec& spec, const data::Dataset& ds, const Interventi
     changed = arm_dataset(ds, iv);
     use = &changed;
   }
-  train::TrainOptions topts;
-  topts.progress = o.progress;
-  topts.max_steps = plan_steps;
-  topts.stop_on_nonfinite = true;
-  topts.dataset = use;
-  train::Trainer trainer(arm_spec, topts);
+  train::Trainer trainer(arm_spec, rerun_options(o, plan_steps, use));
   Yardstick yard(o.eval_every, o.yardstick_size);
   ArmJudge judge(yard, refs, iv.cmp, window, seconds_left, o);
   trainer.add_observer(&yard);
@@ -634,13 +635,9 @@ std::optional<Intervention> combine(const Intervention& a, const Intervention& b
   return c;
 }
 
-}  // namespace
-
-namespace {
-
 /// A finding of a cause the spec alone proves (diagnose's definite causes) with spec evidence.
 bool spec_proven(const Finding& f) {
-  const auto& definite = diagnose::DiagnoserOptions{}.static_findings.definite_causes;
+  static const auto definite = diagnose::DiagnoserOptions{}.static_findings.definite_causes;
   if (std::find(definite.begin(), definite.end(), f.cause) == definite.end()) return false;
   return std::any_of(f.evidence.begin(), f.evidence.end(),
                      [](const std::string& e) { return e.rfind("spec: ", 0) == 0; });
@@ -917,12 +914,8 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
   res.verdict = v.verdict;
   conf.notes.push_back("verdict " + v.verdict + ": " + v.reason);
   if (v.verdict == "healthy") {
-    double strongest = 0;
-    for (const auto& f : res.findings)
-      if (f.status == "suspected") strongest = std::max(strongest, f.confidence);
-    res.findings.insert(res.findings.begin(),
-                        diagnose::healthy_finding(record, diagnosis.symptoms,
-                                                  1.0 - std::max(strongest, 0.1), v.reason));
+    res.findings.insert(res.findings.begin(), diagnose::healthy_finding(record, diagnosis.symptoms,
+                                                                        res.findings, v.reason));
   }
   return res;
 }

@@ -6,6 +6,7 @@
 #include "lossdoctor/data/pipeline.hpp"
 #include "lossdoctor/diagnose/detectors.hpp"
 #include "lossdoctor/diagnose/diagnoser.hpp"
+#include "lossdoctor/diagnose/verdict.hpp"
 #include "lossdoctor/lint/lint.hpp"
 #include "lossdoctor/probe/trainer_probe.hpp"
 
@@ -74,12 +75,12 @@ class SettleWatcher : public train::TrainObserver {
     // is judged like "healthy", over most of the budget: a slow start (a long warm-up, a net
     // that needs a hundred steps to find the signal) may still take off, and stopping it at
     // step 100 would call a healthy run unhealthy.
-    const auto has = [&](const char* id) {
-      return std::any_of(symptoms.begin(), symptoms.end(),
-                         [&](const Symptom& s) { return s.id == id; });
-    };
-    const bool waiting_at_chance =
-        has("plateau_at_chance") && !has("nan_loss") && !has("diverging_loss");
+    bool at_chance = false, other_hard = false;
+    for (const auto& s : symptoms) {
+      at_chance |= s.id == "plateau_at_chance";
+      other_hard |= s.id != "plateau_at_chance" && diagnose::is_hard_symptom(s.id);
+    }
+    const bool waiting_at_chance = at_chance && !other_hard;
     const int64_t needed =
         top == "healthy" || waiting_at_chance ? options_.healthy_min_steps : options_.min_steps;
     settled_ = options_.early_stop && done >= needed && streak_ >= kSettleChecks;

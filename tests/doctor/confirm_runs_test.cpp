@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -62,6 +63,30 @@ class ConfirmRuns : public ::testing::Test {
     d.extra_observers.push_back(b.yard.get());
     b.outcome = diagnose(s, d);
     return b;
+  }
+  /// A fabricated suspicion of `cause` with `fix`, for confirming against a healthy baseline.
+  static Finding suspicion(const std::string& cause, double confidence,
+                           std::map<std::string, std::string> fix) {
+    Finding f;
+    f.cause = cause;
+    f.confidence = confidence;
+    f.fix = std::move(fix);
+    return f;
+  }
+  /// The options of the fabricated-suspicion tests: no wall-time budget, a 256-image yardstick
+  /// (the baseline's).
+  static ConfirmOptions fabricated_options() {
+    ConfirmOptions o = deterministic_options();
+    o.yardstick_size = 256;
+    return o;
+  }
+  /// Confirms `findings` as if the diagnosis of `b` had reported them (verdict unhealthy).
+  static ConfirmResult confirm_suspicions(const spec::Spec& s, const Baseline& b,
+                                          std::vector<Finding> findings, const ConfirmOptions& o) {
+    report::Report fabricated = b.outcome.report;
+    fabricated.findings = std::move(findings);
+    fabricated.verdict = "unhealthy";
+    return confirm(s, b.ds, fabricated, b.outcome.record, *b.yard, o);
   }
   static const Finding* find(const report::Report& r, const std::string& cause) {
     for (const auto& f : r.findings) {
@@ -119,19 +144,10 @@ TEST_F(ConfirmRuns, IrrelevantFixIsRefuted) {
   // A healthy run presented with a fabricated finding whose fix cannot matter (a weight decay
   // of 0 where there is none): the rerun is the same run, so the cause is refuted.
   const spec::Spec s = spec::parse_spec_text(tiny_spec("{type: adam, lr: 0.001}"), "tiny.yaml");
-  Baseline b = baseline_of(s);
-  const data::Dataset& ds = b.ds;
-  const Yardstick& yard = *b.yard;
-  DiagnoseOutcome& outcome = b.outcome;
-  Finding wrong;
-  wrong.cause = "excessive_regularization";
-  wrong.confidence = 0.8;
-  wrong.fix = {{"optimizer.weight_decay", "0"}};
-  outcome.report.findings = {wrong};
-  outcome.report.verdict = "unhealthy";
-  ConfirmOptions o = deterministic_options();
-  o.yardstick_size = 256;
-  const ConfirmResult r = confirm(s, ds, outcome.report, outcome.record, yard, o);
+  const Baseline b = baseline_of(s);
+  const ConfirmResult r = confirm_suspicions(
+      s, b, {suspicion("excessive_regularization", 0.8, {{"optimizer.weight_decay", "0"}})},
+      fabricated_options());
   // The refuted suspicion stays in the report, below the `healthy` finding: a refuted finding
   // never makes a run unhealthy (diagnose/verdict.hpp).
   EXPECT_EQ(r.verdict, "healthy");
@@ -150,20 +166,11 @@ TEST_F(ConfirmRuns, LargerBatchOnAHealthySmallBatchRunIsJudgedAtEqualSamplesSeen
   // "wins"; at equal samples seen it does not, so batch_too_small must not be confirmed.
   const spec::Spec s =
       spec::parse_spec_text(tiny_spec("{type: adam, lr: 0.001}"), "tiny.yaml", {"batch_size=8"});
-  Baseline b = baseline_of(s);
-  const data::Dataset& ds = b.ds;
-  const Yardstick& yard = *b.yard;
-  DiagnoseOutcome& outcome = b.outcome;
-  Finding suspicion;
-  suspicion.cause = "batch_too_small";
-  suspicion.confidence = 0.7;
-  suspicion.fix = {{"batch_size", "32"}};
-  outcome.report.findings = {suspicion};
-  outcome.report.verdict = "unhealthy";
-  ConfirmOptions o = deterministic_options();
-  o.yardstick_size = 256;
+  const Baseline b = baseline_of(s);
+  ConfirmOptions o = fabricated_options();
   o.min_steps = 20;
-  const ConfirmResult r = confirm(s, ds, outcome.report, outcome.record, yard, o);
+  const ConfirmResult r =
+      confirm_suspicions(s, b, {suspicion("batch_too_small", 0.7, {{"batch_size", "32"}})}, o);
   ASSERT_EQ(r.confirmation.arms.size(), 1u);
   const auto& arm = r.confirmation.arms[0];
   EXPECT_NE(arm.status, "confirmed") << arm.reason;
@@ -181,21 +188,14 @@ TEST_F(ConfirmRuns, APairWithALargerBatchIsAlsoJudgedAtEqualSamplesSeen) {
   // on the held-out control ok-f4-adam-batch-8).
   const spec::Spec s =
       spec::parse_spec_text(tiny_spec("{type: adam, lr: 0.001}"), "tiny.yaml", {"batch_size=8"});
-  Baseline b = baseline_of(s);
-  Finding batch;
-  batch.cause = "batch_too_small";
-  batch.confidence = 0.7;
-  batch.fix = {{"batch_size", "32"}};
-  Finding decay;
-  decay.cause = "excessive_regularization";
-  decay.confidence = 0.6;
-  decay.fix = {{"optimizer.weight_decay", "0"}};
-  b.outcome.report.findings = {batch, decay};
-  b.outcome.report.verdict = "unhealthy";
-  ConfirmOptions o = deterministic_options();
-  o.yardstick_size = 256;
+  const Baseline b = baseline_of(s);
+  ConfirmOptions o = fabricated_options();
   o.min_steps = 20;
-  const ConfirmResult r = confirm(s, b.ds, b.outcome.report, b.outcome.record, *b.yard, o);
+  const ConfirmResult r = confirm_suspicions(
+      s, b,
+      {suspicion("batch_too_small", 0.7, {{"batch_size", "32"}}),
+       suspicion("excessive_regularization", 0.6, {{"optimizer.weight_decay", "0"}})},
+      o);
   ASSERT_EQ(r.confirmation.arms.size(), 3u) << "two single arms and the pair";
   const auto& pair = r.confirmation.arms[2];
   EXPECT_EQ(pair.causes.size(), 2u);
@@ -213,38 +213,26 @@ TEST_F(ConfirmRuns, NoInterventionConfirmsOnAHealthyRun) {
   // Batch 16 (fine) so that the batch arm really runs, at equal samples seen.
   const spec::Spec s =
       spec::parse_spec_text(tiny_spec("{type: adam, lr: 0.001}"), "tiny.yaml", {"batch_size=16"});
-  Baseline b = baseline_of(s);
-  const data::Dataset& ds = b.ds;
-  const Yardstick& yard = *b.yard;
-  DiagnoseOutcome& outcome = b.outcome;
-  ASSERT_EQ(outcome.report.verdict, "healthy") << report::render_text(outcome.report, false);
-  ConfirmOptions o = deterministic_options();
-  o.yardstick_size = 256;
+  const Baseline b = baseline_of(s);
+  ASSERT_EQ(b.outcome.report.verdict, "healthy") << report::render_text(b.outcome.report, false);
+  ConfirmOptions o = fabricated_options();
   o.max_causes = 1;
   o.combine = false;
   int tried = 0;
   for (const auto& info : report::cause_table()) {
     if (info.intervention == report::Intervention::None) continue;
-    Finding suspicion;
-    suspicion.cause = info.id;
-    suspicion.confidence = 0.8;
-    suspicion.fix = report::default_fix(info.id, s.optimizer.lr);
+    Finding f = suspicion(info.id, 0.8, report::default_fix(info.id, s.optimizer.lr));
     if (info.intervention == report::Intervention::DropFlagged) {
-      for (int64_t i = 0; i < ds.train.size(); i += 10) suspicion.samples.push_back(i);
+      for (int64_t i = 0; i < b.ds.train.size(); i += 10) f.samples.push_back(i);
     }
-    if (suspicion.fix.empty() && suspicion.samples.empty() &&
-        info.intervention == report::Intervention::ApplyFix)
+    if (f.fix.empty() && f.samples.empty() && info.intervention == report::Intervention::ApplyFix)
       continue;  // its fix comes from a lint rule that does not fire on this spec
-    report::Report fabricated = outcome.report;
-    fabricated.findings = {suspicion};
-    fabricated.verdict = "unhealthy";
-    const ConfirmResult r = confirm(s, ds, fabricated, outcome.record, yard, o);
+    const ConfirmResult r = confirm_suspicions(s, b, {f}, o);
     ++tried;
     ASSERT_FALSE(r.confirmation.arms.empty()) << info.id;
     const auto& arm = r.confirmation.arms.front();
     EXPECT_NE(arm.status, "confirmed")
         << info.id << " (" << arm.intervention << ", " << arm.yardstick << "): " << arm.reason;
-
     EXPECT_EQ(r.verdict, "healthy") << info.id;
   }
   EXPECT_GE(tried, 12);

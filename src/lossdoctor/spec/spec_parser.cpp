@@ -941,8 +941,12 @@ LossSpec read_loss(const Ctx& c, const YAML::Node& n, const YAML::Node& owner) {
 }
 
 OptimizerSpec read_optimizer(const Ctx& c, const YAML::Node& n, const YAML::Node& owner) {
-  MapView m(c, n, "optimizer", owner,
-            {"type", "lr", "momentum", "nesterov", "betas", "eps", "weight_decay", "alpha", "rho"});
+  // Every optimizer key the spec knows; which ones an optimiser accepts is spec/kinds' table.
+  static const std::vector<std::string> kSettings = {"lr",  "momentum",     "nesterov", "betas",
+                                                     "eps", "weight_decay", "alpha",    "rho"};
+  std::vector<std::string> allowed = {"type"};
+  allowed.insert(allowed.end(), kSettings.begin(), kSettings.end());
+  MapView m(c, n, "optimizer", owner, allowed);
   OptimizerSpec o;
   if (m.has("type"))
     o.kind = read_enum<OptimizerSpec::Kind>(c, m.get("type"), m.child("type"),
@@ -981,8 +985,7 @@ OptimizerSpec read_optimizer(const Ctx& c, const YAML::Node& n, const YAML::Node
       "rho", o.rho, [](double v) { return v > 0 && v < 1; }, "in (0, 1)");
   // A key this optimiser does not use would be silently ignored (adam with momentum): an error.
   const OptimizerTraits& traits = optimizer_traits(o.kind);
-  for (const char* key :
-       {"lr", "momentum", "nesterov", "betas", "eps", "weight_decay", "alpha", "rho"}) {
+  for (const std::string& key : kSettings) {
     if (!m.has(key) || std::find(traits.keys.begin(), traits.keys.end(), key) != traits.keys.end())
       continue;
     std::string accepted;

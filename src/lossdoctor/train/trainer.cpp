@@ -5,10 +5,14 @@
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/serialize.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "lossdoctor/model/network.hpp"
 #include "lossdoctor/train/loss.hpp"
@@ -48,6 +52,314 @@ uint64_t step_seed(uint64_t seed, int64_t step) {
 
 std::vector<int64_t> image_shape(const torch::Tensor& images) {
   return {images.size(1), images.size(2), images.size(3)};
+}
+
+std::string shape_str(c10::IntArrayRef sizes) {
+  std::string out = "[";
+  for (size_t i = 0; i < sizes.size(); ++i) out += (i ? ", " : "") + std::to_string(sizes[i]);
+  return out + "]";
+}
+
+// ---- resume fingerprint ----
+
+/// 64-bit hash of bytes, a word at a time (identity, not security: a changed byte changes it).
+uint64_t hash_bytes(const void* data, size_t n, uint64_t h = 0xcbf29ce484222325ULL) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  h ^= n;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    h = (h ^ w) * 0x100000001b3ULL;
+    h ^= h >> 29;
+  }
+  for (; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ULL;
+  return h;
+}
+
+/// "1600 × [1, 28, 28], content 9f0c…": a split's images and labels as loaded (after limits,
+/// excludes and injected faults), so moving the data files keeps the fingerprint.
+std::string split_fingerprint(const data::Split& split) {
+  if (split.size() == 0) return "none";
+  const torch::Tensor images = split.images.contiguous().cpu();
+  const torch::Tensor labels = split.labels.contiguous().cpu();
+  uint64_t h = hash_bytes(images.data_ptr(), images.nbytes());
+  h = hash_bytes(labels.data_ptr(), labels.nbytes(), h);
+  return fmt::format("{} × {}, content {:016x}", split.size(), shape_str(images.sizes().slice(1)),
+                     h);
+}
+
+template <typename Enum, size_t N>
+const char* name_of(Enum kind, const char* const (&names)[N]) {
+  const auto i = static_cast<size_t>(kind);
+  return i < N ? names[i] : "?";
+}
+
+std::string init_scheme_text(const std::optional<spec::InitScheme>& scheme) {
+  if (!scheme) return "unset";
+  static const char* const kNames[] = {"default",       "he_normal",      "he_uniform",
+                                       "glorot_normal", "glorot_uniform", "normal",
+                                       "uniform",       "zeros",          "constant"};
+  return fmt::format("{} std={} a={} value={}", name_of(scheme->kind, kNames), scheme->std,
+                     scheme->a, scheme->value);
+}
+
+std::string init_text(const spec::InitSpec& init) {
+  return fmt::format("weight {}, bias {}", init_scheme_text(init.weight),
+                     init_scheme_text(init.bias));
+}
+
+std::string doubles_text(const std::vector<double>& values) {
+  std::string out = "[";
+  for (size_t i = 0; i < values.size(); ++i) out += fmt::format("{}{}", i ? ", " : "", values[i]);
+  return out + "]";
+}
+
+void add_layers(std::string& out, const std::string& prefix,
+                const std::vector<spec::LayerSpec>& layers) {
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const auto& l = layers[i];
+    const std::string key = fmt::format("{}[{}]", prefix, i);
+    // Every setting whatever the kind (one a kind ignores is equal on both sides), one line
+    // each, so that a mismatch names the setting.
+    out += fmt::format("{}={}\n", key, spec::layer_kind_name(l.kind));
+    const std::pair<const char*, std::string> settings[] = {
+        {"filters", std::to_string(l.filters)},
+        {"kernel", std::to_string(l.kernel)},
+        {"stride", std::to_string(l.stride)},
+        {"padding", l.same_padding ? "same" : std::to_string(l.padding)},
+        {"bias", l.bias ? "true" : "false"},
+        {"units", std::to_string(l.units)},
+        {"size", std::to_string(l.size)},
+        {"pool_stride", std::to_string(l.pool_stride)},
+        {"rate", fmt::format("{}", l.rate)},
+        {"negative_slope", fmt::format("{}", l.negative_slope)},
+        {"alpha", fmt::format("{}", l.alpha)},
+        {"momentum", fmt::format("{}", l.momentum)},
+        {"eps", fmt::format("{}", l.eps)},
+        {"times", std::to_string(l.times)},
+        {"init", init_text(l.init)}};
+    for (const auto& [name, value] : settings) out += fmt::format("{}.{}={}\n", key, name, value);
+    add_layers(out, key + ".layers", l.layers);
+  }
+}
+
+void add_transforms(std::string& out, const std::string& prefix,
+                    const std::vector<spec::TransformSpec>& transforms) {
+  static const char* const kNames[] = {"scale", "normalize", "resize", "random_crop",
+                                       "random_flip"};
+  for (size_t i = 0; i < transforms.size(); ++i) {
+    const auto& t = transforms[i];
+    out += fmt::format(
+        "{}[{}]={} factor={} mean={} std={} height={} width={} size={} padding={} "
+        "horizontal={}\n",
+        prefix, i, name_of(t.kind, kNames), t.factor, doubles_text(t.mean), doubles_text(t.std),
+        t.height, t.width, t.size, t.padding, t.horizontal);
+  }
+}
+
+/// The first setting that differs between two fingerprints, as (key, value in `a`, value in
+/// `b`) with "(absent)" for a missing key: `a`'s lines in order, then keys only `b` has. An empty
+/// key when they agree.
+std::tuple<std::string, std::string, std::string> first_difference(const std::string& a,
+                                                                   const std::string& b) {
+  const auto lines = [](const std::string& text) {
+    std::vector<std::pair<std::string, std::string>> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+      const size_t eq = line.find('=');
+      if (eq != std::string::npos) out.emplace_back(line.substr(0, eq), line.substr(eq + 1));
+    }
+    return out;
+  };
+  const auto la = lines(a), lb = lines(b);
+  const std::map<std::string, std::string> ma(la.begin(), la.end()), mb(lb.begin(), lb.end());
+  for (const auto& [key, value] : la) {
+    const auto it = mb.find(key);
+    if (it == mb.end()) return {key, value, "(absent)"};
+    if (it->second != value) return {key, value, it->second};
+  }
+  for (const auto& [key, value] : lb) {
+    if (!ma.count(key)) return {key, "(absent)", value};
+  }
+  return {};
+}
+
+torch::Tensor text_tensor(const std::string& text) {
+  return torch::from_blob(const_cast<char*>(text.data()), {static_cast<int64_t>(text.size())},
+                          torch::kUInt8)
+      .clone();
+}
+
+std::string tensor_text(const torch::Tensor& t) {
+  const torch::Tensor bytes = t.contiguous().to(torch::kUInt8);
+  return std::string(static_cast<const char*>(bytes.data_ptr()), bytes.numel());
+}
+
+// ---- checkpoint archives ----
+
+using torch::serialize::InputArchive;
+using torch::serialize::OutputArchive;
+
+/// Every tensor of a saved module archive as (dotted name, shape), in the archive's order.
+void archive_tensors(InputArchive& archive, const std::string& prefix,
+                     std::vector<std::pair<std::string, std::vector<int64_t>>>& out) {
+  for (const auto& key : archive.keys()) {
+    InputArchive child;
+    if (archive.try_read(key, child)) {
+      archive_tensors(child, prefix + key + ".", out);
+      continue;
+    }
+    torch::Tensor t;
+    if (archive.try_read(key, t)) out.emplace_back(prefix + key, t.sizes().vec());
+  }
+}
+
+/// Copies `in` to `out`, renaming keys and string values found in `rename`; renamed keys are
+/// written in the order of their new names' rank in `rank`.
+void copy_archive(InputArchive& in, OutputArchive& out,
+                  const std::map<std::string, std::string>& rename,
+                  const std::map<std::string, size_t>& rank) {
+  std::vector<std::string> keys = in.keys();
+  std::stable_sort(keys.begin(), keys.end(), [&](const std::string& a, const std::string& b) {
+    const auto ra = rank.find(a), rb = rank.find(b);
+    const size_t ka = ra == rank.end() ? 0 : ra->second + 1;
+    const size_t kb = rb == rank.end() ? 0 : rb->second + 1;
+    return ka < kb;
+  });
+  for (const auto& key : keys) {
+    const auto renamed = rename.find(key);
+    const std::string new_key = renamed == rename.end() ? key : renamed->second;
+    InputArchive child;
+    if (in.try_read(key, child)) {
+      OutputArchive child_out(out.compilation_unit());
+      copy_archive(child, child_out, rename, rank);
+      out.write(new_key, child_out);
+      continue;
+    }
+    c10::IValue value;
+    if (!in.try_read(key, value)) continue;
+    if (value.isString()) {
+      const auto it = rename.find(value.toStringRef());
+      if (it != rename.end()) value = c10::IValue(it->second);
+    }
+    if (value.isTensor()) {
+      out.write(new_key, value.toTensor());
+    } else {
+      out.write(new_key, value);
+    }
+  }
+}
+
+/// The optimiser's state as a pure function of the run. torch's optimisers key per-parameter
+/// state by the parameter's address ("0x55e6f240cfd0", different in every process) and write it
+/// in hash-map order; this rewrites those keys as "param_<index>" in index order. torch's load
+/// matches state to parameters through whatever keys the param groups list, so it loads as
+/// before. (Optimizer::save could write this directly; it lives in optimizer.cpp.)
+void save_optimizer_canonical(const Optimizer& optimizer, OutputArchive& out) {
+  OutputArchive raw;
+  optimizer.save(raw);
+  std::stringstream bytes;
+  raw.save_to(bytes);
+  InputArchive in;
+  in.load_from(bytes);
+
+  std::map<std::string, std::string> rename;
+  std::map<std::string, size_t> rank;
+  InputArchive torch_archive, groups;
+  if (in.try_read("torch", torch_archive) && torch_archive.try_read("param_groups", groups)) {
+    torch::Tensor count;
+    groups.read("param_groups/size", count);
+    for (int64_t g = 0; g < count.item<int64_t>(); ++g) {
+      InputArchive group;
+      groups.read(fmt::format("param_groups/{}", g), group);
+      torch::Tensor size;
+      group.read("params/size", size);
+      for (int64_t i = 0; i < size.item<int64_t>(); ++i) {
+        c10::IValue key;
+        group.read(fmt::format("params/{}", i), key);
+        const size_t index = rename.size();
+        rank[key.toStringRef()] = index;
+        rename[key.toStringRef()] = fmt::format("param_{}", index);
+      }
+    }
+  }
+  copy_archive(in, out, rename, rank);
+}
+
+// ---- metric files ----
+
+using nlohmann::json;
+
+/// A number field; null (how NaN and Inf are written) reads as NaN.
+double number(const json& j, const char* key) {
+  const json& v = j.at(key);
+  return v.is_null() ? NAN : v.get<double>();
+}
+
+StepRecord parse_step(const json& j) {
+  return {j.at("step").get<int64_t>(), j.at("epoch").get<int64_t>(),
+          number(j, "loss"),           number(j, "lr"),
+          number(j, "grad_norm"),      number(j, "seconds")};
+}
+
+EpochRecord parse_epoch(const json& j) {
+  return {j.at("epoch").get<int64_t>(),
+          j.at("step").get<int64_t>(),
+          number(j, "train_loss"),
+          number(j, "train_accuracy"),
+          number(j, "val_loss"),
+          number(j, "val_accuracy"),
+          number(j, "lr"),
+          number(j, "seconds")};
+}
+
+/// The records of a metrics file (JSON lines) that lie before the checkpoint (`needed`, which
+/// holds for the first `needed_count` records of an intact file). A line that does not parse is
+/// the cut-short tail of a killed write when nothing valid follows it, or when every needed
+/// record came before it: reading stops there and `warn` says so. Otherwise the file is damaged
+/// in the middle: InputError naming file and line.
+template <typename Record, typename Parse, typename Needed>
+std::vector<Record> read_records(const fs::path& file, Parse parse, Needed needed,
+                                 size_t needed_count, const std::string& checkpoint_at,
+                                 const data::WarningSink& warn) {
+  std::vector<Record> kept;
+  std::ifstream in(file);
+  if (!in) return kept;
+  int64_t number = 0, damaged = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++number;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    std::optional<Record> record;
+    try {
+      record = parse(json::parse(line));
+    } catch (const json::exception&) {
+    }
+    if (!record) {
+      if (damaged == 0) damaged = number;
+      if (kept.size() >= needed_count) break;  // past the checkpoint: rewritten anyway
+      continue;
+    }
+    if (damaged > 0) {
+      throw InputError(fmt::format(
+          "{}:{}: damaged record before the checkpoint's {} (valid records follow it, so it "
+          "is no write cut short by a kill); cannot resume: repair or delete that line",
+          file.string(), damaged, checkpoint_at));
+    }
+    if (needed(*record)) kept.push_back(*record);
+  }
+  if (damaged > 0 && warn) {
+    std::string lost;
+    if (kept.size() < needed_count) {
+      lost = fmt::format(" ({} of the {} records before it are lost)", needed_count - kept.size(),
+                         needed_count);
+    }
+    warn(
+        fmt::format("{}:{}: damaged record (a write cut short); the metric files are truncated "
+                    "back to the checkpoint's {}{}",
+                    file.string(), damaged, checkpoint_at, lost));
+  }
+  return kept;
 }
 
 }  // namespace
@@ -116,8 +428,16 @@ Trainer::Trainer(const spec::Spec& spec, TrainOptions options, data::WarningSink
     std::error_code ec;
     fs::create_directories(options_.run_dir, ec);
     if (ec) throw InputError(options_.run_dir + ": cannot create run directory: " + ec.message());
+    // A kill between writing a temporary file and renaming it leaves the file behind.
+    const auto stale = remove_stale_temp_files(options_.run_dir);
+    if (!stale.empty() && warn) {
+      warn(fmt::format("{}: removed {} temporary file(s) left by a killed run ({}{})",
+                       options_.run_dir, stale.size(), stale.front(),
+                       stale.size() > 1 ? ", ..." : ""));
+    }
+    fingerprint_ = resume_fingerprint();
     if (options_.resume) {
-      load_checkpoint();
+      load_checkpoint(warn);
     } else {
       write_file_atomic((fs::path(options_.run_dir) / "spec.yaml").string(), spec_.resolved_yaml);
     }
@@ -279,10 +599,10 @@ TrainResult Trainer::run() {
 }
 
 void Trainer::save_checkpoint() {
-  torch::serialize::OutputArchive archive;
-  torch::serialize::OutputArchive model_archive, optimizer_archive;
+  OutputArchive archive;
+  OutputArchive model_archive, optimizer_archive;
   network_->save(model_archive);
-  optimizer_->save(optimizer_archive);
+  save_optimizer_canonical(*optimizer_, optimizer_archive);
   archive.write("model", model_archive);
   archive.write("optimizer", optimizer_archive);
   archive.write("position", torch::tensor({step_, epoch_, batch_in_epoch_}, torch::kInt64));
@@ -296,20 +616,137 @@ void Trainer::save_checkpoint() {
       torch::tensor({totals_.loss_sum, static_cast<double>(totals_.correct),
                      static_cast<double>(totals_.seen), static_cast<double>(totals_.steps)},
                     torch::kFloat64));
+  // What the run is, for resume's check; the hash is the quick test, the text names the change.
+  archive.write(
+      "spec_hash",
+      torch::tensor(static_cast<int64_t>(hash_bytes(fingerprint_.data(), fingerprint_.size()) >> 1),
+                    torch::kInt64));
+  archive.write("spec_fingerprint", text_tensor(fingerprint_));
   // Metrics first: a checkpoint never refers to steps the metric files lack.
   write_metrics();
   write_atomic_with(checkpoint_path(), [&](const std::string& tmp) { archive.save_to(tmp); });
 }
 
-void Trainer::load_checkpoint() {
+std::string Trainer::resume_fingerprint() const {
+  static const char* const kFormats[] = {"idx", "cifar10", "folder"};
+  static const char* const kLosses[] = {"cross_entropy", "nll", "mse", "bce"};
+  static const char* const kSchedules[] = {"constant", "step", "exponential", "cosine", "plateau"};
+  const auto& s = spec_;
+  std::string out = fmt::format("seed={}\n", s.seed);
+  // The data as loaded, not where it was loaded from: a moved data directory still resumes.
+  out += fmt::format("data.format={}\n", name_of(s.data.format, kFormats));
+  out += fmt::format("data.train={}\n", split_fingerprint(dataset_.train));
+  out += fmt::format("data.val={}\n", split_fingerprint(dataset_.val));
+  out += fmt::format("data.classes={}\n", dataset_.num_classes);
+  out += fmt::format("data.shuffle={}\n", s.data.shuffle);
+  add_transforms(out, "data.transforms.train", s.data.train_transforms);
+  out += fmt::format("data.transforms.val.given={}\n", s.data.val_transforms_given);
+  add_transforms(out, "data.transforms.val", s.data.val_transforms);
+  out += fmt::format("model.init={}\n", init_text(s.init));
+  add_layers(out, "model.layers", s.layers);
+  out += fmt::format("loss.type={}\n", name_of(s.loss.kind, kLosses));
+  out += fmt::format("loss.from_logits={}\n", s.loss.from_logits);
+  out += fmt::format("loss.label_smoothing={}\n", s.loss.label_smoothing);
+  out += fmt::format("loss.targets_one_hot={}\n", s.loss.one_hot_targets);
+  const auto& o = s.optimizer;
+  out += fmt::format("optimizer.type={}\n", optimizer_kind_name(o.kind));
+  out += fmt::format("optimizer.lr={}\n", o.lr);
+  out += fmt::format("optimizer.momentum={}\n", o.momentum);
+  out += fmt::format("optimizer.nesterov={}\n", o.nesterov);
+  out += fmt::format("optimizer.betas=[{}, {}]\n", o.beta1, o.beta2);
+  out += fmt::format("optimizer.eps={}\n", o.eps);
+  out += fmt::format("optimizer.weight_decay={}\n", o.weight_decay);
+  out += fmt::format("optimizer.alpha={}\n", o.alpha);
+  out += fmt::format("optimizer.rho={}\n", o.rho);
+  const auto& c = s.schedule;
+  out += fmt::format("schedule.type={}\n", name_of(c.kind, kSchedules));
+  out += fmt::format("schedule.step_size={}\n", c.step_size);
+  out += fmt::format("schedule.gamma={}\n", c.gamma);
+  out += fmt::format("schedule.per={}\n", c.per_step ? "step" : "epoch");
+  out += fmt::format("schedule.factor={}\n", c.factor);
+  out += fmt::format("schedule.patience={}\n", c.patience);
+  out += fmt::format("schedule.min_lr={}\n", c.min_lr);
+  out += fmt::format("schedule.warmup_steps={}\n", c.warmup_steps);
+  out += fmt::format("clip_grad_norm={}\n",
+                     s.clip_grad_norm ? fmt::format("{}", *s.clip_grad_norm) : "none");
+  out += fmt::format("batch_size={}\n", s.batch_size);
+  return out;
+}
+
+void Trainer::check_checkpoint_model(InputArchive& model_archive, const std::string& path) {
+  std::vector<std::pair<std::string, std::vector<int64_t>>> saved;
+  archive_tensors(model_archive, "", saved);
+  const std::map<std::string, std::vector<int64_t>> saved_by_name(saved.begin(), saved.end());
+  // The spec layer a tensor belongs to, so the message points into the spec.
+  const auto layer_of = [&](const torch::Tensor& t) -> std::string {
+    for (const auto* layer : network_->all_layers()) {
+      if (layer->module.is_empty()) continue;
+      for (const auto& p : layer->module.ptr()->parameters()) {
+        if (p.is_same(t)) return " (" + layer->key_path + ")";
+      }
+      for (const auto& b : layer->module.ptr()->buffers()) {
+        if (b.is_same(t)) return " (" + layer->key_path + ")";
+      }
+    }
+    return "";
+  };
+  const std::string head =
+      path + ": cannot resume: the checkpoint holds another model than this spec builds: ";
+  std::vector<std::pair<std::string, torch::Tensor>> mine;
+  for (const auto& p : network_->named_parameters(/*recurse=*/true))
+    mine.emplace_back(p.key(), p.value());
+  for (const auto& b : network_->named_buffers(/*recurse=*/true))
+    mine.emplace_back(b.key(), b.value());
+  std::map<std::string, bool> known;
+  for (const auto& [name, tensor] : mine) {
+    known[name] = true;
+    const auto it = saved_by_name.find(name);
+    if (it == saved_by_name.end()) {
+      throw InputError(fmt::format("{}{}{} {} is missing from the checkpoint", head, name,
+                                   layer_of(tensor), shape_str(tensor.sizes())));
+    }
+    if (it->second != tensor.sizes().vec()) {
+      throw InputError(fmt::format("{}{}{} is {} in the checkpoint but {} in this spec's model",
+                                   head, name, layer_of(tensor), shape_str(it->second),
+                                   shape_str(tensor.sizes())));
+    }
+  }
+  for (const auto& [name, shape] : saved) {
+    if (!known.count(name)) {
+      throw InputError(
+          fmt::format("{}the checkpoint's {} {} has no counterpart in this spec's "
+                      "model",
+                      head, name, shape_str(shape)));
+    }
+  }
+}
+
+void Trainer::load_checkpoint(const data::WarningSink& warn) {
   const std::string path = checkpoint_path();
   if (!fs::exists(path)) {
     throw InputError(path + ": no checkpoint to resume from (run without --resume first)");
   }
   try {
-    torch::serialize::InputArchive archive, model_archive, optimizer_archive;
+    InputArchive archive, model_archive, optimizer_archive;
     archive.load_from(path);
     archive.read("model", model_archive);
+    // Every check before any load: torch's load replaces a tensor of another shape silently.
+    check_checkpoint_model(model_archive, path);
+    torch::Tensor saved_hash, saved_fingerprint;
+    // Checkpoints written before the fingerprint existed are checked by their tensors alone.
+    if (archive.try_read("spec_hash", saved_hash) &&
+        archive.try_read("spec_fingerprint", saved_fingerprint) &&
+        saved_hash.item<int64_t>() !=
+            static_cast<int64_t>(hash_bytes(fingerprint_.data(), fingerprint_.size()) >> 1)) {
+      const auto [key, now, then] = first_difference(fingerprint_, tensor_text(saved_fingerprint));
+      const std::string what =
+          key.empty() ? "settings differ from the run's"
+                      : fmt::format("{} is {} but the run was started with {}", key, now, then);
+      throw InputError(fmt::format(
+          "{}: cannot resume: this spec's {}; resume with the run's own spec ({}; only epochs "
+          "and max_steps may change) or start a new run in another directory",
+          path, what, (fs::path(options_.run_dir) / "spec.yaml").string()));
+    }
     archive.read("optimizer", optimizer_archive);
     network_->load(model_archive);
     network_->to(device_);
@@ -330,26 +767,20 @@ void Trainer::load_checkpoint() {
     throw InputError(path + ": cannot resume: the checkpoint does not match this spec's model (" +
                      compat::error_message(e).substr(0, 200) + ")");
   }
-  // Metrics up to the checkpoint.
-  const auto read_jsonl = [&](const std::string& name, auto&& add) {
-    std::ifstream in(fs::path(options_.run_dir) / name);
-    std::string line;
-    while (std::getline(in, line)) {
-      if (!line.empty()) add(nlohmann::json::parse(line));
-    }
-  };
-  read_jsonl("steps.jsonl", [&](const nlohmann::json& j) {
-    if (j.at("step").get<int64_t>() < step_) {
-      steps_.push_back({j.at("step"), j.at("epoch"), j.at("loss"), j.at("lr"), j.at("grad_norm"),
-                        j.at("seconds")});
-    }
-  });
-  read_jsonl("epochs.jsonl", [&](const nlohmann::json& j) {
-    if (j.at("epoch").get<int64_t>() < epoch_) {
-      epochs_.push_back({j.at("epoch"), j.at("step"), j.at("train_loss"), j.at("train_accuracy"),
-                         j.at("val_loss"), j.at("val_accuracy"), j.at("lr"), j.at("seconds")});
-    }
-  });
+  read_metrics(warn);
+  // The files now end where the checkpoint does, whatever a kill left after it.
+  write_metrics();
+}
+
+void Trainer::read_metrics(const data::WarningSink& warn) {
+  const fs::path dir(options_.run_dir);
+  const int64_t step = step_, epoch = epoch_;
+  steps_ = read_records<StepRecord>(
+      dir / "steps.jsonl", parse_step, [&](const StepRecord& r) { return r.step < step; },
+      static_cast<size_t>(step_), fmt::format("step {}", step_), warn);
+  epochs_ = read_records<EpochRecord>(
+      dir / "epochs.jsonl", parse_epoch, [&](const EpochRecord& r) { return r.epoch < epoch; },
+      static_cast<size_t>(epoch_), fmt::format("epoch {}", epoch_), warn);
 }
 
 namespace {

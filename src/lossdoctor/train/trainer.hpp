@@ -8,8 +8,23 @@
 //             (seed, epoch, index)), so `resume` continues exactly where an uninterrupted run
 //             would be. With a run directory, every file in it is written atomically:
 //             spec.yaml, steps.csv/.jsonl, epochs.csv/.jsonl, checkpoint.pt, summary.json.
-//   throws:   InputError (SpecError, DataError) for bad spec or data, before any training.
+//             The checkpoint is a pure function of the run too (same spec, same bytes).
+//             Opening a run directory removes the temporary files of killed writers in it
+//             (remove_stale_temp_files).
+//   resume:   checks, before loading anything, that the checkpoint was written by this spec:
+//             every tensor of the spec's model by name and shape, then the resume fingerprint
+//             (model, data content, transforms, loss, optimiser, schedule, clipping, batch size,
+//             seed; not the run's length, name or device, so a run can be extended). Metric
+//             files are read back up to the checkpoint's step and rewritten at once; a damaged
+//             line with nothing valid after it, or after the records the checkpoint needs, is
+//             the cut-short tail of a killed write and is dropped with a warning. JSON null
+//             reads as NaN (how a NaN loss is written).
+//   throws:   InputError (SpecError, DataError) for bad spec or data, before any training; on
+//             resume, InputError naming the checkpoint and the first mismatching tensor (both
+//             shapes) or setting (both values), or the metric file and line of a damaged
+//             record that the checkpoint needs.
 
+#include <torch/serialize/input-archive.h>
 #include <torch/types.h>
 
 #include <chrono>
@@ -133,7 +148,14 @@ class Trainer {
 
  private:
   void save_checkpoint();
-  void load_checkpoint();
+  void load_checkpoint(const data::WarningSink& warn);
+  /// Throws unless the checkpoint's model tensors have this model's names and shapes.
+  void check_checkpoint_model(torch::serialize::InputArchive& model_archive,
+                              const std::string& path);
+  /// Reads steps.jsonl and epochs.jsonl back up to the restored position.
+  void read_metrics(const data::WarningSink& warn);
+  /// The settings a checkpoint can only be resumed under, one "key=value" line each.
+  std::string resume_fingerprint() const;
   void write_metrics() const;
   void write_summary(const TrainResult& result) const;
 
@@ -150,6 +172,7 @@ class Trainer {
   std::vector<TrainObserver*> observers_;
   int64_t total_steps_ = 0;
   int64_t planned_steps_ = 0;
+  std::string fingerprint_;  ///< resume_fingerprint(), with a run directory only
 
   // Position, restored by resume.
   int64_t step_ = 0, epoch_ = 0, batch_in_epoch_ = 0;

@@ -306,7 +306,8 @@ Dataset load_dataset(const spec::DataSpec& spec, uint64_t seed, const WarningSin
           options.expected_size_source = "the training images";
           options.channels = ds.train.images.size(1);
         }
-        return detail::read_folder(source, ds.class_names, options, is_val, warn);
+        return detail::read_folder(source, ds.class_names, options, is_val, warn,
+                                   &ds.skipped_bad_images);
       }
     }
     throw DataError("data.format", "unknown format");

@@ -12,9 +12,13 @@
 //             Injected indices are positions in the final train split (after limit, exclude and
 //             sort_by_label).
 //   throws:   DataError naming the file (and record or path) for: missing/unreadable file, wrong
-//             magic, truncated file, image/label count mismatch, label out of range, undecodable
-//             image (unless skip_bad_images), empty class folder, images of different sizes
-//             without data.image_size, limit larger than the split.
+//             magic, truncated file or gzip stream, damaged gzip data (CRC or length check
+//             failed), bytes after the records an IDX header declares, image/label count
+//             mismatch, label out of range, truncated or undecodable image (unless
+//             skip_bad_images: then skipped, warned and listed in skipped_bad_images), empty
+//             class folder, images of different sizes without data.image_size, limit larger
+//             than the split, an empty training split (naming the exclude file when it is what
+//             emptied it).
 
 #include <ATen/core/Tensor.h>
 
@@ -46,6 +50,9 @@ struct Dataset {
   int64_t num_classes = 0;
   std::vector<std::string> class_names;  ///< folder names, or "0".."9"
   Injected injected;
+  /// Folder format with data.skip_bad_images: the files skipped as truncated or undecodable
+  /// (train folder, then val folder); its size is the count reports show. Empty otherwise.
+  std::vector<std::string> skipped_bad_images;
 };
 
 using WarningSink = std::function<void(const std::string&)>;

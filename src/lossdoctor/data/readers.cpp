@@ -14,6 +14,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "lossdoctor/data/image_check.hpp"
 #include "lossdoctor/util/errors.hpp"
 
 namespace fs = std::filesystem;
@@ -53,20 +54,38 @@ class GzFile {
   GzFile& operator=(const GzFile&) = delete;
 
   /// Reads up to n bytes into dst; returns the number read (less than n only at end of file).
+  /// Damaged gzip data (zlib's Z_DATA_ERROR: a CRC-32 or length mismatch in the trailer, or
+  /// compressed data that cannot be inflated) throws.
   size_t read(uint8_t* dst, size_t n) {
     size_t done = 0;
     while (done < n) {
       const unsigned chunk = static_cast<unsigned>(std::min<size_t>(n - done, size_t{1} << 30));
       const int got = gzread(file_, dst + done, chunk);
-      if (got < 0) {
-        int errnum = 0;
-        const char* msg = gzerror(file_, &errnum);
-        throw DataError(path_, fmt::format("read error: {}", msg != nullptr ? msg : "unknown"));
-      }
+      if (got < 0) throw_read_error();
       if (got == 0) break;
       done += static_cast<size_t>(got);
     }
     return done;
+  }
+
+  /// True when a gzip stream ended before its end (zlib's "unexpected end of file"): the data or
+  /// the CRC/length trailer is cut off. Meaningful once a read came back short.
+  bool cut_short() {
+    int errnum = Z_OK;
+    gzerror(file_, &errnum);
+    return errnum == Z_BUF_ERROR;
+  }
+
+  /// Reads and discards the rest of the file; returns how many bytes it held, or stops once
+  /// past `limit` (a gzip bomb's trailing data is an error however long; no need to inflate it
+  /// all). Reading to the end is what makes zlib check the gzip trailer (CRC-32 and length of
+  /// the whole stream): a reader that stops at the header's byte count takes a damaged file as
+  /// good.
+  uint64_t skip_rest(uint64_t limit) {
+    std::vector<uint8_t> sink(size_t{1} << 16);
+    uint64_t extra = 0;
+    for (size_t r; extra <= limit && (r = read(sink.data(), sink.size())) > 0;) extra += r;
+    return extra;
   }
 
   /// Reads exactly n bytes, growing the buffer as data arrives (no huge allocation for a file
@@ -103,6 +122,23 @@ class GzFile {
   }
 
  private:
+  [[noreturn]] void throw_read_error() {
+    int errnum = Z_OK;
+    const char* msg = gzerror(file_, &errnum);
+    std::string what = msg != nullptr && *msg != '\0' ? msg : "unknown error";
+    if (what.rfind(path_ + ": ", 0) == 0) what.erase(0, path_.size() + 2);  // zlib adds the path
+    if (errnum == Z_DATA_ERROR) {
+      // zlib's words for a trailer mismatch: "incorrect data check" / "incorrect length check".
+      const char* why = what.find("data check") != std::string::npos     ? "CRC check failed"
+                        : what.find("length check") != std::string::npos ? "length check failed"
+                                                                         : "cannot be decompressed";
+      throw DataError(path_, fmt::format("gzip data is damaged ({}: zlib says '{}'); the file is "
+                                         "corrupt, fetch it again",
+                                         why, what));
+    }
+    throw DataError(path_, fmt::format("read error: {}", what));
+  }
+
   std::string path_;
   gzFile file_ = nullptr;
 };
@@ -113,6 +149,33 @@ uint32_t be32(const uint8_t* p) {
 
 std::string record_path(const std::string& path, int64_t record) {
   return fmt::format("{} (record {})", path, record);
+}
+
+/// Where a file that ended after `got` bytes of `per`-byte records stops, e.g. ": the file ends at
+/// image 3 of 4 (3 complete)", plus whether a gzip stream was cut short.
+std::string where_it_ends(GzFile& file, size_t got, size_t per, int64_t n, const char* noun) {
+  return fmt::format(": the file ends at {} {} of {} ({} complete){}", noun, got / per, n,
+                     got / per, file.cut_short() ? "; the gzip stream is cut short" : "");
+}
+
+/// After the `records` a header declares: nothing may follow, and a gzip stream must end with an
+/// intact trailer. Reading on to the end is what makes zlib check the trailer's CRC-32 and length.
+void expect_end(GzFile& file, const std::string& path, int64_t records) {
+  constexpr uint64_t kCounted = uint64_t{64} << 20;  // beyond: "more than"
+  const uint64_t extra = file.skip_rest(kCounted);
+  if (extra > 0) {
+    throw DataError(path, fmt::format("{}{} trailing bytes after the {} records the header "
+                                      "declares (a wrong count in the header, or files joined "
+                                      "together?)",
+                                      extra > kCounted ? "more than " : "",
+                                      std::min(extra, kCounted), records));
+  }
+  if (file.cut_short()) {
+    throw DataError(path, fmt::format("truncated gzip: all {} records are there but the stream "
+                                      "ends before its CRC/length trailer, so nothing confirms "
+                                      "the data is intact; fetch the file again",
+                                      records));
+  }
 }
 
 /// Header of an IDX file: magic then `ndims` big-endian uint32 dimensions.
@@ -201,9 +264,13 @@ Split read_idx(const std::string& images_path, const std::string& labels_path,
     const size_t expected = static_cast<size_t>(n * h * w);
     pixels = file.read_up_to(expected);
     if (pixels.size() < expected) {
-      throw DataError(images_path, fmt::format("truncated: expected {} bytes of pixel data, got {}",
-                                               expected, pixels.size()));
+      throw DataError(
+          images_path,
+          fmt::format("truncated: expected {} bytes of pixel data, got {}{}", expected,
+                      pixels.size(),
+                      where_it_ends(file, pixels.size(), static_cast<size_t>(h * w), n, "image")));
     }
+    expect_end(file, images_path, n);
   }
   std::vector<int64_t> labels;
   {
@@ -217,9 +284,12 @@ Split read_idx(const std::string& images_path, const std::string& labels_path,
     }
     const auto bytes = file.read_up_to(static_cast<size_t>(count));
     if (static_cast<int64_t>(bytes.size()) < count) {
-      throw DataError(labels_path, fmt::format("truncated: expected {} bytes of label data, got {}",
-                                               count, bytes.size()));
+      throw DataError(
+          labels_path,
+          fmt::format("truncated: expected {} bytes of label data, got {}{}", count, bytes.size(),
+                      where_it_ends(file, bytes.size(), 1, count, "label")));
     }
+    expect_end(file, labels_path, count);
     labels.assign(bytes.begin(), bytes.end());
   }
   check_labels(labels, labels_path, {}, num_classes);
@@ -236,14 +306,21 @@ Split read_cifar10(const std::vector<std::string>& paths, int64_t num_classes) {
   std::vector<int64_t> labels;
   for (const auto& path : paths) {
     GzFile file(path);
-    const auto bytes = file.read_all();
+    const auto bytes = file.read_all();  // to the end: zlib checks a gzip trailer there
+    if (file.cut_short()) {
+      throw DataError(path, fmt::format("truncated gzip: the stream ends after {} bytes, in "
+                                        "record {} ({} complete {}-byte CIFAR-10 records), before "
+                                        "its CRC/length trailer",
+                                        bytes.size(), bytes.size() / kCifarRecord,
+                                        bytes.size() / kCifarRecord, kCifarRecord));
+    }
     if (bytes.empty()) throw DataError(path, "empty file, expected CIFAR-10 records");
     if (bytes.size() % kCifarRecord != 0) {
-      throw DataError(
-          path, fmt::format("truncated: {} bytes is not a multiple of the {}-byte "
-                            "CIFAR-10 record (1 label byte + {} pixel bytes); the "
-                            "last record has {} bytes",
-                            bytes.size(), kCifarRecord, kCifarPixels, bytes.size() % kCifarRecord));
+      throw DataError(path, fmt::format("truncated: {} bytes is not a multiple of the {}-byte "
+                                        "CIFAR-10 record (1 label byte + {} pixel bytes); the "
+                                        "last record has {} bytes (the file ends in record {})",
+                                        bytes.size(), kCifarRecord, kCifarPixels,
+                                        bytes.size() % kCifarRecord, bytes.size() / kCifarRecord));
     }
     const int64_t records = static_cast<int64_t>(bytes.size()) / kCifarRecord;
     const size_t base = pixels.size();
@@ -286,8 +363,8 @@ std::vector<std::string> list_class_folders(const std::string& root) {
 }
 
 Split read_folder(const std::string& root, const std::vector<std::string>& classes,
-                  const FolderOptions& options, bool allow_missing_classes,
-                  const WarningSink& warn) {
+                  const FolderOptions& options, bool allow_missing_classes, const WarningSink& warn,
+                  std::vector<std::string>* skipped) {
   // The listing: (file, label), classes in order, files sorted by name.
   std::vector<std::pair<std::string, int64_t>> listing;
   const auto present = list_class_folders(root);
@@ -310,18 +387,19 @@ Split read_folder(const std::string& root, const std::vector<std::string>& class
     for (const auto& f : files) listing.emplace_back(f, static_cast<int64_t>(c));
   }
 
-  auto bad_image = [&](const std::string& path) {
+  // A file that fails the structure check is never decoded: libjpeg would only warn on stderr.
+  auto bad_image = [&](const std::string& path, const std::string& why) {
     if (!options.skip_bad_images) {
-      throw DataError(path,
-                      "cannot decode image (not a readable JPEG, PNG or BMP; set "
-                      "data.skip_bad_images: true to skip such files)");
+      throw DataError(path, why + "; set data.skip_bad_images: true to skip such files");
     }
-    if (warn) warn(path + ": cannot decode image, skipped (data.skip_bad_images)");
+    if (skipped != nullptr) skipped->push_back(path);
+    if (warn) warn(path + ": " + why + ", skipped (data.skip_bad_images)");
   };
 
   int64_t channels = options.channels.value_or(0);
-  if (channels == 0) {  // from the first decodable image
+  if (channels == 0) {  // from the first complete, decodable image
     for (const auto& [path, label] : listing) {
+      if (!image_truncation(path).empty()) continue;
       const cv::Mat probe = cv::imread(path, cv::IMREAD_UNCHANGED);
       if (!probe.empty()) {
         channels = probe.channels() <= 2 ? 1 : 3;
@@ -349,6 +427,11 @@ Split read_folder(const std::string& root, const std::vector<std::string>& class
   const int flags = channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR;
   for (size_t i = 0; i < listing.size(); ++i) {
     const auto& [path, label] = listing[i];
+    const std::string truncated = image_truncation(path);
+    if (!truncated.empty()) {
+      bad_image(path, truncated);
+      continue;
+    }
     cv::Mat img;
     try {
       img = cv::imread(path, flags);
@@ -356,7 +439,7 @@ Split read_folder(const std::string& root, const std::vector<std::string>& class
       img = cv::Mat();
     }
     if (img.empty()) {
-      bad_image(path);
+      bad_image(path, "cannot decode image (not a readable JPEG, PNG or BMP)");
       continue;
     }
     if (channels == 3) cv::cvtColor(img, img, cv::COLOR_BGR2RGB);

@@ -34,9 +34,11 @@ struct FolderOptions {
 
 /// Reads `root/<class>/<image>` for every class in `classes` (label = position in `classes`).
 /// With `allow_missing_classes`, a class without a sub-folder is skipped (val); a sub-folder
-/// that is not in `classes` is an error then.
+/// that is not in `classes` is an error then. A bad image (truncated, see image_check.hpp, or
+/// undecodable) is a DataError naming it, or with skip_bad_images a warning, and its path is
+/// appended to `skipped` (when not null).
 Split read_folder(const std::string& root, const std::vector<std::string>& classes,
-                  const FolderOptions& options, bool allow_missing_classes,
-                  const WarningSink& warn);
+                  const FolderOptions& options, bool allow_missing_classes, const WarningSink& warn,
+                  std::vector<std::string>* skipped = nullptr);
 
 }  // namespace lossdoctor::data::detail

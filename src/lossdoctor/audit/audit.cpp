@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <limits>
+#include <numeric>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <set>
@@ -181,12 +183,29 @@ report::Report run_audit(const spec::Spec& spec, const AuditRunOptions& options,
   };
   say(fmt::format("audit: {} training and {} validation images, {} classes", ds.train.size(),
                   ds.val.size(), ds.num_classes));
-  AuditResult checks = run_checks(ds, spec.data, options.checks);
+  // Every flagged sample, not the first max_samples: exclude.txt must drop them all (an audit
+  // of 6000 images with 2100 flagged once wrote 1254). Only the report is abbreviated, at the end.
+  AuditOptions uncapped = options.checks;
+  uncapped.max_samples = std::numeric_limits<size_t>::max();
+  AuditResult checks = run_checks(ds, spec.data, uncapped);
   report::Report r;
   r.command = "audit";
   r.spec = spec.file;
   r.findings = checks.findings;
+  // Parallel to r.findings: 1 for the findings the report abbreviates (all but the label
+  // check's own, which lists every suspect).
+  std::vector<char> abbreviated(r.findings.size(), 1);
   for (const auto& n : checks.notes) r.notes.push_back(n.text);
+  if (!ds.skipped_bad_images.empty()) {
+    // Not in the data at all, so no check sees them: the count is the only trace.
+    const auto& skipped = ds.skipped_bad_images;
+    r.notes.push_back(fmt::format(
+        "data.skip_bad_images skipped {} truncated or undecodable image files (in neither "
+        "split): {}{}",
+        skipped.size(),
+        fmt::join(skipped.begin(), skipped.begin() + std::min<size_t>(3, skipped.size()), ", "),
+        skipped.size() > 3 ? fmt::format(", … ({} more)", skipped.size() - 3) : ""));
+  }
 
   std::map<int64_t, int64_t> suggested;
   LabelIssues issues;
@@ -212,6 +231,7 @@ report::Report run_audit(const spec::Spec& spec, const AuditRunOptions& options,
               : fmt::format(", or < {:g} in the first round: {} samples the refit trained without",
                             options.labels.refit_drop_below, issues.refit_dropped.size())));
       r.findings.push_back(std::move(finding));
+      abbreviated.push_back(0);
       label_finding_reported = true;
       for (size_t i = 0; i < issues.suspects.size() && i < issues.suggested.size(); ++i) {
         suggested[issues.suspects[i]] = issues.suggested[i];
@@ -222,8 +242,21 @@ report::Report run_audit(const spec::Spec& spec, const AuditRunOptions& options,
                       100 * issues.estimated_noise_rate, issues.suspects.size()));
     }
   }
-  std::stable_sort(r.findings.begin(), r.findings.end(),
-                   [](const Finding& a, const Finding& b) { return a.confidence > b.confidence; });
+  {  // by confidence, `abbreviated` following
+    std::vector<size_t> order(r.findings.size());
+    std::iota(order.begin(), order.end(), size_t{0});
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      return r.findings[a].confidence > r.findings[b].confidence;
+    });
+    std::vector<Finding> sorted;
+    std::vector<char> flags;
+    for (size_t i : order) {
+      sorted.push_back(std::move(r.findings[i]));
+      flags.push_back(abbreviated[i]);
+    }
+    r.findings = std::move(sorted);
+    abbreviated = std::move(flags);
+  }
   for (auto& f : r.findings) f.status = "suspected";
   r.verdict = std::any_of(r.findings.begin(), r.findings.end(),
                           [](const Finding& f) { return f.confidence >= kUnhealthyConfidence; })
@@ -274,6 +307,16 @@ report::Report run_audit(const spec::Spec& spec, const AuditRunOptions& options,
         f.fix["data.train.exclude"] = exclude_path;
       }
     }
+  }
+  // The files above hold every flagged sample; the report lists max_samples per finding and says
+  // how many it left out.
+  for (size_t i = 0; i < r.findings.size(); ++i) {
+    if (!abbreviated[i]) continue;
+    Finding& f = r.findings[i];
+    const bool in_file =
+        !options.out_dir.empty() && (f.cause == "corrupt_samples" || f.cause == "label_noise");
+    abbreviate_samples(f, options.checks.max_samples,
+                       in_file ? "the exclude file holds every one" : "");
   }
   return r;
 }

@@ -7,7 +7,11 @@
 //   requires: a validated spec.
 //   ensures:  findings sorted by confidence, each with its samples (train positions) and
 //             evidence; verdict "unhealthy" iff some finding reaches confidence 0.5.
-//             The label_noise finding lists every suspect (not capped by max_samples).
+//             The label check's label_noise finding lists every suspect; every other finding
+//             lists at most checks.max_samples and, when it leaves some out, says how many in an
+//             evidence line (abbreviate_samples). exclude.txt, label_scores.csv and the contact
+//             sheet's counts are built from the full lists, never the abbreviated ones.
+//             Files skipped by data.skip_bad_images are counted in a note.
 //             With out_dir: exclude.txt lists the *source* indices (what data.train.exclude reads)
 //             of positions_to_exclude (corrupt samples, the *confident* label suspects of every
 //             cross-validation round and the duplicate-conflict members the label check also
@@ -19,7 +23,8 @@
 //             true = column)); when it did not, those two files are removed from out_dir (an
 //             earlier audit's scores would not match this exclude.txt).
 //             Files are written atomically.
-//   throws:   InputError for bad spec or data.
+//   throws:   InputError for bad spec or data (DataError, exit 2, for an empty training split
+//             too: load_dataset refuses it).
 
 #include <cstdint>
 #include <set>

@@ -440,8 +440,8 @@ std::vector<Finding> integrity_from(const data::Dataset& ds, const SplitStats& t
       "NaN or Inf pixels make the loss NaN for every batch that contains them, and constant "
       "images or invalid labels give the network targets it cannot learn from the input. Remove "
       "these samples (list them in data.train.exclude) or fix the files they come from.";
-  cap(train_flagged, opt.max_samples);
   f.samples = std::move(train_flagged);
+  abbreviate_samples(f, opt.max_samples);
   return {f};
 }
 
@@ -544,8 +544,8 @@ std::vector<Finding> outliers_from(const data::Dataset& ds, const SplitStats& tr
       "Images far outside their class's usual brightness, contrast or texture (noise, "
       "saturation, wrong decoding) give large, unstable losses and gradients. Inspect the listed "
       "samples and drop the broken ones via data.train.exclude.";
-  cap(sorted, opt.max_samples);
   f.samples = std::move(sorted);
+  abbreviate_samples(f, opt.max_samples);
   return {f};
 }
 
@@ -736,8 +736,8 @@ std::vector<Finding> duplicates_from(const data::Dataset& ds, const SplitStats& 
       "The same image with two different labels is a target the network can never fit, so part "
       "of the loss cannot go down and its gradient pulls the classes against each other. Relabel "
       "or drop the listed samples (data.train.exclude).";
-  cap(conflict_train, opt.max_samples);
   f.samples = std::move(conflict_train);
+  abbreviate_samples(f, opt.max_samples);
   return {f};
 }
 
@@ -900,6 +900,16 @@ std::vector<Finding> audit_balance(const data::Dataset& ds, const AuditOptions& 
       "rare classes stay unlearned and the loss plateaus above what the data allows. Rebalance "
       "the training set (more data, oversampling) or weight the loss by class frequency.";
   return {f};
+}
+
+size_t abbreviate_samples(Finding& f, size_t max_samples, const std::string& where_all) {
+  if (f.samples.size() <= max_samples) return 0;
+  const size_t total = f.samples.size(), omitted = total - max_samples;
+  f.samples.resize(max_samples);
+  f.evidence.push_back(fmt::format("samples lists the first {} of {} flagged ({} omitted{}{})",
+                                   max_samples, total, omitted, where_all.empty() ? "" : "; ",
+                                   where_all));
+  return omitted;
 }
 
 // ============================================================================ all

@@ -1,7 +1,10 @@
 #pragma once
 // Data audit: checks that look only at the data (and the spec's data section), never at a run.
 // Each check returns findings with cause ids of design.md; an audit finding lists the train
-// indices it flags in `samples` (capped, most extreme first; the total count is in the evidence).
+// indices it flags in `samples` (at most max_samples, most extreme first; the total count is in
+// the evidence, and when some are left out an evidence line says how many: see
+// abbreviate_samples). run_audit runs the checks without a cap so that exclude.txt gets every
+// flagged sample, and abbreviates only the report.
 // See docs/audit.md for what each check measures and how its thresholds were chosen.
 //
 // Contract (every check):
@@ -26,7 +29,8 @@ namespace lossdoctor::audit {
 
 /// Thresholds of the checks. Defaults are tuned on Fashion-MNIST (see docs/audit.md).
 struct AuditOptions {
-  /// Most sample indices listed in one finding (the most extreme first).
+  /// Most sample indices listed in one finding (the most extreme first); the rest are counted
+  /// in an evidence line (abbreviate_samples).
   size_t max_samples = 1000;
   /// Outliers: flag an image when one of its robust z-scores (median/MAD within its class) has
   /// |z| above this.
@@ -103,6 +107,12 @@ std::vector<Finding> audit_balance(const data::Dataset& ds, const AuditOptions& 
 /// Throws std::invalid_argument like the checks, before any of them runs.
 AuditResult run_checks(const data::Dataset& ds, const spec::DataSpec& spec,
                        const AuditOptions& opt = {});
+
+/// Keeps the first `max_samples` of f.samples. When that leaves some out, appends the evidence
+/// line "samples lists the first K of N flagged (M omitted[; where_all])", so a reader of the
+/// report knows the list is not the whole story (`where_all` says where the full list is, e.g.
+/// "exclude.txt holds every one"). Returns M (0 when nothing was left out).
+size_t abbreviate_samples(Finding& f, size_t max_samples, const std::string& where_all = "");
 
 /// The deterministic steps as a YAML flow list, e.g. "[{scale: 0.00392156862745098}]".
 std::string transforms_to_yaml(const std::vector<spec::TransformSpec>& steps);

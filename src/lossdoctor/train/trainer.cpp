@@ -12,6 +12,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "lossdoctor/model/network.hpp"
@@ -693,13 +694,15 @@ void Trainer::check_checkpoint_model(InputArchive& model_archive, const std::str
   const std::string head =
       path + ": cannot resume: the checkpoint holds another model than this spec builds: ";
   std::vector<std::pair<std::string, torch::Tensor>> mine;
-  for (const auto& p : network_->named_parameters(/*recurse=*/true))
+  for (const auto& p : network_->named_parameters(/*recurse=*/true)) {
     mine.emplace_back(p.key(), p.value());
-  for (const auto& b : network_->named_buffers(/*recurse=*/true))
+  }
+  for (const auto& b : network_->named_buffers(/*recurse=*/true)) {
     mine.emplace_back(b.key(), b.value());
-  std::map<std::string, bool> known;
+  }
+  std::set<std::string> known;
   for (const auto& [name, tensor] : mine) {
-    known[name] = true;
+    known.insert(name);
     const auto it = saved_by_name.find(name);
     if (it == saved_by_name.end()) {
       throw InputError(fmt::format("{}{}{} {} is missing from the checkpoint", head, name,
@@ -728,7 +731,7 @@ void Trainer::load_checkpoint(const data::WarningSink& warn) {
   }
   try {
     InputArchive archive, model_archive, optimizer_archive;
-    archive.load_from(path);
+    archive.load_from(path, device_);  // a run saved on another device resumes on this one
     archive.read("model", model_archive);
     // Every check before any load: torch's load replaces a tensor of another shape silently.
     check_checkpoint_model(model_archive, path);

@@ -439,16 +439,21 @@ TEST(SpecParser, Cifar10Defaults) {
 TEST(SpecParser, FolderFormat) {
   Spec s = parse(kModel +
                  "data: {format: folder, path: imgs, split: 0.2, channels: 3, image_size: [64, 48],"
-                 " skip_bad_images: true, val: {path: /abs/val}}\n");
+                 " skip_bad_images: true}\n");
   EXPECT_EQ(s.data.format, DataSpec::Format::Folder);
   EXPECT_EQ(s.data.path, "cfg/imgs");
   // Split paths are resolved once, to absolute paths (the loader must not join them again).
   EXPECT_EQ(s.data.train.path, fs::absolute("cfg/imgs").string());  // defaults to data.path
-  EXPECT_EQ(s.data.val.path, "/abs/val");
   EXPECT_DOUBLE_EQ(s.data.split, 0.2);
   EXPECT_EQ(s.data.channels, 3);
   EXPECT_EQ(s.data.image_size, (std::pair<int64_t, int64_t>{64, 48}));
   EXPECT_TRUE(s.data.skip_bad_images);
+
+  Spec v = parse(kModel + "data: {format: folder, path: imgs, val: {path: /abs/val}}\n");
+  EXPECT_EQ(v.data.val.path, "/abs/val");
+  // split carves val out of train: given beside val it would be ignored, so it is an error.
+  EXPECT_THROW(parse(kModel + "data: {format: folder, path: imgs, split: 0.2, val: {path: v}}\n"),
+               SpecError);
 
   Spec t = parse(kModel + "data: {format: folder, train: {path: ../x/train}, image_size: 32}\n");
   EXPECT_EQ(t.data.train.path, fs::absolute("x/train").string());
@@ -819,6 +824,59 @@ TEST(BrokenExample, TheTypoIsItsOnlyProblem) {
   EXPECT_EQ(s.layers[3].filters, 64);
   EXPECT_EQ(s.data.path, "/usr/share/datasets/fashion-mnist");
   EXPECT_EQ(s.name, "fashion-cnn-broken");
+}
+
+}  // namespace
+}  // namespace lossdoctor::spec
+
+namespace lossdoctor::spec {
+namespace {
+
+// Text yaml-cpp would mishandle, or report in words no user can act on, is refused first with
+// the line and column.
+TEST(SpecText, NulBytesAndNonUtf8AreRefusedWithTheirPosition) {
+  EXPECT_EQ(error_of(kModel + std::string("name: a\0b\n", 10)),
+            "cfg/exp.yaml:2:8: yaml: a NUL byte: a spec is a text file (is this a binary file?)");
+  EXPECT_EQ(error_of(kModel + "name: caf\xe9\n"),
+            "cfg/exp.yaml:2:10: yaml: not UTF-8 text (save the spec as UTF-8)");
+  EXPECT_EQ(error_of(kModel + "name: café ✓\n"), "no error");  // real UTF-8 is fine
+}
+
+TEST(SpecText, AnUnterminatedQuoteIsNamedNotMistakenForAMissingModel) {
+  EXPECT_EQ(error_of("name: \"run\nmodel: {layers: [relu]}\n"),
+            "cfg/exp.yaml:1:7: yaml: unterminated quote: this \" is never closed");
+  // Apostrophes inside plain words and '#' inside values are not quotes or comments.
+  EXPECT_EQ(error_of(kModel + "name: don't#1 \"x\"\n"), "no error");
+}
+
+TEST(SpecText, DeepNestingIsRefusedBeforeTheYamlParserRecurses) {
+  const std::string deep = "name: " + std::string(5000, '[') + std::string(5000, ']') + "\n";
+  EXPECT_NE(error_of(deep).find("cfg/exp.yaml:1:71: yaml: nested more than 64 levels deep"),
+            std::string::npos)
+      << error_of(deep);
+}
+
+TEST(SpecText, AnAliasBombIsRefusedByTheNodesItWouldExpandTo) {
+  std::string bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 9; ++i) {
+    bomb += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int k = 0; k < 10; ++k) bomb += (k ? ", *a" : "*a") + std::to_string(i - 1);
+    bomb += "]\n";
+  }
+  EXPECT_NE(error_of(bomb + kModel).find("more than 100000 YAML nodes"), std::string::npos);
+  // Ordinary anchors and aliases (a block reused twice) are fine.
+  EXPECT_EQ(error_of("blk: &b [relu]\n" + kModel).find("100000"), std::string::npos);
+}
+
+TEST(SpecText, AnEmptySpecSaysSo) {
+  EXPECT_NE(error_of("").find("the spec is empty"), std::string::npos);
+  EXPECT_NE(error_of("# only a comment\n").find("the spec is empty"), std::string::npos);
+}
+
+TEST(SpecText, AnOverrideIndexTooLargeForAnyListIsOutOfRange) {
+  EXPECT_EQ(error_of(kModel, {"model.layers[99999999999999999999].relu=1"}),
+            "--set model.layers[99999999999999999999].relu=1: override: index "
+            "[99999999999999999999] in 'model.layers[99999999999999999999].relu' is out of range");
 }
 
 }  // namespace

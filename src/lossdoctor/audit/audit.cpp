@@ -13,6 +13,7 @@
 
 #include "lossdoctor/data/channel_stats.hpp"
 #include "lossdoctor/data/pipeline.hpp"
+#include "lossdoctor/train/runnable.hpp"
 #include "lossdoctor/util/atomic_file.hpp"
 #include "lossdoctor/util/errors.hpp"
 
@@ -178,6 +179,7 @@ std::set<int64_t> positions_to_exclude(const std::vector<Finding>& data_check_fi
 report::Report run_audit(const spec::Spec& spec, const AuditRunOptions& options,
                          const data::WarningSink& warn) {
   const data::Dataset ds = data::load_dataset(spec.data, spec.seed, warn);
+  train::check_runnable(spec, ds);  // the same answer as validate: the spec must be runnable
   const auto say = [&](const std::string& line) {
     if (options.progress) options.progress(line);
   };

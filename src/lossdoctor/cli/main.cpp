@@ -25,6 +25,7 @@
 #include "lossdoctor/util/atomic_file.hpp"
 #include "lossdoctor/util/errors.hpp"
 #include "lossdoctor/util/interrupt.hpp"
+#include "lossdoctor/util/output_path.hpp"
 #include "lossdoctor/util/torch_compat.hpp"
 
 namespace {
@@ -87,6 +88,7 @@ struct TrainArgs {
 };
 
 int run_train(const CommonArgs& args, const TrainArgs& targs) {
+  if (!targs.out_dir.empty()) require_writable_dir("--out", targs.out_dir);
   const spec::Spec spec = spec::parse_spec_file(args.spec_path, args.overrides);
   train::TrainOptions options;
   options.run_dir = targs.out_dir;
@@ -141,6 +143,12 @@ train::Progress progress_of(bool quiet, const std::string& progress) {
 
 void print_line(const std::string& line) { fmt::print(stderr, "{}\n", line); }
 
+/// Fails fast on a --json or --record file that could not be written at the end.
+void check_report_paths(const DoctorArgs& dargs) {
+  if (!dargs.json_path.empty()) require_writable_file("--json", dargs.json_path);
+  if (!dargs.record_path.empty()) require_writable_file("--record", dargs.record_path);
+}
+
 /// Prints the report and writes its JSON; returns the exit status (0 healthy, 1 faults).
 int finish_report(const report::Report& r, const DoctorArgs& dargs) {
   if (!dargs.json_path.empty()) {
@@ -154,11 +162,13 @@ int finish_report(const report::Report& r, const DoctorArgs& dargs) {
 }
 
 int run_lint(const CommonArgs& args, const DoctorArgs& dargs) {
+  check_report_paths(dargs);
   const spec::Spec spec = spec::parse_spec_file(args.spec_path, args.overrides);
   return finish_report(doctor::lint(spec, print_warning), dargs);
 }
 
 int run_diagnose(const CommonArgs& args, const DoctorArgs& dargs, const std::string& progress) {
+  check_report_paths(dargs);
   const spec::Spec spec = spec::parse_spec_file(args.spec_path, args.overrides);
   doctor::DiagnoseOptions options;
   if (dargs.budget_steps > 0) options.budget_steps = dargs.budget_steps;
@@ -187,6 +197,7 @@ struct LrFindArgs {
 };
 
 int run_lr_find(const CommonArgs& args, const LrFindArgs& largs) {
+  if (!largs.json_path.empty()) require_writable_file("--json", largs.json_path);
   const spec::Spec spec = spec::parse_spec_file(args.spec_path, args.overrides);
   if (largs.min_lr >= largs.max_lr) {
     throw InputError(
@@ -229,6 +240,8 @@ int run_repair(const CommonArgs& args, const RepairArgs& rargs) {
     throw InputError(
         fmt::format("-o {}: refusing to overwrite the spec being repaired", rargs.out_path));
   }
+  if (!rargs.out_path.empty()) require_writable_file("-o", rargs.out_path);
+  if (!rargs.json_path.empty()) require_writable_file("--json", rargs.json_path);
   doctor::RepairOptions options;
   options.out_path = rargs.out_path;
   options.max_rounds = rargs.max_rounds;
@@ -265,6 +278,8 @@ struct AuditArgs {
 };
 
 int run_audit_command(const CommonArgs& args, const DoctorArgs& dargs, const AuditArgs& aargs) {
+  check_report_paths(dargs);
+  if (!aargs.out_dir.empty()) require_writable_dir("--out", aargs.out_dir);
   const spec::Spec spec = spec::parse_spec_file(args.spec_path, args.overrides);
   audit::AuditRunOptions options;
   options.label_issues = !aargs.no_labels;
@@ -469,6 +484,16 @@ int main(int argc, char** argv) {
     if (*repair_cmd) return run_repair(common, rargs);
   } catch (const InputError& e) {
     fmt::print(stderr, "{}\n", e.what());
+    return kExitBadInput;
+  } catch (const fs::filesystem_error& e) {
+    // A path the user gave (or a folder under it) that cannot be read: a symlink loop, a
+    // permission, a vanished file. Input, not a bug.
+    fmt::print(stderr, "{}: {}\n", e.path1().string(), e.code().message());
+    return kExitBadInput;
+  } catch (const std::bad_alloc&) {
+    fmt::print(stderr,
+               "out of memory: the spec or its data asks for more memory than this machine can "
+               "give (lower batch_size, image sizes, model width or data.train.limit)\n");
     return kExitBadInput;
   } catch (const c10::Error& e) {
     fmt::print(stderr, "internal error: {}\n", compat::error_message(e));

@@ -16,6 +16,7 @@
 
 #include "lossdoctor/data/image_check.hpp"
 #include "lossdoctor/util/errors.hpp"
+#include "lossdoctor/util/memory.hpp"
 
 namespace fs = std::filesystem;
 
@@ -423,6 +424,18 @@ Split read_folder(const std::string& root, const std::vector<std::string>& class
   } else if (options.expected_size) {
     h = options.expected_size->first;
     w = options.expected_size->second;
+  }
+  if (h > 0 && w > 0) {
+    // Decoded pixels (8-bit) and their float32 copy, known before the first image is resized.
+    const double bytes = 5.0 * static_cast<double>(listing.size()) * channels *
+                         static_cast<double>(h) * static_cast<double>(w);
+    if (!fits_in_memory(bytes)) {
+      throw DataError(root,
+                      fmt::format("{} images of {}×{}×{} need {}; this machine has {} "
+                                  "(lower data.image_size)",
+                                  listing.size(), channels, h, w, format_bytes(bytes),
+                                  format_bytes(static_cast<double>(physical_memory_bytes()))));
+    }
   }
   const int flags = channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR;
   for (size_t i = 0; i < listing.size(); ++i) {

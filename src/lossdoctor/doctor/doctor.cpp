@@ -9,6 +9,7 @@
 #include "lossdoctor/diagnose/verdict.hpp"
 #include "lossdoctor/lint/lint.hpp"
 #include "lossdoctor/probe/trainer_probe.hpp"
+#include "lossdoctor/train/runnable.hpp"
 
 namespace lossdoctor::doctor {
 namespace {
@@ -103,6 +104,7 @@ class SettleWatcher : public train::TrainObserver {
 
 report::Report lint(const spec::Spec& spec, const data::WarningSink& warn) {
   const data::Dataset ds = data::load_dataset(spec.data, spec.seed, warn);
+  train::check_runnable(spec, ds);  // a model that cannot be built is bad input, not "healthy"
   const lint::LintResult result = lint::lint_spec(spec, lint_context(ds, spec));
   report::Report r;
   r.command = "lint";

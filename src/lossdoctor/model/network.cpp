@@ -5,6 +5,7 @@
 #include <torch/nn/modules.h>
 
 #include "lossdoctor/model/init.hpp"
+#include "lossdoctor/model/plan.hpp"
 #include "lossdoctor/util/errors.hpp"
 
 namespace lossdoctor::model {
@@ -20,29 +21,6 @@ class GlobalAvgPoolImpl : public torch::nn::Module {
 };
 TORCH_MODULE(GlobalAvgPool);
 
-std::string shape_str(const Shape& shape) { return fmt::format("[{}]", fmt::join(shape, "×")); }
-
-[[noreturn]] void fail(const spec::LayerSpec& layer, const std::string& message) {
-  throw SpecError(layer.where.str(), layer.key_path, message);
-}
-
-void require_image(const spec::LayerSpec& layer, const Shape& in) {
-  if (in.size() != 3) {
-    fail(layer, fmt::format("{} needs an image input [C, H, W], got {}",
-                            layer_kind_name(layer.kind), shape_str(in)));
-  }
-}
-
-/// Output size of a sliding window; fails with a message naming the layer when it does not fit.
-int64_t window_out(const spec::LayerSpec& layer, int64_t in, int64_t window, int64_t stride,
-                   int64_t pad, const char* what) {
-  if (in + 2 * pad < window) {
-    fail(layer,
-         fmt::format("{} {} is larger than its input {} (padding {})", what, window, in, pad));
-  }
-  return (in + 2 * pad - window) / stride + 1;
-}
-
 class Builder {
  public:
   Builder(torch::nn::Module& owner, const spec::InitSpec& model_init)
@@ -54,7 +32,6 @@ class Builder {
       const auto& ls = specs[i];
       const std::string name = fmt::format("{}layers[{}].{}", prefix, i, layer_kind_name(ls.kind));
       if (ls.kind == Kind::Repeat) {
-        if (ls.layers.empty()) fail(ls, "repeat needs at least one layer");
         for (int64_t r = 0; r < ls.times; ++r) {
           shape = build(ls.layers, shape, fmt::format("{}[{}].", name, r), out);
         }
@@ -73,30 +50,18 @@ class Builder {
     layer.where = ls.where;
     layer.kind = ls.kind;
     layer.input_shape = in;
-    Shape shape = in;
+    // Shapes and every "cannot apply" check come from the plan; here only modules are made.
+    const Shape shape = ls.kind == Kind::Residual ? in : plan_layer(ls, in).output_shape;
     const std::string reg_name = fmt::format("l{}_{}", counter_++, layer_kind_name(ls.kind));
 
     switch (ls.kind) {
       case Kind::Conv2d: {
-        require_image(ls, in);
-        int64_t pad = ls.padding;
         auto options =
             torch::nn::Conv2dOptions(in[0], ls.filters, ls.kernel).stride(ls.stride).bias(ls.bias);
-        if (ls.same_padding) {
-          pad = ls.kernel / 2;
-          if (ls.kernel % 2 == 0 && ls.stride != 1) {
-            fail(ls, "padding 'same' with an even kernel needs stride 1");
-          }
-        }
         if (ls.same_padding && ls.kernel % 2 == 0) {
           options.padding(torch::kSame);
-          shape = {ls.filters, in[1], in[2]};
-          window_out(ls, in[1], ls.kernel, 1, pad, "kernel");
-          window_out(ls, in[2], ls.kernel, 1, pad, "kernel");
         } else {
-          options.padding(pad);
-          shape = {ls.filters, window_out(ls, in[1], ls.kernel, ls.stride, pad, "kernel"),
-                   window_out(ls, in[2], ls.kernel, ls.stride, pad, "kernel")};
+          options.padding(ls.same_padding ? ls.kernel / 2 : ls.padding);
         }
         torch::nn::Conv2d conv(options);
         layer.weight = conv->weight;
@@ -105,26 +70,19 @@ class Builder {
         break;
       }
       case Kind::Dense: {
-        if (in.size() != 1) {
-          fail(ls, fmt::format("dense needs a flat input, got {}; add `- flatten` before it",
-                               shape_str(in)));
-        }
         torch::nn::Linear linear(torch::nn::LinearOptions(in[0], ls.units).bias(ls.bias));
         layer.weight = linear->weight;
         layer.bias = linear->bias;
         layer.module = torch::nn::AnyModule(linear);
-        shape = {ls.units};
         break;
       }
       case Kind::BatchNorm:
         if (in.size() == 3) {
           layer.module = torch::nn::AnyModule(torch::nn::BatchNorm2d(
               torch::nn::BatchNorm2dOptions(in[0]).momentum(ls.momentum).eps(ls.eps)));
-        } else if (in.size() == 1) {
+        } else {
           layer.module = torch::nn::AnyModule(torch::nn::BatchNorm1d(
               torch::nn::BatchNorm1dOptions(in[0]).momentum(ls.momentum).eps(ls.eps)));
-        } else {
-          fail(ls, fmt::format("batchnorm needs [C, H, W] or [features], got {}", shape_str(in)));
         }
         break;
       case Kind::ReLU:
@@ -152,10 +110,7 @@ class Builder {
         break;
       case Kind::MaxPool:
       case Kind::AvgPool: {
-        require_image(ls, in);
         const int64_t stride = ls.pool_stride > 0 ? ls.pool_stride : ls.size;
-        shape = {in[0], window_out(ls, in[1], ls.size, stride, 0, "pool size"),
-                 window_out(ls, in[2], ls.size, stride, 0, "pool size")};
         if (ls.kind == Kind::MaxPool) {
           layer.module = torch::nn::AnyModule(
               torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(ls.size).stride(stride)));
@@ -166,42 +121,23 @@ class Builder {
         break;
       }
       case Kind::GlobalAvgPool:
-        require_image(ls, in);
-        shape = {in[0]};
         layer.module = torch::nn::AnyModule(GlobalAvgPool());
         break;
       case Kind::Dropout:
         layer.module = torch::nn::AnyModule(torch::nn::Dropout(torch::nn::DropoutOptions(ls.rate)));
         break;
-      case Kind::Flatten: {
-        int64_t n = 1;
-        for (int64_t d : in) n *= d;
-        shape = {n};
+      case Kind::Flatten:
         layer.module = torch::nn::AnyModule(torch::nn::Flatten());
         break;
-      }
       case Kind::Softmax:
+        layer.module = torch::nn::AnyModule(torch::nn::Softmax(torch::nn::SoftmaxOptions(1)));
+        break;
       case Kind::LogSoftmax:
-        if (in.size() != 1) {
-          fail(ls, fmt::format("{} needs a flat input of class scores, got {}",
-                               layer_kind_name(ls.kind), shape_str(in)));
-        }
-        if (ls.kind == Kind::Softmax) {
-          layer.module = torch::nn::AnyModule(torch::nn::Softmax(torch::nn::SoftmaxOptions(1)));
-        } else {
-          layer.module =
-              torch::nn::AnyModule(torch::nn::LogSoftmax(torch::nn::LogSoftmaxOptions(1)));
-        }
+        layer.module = torch::nn::AnyModule(torch::nn::LogSoftmax(torch::nn::LogSoftmaxOptions(1)));
         break;
       case Kind::Residual: {
-        if (ls.layers.empty()) fail(ls, "residual needs at least one layer");
         auto block = std::make_shared<ResidualImpl>();
-        const Shape inner = build(ls.layers, in, name + ".", block->stack);
-        if (inner != in) {
-          fail(ls, fmt::format("residual block changes the shape {} → {}; output = input + "
-                               "layers(input) needs them equal",
-                               shape_str(in), shape_str(inner)));
-        }
+        build(ls.layers, in, name + ".", block->stack);  // plan_network checked its shape
         layer.residual = block;
         owner_.register_module(reg_name, block);
         layer.output_shape = shape;
@@ -248,6 +184,7 @@ torch::Tensor LayerStack::forward(torch::Tensor x, const LayerObserver* observer
 NetworkImpl::NetworkImpl(const std::vector<spec::LayerSpec>& layers,
                          const spec::InitSpec& model_init, std::vector<int64_t> input_shape)
     : input_shape_(std::move(input_shape)) {
+  plan_network(layers, input_shape_);  // every shape and size check, before any allocation
   Builder builder(*this, model_init);
   output_shape_ = builder.build(layers, input_shape_, "", stack_);
 }

@@ -37,6 +37,11 @@ constexpr int64_t kMaxBatch = 1000000;     // batch_size
 constexpr int64_t kMaxImageSide = 65536;   // resize, image_size, random_crop
 constexpr int64_t kMaxRepeat = 10000;      // repeat.times
 constexpr const char* kRootPath = "spec";  // key path used for top-level messages
+// Bounds on the text itself, checked before yaml-cpp sees it: a spec is a few hundred lines, and
+// yaml-cpp recurses per nesting level and expands aliases on every walk.
+constexpr size_t kMaxSpecBytes = 1 << 20;      // 1 MiB
+constexpr int kMaxNesting = 64;                // flow brackets and block indentation levels
+constexpr int64_t kMaxExpandedNodes = 100000;  // nodes seen when every alias is expanded
 constexpr const char* kDefaultIdxPath = "/usr/share/datasets/fashion-mnist";
 
 // ---------------------------------------------------------------------------------------------
@@ -849,6 +854,10 @@ DataSpec read_data(const Ctx& c, const YAML::Node& n, const YAML::Node& owner) {
       c.fail(m.key_loc("split"), "data", "'split' is only used with format: folder");
     m.number_if(
         "split", d.split, [](double v) { return v >= 0 && v < 1; }, "in [0, 1)");
+    if (d.split > 0 && m.has("val")) {
+      c.fail(m.key_loc("split"), "data.split",
+             "carves a validation set out of train, but data.val is given too; remove one");
+    }
   }
   m.boolean("shuffle", d.shuffle);
   if (m.has("num_classes"))
@@ -1130,6 +1139,10 @@ void apply_override(Ctx& c, YAML::Node& root, const std::string& text) {
           digits.find_first_not_of("0123456789") != std::string::npos)
         throw SpecError(where, "override",
                         fmt::format("malformed key path '{}': expected [index] after a key", key));
+      if (digits.size() > 9) {
+        throw SpecError(where, "override",
+                        fmt::format("index [{}] in '{}' is out of range", digits, key));
+      }
       segs.push_back({true, "", static_cast<size_t>(std::stoull(digits))});
       i = close + 1;
       expect_name = false;
@@ -1215,9 +1228,113 @@ void apply_override(Ctx& c, YAML::Node& root, const std::string& text) {
   c.origins().push_back({canonical(segs, segs.size()), text, false});
 }
 
+std::string at_line(const std::string& label, const std::string& text, size_t offset) {
+  const auto begin = text.begin();
+  const auto line = std::count(begin, begin + static_cast<std::ptrdiff_t>(offset), '\n') + 1;
+  const size_t line_start = text.rfind('\n', offset == 0 ? 0 : offset - 1);
+  const size_t column = offset - (line_start == std::string::npos ? 0 : line_start + 1) + 1;
+  return fmt::format("{}:{}:{}", label, line, column);
+}
+
+/// Length of the UTF-8 sequence starting at text[i], or 0 when it is not valid UTF-8.
+size_t utf8_length(const std::string& text, size_t i) {
+  const auto b = static_cast<unsigned char>(text[i]);
+  const size_t n = b < 0x80           ? 1
+                   : (b >> 5) == 0x6  ? 2
+                   : (b >> 4) == 0xe  ? 3
+                   : (b >> 3) == 0x1e ? 4
+                                      : 0;
+  if (n == 0 || i + n > text.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    if ((static_cast<unsigned char>(text[i + k]) >> 6) != 0x2) return 0;
+  }
+  return n;
+}
+
+/// What yaml-cpp handles badly or reports in words no user can act on: NUL bytes, text that is
+/// not UTF-8, nesting deep enough to exhaust its recursion ("bad file"), a double quote that is
+/// never closed (yaml-cpp swallows the rest of the file into one string and the user reads
+/// "missing required key 'model'").
+void check_text(const std::string& text, const std::string& label) {
+  int depth = 0;
+  bool in_comment = false;
+  char quote = 0;
+  size_t quote_at = 0;
+  auto token_start = [&](size_t i) {
+    if (i == 0) return true;
+    const char p = text[i - 1];
+    return p == ' ' || p == '\t' || p == '\n' || p == '[' || p == '{' || p == ',';
+  };
+  for (size_t i = 0; i < text.size();) {
+    const char ch = text[i];
+    if (ch == '\0') {
+      throw SpecError(at_line(label, text, i), "yaml",
+                      "a NUL byte: a spec is a text file (is this a binary file?)");
+    }
+    const size_t n = utf8_length(text, i);
+    if (n == 0) {
+      throw SpecError(at_line(label, text, i), "yaml", "not UTF-8 text (save the spec as UTF-8)");
+    }
+    if (ch == '\n') {
+      in_comment = false;
+      if (quote == '\'') quote = 0;  // single quotes: only depth matters, keep it simple
+    } else if (in_comment) {
+      // nothing: brackets and quotes in comments do not count
+    } else if (quote != 0) {
+      if (ch == quote) {
+        quote = 0;
+      } else if (ch == '\\' && quote == '"') {
+        ++i;  // an escaped character, e.g. \"
+      }
+    } else if (ch == '#' && token_start(i)) {
+      in_comment = true;
+    } else if ((ch == '"' || ch == '\'') && token_start(i)) {
+      quote = ch;
+      quote_at = i;
+    } else if (ch == '[' || ch == '{') {
+      if (++depth > kMaxNesting) {
+        throw SpecError(
+            at_line(label, text, i), "yaml",
+            fmt::format("nested more than {} levels deep; a spec needs a handful", kMaxNesting));
+      }
+    } else if ((ch == ']' || ch == '}') && depth > 0) {
+      --depth;
+    }
+    i += n;
+  }
+  if (quote == '"') {
+    throw SpecError(at_line(label, text, quote_at), "yaml",
+                    "unterminated quote: this \" is never closed");
+  }
+}
+
+/// Counts the nodes a walk would visit with every alias expanded, stopping at the budget: an
+/// alias bomb (each anchor a list of ten aliases of the previous) is a few lines of text but
+/// billions of nodes to anything that walks it.
+void count_expanded(const YAML::Node& node, int64_t& budget, int depth, const std::string& label) {
+  if (--budget < 0 || depth > kMaxNesting) {
+    const YAML::Mark m = node.Mark();
+    throw SpecError(
+        m.is_null() ? label : fmt::format("{}:{}:{}", label, m.line + 1, m.column + 1), "yaml",
+        depth > kMaxNesting ? fmt::format("nested more than {} levels deep", kMaxNesting)
+                            : fmt::format("the spec expands to more than {} YAML nodes once its "
+                                          "aliases (*name) are expanded; an alias bomb?",
+                                          kMaxExpandedNodes));
+  }
+  if (node.IsSequence()) {
+    for (const auto& child : node) count_expanded(child, budget, depth + 1, label);
+  } else if (node.IsMap()) {
+    for (const auto& kv : node) {
+      count_expanded(kv.first, budget, depth + 1, label);
+      count_expanded(kv.second, budget, depth + 1, label);
+    }
+  }
+}
+
 Spec parse(const std::string& text, const std::string& label,
            const std::vector<std::string>& overrides) {
   Ctx c(label, fs::path(label).parent_path());
+  check_text(text, label);
   YAML::Node root;
   try {
     const std::vector<YAML::Node> docs = YAML::LoadAll(text);
@@ -1231,11 +1348,18 @@ Spec parse(const std::string& text, const std::string& label,
                       docs.size()));
     }
     if (!docs.empty()) root = docs.front();
+    int64_t budget = kMaxExpandedNodes;
+    count_expanded(root, budget, 0, label);
   } catch (const YAML::Exception& e) {
     std::string where = e.mark.is_null()
                             ? label
                             : fmt::format("{}:{}:{}", label, e.mark.line + 1, e.mark.column + 1);
     throw SpecError(where, "yaml", e.msg);
+  }
+  if ((!root.IsDefined() || root.IsNull()) && overrides.empty()) {
+    throw SpecError(label, kRootPath,
+                    "the spec is empty; it needs at least model.layers (docs/spec.md, "
+                    "examples/fashion-mnist.yaml)");
   }
   for (const auto& o : overrides) apply_override(c, root, o);
   Spec s;
@@ -1257,11 +1381,20 @@ Spec parse_spec_file(const std::string& path, const std::vector<std::string>& ov
   if (fs::is_directory(path, ec)) throw SpecError(path, "spec", "is a directory, not a spec file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw SpecError(path, "spec", std::string("cannot read file: ") + std::strerror(errno));
-  std::ostringstream ss;
-  ss << in.rdbuf();
+  // Read at most one byte past the limit: /dev/zero or a mistaken data file ends here, not in
+  // an exhausted memory.
+  std::string text(kMaxSpecBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
   if (in.bad())
     throw SpecError(path, "spec", std::string("cannot read file: ") + std::strerror(errno));
-  return parse(ss.str(), path, overrides);
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (text.size() > kMaxSpecBytes) {
+    throw SpecError(path, "spec",
+                    fmt::format("larger than {} KiB: a spec is a short YAML file (is this a data "
+                                "file or a device?)",
+                                kMaxSpecBytes / 1024));
+  }
+  return parse(text, path, overrides);
 }
 
 Spec parse_spec_text(const std::string& yaml_text, const std::string& file_label,

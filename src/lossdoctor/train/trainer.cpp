@@ -18,6 +18,7 @@
 #include "lossdoctor/model/network.hpp"
 #include "lossdoctor/train/loss.hpp"
 #include "lossdoctor/train/progress.hpp"
+#include "lossdoctor/train/runnable.hpp"
 #include "lossdoctor/util/atomic_file.hpp"
 #include "lossdoctor/util/clock.hpp"
 #include "lossdoctor/util/errors.hpp"
@@ -379,41 +380,19 @@ Trainer::Trainer(const spec::Spec& spec, TrainOptions options, data::WarningSink
   dataset_ = options_.dataset != nullptr ? *options_.dataset
                                          : data::load_dataset(spec_.data, spec_.seed, warn);
   options_.dataset = nullptr;  // not needed past construction; the caller may free it
-  if (dataset_.train.size() == 0) throw InputError("data: the training split is empty");
+  // Every shape and size check first (train/runnable.hpp): nothing is allocated for a spec that
+  // cannot run, and validate, lint and audit give the same answer.
+  const std::vector<int64_t> input = check_runnable(spec_, dataset_);
 
   data::Pipeline train_pipeline = data::make_train_pipeline(spec_.data);
   val_pipeline_ = data::make_val_pipeline(spec_.data);
-  const auto in_shape = image_shape(dataset_.train.images);
-  const data::Shape3 in3{in_shape[0], in_shape[1], in_shape[2]};
-  const data::Shape3 train_out = train_pipeline.check(in3);
-  if (dataset_.val.size() > 0) {
-    const auto val_in = image_shape(dataset_.val.images);
-    const data::Shape3 val_out = val_pipeline_.check({val_in[0], val_in[1], val_in[2]});
-    if (val_out != train_out) {
-      throw SpecError(spec_.file, "data.transforms",
-                      fmt::format("training images come out as {}×{}×{} but validation images as "
-                                  "{}×{}×{}; the model needs one input shape",
-                                  train_out[0], train_out[1], train_out[2], val_out[0], val_out[1],
-                                  val_out[2]));
-    }
-    val_images_ = val_pipeline_.prepare(dataset_.val.images);
-  }
+  if (dataset_.val.size() > 0) val_images_ = val_pipeline_.prepare(dataset_.val.images);
   train_loader_ = std::make_unique<data::Loader>(train_pipeline.prepare(dataset_.train.images),
                                                  dataset_.train.labels, train_pipeline,
                                                  spec_.batch_size, spec_.data.shuffle, spec_.seed);
 
   torch::manual_seed(spec_.seed);
-  network_ = model::Network(spec_.layers, spec_.init,
-                            std::vector<int64_t>{train_out[0], train_out[1], train_out[2]});
-  const auto& out = network_->output_shape();
-  if (out.size() != 1 || out[0] != dataset_.num_classes) {
-    const auto& last = network_->layers().back();
-    throw SpecError(last.where.str(), last.key_path,
-                    fmt::format("the model outputs {} values per sample but the data has {} "
-                                "classes; the last dense layer needs units: {}",
-                                out.size() == 1 ? std::to_string(out[0]) : "a non-flat tensor of",
-                                dataset_.num_classes, dataset_.num_classes));
-  }
+  network_ = model::Network(spec_.layers, spec_.init, input);
   network_->to(device_);
   optimizer_ = std::make_unique<Optimizer>(spec_.optimizer, network_->parameters());
 

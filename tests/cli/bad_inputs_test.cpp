@@ -1,0 +1,340 @@
+// The bad-input corpus (tests/bad_inputs/): every case runs the built CLI and must end with its
+// expected exit status and message fragments, within a time limit, with no crash, no "internal
+// error" and no partial output file. A case is one file; its leading comment lines say how to run
+// it (tests/bad_inputs/README.md):
+//
+//   # argv: validate {spec}          (default; {spec} {data} {tmp} are substituted)
+//   # exit: 2
+//   # expect: model.layers[0].conv2d.filters      (repeatable: all must appear)
+//
+// The file itself, with {data} and {tmp} substituted, is written as {spec}. {data} is a fixture
+// folder of small valid and damaged data files the test writes first (see write_fixtures).
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "lossdoctor/data/image_io.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path kCorpus = fs::path(LOSSDOCTOR_SOURCE_DIR) / "tests" / "bad_inputs";
+
+struct Case {
+  std::string name;  ///< path relative to the corpus, e.g. "spec/conv-filters-zero.yaml"
+  std::string argv = "validate {spec}";
+  int exit = 2;
+  std::vector<std::string> expect;
+  std::string body;
+};
+
+/// gtest prints a parameter that fails: the case's name, not 128 bytes of hex.
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
+std::string read_all(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+Case parse_case(const fs::path& path) {
+  Case c;
+  c.name = fs::relative(path, kCorpus).string();
+  c.body = read_all(path);
+  std::istringstream lines(c.body);
+  std::string line;
+  while (std::getline(lines, line) && line.rfind('#', 0) == 0) {
+    auto take = [&](const std::string& key, std::string& into) {
+      const std::string tag = "# " + key + ":";
+      if (line.rfind(tag, 0) != 0) return false;
+      into = line.substr(tag.size());
+      into.erase(0, into.find_first_not_of(' '));
+      return true;
+    };
+    std::string value;
+    if (take("argv", value))
+      c.argv = value;
+    else if (take("exit", value))
+      c.exit = std::stoi(value);
+    else if (take("expect", value))
+      c.expect.push_back(value);
+  }
+  return c;
+}
+
+std::vector<Case> load_corpus() {
+  std::vector<Case> cases;
+  if (!fs::is_directory(kCorpus)) return cases;
+  for (const auto& entry : fs::recursive_directory_iterator(kCorpus)) {
+    const auto ext = entry.path().extension();
+    if (entry.is_regular_file() && (ext == ".yaml" || ext == ".case")) {
+      cases.push_back(parse_case(entry.path()));
+    }
+  }
+  std::sort(cases.begin(), cases.end(),
+            [](const Case& a, const Case& b) { return a.name < b.name; });
+  return cases;
+}
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
+    s.replace(at, from.size(), to);
+  }
+  return s;
+}
+
+// ---- fixtures: small valid data and damaged copies ----------------------------------------
+
+void put_be32(std::string& v, uint32_t x) {
+  for (int shift : {24, 16, 8, 0}) v.push_back(static_cast<char>((x >> shift) & 0xff));
+}
+
+std::string idx_images(uint32_t n, uint32_t h, uint32_t w, uint32_t declared_n) {
+  std::string v;
+  put_be32(v, 0x00000803);
+  put_be32(v, declared_n);
+  put_be32(v, h);
+  put_be32(v, w);
+  for (uint32_t i = 0; i < n * h * w; ++i) v.push_back(static_cast<char>((i * 37 + i / 64) % 251));
+  return v;
+}
+
+std::string idx_labels(uint32_t n, int classes, uint32_t declared_n, int bad_at = -1) {
+  std::string v;
+  put_be32(v, 0x00000801);
+  put_be32(v, declared_n);
+  for (uint32_t i = 0; i < n; ++i) {
+    v.push_back(static_cast<char>(static_cast<int>(i) == bad_at ? 200 : i % classes));
+  }
+  return v;
+}
+
+void write_raw(const fs::path& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+std::string gzip(const std::string& bytes) {
+  const fs::path tmp = fs::temp_directory_path() / ("ld-bad-gz-" + std::to_string(::getpid()));
+  gzFile f = gzopen(tmp.c_str(), "wb");
+  if (!bytes.empty()) gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
+  gzclose(f);
+  std::string out = read_all(tmp);
+  fs::remove(tmp);
+  return out;
+}
+
+void save_png(const fs::path& path, int64_t h, int64_t w, int seed) {
+  auto t = at::empty({3, h, w}, at::kFloat);
+  auto a = t.accessor<float, 3>();
+  for (int c = 0; c < 3; ++c)
+    for (int64_t y = 0; y < h; ++y)
+      for (int64_t x = 0; x < w; ++x)
+        a[c][y][x] = static_cast<float>((seed * 31 + c * 40 + y * 7 + x * 3) % 256);
+  lossdoctor::data::save_image(path.string(), t);
+}
+
+/// Writes {data}: idx/ (valid and damaged IDX files, 8×8, 3 classes), cifar/, folder/ trees
+/// and exclude files. Names are what the cases refer to.
+void write_fixtures(const fs::path& data) {
+  const fs::path idx = data / "idx";
+  fs::create_directories(idx);
+  const std::string images = idx_images(60, 8, 8, 60), labels = idx_labels(60, 3, 60);
+  write_raw(idx / "train-images", images);
+  write_raw(idx / "train-labels", labels);
+  write_raw(idx / "val-images", idx_images(30, 8, 8, 30));
+  write_raw(idx / "val-labels", idx_labels(30, 3, 30));
+  write_raw(idx / "train-images.gz", gzip(images));
+  write_raw(idx / "train-labels.gz", gzip(labels));
+  write_raw(idx / "val-images-10x10", idx_images(30, 10, 10, 30));
+  std::string flipped = gzip(images);
+  flipped[flipped.size() / 2] = static_cast<char>(flipped[flipped.size() / 2] ^ 0x5a);
+  write_raw(idx / "flipped-images.gz", flipped);
+  const std::string gz = gzip(images);
+  write_raw(idx / "truncated-images.gz", gz.substr(0, gz.size() / 2));
+  write_raw(idx / "truncated-images", images.substr(0, 16 + 8 * 8 * 30 + 5));
+  write_raw(idx / "trailing-images", images + std::string(100, '\x07'));
+  write_raw(idx / "header-only-images", images.substr(0, 10));
+  write_raw(idx / "empty-file", "");
+  write_raw(idx / "zero-images", idx_images(0, 8, 8, 0));
+  write_raw(idx / "zero-labels", idx_labels(0, 3, 0));
+  write_raw(idx / "huge-count-images", idx_images(1, 8, 8, 0x7fffffff));
+  std::string huge_dims;
+  put_be32(huge_dims, 0x00000803);
+  put_be32(huge_dims, 1000000);
+  put_be32(huge_dims, 100000);
+  put_be32(huge_dims, 100000);
+  write_raw(idx / "huge-dims-images", huge_dims);
+  // A gzip "bomb": a tiny file whose header declares 10^6 images of 1000×1000.
+  write_raw(idx / "bomb-images.gz", gzip(huge_dims + std::string(1 << 20, '\0')));
+  std::string bad_magic = images;
+  bad_magic[3] = 0x01;
+  write_raw(idx / "bad-magic-images", bad_magic);
+  write_raw(idx / "labels-as-images", labels);
+  write_raw(idx / "out-of-range-labels", idx_labels(60, 3, 60, 17));
+  write_raw(idx / "short-labels", idx_labels(59, 3, 59));
+  write_raw(idx / "truncated-labels", idx_labels(60, 3, 60).substr(0, 40));
+  write_raw(idx / "text-file", "this is not an IDX file\n");
+
+  const fs::path cifar = data / "cifar";
+  fs::create_directories(cifar);
+  std::string records;
+  for (int r = 0; r < 20; ++r) {
+    records.push_back(static_cast<char>(r % 10));
+    for (int i = 0; i < 3072; ++i) records.push_back(static_cast<char>((r * 13 + i) % 256));
+  }
+  write_raw(cifar / "data_batch_1.bin", records);
+  write_raw(cifar / "test_batch.bin", records);
+  write_raw(cifar / "truncated.bin", records.substr(0, 3073 * 5 + 100));
+  std::string bad_label = records;
+  bad_label[3073 * 2] = static_cast<char>(42);
+  write_raw(cifar / "bad-label.bin", bad_label);
+  write_raw(cifar / "empty.bin", "");
+
+  const fs::path folder = data / "folder";
+  for (const char* cls : {"ant", "bee"}) {
+    fs::create_directories(folder / "good" / cls);
+    for (int i = 0; i < 6; ++i)
+      save_png(folder / "good" / cls / ("img" + std::to_string(i) + ".png"), 8, 8, i);
+  }
+  fs::create_directories(folder / "good-val" / "ant");
+  save_png(folder / "good-val" / "ant" / "v.png", 8, 8, 3);
+  fs::create_directories(folder / "val-new-class" / "wasp");
+  save_png(folder / "val-new-class" / "wasp" / "v.png", 8, 8, 3);
+  fs::copy(folder / "good", folder / "truncated-png", fs::copy_options::recursive);
+  const std::string png = read_all(folder / "good" / "ant" / "img0.png");
+  write_raw(folder / "truncated-png" / "ant" / "img0.png", png.substr(0, png.size() * 2 / 3));
+  fs::copy(folder / "good", folder / "truncated-jpeg", fs::copy_options::recursive);
+  const fs::path jpg = folder / "truncated-jpeg" / "bee" / "photo.jpg";
+  auto big = at::rand({3, 64, 64}) * 255;
+  lossdoctor::data::save_image(jpg.string(), big);
+  const std::string jpeg = read_all(jpg);
+  write_raw(jpg, jpeg.substr(0, jpeg.size() / 2));
+  fs::copy(folder / "good", folder / "garbage-image", fs::copy_options::recursive);
+  write_raw(folder / "garbage-image" / "ant" / "img0.png", "not a png at all");
+  fs::copy(folder / "good", folder / "mixed-sizes", fs::copy_options::recursive);
+  save_png(folder / "mixed-sizes" / "bee" / "big.png", 12, 9, 1);
+  fs::create_directories(folder / "one-class" / "ant");
+  save_png(folder / "one-class" / "ant" / "a.png", 8, 8, 1);
+  fs::create_directories(folder / "empty-class" / "ant");
+  fs::create_directories(folder / "empty-class" / "bee");
+  save_png(folder / "empty-class" / "ant" / "a.png", 8, 8, 1);
+  fs::create_directories(folder / "no-classes");
+  fs::copy(folder / "good", folder / "symlink-loop", fs::copy_options::recursive);
+  fs::create_directory_symlink("loop", folder / "symlink-loop" / "loop");
+
+  const fs::path ex = data / "exclude";
+  fs::create_directories(ex / "a-directory");
+  write_raw(ex / "text.txt", "3\nseven\n");
+  write_raw(ex / "negative.txt", "-1\n");
+  write_raw(ex / "overflow.txt", "99999999999999999999999\n");
+  write_raw(ex / "out-of-range.txt", "1000\n");
+  write_raw(ex / "everything.txt", [] {
+    std::string s;
+    for (int i = 0; i < 60; ++i) s += std::to_string(i) + "\n";
+    return s;
+  }());
+  write_raw(ex / "binary.txt", std::string("\x00\x01\x02\xff", 4));
+}
+
+struct Outcome {
+  int code = -1;
+  bool signalled = false;
+  std::string out;
+};
+
+/// Runs the CLI with a hard time limit (a hang is a failure, not a stuck test).
+Outcome run(const std::string& args, const fs::path& cwd) {
+  // LOSSDOCTOR_CLI runs the corpus against another binary (e.g. a frozen copy).
+  const char* cli = std::getenv("LOSSDOCTOR_CLI");
+  const std::string cmd = "cd '" + cwd.string() + "' && timeout -s KILL 120 " +
+                          (cli != nullptr ? cli : LOSSDOCTOR_CLI_PATH) + " --threads 1 " + args +
+                          " 2>&1 </dev/null";
+  Outcome o;
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) {
+    if (o.out.size() < (1u << 20)) o.out.append(buf, n);
+  }
+  const int status = ::pclose(pipe);
+  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  // The shell reports a child killed by a signal as 128 + signal.
+  o.signalled = !WIFEXITED(status) || o.code > 128;
+  return o;
+}
+
+class BadInput : public ::testing::TestWithParam<Case> {};
+
+TEST_P(BadInput, EndsCleanlyWithItsMessage) {
+  const Case& c = GetParam();
+  const fs::path tmp =
+      fs::temp_directory_path() / ("ld-bad-" + std::to_string(::getpid()) + "-" +
+                                   replace_all(replace_all(c.name, "/", "_"), ".", "_"));
+  fs::remove_all(tmp);
+  fs::create_directories(tmp / "out");
+  const fs::path data = tmp / "data";
+  write_fixtures(data);
+  auto subst = [&](const std::string& s) {
+    return replace_all(replace_all(s, "{data}", data.string()), "{tmp}", tmp.string());
+  };
+  const fs::path spec = tmp / fs::path(c.name).filename();
+  write_raw(spec, subst(c.body));
+  const std::string args = replace_all(subst(c.argv), "{spec}", spec.string());
+
+  const Outcome o = run(args, tmp);
+  SCOPED_TRACE("lossdoctor " + args + "\n" + o.out);
+  EXPECT_FALSE(o.signalled) << "killed by a signal or the 120 s limit (exit " << o.code << ")";
+  EXPECT_EQ(o.code, c.exit);
+  EXPECT_EQ(o.out.find("internal error"), std::string::npos);
+  for (const auto& fragment : c.expect) {
+    EXPECT_NE(o.out.find(subst(fragment)), std::string::npos) << "missing: " << fragment;
+  }
+  // One clear message: the first line says it all (progress and warnings aside).
+  if (c.exit == 2) {
+    EXPECT_LT(std::count(o.out.begin(), o.out.end(), '\n'), 12) << "too many lines for one error";
+  }
+  // No partial output: nothing written under {tmp}/out, no temp files anywhere.
+  if (c.exit != 0) {
+    for (const auto& entry : fs::recursive_directory_iterator(tmp / "out")) {
+      ADD_FAILURE() << "left behind: " << entry.path();
+    }
+  }
+  for (const auto& entry : fs::directory_iterator(tmp)) {
+    EXPECT_EQ(entry.path().filename().string().find(".tmp."), std::string::npos)
+        << "temp file left: " << entry.path();
+  }
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+}
+
+std::string case_test_name(const ::testing::TestParamInfo<Case>& info) {
+  std::string s;
+  for (char ch : info.param.name) s += std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
+  return s;
+}
+
+INSTANTIATE_TEST_SUITE_P(Corpus, BadInput, ::testing::ValuesIn(load_corpus()), case_test_name);
+
+TEST(BadInputCorpus, HasAtLeast150CasesEachWithAnExpectation) {
+  const auto cases = load_corpus();
+  EXPECT_GE(cases.size(), 150u);
+  for (const auto& c : cases) {
+    EXPECT_FALSE(c.expect.empty()) << c.name << ": no '# expect:' line";
+  }
+}
+
+}  // namespace

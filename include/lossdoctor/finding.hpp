@@ -33,7 +33,8 @@ struct Finding {
   /// Spec overrides that remove the cause: key.path → value as YAML text (e.g. "0.001", "true").
   std::map<std::string, std::string> fix;
   std::string severity = "error";  ///< lint: error | warning | info
-  std::vector<int64_t> samples;    ///< audit: flagged sample indices
+  std::vector<int64_t> samples;    ///< audit: flagged sample indices (perhaps only the first)
+  int64_t samples_omitted = 0;     ///< flagged samples left out of `samples` (side files hold all)
 };
 
 /// All cause ids of design.md, in documentation order.

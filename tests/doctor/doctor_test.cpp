@@ -7,8 +7,10 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <set>
 
+#include "lossdoctor/data/image_io.hpp"
 #include "lossdoctor/spec/spec_parser.hpp"
 #include "lossdoctor/util/errors.hpp"
 
@@ -185,6 +187,39 @@ TEST_F(Doctor, LintReportsInjectionToo) {
       "fashion-mnist.yaml", {"data.train.limit=1000", "data.inject.label_noise={fraction: 0.1}"}));
   ASSERT_TRUE(r.injected.count("label_noise"));
   EXPECT_NEAR(static_cast<double>(r.injected.at("label_noise").size()), 100.0, 1.0);
+}
+
+TEST_F(Doctor, LintRefusesAModelThatCannotBeBuiltLikeValidate) {
+  // Shapes are checked against the data (1×28×28, 10 classes), not only the spec's text.
+  EXPECT_THROW(lint(example("fashion-mnist.yaml", {"model.layers[12].dense.units=7"})), SpecError);
+  EXPECT_THROW(lint(example("fashion-mnist.yaml", {"model.layers[3].maxpool.size=64"})),
+               SpecError);
+}
+
+TEST(DoctorNotes, LintAndDiagnoseCountTheImagesSkipBadImagesDropped) {
+  namespace fs = std::filesystem;
+  const fs::path root = fs::temp_directory_path() / ("ld-skip-" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  for (const char* cls : {"a", "b"}) {
+    fs::create_directories(root / cls);
+    for (int i = 0; i < 8; ++i) {
+      data::save_image((root / cls / ("i" + std::to_string(i) + ".png")).string(),
+                       at::full({1, 8, 8}, 40.0 * i + (cls[0] == 'a' ? 0 : 9)));
+    }
+  }
+  std::ofstream(root / "b" / "cut.png") << "\x89PNG\r\n\x1a\n";  // the signature, no more
+  const spec::Spec s = spec::parse_spec_text(
+      "data: {format: folder, path: " + root.string() + ", split: 0.25, skip_bad_images: true}\n"
+      "model: {layers: [flatten, {dense: {units: 2}}]}\nbatch_size: 4\n",
+      (root / "s.yaml").string());
+  const report::Report r = lint(s);
+  const std::string want = "data.skip_bad_images skipped 1 truncated or undecodable image files";
+  EXPECT_TRUE(std::any_of(r.notes.begin(), r.notes.end(),
+                          [&](const std::string& n) { return n.rfind(want, 0) == 0; }));
+  const report::Report d = diagnose(s, quick(5)).report;
+  EXPECT_TRUE(std::any_of(d.notes.begin(), d.notes.end(),
+                          [&](const std::string& n) { return n.rfind(want, 0) == 0; }));
+  fs::remove_all(root);
 }
 
 TEST_F(Doctor, BadSpecThrowsBeforeTraining) {

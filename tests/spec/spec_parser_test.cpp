@@ -881,3 +881,23 @@ TEST(SpecText, AnOverrideIndexTooLargeForAnyListIsOutOfRange) {
 
 }  // namespace
 }  // namespace lossdoctor::spec
+
+namespace lossdoctor::spec {
+namespace {
+
+// yaml-cpp 0.7 loops forever on these (found by fuzz/spec_fuzz): refused first, in the file and
+// in --set values alike.
+TEST(SpecText, AStrayCommaWhereYamlCppWouldLoopForeverIsRefused) {
+  for (const std::string text : {",\n", " ,\n", "# c\n,\n", "{a: 1},\n", "---\n,\n", "&a ,\n",
+                                 "!!map ,\n", "\"x\",\n", "[1],\n"}) {
+    EXPECT_NE(error_of(text).find("a ',' outside any [list] or {mapping}"), std::string::npos)
+        << text << " → " << error_of(text);
+  }
+  EXPECT_NE(error_of(kModel, {"name=,"}).find("--set name=,"), std::string::npos);
+  // Commas inside values, quotes and flow collections are fine.
+  EXPECT_EQ(error_of(kModel + "name: a, b ,c\n"), "no error");
+  EXPECT_EQ(error_of(kModel + "name: \"a, b\"\n"), "no error");
+}
+
+}  // namespace
+}  // namespace lossdoctor::spec

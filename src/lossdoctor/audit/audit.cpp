@@ -198,15 +198,8 @@ report::Report run_audit(const spec::Spec& spec, const AuditRunOptions& options,
   // check's own, which lists every suspect).
   std::vector<char> abbreviated(r.findings.size(), 1);
   for (const auto& n : checks.notes) r.notes.push_back(n.text);
-  if (!ds.skipped_bad_images.empty()) {
-    // Not in the data at all, so no check sees them: the count is the only trace.
-    const auto& skipped = ds.skipped_bad_images;
-    r.notes.push_back(fmt::format(
-        "data.skip_bad_images skipped {} truncated or undecodable image files (in neither "
-        "split): {}{}",
-        skipped.size(),
-        fmt::join(skipped.begin(), skipped.begin() + std::min<size_t>(3, skipped.size()), ", "),
-        skipped.size() > 3 ? fmt::format(", … ({} more)", skipped.size() - 3) : ""));
+  if (const std::string note = data::skipped_images_note(ds); !note.empty()) {
+    r.notes.push_back(note);
   }
 
   std::map<int64_t, int64_t> suggested;

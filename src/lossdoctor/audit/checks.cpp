@@ -906,6 +906,7 @@ size_t abbreviate_samples(Finding& f, size_t max_samples, const std::string& whe
   if (f.samples.size() <= max_samples) return 0;
   const size_t total = f.samples.size(), omitted = total - max_samples;
   f.samples.resize(max_samples);
+  f.samples_omitted = static_cast<int64_t>(omitted);
   f.evidence.push_back(fmt::format("samples lists the first {} of {} flagged ({} omitted{}{})",
                                    max_samples, total, omitted, where_all.empty() ? "" : "; ",
                                    where_all));

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cmath>
@@ -407,6 +408,17 @@ Dataset load_dataset(const spec::DataSpec& spec, uint64_t seed, const WarningSin
   }
   if (spec.inject.sort_by_label) sort_by_label(ds.train, ds.injected);
   return ds;
+}
+
+std::string skipped_images_note(const Dataset& dataset) {
+  const auto& skipped = dataset.skipped_bad_images;
+  if (skipped.empty()) return "";
+  return fmt::format(
+      "data.skip_bad_images skipped {} truncated or undecodable image files (in neither split): "
+      "{}{}",
+      skipped.size(),
+      fmt::join(skipped.begin(), skipped.begin() + std::min<size_t>(3, skipped.size()), ", "),
+      skipped.size() > 3 ? fmt::format(", … ({} more)", skipped.size() - 3) : "");
 }
 
 }  // namespace lossdoctor::data

@@ -59,4 +59,8 @@ using WarningSink = std::function<void(const std::string&)>;
 
 Dataset load_dataset(const spec::DataSpec& spec, uint64_t seed, const WarningSink& warn = {});
 
+/// The report note for skipped_bad_images (their count and the first three), or "" when none
+/// was skipped: not in the data at all, so no check sees them and the note is their only trace.
+std::string skipped_images_note(const Dataset& dataset);
+
 }  // namespace lossdoctor::data

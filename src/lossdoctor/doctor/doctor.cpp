@@ -111,6 +111,9 @@ report::Report lint(const spec::Spec& spec, const data::WarningSink& warn) {
   r.spec = spec.file;
   r.findings = result.findings;
   r.notes = result.notes;
+  if (const std::string note = data::skipped_images_note(ds); !note.empty()) {
+    r.notes.push_back(note);
+  }
   r.injected = injected_of(ds, spec);
   const bool faulty = std::any_of(r.findings.begin(), r.findings.end(), [](const Finding& f) {
     return f.severity == "error" || f.severity == "warning";
@@ -156,6 +159,9 @@ DiagnoseOutcome diagnose(const spec::Spec& spec, const DiagnoseOptions& options,
   if (result.status == train::RunStatus::StoppedByObserver) {
     r.notes.push_back(
         fmt::format("stopped early at step {}: the diagnosis had settled", result.steps));
+  }
+  if (const std::string note = data::skipped_images_note(trainer.dataset()); !note.empty()) {
+    r.notes.push_back(note);
   }
   r.injected = injected_of(trainer.dataset(), spec);
   r.timeline = watcher.timeline;

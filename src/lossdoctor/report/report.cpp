@@ -63,6 +63,7 @@ json finding_to_json(const Finding& f) {
   j["fix"] = fix;
   if (!f.severity.empty()) j["severity"] = f.severity;
   if (!f.samples.empty()) j["samples"] = f.samples;
+  if (f.samples_omitted > 0) j["samples_omitted"] = f.samples_omitted;
   return j;
 }
 
@@ -187,7 +188,13 @@ std::string render_text(const Report& r, bool color) {
     for (const auto& e : f.evidence) out += "   - " + e + "\n";
     if (!f.explanation.empty()) out += "   why: " + f.explanation + "\n";
     if (!f.fix.empty()) out += "   fix: " + fix_as_overrides(f.fix) + "\n";
-    if (!f.samples.empty()) out += fmt::format("   samples flagged: {}\n", f.samples.size());
+    if (!f.samples.empty()) {
+      out += fmt::format("   samples flagged: {}{}\n",
+                         static_cast<int64_t>(f.samples.size()) + f.samples_omitted,
+                         f.samples_omitted > 0
+                             ? fmt::format(" ({} listed in the JSON)", f.samples.size())
+                             : "");
+    }
   }
   if (r.confirmation) {
     const Confirmation& c = *r.confirmation;

@@ -1118,6 +1118,131 @@ std::string trim(const std::string& s) {
   return s.substr(b, e - b + 1);
 }
 
+std::string at_line(const std::string& label, const std::string& text, size_t offset) {
+  const auto begin = text.begin();
+  const auto line = std::count(begin, begin + static_cast<std::ptrdiff_t>(offset), '\n') + 1;
+  const size_t line_start = text.rfind('\n', offset == 0 ? 0 : offset - 1);
+  const size_t column = offset - (line_start == std::string::npos ? 0 : line_start + 1) + 1;
+  return fmt::format("{}:{}:{}", label, line, column);
+}
+
+/// Length of the UTF-8 sequence starting at text[i], or 0 when it is not valid UTF-8.
+size_t utf8_length(const std::string& text, size_t i) {
+  const auto b = static_cast<unsigned char>(text[i]);
+  const size_t n = b < 0x80           ? 1
+                   : (b >> 5) == 0x6  ? 2
+                   : (b >> 4) == 0xe  ? 3
+                   : (b >> 3) == 0x1e ? 4
+                                      : 0;
+  if (n == 0 || i + n > text.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    if ((static_cast<unsigned char>(text[i + k]) >> 6) != 0x2) return 0;
+  }
+  return n;
+}
+
+/// What yaml-cpp handles badly or reports in words no user can act on: NUL bytes, text that is
+/// not UTF-8, nesting deep enough to exhaust its recursion ("bad file"), a double quote that is
+/// never closed (yaml-cpp swallows the rest of the file into one string and the user reads
+/// "missing required key 'model'"), a ',' outside any flow collection where yaml-cpp 0.7 loops
+/// forever (first on a line, or after a quoted scalar, a closed collection, an anchor, a tag or
+/// '---'; found by fuzz/spec_fuzz).
+void check_text(const std::string& text, const std::string& label) {
+  int depth = 0;
+  bool in_comment = false;
+  char quote = 0;
+  size_t quote_at = 0;
+  char last_sig = 0;       // last non-blank character of the current line (outside comments)
+  size_t line_begin = 0;   // index of the current line's first character
+  size_t token_begin = 0;  // index of the current line's last blank-separated token
+  auto token_start = [&](size_t i) {
+    if (i == 0) return true;
+    const char p = text[i - 1];
+    return p == ' ' || p == '\t' || p == '\n' || p == '[' || p == '{' || p == ',';
+  };
+  for (size_t i = 0; i < text.size();) {
+    const char ch = text[i];
+    if (ch == '\0') {
+      throw SpecError(at_line(label, text, i), "yaml",
+                      "a NUL byte: a spec is a text file (is this a binary file?)");
+    }
+    const size_t n = utf8_length(text, i);
+    if (n == 0) {
+      throw SpecError(at_line(label, text, i), "yaml", "not UTF-8 text (save the spec as UTF-8)");
+    }
+    if (ch == '\n') {
+      in_comment = false;
+      if (quote == '\'') quote = 0;  // single quotes: only depth matters, keep it simple
+      last_sig = 0;
+      line_begin = i + 1;
+    } else if (in_comment) {
+      // nothing: brackets and quotes in comments do not count
+    } else if (quote != 0) {
+      if (ch == quote) {
+        quote = 0;
+      } else if (ch == '\\' && quote == '"') {
+        ++i;  // an escaped character, e.g. \"
+      }
+    } else if (ch == '#' && token_start(i)) {
+      in_comment = true;
+    } else if ((ch == '"' || ch == '\'') && token_start(i)) {
+      quote = ch;
+      quote_at = i;
+    } else if (ch == ',' && depth == 0) {
+      const std::string line_so_far = text.substr(line_begin, i - line_begin);
+      const char token = last_sig == 0 ? 0 : text[token_begin];
+      const bool stray = last_sig == 0 || last_sig == '"' || last_sig == '\'' || last_sig == ']' ||
+                         last_sig == '}' || token == '&' || token == '!' || token == '*' ||
+                         line_so_far.find_first_not_of("- \t") == std::string::npos;
+      if (stray) {
+        throw SpecError(at_line(label, text, i), "yaml",
+                        "a ',' outside any [list] or {mapping}; quote the value if the comma "
+                        "belongs to it");
+      }
+    } else if (ch == '[' || ch == '{') {
+      if (++depth > kMaxNesting) {
+        throw SpecError(
+            at_line(label, text, i), "yaml",
+            fmt::format("nested more than {} levels deep; a spec needs a handful", kMaxNesting));
+      }
+    } else if ((ch == ']' || ch == '}') && depth > 0) {
+      --depth;
+    }
+    if (!in_comment && ch != ' ' && ch != '\t' && ch != '\n') {
+      if (last_sig == 0 || text[i - 1] == ' ' || text[i - 1] == '\t') token_begin = i;
+      last_sig = ch;
+    }
+    i += n;
+  }
+  if (quote == '"') {
+    throw SpecError(at_line(label, text, quote_at), "yaml",
+                    "unterminated quote: this \" is never closed");
+  }
+}
+
+/// Counts the nodes a walk would visit with every alias expanded, stopping at the budget: an
+/// alias bomb (each anchor a list of ten aliases of the previous) is a few lines of text but
+/// billions of nodes to anything that walks it.
+void count_expanded(const YAML::Node& node, int64_t& budget, int depth, const std::string& label) {
+  if (--budget < 0 || depth > kMaxNesting) {
+    const YAML::Mark m = node.Mark();
+    throw SpecError(
+        m.is_null() ? label : fmt::format("{}:{}:{}", label, m.line + 1, m.column + 1), "yaml",
+        depth > kMaxNesting ? fmt::format("nested more than {} levels deep", kMaxNesting)
+                            : fmt::format("the spec expands to more than {} YAML nodes once its "
+                                          "aliases (*name) are expanded; an alias bomb?",
+                                          kMaxExpandedNodes));
+  }
+  if (node.IsSequence()) {
+    for (const auto& child : node) count_expanded(child, budget, depth + 1, label);
+  } else if (node.IsMap()) {
+    for (const auto& kv : node) {
+      count_expanded(kv.first, budget, depth + 1, label);
+      count_expanded(kv.second, budget, depth + 1, label);
+    }
+  }
+}
+
 void apply_override(Ctx& c, YAML::Node& root, const std::string& text) {
   const std::string where = "--set " + text;
   size_t eq = text.find('=');
@@ -1169,6 +1294,7 @@ void apply_override(Ctx& c, YAML::Node& root, const std::string& text) {
     throw SpecError(where, "override", fmt::format("malformed key path '{}': empty key", key));
 
   YAML::Node value;
+  check_text(value_text, where);  // the value is YAML text too: the same hazards
   try {
     value = YAML::Load(value_text);
   } catch (const YAML::Exception& e) {
@@ -1226,109 +1352,6 @@ void apply_override(Ctx& c, YAML::Node& root, const std::string& text) {
     }
   }
   c.origins().push_back({canonical(segs, segs.size()), text, false});
-}
-
-std::string at_line(const std::string& label, const std::string& text, size_t offset) {
-  const auto begin = text.begin();
-  const auto line = std::count(begin, begin + static_cast<std::ptrdiff_t>(offset), '\n') + 1;
-  const size_t line_start = text.rfind('\n', offset == 0 ? 0 : offset - 1);
-  const size_t column = offset - (line_start == std::string::npos ? 0 : line_start + 1) + 1;
-  return fmt::format("{}:{}:{}", label, line, column);
-}
-
-/// Length of the UTF-8 sequence starting at text[i], or 0 when it is not valid UTF-8.
-size_t utf8_length(const std::string& text, size_t i) {
-  const auto b = static_cast<unsigned char>(text[i]);
-  const size_t n = b < 0x80           ? 1
-                   : (b >> 5) == 0x6  ? 2
-                   : (b >> 4) == 0xe  ? 3
-                   : (b >> 3) == 0x1e ? 4
-                                      : 0;
-  if (n == 0 || i + n > text.size()) return 0;
-  for (size_t k = 1; k < n; ++k) {
-    if ((static_cast<unsigned char>(text[i + k]) >> 6) != 0x2) return 0;
-  }
-  return n;
-}
-
-/// What yaml-cpp handles badly or reports in words no user can act on: NUL bytes, text that is
-/// not UTF-8, nesting deep enough to exhaust its recursion ("bad file"), a double quote that is
-/// never closed (yaml-cpp swallows the rest of the file into one string and the user reads
-/// "missing required key 'model'").
-void check_text(const std::string& text, const std::string& label) {
-  int depth = 0;
-  bool in_comment = false;
-  char quote = 0;
-  size_t quote_at = 0;
-  auto token_start = [&](size_t i) {
-    if (i == 0) return true;
-    const char p = text[i - 1];
-    return p == ' ' || p == '\t' || p == '\n' || p == '[' || p == '{' || p == ',';
-  };
-  for (size_t i = 0; i < text.size();) {
-    const char ch = text[i];
-    if (ch == '\0') {
-      throw SpecError(at_line(label, text, i), "yaml",
-                      "a NUL byte: a spec is a text file (is this a binary file?)");
-    }
-    const size_t n = utf8_length(text, i);
-    if (n == 0) {
-      throw SpecError(at_line(label, text, i), "yaml", "not UTF-8 text (save the spec as UTF-8)");
-    }
-    if (ch == '\n') {
-      in_comment = false;
-      if (quote == '\'') quote = 0;  // single quotes: only depth matters, keep it simple
-    } else if (in_comment) {
-      // nothing: brackets and quotes in comments do not count
-    } else if (quote != 0) {
-      if (ch == quote) {
-        quote = 0;
-      } else if (ch == '\\' && quote == '"') {
-        ++i;  // an escaped character, e.g. \"
-      }
-    } else if (ch == '#' && token_start(i)) {
-      in_comment = true;
-    } else if ((ch == '"' || ch == '\'') && token_start(i)) {
-      quote = ch;
-      quote_at = i;
-    } else if (ch == '[' || ch == '{') {
-      if (++depth > kMaxNesting) {
-        throw SpecError(
-            at_line(label, text, i), "yaml",
-            fmt::format("nested more than {} levels deep; a spec needs a handful", kMaxNesting));
-      }
-    } else if ((ch == ']' || ch == '}') && depth > 0) {
-      --depth;
-    }
-    i += n;
-  }
-  if (quote == '"') {
-    throw SpecError(at_line(label, text, quote_at), "yaml",
-                    "unterminated quote: this \" is never closed");
-  }
-}
-
-/// Counts the nodes a walk would visit with every alias expanded, stopping at the budget: an
-/// alias bomb (each anchor a list of ten aliases of the previous) is a few lines of text but
-/// billions of nodes to anything that walks it.
-void count_expanded(const YAML::Node& node, int64_t& budget, int depth, const std::string& label) {
-  if (--budget < 0 || depth > kMaxNesting) {
-    const YAML::Mark m = node.Mark();
-    throw SpecError(
-        m.is_null() ? label : fmt::format("{}:{}:{}", label, m.line + 1, m.column + 1), "yaml",
-        depth > kMaxNesting ? fmt::format("nested more than {} levels deep", kMaxNesting)
-                            : fmt::format("the spec expands to more than {} YAML nodes once its "
-                                          "aliases (*name) are expanded; an alias bomb?",
-                                          kMaxExpandedNodes));
-  }
-  if (node.IsSequence()) {
-    for (const auto& child : node) count_expanded(child, budget, depth + 1, label);
-  } else if (node.IsMap()) {
-    for (const auto& kv : node) {
-      count_expanded(kv.first, budget, depth + 1, label);
-      count_expanded(kv.second, budget, depth + 1, label);
-    }
-  }
 }
 
 Spec parse(const std::string& text, const std::string& label,

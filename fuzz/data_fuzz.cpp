@@ -2,6 +2,8 @@
 // FORMAT selects it at compile time): IDX images or labels (raw or gzip), CIFAR-10 batches, an
 // image in a folder, an exclude file. The fuzzed bytes replace one file of an otherwise valid
 // tiny data set; only InputError (DataError, SpecError) may escape.
+#include <ATen/ATen.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/shell_run.hpp"
 #include "lossdoctor/data/image_io.hpp"
 
 namespace {
@@ -250,31 +251,13 @@ void write_fixtures(const fs::path& data) {
   write_raw(ex / "binary.txt", std::string("\x00\x01\x02\xff", 4));
 }
 
-struct Outcome {
-  int code = -1;
-  bool signalled = false;
-  std::string out;
-};
-
 /// Runs the CLI with a hard time limit (a hang is a failure, not a stuck test).
-Outcome run(const std::string& args, const fs::path& cwd) {
+lossdoctor::test::ShellRun run(const std::string& args, const fs::path& cwd) {
   // LOSSDOCTOR_CLI runs the corpus against another binary (e.g. a frozen copy).
   const char* cli = std::getenv("LOSSDOCTOR_CLI");
-  const std::string cmd = "cd '" + cwd.string() + "' && timeout -s KILL 120 " +
-                          (cli != nullptr ? cli : LOSSDOCTOR_CLI_PATH) + " --threads 1 " + args +
-                          " 2>&1 </dev/null";
-  Outcome o;
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) {
-    if (o.out.size() < (1u << 20)) o.out.append(buf, n);
-  }
-  const int status = ::pclose(pipe);
-  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  // The shell reports a child killed by a signal as 128 + signal.
-  o.signalled = !WIFEXITED(status) || o.code > 128;
-  return o;
+  return lossdoctor::test::run_shell("cd '" + cwd.string() + "' && timeout -s KILL 120 " +
+                                     (cli != nullptr ? cli : LOSSDOCTOR_CLI_PATH) +
+                                     " --threads 1 " + args + " </dev/null");
 }
 
 class BadInput : public ::testing::TestWithParam<Case> {};
@@ -295,7 +278,7 @@ TEST_P(BadInput, EndsCleanlyWithItsMessage) {
   write_raw(spec, subst(c.body));
   const std::string args = replace_all(subst(c.argv), "{spec}", spec.string());
 
-  const Outcome o = run(args, tmp);
+  const auto o = run(args, tmp);
   SCOPED_TRACE("lossdoctor " + args + "\n" + o.out);
   EXPECT_FALSE(o.signalled) << "killed by a signal or the 120 s limit (exit " << o.code << ")";
   EXPECT_EQ(o.code, c.exit);

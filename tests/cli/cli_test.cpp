@@ -17,26 +17,17 @@
 
 extern char** environ;
 
+#include "cli/shell_run.hpp"
+
 namespace {
 
 namespace fs = std::filesystem;
 
-struct CliRun {
-  int code = -1;
-  std::string out;  ///< stdout and stderr together
-};
+using CliRun = lossdoctor::test::ShellRun;
 
 CliRun run_cli(const std::string& args) {
-  const std::string cmd = std::string("cd ") + LOSSDOCTOR_SOURCE_DIR + " && " +
-                          LOSSDOCTOR_CLI_PATH + " --threads 1 " + args + " 2>&1";
-  CliRun r;
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) r.out.append(buf, n);
-  const int status = ::pclose(pipe);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  return lossdoctor::test::run_shell(std::string("cd ") + LOSSDOCTOR_SOURCE_DIR + " && " +
+                                     LOSSDOCTOR_CLI_PATH + " --threads 1 " + args);
 }
 
 fs::path temp_dir(const std::string& name) {

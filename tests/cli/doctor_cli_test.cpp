@@ -12,26 +12,17 @@
 #include <set>
 #include <string>
 
+#include "cli/shell_run.hpp"
+
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-struct CmdRun {
-  int code = -1;
-  std::string out;  ///< stdout and stderr together
-};
+using CmdRun = lossdoctor::test::ShellRun;
+using lossdoctor::test::run_shell;
 
-CmdRun shell(const std::string& cmd) {
-  CmdRun r;
-  FILE* pipe = ::popen((cmd + " 2>&1").c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) r.out.append(buf, n);
-  const int status = ::pclose(pipe);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+CmdRun shell(const std::string& cmd) { return run_shell(cmd); }
 
 CmdRun lossdoctor(const std::string& args) {
   return shell(std::string("cd ") + LOSSDOCTOR_SOURCE_DIR + " && " + LOSSDOCTOR_CLI_PATH +

@@ -894,6 +894,12 @@ TEST(SpecText, AStrayCommaWhereYamlCppWouldLoopForeverIsRefused) {
         << text << " → " << error_of(text);
   }
   EXPECT_NE(error_of(kModel, {"name=,"}).find("--set name=,"), std::string::npos);
+  // A bracket inside a word opens no collection, so a line-leading ',' after it is still stray
+  // (the second loop fuzz/spec_fuzz found); control characters are refused outright.
+  EXPECT_NE(error_of("a: lay[1\n ,b: 2\n").find("a ',' outside any"), std::string::npos);
+  EXPECT_EQ(error_of(kModel + "name: a\x02"
+                              "b\n"),
+            "cfg/exp.yaml:2:8: yaml: a control character (0x02): a spec is plain text");
   // Commas inside values, quotes and flow collections are fine.
   EXPECT_EQ(error_of(kModel + "name: a, b ,c\n"), "no error");
   EXPECT_EQ(error_of(kModel + "name: \"a, b\"\n"), "no error");

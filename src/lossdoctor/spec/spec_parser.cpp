@@ -1166,6 +1166,11 @@ void check_text(const std::string& text, const std::string& label) {
       throw SpecError(at_line(label, text, i), "yaml",
                       "a NUL byte: a spec is a text file (is this a binary file?)");
     }
+    if (static_cast<unsigned char>(ch) < 0x20 && ch != '\t' && ch != '\n' && ch != '\r') {
+      throw SpecError(at_line(label, text, i), "yaml",
+                      fmt::format("a control character (0x{:02x}): a spec is plain text",
+                                  static_cast<int>(ch)));
+    }
     const size_t n = utf8_length(text, i);
     if (n == 0) {
       throw SpecError(at_line(label, text, i), "yaml", "not UTF-8 text (save the spec as UTF-8)");
@@ -1199,7 +1204,8 @@ void check_text(const std::string& text, const std::string& label) {
                         "a ',' outside any [list] or {mapping}; quote the value if the comma "
                         "belongs to it");
       }
-    } else if (ch == '[' || ch == '{') {
+    } else if ((ch == '[' || ch == '{') && (depth > 0 || token_start(i))) {
+      // Inside a plain word ("lay[1") a bracket is text, not a collection.
       if (++depth > kMaxNesting) {
         throw SpecError(
             at_line(label, text, i), "yaml",

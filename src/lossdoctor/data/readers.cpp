@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <numeric>
 #include <opencv2/core.hpp>
+#include <opencv2/core/utils/logger.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -366,6 +367,9 @@ std::vector<std::string> list_class_folders(const std::string& root) {
 Split read_folder(const std::string& root, const std::vector<std::string>& classes,
                   const FolderOptions& options, bool allow_missing_classes, const WarningSink& warn,
                   std::vector<std::string>* skipped) {
+  // A file that fails to decode gets one message naming it (below); OpenCV's own decoder logs
+  // ("OpenJPEG2000: Stream too short", found by fuzz/folder_fuzz) would only add noise.
+  cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
   // The listing: (file, label), classes in order, files sorted by name.
   std::vector<std::pair<std::string, int64_t>> listing;
   const auto present = list_class_folders(root);

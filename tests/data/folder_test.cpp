@@ -152,5 +152,20 @@ TEST(FolderReader, SplitCarvesStratifiedSeededValidation) {
   EXPECT_NE(other.val.source_index, ds.val.source_index);
 }
 
+// A 51-byte BMP header that makes OpenCV throw cv::Exception from imread (found by
+// fuzz/folder_fuzz): a DataError naming the file, never an uncaught exception.
+TEST(FolderReader, AHeaderOpenCvThrowsOnIsADataErrorNamingTheFile) {
+  TempDir dir;
+  make_folder(dir.file("train"), {"a", "b"}, {0, 2}, 4, 4);
+  const std::vector<uint8_t> bytes = {
+      0x42, 0x4d, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+      0x00, 0x28, 0x00, 0x00, 0x00, 0x01, 0x00, 0x42, 0x25, 0x66, 0x00, 0x00, 0x00,
+      0x01, 0x28, 0x18, 0x00, 0x00, 0x00, 0x00, 0x00, 0x85, 0x00, 0x00, 0x00, 0x00,
+      0x00, 0x00, 0x0a, 0x0a, 0xfe, 0xff, 0x3c, 0x96, 0x5a, 0x5a, 0x96, 0x5a};
+  fs::create_directories(fs::path(dir.file("train")) / "a");
+  write_bytes(dir.file("train/a/x.bmp"), bytes, false);
+  expect_data_error([&] { load_dataset(folder_spec(dir.str()), 0); }, {"x.bmp"});
+}
+
 }  // namespace
 }  // namespace lossdoctor::data::test

@@ -405,7 +405,12 @@ Split read_folder(const std::string& root, const std::vector<std::string>& class
   if (channels == 0) {  // from the first complete, decodable image
     for (const auto& [path, label] : listing) {
       if (!image_truncation(path).empty()) continue;
-      const cv::Mat probe = cv::imread(path, cv::IMREAD_UNCHANGED);
+      cv::Mat probe;
+      try {  // OpenCV throws on some malformed headers (fuzz/folder_fuzz: a crafted BMP)
+        probe = cv::imread(path, cv::IMREAD_UNCHANGED);
+      } catch (const cv::Exception&) {
+        continue;  // not decodable: the loop below reports it
+      }
       if (!probe.empty()) {
         channels = probe.channels() <= 2 ? 1 : 3;
         break;

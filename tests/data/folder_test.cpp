@@ -167,5 +167,20 @@ TEST(FolderReader, AHeaderOpenCvThrowsOnIsADataErrorNamingTheFile) {
   expect_data_error([&] { load_dataset(folder_spec(dir.str()), 0); }, {"x.bmp"});
 }
 
+// Content that is not JPEG, PNG or BMP never reaches OpenCV, whose GDCM fallback aborted the
+// process on this file (found by fuzz/folder_fuzz).
+TEST(FolderReader, OnlyJpegPngAndBmpContentReachesTheDecoder) {
+  TempDir dir;
+  make_folder(dir.file("train"), {"a", "b"}, {2, 2}, 4, 4);
+  std::ofstream(dir.file("train/a/x.jpg"), std::ios::binary) << std::string(
+      "\x02"
+      "BMf\0\0\0\0\0\0\0\0.ACE2.gz6\0\0\0(\0\0\0",
+      30);
+  expect_data_error([&] { load_dataset(folder_spec(dir.str()), 0); },
+                    {"x.jpg", "not a JPEG, PNG or BMP file (it starts with 02 42 4d 66)"});
+  std::ofstream(dir.file("train/a/x.jpg"), std::ios::trunc);
+  expect_data_error([&] { load_dataset(folder_spec(dir.str()), 0); }, {"x.jpg", "empty"});
+}
+
 }  // namespace
 }  // namespace lossdoctor::data::test

@@ -900,6 +900,11 @@ TEST(SpecText, AStrayCommaWhereYamlCppWouldLoopForeverIsRefused) {
   EXPECT_EQ(error_of(kModel + "name: a\x02"
                               "b\n"),
             "cfg/exp.yaml:2:8: yaml: a control character (0x02): a spec is plain text");
+  // A single-quoted scalar may span lines: the ',' after it is stray (the third loop).
+  EXPECT_NE(error_of("'\n', \n").find("a ',' outside any"), std::string::npos);
+  EXPECT_NE(error_of(kModel + "name: 'it''s\n").find("unterminated quote: this ' is"),
+            std::string::npos);
+  EXPECT_EQ(error_of(kModel + "name: 'it''s, \"\\é\" fine'\n"), "no error");
   // Commas inside values, quotes and flow collections are fine.
   EXPECT_EQ(error_of(kModel + "name: a, b ,c\n"), "no error");
   EXPECT_EQ(error_of(kModel + "name: \"a, b\"\n"), "no error");

@@ -134,7 +134,17 @@ std::string image_truncation(const std::string& path) {
   if (b.size() >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF) return check_jpeg(b);
   if (b.size() >= 8 && std::memcmp(b.data(), kPng, 8) == 0) return check_png(b);
   if (b.size() >= 2 && b[0] == 'B' && b[1] == 'M') return check_bmp(b);
-  return "";
+  // Anything else never reaches OpenCV: Debian's build would try GDAL and GDCM on it, and GDCM
+  // aborts the process on some inputs (an assert; found by fuzz/folder_fuzz).
+  std::string head;
+  for (size_t i = 0; i < std::min<size_t>(4, b.size()); ++i) {
+    head += fmt::format("{}{:02x}", i ? " " : "", b[i]);
+  }
+  return b.empty() ? "cannot decode image: the file is empty"
+                   : fmt::format(
+                         "cannot decode image: not a JPEG, PNG or BMP file (it starts with "
+                         "{})",
+                         head);
 }
 
 }  // namespace lossdoctor::data::detail

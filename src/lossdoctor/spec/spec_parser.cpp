@@ -1151,6 +1151,7 @@ void check_text(const std::string& text, const std::string& label) {
   int depth = 0;
   bool in_comment = false;
   char quote = 0;
+  bool escaped = false;  // the next character inside a quote is escaped
   size_t quote_at = 0;
   char last_sig = 0;       // last non-blank character of the current line (outside comments)
   size_t line_begin = 0;   // index of the current line's first character
@@ -1177,16 +1178,22 @@ void check_text(const std::string& text, const std::string& label) {
     }
     if (ch == '\n') {
       in_comment = false;
-      if (quote == '\'') quote = 0;  // single quotes: only depth matters, keep it simple
       last_sig = 0;
       line_begin = i + 1;
     } else if (in_comment) {
       // nothing: brackets and quotes in comments do not count
     } else if (quote != 0) {
-      if (ch == quote) {
-        quote = 0;
-      } else if (ch == '\\' && quote == '"') {
-        ++i;  // an escaped character, e.g. \"
+      if (escaped) {
+        escaped = false;
+      } else if (quote == '"' && ch == '\\') {
+        escaped = true;  // \" and the like
+      } else if (ch == quote) {
+        // '' inside single quotes is a quote character, not the end
+        if (quote == '\'' && i + 1 < text.size() && text[i + 1] == '\'') {
+          escaped = true;
+        } else {
+          quote = 0;
+        }
       }
     } else if (ch == '#' && token_start(i)) {
       in_comment = true;
@@ -1220,9 +1227,9 @@ void check_text(const std::string& text, const std::string& label) {
     }
     i += n;
   }
-  if (quote == '"') {
+  if (quote != 0) {
     throw SpecError(at_line(label, text, quote_at), "yaml",
-                    "unterminated quote: this \" is never closed");
+                    fmt::format("unterminated quote: this {} is never closed", quote));
   }
 }
 

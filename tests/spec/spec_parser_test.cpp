@@ -900,6 +900,10 @@ TEST(SpecText, AStrayCommaWhereYamlCppWouldLoopForeverIsRefused) {
   EXPECT_EQ(error_of(kModel + "name: a\x02"
                               "b\n"),
             "cfg/exp.yaml:2:8: yaml: a control character (0x02): a spec is plain text");
+  // Quotes and brackets in the middle of a plain scalar are text (the fourth loop had
+  // "lay# ex @n [1:" before a line-leading ',').
+  EXPECT_NE(error_of("a: lay# x [1:\n ,b: 2\n").find("a ',' outside any"), std::string::npos);
+  EXPECT_EQ(error_of(kModel + "name: say \"hi\n"), "no error");
   // A single-quoted scalar may span lines: the ',' after it is stray (the third loop).
   EXPECT_NE(error_of("'\n', \n").find("a ',' outside any"), std::string::npos);
   EXPECT_NE(error_of(kModel + "name: 'it''s\n").find("unterminated quote: this ' is"),

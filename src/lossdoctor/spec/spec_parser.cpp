@@ -1161,6 +1161,13 @@ void check_text(const std::string& text, const std::string& label) {
     const char p = text[i - 1];
     return p == ' ' || p == '\t' || p == '\n' || p == '[' || p == '{' || p == ',';
   };
+  // Where a node may start: after blanks that follow nothing, "key:", "- ", "? ", a flow
+  // indicator, an anchor (&a) or a tag (!!map). Elsewhere (the middle of a plain scalar) quotes and
+  // brackets are text.
+  auto node_start = [&](size_t i) {
+    return token_start(i) && (last_sig == 0 || std::strchr(":-?,[{", last_sig) != nullptr ||
+                              text[token_begin] == '&' || text[token_begin] == '!');
+  };
   for (size_t i = 0; i < text.size();) {
     const char ch = text[i];
     if (ch == '\0') {
@@ -1197,7 +1204,7 @@ void check_text(const std::string& text, const std::string& label) {
       }
     } else if (ch == '#' && token_start(i)) {
       in_comment = true;
-    } else if ((ch == '"' || ch == '\'') && token_start(i)) {
+    } else if ((ch == '"' || ch == '\'') && node_start(i)) {
       quote = ch;
       quote_at = i;
     } else if (ch == ',' && depth == 0) {
@@ -1211,8 +1218,8 @@ void check_text(const std::string& text, const std::string& label) {
                         "a ',' outside any [list] or {mapping}; quote the value if the comma "
                         "belongs to it");
       }
-    } else if ((ch == '[' || ch == '{') && (depth > 0 || token_start(i))) {
-      // Inside a plain word ("lay[1") a bracket is text, not a collection.
+    } else if ((ch == '[' || ch == '{') && (depth > 0 || node_start(i))) {
+      // Inside a plain scalar ("lay[1", "a [b") a bracket is text, not a collection.
       if (++depth > kMaxNesting) {
         throw SpecError(
             at_line(label, text, i), "yaml",

@@ -904,6 +904,13 @@ TEST(SpecText, AStrayCommaWhereYamlCppWouldLoopForeverIsRefused) {
   // "lay# ex @n [1:" before a line-leading ',').
   EXPECT_NE(error_of("a: lay# x [1:\n ,b: 2\n").find("a ',' outside any"), std::string::npos);
   EXPECT_EQ(error_of(kModel + "name: say \"hi\n"), "no error");
+  // A bracket, "- ", "? " or anchor in the middle of a plain scalar does not make the next
+  // bracket a collection either (the fifth loop: "  lay# ex @n [[1:" before a line-leading ',').
+  for (const std::string text : {"  a [[1:\n ,b\n", "  foo - [1:\n ,b\n", "  foo ? [[1:\n ,b\n",
+                                 "  a &x [[1:\n ,b\n"}) {
+    EXPECT_NE(error_of(text).find("a ',' outside any"), std::string::npos) << text;
+  }
+  EXPECT_EQ(error_of(kModel + "name: a - [b, c]\n"), "no error");
   // A single-quoted scalar may span lines: the ',' after it is stray (the third loop).
   EXPECT_NE(error_of("'\n', \n").find("a ',' outside any"), std::string::npos);
   EXPECT_NE(error_of(kModel + "name: 'it''s\n").find("unterminated quote: this ' is"),

@@ -1156,18 +1156,22 @@ void check_text(const std::string& text, const std::string& label) {
   char last_sig = 0;       // last non-blank character of the current line (outside comments)
   size_t line_begin = 0;   // index of the current line's first character
   size_t token_begin = 0;  // index of the current line's last blank-separated token
+  // Whether the next token would start a node: at the start of a line, after "key: ", after a
+  // "- " or "? " that itself stood where a node starts, after a flow indicator inside a flow
+  // collection, and after an anchor (&a) or tag (!!map) that stood there. In the middle of a plain
+  // scalar ("lay[1", "a [b", "foo - [") quotes and brackets are text.
+  bool at_node = true;
+  bool in_property = false;  // inside an anchor or tag token that stood where a node starts
+  auto blank_or_end = [&](size_t i) {
+    return i >= text.size() || text[i] == ' ' || text[i] == '\t' || text[i] == '\n' ||
+           text[i] == '\r';
+  };
   auto token_start = [&](size_t i) {
     if (i == 0) return true;
     const char p = text[i - 1];
     return p == ' ' || p == '\t' || p == '\n' || p == '[' || p == '{' || p == ',';
   };
-  // Where a node may start: after blanks that follow nothing, "key:", "- ", "? ", a flow
-  // indicator, an anchor (&a) or a tag (!!map). Elsewhere (the middle of a plain scalar) quotes and
-  // brackets are text.
-  auto node_start = [&](size_t i) {
-    return token_start(i) && (last_sig == 0 || std::strchr(":-?,[{", last_sig) != nullptr ||
-                              text[token_begin] == '&' || text[token_begin] == '!');
-  };
+  auto node_start = [&](size_t i) { return token_start(i) && at_node; };
   for (size_t i = 0; i < text.size();) {
     const char ch = text[i];
     if (ch == '\0') {
@@ -1183,10 +1187,14 @@ void check_text(const std::string& text, const std::string& label) {
     if (n == 0) {
       throw SpecError(at_line(label, text, i), "yaml", "not UTF-8 text (save the spec as UTF-8)");
     }
+    const bool starts_node = node_start(i);
+    if (ch == ' ' || ch == '\t' || ch == '\r') in_property = false;
     if (ch == '\n') {
       in_comment = false;
+      in_property = false;
       last_sig = 0;
       line_begin = i + 1;
+      at_node = true;
     } else if (in_comment) {
       // nothing: brackets and quotes in comments do not count
     } else if (quote != 0) {
@@ -1204,9 +1212,20 @@ void check_text(const std::string& text, const std::string& label) {
       }
     } else if (ch == '#' && token_start(i)) {
       in_comment = true;
-    } else if ((ch == '"' || ch == '\'') && node_start(i)) {
+    } else if (in_property) {
+      // the rest of an anchor or tag: the node still starts after it
+    } else if ((ch == '"' || ch == '\'') && starts_node) {
       quote = ch;
       quote_at = i;
+      at_node = false;
+    } else if ((ch == '-' || ch == '?') && starts_node && blank_or_end(i + 1)) {
+      // a block sequence entry or complex key: a node starts after it
+    } else if ((ch == '&' || ch == '!') && starts_node) {
+      in_property = true;
+    } else if (ch == ':' && (blank_or_end(i + 1) || depth > 0)) {
+      at_node = true;
+    } else if (ch == ',' && depth > 0) {
+      at_node = true;
     } else if (ch == ',' && depth == 0) {
       const std::string line_so_far = text.substr(line_begin, i - line_begin);
       const char token = last_sig == 0 ? 0 : text[token_begin];
@@ -1218,8 +1237,9 @@ void check_text(const std::string& text, const std::string& label) {
                         "a ',' outside any [list] or {mapping}; quote the value if the comma "
                         "belongs to it");
       }
-    } else if ((ch == '[' || ch == '{') && (depth > 0 || node_start(i))) {
+    } else if ((ch == '[' || ch == '{') && (depth > 0 || starts_node)) {
       // Inside a plain scalar ("lay[1", "a [b") a bracket is text, not a collection.
+      at_node = true;
       if (++depth > kMaxNesting) {
         throw SpecError(
             at_line(label, text, i), "yaml",
@@ -1227,6 +1247,9 @@ void check_text(const std::string& text, const std::string& label) {
       }
     } else if ((ch == ']' || ch == '}') && depth > 0) {
       --depth;
+      at_node = false;
+    } else if (ch != ' ' && ch != '\t' && ch != '\r') {
+      at_node = false;  // a plain scalar: brackets and quotes in it are text
     }
     if (!in_comment && ch != ' ' && ch != '\t' && ch != '\n') {
       if (last_sig == 0 || text[i - 1] == ' ' || text[i - 1] == '\t') token_begin = i;

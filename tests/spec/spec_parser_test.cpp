@@ -889,7 +889,7 @@ namespace {
 // in --set values alike.
 TEST(SpecText, AStrayCommaWhereYamlCppWouldLoopForeverIsRefused) {
   for (const std::string text : {",\n", " ,\n", "# c\n,\n", "{a: 1},\n", "---\n,\n", "&a ,\n",
-                                 "!!map ,\n", "\"x\",\n", "[1],\n"}) {
+                                 "!!map ,\n", "!,\n", "\"x\",\n", "[1],\n"}) {
     EXPECT_NE(error_of(text).find("a ',' outside any [list] or {mapping}"), std::string::npos)
         << text << " → " << error_of(text);
   }

@@ -1187,6 +1187,8 @@ void check_text(const std::string& text, const std::string& label) {
     if (n == 0) {
       throw SpecError(at_line(label, text, i), "yaml", "not UTF-8 text (save the spec as UTF-8)");
     }
+    // A flow indicator ends an anchor or tag ("!,": the ',' is still stray).
+    if (in_property && std::strchr(",[]{}", ch) != nullptr) in_property = false;
     const bool starts_node = node_start(i);
     if (ch == ' ' || ch == '\t' || ch == '\r') in_property = false;
     if (ch == '\n') {

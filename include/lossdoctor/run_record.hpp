@@ -102,6 +102,25 @@ struct NoiseSample {
   double sq_mean_grad_norm = 0;  ///< mean of g_B · g_B' of consecutive batches (estimates |G|²)
 };
 
+/// What a Monitor saw of the training loop itself (the C++ and Python Monitors; all zero for
+/// the spec trainer, whose loop is lossdoctor's own). Counts are over recorded steps.
+struct LoopChecks {
+  /// Steps taken with the model in eval mode although it has batch norm or dropout layers
+  /// (batch statistics frozen, dropout off: model.train() was never called).
+  int64_t eval_mode_steps = 0;
+  /// Steps whose outputs were already probabilities (every row ≥ 0 and summing to 1) although
+  /// the loss takes logits (softmax fed to CrossEntropyLoss).
+  int64_t probability_output_steps = 0;
+  /// Steps with a target outside [0, num_classes), and the largest target seen.
+  int64_t labels_out_of_range_steps = 0;
+  int64_t largest_label = -1;
+  /// Model parameters the optimiser does not hold, and optimiser parameters that are not the
+  /// model's (-1: not checked).
+  int64_t params_missing_from_optimizer = -1;
+  int64_t optimizer_params_not_in_model = -1;
+  int64_t model_params = 0;
+};
+
 struct RunRecord {
   // Setup.
   std::string spec_name;
@@ -125,6 +144,8 @@ struct RunRecord {
   std::vector<EpochSample> epochs;
   std::vector<NoiseSample> noise;
   std::optional<NonFiniteOrigin> first_nonfinite;
+
+  LoopChecks loop;
 
   // Data as prepared for the model.
   std::optional<SplitStats> train_stats, val_stats;

@@ -134,6 +134,11 @@ std::map<std::string, double> fields(const DiagnoserOptions& o) {
       {"missing_normalization.shallow_penalty", o.missing_normalization.shallow_penalty},
       {"saturating_activation.no_saturating_layer_penalty",
        o.saturating_activation.no_saturating_layer_penalty},
+      {"model_in_eval_mode.eval_fraction", o.model_in_eval_mode.eval_fraction},
+      {"model_in_eval_mode.weight", o.model_in_eval_mode.weight},
+      {"loop_outputs.probability_fraction", o.loop_outputs.probability_fraction},
+      {"loop_outputs.probability_weight", o.loop_outputs.probability_weight},
+      {"loop_outputs.labels_out_of_range_weight", o.loop_outputs.labels_out_of_range_weight},
   };
 }
 

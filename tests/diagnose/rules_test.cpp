@@ -634,6 +634,53 @@ TEST(RuleLossSignFlipped, NegativeCrossEntropy) {
   EXPECT_EQ(candidate(run_rule(&rule_loss_sign_flipped, r), "loss_sign_flipped"), nullptr);
 }
 
+// -- model_in_eval_mode ------------------------------------------------------------------------
+
+TEST(RuleModelInEvalMode, MostStepsInEvalMode) {
+  RunRecord r = test::healthy_falling();
+  r.custom_loop = true;
+  r.loop.eval_mode_steps = static_cast<int64_t>(r.steps.size());
+  const Collector c = run_rule(&rule_model_in_eval_mode, r);
+  EXPECT_TRUE(says(c, "model_in_eval_mode", "with the model in eval mode"));
+  EXPECT_NEAR(confidence(c, "model_in_eval_mode"), 0.9, 1e-9);
+  r.loop.eval_mode_steps = static_cast<int64_t>(r.steps.size()) / 2;  // near miss: half
+  EXPECT_EQ(candidate(run_rule(&rule_model_in_eval_mode, r), "model_in_eval_mode"), nullptr);
+  r.loop.eval_mode_steps = static_cast<int64_t>(r.steps.size());
+  r.custom_loop = false;  // near miss: lossdoctor's own trainer
+  EXPECT_EQ(candidate(run_rule(&rule_model_in_eval_mode, r), "model_in_eval_mode"), nullptr);
+}
+
+// -- loss_output_mismatch (loop signals) -------------------------------------------------------
+
+TEST(RuleLossOutputMismatch, ProbabilitiesIntoAFromLogitsLoss) {
+  RunRecord r = test::healthy_falling();
+  r.custom_loop = true;
+  const auto n = static_cast<int64_t>(r.steps.size());
+  r.loop.probability_output_steps = n;
+  Collector c = run_rule(&rule_loss_output_mismatch, r);
+  EXPECT_TRUE(says(c, "loss_output_mismatch", "already probabilities"));
+  EXPECT_NEAR(confidence(c, "loss_output_mismatch"), 0.85, 1e-9);
+  r.loop.probability_output_steps = n / 2;  // near miss
+  EXPECT_EQ(candidate(run_rule(&rule_loss_output_mismatch, r), "loss_output_mismatch"), nullptr);
+  r.loop.labels_out_of_range_steps = n;
+  r.loop.largest_label = 10;
+  c = run_rule(&rule_loss_output_mismatch, r);
+  EXPECT_TRUE(says(c, "loss_output_mismatch", "largest target 10"));
+}
+
+TEST(RuleParamsNotUpdated, OptimizerBuiltOnOtherParameters) {
+  RunRecord r = test::healthy_falling();
+  r.custom_loop = true;
+  r.loop.model_params = 4;
+  r.loop.params_missing_from_optimizer = 4;
+  r.loop.optimizer_params_not_in_model = 4;
+  const Collector c = run_rule(&rule_params_not_updated, r);
+  EXPECT_TRUE(says(c, "params_not_updated", "holds 0 of the model's 4 parameter tensors"));
+  r.loop.params_missing_from_optimizer = 0;  // near miss: all held (an extra one is harmless)
+  r.loop.optimizer_params_not_in_model = 1;
+  EXPECT_EQ(candidate(run_rule(&rule_params_not_updated, r), "params_not_updated"), nullptr);
+}
+
 // -- The registry ------------------------------------------------------------------------------
 
 TEST(CauseRules, OneRulePerCauseInCauseIdsOrder) {

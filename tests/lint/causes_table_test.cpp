@@ -51,6 +51,7 @@ TEST(CausesTable, IsDesignsListOfCauseIdsInItsOrder) {
                                            "gradients_not_reset",
                                            "params_not_updated",
                                            "loss_sign_flipped",
+                                           "model_in_eval_mode",
                                            "healthy"};
   EXPECT_EQ(cause_ids(), design);
   EXPECT_THROW(cause_info("overfitting"), std::out_of_range) << "overfitting is a note";

@@ -251,6 +251,27 @@ struct DiagnoserOptions {
   };
   ParamsNotUpdated params_not_updated;
 
+  struct ModelInEvalMode {
+    /// Share of steps (Monitor records) taken in eval mode by a model with batch norm or
+    /// dropout above which the loop forgot model.train() ...
+    double eval_fraction = 0.5;
+    /// ... weighs this.
+    double weight = 0.9;
+  };
+  ModelInEvalMode model_in_eval_mode;
+
+  struct LoopOutputs {
+    /// Share of steps whose outputs were already probabilities although the loss takes logits,
+    /// above which softmax is fed to a from-logits loss (evidence for loss_output_mismatch) ...
+    double probability_fraction = 0.5;
+    /// ... weighs this.
+    double probability_weight = 0.85;
+    /// Weight of targets outside [0, num_classes) at more than `probability_fraction` of steps
+    /// (the model or the Monitor counts classes differently from the labels).
+    double labels_out_of_range_weight = 0.9;
+  };
+  LoopOutputs loop_outputs;
+
   struct GradientsNotReset {
     /// Median |g_t − g_{t−1}|/|g_t| below this (fresh minibatch gradients differ by > 1) ...
     double grad_change_ratio = 0.75;

@@ -17,7 +17,7 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 /// Share of the batch's images that look corrupt (data::odd_image_mask).
 double odd_fraction(const torch::Tensor& inputs) {
-  if (inputs.dim() != 4 || inputs.size(0) == 0) return 0;
+  if (!inputs.defined() || inputs.dim() != 4 || inputs.size(0) == 0) return 0;
   return data::odd_image_mask(inputs).to(torch::kFloat64).mean().item<double>();
 }
 
@@ -135,12 +135,27 @@ void Recorder::on_batch(int64_t step, int64_t epoch, const torch::Tensor& inputs
                         const torch::Tensor& labels, const torch::Tensor& output,
                         const torch::Tensor& sample_loss, const torch::Tensor& indices, double loss,
                         double lr, double reference_loss) {
-  torch::NoGradGuard no_grad;
+  begin_step(step, epoch, lr);
+  record_batch(step, inputs, labels, output, sample_loss, indices, loss, reference_loss);
+}
+
+void Recorder::begin_step(int64_t step, int64_t epoch, double lr) {
   StepSample s;
   s.step = step;
   s.epoch = epoch;
-  s.loss = loss;
   s.lr = lr;
+  s.loss = std::numeric_limits<double>::quiet_NaN();
+  record_.steps.push_back(std::move(s));
+  batch_pending_ = true;
+}
+
+void Recorder::record_batch(int64_t step, const torch::Tensor& inputs, const torch::Tensor& labels,
+                            const torch::Tensor& output, const torch::Tensor& sample_loss,
+                            const torch::Tensor& indices, double loss, double reference_loss) {
+  torch::NoGradGuard no_grad;
+  StepSample& s = record_.steps.back();
+  batch_pending_ = false;
+  s.loss = loss;
   s.reference_loss = reference_loss;
   // Input statistics on dense steps, and whenever the loss is not finite (to name the input as
   // the origin); NaN elsewhere.
@@ -151,10 +166,14 @@ void Recorder::on_batch(int64_t step, int64_t epoch, const torch::Tensor& inputs
     s.input = TensorStats{kNaN, kNaN, kNaN, kNaN, 0.0};
   }
   s.odd_input_fraction = is_probe_step(step) ? odd_fraction(inputs) : kNaN;
-  const torch::Tensor out = output.detach().to(torch::kCPU, torch::kFloat32).contiguous();
-  const torch::Tensor y = labels.detach().to(torch::kCPU, torch::kInt64).contiguous();
+  const torch::Tensor out = output.defined()
+                                ? output.detach().to(torch::kCPU, torch::kFloat32).contiguous()
+                                : torch::Tensor();
+  const torch::Tensor y = labels.defined()
+                              ? labels.detach().to(torch::kCPU, torch::kInt64).contiguous()
+                              : torch::Tensor();
   const int64_t k = record_.num_classes;
-  if (out.dim() == 2 && out.size(0) == y.size(0) && out.size(1) == k && k > 0) {
+  if (out.defined() && y.defined() && out.dim() == 2 && out.size(0) == y.size(0) && out.size(1) == k && k > 0) {
     // One pass over the [B, K] scores (small): accuracy, label histogram, per-sample margins
     // (score of the given label − best other score; positive iff predicted correctly).
     const int64_t b = out.size(0);
@@ -200,8 +219,11 @@ void Recorder::on_batch(int64_t step, int64_t epoch, const torch::Tensor& inputs
   }
   if (!record_.first_nonfinite && !std::isfinite(loss)) {
     record_.first_nonfinite = NonFiniteOrigin{step, "loss", false};
+  } else if (record_.first_nonfinite && record_.first_nonfinite->step == step &&
+             record_.first_nonfinite->in_backward && !std::isfinite(loss)) {
+    // The gradients were read first (a pre-step hook): the loss was already not finite.
+    record_.first_nonfinite = NonFiniteOrigin{step, "loss", false};
   }
-  record_.steps.push_back(std::move(s));
 }
 
 bool Recorder::is_dense_step(int64_t step) const {
@@ -274,7 +296,9 @@ void Recorder::on_gradients(int64_t step, double grad_norm) {
     }
   }
   // Backward origin of non-finite values: the loss was finite but a gradient is not.
-  if (!record_.first_nonfinite && !std::isfinite(grad_norm) && std::isfinite(s.loss)) {
+  // (A pending batch: the gradients are read before the loss is known; record_batch corrects.)
+  if (!record_.first_nonfinite && !std::isfinite(grad_norm) &&
+      (batch_pending_ || std::isfinite(s.loss))) {
     std::string layer = "unknown";
     for (size_t i = layer_weights_.size(); i-- > 0;) {
       const torch::Tensor& w = layer_weights_[i];

@@ -36,6 +36,14 @@ class Recorder {
 
   /// A layer's forward output at a probe step.
   void on_activation(size_t layer_index, const torch::Tensor& output, int64_t step);
+  /// Opens the step's StepSample with only its step, epoch and rate (loss NaN until
+  /// record_batch). For front ends whose hooks see the gradients before the batch (Python's
+  /// optimizer pre-step hook); on_batch does both.
+  void begin_step(int64_t step, int64_t epoch, double lr);
+  /// Fills the open StepSample (begin_step) from the batch: loss, inputs, labels, outputs.
+  void record_batch(int64_t step, const torch::Tensor& inputs, const torch::Tensor& labels,
+                    const torch::Tensor& output, const torch::Tensor& sample_loss,
+                    const torch::Tensor& indices, double loss, double reference_loss);
   /// After backward. `indices` (positions in the training split) may be undefined;
   /// `reference_loss` is NaN unless the caller computed the loss itself.
   void on_batch(int64_t step, int64_t epoch, const torch::Tensor& inputs,
@@ -61,6 +69,7 @@ class Recorder {
   std::vector<torch::Tensor> layer_weights_, params_;
   LayerProbe pending_;  ///< probe being filled during the current probe step
   bool probing_ = false;
+  bool batch_pending_ = false;  ///< begin_step without record_batch yet
   torch::Tensor prev_grad_, params_before_, params_after_, grad_buffer_;
   std::vector<torch::Tensor> layer_weights_before_;
   torch::Tensor noise_prev_;  ///< gradient of the step before a probe step

@@ -244,6 +244,18 @@ const std::vector<CauseInfo>& cause_table() {
        "minimise the loss itself, not its negative",
        {},
        {}},
+      {"model_in_eval_mode",
+       CauseGroup::TrainingLoop,
+       "The model is trained in eval mode, so batch norm normalises with its running "
+       "statistics instead of the batch's and dropout is off. Training drifts from the "
+       "statistics it normalises with, and the loss stalls or rises.",
+       {},
+       Intervention::None,
+       "",
+       "call model.train() before the training loop and again after every validation pass "
+       "(model.eval() is for evaluation only)",
+       {},
+       {}},
       {"healthy",
        CauseGroup::NoFault,
        "The loss falls steadily and nothing seen points at a fault. Nothing needs "

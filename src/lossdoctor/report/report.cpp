@@ -298,6 +298,14 @@ json record_to_json(const RunRecord& r) {
          {"train_stats", split(r.train_stats)},
          {"val_stats", split(r.val_stats)},
          {"samples", samples}};
+  const LoopChecks& lc = r.loop;
+  j["loop"] = {{"eval_mode_steps", lc.eval_mode_steps},
+               {"probability_output_steps", lc.probability_output_steps},
+               {"labels_out_of_range_steps", lc.labels_out_of_range_steps},
+               {"largest_label", lc.largest_label},
+               {"params_missing_from_optimizer", lc.params_missing_from_optimizer},
+               {"optimizer_params_not_in_model", lc.optimizer_params_not_in_model},
+               {"model_params", lc.model_params}};
   if (r.first_nonfinite) {
     j["first_nonfinite"] = {{"step", r.first_nonfinite->step},
                             {"layer", r.first_nonfinite->layer},
@@ -386,6 +394,17 @@ RunRecord record_from_json(const json& j) {
     d.mean_margin = s.at(2).is_null() ? NAN : s.at(2).get<float>();
     d.first_learned_step = s.at(3);
     r.samples.push_back(d);
+  }
+  if (j.contains("loop")) {  // absent from records written before the Python Monitor
+    const auto& l = j.at("loop");
+    LoopChecks& lc = r.loop;
+    lc.eval_mode_steps = l.value("eval_mode_steps", int64_t{0});
+    lc.probability_output_steps = l.value("probability_output_steps", int64_t{0});
+    lc.labels_out_of_range_steps = l.value("labels_out_of_range_steps", int64_t{0});
+    lc.largest_label = l.value("largest_label", int64_t{-1});
+    lc.params_missing_from_optimizer = l.value("params_missing_from_optimizer", int64_t{-1});
+    lc.optimizer_params_not_in_model = l.value("optimizer_params_not_in_model", int64_t{-1});
+    lc.model_params = l.value("model_params", int64_t{0});
   }
   if (j.contains("first_nonfinite")) {
     const auto& f = j.at("first_nonfinite");

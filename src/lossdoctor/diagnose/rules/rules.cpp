@@ -21,7 +21,7 @@ const std::vector<CauseRule>& cause_rules() {
       {"missing_normalization", &rule_missing_normalization},
       {"saturating_activation", &rule_saturating_activation},
       {"insufficient_capacity", nullptr},  // plateau_at_chance, slow_convergence; lint
-      {"loss_output_mismatch", nullptr},   // stall/initial-loss symptoms; lint (definite)
+      {"loss_output_mismatch", &rule_loss_output_mismatch},  // + stall symptoms; lint (definite)
       {"lr_too_high", &rule_lr_too_high},
       {"lr_too_low", &rule_lr_too_low},
       {"batch_too_small", &rule_batch_too_small},
@@ -32,6 +32,7 @@ const std::vector<CauseRule>& cause_rules() {
       {"gradients_not_reset", &rule_gradients_not_reset},
       {"params_not_updated", &rule_params_not_updated},
       {"loss_sign_flipped", &rule_loss_sign_flipped},
+      {"model_in_eval_mode", &rule_model_in_eval_mode},
   };
   return all;
 }

@@ -161,6 +161,8 @@ void rule_grad_clip_too_tight(const RuleContext&, Collector&);
 void rule_gradients_not_reset(const RuleContext&, Collector&);
 void rule_params_not_updated(const RuleContext&, Collector&);
 void rule_loss_sign_flipped(const RuleContext&, Collector&);
+void rule_model_in_eval_mode(const RuleContext&, Collector&);
+void rule_loss_output_mismatch(const RuleContext&, Collector&);
 
 // Signals one rule adds as evidence and another rule's penalty reads: defined once, in the file
 // of the rule whose evidence they are.

@@ -154,7 +154,9 @@ RecordSignals read_signals(const RunRecord& r) {
     if (std::isfinite(st.weight_norm)) w_max = std::max(w_max, st.weight_norm);
   }
   s.weight_norm_growth = w0 > 0 ? w_max / w0 : 1.0;
-  if (steps.size() >= 4 && std::isfinite(steps[0].loss) && steps[0].loss > 0) {
+  // Only when steps 0–3 are the record's first four (a log may start later or skip steps).
+  if (steps.size() >= 4 && steps[0].step == 0 && steps[3].step == 3 &&
+      std::isfinite(steps[0].loss) && steps[0].loss > 0) {
     s.first_update_jump = median({steps[1].loss, steps[2].loss, steps[3].loss}) / steps[0].loss;
   }
 

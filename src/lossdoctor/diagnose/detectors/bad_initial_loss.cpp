@@ -27,6 +27,9 @@ std::vector<Symptom> detect_bad_initial_loss(const RunRecord& r) {
   using namespace series;
   const double chance = chance_loss(r);
   if (!std::isfinite(chance) || r.steps.size() < kHeadSteps) return {};
+  // Only step 0 comes before any update: a record that starts later (a log written every N
+  // steps, or one row per epoch) does not show the initial loss.
+  if (r.steps.front().step != 0) return {};
   std::vector<double> head;
   for (size_t i = 0; i < kHeadSteps; ++i) {
     if (!std::isfinite(r.steps[i].loss)) return {};

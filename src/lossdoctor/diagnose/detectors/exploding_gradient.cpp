@@ -24,6 +24,11 @@ constexpr double kDecadesForFullSeverity = 4.0;
 std::vector<Symptom> detect_exploding_gradient(const RunRecord& r) {
   using namespace series;
   if (r.steps.size() < kMinSteps) return {};
+  // A gradient norm that is NaN at every step was never measured (a curve read from a log).
+  if (std::all_of(r.steps.begin(), r.steps.end(),
+                  [](const StepSample& st) { return std::isnan(st.grad_norm); })) {
+    return {};
+  }
   std::vector<double> g;
   std::vector<int64_t> step;
   int64_t first_nonfinite = -1;

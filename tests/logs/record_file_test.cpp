@@ -1,0 +1,90 @@
+#include "lossdoctor/logs/record_file.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "log_fixtures.hpp"
+#include "lossdoctor/diagnose/detectors.hpp"
+#include "lossdoctor/diagnose/diagnoser.hpp"
+#include "lossdoctor/util/errors.hpp"
+
+namespace lossdoctor::logs {
+namespace {
+
+using test::TempDir;
+
+RunRecord diverging_record() {
+  RunRecord r;
+  r.spec_name = "synthetic";
+  r.num_classes = 10;
+  r.batch_size = 32;
+  r.optimizer = "adam";
+  r.base_lr = 1.0;
+  r.loss = "cross_entropy";
+  for (int t = 0; t < 120; ++t) {
+    StepSample s;
+    s.step = t;
+    s.loss = t < 30 ? 2.3 - 0.02 * t : 1.7 * std::exp((t - 30) / 20.0);
+    s.lr = 1.0;
+    s.grad_norm = 1.0 + t;
+    s.update_norm = NAN;
+    s.weight_norm = NAN;
+    s.batch_accuracy = 0.1;
+    r.steps.push_back(s);
+  }
+  return r;
+}
+
+std::string error_of(const std::string& path) {
+  try {
+    read_record_file(path);
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(RecordFile, RoundTripGivesTheSameDiagnosis) {
+  TempDir dir;
+  const RunRecord original = diverging_record();
+  const std::string path =
+      dir.write("run.record.json", report::record_to_json(original).dump() + "\n");
+  const RunRecord back = read_record_file(path);
+  const report::Report r = diagnose_record(back, path);
+  const auto symptoms = diagnose::detect_symptoms(original);
+  const auto d = diagnose::diagnose(original, symptoms, {}, {});
+  EXPECT_EQ(r.verdict, d.verdict);
+  EXPECT_EQ(r.verdict, "unhealthy");
+  ASSERT_EQ(r.findings.size(), d.findings.size());
+  for (size_t i = 0; i < d.findings.size(); ++i) {
+    EXPECT_EQ(r.findings[i].cause, d.findings[i].cause);
+    EXPECT_NEAR(r.findings[i].confidence, d.findings[i].confidence, 1e-9);
+  }
+  EXPECT_EQ(r.command, "diagnose");
+  EXPECT_EQ(r.spec, "synthetic");
+  EXPECT_EQ(r.steps_run, 120);
+}
+
+TEST(RecordFile, BadFilesAreInputErrorsNamingTheKey) {
+  TempDir dir;
+  EXPECT_NE(error_of(dir.write("a.json", "")).find("empty file"), std::string::npos);
+  EXPECT_NE(error_of(dir.write("b.json", "{\"steps\": [")).find("b.json: not JSON"),
+            std::string::npos);
+  EXPECT_NE(error_of(dir.write("c.json", "[1, 2]")).find("top level is array"), std::string::npos);
+  const std::string missing = error_of(dir.write("d.json", "{\"layers\": [], \"probes\": []}"));
+  EXPECT_NE(missing.find("d.json: not a RunRecord: 'steps' is missing"), std::string::npos)
+      << missing;
+  const std::string step = error_of(dir.write(
+      "e.json", R"({"layers":[],"probes":[],"epochs":[],"steps":[{"step":"x","epoch":0}]})"));
+  EXPECT_NE(step.find("'steps[0].step' is not a number"), std::string::npos) << step;
+  // Deeper damage is still an InputError naming the file.
+  auto j = report::record_to_json(diverging_record());
+  j["steps"][3]["label_histogram"] = "oops";
+  const std::string deep = error_of(dir.write("f.json", j.dump()));
+  EXPECT_NE(deep.find("f.json: not a RunRecord"), std::string::npos) << deep;
+  EXPECT_NE(error_of((dir.path / "none.json").string()).find("cannot open"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace lossdoctor::logs

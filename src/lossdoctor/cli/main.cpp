@@ -15,6 +15,9 @@
 #include "lossdoctor/doctor/repair.hpp"
 #include "lossdoctor/experiment/confirm.hpp"
 #include "lossdoctor/experiment/lr_find.hpp"
+#include "lossdoctor/logs/diagnose_log.hpp"
+#include "lossdoctor/logs/read_log.hpp"
+#include "lossdoctor/logs/record_file.hpp"
 #include "lossdoctor/model/network.hpp"
 #include "lossdoctor/report/report.hpp"
 #include "lossdoctor/spec/spec_parser.hpp"
@@ -127,6 +130,7 @@ int run_train(const CommonArgs& args, const TrainArgs& targs) {
 struct DoctorArgs {
   std::string json_path;
   std::string record_path;
+  std::string record_in;  ///< diagnose --record-in: a RunRecord JSON to diagnose without training
   int64_t budget_steps = 0;
   bool quiet = false;
   bool no_early_stop = false;
@@ -187,6 +191,40 @@ int run_diagnose(const CommonArgs& args, const DoctorArgs& dargs, const std::str
   }
   const int code = finish_report(outcome.report, dargs);
   return outcome.interrupted ? kExitInterrupted : code;
+}
+
+/// diagnose --record-in FILE: the detectors, diagnoser and verdict on a recorded run.
+int run_record_in(const CommonArgs& args, const DoctorArgs& dargs) {
+  if (!args.spec_path.empty()) {
+    throw InputError(fmt::format(
+        "diagnose --record-in {} takes no SPEC ('{}'): the record is diagnosed as it is",
+        dargs.record_in, args.spec_path));
+  }
+  if (!args.overrides.empty() || !dargs.record_path.empty() || dargs.budget_steps > 0) {
+    throw InputError(
+        "diagnose --record-in trains nothing: --set, --record and --budget-steps do not apply");
+  }
+  check_report_paths(dargs);
+  const RunRecord record = logs::read_record_file(dargs.record_in);
+  return finish_report(logs::diagnose_record(record, dargs.record_in), dargs);
+}
+
+struct LogArgs {
+  std::string path;
+  std::string format = "auto";
+  int64_t num_classes = 0;
+  std::string optimizer;
+  logs::ColumnMap columns;
+};
+
+int run_diagnose_log(const LogArgs& largs, const DoctorArgs& dargs) {
+  check_report_paths(dargs);
+  const logs::LogData log =
+      logs::read_log(largs.path, logs::parse_log_format(largs.format), largs.columns);
+  logs::LogDiagnosisOptions options;
+  options.num_classes = largs.num_classes;
+  options.optimizer = largs.optimizer;
+  return finish_report(logs::diagnose_log(log, options), dargs);
 }
 
 struct LrFindArgs {
@@ -377,6 +415,45 @@ int main(int argc, char** argv) {
   diagnose_cmd->add_flag("--no-confirm", dargs.no_confirm,
                          "skip the counterfactual reruns that confirm or refute each cause "
                          "(default: diagnose.confirm)");
+  diagnose_cmd
+      ->add_option("--record-in", dargs.record_in,
+                   "diagnose a RunRecord JSON (as --record writes it) without training; no SPEC")
+      ->type_name("FILE");
+  diagnose_cmd->get_option("spec")->required(false);
+
+  LogArgs log_args;
+  auto* log_cmd = app.add_subcommand(
+      "diagnose-log",
+      "diagnose a training log (Keras CSVLogger, Lightning metrics.csv, TensorBoard events, "
+      "lossdoctor steps.csv) from its curves alone; exit 0 healthy, 1 faults found");
+  log_cmd
+      ->add_option("log", log_args.path,
+                   "log file, or a directory holding one (metrics.csv, events.out.tfevents.*, "
+                   "steps.csv)")
+      ->required();
+  log_cmd->add_option("--json", dargs.json_path, "write the report as JSON");
+  log_cmd->add_flag("--quiet,-q", dargs.quiet, "print nothing (use the exit status and --json)");
+  log_cmd
+      ->add_option("--num-classes", log_args.num_classes,
+                   "classes K of the classifier: judges the loss against ln K and the accuracy "
+                   "against 1/K (default: chance not judged)")
+      ->check(CLI::Range(int64_t{2}, int64_t{1000000}));
+  log_cmd->add_option("--format", log_args.format, "log format (default: auto)")
+      ->check(CLI::IsMember({"auto", "keras", "lightning", "tensorboard", "lossdoctor"}));
+  log_cmd
+      ->add_option("--optimizer", log_args.optimizer,
+                   "the optimiser that trained it: judges the logged lr against its usual range")
+      ->check(CLI::IsMember({"sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta"}));
+  log_cmd->add_option("--loss-column", log_args.columns.loss, "column or tag of the training loss");
+  log_cmd->add_option("--val-loss-column", log_args.columns.val_loss,
+                      "column or tag of the validation loss");
+  log_cmd->add_option("--lr-column", log_args.columns.lr, "column or tag of the learning rate");
+  log_cmd->add_option("--step-column", log_args.columns.step, "column of the step");
+  log_cmd->add_option("--epoch-column", log_args.columns.epoch, "column or tag of the epoch");
+  log_cmd->add_option("--accuracy-column", log_args.columns.accuracy,
+                      "column or tag of the training accuracy");
+  log_cmd->add_option("--val-accuracy-column", log_args.columns.val_accuracy,
+                      "column or tag of the validation accuracy");
 
   LrFindArgs largs;
   auto* lr_find_cmd = app.add_subcommand(
@@ -478,7 +555,14 @@ int main(int argc, char** argv) {
     }
     if (*validate_cmd) return run_validate(common, show_model);
     if (*lint_cmd) return run_lint(common, dargs);
-    if (*diagnose_cmd) return run_diagnose(common, dargs, diag_progress);
+    if (*diagnose_cmd) {
+      if (!dargs.record_in.empty()) return run_record_in(common, dargs);
+      if (common.spec_path.empty()) {
+        throw InputError("diagnose needs a SPEC (or --record-in FILE: a recorded RunRecord)");
+      }
+      return run_diagnose(common, dargs, diag_progress);
+    }
+    if (*log_cmd) return run_diagnose_log(log_args, dargs);
     if (*audit_cmd) return run_audit_command(common, dargs, aargs);
     if (*lr_find_cmd) return run_lr_find(common, largs);
     if (*repair_cmd) return run_repair(common, rargs);

@@ -419,6 +419,18 @@ report::Report diagnose_log(const LogData& log, const LogDiagnosisOptions& optio
         {}));
   }
 
+  // A rate fix needs the rate: the logged one, else none (the record's base rate is 0).
+  for (auto& f : findings) {
+    const auto it = f.fix.find("optimizer.lr");
+    if (it == f.fix.end()) continue;
+    if (f.cause == "lr_too_high" && lr.logged && lr.first > 0) {
+      it->second = num(lr.first / 10);
+    } else if (f.cause == "lr_too_low" && lr.logged && lr.max > 0) {
+      it->second = num(lr.max * 10);
+    } else if (record.base_lr <= 0) {
+      f.fix.erase(it);
+    }
+  }
   // Curve-only evidence: suspected, moderate at most.
   for (auto& f : findings) {
     f.status = "suspected";
@@ -472,8 +484,9 @@ report::Report diagnose_log(const LogData& log, const LogDiagnosisOptions& optio
   }
   if (epoch_level) {
     rep.notes.push_back(
-        "one row per epoch: spikes and oscillation within an epoch are invisible, and the initial "
-        "loss (before any update) is unknown; log per step to see them");
+        "one row per epoch, numbered epoch + 1 (\"step 7\" is the state after epoch 6): spikes and "
+        "oscillation within an epoch are invisible, and the initial loss (before any update) is "
+        "unknown; log per step to see them");
   }
   const bool has_val =
       std::any_of(record.epochs.begin(), record.epochs.end(), [](const EpochSample& e) {

@@ -17,11 +17,9 @@ packages=(
   libbenchmark-dev        # micro-benchmarks under bench/
   dataset-fashion-mnist   # the default data set, no download needed
   python3                 # generates the held-out zoo's data sets at test time (standard library only)
+  python3-torch python3-dev pybind11-dev  # the Python module (python/): PyTorch loops watched by lossdoctor.Monitor
   clang libclang-rt-14-dev  # libFuzzer harnesses under fuzz/ (scripts/sanitize.sh)
 )
-if [[ "${LOSSDOCTOR_WITH_PYTORCH:-0}" == 1 ]]; then
-  packages+=(python3-torch)  # only for side-by-side benchmarks against PyTorch eager
-fi
 
 missing=()
 for p in "${packages[@]}"; do

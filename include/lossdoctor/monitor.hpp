@@ -27,7 +27,9 @@
 
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "lossdoctor/report/report.hpp"
 #include "lossdoctor/run_record.hpp"
@@ -60,9 +62,19 @@ struct MonitorOptions {
 #undef LOSSDOCTOR_OPTION
 };
 
+/// One layer a front end watches (the Python Monitor builds these from a torch.nn.Module).
+struct MonitoredLayer {
+  std::string name;      ///< e.g. "features.0"
+  std::string kind;      ///< spec spelling: conv2d, dense, relu, batchnorm, sigmoid, softmax, ...
+  torch::Tensor weight;  ///< conv2d/dense weight; undefined for weightless layers
+};
+
 class Monitor {
  public:
   explicit Monitor(torch::nn::Module& model, MonitorOptions options = {});
+  /// For front ends that describe the model themselves: `params` are all trainable parameters.
+  Monitor(std::vector<MonitoredLayer> layers, std::vector<torch::Tensor> params,
+          MonitorOptions options = {});
   ~Monitor();
   Monitor(const Monitor&) = delete;
   Monitor& operator=(const Monitor&) = delete;
@@ -78,19 +90,63 @@ class Monitor {
   /// Optional, once per epoch.
   void end_epoch(double train_loss, double train_accuracy, double val_loss, double val_accuracy);
 
+  // The same step, seen through hooks (the Python Monitor): per step, in any order, one
+  // record_batch, one before_update when the gradients are final (the optimiser's pre-step
+  // hook) and one after_update after the optimiser step; on_activation from forward hooks on
+  // probe steps. The step ends once both record_batch and after_update happened. A second
+  // record_batch without an optimiser step in between closes the step as one that did not
+  // change the weights.
+
+  /// Whether the current step is a probe step (per-layer activations wanted).
+  bool probe_step() const;
+  /// A layer's forward output (index into the layers given); ignored outside probe steps.
+  void on_activation(size_t layer, const torch::Tensor& output);
+  void record_batch(const torch::Tensor& inputs, const torch::Tensor& output,
+                    const torch::Tensor& labels, double loss, const torch::Tensor& indices = {});
+  void before_update();
+  void after_update(double lr = std::numeric_limits<double>::quiet_NaN());
+  /// A validation batch as the model sees it: its per-channel statistics are compared with the
+  /// training batches' (train and validation prepared differently).
+  void observe_validation(const torch::Tensor& inputs);
+  /// What the front end saw of the loop itself (eval mode, parameter sets).
+  LoopChecks& loop_checks();
+
   int64_t steps() const { return step_; }
   const RunRecord& record() const;
   /// Detectors + diagnoser over everything seen so far (no lint: there is no spec).
   report::Report diagnose() const;
+  /// The diagnosis has stopped changing: the same verdict and top cause at `kSettleChecks`
+  /// checks in a row (every 25 steps, from step 100; "healthy" only from step 250), as
+  /// `lossdoctor diagnose` stops early. A loop may stop here.
+  bool settled() const { return settled_; }
 
  private:
+  void init(std::vector<MonitoredLayer> layers, std::vector<torch::Tensor> params);
+  void ensure_step_open();
+  void finish_step();
+  void check_settled();
+
   MonitorOptions options_;
   std::unique_ptr<probe::Recorder> recorder_;
   int64_t step_ = 0;
   int64_t epoch_ = 0;
+  bool step_open_ = false, has_batch_ = false, has_grads_ = false, has_update_ = false;
   // Pending values of the current step, between after_forward and after_backward.
-  torch::Tensor inputs_, output_, labels_, sample_loss_, indices_;
-  double loss_ = 0, reference_loss_ = 0;
+  torch::Tensor inputs_, output_, labels_, indices_;
+  double loss_ = 0;
+  /// Per-channel running sums of the inputs of one split ([B, C, ...]; [B, F] counts as one
+  /// channel), turned into RunRecord::train_stats / val_stats.
+  struct SplitSums {
+    std::vector<double> sum, sum_sq;
+    double count = 0, min = 0, max = 0;
+    int64_t samples = 0;
+  };
+  void accumulate(SplitSums& sums, const torch::Tensor& inputs, std::optional<SplitStats>& out);
+  SplitSums train_sums_, val_sums_;
+  // Early-stop state.
+  std::string last_top_;
+  int streak_ = 0;
+  bool settled_ = false;
 };
 
 }  // namespace lossdoctor

@@ -108,6 +108,9 @@ struct LoopChecks {
   /// Steps taken with the model in eval mode although it has batch norm or dropout layers
   /// (batch statistics frozen, dropout off: model.train() was never called).
   int64_t eval_mode_steps = 0;
+  /// Steps before which the gradients were not reset: no zero_grad() call on the optimiser or
+  /// the model, and non-zero gradients already at the forward pass (Python Monitor only).
+  int64_t grads_not_reset_steps = 0;
   /// Steps whose outputs were already probabilities (every row ≥ 0 and summing to 1) although
   /// the loss takes logits (softmax fed to CrossEntropyLoss).
   int64_t probability_output_steps = 0;

@@ -135,6 +135,8 @@ std::map<std::string, double> fields(const DiagnoserOptions& o) {
       {"saturating_activation.no_saturating_layer_penalty",
        o.saturating_activation.no_saturating_layer_penalty},
       {"model_in_eval_mode.eval_fraction", o.model_in_eval_mode.eval_fraction},
+      {"gradients_not_reset.not_reset_fraction", o.gradients_not_reset.not_reset_fraction},
+      {"gradients_not_reset.not_reset_weight", o.gradients_not_reset.not_reset_weight},
       {"model_in_eval_mode.weight", o.model_in_eval_mode.weight},
       {"loop_outputs.probability_fraction", o.loop_outputs.probability_fraction},
       {"loop_outputs.probability_weight", o.loop_outputs.probability_weight},

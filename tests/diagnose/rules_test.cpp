@@ -428,6 +428,12 @@ TEST(RuleLrTooHigh, Penalties) {
   RuleInput linted = in;
   linted.lint = {lint_finding("lr_too_high")};
   EXPECT_NEAR(conf(tiny_batch, linted), kSeed, 1e-9) << "lint says the rate is too high";
+  // No lint (a Monitor or log record): a rate above the optimiser's usual range is no excuse.
+  tiny_batch.optimizer = "adam";
+  tiny_batch.base_lr = 1.0;
+  EXPECT_NEAR(conf(tiny_batch, in), kSeed, 1e-9) << "adam at lr 1 with batches of 4";
+  tiny_batch.base_lr = 1e-3;
+  EXPECT_NEAR(conf(tiny_batch, in), kSeed * 0.5, 1e-9) << "near miss: adam at its usual 1e-3";
 }
 
 // -- lr_too_low -------------------------------------------------------------------------------
@@ -632,6 +638,17 @@ TEST(RuleLossSignFlipped, NegativeCrossEntropy) {
       says(run_rule(&rule_loss_sign_flipped, r), "loss_sign_flipped", "cannot be negative"));
   for (auto& s : r.steps) s.loss = -0.04;  // near miss
   EXPECT_EQ(candidate(run_rule(&rule_loss_sign_flipped, r), "loss_sign_flipped"), nullptr);
+}
+
+TEST(RuleGradientsNotReset, SeenDirectlyByThePythonMonitor) {
+  RunRecord r = test::healthy_falling();
+  r.custom_loop = true;
+  r.loop.grads_not_reset_steps = static_cast<int64_t>(r.steps.size()) - 1;
+  const Collector c = run_rule(&rule_gradients_not_reset, r);
+  EXPECT_TRUE(says(c, "gradients_not_reset", "began with no zero_grad() call"));
+  EXPECT_NEAR(confidence(c, "gradients_not_reset"), 0.9, 1e-9);
+  r.loop.grads_not_reset_steps = static_cast<int64_t>(r.steps.size()) / 2;  // near miss
+  EXPECT_EQ(candidate(run_rule(&rule_gradients_not_reset, r), "gradients_not_reset"), nullptr);
 }
 
 // -- model_in_eval_mode ------------------------------------------------------------------------

@@ -281,6 +281,11 @@ struct DiagnoserOptions {
     int64_t min_steps = 20;
     /// ... weighs this.
     double weight = 0.9;
+    /// Share of steps the Python Monitor saw start without any gradient reset (no zero_grad,
+    /// gradients already non-zero at the forward pass) above which ...
+    double not_reset_fraction = 0.5;
+    /// ... weighs this.
+    double not_reset_weight = 0.9;
   };
   GradientsNotReset gradients_not_reset;
 

@@ -300,6 +300,7 @@ json record_to_json(const RunRecord& r) {
          {"samples", samples}};
   const LoopChecks& lc = r.loop;
   j["loop"] = {{"eval_mode_steps", lc.eval_mode_steps},
+               {"grads_not_reset_steps", lc.grads_not_reset_steps},
                {"probability_output_steps", lc.probability_output_steps},
                {"labels_out_of_range_steps", lc.labels_out_of_range_steps},
                {"largest_label", lc.largest_label},
@@ -399,6 +400,7 @@ RunRecord record_from_json(const json& j) {
     const auto& l = j.at("loop");
     LoopChecks& lc = r.loop;
     lc.eval_mode_steps = l.value("eval_mode_steps", int64_t{0});
+    lc.grads_not_reset_steps = l.value("grads_not_reset_steps", int64_t{0});
     lc.probability_output_steps = l.value("probability_output_steps", int64_t{0});
     lc.labels_out_of_range_steps = l.value("labels_out_of_range_steps", int64_t{0});
     lc.largest_label = l.value("largest_label", int64_t{-1});

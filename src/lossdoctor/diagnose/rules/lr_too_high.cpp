@@ -83,7 +83,12 @@ void rule_lr_too_high(const RuleContext& ctx, Collector& out) {
     out.penalise(cause, o.bad_initial_loss_penalty,
                  "the loss was already wrong before the first update");
   }
-  if (r.batch_size > 0 && r.batch_size <= o.erratic_batch_size && !ctx.lint_has(cause)) {
+  // Only a rate that is itself unremarkable: one that lint flags, or that lies above the
+  // optimiser's usual range (a Monitor or log record has no lint), is no excuse for the batch.
+  const bool rate_above_usual = r.base_lr > 0 && !spec::lr_in_usual_range(r.optimizer, r.base_lr) &&
+                                !spec::lr_below_usual_range(r.optimizer, r.base_lr);
+  if (r.batch_size > 0 && r.batch_size <= o.erratic_batch_size && !ctx.lint_has(cause) &&
+      !rate_above_usual) {
     out.penalise(
         cause, o.erratic_batch_penalty,
         fmt::format("the learning rate {} is usual for {}; batches of {} make the steps erratic",

@@ -1162,6 +1162,7 @@ void check_text(const std::string& text, const std::string& label) {
   // scalar ("lay[1", "a [b", "foo - [") quotes and brackets are text.
   bool at_node = true;
   bool in_property = false;  // inside an anchor or tag token that stood where a node starts
+  size_t closed_quote_at = std::string::npos;  // where the last quoted scalar ended
   auto blank_or_end = [&](size_t i) {
     return i >= text.size() || text[i] == ' ' || text[i] == '\t' || text[i] == '\n' ||
            text[i] == '\r';
@@ -1210,6 +1211,7 @@ void check_text(const std::string& text, const std::string& label) {
           escaped = true;
         } else {
           quote = 0;
+          closed_quote_at = i;
         }
       }
     } else if (ch == '#' && token_start(i)) {
@@ -1222,8 +1224,11 @@ void check_text(const std::string& text, const std::string& label) {
       at_node = false;
     } else if ((ch == '-' || ch == '?') && starts_node && blank_or_end(i + 1)) {
       // a block sequence entry or complex key: a node starts after it
-    } else if ((ch == '&' || ch == '!') && starts_node) {
+    } else if ((ch == '&' || ch == '!') && (starts_node || closed_quote_at + 1 == i)) {
+      // An anchor or tag where a node starts, or right after a quoted scalar (yaml-cpp's
+      // scanner starts a token there too).
       in_property = true;
+      token_begin = i;
     } else if (ch == ':' && (blank_or_end(i + 1) || depth > 0)) {
       at_node = true;
     } else if (ch == ',' && depth > 0) {

@@ -67,3 +67,21 @@ TEST(Verdict, TheHealthyFindingItselfCountsForNothing) {
 
 }  // namespace
 }  // namespace lossdoctor::diagnose
+
+namespace lossdoctor::diagnose {
+namespace {
+
+TEST(EarlyStop, HealthyAndAWaitAtChanceNeedTheLongerRun) {
+  Symptom chance;
+  chance.id = "plateau_at_chance";
+  Symptom nan;
+  nan.id = "nan_loss";
+  EXPECT_EQ(early_stop_min_steps("lr_too_high", {}, 100, 250), 100);
+  EXPECT_EQ(early_stop_min_steps("healthy", {}, 100, 250), 250);
+  EXPECT_EQ(early_stop_min_steps("lr_too_low", {chance}, 100, 250), 250) << "may still take off";
+  EXPECT_EQ(early_stop_min_steps("lr_too_high", {chance, nan}, 100, 250), 100)
+      << "near miss: another hard symptom settles it";
+}
+
+}  // namespace
+}  // namespace lossdoctor::diagnose

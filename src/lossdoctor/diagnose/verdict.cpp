@@ -11,6 +11,16 @@ const std::vector<std::string>& hard_symptom_ids() {
   return ids;
 }
 
+int64_t early_stop_min_steps(const std::string& top, const std::vector<Symptom>& symptoms,
+                             int64_t min_steps, int64_t healthy_min_steps) {
+  bool at_chance = false, other_hard = false;
+  for (const auto& s : symptoms) {
+    at_chance |= s.id == "plateau_at_chance";
+    other_hard |= s.id != "plateau_at_chance" && is_hard_symptom(s.id);
+  }
+  return top == "healthy" || (at_chance && !other_hard) ? healthy_min_steps : min_steps;
+}
+
 bool is_hard_symptom(const std::string& id) {
   const auto& ids = hard_symptom_ids();
   return std::find(ids.begin(), ids.end(), id) != ids.end();

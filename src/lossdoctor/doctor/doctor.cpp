@@ -71,19 +71,8 @@ class SettleWatcher : public train::TrainObserver {
     timeline.push_back({done, top, d.findings.empty() ? 0.0 : d.findings.front().confidence});
     streak_ = top == last_top_ ? streak_ + 1 : 1;
     last_top_ = top;
-    // A fault may stop early; "healthy" must hold for most of the budget, since some faults
-    // (momentum build-up, decaying schedules, label noise) show late. A loss sitting at chance
-    // is judged like "healthy", over most of the budget: a slow start (a long warm-up, a net
-    // that needs a hundred steps to find the signal) may still take off, and stopping it at
-    // step 100 would call a healthy run unhealthy.
-    bool at_chance = false, other_hard = false;
-    for (const auto& s : symptoms) {
-      at_chance |= s.id == "plateau_at_chance";
-      other_hard |= s.id != "plateau_at_chance" && diagnose::is_hard_symptom(s.id);
-    }
-    const bool waiting_at_chance = at_chance && !other_hard;
-    const int64_t needed =
-        top == "healthy" || waiting_at_chance ? options_.healthy_min_steps : options_.min_steps;
+    const int64_t needed = diagnose::early_stop_min_steps(top, symptoms, options_.min_steps,
+                                                          options_.healthy_min_steps);
     settled_ = options_.early_stop && done >= needed && streak_ >= kSettleChecks;
   }
   bool should_stop(train::Trainer&) override { return settled_; }

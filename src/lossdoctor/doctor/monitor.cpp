@@ -201,13 +201,8 @@ void Monitor::check_settled() {
   const std::string top = d.findings.empty() ? "healthy" : d.findings.front().cause;
   streak_ = top == last_top_ ? streak_ + 1 : 1;
   last_top_ = top;
-  bool at_chance = false, other_hard = false;
-  for (const auto& s : symptoms) {
-    at_chance |= s.id == "plateau_at_chance";
-    other_hard |= s.id != "plateau_at_chance" && diagnose::is_hard_symptom(s.id);
-  }
-  const int64_t needed = top == "healthy" || (at_chance && !other_hard) ? kHealthyMinSteps
-                                                                          : kMinSteps;
+  const int64_t needed =
+      diagnose::early_stop_min_steps(top, symptoms, kMinSteps, kHealthyMinSteps);
   settled_ = step_ >= needed && streak_ >= kSettleChecks;
 }
 

@@ -604,6 +604,8 @@ ArmRun run_arm(const spec::Spec& spec, const data::Dataset& ds, const Interventi
   if (!out.decisions.empty()) {
     for (const auto& m : out.decisions.front().measures) a.measures.push_back(to_measure(m));
   }
+  a.train_loss = out.series.train_loss;
+  for (const auto& p : out.series.points) a.val_points.push_back({p.step, p.loss, p.accuracy});
   a.seconds = seconds_since(start);
   if (o.log) {
     o.log(fmt::format("confirm: {} — {} after {} steps ({:.1f} s): {}", iv.text, a.status, a.steps,
@@ -672,6 +674,7 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
   RunSeries base;
   for (const auto& s : record.steps) base.train_loss.push_back(s.loss);
   base.points = baseline.points();
+  for (const auto& p : base.points) conf.baseline_val_points.push_back({p.step, p.loss, p.accuracy});
 
   // Window: the baseline's steps; a baseline that went non-finite at step s gets max(2s, min).
   const int64_t plan = o.budget_steps.value_or(spec.diagnose.budget_steps);

@@ -42,6 +42,14 @@ struct ConfirmationArm {
     double base_start = 0, base_end = 0, arm_start = 0, arm_end = 0;
   };
   std::vector<Measure> measures;
+  /// The arm's own curves, for drawing (HTML, TensorBoard): training loss per step and the
+  /// yardstick's validation points (step, loss, accuracy). Not in the JSON report.
+  std::vector<double> train_loss;
+  struct Point {
+    int64_t step = 0;
+    double loss = 0, accuracy = 0;
+  };
+  std::vector<Point> val_points;
 };
 
 /// What the confirmation experiments did and what they cost.
@@ -56,6 +64,8 @@ struct Confirmation {
   int64_t eval_every = 0;          ///< steps between yardstick points
   double yardstick_seconds = 0;    ///< yardstick time inside the diagnosis run
   std::vector<std::string> notes;  ///< e.g. "act together", skipped causes
+  /// The diagnosis run's yardstick points (the baseline the arms are compared with).
+  std::vector<ConfirmationArm::Point> baseline_val_points;
 };
 
 struct Report {

@@ -19,6 +19,7 @@ packages=(
   python3                 # generates the held-out zoo's data sets at test time (standard library only)
   python3-torch python3-dev pybind11-dev  # the Python module (python/): PyTorch loops watched by lossdoctor.Monitor
   clang libclang-rt-14-dev  # libFuzzer harnesses under fuzz/ (scripts/sanitize.sh)
+  protobuf-compiler python3-protobuf  # tests/python/test_tensorboard.py: parses --tensorboard event files with protoc-generated code
 )
 
 missing=()

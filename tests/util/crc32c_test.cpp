@@ -1,12 +1,12 @@
-#include "lossdoctor/logs/crc32c.hpp"
+#include "lossdoctor/util/crc32c.hpp"
 
 #include <gtest/gtest.h>
 
 #include <random>
 
-#include "log_fixtures.hpp"
+#include "logs/log_fixtures.hpp"
 
-namespace lossdoctor::logs {
+namespace lossdoctor {
 namespace {
 
 uint32_t crc_of(const std::string& s) {
@@ -35,4 +35,4 @@ TEST(Crc32c, MaskIsTensorFlows) {
 }
 
 }  // namespace
-}  // namespace lossdoctor::logs
+}  // namespace lossdoctor

@@ -12,7 +12,7 @@
 #include <map>
 #include <set>
 
-#include "lossdoctor/logs/crc32c.hpp"
+#include "lossdoctor/util/crc32c.hpp"
 #include "lossdoctor/logs/tfrecord.hpp"
 #include "lossdoctor/util/errors.hpp"
 

@@ -5,9 +5,10 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <stdexcept>
 
-#include "lossdoctor/logs/crc32c.hpp"
+#include "lossdoctor/util/crc32c.hpp"
 #include "lossdoctor/util/errors.hpp"
 
 namespace lossdoctor::logs {
@@ -158,7 +159,171 @@ void decode_value(Wire w, int64_t step, std::vector<ScalarEvent>& out) {
   if (has && !tag.empty()) out.push_back({tag, step, value});
 }
 
+std::string plugin_name(Wire metadata) {
+  std::string name;
+  while (!metadata.done()) {
+    const uint64_t key = metadata.varint();
+    const uint32_t field = static_cast<uint32_t>(key >> 3), type = key & 7;
+    if (field == 1 && type == 2) {  // plugin_data
+      Wire pd = metadata.sub();
+      while (!pd.done()) {
+        const uint64_t k = pd.varint();
+        if ((k >> 3) == 1 && (k & 7) == 2) {
+          name = pd.bytes();
+        } else {
+          pd.skip(k & 7);
+        }
+      }
+    } else {
+      metadata.skip(type);
+    }
+  }
+  return name;
+}
+
+/// The first string_val of a DT_STRING tensor (false when the tensor is not one).
+bool tensor_string(Wire w, std::string& out) {
+  int64_t dtype = 0;
+  bool has = false;
+  while (!w.done()) {
+    const uint64_t key = w.varint();
+    const uint32_t field = static_cast<uint32_t>(key >> 3), type = key & 7;
+    if (field == 1 && type == 0) {
+      dtype = static_cast<int64_t>(w.varint());
+    } else if (field == 8 && type == 2) {
+      const std::string s = w.bytes();
+      if (!has) out = s;
+      has = true;
+    } else {
+      w.skip(type);
+    }
+  }
+  constexpr int64_t kString = 7;
+  return has && dtype == kString;
+}
+
+EventValue::Image decode_image(Wire w) {
+  EventValue::Image img;
+  while (!w.done()) {
+    const uint64_t key = w.varint();
+    const uint32_t field = static_cast<uint32_t>(key >> 3), type = key & 7;
+    if (field >= 1 && field <= 3 && type == 0) {
+      const auto v = static_cast<int64_t>(w.varint());
+      (field == 1 ? img.height : field == 2 ? img.width : img.colorspace) = v;
+    } else if (field == 4 && type == 2) {
+      img.encoded = w.bytes();
+    } else {
+      w.skip(type);
+    }
+  }
+  return img;
+}
+
+EventValue::Histogram decode_histogram(Wire w) {
+  EventValue::Histogram h;
+  while (!w.done()) {
+    const uint64_t key = w.varint();
+    const uint32_t field = static_cast<uint32_t>(key >> 3), type = key & 7;
+    if (field >= 1 && field <= 5 && type == 1) {
+      const double v = as_double(w.fixed(8));
+      double* slot[] = {&h.min, &h.max, &h.num, &h.sum, &h.sum_squares};
+      *slot[field - 1] = v;
+    } else if ((field == 6 || field == 7) && (type == 2 || type == 1)) {
+      std::vector<double>& list = field == 6 ? h.bucket_limit : h.bucket;
+      if (type == 1) {
+        list.push_back(as_double(w.fixed(8)));
+      } else {
+        Wire packed = w.sub();
+        while (!packed.done()) list.push_back(as_double(packed.fixed(8)));
+      }
+    } else {
+      w.skip(type);
+    }
+  }
+  return h;
+}
+
+EventValue decode_full_value(Wire w) {
+  EventValue v;
+  std::optional<Wire> tensor;
+  while (!w.done()) {
+    const uint64_t key = w.varint();
+    const uint32_t field = static_cast<uint32_t>(key >> 3), type = key & 7;
+    if (field == 1 && type == 2) {
+      v.tag = w.bytes();
+    } else if (field == 2 && type == 5) {
+      v.kind = EventValue::Kind::Scalar;
+      v.value = as_float(w.fixed(4));
+    } else if (field == 4 && type == 2) {
+      v.kind = EventValue::Kind::Image;
+      v.image = decode_image(w.sub());
+    } else if (field == 5 && type == 2) {
+      v.kind = EventValue::Kind::Histogram;
+      v.histogram = decode_histogram(w.sub());
+    } else if (field == 8 && type == 2) {
+      tensor = w.sub();
+    } else if (field == 9 && type == 2) {
+      v.plugin = plugin_name(w.sub());
+    } else {
+      w.skip(type);
+    }
+  }
+  if (tensor) {
+    if (tensor_string(*tensor, v.text)) {
+      v.kind = EventValue::Kind::Text;
+    } else if (tensor_scalar(*tensor, v.value)) {
+      v.kind = EventValue::Kind::Scalar;
+    }
+  }
+  return v;
+}
+
 }  // namespace
+
+EventRecord decode_event_record(const std::string& payload) {
+  Wire w(reinterpret_cast<const uint8_t*>(payload.data()), payload.size());
+  EventRecord event;
+  while (!w.done()) {
+    const uint64_t key = w.varint();
+    const uint32_t field = static_cast<uint32_t>(key >> 3), type = key & 7;
+    if (field == 1 && type == 1) {
+      event.wall_time = as_double(w.fixed(8));
+    } else if (field == 2 && type == 0) {
+      event.step = static_cast<int64_t>(w.varint());
+    } else if (field == 3 && type == 2) {
+      event.file_version = w.bytes();
+    } else if (field == 5 && type == 2) {
+      Wire s = w.sub();
+      while (!s.done()) {
+        const uint64_t k = s.varint();
+        if ((k >> 3) == 1 && (k & 7) == 2) {
+          event.values.push_back(decode_full_value(s.sub()));
+        } else {
+          s.skip(k & 7);
+        }
+      }
+    } else {
+      w.skip(type);
+    }
+  }
+  return event;
+}
+
+std::vector<EventRecord> read_events(const std::string& path) {
+  const std::vector<std::string> records = read_tfrecords(path);
+  std::vector<EventRecord> out;
+  size_t pos = 0;
+  for (size_t i = 0; i < records.size(); ++i) {
+    try {
+      out.push_back(decode_event_record(records[i]));
+    } catch (const std::runtime_error& e) {
+      throw DataError(path, fmt::format("record {} at byte {}: malformed Event protobuf: {}", i + 1,
+                                        pos, e.what()));
+    }
+    pos += records[i].size() + 16;
+  }
+  return out;
+}
 
 std::vector<std::string> read_tfrecords(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -3,7 +3,7 @@
 // messages that carry scalars. No protobuf library: a minimal wire-format decoder.
 //
 // TFRecord: uint64 length (little endian), uint32 masked CRC32C of those 8 bytes, `length` bytes
-// of data, uint32 masked CRC32C of the data (crc32c.hpp).
+// of data, uint32 masked CRC32C of the data (util/crc32c.hpp).
 // Event {double wall_time = 1; int64 step = 2; Summary summary = 5; ...}
 // Summary {repeated Value value = 1}
 // Value {string tag = 1; float simple_value = 2; TensorProto tensor = 8; ...}
@@ -29,6 +29,39 @@ struct ScalarEvent {
   int64_t step = 0;
   double value = 0;
 };
+
+/// One Summary.Value of any kind (what read_events returns; diagnose-log reads scalars only).
+struct EventValue {
+  enum class Kind { Scalar, Text, Image, Histogram, Other };
+  std::string tag;
+  Kind kind = Kind::Other;
+  double value = 0;    ///< Scalar
+  std::string text;    ///< Text: the first string_val of a DT_STRING tensor
+  std::string plugin;  ///< metadata.plugin_data.plugin_name ("" when absent)
+  struct Image {
+    int64_t width = 0, height = 0, colorspace = 0;
+    std::string encoded;  ///< PNG/JPEG bytes
+  } image;
+  struct Histogram {
+    double min = 0, max = 0, num = 0, sum = 0, sum_squares = 0;
+    std::vector<double> bucket_limit, bucket;
+  } histogram;
+};
+
+/// One Event, decoded whole.
+struct EventRecord {
+  double wall_time = 0;
+  int64_t step = 0;
+  std::string file_version;  ///< set on the first record of a file ("brain.Event:2")
+  std::vector<EventValue> values;
+};
+
+/// Decodes one serialized Event (scalars, text, images, histograms); throws std::runtime_error
+/// with what is malformed.
+EventRecord decode_event_record(const std::string& payload);
+
+/// Every Event of an event file, CRCs checked, in file order (DataError naming the record).
+std::vector<EventRecord> read_events(const std::string& path);
 
 /// The payloads of every record of the TFRecord file at `path`, both CRCs checked.
 std::vector<std::string> read_tfrecords(const std::string& path);

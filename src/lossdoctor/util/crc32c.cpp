@@ -1,8 +1,8 @@
-#include "lossdoctor/logs/crc32c.hpp"
+#include "lossdoctor/util/crc32c.hpp"
 
 #include <array>
 
-namespace lossdoctor::logs {
+namespace lossdoctor {
 
 namespace {
 constexpr uint32_t kPolynomial = 0x82F63B78u;  // Castagnoli, reflected
@@ -27,4 +27,4 @@ uint32_t crc32c(const uint8_t* data, size_t size) {
 
 uint32_t mask_crc(uint32_t crc) { return ((crc >> 15) | (crc << 17)) + 0xa282ead8u; }
 
-}  // namespace lossdoctor::logs
+}  // namespace lossdoctor

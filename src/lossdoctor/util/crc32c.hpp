@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace lossdoctor::logs {
+namespace lossdoctor {
 
 /// CRC32C of `size` bytes (reflected polynomial 0x82F63B78, init and final xor 0xFFFFFFFF).
 uint32_t crc32c(const uint8_t* data, size_t size);
@@ -18,4 +18,4 @@ inline uint32_t masked_crc32c(const uint8_t* data, size_t size) {
   return mask_crc(crc32c(data, size));
 }
 
-}  // namespace lossdoctor::logs
+}  // namespace lossdoctor

@@ -12,6 +12,7 @@
 #include "diagnose/record_builder.hpp"
 #include "logs/log_fixtures.hpp"
 #include "lossdoctor/logs/tfrecord.hpp"
+#include "lossdoctor/util/errors.hpp"
 
 namespace lossdoctor::report {
 namespace {
@@ -127,6 +128,47 @@ TEST(TensorBoardReport, NoConfirmationWritesTheDiagnosisOnly) {
   EXPECT_EQ(diag.scalars.count("yardstick/val_loss"), 0u);
   EXPECT_TRUE(diag.histograms.empty());  // no sample dynamics recorded
   EXPECT_NE(diag.text.at("findings").find("no findings"), std::string::npos);
+}
+
+TEST(TensorBoardReport, AuditGetsTheContactSheetAndCounts) {
+  test::TempDir dir;
+  Report report;
+  report.command = "audit";
+  report.verdict = "unhealthy";
+  Finding f;
+  f.cause = "corrupt_samples";
+  f.confidence = 0.8;
+  f.samples = {3, 9};
+  f.samples_omitted = 5;
+  report.findings.push_back(f);
+  // Signature, IHDR length and type, 640×212, bit depth 8, colour type 2 (RGB), the rest.
+  std::string png("\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\x02\x80\0\0\0\xd4\x08\x02\0\0\0", 29);
+  png += std::string(20, 'x');
+  ASSERT_TRUE(png_size(png));
+  EXPECT_EQ(png_size(png)->width, 640);
+  EXPECT_EQ(png_size(png)->height, 212);
+  EXPECT_EQ(png_size(png)->channels, 3);
+  EXPECT_FALSE(png_size("GIF89a"));
+  const EventFiles files = write_audit_events(dir.path.string(), report, png);
+  ASSERT_EQ(files.files.size(), 1u);
+  EXPECT_EQ(fs::path(files.files[0]).parent_path().filename(), "audit");
+  const Read audit = read_run(files.files[0]);
+  EXPECT_EQ(audit.scalars.at("audit/flagged/corrupt_samples")[0].second, 7);
+  EXPECT_NE(audit.text.at("audit/flagged").find("| corrupt_samples | 7 | 0.80 |"),
+            std::string::npos);
+  bool image = false;
+  for (const auto& e : logs::read_events(files.files[0])) {
+    for (const auto& v : e.values) {
+      if (v.kind != logs::EventValue::Kind::Image) continue;
+      image = true;
+      EXPECT_EQ(v.tag, "audit/contact_sheet");
+      EXPECT_EQ(v.image.width, 640);
+      EXPECT_EQ(v.image.height, 212);
+      EXPECT_EQ(v.image.encoded, png);
+    }
+  }
+  EXPECT_TRUE(image);
+  EXPECT_THROW(write_audit_events(dir.path.string(), report, "not a png"), InputError);
 }
 
 TEST(TensorBoardReport, ArmRunNamesAreSafeFolderNames) {

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "lossdoctor/spec/kinds.hpp"
+#include "lossdoctor/util/errors.hpp"
 #include "lossdoctor/util/event_writer.hpp"
 
 namespace lossdoctor::report {
@@ -118,8 +119,9 @@ std::string arm_run_name(const ConfirmationArm& arm) {
 }
 
 std::string findings_markdown(const Report& report) {
-  std::string out =
-      fmt::format("verdict: **{}** after {} steps\n\n", report.verdict, report.steps_run);
+  std::string out = fmt::format(
+      "verdict: **{}**{}\n\n", report.verdict,
+      report.steps_run > 0 ? fmt::format(" after {} steps", report.steps_run) : std::string());
   if (report.findings.empty()) return out + "no findings";
   out += "| cause | status | confidence | first step | layer | fix |\n|---|---|---|---|---|---|\n";
   for (const auto& f : report.findings) {
@@ -143,6 +145,60 @@ EventFiles write_diagnose_events(const std::string& dir, const Report& report,
     used.insert(name);
     write_arm_run((fs::path(dir) / name).string(), arm, out);
   }
+  return out;
+}
+
+std::optional<PngSize> png_size(const std::string& png) {
+  static const std::string kSignature("\x89PNG\r\n\x1a\n", 8);
+  if (png.size() < 33 || png.compare(0, 8, kSignature) != 0 || png.compare(12, 4, "IHDR") != 0)
+    return std::nullopt;
+  const auto be32 = [&](size_t at) {
+    uint32_t v = 0;
+    for (size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<uint8_t>(png[at + i]);
+    return v;
+  };
+  PngSize size;
+  size.width = static_cast<int>(be32(16));
+  size.height = static_cast<int>(be32(20));
+  switch (static_cast<uint8_t>(png[25])) {  // colour type
+    case 0:
+      size.channels = 1;
+      break;
+    case 4:
+      size.channels = 2;
+      break;
+    case 6:
+      size.channels = 4;
+      break;
+    default:  // 2 (RGB), 3 (palette)
+      size.channels = 3;
+  }
+  return size;
+}
+
+EventFiles write_audit_events(const std::string& dir, const Report& report,
+                              const std::string& contact_sheet_png) {
+  EventFiles out;
+  EventWriter w((fs::path(dir) / "audit").string());
+  std::string table = "| cause | flagged samples | confidence |\n|---|---|---|\n";
+  int64_t flagged_findings = 0;
+  for (const auto& f : report.findings) {
+    const int64_t n = static_cast<int64_t>(f.samples.size()) + f.samples_omitted;
+    if (n == 0) continue;
+    ++flagged_findings;
+    w.add_scalar("audit/flagged/" + f.cause, 0, static_cast<double>(n));
+    table += fmt::format("| {} | {} | {:.2f} |\n", f.cause, n, f.confidence);
+  }
+  w.add_text("audit/flagged", 0, flagged_findings > 0 ? table : "no flagged samples");
+  if (!contact_sheet_png.empty()) {
+    const auto size = png_size(contact_sheet_png);
+    if (!size) throw InputError(w.path() + ": the contact sheet is not a PNG image");
+    w.add_image("audit/contact_sheet", 0, contact_sheet_png, size->width, size->height,
+                size->channels);
+  }
+  w.add_text("findings", 0, findings_markdown(report));
+  w.add_text("report", 0, code_block(render_text(report, false)));
+  tally(out, w);
   return out;
 }
 

@@ -19,6 +19,7 @@
 //     throws:   InputError naming the file when a folder or file cannot be written.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,5 +44,18 @@ std::string findings_markdown(const Report& report);
 
 EventFiles write_diagnose_events(const std::string& dir, const Report& report,
                                  const RunRecord& record);
+
+/// `audit --tensorboard DIR`: DIR/audit/ gets the contact sheet (`contact_sheet_png`, PNG bytes;
+/// empty: none) as the image audit/contact_sheet, the flagged samples per cause as scalars
+/// (audit/flagged/<cause>) and as a Markdown table (text audit/flagged), and the findings and
+/// report as text (findings, report). Throws InputError when the PNG's size cannot be read.
+EventFiles write_audit_events(const std::string& dir, const Report& report,
+                              const std::string& contact_sheet_png);
+
+/// Width, height and channels of PNG bytes (from the IHDR chunk); nullopt when not a PNG.
+struct PngSize {
+  int width = 0, height = 0, channels = 0;
+};
+std::optional<PngSize> png_size(const std::string& png);
 
 }  // namespace lossdoctor::report

@@ -8,6 +8,8 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "lossdoctor/audit/audit.hpp"
@@ -20,10 +22,12 @@
 #include "lossdoctor/logs/record_file.hpp"
 #include "lossdoctor/model/network.hpp"
 #include "lossdoctor/report/report.hpp"
+#include "lossdoctor/report/tensorboard.hpp"
 #include "lossdoctor/spec/spec_parser.hpp"
 #include "lossdoctor/train/loss.hpp"
 #include "lossdoctor/train/optimizer.hpp"
 #include "lossdoctor/train/schedule.hpp"
+#include "lossdoctor/train/tensorboard_observer.hpp"
 #include "lossdoctor/train/trainer.hpp"
 #include "lossdoctor/util/atomic_file.hpp"
 #include "lossdoctor/util/errors.hpp"
@@ -88,10 +92,12 @@ struct TrainArgs {
   bool quiet = false;
   std::string progress = "auto";
   int64_t max_steps = 0;
+  std::string tensorboard_dir;  ///< --tensorboard: live scalars (train/tensorboard_observer.hpp)
 };
 
 int run_train(const CommonArgs& args, const TrainArgs& targs) {
   if (!targs.out_dir.empty()) require_writable_dir("--out", targs.out_dir);
+  if (!targs.tensorboard_dir.empty()) require_writable_dir("--tensorboard", targs.tensorboard_dir);
   const spec::Spec spec = spec::parse_spec_file(args.spec_path, args.overrides);
   train::TrainOptions options;
   options.run_dir = targs.out_dir;
@@ -104,6 +110,9 @@ int run_train(const CommonArgs& args, const TrainArgs& targs) {
                                                  : train::Progress::Auto;
   train::Trainer trainer(spec, options, print_warning);
   if (!targs.quiet) fmt::print(stderr, "{}\n", describe_setup(trainer));
+  std::optional<train::TensorBoardObserver> tensorboard;
+  if (!targs.tensorboard_dir.empty())
+    trainer.add_observer(&tensorboard.emplace(targs.tensorboard_dir));
   install_interrupt_handler();
   const train::TrainResult result = trainer.run();
   if (!targs.quiet) {
@@ -116,6 +125,7 @@ int run_train(const CommonArgs& args, const TrainArgs& targs) {
     }
     fmt::print("{}\n", line);
     if (!targs.out_dir.empty()) fmt::print("run directory: {}\n", targs.out_dir);
+    if (tensorboard) fmt::print("tensorboard: {}\n", tensorboard->writer().path());
   }
   switch (result.status) {
     case train::RunStatus::Interrupted:
@@ -135,6 +145,7 @@ struct DoctorArgs {
   bool quiet = false;
   bool no_early_stop = false;
   bool no_confirm = false;
+  std::string tensorboard_dir;  ///< --tensorboard (diagnose, audit): report/tensorboard.hpp
 };
 
 train::Progress progress_of(bool quiet, const std::string& progress) {
@@ -151,6 +162,14 @@ void print_line(const std::string& line) { fmt::print(stderr, "{}\n", line); }
 void check_report_paths(const DoctorArgs& dargs) {
   if (!dargs.json_path.empty()) require_writable_file("--json", dargs.json_path);
   if (!dargs.record_path.empty()) require_writable_file("--record", dargs.record_path);
+  if (!dargs.tensorboard_dir.empty()) require_writable_dir("--tensorboard", dargs.tensorboard_dir);
+}
+
+/// Says where --tensorboard wrote (unless quiet).
+void print_event_files(const report::EventFiles& files, const DoctorArgs& dargs) {
+  if (dargs.quiet) return;
+  fmt::print(stderr, "tensorboard: {} event files ({} events, {} bytes) under {}\n",
+             files.files.size(), files.events, files.bytes, dargs.tensorboard_dir);
 }
 
 /// Prints the report and writes its JSON; returns the exit status (0 healthy, 1 faults).
@@ -189,6 +208,11 @@ int run_diagnose(const CommonArgs& args, const DoctorArgs& dargs, const std::str
   if (!dargs.record_path.empty()) {
     write_file_atomic(dargs.record_path, report::record_to_json(outcome.record).dump() + "\n");
   }
+  if (!dargs.tensorboard_dir.empty()) {
+    print_event_files(
+        report::write_diagnose_events(dargs.tensorboard_dir, outcome.report, outcome.record),
+        dargs);
+  }
   const int code = finish_report(outcome.report, dargs);
   return outcome.interrupted ? kExitInterrupted : code;
 }
@@ -206,7 +230,10 @@ int run_record_in(const CommonArgs& args, const DoctorArgs& dargs) {
   }
   check_report_paths(dargs);
   const RunRecord record = logs::read_record_file(dargs.record_in);
-  return finish_report(logs::diagnose_record(record, dargs.record_in), dargs);
+  const report::Report r = logs::diagnose_record(record, dargs.record_in);
+  if (!dargs.tensorboard_dir.empty())
+    print_event_files(report::write_diagnose_events(dargs.tensorboard_dir, r, record), dargs);
+  return finish_report(r, dargs);
 }
 
 struct LogArgs {
@@ -329,7 +356,26 @@ int run_audit_command(const CommonArgs& args, const DoctorArgs& dargs, const Aud
   options.out_dir = aargs.out_dir;
   if (!dargs.quiet)
     options.progress = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
+  // --tensorboard wants the contact sheet: without --out, the audit's files go to a temporary
+  // folder, removed afterwards.
+  std::optional<fs::path> scratch;
+  if (!dargs.tensorboard_dir.empty() && options.out_dir.empty()) {
+    scratch = fs::temp_directory_path() / fmt::format("lossdoctor-audit-{}", ::getpid());
+    options.out_dir = scratch->string();
+  }
+  const auto started = fs::file_time_type::clock::now();
   const report::Report r = audit::run_audit(spec, options, print_warning);
+  if (!dargs.tensorboard_dir.empty()) {
+    const fs::path sheet = fs::path(options.out_dir) / "contact_sheet.png";
+    std::error_code ec;
+    std::string png;
+    if (fs::exists(sheet, ec) && fs::last_write_time(sheet, ec) >= started) {  // not a stale one
+      std::ifstream in(sheet, std::ios::binary);
+      png.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    if (scratch) fs::remove_all(*scratch, ec);
+    print_event_files(report::write_audit_events(dargs.tensorboard_dir, r, png), dargs);
+  }
   const int code = finish_report(r, dargs);
   if (!dargs.quiet && !aargs.out_dir.empty()) {
     const bool scores = fs::exists(fs::path(aargs.out_dir) / "label_scores.csv");
@@ -380,6 +426,10 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "bar", "lines", "none"}));
   train_cmd->add_option("--max-steps", targs.max_steps, "stop after this many optimiser steps")
       ->check(kPositive);
+  train_cmd
+      ->add_option("--tensorboard", targs.tensorboard_dir,
+                   "write live TensorBoard scalars (loss, lr, gradient norm, validation) here")
+      ->type_name("DIR");
 
   auto* validate_cmd = app.add_subcommand(
       "validate", "check a spec and its data (types, ranges, shapes) without training");
@@ -420,6 +470,11 @@ int main(int argc, char** argv) {
                    "diagnose a RunRecord JSON (as --record writes it) without training; no SPEC")
       ->type_name("FILE");
   diagnose_cmd->get_option("spec")->required(false);
+  diagnose_cmd
+      ->add_option("--tensorboard", dargs.tensorboard_dir,
+                   "write TensorBoard runs here: DIR/diagnosis (curves, per-layer probes, "
+                   "findings) and one per confirmation arm")
+      ->type_name("DIR");
 
   LogArgs log_args;
   auto* log_cmd = app.add_subcommand(
@@ -517,6 +572,10 @@ int main(int argc, char** argv) {
                    "this (default 0.05; 1 takes every suspect)")
       ->check(CLI::Range(0.0, 1.0));
   audit_cmd->add_flag("--quiet,-q", dargs.quiet, "print nothing (use the exit status and --json)");
+  audit_cmd
+      ->add_option("--tensorboard", dargs.tensorboard_dir,
+                   "write a TensorBoard run to DIR/audit (contact sheet, flagged counts, findings)")
+      ->type_name("DIR");
 
   // CLI11 says only "A subcommand is required" for `lossdoctor frobnicate`: name it.
   for (int i = 1; i < argc; ++i) {

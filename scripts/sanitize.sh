@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sanitizer job: an ASan/UBSan build of the torch-free stages' tests (spec, util, report, lint,
-# diagnose: parsing, reports, every detector and rule) run with leak checks, then every libFuzzer
+# diagnose, logs: parsing, reports, every detector and rule) run with leak checks, then every libFuzzer
 # harness under fuzz/ (clang, ASan + UBSan) on its seed corpus.
 #   --quick (default, CI): each harness for 20 s.
 #   --full  (nightly):     each harness for 10^6 executions; figures in docs/BENCHMARKS.md.
@@ -14,7 +14,7 @@ if [[ ! -f "$asan/build.ninja" ]]; then
   cmake -S . -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLOSSDOCTOR_SANITIZE=ON \
     -DLOSSDOCTOR_BENCH=OFF
 fi
-pure_tests=(tests_spec tests_util tests_report tests_lint tests_diagnose)
+pure_tests=(tests_spec tests_util tests_report tests_lint tests_diagnose tests_logs)
 cmake --build "$asan" -j "$(nproc)" --target "${pure_tests[@]}"
 for t in "${pure_tests[@]}"; do
   echo "sanitize: $t"
@@ -26,7 +26,7 @@ if [[ ! -f "$fuzz/build.ninja" ]]; then
   CC=clang CXX=clang++ cmake -S . -B "$fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DLOSSDOCTOR_FUZZ=ON -DLOSSDOCTOR_TESTS=OFF -DLOSSDOCTOR_BENCH=OFF
 fi
-harnesses=(spec idx_images idx_labels cifar folder exclude)
+harnesses=(spec idx_images idx_labels cifar folder exclude log)
 cmake --build "$fuzz" -j "$(nproc)" --target "${harnesses[@]/%/_fuzz}"
 # LeakSanitizer's end-of-run check stops the world through ptrace, which hangs in some
 # containers; leaks are checked by the test binaries above instead.

@@ -40,6 +40,101 @@ at::Tensor standardised_train_images(const data::Dataset& ds, const spec::DataSp
   return (centered / std.view({1, -1, 1, 1})).clamp(-10, 10);
 }
 
+/// [C, H, W] raw values → 8-bit BGR, non-finite images shown red.
+cv::Mat to_bgr(const at::Tensor& image) {
+  at::Tensor img = image.to(at::kFloat);
+  const at::Tensor finite = at::isfinite(img);
+  img = at::where(finite, img, at::zeros_like(img)).clamp(0, 255).to(at::kByte);
+  const at::Tensor hwc =
+      (img.size(0) == 1 ? img.repeat({3, 1, 1}) : img).permute({1, 2, 0}).contiguous();
+  const cv::Mat m(static_cast<int>(hwc.size(0)), static_cast<int>(hwc.size(1)), CV_8UC3,
+                  hwc.data_ptr<uint8_t>());
+  cv::Mat bgr;
+  cv::cvtColor(m, bgr, cv::COLOR_RGB2BGR);
+  if (!finite.all().item<bool>()) bgr.setTo(cv::Scalar(0, 0, 255));
+  return bgr;
+}
+
+std::string base64(const std::vector<uchar>& bytes) {
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  for (size_t i = 0; i < bytes.size(); i += 3) {
+    const uint32_t b = (uint32_t{bytes[i]} << 16) |
+                       (i + 1 < bytes.size() ? uint32_t{bytes[i + 1]} << 8 : 0) |
+                       (i + 2 < bytes.size() ? uint32_t{bytes[i + 2]} : 0);
+    out += kAlphabet[(b >> 18) & 63];
+    out += kAlphabet[(b >> 12) & 63];
+    out += i + 1 < bytes.size() ? kAlphabet[(b >> 6) & 63] : '=';
+    out += i + 2 < bytes.size() ? kAlphabet[b & 63] : '=';
+  }
+  return out;
+}
+
+constexpr size_t kGalleryPerFinding = 24;  ///< flagged images per finding in the HTML gallery
+
+/// The HTML report's view of the audit (AuditRunOptions::view).
+void fill_view(report::AuditView& v, const data::Dataset& ds, const std::vector<Finding>& findings,
+               const std::map<int64_t, int64_t>& suggested, const LabelIssues& issues) {
+  const auto name = [&](int64_t c) {
+    return c >= 0 && c < static_cast<int64_t>(ds.class_names.size())
+               ? ds.class_names[static_cast<size_t>(c)]
+               : std::to_string(c);
+  };
+  std::set<int64_t> shown;
+  for (const auto& f : findings) {
+    size_t taken = 0;
+    for (int64_t index : f.samples) {
+      if (taken >= kGalleryPerFinding) break;
+      if (index < 0 || index >= ds.train.images.size(0) || !shown.insert(index).second) continue;
+      std::vector<uchar> png;
+      if (!cv::imencode(".png", to_bgr(ds.train.images[index]), png)) continue;
+      report::GalleryImage g;
+      g.index = index;
+      g.png_base64 = base64(png);
+      g.given = name(ds.train.labels[index].item<int64_t>());
+      const auto s = suggested.find(index);
+      if (s != suggested.end()) g.suggested = name(s->second);
+      g.reason = f.cause;
+      v.flagged.push_back(std::move(g));
+      ++taken;
+    }
+  }
+  const auto counts = [&](const data::Split& s) {
+    std::vector<int64_t> out(static_cast<size_t>(std::max<int64_t>(ds.num_classes, 0)), 0);
+    if (s.size() == 0) return out;
+    const at::Tensor y = s.labels.to(at::kLong).contiguous();
+    const int64_t* p = y.data_ptr<int64_t>();
+    for (int64_t i = 0; i < y.numel(); ++i) {
+      if (p[i] >= 0 && p[i] < ds.num_classes) ++out[static_cast<size_t>(p[i])];
+    }
+    return out;
+  };
+  v.train_class_counts = counts(ds.train);
+  v.val_class_counts = counts(ds.val);
+  const auto stats = [](const data::Split& s) -> std::optional<SplitStats> {
+    if (s.size() == 0) return std::nullopt;
+    const data::ChannelMoments m = data::finite_channel_moments(s.images.to(at::kFloat));
+    SplitStats out;
+    for (int64_t c = 0; c < m.mean.numel(); ++c) {
+      out.channel_mean.push_back(m.mean[c].item<double>());
+      out.channel_std.push_back(m.std[c].item<double>());
+    }
+    out.samples = s.size();
+    return out;
+  };
+  v.train_stats = stats(ds.train);
+  v.val_stats = stats(ds.val);
+  if (issues.noise_matrix.defined()) {
+    const at::Tensor q = issues.noise_matrix.to(at::kDouble).contiguous();
+    for (int64_t i = 0; i < q.size(0); ++i) {
+      std::vector<double> row;
+      for (int64_t j = 0; j < q.size(1); ++j) row.push_back(q[i][j].item<double>());
+      v.noise_matrix.push_back(std::move(row));
+    }
+  }
+}
+
 /// One row of up to kSheetColumns images per finding, labelled "index given→suggested".
 void write_contact_sheet(const std::string& path, const data::Dataset& ds,
                          const std::vector<Finding>& findings,
@@ -54,7 +149,6 @@ void write_contact_sheet(const std::string& path, const data::Dataset& ds,
   cv::Mat sheet(static_cast<int>(rows.size()) * row_height, kSheetColumns * kSheetCell, CV_8UC3,
                 cv::Scalar(255, 255, 255));
   const at::Tensor images = ds.train.images;
-  const int64_t channels = images.size(1);
   for (size_t r = 0; r < rows.size(); ++r) {
     const Finding& f = *rows[r];
     const int y0 = static_cast<int>(r) * row_height;
@@ -63,17 +157,7 @@ void write_contact_sheet(const std::string& path, const data::Dataset& ds,
     for (size_t c = 0; c < f.samples.size() && c < static_cast<size_t>(kSheetColumns); ++c) {
       const int64_t index = f.samples[c];
       if (index < 0 || index >= images.size(0)) continue;
-      // [C, H, W] raw values → 8-bit BGR, non-finite pixels shown red.
-      at::Tensor img = images[index].to(at::kFloat);
-      const at::Tensor finite = at::isfinite(img);
-      img = at::where(finite, img, at::zeros_like(img)).clamp(0, 255).to(at::kByte);
-      at::Tensor hwc =
-          (channels == 1 ? img.repeat({3, 1, 1}) : img).permute({1, 2, 0}).contiguous();
-      cv::Mat m(static_cast<int>(hwc.size(0)), static_cast<int>(hwc.size(1)), CV_8UC3,
-                hwc.data_ptr<uint8_t>());
-      cv::Mat bgr;
-      cv::cvtColor(m, bgr, cv::COLOR_RGB2BGR);
-      if (!finite.all().item<bool>()) bgr.setTo(cv::Scalar(0, 0, 255));
+      const cv::Mat bgr = to_bgr(images[index]);
       cv::Mat cell;
       cv::resize(bgr, cell, {kSheetCell, kSheetCell}, 0, 0, cv::INTER_NEAREST);
       cell.copyTo(
@@ -262,6 +346,7 @@ report::Report run_audit(const spec::Spec& spec, const AuditRunOptions& options,
     r.injected["corrupt"] = ds.injected.corrupt;
   }
 
+  if (options.view != nullptr) fill_view(*options.view, ds, r.findings, suggested, issues);
   if (!options.out_dir.empty()) {
     std::error_code ec;
     fs::create_directories(options.out_dir, ec);

@@ -34,6 +34,7 @@
 #include "lossdoctor/audit/checks.hpp"
 #include "lossdoctor/audit/label_issues.hpp"
 #include "lossdoctor/data/dataset.hpp"
+#include "lossdoctor/report/html.hpp"
 #include "lossdoctor/report/report.hpp"
 #include "lossdoctor/spec/spec.hpp"
 
@@ -51,6 +52,9 @@ struct AuditRunOptions {
   /// (docs/label_issues.md). 1: every suspect.
   double exclude_below = 0.05;
   data::WarningSink progress;
+  /// When set, filled for the HTML report: flagged images (PNG, at most kGalleryImages), class
+  /// counts, per-channel statistics of both splits as stored, the label-noise matrix.
+  report::AuditView* view = nullptr;
 };
 
 /// The train positions exclude.txt drops: every sample of a corrupt_samples finding in

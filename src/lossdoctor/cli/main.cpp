@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "lossdoctor/audit/audit.hpp"
+#include "lossdoctor/cli/html_output.hpp"
 #include "lossdoctor/doctor/doctor.hpp"
 #include "lossdoctor/doctor/repair.hpp"
 #include "lossdoctor/experiment/confirm.hpp"
@@ -38,6 +39,27 @@
 namespace {
 
 using namespace lossdoctor;
+
+/// The command line that reproduces this run (shown in --html reports).
+std::string g_command_line;
+
+/// The HTML report of a command's result (report/html.hpp): its report, the run drawn, the
+/// resolved spec and the command line.
+report::HtmlReport html_of(const report::Report& r, const RunRecord* record,
+                           const std::string& spec_path = "",
+                           const std::vector<std::string>& overrides = {}) {
+  report::HtmlReport h;
+  h.title = fmt::format("lossdoctor {}: {}", r.command, r.spec);
+  h.command_line = g_command_line;
+  if (!spec_path.empty()) h.spec_yaml = cli::resolved_spec(spec_path, overrides);
+  h.report = &r;
+  h.record = record;
+  return h;
+}
+
+void print_html_path(const std::string& path, bool quiet) {
+  if (!quiet) fmt::print("html report: {}\n", path);
+}
 namespace fs = std::filesystem;
 
 constexpr int kExitFaults = 1;
@@ -93,11 +115,13 @@ struct TrainArgs {
   std::string progress = "auto";
   int64_t max_steps = 0;
   std::string tensorboard_dir;  ///< --tensorboard: live scalars (train/tensorboard_observer.hpp)
+  std::string html_path;        ///< --html: the curves as a self-contained page
 };
 
 int run_train(const CommonArgs& args, const TrainArgs& targs) {
   if (!targs.out_dir.empty()) require_writable_dir("--out", targs.out_dir);
   if (!targs.tensorboard_dir.empty()) require_writable_dir("--tensorboard", targs.tensorboard_dir);
+  if (!targs.html_path.empty()) require_writable_file("--html", targs.html_path);
   const spec::Spec spec = spec::parse_spec_file(args.spec_path, args.overrides);
   train::TrainOptions options;
   options.run_dir = targs.out_dir;
@@ -115,6 +139,17 @@ int run_train(const CommonArgs& args, const TrainArgs& targs) {
     trainer.add_observer(&tensorboard.emplace(targs.tensorboard_dir));
   install_interrupt_handler();
   const train::TrainResult result = trainer.run();
+  if (!targs.html_path.empty()) {
+    const RunRecord record = cli::record_of(trainer);
+    report::Report r;
+    r.command = "train";
+    r.spec = args.spec_path;
+    r.verdict = result.status == train::RunStatus::NonFiniteLoss ? "unhealthy" : "healthy";
+    r.steps_run = result.steps;
+    r.seconds = result.seconds;
+    r.device = trainer.device().is_cuda() ? "cuda" : "cpu";
+    cli::write_html(targs.html_path, html_of(r, &record, args.spec_path, args.overrides));
+  }
   if (!targs.quiet) {
     std::string line = fmt::format("{} steps in {:.1f} s ({:.0f} images/s)", result.steps,
                                    result.seconds, result.images_per_second);
@@ -126,6 +161,7 @@ int run_train(const CommonArgs& args, const TrainArgs& targs) {
     fmt::print("{}\n", line);
     if (!targs.out_dir.empty()) fmt::print("run directory: {}\n", targs.out_dir);
     if (tensorboard) fmt::print("tensorboard: {}\n", tensorboard->writer().path());
+    if (!targs.html_path.empty()) fmt::print("html report: {}\n", targs.html_path);
   }
   switch (result.status) {
     case train::RunStatus::Interrupted:
@@ -146,6 +182,7 @@ struct DoctorArgs {
   bool no_early_stop = false;
   bool no_confirm = false;
   std::string tensorboard_dir;  ///< --tensorboard (diagnose, audit): report/tensorboard.hpp
+  std::string html_path;        ///< --html: the report as a self-contained page (report/html.hpp)
 };
 
 train::Progress progress_of(bool quiet, const std::string& progress) {
@@ -162,6 +199,7 @@ void print_line(const std::string& line) { fmt::print(stderr, "{}\n", line); }
 void check_report_paths(const DoctorArgs& dargs) {
   if (!dargs.json_path.empty()) require_writable_file("--json", dargs.json_path);
   if (!dargs.record_path.empty()) require_writable_file("--record", dargs.record_path);
+  if (!dargs.html_path.empty()) require_writable_file("--html", dargs.html_path);
   if (!dargs.tensorboard_dir.empty()) require_writable_dir("--tensorboard", dargs.tensorboard_dir);
 }
 
@@ -213,7 +251,12 @@ int run_diagnose(const CommonArgs& args, const DoctorArgs& dargs, const std::str
         report::write_diagnose_events(dargs.tensorboard_dir, outcome.report, outcome.record),
         dargs);
   }
+  if (!dargs.html_path.empty()) {
+    cli::write_html(dargs.html_path,
+                    html_of(outcome.report, &outcome.record, args.spec_path, args.overrides));
+  }
   const int code = finish_report(outcome.report, dargs);
+  print_html_path(dargs.html_path, dargs.quiet || dargs.html_path.empty());
   return outcome.interrupted ? kExitInterrupted : code;
 }
 
@@ -233,7 +276,10 @@ int run_record_in(const CommonArgs& args, const DoctorArgs& dargs) {
   const report::Report r = logs::diagnose_record(record, dargs.record_in);
   if (!dargs.tensorboard_dir.empty())
     print_event_files(report::write_diagnose_events(dargs.tensorboard_dir, r, record), dargs);
-  return finish_report(r, dargs);
+  if (!dargs.html_path.empty()) cli::write_html(dargs.html_path, html_of(r, &record));
+  const int code = finish_report(r, dargs);
+  print_html_path(dargs.html_path, dargs.quiet || dargs.html_path.empty());
+  return code;
 }
 
 struct LogArgs {
@@ -251,11 +297,19 @@ int run_diagnose_log(const LogArgs& largs, const DoctorArgs& dargs) {
   logs::LogDiagnosisOptions options;
   options.num_classes = largs.num_classes;
   options.optimizer = largs.optimizer;
-  return finish_report(logs::diagnose_log(log, options), dargs);
+  const report::Report r = logs::diagnose_log(log, options);
+  if (!dargs.html_path.empty()) {
+    const RunRecord record = logs::to_record(log, options);
+    cli::write_html(dargs.html_path, html_of(r, &record));
+  }
+  const int code = finish_report(r, dargs);
+  print_html_path(dargs.html_path, dargs.quiet || dargs.html_path.empty());
+  return code;
 }
 
 struct LrFindArgs {
   std::string json_path;
+  std::string html_path;
   double min_lr = 1e-7, max_lr = 10;
   int64_t steps = 100;
   bool quiet = false;
@@ -263,6 +317,7 @@ struct LrFindArgs {
 
 int run_lr_find(const CommonArgs& args, const LrFindArgs& largs) {
   if (!largs.json_path.empty()) require_writable_file("--json", largs.json_path);
+  if (!largs.html_path.empty()) require_writable_file("--html", largs.html_path);
   const spec::Spec spec = spec::parse_spec_file(args.spec_path, args.overrides);
   if (largs.min_lr >= largs.max_lr) {
     throw InputError(
@@ -281,9 +336,23 @@ int run_lr_find(const CommonArgs& args, const LrFindArgs& largs) {
   if (!largs.json_path.empty()) {
     write_file_atomic(largs.json_path, experiment::to_json(result).dump(2) + "\n");
   }
+  if (!largs.html_path.empty()) {
+    report::Report r;
+    r.command = "lr-find";
+    r.spec = args.spec_path;
+    r.verdict = result.suggested_lr ? "healthy" : "unhealthy";
+    r.steps_run = result.steps_run;
+    r.seconds = result.seconds;
+    r.notes.push_back(result.reason);
+    for (const auto& e : result.evidence) r.notes.push_back(e);
+    report::HtmlReport h = html_of(r, nullptr, args.spec_path, args.overrides);
+    h.lr_find = cli::lr_sweep_view(result);
+    cli::write_html(largs.html_path, h);
+  }
   if (!largs.quiet) {
     fmt::print("{}", experiment::render_text(result));
     if (!largs.json_path.empty()) fmt::print("\nplot data: {}\n", largs.json_path);
+    if (!largs.html_path.empty()) fmt::print("html report: {}\n", largs.html_path);
   }
   if (result.interrupted) return kExitInterrupted;
   return result.suggested_lr ? 0 : kExitFaults;
@@ -292,6 +361,7 @@ int run_lr_find(const CommonArgs& args, const LrFindArgs& largs) {
 struct RepairArgs {
   std::string out_path;
   std::string json_path;
+  std::string html_path;
   int max_rounds = 4;
   int64_t max_steps = 0;
   bool no_final = false;
@@ -307,6 +377,7 @@ int run_repair(const CommonArgs& args, const RepairArgs& rargs) {
   }
   if (!rargs.out_path.empty()) require_writable_file("-o", rargs.out_path);
   if (!rargs.json_path.empty()) require_writable_file("--json", rargs.json_path);
+  if (!rargs.html_path.empty()) require_writable_file("--html", rargs.html_path);
   doctor::RepairOptions options;
   options.out_path = rargs.out_path;
   options.max_rounds = rargs.max_rounds;
@@ -325,9 +396,20 @@ int run_repair(const CommonArgs& args, const RepairArgs& rargs) {
   if (!rargs.json_path.empty()) {
     write_file_atomic(rargs.json_path, doctor::to_json(result).dump(2) + "\n");
   }
+  if (!rargs.html_path.empty() && !result.rounds.empty()) {
+    // The first round's diagnosis (what was wrong), then before/after.
+    report::Report r = result.rounds.front().report;
+    r.command = "repair";
+    r.verdict = result.healthy ? "healthy" : "unhealthy";
+    r.notes.insert(r.notes.begin(), result.stop_reason);
+    report::HtmlReport h = html_of(r, nullptr, args.spec_path, args.overrides);
+    h.repair_runs = cli::repair_views(result);
+    cli::write_html(rargs.html_path, h);
+  }
   if (!rargs.quiet) {
     fmt::print("{}", doctor::render_text(result, ::isatty(STDOUT_FILENO) != 0));
     if (!rargs.json_path.empty()) fmt::print("report: {}\n", rargs.json_path);
+    if (!rargs.html_path.empty()) fmt::print("html report: {}\n", rargs.html_path);
   }
   if (result.interrupted) return kExitInterrupted;
   return result.healthy ? 0 : kExitFaults;
@@ -364,7 +446,14 @@ int run_audit_command(const CommonArgs& args, const DoctorArgs& dargs, const Aud
     options.out_dir = scratch->string();
   }
   const auto started = fs::file_time_type::clock::now();
+  report::AuditView view;
+  if (!dargs.html_path.empty()) options.view = &view;
   const report::Report r = audit::run_audit(spec, options, print_warning);
+  if (!dargs.html_path.empty()) {
+    report::HtmlReport h = html_of(r, nullptr, args.spec_path, args.overrides);
+    h.audit = std::move(view);
+    cli::write_html(dargs.html_path, h);
+  }
   if (!dargs.tensorboard_dir.empty()) {
     const fs::path sheet = fs::path(options.out_dir) / "contact_sheet.png";
     std::error_code ec;
@@ -377,6 +466,7 @@ int run_audit_command(const CommonArgs& args, const DoctorArgs& dargs, const Aud
     print_event_files(report::write_audit_events(dargs.tensorboard_dir, r, png), dargs);
   }
   const int code = finish_report(r, dargs);
+  print_html_path(dargs.html_path, dargs.quiet || dargs.html_path.empty());
   if (!dargs.quiet && !aargs.out_dir.empty()) {
     const bool scores = fs::exists(fs::path(aargs.out_dir) / "label_scores.csv");
     fmt::print(
@@ -408,6 +498,7 @@ int main(int argc, char** argv) {
       "stalls or explodes"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "lossdoctor 0.1.0");
+  g_command_line = cli::command_line(argc, argv);
 
   CommonArgs common;
   TrainArgs targs;
@@ -430,6 +521,10 @@ int main(int argc, char** argv) {
       ->add_option("--tensorboard", targs.tensorboard_dir,
                    "write live TensorBoard scalars (loss, lr, gradient norm, validation) here")
       ->type_name("DIR");
+  train_cmd
+      ->add_option("--html", targs.html_path,
+                   "write the run's curves as a self-contained HTML page at the end")
+      ->type_name("FILE");
 
   auto* validate_cmd = app.add_subcommand(
       "validate", "check a spec and its data (types, ranges, shapes) without training");
@@ -450,6 +545,7 @@ int main(int argc, char** argv) {
       "1 faults found");
   add_common(diagnose_cmd, common);
   diagnose_cmd->add_option("--json", dargs.json_path, "write the report as JSON");
+  diagnose_cmd->add_option("--html", dargs.html_path, "write the report as a self-contained HTML page (curves, heatmaps, tables)")->type_name("FILE");
   diagnose_cmd
       ->add_option("--budget-steps", dargs.budget_steps,
                    "train at most this many steps (default: diagnose.budget_steps)")
@@ -487,6 +583,7 @@ int main(int argc, char** argv) {
                    "steps.csv)")
       ->required();
   log_cmd->add_option("--json", dargs.json_path, "write the report as JSON");
+  log_cmd->add_option("--html", dargs.html_path, "write the report as a self-contained HTML page (curves, heatmaps, tables)")->type_name("FILE");
   log_cmd->add_flag("--quiet,-q", dargs.quiet, "print nothing (use the exit status and --json)");
   log_cmd
       ->add_option("--num-classes", log_args.num_classes,
@@ -517,6 +614,7 @@ int main(int argc, char** argv) {
       "stable descent; exit 1 when there is no stable descent");
   add_common(lr_find_cmd, common);
   lr_find_cmd->add_option("--json", largs.json_path, "write the result and plot data as JSON");
+  lr_find_cmd->add_option("--html", largs.html_path, "write the sweep as a self-contained HTML page")->type_name("FILE");
   lr_find_cmd->add_option("--min-lr", largs.min_lr, "first rate of the sweep (default 1e-7)")
       ->check(kPositive);
   lr_find_cmd->add_option("--max-lr", largs.max_lr, "last rate of the sweep (default 10)")
@@ -534,6 +632,7 @@ int main(int argc, char** argv) {
   repair_cmd->add_option("-o,--out", rargs.out_path,
                          "write the repaired spec here (a comment on each changed key)");
   repair_cmd->add_option("--json", rargs.json_path, "write the repair report as JSON");
+  repair_cmd->add_option("--html", rargs.html_path, "write the diagnosis and the before/after curves as a self-contained HTML page")->type_name("FILE");
   repair_cmd->add_option("--max-rounds", rargs.max_rounds, "diagnose-confirm-fix rounds at most")
       ->check(CLI::Range(1, 20));
   repair_cmd
@@ -554,6 +653,7 @@ int main(int argc, char** argv) {
       "labels); exit 0 clean, 1 problems found");
   add_common(audit_cmd, common);
   audit_cmd->add_option("--json", dargs.json_path, "write the report as JSON");
+  audit_cmd->add_option("--html", dargs.html_path, "write the report with a gallery of the flagged images as a self-contained HTML page")->type_name("FILE");
   audit_cmd->add_option("--out", aargs.out_dir, "write exclude.txt and contact_sheet.png here");
   audit_cmd->add_flag("--no-labels", aargs.no_labels,
                       "skip the label check (the only one that trains)");

@@ -69,6 +69,7 @@ TrainingOutcome train_for_budget(const spec::Spec& spec, const data::Dataset* da
   TrainingOutcome out;
   out.steps = r.steps;
   out.seconds = seconds_since(start);
+  for (const auto& s : trainer.steps()) out.loss_curve.push_back(s.loss);
   out.status = r.status == train::RunStatus::NonFiniteLoss ? "non-finite loss"
                : r.status == train::RunStatus::Interrupted ? "interrupted"
                                                            : "completed";

@@ -58,6 +58,7 @@ struct TrainingOutcome {
   double val_accuracy = 0;  ///< on the validation split (NaN: none)
   double val_loss = 0;
   std::string status;  ///< completed | non-finite loss | interrupted
+  std::vector<double> loss_curve;  ///< training loss per step (the HTML report draws it)
 };
 
 struct RepairResult {

@@ -12,12 +12,14 @@ diagnose() {  # diagnose SPEC NAME: exit status 1 means "faults found", which is
   local status=0
   echo
   echo "=== lossdoctor diagnose $1"
-  ./build/lossdoctor diagnose "$1" --json "runs/$2.report.json" --progress lines || status=$?
+  ./build/lossdoctor diagnose "$1" --json "runs/$2.report.json" --html "runs/$2.html" \
+    --progress lines || status=$?
   if ((status > 1)); then exit "$status"; fi
 }
 diagnose examples/seed-3-adam-lr1-batch1.yaml seed-3
 diagnose examples/fashion-mnist.yaml fashion-mnist
 echo
 echo "reports: runs/seed-3.report.json, runs/fashion-mnist.report.json"
+echo "open in a browser: runs/seed-3.html, runs/fashion-mnist.html (self-contained, no network)"
 echo "more: ./build/lossdoctor diagnose examples/seed-1-unshuffled-mismatched-val.yaml, seed-2-..., or train one:"
 echo "      ./build/lossdoctor train examples/fashion-mnist.yaml --out runs/fm"

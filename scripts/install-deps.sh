@@ -18,6 +18,7 @@ packages=(
   dataset-fashion-mnist   # the default data set, no download needed
   python3                 # generates the held-out zoo's data sets at test time (standard library only)
   python3-torch python3-dev pybind11-dev  # the Python module (python/): PyTorch loops watched by lossdoctor.Monitor
+  chromium                # renders the --html reports in the test suite (headless), as a user's browser would
   clang libclang-rt-14-dev  # libFuzzer harnesses under fuzz/ (scripts/sanitize.sh)
   protobuf-compiler python3-protobuf  # tests/python/test_tensorboard.py: parses --tensorboard event files with protoc-generated code
 )

@@ -315,7 +315,10 @@ void confirmation_section(Page& p, const Report& r, const RunRecord* rec) {
   std::vector<std::pair<double, double>> base_acc;
   for (const auto& pt : c.baseline_val_points)
     base_acc.emplace_back(static_cast<double>(pt.step), pt.accuracy);
-  if (!base_acc.empty()) acc.push_back(series("diagnosis run", base_acc));
+  if (!base_acc.empty()) {
+    acc.push_back(series("diagnosis run", base_acc));
+    acc.back()["color"] = "#57606a";
+  }
   for (const auto& a : c.arms) {
     std::vector<std::pair<double, double>> xy;
     for (const auto& pt : a.val_points) xy.emplace_back(static_cast<double>(pt.step), pt.accuracy);
@@ -425,7 +428,7 @@ void audit_section(Page& p, const AuditView& a) {
   }
   if (a.train_stats && a.val_stats) {
     p.body +=
-        "<h3>Train and validation as the model sees them</h3>\n<table><tr><th>channel</th><th>"
+        "<h3>Train and validation as stored (before preprocessing)</h3>\n<table><tr><th>channel</th><th>"
         "train mean</th><th>train std</th><th>validation mean</th><th>validation std</th></tr>\n";
     const size_t n = std::min(a.train_stats->channel_mean.size(), a.val_stats->channel_mean.size());
     for (size_t c = 0; c < n; ++c) {
@@ -438,7 +441,12 @@ void audit_section(Page& p, const AuditView& a) {
     p.body += "</table>\n";
   }
   if (!a.noise_matrix.empty()) {
-    p.body += "<h3>Label noise: P(given label | true label)</h3>\n<div class=\"scroll\"><table>";
+    double peak = 0;
+    for (const auto& row : a.noise_matrix)
+      for (double v : row) peak = std::max(peak, v);
+    p.body +=
+        "<h3>Label noise: estimated joint P(given = row, true = column)</h3>\n<p class=\"meta\">"
+        "off the diagonal: labels the check believes wrong</p><div class=\"scroll\"><table>";
     p.body += "<tr><th>given \\ true</th>";
     for (size_t j = 0; j < a.noise_matrix.front().size(); ++j) p.body += fmt::format("<th>{}</th>", j);
     p.body += "</tr>\n";
@@ -447,7 +455,7 @@ void audit_section(Page& p, const AuditView& a) {
       for (double v : a.noise_matrix[i]) {
         p.body += fmt::format("<td class=\"num\" style=\"background:rgba(209,36,47,{:.2f})\">{:.2f}"
                               "</td>",
-                              i < a.noise_matrix.size() ? std::min(0.6, v) : 0.0, v);
+                              peak > 0 ? 0.6 * v / peak : 0.0, v);
       }
       p.body += "</tr>\n";
     }

@@ -153,7 +153,9 @@ function heatmap(host,spec){
 function bars(host,spec){
  var n=spec.labels.length,k=spec.series.length;host.setAttribute('data-series',String(k));host.setAttribute('data-points',String(n));
  var W=760,H=220,L=50,B=30,T=10,bw=(W-L-10)/Math.max(n,1);var max=0;spec.series.forEach(function(s){s.values.forEach(function(v){max=Math.max(max,v);});});if(!max)max=1;
- var svg=el('svg',{viewBox:'0 0 '+W+' '+H,role:'img'},host);
+ var svg=el('svg',{viewBox:'0 0 '+W+' '+(H+16),role:'img'},host);T+=16;H+=16;
+ var lx=L;spec.series.forEach(function(s,j){el('rect',{x:lx,y:2,width:10,height:10,fill:palette[j%palette.length]},svg);
+  el('text',{x:lx+14,y:11,'font-size':11},svg).textContent=s.name;lx+=30+s.name.length*6.2;});
  ticks(0,max,4).forEach(function(t){var Y=T+(1-t/max)*(H-T-B);el('line',{x1:L,x2:W-10,y1:Y,y2:Y,stroke:'#eef0f4'},svg);el('text',{x:L-4,y:Y+4,'text-anchor':'end','font-size':11,fill:'#5b6475'},svg).textContent=fmt(t);});
  spec.labels.forEach(function(lab,i){spec.series.forEach(function(s,j){var v=s.values[i]||0;var h=v/max*(H-T-B);
   var r=el('rect',{x:L+bw*i+j*bw*0.8/k+bw*0.1,y:H-B-h,width:bw*0.8/k,height:h,fill:palette[j%palette.length],class:'bar'},svg);
@@ -168,6 +170,9 @@ try{
 Array.prototype.forEach.call(document.querySelectorAll('button.copy'),function(b){b.onclick=function(){
  var text=b.getAttribute('data-text');if(navigator.clipboard&&navigator.clipboard.writeText){navigator.clipboard.writeText(text).then(function(){b.textContent='copied';},function(){b.textContent='select it';});}
  else{b.textContent='select it';}};});
+// For tests and narrow screens: does the page fit the viewport's width (tables and code scroll
+// inside their own boxes)?
+document.body.setAttribute('data-overflow',document.documentElement.scrollWidth>window.innerWidth+1?'1':'0');
 document.body.setAttribute('data-rendered','1');
 })();
 )JS";

@@ -1,0 +1,191 @@
+// --html reports of real runs, rendered by a real browser (Debian's chromium, headless): the
+// article's three examples, a healthy run, an audit, a repair, an lr-find sweep, a plain training
+// run and a Keras log. Each page must render without a script error, draw its charts with the
+// right number of series and points, show the report's key numbers in the DOM, fit a phone-width
+// viewport, and leave a screenshot under the build folder (build/html-reports/).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli/shell_run.hpp"
+
+namespace lossdoctor {
+namespace {
+
+namespace fs = std::filesystem;
+using test::run_shell;
+
+const fs::path kReports = fs::path(LOSSDOCTOR_CLI_PATH).parent_path() / "html-reports";
+
+std::string chromium() {
+  for (const char* candidate : {"chromium", "chromium-browser", "google-chrome"}) {
+    if (run_shell(std::string("command -v ") + candidate + " >/dev/null").code == 0)
+      return candidate;
+  }
+  return "";
+}
+
+std::string read(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+/// Chromium, headless, with its own profile (tests run in parallel); `args` adds the mode.
+test::ShellRun browse(const std::string& name, const fs::path& page, const std::string& args) {
+  const fs::path profile = kReports / (name + ".profile");
+  return run_shell("timeout -s KILL 120 " + chromium() +
+                   " --headless=new --no-sandbox --disable-gpu --hide-scrollbars "
+                   "--no-first-run --user-data-dir=" +
+                   profile.string() + " " + args + " 'file://" + page.string() + "'");
+}
+
+struct Case {
+  const char* name;
+  const char* command;  ///< after `lossdoctor --threads 1`; {html} and {json} are substituted
+  int exit_code;
+  std::vector<const char*> charts;  ///< element ids that must hold a drawn chart
+  std::vector<const char*> texts;   ///< strings the rendered DOM must contain
+};
+
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
+class HtmlInBrowser : public ::testing::TestWithParam<Case> {};
+
+TEST_P(HtmlInBrowser, RendersItsChartsAndNumbers) {
+  const Case& c = GetParam();
+  if (chromium().empty()) GTEST_SKIP() << "no chromium (scripts/install-deps.sh installs it)";
+  fs::create_directories(kReports);
+  const fs::path html = kReports / (std::string(c.name) + ".html");
+  const fs::path json = kReports / (std::string(c.name) + ".json");
+  fs::remove(html);
+  std::string command = c.command;
+  command = std::regex_replace(command, std::regex("\\{html\\}"), html.string());
+  command = std::regex_replace(command, std::regex("\\{json\\}"), json.string());
+  command = std::regex_replace(command, std::regex("\\{src\\}"), LOSSDOCTOR_SOURCE_DIR);
+  command = std::regex_replace(command, std::regex("\\{dir\\}"), kReports.string());
+  const auto run = run_shell("cd " LOSSDOCTOR_SOURCE_DIR " && timeout -s KILL 300 " +
+                             std::string(LOSSDOCTOR_CLI_PATH) + " --threads 1 " + command);
+  ASSERT_EQ(run.code, c.exit_code) << run.out;
+  ASSERT_TRUE(fs::exists(html)) << run.out;
+  const std::string page = read(html);
+  EXPECT_EQ(page.find("src=\"http"), std::string::npos) << "self-contained";
+
+  const auto dom_run = browse(c.name, html, "--window-size=1200,2400 --dump-dom");
+  ASSERT_EQ(dom_run.code, 0) << dom_run.out.substr(0, 2000);
+  const std::string& dom = dom_run.out;
+  EXPECT_NE(dom.find("data-rendered=\"1\""), std::string::npos) << "the script ran to its end";
+  EXPECT_NE(dom.find("data-errors=\"0\""), std::string::npos)
+      << dom.substr(dom.find("id=\"errors\""), 400);
+  EXPECT_EQ(dom.find("Uncaught"), std::string::npos) << "a console error";
+
+  for (const char* id : c.charts) {
+    // <div class="chart" id="ID" data-series="N"> ... <path class="series" data-points="M">
+    const std::regex host(std::string("id=\"") + id + "\"[^>]*data-(series|rows)=\"([0-9]+)\"");
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(dom, m, host)) << id << " was not drawn";
+    EXPECT_GT(std::stoi(m[2]), 0) << id;
+    const size_t start = static_cast<size_t>(m.position(0));
+    const size_t end = dom.find("</svg>", start);
+    const std::string chart = dom.substr(start, end - start);
+    if (std::string(m[1]) == "series") {
+      const std::regex series("class=\"(series|bar)\"[^>]*?(data-points=\"([0-9]+)\")?");
+      int drawn = 0;
+      for (auto it = std::sregex_iterator(chart.begin(), chart.end(), series);
+           it != std::sregex_iterator(); ++it) {
+        ++drawn;
+        if ((*it)[3].matched) EXPECT_GT(std::stoi((*it)[3]), 0) << id << ": an empty series";
+      }
+      EXPECT_GE(drawn, std::stoi(m[2])) << id << ": fewer series drawn than declared";
+    } else {
+      EXPECT_NE(chart.find("class=\"cell\""), std::string::npos) << id << ": no heatmap cells";
+    }
+  }
+  for (const char* text : c.texts) EXPECT_NE(dom.find(text), std::string::npos) << text;
+  // Every finding of the JSON report, with its confidence as the table shows it.
+  if (fs::exists(json)) {
+    const auto report = nlohmann::json::parse(read(json));
+    if (report.contains("findings")) {
+      EXPECT_NE(dom.find("class=\"verdict " + report.at("verdict").get<std::string>()),
+                std::string::npos);
+      for (const auto& f : report.at("findings")) {
+        const std::string cause = f.at("cause");
+        char conf[16];
+        std::snprintf(conf, sizeof conf, "%.2f", f.at("confidence").get<double>());
+        EXPECT_NE(dom.find("data-cause=\"" + cause + "\""), std::string::npos) << cause;
+        EXPECT_NE(dom.find(std::string(">") + conf + "<"), std::string::npos) << cause << conf;
+      }
+    }
+  }
+
+  // A phone-width viewport: the page itself must not scroll sideways.
+  const auto narrow = browse(c.name, html, "--window-size=390,1600 --dump-dom");
+  EXPECT_NE(narrow.out.find("data-overflow=\"0\""), std::string::npos) << "wider than a phone";
+
+  const fs::path shot = kReports / (std::string(c.name) + ".png");
+  fs::remove(shot);
+  browse(c.name, html, "--window-size=1200,2400 --screenshot=" + shot.string());
+  ASSERT_TRUE(fs::exists(shot));
+  EXPECT_GT(fs::file_size(shot), 10000u) << "an empty screenshot";
+  fs::remove_all(kReports / (std::string(c.name) + ".profile"));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    RealRuns, HtmlInBrowser,
+    ::testing::Values(
+        Case{"seed1",
+             "diagnose examples/seed-1-unshuffled-mismatched-val.yaml --budget-steps 100 -q "
+             "--html {html} --json {json}",
+             1,
+             {"chart-loss", "heat-grad_norm", "heat-dead_fraction"},
+             {"unshuffled_data", "chance ln 10 = 2.303"}},
+        Case{"seed2",
+             "diagnose examples/seed-2-no-batchnorm-softmax-logits.yaml --budget-steps 100 -q "
+             "--html {html} --json {json}",
+             1,
+             {"chart-loss", "heat-update_ratio"},
+             {"loss_output_mismatch"}},
+        Case{"seed3",
+             "diagnose examples/seed-3-adam-lr1-batch1.yaml --budget-steps 100 -q --html {html} "
+             "--json {json}",
+             1,
+             {"chart-loss", "heat-dead_fraction", "chart-confirmation",
+              "chart-confirmation-accuracy"},
+             {"lr_too_high", "--set optimizer.lr=0.001", "confirmed"}},
+        Case{"healthy",
+             "diagnose examples/fashion-mnist.yaml --budget-steps 100 --no-confirm -q --html "
+             "{html} --json {json}",
+             0,
+             {"chart-loss", "heat-grad_norm"},
+             {"class=\"verdict healthy\""}},
+        Case{"audit",
+             "audit examples/fashion-mnist-12k-noise.yaml --set data.train.limit=2000 --set "
+             "data.val.limit=500 -q --html {html} --json {json}",
+             1,
+             {"chart-balance"},
+             {"class=\"flagged\"", "label_noise", "Label noise: estimated joint"}},
+        Case{"repair",
+             "repair examples/seed-3-adam-lr1-batch1.yaml --set data.train.limit=2000 "
+             "--max-steps 100 --no-lr-find --max-rounds 2 -q -o {dir}/repaired.yaml --html {html}",
+             1,
+             {"chart-repair", "chart-confirmation"},
+             {"original", "repaired", "lr_too_high"}},
+        Case{"lr_find", "lr-find examples/fashion-mnist.yaml --steps 60 -q --html {html}", 0,
+             {"chart-lrfind"}, {"id=\"lr-suggestion\""}},
+        Case{"train", "train examples/fashion-mnist.yaml --max-steps 60 -q --html {html}", 0,
+             {"chart-loss"}, {"lossdoctor train"}},
+        Case{"keras_log",
+             "diagnose-log {src}/tests/cli/data/keras_diverging.csv --num-classes 10 -q --html "
+             "{html} --json {json}",
+             1, {"chart-loss"}, {"lr_too_high"}}),
+    [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
+
+}  // namespace
+}  // namespace lossdoctor

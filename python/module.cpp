@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "lossdoctor/monitor.hpp"
+#include "lossdoctor/report/html.hpp"
 #include "lossdoctor/report/report.hpp"
 #include "lossdoctor/util/atomic_file.hpp"
 #include "lossdoctor/util/errors.hpp"
@@ -97,6 +98,16 @@ PYBIND11_MODULE(_lossdoctor, m) {
       .def("record_json",
            [](const Monitor& self) {
              return lossdoctor::report::record_to_json(self.record()).dump();
+           })
+      .def("save_html",
+           [](const Monitor& self, const std::string& path, const std::string& command_line) {
+             const lossdoctor::report::Report r = self.diagnose();
+             lossdoctor::report::HtmlReport h;
+             h.title = "lossdoctor: " + r.spec;
+             h.command_line = command_line;
+             h.report = &r;
+             h.record = &self.record();
+             lossdoctor::write_file_atomic(path, lossdoctor::report::render_html(h));
            })
       .def("save", [](const Monitor& self, const std::string& path) {
         lossdoctor::write_file_atomic(path,

@@ -316,6 +316,13 @@ class Monitor:
         diagnoses it again from the command line."""
         self._engine.save(str(path))
 
+    def save_html(self, path):
+        """Writes the diagnosis as one self-contained HTML page (atomically): findings, the loss
+        curve with its markers, per-layer heatmaps; the same page as `lossdoctor diagnose
+        --html`."""
+        import sys
+        self._engine.save_html(str(path), " ".join(sys.argv))
+
     def close(self):
         """Removes the hooks and restores optimizer.step. The results stay readable."""
         for handle in self._handles:

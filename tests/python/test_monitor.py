@@ -163,6 +163,20 @@ class Api(unittest.TestCase):
             self.assertEqual(len(saved["steps"]), 40)
             self.assertEqual(os.listdir(d), ["run.json"])  # atomic: no temp file left
 
+    def test_save_html_writes_a_self_contained_page(self):
+        mon = train(steps=40, bug="negated-loss")
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "report.html")
+            mon.save_html(path)
+            with open(path) as f:
+                page = f.read()
+            self.assertTrue(page.startswith("<!doctype html>"))
+            self.assertIn('class="verdict unhealthy"', page)
+            self.assertIn('data-cause="loss_sign_flipped"', page)
+            self.assertIn('id="chart-loss"', page)
+            self.assertIn('id="heat-dead_fraction"', page)  # per-layer statistics from the hooks
+            self.assertNotIn('src="http', page)
+
     def test_bad_arguments_are_clear_errors(self):
         model = net()
         opt = torch.optim.SGD(model.parameters(), lr=0.1)

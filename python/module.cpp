@@ -37,7 +37,7 @@ std::unique_ptr<Monitor> make_engine(const std::vector<Layer>& layers,
                                      const std::vector<at::Tensor>& params, int64_t num_classes,
                                      int64_t probe_every, const std::string& optimizer, double lr,
                                      const std::string& loss, bool from_logits, int64_t train_size,
-                                     const std::string& name) {
+                                     const std::string& name, bool measure_every_step) {
   std::vector<lossdoctor::MonitoredLayer> watched;
   for (const auto& [layer_name, kind, weight] : layers) {
     watched.push_back({layer_name, kind, or_undefined(weight)});
@@ -50,7 +50,8 @@ std::unique_ptr<Monitor> make_engine(const std::vector<Layer>& layers,
                      .loss(loss)
                      .from_logits(from_logits)
                      .train_size(train_size)
-                     .name(name);
+                     .name(name)
+                     .measure_every_step(measure_every_step);
   return std::make_unique<Monitor>(std::move(watched), params, options);
 }
 
@@ -63,7 +64,8 @@ PYBIND11_MODULE(_lossdoctor, m) {
   py::class_<Monitor>(m, "_Engine")
       .def(py::init(&make_engine), py::arg("layers"), py::arg("params"), py::arg("num_classes"),
            py::arg("probe_every"), py::arg("optimizer"), py::arg("lr"), py::arg("loss"),
-           py::arg("from_logits"), py::arg("train_size"), py::arg("name"))
+           py::arg("from_logits"), py::arg("train_size"), py::arg("name"),
+           py::arg("measure_every_step"))
       .def("probe_step", &Monitor::probe_step)
       .def("on_activation", &Monitor::on_activation)
       .def(

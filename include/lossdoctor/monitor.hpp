@@ -59,6 +59,11 @@ struct MonitorOptions {
   /// size of the training set, for per-sample dynamics (0: not tracked)
   LOSSDOCTOR_OPTION(int64_t, train_size, 0)
   LOSSDOCTOR_OPTION(std::string, name, "custom loop")
+  /// Full measurements on every step (update sizes, consecutive-gradient change): they catch a
+  /// loop that never resets its gradients or never updates its weights from the numbers alone.
+  /// false measures them on probe steps and the steps around them, as the spec trainer does (the
+  /// Python Monitor, which watches zero_grad and the optimiser's parameters directly).
+  LOSSDOCTOR_OPTION(bool, measure_every_step, true)
 #undef LOSSDOCTOR_OPTION
 };
 

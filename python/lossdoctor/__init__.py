@@ -107,10 +107,13 @@ class Monitor:
         train_size: size of the training set when `mon.step(..., indices=idx)` is given, for
             per-sample dynamics (mislabelled samples); 0 to skip.
         name: shown in the report.
+        measure_every_step: update sizes and consecutive-gradient changes on every step, not only
+            around probe steps (slower; the loop bugs they would reveal are watched directly).
     """
 
     def __init__(self, model, optimizer, num_classes, probe_every=10, criterion=None,
-                 loss=None, from_logits=None, train_size=0, name="python loop"):
+                 loss=None, from_logits=None, train_size=0, name="python loop",
+                 measure_every_step=False):
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         if not isinstance(optimizer, torch.optim.Optimizer):
@@ -152,7 +155,7 @@ class Monitor:
                 optimizer_name = n
         self._engine = _lossdoctor._Engine(
             layers, params, num_classes, probe_every, optimizer_name, self._lr(), loss_name,
-            logits, int(train_size), str(name))
+            logits, int(train_size), str(name), bool(measure_every_step))
 
         # What a loop can get wrong before its first step: the optimiser on other parameters.
         model_ids = {id(p) for p in params}
@@ -172,17 +175,18 @@ class Monitor:
         for owner in (optimizer, model):
             self._wrap(owner, "zero_grad", before=self._note_reset)
         self._handles = [model.register_forward_hook(self._on_model_output)]
-        for index, module in enumerate(self._layer_modules):
-            self._handles.append(module.register_forward_hook(functools.partial(
-                self._on_layer_output, index)))
+        # Per-layer hooks only while a probe step runs: a module without hooks keeps torch's
+        # fast call path on the other steps.
+        self._layer_handles = []
+        self._sync_layer_hooks()
         if hasattr(optimizer, "register_step_pre_hook"):  # torch ≥ 2.0
             self._handles.append(optimizer.register_step_pre_hook(
                 lambda opt, args, kwargs: self._engine.before_update()))
             self._handles.append(optimizer.register_step_post_hook(
-                lambda opt, args, kwargs: self._engine.after_update(self._lr())))
+                lambda opt, args, kwargs: self._after_update()))
         else:
             self._wrap(optimizer, "step", before=self._engine.before_update,
-                       after=lambda: self._engine.after_update(self._lr()))
+                       after=self._after_update)
 
     # -- hooks --------------------------------------------------------------------------------
 
@@ -204,6 +208,22 @@ class Monitor:
             wrapper._with_counter = True
         self._wrapped.append((owner, name, owner.__dict__.get(name)))
         object.__setattr__(owner, name, types.MethodType(wrapper, owner))
+
+    def _after_update(self):
+        self._engine.after_update(self._lr())
+        self._sync_layer_hooks()
+
+    def _sync_layer_hooks(self):
+        """Layer hooks on while the current step is a probe step, off otherwise."""
+        want = self._engine.probe_step() and not getattr(self, "_closed", False)
+        if want and not self._layer_handles:
+            self._layer_handles = [
+                module.register_forward_hook(functools.partial(self._on_layer_output, index))
+                for index, module in enumerate(self._layer_modules)]
+        elif not want and self._layer_handles:
+            for handle in self._layer_handles:
+                handle.remove()
+            self._layer_handles = []
 
     def _note_reset(self):
         self._reset_seen = True
@@ -261,6 +281,7 @@ class Monitor:
                 None if targets is None else targets.detach(), value,
                 None if indices is None else torch.as_tensor(indices))
         self._last_input = self._last_output = None
+        self._sync_layer_hooks()
 
     def validation_batch(self, inputs):
         """Optional: a validation batch as the model sees it. Its per-channel statistics are
@@ -325,9 +346,10 @@ class Monitor:
 
     def close(self):
         """Removes the hooks and restores optimizer.step. The results stay readable."""
-        for handle in self._handles:
+        self._closed = True
+        for handle in self._handles + self._layer_handles:
             handle.remove()
-        self._handles = []
+        self._handles, self._layer_handles = [], []
         for owner, name, held in reversed(self._wrapped):
             if held is None:
                 object.__delattr__(owner, name)  # back to the class's method

@@ -79,6 +79,7 @@ void Monitor::init(std::vector<MonitoredLayer> layers, std::vector<torch::Tensor
   setup.loop.model_params = static_cast<int64_t>(params.size());
   recorder_ =
       std::make_unique<probe::Recorder>(std::move(setup), std::move(weights), std::move(params));
+  recorder_->set_measure_every_step(options_.measure_every_step_);
 }
 
 Monitor::~Monitor() = default;
@@ -163,7 +164,8 @@ void Monitor::record_batch(const torch::Tensor& inputs, const torch::Tensor& out
   } else if (y.defined() && y.dim() >= 1) {
     sample_loss = torch::full({y.size(0)}, loss);
   }
-  if (inputs.defined()) accumulate(train_sums_, inputs.detach(), record.train_stats);
+  // Training statistics from the probe steps' batches: a sample of batches is enough.
+  if (inputs.defined() && probe_step()) accumulate(train_sums_, inputs.detach(), record.train_stats);
   recorder_->record_batch(step_, inputs.defined() ? inputs.detach() : torch::Tensor(),
                           labels_ok ? y : torch::Tensor(), out, sample_loss,
                           indices.defined() ? indices.detach() : torch::Tensor(), loss,

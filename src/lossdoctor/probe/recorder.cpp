@@ -83,6 +83,7 @@ Recorder::Recorder(RunRecord setup, std::vector<torch::Tensor> layer_weights,
       layer_weights_(std::move(layer_weights)),
       params_(std::move(params)) {
   if (record_.probe_every < 1) record_.probe_every = 1;
+  every_step_ = record_.custom_loop;
   record_.samples.resize(static_cast<size_t>(std::max<int64_t>(0, record_.train_size)));
 }
 
@@ -227,7 +228,7 @@ void Recorder::record_batch(int64_t step, const torch::Tensor& inputs, const tor
 }
 
 bool Recorder::is_dense_step(int64_t step) const {
-  return record_.custom_loop || step < kDenseHead || is_probe_step(step);
+  return every_step_ || step < kDenseHead || is_probe_step(step);
 }
 
 void Recorder::on_gradients(int64_t step, double grad_norm) {
@@ -236,11 +237,11 @@ void Recorder::on_gradients(int64_t step, double grad_norm) {
   const bool probe = is_probe_step(step);
   // The noise estimate pairs each probe step's gradient with the one just before it.
   const bool before_probe = is_probe_step(step + 1);
-  const bool need_flat = record_.custom_loop || probe || before_probe;
+  const bool need_flat = every_step_ || probe || before_probe;
   torch::Tensor g;
   if (need_flat) {
     // The step before a probe keeps its gradient in its own buffer for the noise estimate.
-    g = flat_grads(before_probe && !record_.custom_loop ? noise_prev_ : grad_buffer_);
+    g = flat_grads(before_probe && !every_step_ ? noise_prev_ : grad_buffer_);
     if (!std::isfinite(grad_norm)) grad_norm = g.norm().item<double>();
   } else if (!std::isfinite(grad_norm)) {
     grad_norm = train::global_grad_norm(params_);
@@ -249,7 +250,7 @@ void Recorder::on_gradients(int64_t step, double grad_norm) {
 
   // Consecutive-gradient change: only a hand-written loop can forget zero_grad.
   s.grad_change_ratio = std::numeric_limits<double>::quiet_NaN();
-  if (record_.custom_loop) {
+  if (every_step_) {
     if (prev_grad_.defined() && prev_grad_.numel() == g.numel() && grad_norm > 0) {
       s.grad_change_ratio = torch::dist(g, prev_grad_).item<double>() / grad_norm;
     }
@@ -259,7 +260,7 @@ void Recorder::on_gradients(int64_t step, double grad_norm) {
   // Gradient-noise scale (McCandlish et al.): E|g_B|² = |G|² + tr(Σ)/B, and for two independent
   // batches E[g_B · g_B'] = |G|². Averaged over the last kNoiseWindow probes.
   if (before_probe && std::isfinite(grad_norm)) {
-    if (record_.custom_loop) noise_prev_ = g.clone();
+    if (every_step_) noise_prev_ = g.clone();
     noise_prev_step_ = step;
   }
   if (probe && noise_prev_.defined() && noise_prev_step_ == step - 1 && std::isfinite(grad_norm)) {

@@ -33,6 +33,11 @@ class Recorder {
            std::vector<torch::Tensor> params);
 
   bool is_probe_step(int64_t step) const;
+  /// Full measurements (update sizes, consecutive-gradient change) on every step — the default
+  /// for hand-written loops (RunRecord::custom_loop), whose bugs show in consecutive steps — or,
+  /// when false, only on the first steps, probe steps and the step before each, as for the spec
+  /// trainer. Call before the first step.
+  void set_measure_every_step(bool every_step) { every_step_ = every_step; }
 
   /// A layer's forward output at a probe step.
   void on_activation(size_t layer_index, const torch::Tensor& output, int64_t step);
@@ -70,6 +75,7 @@ class Recorder {
   LayerProbe pending_;  ///< probe being filled during the current probe step
   bool probing_ = false;
   bool batch_pending_ = false;  ///< begin_step without record_batch yet
+  bool every_step_ = false;     ///< see set_measure_every_step
   torch::Tensor prev_grad_, params_before_, params_after_, grad_buffer_;
   std::vector<torch::Tensor> layer_weights_before_;
   torch::Tensor noise_prev_;  ///< gradient of the step before a probe step

@@ -90,7 +90,7 @@ PYBIND11_MODULE(_lossdoctor, m) {
              self.loop_checks().optimizer_params_not_in_model = foreign;
            })
       .def_property_readonly("steps", &Monitor::steps)
-      .def_property_readonly("settled", &Monitor::settled)
+      .def_property_readonly("settled", [](Monitor& self) { return self.settled(); })
       .def("report_json",
            [](const Monitor& self) { return lossdoctor::report::to_json(self.diagnose()).dump(); })
       .def("report_text",

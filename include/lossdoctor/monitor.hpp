@@ -120,16 +120,18 @@ class Monitor {
   const RunRecord& record() const;
   /// Detectors + diagnoser over everything seen so far (no lint: there is no spec).
   report::Report diagnose() const;
-  /// The diagnosis has stopped changing: the same verdict and top cause at `kSettleChecks`
-  /// checks in a row (every 25 steps, from step 100; "healthy" only from step 250), as
-  /// `lossdoctor diagnose` stops early. A loop may stop here.
-  bool settled() const { return settled_; }
+  /// The diagnosis has stopped changing: the same top cause at 4 checks in a row (a check at
+  /// most every 25 steps, from step 100; "healthy" only from step 250), as `lossdoctor
+  /// diagnose` stops early. A loop may stop here. The checks run when this is asked, so a loop
+  /// that never asks pays nothing for them.
+  bool settled();
 
  private:
   void init(std::vector<MonitoredLayer> layers, std::vector<torch::Tensor> params);
   void ensure_step_open();
   void finish_step();
   void check_settled();
+  int64_t next_check_ = 25;  ///< the step from which settled() runs its next check
 
   MonitorOptions options_;
   std::unique_ptr<probe::Recorder> recorder_;

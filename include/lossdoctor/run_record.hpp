@@ -114,6 +114,8 @@ struct LoopChecks {
   /// Steps whose outputs were already probabilities (every row ≥ 0 and summing to 1) although
   /// the loss takes logits (softmax fed to CrossEntropyLoss).
   int64_t probability_output_steps = 0;
+  /// Steps whose outputs were checked (every step, or probe steps only; 0: count every step).
+  int64_t output_checks = 0;
   /// Steps with a target outside [0, num_classes), and the largest target seen.
   int64_t labels_out_of_range_steps = 0;
   int64_t largest_label = -1;

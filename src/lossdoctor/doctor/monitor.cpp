@@ -139,29 +139,35 @@ void Monitor::record_batch(const torch::Tensor& inputs, const torch::Tensor& out
   LoopChecks& loop = record.loop;
   // Targets outside [0, K): the model, the Monitor and the labels count classes differently.
   bool labels_ok = y.defined() && y.dim() == 1 && y.numel() > 0 && !y.is_floating_point();
+  // Without measure_every_step, the output checks run on probe steps only (cheaper; the
+  // fractions are of the steps checked).
+  const bool full = options_.measure_every_step_ || probe_step();
   if (labels_ok) {
-    const int64_t lo = y.min().item<int64_t>(), hi = y.max().item<int64_t>();
+    const auto [lo_t, hi_t] = torch::aminmax(y);
+    const int64_t lo = lo_t.item<int64_t>(), hi = hi_t.item<int64_t>();
     loop.largest_label = std::max(loop.largest_label, hi);
     if (lo < 0 || hi >= k) {
       ++loop.labels_out_of_range_steps;
       labels_ok = false;
     }
   }
-  if (options_.loss_ == "cross_entropy" && options_.from_logits_ && out.defined() &&
-      rows_are_probabilities(out)) {
-    ++loop.probability_output_steps;
+  if (full && out.defined()) {
+    ++loop.output_checks;
+    if (options_.loss_ == "cross_entropy" && options_.from_logits_ && rows_are_probabilities(out))
+      ++loop.probability_output_steps;
   }
   // Our own cross-entropy of the outputs: the reference a negated or mis-wired loss is compared
   // with, and the per-sample losses of the sample dynamics.
   torch::Tensor sample_loss;
   double reference_loss = std::numeric_limits<double>::quiet_NaN();
-  if (labels_ok && out.defined() && out.dim() == 2 && out.size(1) == k && out.size(0) == y.size(0)) {
+  if ((full || indices.defined()) && labels_ok && out.defined() && out.dim() == 2 &&
+      out.size(1) == k && out.size(0) == y.size(0)) {
     const torch::Tensor log_probs = options_.from_logits_
                                         ? torch::log_softmax(out.to(torch::kFloat64), 1)
                                         : torch::log(out.to(torch::kFloat64).clamp(1e-7, 1.0));
     sample_loss = -log_probs.gather(1, y.to(out.device()).unsqueeze(1)).squeeze(1);
     if (options_.loss_ == "cross_entropy") reference_loss = sample_loss.mean().item<double>();
-  } else if (y.defined() && y.dim() >= 1) {
+  } else if (indices.defined() && y.defined() && y.dim() >= 1) {
     sample_loss = torch::full({y.size(0)}, loss);
   }
   // Training statistics from the probe steps' batches: a sample of batches is enough.
@@ -192,11 +198,17 @@ void Monitor::after_update(double lr) {
 void Monitor::finish_step() {
   ++step_;
   step_open_ = has_batch_ = has_grads_ = has_update_ = false;
-  check_settled();
+}
+
+bool Monitor::settled() {
+  if (step_ >= next_check_) {
+    check_settled();
+    next_check_ = (step_ / kCheckEvery + 1) * kCheckEvery;
+  }
+  return settled_;
 }
 
 void Monitor::check_settled() {
-  if (step_ % kCheckEvery != 0) return;
   const RunRecord& record = recorder_->record();
   const auto symptoms = diagnose::detect_symptoms(record);
   const auto d = diagnose::diagnose(record, symptoms, {});

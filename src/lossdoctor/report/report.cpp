@@ -302,6 +302,7 @@ json record_to_json(const RunRecord& r) {
   j["loop"] = {{"eval_mode_steps", lc.eval_mode_steps},
                {"grads_not_reset_steps", lc.grads_not_reset_steps},
                {"probability_output_steps", lc.probability_output_steps},
+               {"output_checks", lc.output_checks},
                {"labels_out_of_range_steps", lc.labels_out_of_range_steps},
                {"largest_label", lc.largest_label},
                {"params_missing_from_optimizer", lc.params_missing_from_optimizer},
@@ -402,6 +403,7 @@ RunRecord record_from_json(const json& j) {
     lc.eval_mode_steps = l.value("eval_mode_steps", int64_t{0});
     lc.grads_not_reset_steps = l.value("grads_not_reset_steps", int64_t{0});
     lc.probability_output_steps = l.value("probability_output_steps", int64_t{0});
+    lc.output_checks = l.value("output_checks", int64_t{0});
     lc.labels_out_of_range_steps = l.value("labels_out_of_range_steps", int64_t{0});
     lc.largest_label = l.value("largest_label", int64_t{-1});
     lc.params_missing_from_optimizer = l.value("params_missing_from_optimizer", int64_t{-1});

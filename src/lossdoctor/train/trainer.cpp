@@ -367,12 +367,13 @@ std::vector<Record> read_records(const fs::path& file, Parse parse, Needed neede
 }  // namespace
 
 double global_grad_norm(const std::vector<torch::Tensor>& params) {
-  std::vector<torch::Tensor> norms;
+  std::vector<torch::Tensor> grads;
   for (const auto& p : params) {
-    if (p.grad().defined()) norms.push_back(p.grad().detach().norm().to(torch::kFloat64));
+    if (p.grad().defined()) grads.push_back(p.grad().detach());
   }
-  if (norms.empty()) return 0.0;
-  return torch::stack(norms).norm().item<double>();
+  if (grads.empty()) return 0.0;
+  // One fused call for the per-tensor norms (the probe and the Monitor pay for this every step).
+  return torch::stack(at::_foreach_norm(grads)).to(torch::kFloat64).norm().item<double>();
 }
 
 Trainer::Trainer(const spec::Spec& spec, TrainOptions options, data::WarningSink warn)

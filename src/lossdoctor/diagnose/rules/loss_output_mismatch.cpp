@@ -17,13 +17,15 @@ void rule_loss_output_mismatch(const RuleContext& ctx, Collector& out) {
   if (!r.custom_loop || r.steps.empty()) return;
   const auto& o = ctx.options.loop_outputs;
   const double n = static_cast<double>(r.steps.size());
-  if (r.loop.probability_output_steps / n > o.probability_fraction) {
+  const double checked =
+      r.loop.output_checks > 0 ? static_cast<double>(r.loop.output_checks) : n;
+  if (r.loop.probability_output_steps / checked > o.probability_fraction) {
     out.evidence("loss_output_mismatch")
         .add(o.probability_weight,
              fmt::format("the model's outputs were already probabilities (rows ≥ 0 summing to 1) "
-                         "at {} of {} steps, but the {} loss takes logits: softmax is applied "
-                         "twice",
-                         r.loop.probability_output_steps, r.steps.size(), r.loss));
+                         "at {} of {} steps checked, but the {} loss takes logits: softmax is "
+                         "applied twice",
+                         r.loop.probability_output_steps, static_cast<int64_t>(checked), r.loss));
   }
   if (r.loop.labels_out_of_range_steps / n > o.probability_fraction) {
     out.evidence("loss_output_mismatch")

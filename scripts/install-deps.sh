@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libtorch-dev            # the training engine (PyTorch C++ frontend)
+  libgloo-dev             # gloo's headers, which c10d's ProcessGroupGloo.hpp includes: train --nproc (docs/distributed.md)
   libopenblas0-pthread    # ~1.9x faster training than the reference libblas3 (docs/BENCHMARKS.md); becomes libblas.so.3 via update-alternatives (priority 100 > 10)
   libyaml-cpp-dev         # experiment specs, with line/column marks for error messages
   libcli11-dev            # command-line parsing with --help on every subcommand

@@ -14,6 +14,7 @@
 
 #include "lossdoctor/audit/audit.hpp"
 #include "lossdoctor/cli/html_output.hpp"
+#include "lossdoctor/cli/launch.hpp"
 #include "lossdoctor/doctor/doctor.hpp"
 #include "lossdoctor/doctor/repair.hpp"
 #include "lossdoctor/experiment/confirm.hpp"
@@ -25,6 +26,7 @@
 #include "lossdoctor/report/report.hpp"
 #include "lossdoctor/report/tensorboard.hpp"
 #include "lossdoctor/spec/spec_parser.hpp"
+#include "lossdoctor/train/distributed.hpp"
 #include "lossdoctor/train/loss.hpp"
 #include "lossdoctor/train/optimizer.hpp"
 #include "lossdoctor/train/schedule.hpp"
@@ -42,6 +44,8 @@ using namespace lossdoctor;
 
 /// The command line that reproduces this run (shown in --html reports).
 std::string g_command_line;
+/// argv as given (train --nproc starts copies of it).
+std::vector<std::string> g_args;
 
 /// The HTML report of a command's result (report/html.hpp): its report, the run drawn, the
 /// resolved spec and the command line.
@@ -82,7 +86,7 @@ void add_common(CLI::App* cmd, CommonArgs& args) {
 
 void print_warning(const std::string& message) { fmt::print(stderr, "warning: {}\n", message); }
 
-std::string describe_setup(train::Trainer& trainer) {
+std::string describe_setup(train::Trainer& trainer, int world_size = 1) {
   const auto& spec = trainer.spec();
   const auto& ds = trainer.dataset();
   std::string out = fmt::format("{}: {} training / {} validation images of {}×{}×{}, {} classes\n",
@@ -92,8 +96,14 @@ std::string describe_setup(train::Trainer& trainer) {
                      trainer.network()->all_layers().size(), trainer.network()->parameter_count(),
                      train::loss_name(spec.loss), train::optimizer_name(spec.optimizer),
                      train::schedule_name(spec.schedule));
-  out += fmt::format("batch size {}, {} steps ({} per epoch), device {}", spec.batch_size,
-                     trainer.total_steps(), trainer.train_loader().batches_per_epoch(),
+  if (world_size > 1) {
+    out += fmt::format("{} ranks × batch size {} = global batch {}, ", world_size, spec.batch_size,
+                       spec.batch_size * world_size);
+  } else {
+    out += fmt::format("batch size {}, ", spec.batch_size);
+  }
+  out += fmt::format("{} steps ({} per epoch), device {}", trainer.total_steps(),
+                     trainer.train_loader().batches_per_epoch(),
                      trainer.device().is_cuda() ? "cuda" : "cpu");
   return out;
 }
@@ -116,10 +126,76 @@ struct TrainArgs {
   int64_t max_steps = 0;
   std::string tensorboard_dir;  ///< --tensorboard: live scalars (train/tensorboard_observer.hpp)
   std::string html_path;        ///< --html: the curves as a self-contained page
+  // Data-parallel training (docs/distributed.md).
+  int nproc = 1;  ///< --nproc: ranks to start on this machine
+  int rank = -1;  ///< --rank (with --world-size and --master): run one rank
+  int world_size = 0;
+  std::string master;         ///< --master ADDR:PORT
+  double dist_timeout = 120;  ///< --dist-timeout: seconds for rendezvous and collectives
 };
 
-int run_train(const CommonArgs& args, const TrainArgs& targs) {
-  if (!targs.out_dir.empty()) require_writable_dir("--out", targs.out_dir);
+/// Test hook (never set by users): LOSSDOCTOR_TEST_EXIT_AT="RANK:STEP" makes that rank exit
+/// with status 3 just before that step, as a crashed worker would.
+class TestExitObserver : public train::TrainObserver {
+ public:
+  TestExitObserver(int rank, int64_t step) : rank_(rank), step_(step) {}
+  void before_forward(train::Trainer&, int64_t step) override {
+    if (step == step_) {
+      fmt::print(stderr, "rank {}: LOSSDOCTOR_TEST_EXIT_AT: exiting with status 3 at step {}\n",
+                 rank_, step);
+      std::fflush(stderr);
+      std::_Exit(3);
+    }
+  }
+
+ private:
+  int rank_;
+  int64_t step_;
+};
+
+int run_train(const CommonArgs& args, TrainArgs targs) {
+  const bool rank_mode = targs.rank >= 0 || targs.world_size > 0 || !targs.master.empty();
+  if (targs.nproc < 1) throw InputError(fmt::format("--nproc must be ≥ 1, got {}", targs.nproc));
+  if (rank_mode && targs.nproc > 1) {
+    throw InputError("--nproc starts the ranks itself: give it or --rank/--world-size/--master");
+  }
+  if (rank_mode && (targs.rank < 0 || targs.world_size < 1 || targs.master.empty())) {
+    throw InputError(
+        "running one rank needs all of --rank R, --world-size W and --master ADDR:PORT");
+  }
+  if (rank_mode && targs.rank >= targs.world_size) {
+    throw InputError(
+        fmt::format("--rank {} is not in [0, --world-size {})", targs.rank, targs.world_size));
+  }
+  if (targs.dist_timeout <= 0) {
+    throw InputError(fmt::format("--dist-timeout must be > 0 seconds, got {}", targs.dist_timeout));
+  }
+  const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(targs.dist_timeout * 1000));
+  if ((targs.nproc > 1 || rank_mode) && !train::distributed_available()) {
+    throw InputError(
+        "--nproc/--rank: this lossdoctor was built without c10d's Gloo backend (install "
+        "libgloo-dev and rebuild); data-parallel training is not available");
+  }
+  if (targs.nproc > 1) {
+    // Check what can be checked once, so a bad spec or path gives one message, not N.
+    if (!targs.out_dir.empty()) require_writable_dir("--out", targs.out_dir);
+    if (!targs.tensorboard_dir.empty())
+      require_writable_dir("--tensorboard", targs.tensorboard_dir);
+    if (!targs.html_path.empty()) require_writable_file("--html", targs.html_path);
+    (void)spec::parse_spec_file(args.spec_path, args.overrides);
+    return cli::launch_ranks(g_args, targs.nproc, targs.out_dir,
+                             std::min(timeout, std::chrono::milliseconds(30000)));
+  }
+  std::unique_ptr<train::ProcessGroup> group;
+  if (rank_mode) {
+    if (targs.rank > 0) {  // rank 0 reports; the others train quietly and write nothing
+      targs.quiet = true;
+      targs.tensorboard_dir.clear();
+      targs.html_path.clear();
+    }
+  }
+
+  if (!targs.out_dir.empty() && targs.rank <= 0) require_writable_dir("--out", targs.out_dir);
   if (!targs.tensorboard_dir.empty()) require_writable_dir("--tensorboard", targs.tensorboard_dir);
   if (!targs.html_path.empty()) require_writable_file("--html", targs.html_path);
   const spec::Spec spec = spec::parse_spec_file(args.spec_path, args.overrides);
@@ -132,8 +208,26 @@ int run_train(const CommonArgs& args, const TrainArgs& targs) {
                      : targs.progress == "lines" ? train::Progress::Lines
                      : targs.progress == "none"  ? train::Progress::Quiet
                                                  : train::Progress::Auto;
+  if (rank_mode) {
+    train::DistributedOptions dist;
+    dist.rank = targs.rank;
+    dist.world_size = targs.world_size;
+    std::tie(dist.master_addr, dist.master_port) = train::parse_master(targs.master, "--master");
+    dist.timeout = timeout;
+    group = train::ProcessGroup::connect(dist);
+    options.group = group.get();
+  }
   train::Trainer trainer(spec, options, print_warning);
-  if (!targs.quiet) fmt::print(stderr, "{}\n", describe_setup(trainer));
+  if (!targs.quiet)
+    fmt::print(stderr, "{}\n", describe_setup(trainer, rank_mode ? targs.world_size : 1));
+  std::optional<TestExitObserver> test_exit;
+  if (const char* at = std::getenv("LOSSDOCTOR_TEST_EXIT_AT")) {
+    int r = -1;
+    long long st = -1;
+    if (std::sscanf(at, "%d:%lld", &r, &st) == 2 && r == std::max(targs.rank, 0)) {
+      trainer.add_observer(&test_exit.emplace(r, st));
+    }
+  }
   std::optional<train::TensorBoardObserver> tensorboard;
   if (!targs.tensorboard_dir.empty())
     trainer.add_observer(&tensorboard.emplace(targs.tensorboard_dir));
@@ -157,6 +251,11 @@ int run_train(const CommonArgs& args, const TrainArgs& targs) {
       line += fmt::format("; final train loss {:.4f}, val loss {:.4f}, val accuracy {:.2f}%",
                           result.last_epoch->train_loss, result.last_epoch->val_loss,
                           100 * result.last_epoch->val_accuracy);
+    }
+    if (result.world_size > 1) {
+      line += fmt::format(
+          "; {} ranks, global batch {}{}", result.world_size, spec.batch_size * result.world_size,
+          result.replicas_identical ? ", replicas identical" : ", WARNING: replicas differ");
     }
     fmt::print("{}\n", line);
     if (!targs.out_dir.empty()) fmt::print("run directory: {}\n", targs.out_dir);
@@ -499,6 +598,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "lossdoctor 0.1.0");
   g_command_line = cli::command_line(argc, argv);
+  g_args.assign(argv, argv + argc);
 
   CommonArgs common;
   TrainArgs targs;
@@ -525,6 +625,24 @@ int main(int argc, char** argv) {
       ->add_option("--html", targs.html_path,
                    "write the run's curves as a self-contained HTML page at the end")
       ->type_name("FILE");
+  train_cmd
+      ->add_option("--nproc", targs.nproc,
+                   "data-parallel: start N ranks on this machine (batch_size is per rank; "
+                   "docs/distributed.md)")
+      ->type_name("N");
+  train_cmd
+      ->add_option("--rank", targs.rank,
+                   "data-parallel: run this rank (with --world-size, --master)")
+      ->type_name("R");
+  train_cmd->add_option("--world-size", targs.world_size, "data-parallel: number of ranks")
+      ->type_name("W");
+  train_cmd->add_option("--master", targs.master, "data-parallel: rank 0's store address")
+      ->type_name("ADDR:PORT");
+  train_cmd
+      ->add_option(
+          "--dist-timeout", targs.dist_timeout,
+          "data-parallel: seconds before a missing or silent rank ends the job (default 120)")
+      ->type_name("S");
 
   auto* validate_cmd = app.add_subcommand(
       "validate", "check a spec and its data (types, ranges, shapes) without training");
@@ -728,6 +846,10 @@ int main(int argc, char** argv) {
   } catch (const InputError& e) {
     fmt::print(stderr, "{}\n", e.what());
     return kExitBadInput;
+  } catch (const train::DistributedError& e) {
+    // A rank that lost its peers (died, hung past --dist-timeout) or could not join.
+    fmt::print(stderr, "{}\n", e.what());
+    return kExitFaults;
   } catch (const fs::filesystem_error& e) {
     // A path the user gave (or a folder under it) that cannot be read: a symlink loop, a
     // permission, a vanished file. Input, not a bug.

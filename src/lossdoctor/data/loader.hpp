@@ -8,6 +8,13 @@
 //             identity otherwise; each sample appears once per epoch; the last partial batch is
 //             kept unless it would hold a single sample while batch_size > 1 (batch norm cannot
 //             train on one sample); batch(e, i) is a pure function of its arguments.
+//   shards:   set_shard(r, W) makes this loader one rank's of W (data-parallel training): the
+//             epoch's order (the same permutation on every rank) is padded with its own first
+//             elements to a multiple of W, as PyTorch's DistributedSampler does, and rank r takes
+//             positions r, r+W, r+2W… So shards are disjoint (but for the ≤ W-1 padded repeats),
+//             together cover the epoch, and have equal sizes, so every rank takes the same number
+//             of steps; the last partial batch of a shard follows the rule above. W = 1 is the
+//             unsharded loader exactly.
 
 #include <ATen/core/Tensor.h>
 
@@ -29,10 +36,21 @@ class Loader {
   Loader(at::Tensor prepared_images, at::Tensor labels, Pipeline pipeline, int64_t batch_size,
          bool shuffle, uint64_t seed);
 
+  /// Samples in the split (all ranks together).
   int64_t size() const;
   int64_t batch_size() const { return batch_size_; }
+  /// Batches of this loader's shard per epoch.
   int64_t batches_per_epoch() const;
   std::vector<int64_t> epoch_order(int64_t epoch) const;
+  /// Makes this loader rank `rank` of `world_size` (see "shards" above). Requires
+  /// 0 ≤ rank < world_size ≤ size().
+  void set_shard(int64_t rank, int64_t world_size);
+  int64_t shard_rank() const { return rank_; }
+  int64_t shard_count() const { return world_size_; }
+  /// Samples in this loader's shard per epoch (size() when unsharded).
+  int64_t shard_size() const;
+  /// This shard's positions of the epoch (epoch_order(epoch) when unsharded).
+  std::vector<int64_t> shard_order(int64_t epoch) const;
   Batch batch(int64_t epoch, int64_t index) const;
 
  private:
@@ -41,6 +59,7 @@ class Loader {
   int64_t batch_size_;
   bool shuffle_;
   uint64_t seed_;
+  int64_t rank_ = 0, world_size_ = 1;
   mutable int64_t cached_epoch_ = -1;
   mutable std::vector<int64_t> cached_order_;
 };

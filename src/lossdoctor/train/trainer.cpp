@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "lossdoctor/model/network.hpp"
+#include "lossdoctor/train/distributed.hpp"
 #include "lossdoctor/train/loss.hpp"
 #include "lossdoctor/train/progress.hpp"
 #include "lossdoctor/train/runnable.hpp"
@@ -391,6 +392,15 @@ Trainer::Trainer(const spec::Spec& spec, TrainOptions options, data::WarningSink
   train_loader_ = std::make_unique<data::Loader>(train_pipeline.prepare(dataset_.train.images),
                                                  dataset_.train.labels, train_pipeline,
                                                  spec_.batch_size, spec_.data.shuffle, spec_.seed);
+  if (options_.group != nullptr) {
+    const int world = options_.group->world_size();
+    if (world > train_loader_->size()) {
+      throw InputError(fmt::format("{} ranks need at least {} training images, the spec has {}",
+                                   world, world, train_loader_->size()));
+    }
+    train_loader_->set_shard(options_.group->rank(), world);
+  }
+  writer_ = !options_.run_dir.empty() && (options_.group == nullptr || options_.group->rank() == 0);
 
   torch::manual_seed(spec_.seed);
   network_ = model::Network(spec_.layers, spec_.init, input);
@@ -406,20 +416,22 @@ Trainer::Trainer(const spec::Spec& spec, TrainOptions options, data::WarningSink
   schedule_ = std::make_unique<LrSchedule>(spec_.schedule, spec_.optimizer.lr, planned_steps_);
 
   if (!options_.run_dir.empty()) {
-    std::error_code ec;
-    fs::create_directories(options_.run_dir, ec);
-    if (ec) throw InputError(options_.run_dir + ": cannot create run directory: " + ec.message());
-    // A kill between writing a temporary file and renaming it leaves the file behind.
-    const auto stale = remove_stale_temp_files(options_.run_dir);
-    if (!stale.empty() && warn) {
-      warn(fmt::format("{}: removed {} temporary file(s) left by a killed run ({}{})",
-                       options_.run_dir, stale.size(), stale.front(),
-                       stale.size() > 1 ? ", ..." : ""));
+    if (writer_) {
+      std::error_code ec;
+      fs::create_directories(options_.run_dir, ec);
+      if (ec) throw InputError(options_.run_dir + ": cannot create run directory: " + ec.message());
+      // A kill between writing a temporary file and renaming it leaves the file behind.
+      const auto stale = remove_stale_temp_files(options_.run_dir);
+      if (!stale.empty() && warn) {
+        warn(fmt::format("{}: removed {} temporary file(s) left by a killed run ({}{})",
+                         options_.run_dir, stale.size(), stale.front(),
+                         stale.size() > 1 ? ", ..." : ""));
+      }
     }
     fingerprint_ = resume_fingerprint();
     if (options_.resume) {
       load_checkpoint(warn);
-    } else {
+    } else if (writer_) {
       write_file_atomic((fs::path(options_.run_dir) / "spec.yaml").string(), spec_.resolved_yaml);
     }
   } else if (options_.resume) {
@@ -461,6 +473,18 @@ TrainResult Trainer::run() {
   const auto start = Clock::now();
   const int64_t first_step = step_;
   network_->train();
+  ProcessGroup* const group = options_.group;
+  const int world = group != nullptr ? group->world_size() : 1;
+  // Replicas start identical: rank 0's parameters and buffers everywhere.
+  if (group != nullptr) {
+    std::vector<torch::Tensor> state = params;
+    for (const auto& b : network_->buffers()) state.push_back(b);
+    broadcast_from_rank0(*group, state);
+  }
+  // Each rank draws its own dropout masks; rank 0 (and a single process) the run's own.
+  const uint64_t step_seed_base =
+      group == nullptr ? spec_.seed
+                       : spec_.seed + static_cast<uint64_t>(group->rank()) * 0x632BE59BD9B4E019ULL;
 
   // `reset` is false for the report of a run that ends mid-epoch: its totals stay in the
   // checkpoint so that a resumed run finishes the epoch with the same figures.
@@ -471,7 +495,17 @@ TrainResult Trainer::run() {
     record.train_loss = totals_.steps > 0 ? totals_.loss_sum / totals_.steps : NAN;
     record.train_accuracy =
         totals_.seen > 0 ? static_cast<double>(totals_.correct) / totals_.seen : NAN;
-    std::tie(record.val_loss, record.val_accuracy) = evaluate();
+    if (group == nullptr) {
+      std::tie(record.val_loss, record.val_accuracy) = evaluate();
+    } else {
+      // Rank 0 evaluates (its batch-norm statistics); everyone uses its figures.
+      double val_loss = 0, val_accuracy = 0;
+      if (group->rank() == 0) std::tie(val_loss, val_accuracy) = evaluate();
+      torch::Tensor figures = torch::tensor({val_loss, val_accuracy}, torch::kFloat64);
+      broadcast_from_rank0(*group, {figures});
+      record.val_loss = figures[0].item<double>();
+      record.val_accuracy = figures[1].item<double>();
+    }
     record.lr = optimizer_->lr();
     record.seconds = seconds_since(start);
     epochs_.push_back(record);
@@ -486,11 +520,13 @@ TrainResult Trainer::run() {
   };
 
   while (step_ < total_steps_) {
-    if (interrupt_requested()) {
+    // Data-parallel ranks learn of an interrupt through the step's allreduce (below), so that
+    // every rank stops after the same step.
+    if (group == nullptr && interrupt_requested()) {
       result.status = RunStatus::Interrupted;
       break;
     }
-    torch::manual_seed(step_seed(spec_.seed, step_));
+    torch::manual_seed(step_seed(step_seed_base, step_));
     for (auto* o : observers_) o->before_forward(*this, step_);
     data::Batch batch = train_loader_->batch(epoch_, batch_in_epoch_);
     batch.images = batch.images.to(device_);
@@ -505,6 +541,18 @@ TrainResult Trainer::run() {
     const torch::Tensor loss = sample_loss.mean();
     loss.backward();
 
+    // Data-parallel: average the gradients (before the norm, clipping and the step) and sum
+    // the step's loss, correct predictions, images and interrupt flags in the same round.
+    std::vector<double> global;
+    if (group != nullptr) {
+      const double correct =
+          static_cast<double>(output.detach().argmax(1).eq(batch.labels).sum().item<int64_t>());
+      global = average_gradients(
+          *group, params,
+          {loss.item<double>(), correct, static_cast<double>(batch.labels.size(0)),
+           interrupt_requested() ? 1.0 : 0.0});
+    }
+
     StepView view;
     view.step = step_;
     view.epoch = epoch_;
@@ -513,7 +561,7 @@ TrainResult Trainer::run() {
     view.output = &output;
     const torch::Tensor detached_loss = sample_loss.detach();
     view.sample_loss = &detached_loss;
-    view.loss = loss.item<double>();
+    view.loss = group != nullptr ? global[0] / world : loss.item<double>();
     view.lr = lr;
     view.grad_norm = global_grad_norm(params);
     for (auto* o : observers_) o->after_backward(*this, view);
@@ -525,8 +573,13 @@ TrainResult Trainer::run() {
     steps_.push_back(record);
     progress.step(step_, epoch_, view.loss, lr);
     totals_.loss_sum += view.loss;
-    totals_.correct += output.detach().argmax(1).eq(batch.labels).sum().item<int64_t>();
-    totals_.seen += batch.labels.size(0);
+    if (group != nullptr) {
+      totals_.correct += static_cast<int64_t>(global[1]);
+      totals_.seen += static_cast<int64_t>(global[2]);
+    } else {
+      totals_.correct += output.detach().argmax(1).eq(batch.labels).sum().item<int64_t>();
+      totals_.seen += batch.labels.size(0);
+    }
     ++totals_.steps;
     ++step_;
     ++batch_in_epoch_;
@@ -544,10 +597,13 @@ TrainResult Trainer::run() {
       ++epoch_;
       batch_in_epoch_ = 0;
       ++result.epochs_completed;
-      if (!options_.run_dir.empty()) save_checkpoint();
-    } else if (options_.checkpoint_every > 0 && step_ % options_.checkpoint_every == 0 &&
-               !options_.run_dir.empty()) {
+      if (writer_) save_checkpoint();
+    } else if (options_.checkpoint_every > 0 && step_ % options_.checkpoint_every == 0 && writer_) {
       save_checkpoint();
+    }
+    if (group != nullptr && global[3] > 0) {
+      result.status = RunStatus::Interrupted;
+      break;
     }
     bool stop = false;
     for (auto* o : observers_) stop = o->should_stop(*this) || stop;
@@ -566,8 +622,10 @@ TrainResult Trainer::run() {
   result.steps = step_;
   result.seconds = seconds_since(start);
   result.images_per_second =
-      result.seconds > 0 ? (step_ - first_step) * spec_.batch_size / result.seconds : 0;
-  if (!options_.run_dir.empty()) {
+      result.seconds > 0 ? (step_ - first_step) * spec_.batch_size * world / result.seconds : 0;
+  result.world_size = world;
+  if (group != nullptr) result.replicas_identical = replicas_identical(*group, params);
+  if (writer_) {
     save_checkpoint();
     write_summary(result);
     if (result.status == RunStatus::Interrupted) {
@@ -750,6 +808,7 @@ void Trainer::load_checkpoint(const data::WarningSink& warn) {
     throw InputError(path + ": cannot resume: the checkpoint does not match this spec's model (" +
                      compat::error_message(e).substr(0, 200) + ")");
   }
+  if (!writer_) return;  // a data-parallel rank other than 0: rank 0 keeps the metrics
   read_metrics(warn);
   // The files now end where the checkpoint does, whatever a kill left after it.
   write_metrics();
@@ -818,6 +877,12 @@ void Trainer::write_summary(const TrainResult& result) const {
                    {"seconds", result.seconds},
                    {"images_per_second", result.images_per_second},
                    {"device", device_.is_cuda() ? "cuda" : "cpu"}};
+  if (options_.group != nullptr) {
+    j["world_size"] = result.world_size;
+    j["batch_size_per_rank"] = spec_.batch_size;
+    j["global_batch_size"] = spec_.batch_size * result.world_size;
+    j["replicas_identical"] = result.replicas_identical;
+  }
   if (result.last_epoch) {
     j["val_loss"] = num(result.last_epoch->val_loss);
     j["val_accuracy"] = num(result.last_epoch->val_accuracy);

@@ -23,6 +23,18 @@
 //             resume, InputError naming the checkpoint and the first mismatching tensor (both
 //             shapes) or setting (both values), or the metric file and line of a damaged
 //             record that the checkpoint needs.
+//   data-parallel (TrainOptions::group, train/distributed.hpp): every rank builds the same
+//             model, rank 0's parameters and buffers are broadcast before the first step, each
+//             rank trains on its shard of every epoch (Loader::set_shard) with spec.batch_size
+//             images per step, and the gradients are averaged over the ranks after backward,
+//             before the gradient norm, clipping and the optimiser step, so the replicas stay
+//             identical (batch-norm running statistics stay per rank). The recorded loss and
+//             training accuracy are the global ones; validation runs on rank 0 and its figures
+//             are broadcast (the plateau schedule sees the same value everywhere). Only rank 0
+//             writes to the run directory; on resume every rank reads the checkpoint. An
+//             interrupt on any rank stops every rank after the same step. A dead or hung peer
+//             throws DistributedError within the group's timeout. Without a group the run is
+//             exactly the single-process one.
 
 #include <torch/serialize/input-archive.h>
 #include <torch/types.h>
@@ -42,6 +54,8 @@
 #include "lossdoctor/train/schedule.hpp"
 
 namespace lossdoctor::train {
+
+class ProcessGroup;  // train/distributed.hpp
 
 struct StepRecord {
   int64_t step = 0;  ///< 0-based optimiser step
@@ -101,6 +115,9 @@ struct TrainOptions {
   /// Replaces the scheduled learning rate at each step (the learning-rate range test):
   /// (step, scheduled lr) → lr used. Empty: use the schedule.
   std::function<double(int64_t step, double scheduled_lr)> lr_override;
+  /// Data-parallel training: this rank's group (not owned; must outlive the Trainer). nullptr:
+  /// a single-process run.
+  ProcessGroup* group = nullptr;
 };
 
 enum class RunStatus { Completed, Interrupted, NonFiniteLoss, StoppedByObserver };
@@ -111,7 +128,10 @@ struct TrainResult {
   int64_t epochs_completed = 0;
   std::optional<EpochRecord> last_epoch;
   double seconds = 0;
-  double images_per_second = 0;
+  double images_per_second = 0;  ///< all ranks together
+  int world_size = 1;            ///< ranks that trained (1 without a group)
+  /// Data-parallel runs: whether every rank's parameters equalled rank 0's, bitwise, at the end.
+  bool replicas_identical = true;
 };
 
 /// Global L2 norm of the gradients of `params` (those without a gradient are skipped; 0 when none
@@ -173,6 +193,8 @@ class Trainer {
   int64_t total_steps_ = 0;
   int64_t planned_steps_ = 0;
   std::string fingerprint_;  ///< resume_fingerprint(), with a run directory only
+  /// Whether this process writes the run directory: it has one, and it is rank 0 (or alone).
+  bool writer_ = false;
 
   // Position, restored by resume.
   int64_t step_ = 0, epoch_ = 0, batch_in_epoch_ = 0;

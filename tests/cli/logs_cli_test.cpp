@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cli/shell_run.hpp"
+#include "cli/tiny_spec.hpp"
 
 namespace {
 
@@ -31,24 +32,7 @@ nlohmann::json read_json(const fs::path& p) {
   return nlohmann::json::parse(in);
 }
 
-const char* kTinySpec = R"(name: tiny
-data:
-  path: /usr/share/datasets/fashion-mnist
-  train: {limit: 512}
-  val: {limit: 128}
-  transforms:
-    train: [{scale: 0.00392156862745098}]
-    val: [{scale: 0.00392156862745098}]
-model:
-  layers:
-    - conv2d: {filters: 4, kernel: 3}
-    - relu: {}
-    - flatten: {}
-    - dense: {units: 10}
-optimizer: {type: sgd, lr: 0.05}
-batch_size: 32
-epochs: 2
-)";
+const std::string kTinySpec = lossdoctor::test::tiny_spec(512);
 
 TEST(LogsCli, KerasLogDivergingIsExitOneWithJson) {
   const fs::path dir = temp_dir("keras");

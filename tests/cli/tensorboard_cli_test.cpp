@@ -10,6 +10,7 @@
 #include <string>
 
 #include "cli/shell_run.hpp"
+#include "cli/tiny_spec.hpp"
 #include "lossdoctor/logs/tfrecord.hpp"
 
 namespace {
@@ -30,24 +31,7 @@ fs::path temp_dir(const std::string& name) {
   return dir;
 }
 
-const char* kTinySpec = R"(name: tiny
-data:
-  path: /usr/share/datasets/fashion-mnist
-  train: {limit: 256}
-  val: {limit: 128}
-  transforms:
-    train: [{scale: 0.00392156862745098}]
-    val: [{scale: 0.00392156862745098}]
-model:
-  layers:
-    - conv2d: {filters: 4, kernel: 3}
-    - relu: {}
-    - flatten: {}
-    - dense: {units: 10}
-optimizer: {type: sgd, lr: 0.05}
-batch_size: 32
-epochs: 2
-)";
+const std::string kTinySpec = lossdoctor::test::tiny_spec(256);
 
 /// What one run folder holds: scalars per tag, text per tag, image and histogram tags.
 struct EventRun {

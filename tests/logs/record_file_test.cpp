@@ -84,6 +84,10 @@ TEST(RecordFile, BadFilesAreInputErrorsNamingTheKey) {
   const std::string deep = error_of(dir.write("f.json", j.dump()));
   EXPECT_NE(deep.find("f.json: not a RunRecord"), std::string::npos) << deep;
   EXPECT_NE(error_of((dir.path / "none.json").string()).find("cannot open"), std::string::npos);
+  // A number too large for a double is a JSON error too (nlohmann's out_of_range; found by
+  // fuzz/log_fuzz, it escaped as an internal error).
+  const std::string huge = error_of(dir.write("g.json", "{\"steps\": [466e0675048828125]}"));
+  EXPECT_NE(huge.find("g.json: not a valid JSON document"), std::string::npos) << huge;
 }
 
 }  // namespace

@@ -58,6 +58,9 @@ RunRecord read_record_file(const std::string& path) {
     j = json::parse(text);
   } catch (const json::parse_error& e) {
     throw InputError(fmt::format("{}: not JSON (byte {}): {}", path, e.byte, e.what()));
+  } catch (const json::exception& e) {
+    // e.g. a number too large for a double ("466e0675048828125"; found by fuzz/log_fuzz)
+    throw InputError(fmt::format("{}: not a valid JSON document: {}", path, e.what()));
   }
   check_shape(j, path);
   try {

@@ -9,9 +9,8 @@
 //             tensors on any device; labels int64 [B]; outputs [B, K].
 //   ensures:  the same RunRecord, detectors, diagnoser and report as `lossdoctor diagnose`;
 //             engine errors reach Python as ValueError (bad input) or RuntimeError.
-#include <torch/extension.h>
-
 #include <pybind11/stl.h>
+#include <torch/extension.h>
 
 #include <optional>
 #include <string>
@@ -83,7 +82,8 @@ PYBIND11_MODULE(_lossdoctor, m) {
       .def("after_update", &Monitor::after_update, py::arg("lr"))
       .def("end_epoch", &Monitor::end_epoch)
       .def("note_eval_mode_step", [](Monitor& self) { ++self.loop_checks().eval_mode_steps; })
-      .def("note_grads_not_reset", [](Monitor& self) { ++self.loop_checks().grads_not_reset_steps; })
+      .def("note_grads_not_reset",
+           [](Monitor& self) { ++self.loop_checks().grads_not_reset_steps; })
       .def("set_parameter_check",
            [](Monitor& self, int64_t missing, int64_t foreign) {
              self.loop_checks().params_missing_from_optimizer = missing;
@@ -112,8 +112,7 @@ PYBIND11_MODULE(_lossdoctor, m) {
              lossdoctor::write_file_atomic(path, lossdoctor::report::render_html(h));
            })
       .def("save", [](const Monitor& self, const std::string& path) {
-        lossdoctor::write_file_atomic(path,
-                                      lossdoctor::report::record_to_json(self.record()).dump() +
-                                          "\n");
+        lossdoctor::write_file_atomic(
+            path, lossdoctor::report::record_to_json(self.record()).dump() + "\n");
       });
 }

@@ -177,14 +177,22 @@ INSTANTIATE_TEST_SUITE_P(
              1,
              {"chart-repair", "chart-confirmation"},
              {"original", "repaired", "lr_too_high"}},
-        Case{"lr_find", "lr-find examples/fashion-mnist.yaml --steps 60 -q --html {html}", 0,
-             {"chart-lrfind"}, {"id=\"lr-suggestion\""}},
-        Case{"train", "train examples/fashion-mnist.yaml --max-steps 60 -q --html {html}", 0,
-             {"chart-loss"}, {"lossdoctor train"}},
+        Case{"lr_find",
+             "lr-find examples/fashion-mnist.yaml --steps 60 -q --html {html}",
+             0,
+             {"chart-lrfind"},
+             {"id=\"lr-suggestion\""}},
+        Case{"train",
+             "train examples/fashion-mnist.yaml --max-steps 60 -q --html {html}",
+             0,
+             {"chart-loss"},
+             {"lossdoctor train"}},
         Case{"keras_log",
              "diagnose-log {src}/tests/cli/data/keras_diverging.csv --num-classes 10 -q --html "
              "{html} --json {json}",
-             1, {"chart-loss"}, {"lr_too_high"}}),
+             1,
+             {"chart-loss"},
+             {"lr_too_high"}}),
     [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
 
 }  // namespace

@@ -10,9 +10,9 @@ std::string command_line(int argc, char** argv) {
   std::string out;
   for (int i = 0; i < argc; ++i) {
     std::string a = argv[i];
-    const bool plain = !a.empty() && a.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN"
-                                                         "OPQRSTUVWXYZ0123456789-_=./:,+@%") ==
-                                         std::string::npos;
+    const bool plain = !a.empty() && a.find_first_not_of(
+                                         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN"
+                                         "OPQRSTUVWXYZ0123456789-_=./:,+@%") == std::string::npos;
     if (!plain) {
       std::string q = "'";
       for (char c : a) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
@@ -52,7 +52,8 @@ RunRecord record_of(const train::Trainer& trainer) {
     r.steps.push_back(x);
   }
   for (const auto& e : trainer.epochs()) {
-    r.epochs.push_back({e.epoch, e.step, e.train_loss, e.train_accuracy, e.val_loss, e.val_accuracy});
+    r.epochs.push_back(
+        {e.epoch, e.step, e.train_loss, e.train_accuracy, e.val_loss, e.val_accuracy});
   }
   return r;
 }

@@ -23,8 +23,7 @@ bool rows_are_probabilities(const torch::Tensor& output) {
   if (output.dim() != 2 || output.size(0) == 0 || output.size(1) < 2) return false;
   const torch::Tensor o = output.to(torch::kFloat64);
   if (!torch::isfinite(o).all().item<bool>()) return false;
-  return o.min().item<double>() >= 0.0 &&
-         (o.sum(1) - 1.0).abs().max().item<double>() < 1e-3;
+  return o.min().item<double>() >= 0.0 && (o.sum(1) - 1.0).abs().max().item<double>() < 1e-3;
 }
 
 }  // namespace
@@ -42,8 +41,11 @@ Monitor::Monitor(torch::nn::Module& model, MonitorOptions options) : options_(st
     if (is_bn) {
       layers.push_back({item.key(), "batchnorm", torch::Tensor()});
     } else {
-      layers.push_back(
-          {item.key(), w->dim() == 4 ? "conv2d" : w->dim() == 2 ? "dense" : "other", *w});
+      layers.push_back({item.key(),
+                        w->dim() == 4   ? "conv2d"
+                        : w->dim() == 2 ? "dense"
+                                        : "other",
+                        *w});
     }
   }
   init(std::move(layers), model.parameters());
@@ -171,7 +173,8 @@ void Monitor::record_batch(const torch::Tensor& inputs, const torch::Tensor& out
     sample_loss = torch::full({y.size(0)}, loss);
   }
   // Training statistics from the probe steps' batches: a sample of batches is enough.
-  if (inputs.defined() && probe_step()) accumulate(train_sums_, inputs.detach(), record.train_stats);
+  if (inputs.defined() && probe_step())
+    accumulate(train_sums_, inputs.detach(), record.train_stats);
   recorder_->record_batch(step_, inputs.defined() ? inputs.detach() : torch::Tensor(),
                           labels_ok ? y : torch::Tensor(), out, sample_loss,
                           indices.defined() ? indices.detach() : torch::Tensor(), loss,
@@ -215,8 +218,7 @@ void Monitor::check_settled() {
   const std::string top = d.findings.empty() ? "healthy" : d.findings.front().cause;
   streak_ = top == last_top_ ? streak_ + 1 : 1;
   last_top_ = top;
-  const int64_t needed =
-      diagnose::early_stop_min_steps(top, symptoms, kMinSteps, kHealthyMinSteps);
+  const int64_t needed = diagnose::early_stop_min_steps(top, symptoms, kMinSteps, kHealthyMinSteps);
   settled_ = step_ >= needed && streak_ >= kSettleChecks;
 }
 
@@ -254,7 +256,8 @@ void Monitor::accumulate(SplitSums& sums, const torch::Tensor& inputs,
   for (size_t k = 0; k < sums.sum.size(); ++k) {
     const double mean = sums.sum[k] / sums.count;
     stats.channel_mean.push_back(mean);
-    stats.channel_std.push_back(std::sqrt(std::max(0.0, sums.sum_sq[k] / sums.count - mean * mean)));
+    stats.channel_std.push_back(
+        std::sqrt(std::max(0.0, sums.sum_sq[k] / sums.count - mean * mean)));
   }
   stats.min = sums.min;
   stats.max = sums.max;

@@ -174,7 +174,8 @@ void Recorder::record_batch(int64_t step, const torch::Tensor& inputs, const tor
                               ? labels.detach().to(torch::kCPU, torch::kInt64).contiguous()
                               : torch::Tensor();
   const int64_t k = record_.num_classes;
-  if (out.defined() && y.defined() && out.dim() == 2 && out.size(0) == y.size(0) && out.size(1) == k && k > 0) {
+  if (out.defined() && y.defined() && out.dim() == 2 && out.size(0) == y.size(0) &&
+      out.size(1) == k && k > 0) {
     // One pass over the [B, K] scores (small): accuracy, label histogram, per-sample margins
     // (score of the given label − best other score; positive iff predicted correctly).
     const int64_t b = out.size(0);

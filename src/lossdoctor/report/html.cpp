@@ -163,10 +163,9 @@ void loss_chart(Page& p, const Report& r, const RunRecord& rec) {
     all.push_back(series("validation loss", val));
     all.back()["dots"] = true;
   }
-  const bool constant_lr =
-      !lr.empty() && std::all_of(lr.begin(), lr.end(), [&](const auto& x) {
-        return std::abs(x.second - lr.front().second) <= 1e-12 * std::abs(lr.front().second);
-      });
+  const bool constant_lr = !lr.empty() && std::all_of(lr.begin(), lr.end(), [&](const auto& x) {
+    return std::abs(x.second - lr.front().second) <= 1e-12 * std::abs(lr.front().second);
+  });
   if (!lr.empty() && !constant_lr) {
     all.push_back(series("learning rate", lr, "y2"));
     all.back()["dash"] = "4 3";
@@ -187,8 +186,8 @@ void loss_chart(Page& p, const Report& r, const RunRecord& rec) {
   }
   p.body += "<section id=\"loss\"><h2>Loss</h2>\n";
   if (constant_lr) {
-    p.body += fmt::format("<p class=\"meta\">learning rate {} throughout</p>\n",
-                          cell(lr.front().second));
+    p.body +=
+        fmt::format("<p class=\"meta\">learning rate {} throughout</p>\n", cell(lr.front().second));
   }
   p.chart("chart-loss", "chart",
           {{"type", "line"},
@@ -252,8 +251,8 @@ void layer_heatmaps(Page& p, const Report& r, const RunRecord& rec) {
       }
       if (named.count(rec.layers[l].name)) highlight.push_back(rows.size());
       const std::string& name = rec.layers[l].name;
-      const bool named_by_kind =
-          name.size() >= kind.size() && name.compare(name.size() - kind.size(), kind.size(), kind) == 0;
+      const bool named_by_kind = name.size() >= kind.size() &&
+                                 name.compare(name.size() - kind.size(), kind.size(), kind) == 0;
       rows.push_back(named_by_kind ? name : name + " (" + kind + ")");
       values.push_back(std::move(row));
       any = true;
@@ -381,10 +380,10 @@ void lr_find_section(Page& p, const LrSweepView& v) {
   json vlines = json::array();
   if (v.suggestion) vlines.push_back({{"x", *v.suggestion}, {"label", "suggested"}});
   if (v.divergence_lr) vlines.push_back({{"x", *v.divergence_lr}, {"label", "diverges"}});
-  p.body += fmt::format("<p>suggested learning rate: <b id=\"lr-suggestion\">{}</b>{}</p>\n",
-                        v.suggestion ? cell(*v.suggestion) : std::string("none"),
-                        v.divergence_lr ? fmt::format(" · diverges from {}", cell(*v.divergence_lr))
-                                        : std::string());
+  p.body += fmt::format(
+      "<p>suggested learning rate: <b id=\"lr-suggestion\">{}</b>{}</p>\n",
+      v.suggestion ? cell(*v.suggestion) : std::string("none"),
+      v.divergence_lr ? fmt::format(" · diverges from {}", cell(*v.divergence_lr)) : std::string());
   if (!v.summary.empty()) p.body += "<p class=\"meta\">" + escape(v.summary) + "</p>\n";
   p.chart("chart-lrfind", "chart",
           {{"type", "line"},
@@ -400,8 +399,8 @@ void lr_find_section(Page& p, const LrSweepView& v) {
 void audit_section(Page& p, const AuditView& a) {
   p.body += "<section id=\"audit\"><h2>The data</h2>\n";
   if (!a.flagged.empty()) {
-    p.body += fmt::format("<h3>Flagged images ({})</h3>\n<div class=\"gallery\">\n",
-                          a.flagged.size());
+    p.body +=
+        fmt::format("<h3>Flagged images ({})</h3>\n<div class=\"gallery\">\n", a.flagged.size());
     for (const auto& g : a.flagged) {
       std::string caption = fmt::format("#{} ", g.index);
       if (!g.given.empty()) caption += escape(g.given);
@@ -428,7 +427,8 @@ void audit_section(Page& p, const AuditView& a) {
   }
   if (a.train_stats && a.val_stats) {
     p.body +=
-        "<h3>Train and validation as stored (before preprocessing)</h3>\n<table><tr><th>channel</th><th>"
+        "<h3>Train and validation as stored (before "
+        "preprocessing)</h3>\n<table><tr><th>channel</th><th>"
         "train mean</th><th>train std</th><th>validation mean</th><th>validation std</th></tr>\n";
     const size_t n = std::min(a.train_stats->channel_mean.size(), a.val_stats->channel_mean.size());
     for (size_t c = 0; c < n; ++c) {
@@ -448,14 +448,16 @@ void audit_section(Page& p, const AuditView& a) {
         "<h3>Label noise: estimated joint P(given = row, true = column)</h3>\n<p class=\"meta\">"
         "off the diagonal: labels the check believes wrong</p><div class=\"scroll\"><table>";
     p.body += "<tr><th>given \\ true</th>";
-    for (size_t j = 0; j < a.noise_matrix.front().size(); ++j) p.body += fmt::format("<th>{}</th>", j);
+    for (size_t j = 0; j < a.noise_matrix.front().size(); ++j)
+      p.body += fmt::format("<th>{}</th>", j);
     p.body += "</tr>\n";
     for (size_t i = 0; i < a.noise_matrix.size(); ++i) {
       p.body += fmt::format("<tr><th>{}</th>", i);
       for (double v : a.noise_matrix[i]) {
-        p.body += fmt::format("<td class=\"num\" style=\"background:rgba(209,36,47,{:.2f})\">{:.2f}"
-                              "</td>",
-                              peak > 0 ? 0.6 * v / peak : 0.0, v);
+        p.body += fmt::format(
+            "<td class=\"num\" style=\"background:rgba(209,36,47,{:.2f})\">{:.2f}"
+            "</td>",
+            peak > 0 ? 0.6 * v / peak : 0.0, v);
       }
       p.body += "</tr>\n";
     }
@@ -473,8 +475,7 @@ void symptoms_and_spec(Page& p, const HtmlReport& h) {
       p.body += fmt::format(
           "<tr class=\"symptom\"><td>{}</td><td class=\"num\">{}</td><td>{}</td><td "
           "class=\"num\">{}</td></tr>\n",
-          escape(s.id), s.step >= 0 ? std::to_string(s.step) : "", escape(s.layer),
-          cell(s.value));
+          escape(s.id), s.step >= 0 ? std::to_string(s.step) : "", escape(s.layer), cell(s.value));
     }
     p.body += "</table></div></section>\n";
   }
@@ -543,10 +544,11 @@ std::string render_html(const HtmlReport& h) {
   out += "<title>" + escape(h.title) + "</title>\n<style>" + html_assets::kStyle +
          "</style></head>\n<body data-errors=\"0\">\n";
   out += p.body;
-  out += "<footer class=\"meta\">lossdoctor report · numbers in tables are exact; curves longer "
-         "than " +
-         std::to_string(kMaxCurvePoints) +
-         " points are drawn downsampled (min and max per bucket)</footer>\n";
+  out +=
+      "<footer class=\"meta\">lossdoctor report · numbers in tables are exact; curves longer "
+      "than " +
+      std::to_string(kMaxCurvePoints) +
+      " points are drawn downsampled (min and max per bucket)</footer>\n";
   out += "<script type=\"application/json\" id=\"lossdoctor-data\">" + data + "</script>\n";
   out += std::string("<script>") + html_assets::kScript + "</script>\n</body></html>\n";
   return out;

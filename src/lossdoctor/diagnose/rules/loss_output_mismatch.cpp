@@ -17,8 +17,7 @@ void rule_loss_output_mismatch(const RuleContext& ctx, Collector& out) {
   if (!r.custom_loop || r.steps.empty()) return;
   const auto& o = ctx.options.loop_outputs;
   const double n = static_cast<double>(r.steps.size());
-  const double checked =
-      r.loop.output_checks > 0 ? static_cast<double>(r.loop.output_checks) : n;
+  const double checked = r.loop.output_checks > 0 ? static_cast<double>(r.loop.output_checks) : n;
   if (r.loop.probability_output_steps / checked > o.probability_fraction) {
     out.evidence("loss_output_mismatch")
         .add(o.probability_weight,

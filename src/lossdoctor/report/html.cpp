@@ -9,6 +9,7 @@
 
 #include "lossdoctor/report/causes.hpp"
 #include "lossdoctor/report/html_assets.hpp"
+#include "lossdoctor/spec/kinds.hpp"
 
 namespace lossdoctor::report {
 namespace {
@@ -76,6 +77,22 @@ std::vector<double> smoothed(const std::vector<double>& v, size_t w) {
     out[i] = window[window.size() / 2];
   }
   return out;
+}
+
+using Curve = std::vector<std::pair<double, double>>;
+
+/// A series indexed by step (value i at step i): confirmation arms and repair runs.
+Curve by_step(const std::vector<double>& values) {
+  Curve xy;
+  for (size_t i = 0; i < values.size(); ++i) xy.emplace_back(static_cast<double>(i), values[i]);
+  return xy;
+}
+
+/// The yardstick's validation accuracy at its steps.
+Curve accuracy_curve(const std::vector<ConfirmationArm::Point>& points) {
+  Curve xy;
+  for (const auto& pt : points) xy.emplace_back(static_cast<double>(pt.step), pt.accuracy);
+  return xy;
 }
 
 struct Page {
@@ -238,12 +255,10 @@ void layer_heatmaps(Page& p, const Report& r, const RunRecord& rec) {
     for (size_t l = 0; l < rec.layers.size(); ++l) {
       const auto& kind = rec.layers[l].kind;
       if (m.weights_only && !rec.layers[l].has_weights) continue;
-      if (std::string(m.id) == "dead_fraction" &&
-          !(kind == "relu" || kind == "leaky_relu" || kind == "elu" || kind == "selu" ||
-            kind == "gelu"))
-        continue;
-      if (std::string(m.id) == "saturated_fraction" && !(kind == "sigmoid" || kind == "tanh"))
-        continue;
+      // Dead units mean something for the ReLU family only, saturation for sigmoid/tanh only
+      // (spec/kinds: the recorder measures them by the same families).
+      if (std::string(m.id) == "dead_fraction" && !spec::is_relu_family(kind)) continue;
+      if (std::string(m.id) == "saturated_fraction" && !spec::is_saturating(kind)) continue;
       json row = json::array();
       for (size_t c : cols) {
         const auto& layers = rec.probes[c].layers;
@@ -296,10 +311,8 @@ void confirmation_section(Page& p, const Report& r, const RunRecord* rec) {
     all.back()["color"] = "#57606a";
   }
   for (const auto& a : c.arms) {
-    std::vector<std::pair<double, double>> xy;
-    for (size_t i = 0; i < a.train_loss.size(); ++i)
-      xy.emplace_back(static_cast<double>(i), a.train_loss[i]);
-    if (!xy.empty()) all.push_back(series(a.intervention + " (" + a.status + ")", xy));
+    if (!a.train_loss.empty())
+      all.push_back(series(a.intervention + " (" + a.status + ")", by_step(a.train_loss)));
   }
   if (all.size() > 1) {
     p.chart("chart-confirmation", "chart",
@@ -311,17 +324,12 @@ void confirmation_section(Page& p, const Report& r, const RunRecord* rec) {
              {"hlines", json::array()}});
   }
   json acc = json::array();
-  std::vector<std::pair<double, double>> base_acc;
-  for (const auto& pt : c.baseline_val_points)
-    base_acc.emplace_back(static_cast<double>(pt.step), pt.accuracy);
-  if (!base_acc.empty()) {
-    acc.push_back(series("diagnosis run", base_acc));
+  if (!c.baseline_val_points.empty()) {
+    acc.push_back(series("diagnosis run", accuracy_curve(c.baseline_val_points)));
     acc.back()["color"] = "#57606a";
   }
   for (const auto& a : c.arms) {
-    std::vector<std::pair<double, double>> xy;
-    for (const auto& pt : a.val_points) xy.emplace_back(static_cast<double>(pt.step), pt.accuracy);
-    if (!xy.empty()) acc.push_back(series(a.intervention, xy));
+    if (!a.val_points.empty()) acc.push_back(series(a.intervention, accuracy_curve(a.val_points)));
   }
   if (acc.size() > 1) {
     p.body += "<h3>Validation accuracy (yardstick)</h3>\n";
@@ -349,10 +357,7 @@ void repair_section(Page& p, const std::vector<RunView>& runs) {
         "<tr class=\"run\"><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n",
         escape(r.label), cell(r.val_loss),
         std::isfinite(r.val_accuracy) ? fmt::format("{:.2f}%", 100 * r.val_accuracy) : "NaN");
-    std::vector<std::pair<double, double>> xy;
-    for (size_t i = 0; i < r.train_loss.size(); ++i)
-      xy.emplace_back(static_cast<double>(i), r.train_loss[i]);
-    all.push_back(series(r.label, xy));
+    all.push_back(series(r.label, by_step(r.train_loss)));
   }
   p.body += "</table>\n";
   p.chart("chart-repair", "chart",

@@ -76,11 +76,7 @@ constexpr size_t kGalleryPerFinding = 24;  ///< flagged images per finding in th
 /// The HTML report's view of the audit (AuditRunOptions::view).
 void fill_view(report::AuditView& v, const data::Dataset& ds, const std::vector<Finding>& findings,
                const std::map<int64_t, int64_t>& suggested, const LabelIssues& issues) {
-  const auto name = [&](int64_t c) {
-    return c >= 0 && c < static_cast<int64_t>(ds.class_names.size())
-               ? ds.class_names[static_cast<size_t>(c)]
-               : std::to_string(c);
-  };
+  const auto name = [&](int64_t c) { return class_name(ds, c); };
   std::set<int64_t> shown;
   for (const auto& f : findings) {
     size_t taken = 0;
@@ -100,18 +96,10 @@ void fill_view(report::AuditView& v, const data::Dataset& ds, const std::vector<
       ++taken;
     }
   }
-  const auto counts = [&](const data::Split& s) {
-    std::vector<int64_t> out(static_cast<size_t>(std::max<int64_t>(ds.num_classes, 0)), 0);
-    if (s.size() == 0) return out;
-    const at::Tensor y = s.labels.to(at::kLong).contiguous();
-    const int64_t* p = y.data_ptr<int64_t>();
-    for (int64_t i = 0; i < y.numel(); ++i) {
-      if (p[i] >= 0 && p[i] < ds.num_classes) ++out[static_cast<size_t>(p[i])];
-    }
-    return out;
-  };
-  v.train_class_counts = counts(ds.train);
-  v.val_class_counts = counts(ds.val);
+  if (ds.num_classes >= 1) {
+    v.train_class_counts = class_counts(ds.train, ds.num_classes);
+    v.val_class_counts = class_counts(ds.val, ds.num_classes);
+  }
   const auto stats = [](const data::Split& s) -> std::optional<SplitStats> {
     if (s.size() == 0) return std::nullopt;
     const data::ChannelMoments m = data::finite_channel_moments(s.images.to(at::kFloat));

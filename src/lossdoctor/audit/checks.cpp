@@ -863,21 +863,25 @@ std::vector<Finding> audit_preparation(const data::Dataset& ds, const spec::Data
 }
 
 // ============================================================================ balance
+std::vector<int64_t> class_counts(const data::Split& s, int64_t num_classes) {
+  if (s.size() == 0) return std::vector<int64_t>(static_cast<size_t>(num_classes), 0);
+  at::Tensor ok = bad_labels(s, num_classes).logical_not();
+  return to_vec(at::bincount(s.labels.index_select(0, ok.nonzero().view(-1)), {}, num_classes));
+}
+
+std::string class_name(const data::Dataset& ds, int64_t c) {
+  return c >= 0 && c < static_cast<int64_t>(ds.class_names.size())
+             ? ds.class_names[static_cast<size_t>(c)]
+             : std::to_string(c);
+}
+
 std::vector<Finding> audit_balance(const data::Dataset& ds, const AuditOptions& opt) {
   if (ds.train.size() == 0 || ds.num_classes < 2) return {};
-  auto count = [&](const data::Split& s) {
-    if (s.size() == 0) return std::vector<int64_t>(static_cast<size_t>(ds.num_classes), 0);
-    at::Tensor ok = bad_labels(s, ds.num_classes).logical_not();
-    return to_vec(
-        at::bincount(s.labels.index_select(0, ok.nonzero().view(-1)), {}, ds.num_classes));
-  };
-  auto ct = count(ds.train), cv = count(ds.val);
+  auto ct = class_counts(ds.train, ds.num_classes), cv = class_counts(ds.val, ds.num_classes);
   auto [mn, mx] = std::minmax_element(ct.begin(), ct.end());
   const double ratio = *mn > 0 ? static_cast<double>(*mx) / *mn : INFINITY;
   if (ratio <= opt.imbalance_ratio) return {};
-  auto name = [&](int64_t c) {
-    return c < static_cast<int64_t>(ds.class_names.size()) ? ds.class_names[c] : std::to_string(c);
-  };
+  const auto name = [&](int64_t c) { return class_name(ds, c); };
   std::string tr, va;
   for (int64_t c = 0; c < ds.num_classes; ++c) {
     tr += fmt::format("{}{}: {}", c ? ", " : "", name(c), ct[c]);

@@ -99,6 +99,12 @@ std::vector<Finding> audit_preparation(const data::Dataset& ds, const spec::Data
 /// smallest (an empty class counts as infinitely rare).
 std::vector<Finding> audit_balance(const data::Dataset& ds, const AuditOptions& opt = {});
 
+/// Images per class of a split (labels outside [0, num_classes) not counted); the balance check
+/// and the HTML report's class-balance chart.
+std::vector<int64_t> class_counts(const data::Split& s, int64_t num_classes);
+/// A class's name, or its index when the data set names none.
+std::string class_name(const data::Dataset& ds, int64_t c);
+
 /// Runs every check above (ordering with spec.shuffle) and sorts findings by confidence. The
 /// per-image statistics (finiteness, range, mean, std, neighbour differences, byte hash) are
 /// computed once per split in one pass over the pixels (parallel over images with

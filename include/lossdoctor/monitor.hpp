@@ -137,7 +137,7 @@ class Monitor {
   std::unique_ptr<probe::Recorder> recorder_;
   int64_t step_ = 0;
   int64_t epoch_ = 0;
-  bool step_open_ = false, has_batch_ = false, has_grads_ = false, has_update_ = false;
+  bool has_batch_ = false, has_grads_ = false, has_update_ = false;
   // Pending values of the current step, between after_forward and after_backward.
   torch::Tensor inputs_, output_, labels_, indices_;
   double loss_ = 0;

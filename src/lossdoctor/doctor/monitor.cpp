@@ -116,9 +116,8 @@ void Monitor::on_activation(size_t layer, const torch::Tensor& output) {
 }
 
 void Monitor::ensure_step_open() {
-  if (step_open_) return;
+  if (has_batch_ || has_grads_) return;  // either one opened the step
   recorder_->begin_step(step_, epoch_, std::isfinite(options_.lr_) ? options_.lr_ : 0.0);
-  step_open_ = true;
 }
 
 void Monitor::record_batch(const torch::Tensor& inputs, const torch::Tensor& output,
@@ -200,7 +199,7 @@ void Monitor::after_update(double lr) {
 
 void Monitor::finish_step() {
   ++step_;
-  step_open_ = has_batch_ = has_grads_ = has_update_ = false;
+  has_batch_ = has_grads_ = has_update_ = false;
 }
 
 bool Monitor::settled() {

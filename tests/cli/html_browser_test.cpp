@@ -71,6 +71,14 @@ TEST_P(HtmlInBrowser, RendersItsChartsAndNumbers) {
   command = std::regex_replace(command, std::regex("\\{json\\}"), json.string());
   command = std::regex_replace(command, std::regex("\\{src\\}"), LOSSDOCTOR_SOURCE_DIR);
   command = std::regex_replace(command, std::regex("\\{dir\\}"), kReports.string());
+  // A file in a folder whose name alone is wider than a phone: a title or a cell that shows
+  // its path must wrap (CI's checkout lives deeper than a developer's).
+  const fs::path deep =
+      kReports / "a-folder-whose-name-is-deliberately-longer-than-a-phone-screen-is-wide";
+  fs::create_directories(deep);
+  fs::copy_file(fs::path(LOSSDOCTOR_SOURCE_DIR) / "tests/cli/data/keras_diverging.csv",
+                deep / "keras_diverging.csv", fs::copy_options::overwrite_existing);
+  command = std::regex_replace(command, std::regex("\\{deep\\}"), deep.string());
   const auto run = run_shell("cd " LOSSDOCTOR_SOURCE_DIR " && timeout -s KILL 300 " +
                              std::string(LOSSDOCTOR_CLI_PATH) + " --threads 1 " + command);
   ASSERT_EQ(run.code, c.exit_code) << run.out;
@@ -101,7 +109,9 @@ TEST_P(HtmlInBrowser, RendersItsChartsAndNumbers) {
       for (auto it = std::sregex_iterator(chart.begin(), chart.end(), series);
            it != std::sregex_iterator(); ++it) {
         ++drawn;
-        if ((*it)[3].matched) EXPECT_GT(std::stoi((*it)[3]), 0) << id << ": an empty series";
+        if ((*it)[3].matched) {
+          EXPECT_GT(std::stoi((*it)[3]), 0) << id << ": an empty series";
+        }
       }
       EXPECT_GE(drawn, std::stoi(m[2])) << id << ": fewer series drawn than declared";
     } else {
@@ -188,8 +198,8 @@ INSTANTIATE_TEST_SUITE_P(
              {"chart-loss"},
              {"lossdoctor train"}},
         Case{"keras_log",
-             "diagnose-log {src}/tests/cli/data/keras_diverging.csv --num-classes 10 -q --html "
-             "{html} --json {json}",
+             "diagnose-log {deep}/keras_diverging.csv --num-classes 10 -q --html {html} --json "
+             "{json}",
              1,
              {"chart-loss"},
              {"lr_too_high"}}),

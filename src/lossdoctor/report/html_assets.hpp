@@ -14,6 +14,7 @@ inline const char* kStyle = R"CSS(
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg);margin:0 auto;max-width:1100px;padding:16px}
 h1{font-size:1.35em;margin:.2em 0}h2{font-size:1.15em;margin:1.4em 0 .5em;border-bottom:1px solid var(--line);padding-bottom:.2em}
 .meta{color:var(--muted);margin:.2em 0}
+h1,h2,h3,p,li,td,th,summary{overflow-wrap:anywhere}
 .verdict{display:inline-block;font-weight:600;padding:.15em .7em;border-radius:1em;color:#fff}
 .verdict.healthy{background:var(--good)}.verdict.unhealthy{background:var(--bad)}
 table{border-collapse:collapse;width:100%;margin:.4em 0}

@@ -126,6 +126,43 @@ struct LoopChecks {
   int64_t model_params = 0;
 };
 
+/// One rank's own figures at one step of a data-parallel run, before the gradients are
+/// averaged (gathered on rank 0; docs/distributed.md).
+struct RankStep {
+  double loss = 0;       ///< this rank's batch loss
+  double grad_norm = 0;  ///< L2 norm of this rank's own gradient, before the allreduce
+  double seconds = 0;    ///< wall time of this rank's data, forward and backward (no waiting)
+  /// Hash of the batch's sample positions (0: not known): equal hashes, same samples.
+  uint64_t batch_hash = 0;
+  std::vector<int64_t> label_histogram;  ///< count per class in this rank's batch
+};
+
+struct DistributedStep {
+  int64_t step = 0;
+  int64_t epoch = 0;
+  int64_t batch_index = 0;      ///< position of the batch in its epoch
+  std::vector<RankStep> ranks;  ///< indexed by rank
+};
+
+/// A parameter checksum per rank after a probe step's update (replicas agree bitwise).
+struct ChecksumSample {
+  int64_t step = 0;
+  std::vector<double> ranks;  ///< indexed by rank
+};
+
+/// What rank 0 gathered from every rank of a data-parallel run (absent for one process).
+struct DistributedRecord {
+  int64_t world_size = 1;
+  int64_t global_batch_size = 0;  ///< batch_size per rank × world_size
+  int64_t steps_per_epoch = 0;    ///< batches of one rank's shard per epoch
+  /// The rate used / the spec's rate (optimizer.lr_scaling: 1 none, N linear, √N sqrt).
+  double lr_scale = 1;
+  std::string lr_scaling = "none";  ///< none | linear | sqrt
+  int64_t warmup_steps = 0;         ///< schedule.warmup_steps
+  std::vector<DistributedStep> steps;
+  std::vector<ChecksumSample> checksums;
+};
+
 struct RunRecord {
   // Setup.
   std::string spec_name;
@@ -155,6 +192,9 @@ struct RunRecord {
   // Data as prepared for the model.
   std::optional<SplitStats> train_stats, val_stats;
   std::vector<SampleDynamics> samples;  ///< indexed by position in the training split
+
+  /// Data-parallel runs: every rank's figures, gathered on rank 0.
+  std::optional<DistributedRecord> distributed;
 };
 
 }  // namespace lossdoctor

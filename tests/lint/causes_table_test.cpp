@@ -52,6 +52,11 @@ TEST(CausesTable, IsDesignsListOfCauseIdsInItsOrder) {
                                            "params_not_updated",
                                            "loss_sign_flipped",
                                            "model_in_eval_mode",
+                                           "same_data_on_every_rank",
+                                           "shard_not_reshuffled",
+                                           "rank_specific_data_fault",
+                                           "lr_not_scaled_for_global_batch",
+                                           "replicas_diverged",
                                            "healthy"};
   EXPECT_EQ(cause_ids(), design);
   EXPECT_THROW(cause_info("overfitting"), std::out_of_range) << "overfitting is a note";

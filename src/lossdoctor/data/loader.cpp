@@ -66,8 +66,8 @@ std::vector<int64_t> Loader::epoch_order(int64_t epoch) const {
   std::vector<int64_t> order(static_cast<size_t>(size()));
   std::iota(order.begin(), order.end(), int64_t{0});
   if (shuffle_) {
-    std::mt19937_64 rng(
-        detail::mix_seed(seed_, detail::kTagEpochOrder, static_cast<uint64_t>(epoch)));
+    std::mt19937_64 rng(detail::mix_seed(seed_, detail::kTagEpochOrder,
+                                         static_cast<uint64_t>(reshuffle_ ? epoch : 0)));
     detail::shuffle_in_place(order, rng);
   }
   return order;

@@ -45,6 +45,12 @@ class Loader {
   /// Makes this loader rank `rank` of `world_size` (see "shards" above). Requires
   /// 0 ≤ rank < world_size ≤ size().
   void set_shard(int64_t rank, int64_t world_size);
+  /// Fault injection (data.inject.distributed.no_reshuffle): every epoch takes epoch 0's
+  /// order, as a distributed sampler whose epoch is never advanced does.
+  void set_reshuffle_every_epoch(bool reshuffle) {
+    reshuffle_ = reshuffle;
+    cached_epoch_ = -1;
+  }
   int64_t shard_rank() const { return rank_; }
   int64_t shard_count() const { return world_size_; }
   /// Samples in this loader's shard per epoch (size() when unsharded).
@@ -60,6 +66,7 @@ class Loader {
   bool shuffle_;
   uint64_t seed_;
   int64_t rank_ = 0, world_size_ = 1;
+  bool reshuffle_ = true;
   mutable int64_t cached_epoch_ = -1;
   mutable std::vector<int64_t> cached_order_;
 };

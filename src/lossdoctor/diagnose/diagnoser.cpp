@@ -6,6 +6,7 @@
 #include <cmath>
 #include <optional>
 
+#include "lossdoctor/diagnose/ranks.hpp"
 #include "lossdoctor/diagnose/rules/rules.hpp"
 #include "lossdoctor/diagnose/signals.hpp"
 #include "lossdoctor/diagnose/verdict.hpp"
@@ -239,3 +240,4 @@ Diagnosis diagnose(const RunRecord& r, const std::vector<Symptom>& symptoms,
 }
 
 }  // namespace lossdoctor::diagnose
+  if (std::string note = straggler_note(r, options); !note.empty()) d.notes.push_back(note);

@@ -387,6 +387,79 @@ struct Diagnosis {
   std::string verdict = "healthy";
   std::vector<Finding> findings;
   std::vector<std::string> notes;
+
+  // -- Data-parallel causes (RunRecord::distributed; docs/distributed.md) --------------------
+
+  struct SameDataOnEveryRank {
+    /// Judged after at least this many gathered steps: ...
+    int64_t min_steps = 5;
+    /// ... a share of steps above this whose batches hold the same samples on every rank ...
+    double same_batch_fraction = 0.5;
+    /// ... weighs this.
+    double weight = 0.9;
+    /// Without batch hashes: a share of steps above this with equal label histograms on every
+    /// rank and losses within `loss_tolerance` (relative) of each other ...
+    double same_histogram_fraction = 0.8;
+    double loss_tolerance = 1e-3;  ///< see `same_histogram_fraction`
+    /// ... weighs this.
+    double histogram_weight = 0.7;
+  };
+  SameDataOnEveryRank same_data_on_every_rank;
+
+  struct ShardNotReshuffled {
+    /// Judged when at least this many batches (per rank) can be compared with the batch at the
+    /// same position of the epoch before: ...
+    int64_t min_pairs = 4;
+    /// ... a share above this of them holds the same samples in the same order ...
+    double repeat_fraction = 0.5;
+    /// ... weighs this.
+    double weight = 0.85;
+  };
+  ShardNotReshuffled shard_not_reshuffled;
+
+  struct ReplicasDiverged {
+    /// Checksums of two ranks differing by more than this × max(1, |checksum|) ...
+    double relative_tolerance = 1e-9;
+    /// ... at any probe step weighs this.
+    double weight = 0.95;
+  };
+  ReplicasDiverged replicas_diverged;
+
+  struct RankSpecificDataFault {
+    /// Judged over the second half of the gathered steps, at least this many: ...
+    int64_t min_steps = 10;
+    /// ... one rank's loss is the highest of all ranks at more than this share of them ...
+    double highest_fraction = 0.8;
+    /// ... and its median loss is at least this × the median loss of the other ranks ...
+    double loss_ratio = 1.25;
+    /// ... weight, ...
+    double weight = 0.75;
+    /// ... plus this when its ratio is at least twice `loss_ratio` − 1 above 1.
+    double strong_bonus = 0.15;
+  };
+  RankSpecificDataFault rank_specific_data_fault;
+
+  struct LrNotScaledForGlobalBatch {
+    /// World size from which the global batch counts as grown.
+    int64_t min_world_size = 2;
+    /// The rate was not scaled (lr_scaling none) and the run is stalled or sluggish ...
+    double unscaled_slow = 0.45;
+    /// The rate was scaled up with no warmup and the run became unstable ...
+    double scaled_unstable = 0.55;
+    /// ... within this many steps (plus this when so).
+    int64_t early_steps = 100;
+    double early_bonus = 0.2;  ///< see `early_steps`
+  };
+  LrNotScaledForGlobalBatch lr_not_scaled_for_global_batch;
+
+  struct Straggler {
+    /// A rank whose median compute time per step is at least this × the median of the other
+    /// ranks ...
+    double time_ratio = 1.5;
+    /// ... and at least this many seconds slower is reported in a performance note.
+    double min_seconds = 0.005;
+  };
+  Straggler straggler;
 };
 
 Diagnosis diagnose(const RunRecord& record, const std::vector<Symptom>& symptoms,

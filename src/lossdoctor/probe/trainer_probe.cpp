@@ -103,10 +103,28 @@ void TrainerProbe::after_backward(train::Trainer& trainer, const train::StepView
                       *view.sample_loss, view.batch->indices, view.loss, view.lr,
                       std::numeric_limits<double>::quiet_NaN());
   recorder_->on_gradients(view.step, view.grad_norm);
+  if (view.ranks != nullptr) {
+    RunRecord& r = recorder_->record();
+    if (!r.distributed) {
+      const spec::Spec& spec = trainer.spec();
+      DistributedRecord d;
+      d.world_size = static_cast<int64_t>(view.ranks->size());
+      d.global_batch_size = spec.batch_size * d.world_size;
+      d.steps_per_epoch = trainer.train_loader().batches_per_epoch();
+      d.lr_scale = trainer.lr_scale();
+      d.lr_scaling = spec::lr_scaling_name(spec.optimizer.lr_scaling);
+      d.warmup_steps = spec.schedule.warmup_steps;
+      r.distributed = std::move(d);
+    }
+    r.distributed->steps.push_back({view.step, view.epoch, view.batch_index, *view.ranks});
+  }
 }
 
 void TrainerProbe::after_step(train::Trainer&, const train::StepView& view) {
   recorder_->on_update(view.step);
+  if (view.checksums != nullptr && recorder_->record().distributed) {
+    recorder_->record().distributed->checksums.push_back({view.step, *view.checksums});
+  }
 }
 
 void TrainerProbe::on_epoch_end(train::Trainer&, const train::EpochRecord& e) {

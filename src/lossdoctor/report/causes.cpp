@@ -256,6 +256,67 @@ const std::vector<CauseInfo>& cause_table() {
        "(model.eval() is for evaluation only)",
        {},
        {}},
+      // Data-parallel runs (RunRecord::distributed, docs/distributed.md). Their default fixes
+      // undo the spec's injected fault: lossdoctor's own trainer has none of them otherwise.
+      {"same_data_on_every_rank",
+       CauseGroup::Data,
+       "Every rank reads the whole training set in the same order instead of its own shard, so "
+       "the ranks compute the same gradient and N processes do the work of one. The loss of "
+       "every rank moves in lock-step and the run learns no faster than a single process.",
+       {{"data.inject.distributed.same_data_on_every_rank", "false"}},
+       Intervention::ApplyFix,
+       "give each rank its own shard",
+       "give each rank its own shard (a distributed sampler: one shared permutation per epoch, "
+       "rank r takes every N-th sample from position r)",
+       {},
+       {}},
+      {"shard_not_reshuffled",
+       CauseGroup::Data,
+       "Every epoch shows each rank its shard in exactly the same order, so the batches repeat "
+       "epoch after epoch and the model can fit their order. The loss curve repeats its "
+       "pattern each epoch and generalises worse than with a fresh shuffle.",
+       {{"data.inject.distributed.no_reshuffle", "false"}},
+       Intervention::ApplyFix,
+       "reshuffle the shards every epoch",
+       "reshuffle every epoch (PyTorch: call sampler.set_epoch(epoch) before each epoch)",
+       {},
+       {}},
+      {"rank_specific_data_fault",
+       CauseGroup::Data,
+       "One rank's data is broken (wrong labels or corrupt images on that rank only), and its "
+       "gradient is averaged into every update. Its loss stays well above the other ranks' "
+       "and drags the whole run's loss up.",
+       {{"data.inject.distributed.corrupt_rank", "-1"}},
+       Intervention::ApplyFix,
+       "rerun without the faulty rank's corruption",
+       "check the data that rank reads (its shard, its files, its decoder); run `lossdoctor "
+       "audit` on that shard",
+       {},
+       {}},
+      {"lr_not_scaled_for_global_batch",
+       CauseGroup::Optimisation,
+       "With N ranks every step averages N times as many images, so the step size that suited "
+       "one process is N times too timid per sample seen. Scaled up at once without warmup, the "
+       "larger rate can instead blow the first steps up.",
+       {{"optimizer.lr_scaling", "linear"}, {"schedule.warmup_steps", "100"}},
+       Intervention::ApplyFix,
+       "scale the rate with the global batch (linear) and warm up over 100 steps",
+       "scale the learning rate with the global batch (optimizer.lr_scaling: linear, or sqrt "
+       "for Adam) and warm it up (schedule.warmup_steps)",
+       {},
+       {}},
+      {"replicas_diverged",
+       CauseGroup::TrainingLoop,
+       "The ranks' copies of the model no longer hold the same parameters (a rank skipped or "
+       "changed an update, or they did not start from the same weights). Each rank then "
+       "computes gradients for a different model and the averaged update fits none of them.",
+       {},
+       Intervention::None,
+       "",
+       "start every rank from rank 0's parameters (broadcast) and apply the same averaged "
+       "update on every rank at every step; never skip or alter a step on one rank",
+       {},
+       {}},
       {"healthy",
        CauseGroup::NoFault,
        "The loss falls steadily and nothing seen points at a fault. Nothing needs "

@@ -10,6 +10,18 @@ std::string Location::str() const {
   return fmt::format("{}:{}:{}", file, line, column);
 }
 
+std::string lr_scaling_name(OptimizerSpec::LrScaling scaling) {
+  switch (scaling) {
+    case OptimizerSpec::LrScaling::Linear:
+      return "linear";
+    case OptimizerSpec::LrScaling::Sqrt:
+      return "sqrt";
+    case OptimizerSpec::LrScaling::None:
+      break;
+  }
+  return "none";
+}
+
 std::string layer_kind_name(LayerSpec::Kind kind) {
   using Kind = LayerSpec::Kind;
   switch (kind) {

@@ -126,6 +126,24 @@ struct SplitSpec {
   bool present = false;          ///< the split was written in the spec
 };
 
+/// Faults only a data-parallel run can have (data.inject.distributed; docs/distributed.md).
+/// A rank field of -1 means "no rank". A single-process run ignores them.
+struct DistributedInjectSpec {
+  bool same_data_on_every_rank = false;  ///< no sharding: every rank reads the whole set
+  bool no_reshuffle = false;             ///< every epoch reuses epoch 0's order
+  int64_t skip_update_on_rank = -1;      ///< this rank skips its optimiser step once ...
+  int64_t skip_update_step = 5;          ///< ... at this step (the replicas diverge)
+  int64_t corrupt_rank = -1;             ///< this rank's batches carry wrong labels/noise:
+  double corrupt_rank_labels = 0.5;      ///< share of its samples with a wrong label
+  double corrupt_rank_images = 0.0;      ///< share of its samples replaced by noise
+  int64_t slow_rank = -1;                ///< this rank sleeps before every allreduce ...
+  int64_t slow_rank_ms = 50;             ///< ... this long (a straggler)
+  bool any() const {
+    return same_data_on_every_rank || no_reshuffle || skip_update_on_rank >= 0 ||
+           corrupt_rank >= 0 || slow_rank >= 0;
+  }
+};
+
 struct InjectSpec {
   double label_noise = 0.0;  ///< fraction of training labels replaced by a different random class
   double corrupt = 0.0;      ///< fraction of training images corrupted
@@ -134,7 +152,11 @@ struct InjectSpec {
   bool sort_by_label = false;         ///< training set in class order (as a folder is read)
   std::vector<int64_t> drop_classes;  ///< classes thinned out of the training set (imbalance)
   double drop_fraction = 0.0;         ///< share of each listed class's samples removed
-  bool any() const { return label_noise > 0 || corrupt > 0 || sort_by_label || drop_fraction > 0; }
+  DistributedInjectSpec distributed;  ///< data-parallel faults (data.inject.distributed)
+  bool any() const {
+    return label_noise > 0 || corrupt > 0 || sort_by_label || drop_fraction > 0 ||
+           distributed.any();
+  }
 };
 
 struct DataSpec {
@@ -175,7 +197,14 @@ struct OptimizerSpec {
   double weight_decay = 0.0;
   double alpha = 0.99;  ///< rmsprop smoothing
   double rho = 0.9;     ///< adadelta
+  /// Data-parallel runs of N ranks: the rate used is lr × 1 (none), × N (linear) or × √N (sqrt),
+  /// for a global batch N × batch_size. One process: always lr.
+  enum class LrScaling { None, Linear, Sqrt };
+  LrScaling lr_scaling = LrScaling::None;
 };
+
+/// Spelling of optimizer.lr_scaling in specs: none | linear | sqrt.
+std::string lr_scaling_name(OptimizerSpec::LrScaling scaling);
 
 struct ScheduleSpec {
   enum class Kind { Constant, Step, Exponential, Cosine, Plateau };

@@ -882,7 +882,7 @@ DataSpec read_data(const Ctx& c, const YAML::Node& n, const YAML::Node& owner) {
 
   if (m.has("inject")) {
     MapView inj(c, m.get("inject"), "data.inject", m.key_node("inject"),
-                {"label_noise", "corrupt", "sort_by_label", "drop_classes"});
+                {"label_noise", "corrupt", "sort_by_label", "drop_classes", "distributed"});
     auto fraction = [&](const MapView& sub, double& out) {
       sub.require("fraction");
       sub.number_if(
@@ -912,6 +912,28 @@ DataSpec read_data(const Ctx& c, const YAML::Node& n, const YAML::Node& owner) {
                                                 {"saturate", InjectSpec::CorruptKind::Saturate}});
     }
     inj.boolean("sort_by_label", d.inject.sort_by_label);
+    if (inj.has("distributed")) {
+      // Faults of a data-parallel run (docs/distributed.md); ranks are checked against the
+      // world size when the run starts (-1: no rank).
+      MapView sub(c, inj.get("distributed"), inj.child("distributed"), inj.key_node("distributed"),
+                  {"same_data_on_every_rank", "no_reshuffle", "skip_update_on_rank",
+                   "skip_update_step", "corrupt_rank", "corrupt_rank_labels", "corrupt_rank_images",
+                   "slow_rank", "slow_rank_ms"});
+      DistributedInjectSpec& dist = d.inject.distributed;
+      sub.boolean("same_data_on_every_rank", dist.same_data_on_every_rank);
+      sub.boolean("no_reshuffle", dist.no_reshuffle);
+      sub.integer_in("skip_update_on_rank", dist.skip_update_on_rank, -1, 4096);
+      sub.integer_in("skip_update_step", dist.skip_update_step, 0, int64_t{1} << 40);
+      sub.integer_in("corrupt_rank", dist.corrupt_rank, -1, 4096);
+      sub.number_if(
+          "corrupt_rank_labels", dist.corrupt_rank_labels,
+          [](double v) { return v >= 0 && v <= 1; }, "in [0, 1]");
+      sub.number_if(
+          "corrupt_rank_images", dist.corrupt_rank_images,
+          [](double v) { return v >= 0 && v <= 1; }, "in [0, 1]");
+      sub.integer_in("slow_rank", dist.slow_rank, -1, 4096);
+      sub.integer_in("slow_rank_ms", dist.slow_rank_ms, 0, 60000);
+    }
     if (inj.has("drop_classes")) {
       MapView sub(c, inj.get("drop_classes"), inj.child("drop_classes"),
                   inj.key_node("drop_classes"), {"classes", "fraction"});
@@ -953,7 +975,7 @@ OptimizerSpec read_optimizer(const Ctx& c, const YAML::Node& n, const YAML::Node
   // Every optimizer key the spec knows; which ones an optimiser accepts is spec/kinds' table.
   static const std::vector<std::string> kSettings = {"lr",  "momentum",     "nesterov", "betas",
                                                      "eps", "weight_decay", "alpha",    "rho"};
-  std::vector<std::string> allowed = {"type"};
+  std::vector<std::string> allowed = {"type", "lr_scaling"};
   allowed.insert(allowed.end(), kSettings.begin(), kSettings.end());
   MapView m(c, n, "optimizer", owner, allowed);
   OptimizerSpec o;
@@ -968,6 +990,12 @@ OptimizerSpec read_optimizer(const Ctx& c, const YAML::Node& n, const YAML::Node
   if (o.kind == OptimizerSpec::Kind::Adadelta && !m.has("lr")) o.lr = 1.0;  // libtorch's default
   m.number_if(
       "lr", o.lr, [](double v) { return v > 0; }, "> 0");
+  if (m.has("lr_scaling"))
+    o.lr_scaling =
+        read_enum<OptimizerSpec::LrScaling>(c, m.get("lr_scaling"), m.child("lr_scaling"),
+                                            {{"none", OptimizerSpec::LrScaling::None},
+                                             {"linear", OptimizerSpec::LrScaling::Linear},
+                                             {"sqrt", OptimizerSpec::LrScaling::Sqrt}});
   m.number_if(
       "momentum", o.momentum, [](double v) { return v >= 0 && v < 1; }, "in [0, 1)");
   m.boolean("nesterov", o.nesterov);

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "lossdoctor/model/network.hpp"
 #include "lossdoctor/train/distributed.hpp"
@@ -51,6 +52,67 @@ uint64_t step_seed(uint64_t seed, int64_t step) {
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
   return (z ^ (z >> 31)) >> 1;  // torch seeds must fit in int64
+}
+
+/// A hash of a batch's sample positions that a double holds exactly (52 bits), never 0.
+uint64_t batch_hash(const torch::Tensor& indices) {
+  const torch::Tensor idx = indices.to(torch::kCPU).contiguous();
+  const int64_t* p = idx.data_ptr<int64_t>();
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (int64_t i = 0; i < idx.numel(); ++i) {
+    h ^= static_cast<uint64_t>(p[i]);
+    h *= 0x100000001b3ULL;
+  }
+  return (h & ((uint64_t{1} << 52) - 1)) | 1;
+}
+
+/// Σp + 0.5772·Σp² over every parameter, in double: equal on replicas that agree bitwise.
+double parameter_checksum(const std::vector<torch::Tensor>& params) {
+  torch::NoGradGuard no_grad;
+  double sum = 0, squares = 0;
+  for (const auto& p : params) {
+    const torch::Tensor d = p.detach().to(torch::kFloat64);
+    sum += d.sum().item<double>();
+    squares += d.square().sum().item<double>();
+  }
+  return sum + 0.5772 * squares;
+}
+
+/// A uniform number in [0, 1) from (seed, sample, salt): which samples a faulty rank spoils.
+double sample_draw(uint64_t seed, int64_t sample, uint64_t salt) {
+  uint64_t z =
+      seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(sample) * 0xD1B54A32D192ED03ULL + salt;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return static_cast<double>((z ^ (z >> 31)) >> 11) / 9007199254740992.0;
+}
+
+/// data.inject.distributed.corrupt_rank: this rank's reader gives a share of its samples a
+/// wrong label and replaces another share by noise (the same samples whenever they come by).
+void corrupt_rank_batch(data::Batch& batch, const spec::DistributedInjectSpec& inject,
+                        int64_t num_classes, uint64_t seed) {
+  const torch::Tensor idx = batch.indices.to(torch::kCPU).contiguous();
+  const int64_t* p = idx.data_ptr<int64_t>();
+  torch::Tensor labels = batch.labels.to(torch::kCPU).clone();
+  auto* y = labels.data_ptr<int64_t>();
+  std::vector<int64_t> noisy;
+  for (int64_t i = 0; i < idx.numel(); ++i) {
+    if (num_classes > 1 && sample_draw(seed, p[i], 1) < inject.corrupt_rank_labels) {
+      const auto shift = 1 + static_cast<int64_t>(sample_draw(seed, p[i], 2) * (num_classes - 1));
+      y[i] = (y[i] + shift) % num_classes;
+    }
+    if (sample_draw(seed, p[i], 3) < inject.corrupt_rank_images) noisy.push_back(i);
+  }
+  batch.labels = labels;
+  if (!noisy.empty()) {
+    torch::NoGradGuard no_grad;
+    const torch::Tensor rows = torch::tensor(noisy, torch::kInt64);
+    const torch::Tensor images = batch.images.clone();
+    const double mean = images.mean().item<double>(), sd = images.std().item<double>();
+    images.index_copy_(0, rows,
+                       torch::randn_like(images.index_select(0, rows)) * (3 * sd + 1e-3) + mean);
+    batch.images = images;
+  }
 }
 
 std::vector<int64_t> image_shape(const torch::Tensor& images) {
@@ -398,7 +460,30 @@ Trainer::Trainer(const spec::Spec& spec, TrainOptions options, data::WarningSink
       throw InputError(fmt::format("{} ranks need at least {} training images, the spec has {}",
                                    world, world, train_loader_->size()));
     }
-    train_loader_->set_shard(options_.group->rank(), world);
+    const spec::DistributedInjectSpec& inject = spec_.data.inject.distributed;
+    for (const auto& [key, rank] :
+         {std::pair<const char*, int64_t>{"skip_update_on_rank", inject.skip_update_on_rank},
+          {"corrupt_rank", inject.corrupt_rank},
+          {"slow_rank", inject.slow_rank}}) {
+      if (rank >= world) {
+        throw InputError(
+            fmt::format("{}: data.inject.distributed.{}: {} is not a rank of this {}-rank run",
+                        spec_.file.empty() ? "spec" : spec_.file, key, rank, world));
+      }
+    }
+    // Injected faults: every rank reads the whole set (no shard), or the same order each epoch.
+    if (!inject.same_data_on_every_rank) train_loader_->set_shard(options_.group->rank(), world);
+    if (inject.no_reshuffle) train_loader_->set_reshuffle_every_epoch(false);
+    switch (spec_.optimizer.lr_scaling) {
+      case spec::OptimizerSpec::LrScaling::None:
+        break;
+      case spec::OptimizerSpec::LrScaling::Linear:
+        lr_scale_ = world;
+        break;
+      case spec::OptimizerSpec::LrScaling::Sqrt:
+        lr_scale_ = std::sqrt(static_cast<double>(world));
+        break;
+    }
   }
   writer_ = !options_.run_dir.empty() && (options_.group == nullptr || options_.group->rank() == 0);
 
@@ -413,7 +498,8 @@ Trainer::Trainer(const spec::Spec& spec, TrainOptions options, data::WarningSink
   planned_steps_ = spec_.max_steps ? *spec_.max_steps : spec_.epochs * per_epoch;
   total_steps_ = planned_steps_;
   if (options_.max_steps) total_steps_ = std::min(total_steps_, *options_.max_steps);
-  schedule_ = std::make_unique<LrSchedule>(spec_.schedule, spec_.optimizer.lr, planned_steps_);
+  schedule_ =
+      std::make_unique<LrSchedule>(spec_.schedule, spec_.optimizer.lr * lr_scale_, planned_steps_);
 
   if (!options_.run_dir.empty()) {
     if (writer_) {
@@ -481,6 +567,16 @@ TrainResult Trainer::run() {
     for (const auto& b : network_->buffers()) state.push_back(b);
     broadcast_from_rank0(*group, state);
   }
+  // Data-parallel diagnosis: every rank's own figures ride in the gradients' allreduce, each in
+  // its rank's slot of the extras (the others send zeros, so the sum is a gather).
+  const bool gather = group != nullptr && options_.gather_ranks;
+  const int rank = group != nullptr ? group->rank() : 0;
+  const int64_t num_classes = dataset_.num_classes;
+  const int64_t slot = 4 + num_classes;  // loss, gradient norm, seconds, batch hash, histogram
+  const spec::DistributedInjectSpec& inject = spec_.data.inject.distributed;
+  const bool inject_here = group != nullptr;
+  std::vector<RankStep> rank_steps;
+  std::vector<double> checksums;
   // Each rank draws its own dropout masks; rank 0 (and a single process) the run's own.
   const uint64_t step_seed_base =
       group == nullptr ? spec_.seed
@@ -528,7 +624,12 @@ TrainResult Trainer::run() {
     }
     torch::manual_seed(step_seed(step_seed_base, step_));
     for (auto* o : observers_) o->before_forward(*this, step_);
+    const auto compute_start = Clock::now();
     data::Batch batch = train_loader_->batch(epoch_, batch_in_epoch_);
+    if (inject_here && inject.corrupt_rank == rank)
+      corrupt_rank_batch(batch, inject, num_classes, spec_.seed);
+    if (inject_here && inject.slow_rank == rank)
+      std::this_thread::sleep_for(std::chrono::milliseconds(inject.slow_rank_ms));
     batch.images = batch.images.to(device_);
     batch.labels = batch.labels.to(device_);
 
@@ -547,10 +648,34 @@ TrainResult Trainer::run() {
     if (group != nullptr) {
       const double correct =
           static_cast<double>(output.detach().argmax(1).eq(batch.labels).sum().item<int64_t>());
-      global = average_gradients(
-          *group, params,
-          {loss.item<double>(), correct, static_cast<double>(batch.labels.size(0)),
-           interrupt_requested() ? 1.0 : 0.0});
+      std::vector<double> extras = {loss.item<double>(), correct,
+                                    static_cast<double>(batch.labels.size(0)),
+                                    interrupt_requested() ? 1.0 : 0.0};
+      if (gather) {
+        const double seconds = seconds_since(compute_start);
+        extras.resize(4 + static_cast<size_t>(world * slot), 0.0);
+        double* mine = extras.data() + 4 + rank * slot;
+        mine[0] = loss.item<double>();
+        mine[1] = global_grad_norm(params);  // this rank's own gradient, before averaging
+        mine[2] = seconds;
+        mine[3] = static_cast<double>(batch_hash(batch.indices));
+        const torch::Tensor counts = torch::bincount(batch.labels.to(torch::kCPU), {}, num_classes);
+        for (int64_t k = 0; k < num_classes; ++k) mine[4 + k] = counts[k].item<double>();
+      }
+      global = average_gradients(*group, params, extras);
+      if (gather) {
+        rank_steps.assign(static_cast<size_t>(world), RankStep{});
+        for (int r = 0; r < world; ++r) {
+          const double* v = global.data() + 4 + r * slot;
+          RankStep& out = rank_steps[static_cast<size_t>(r)];
+          out.loss = v[0];
+          out.grad_norm = v[1];
+          out.seconds = v[2];
+          out.batch_hash = static_cast<uint64_t>(v[3]);
+          for (int64_t k = 0; k < num_classes; ++k)
+            out.label_histogram.push_back(static_cast<int64_t>(v[4 + k]));
+        }
+      }
     }
 
     StepView view;
@@ -564,9 +689,20 @@ TrainResult Trainer::run() {
     view.loss = group != nullptr ? global[0] / world : loss.item<double>();
     view.lr = lr;
     view.grad_norm = global_grad_norm(params);
+    if (gather) view.ranks = &rank_steps;
     for (auto* o : observers_) o->after_backward(*this, view);
     if (spec_.clip_grad_norm) torch::nn::utils::clip_grad_norm_(params, *spec_.clip_grad_norm);
-    optimizer_->step();
+    // data.inject.distributed.skip_update_on_rank: one rank misses one update (its replica
+    // drifts from the others for good).
+    if (!(inject_here && inject.skip_update_on_rank == rank && inject.skip_update_step == step_))
+      optimizer_->step();
+    if (gather && step_ % std::max<int64_t>(1, options_.checksum_every) == 0) {
+      torch::Tensor sums = torch::zeros({world}, torch::kFloat64);
+      sums[rank] = parameter_checksum(params);
+      group->allreduce_sum(sums);
+      checksums.assign(sums.data_ptr<double>(), sums.data_ptr<double>() + world);
+      view.checksums = &checksums;
+    }
     for (auto* o : observers_) o->after_step(*this, view);
 
     StepRecord record{step_, epoch_, view.loss, lr, view.grad_norm, seconds_since(start)};
@@ -607,6 +743,11 @@ TrainResult Trainer::run() {
     }
     bool stop = false;
     for (auto* o : observers_) stop = o->should_stop(*this) || stop;
+    if (gather) {  // one rank's observer decides for all: every rank stops after this step
+      torch::Tensor flag = torch::tensor({stop ? 1.0 : 0.0}, torch::kFloat64);
+      group->allreduce_sum(flag);
+      stop = flag.item<double>() > 0;
+    }
     if (stop) {
       result.status = RunStatus::StoppedByObserver;
       break;
@@ -697,6 +838,8 @@ std::string Trainer::resume_fingerprint() const {
   out += fmt::format("optimizer.weight_decay={}\n", o.weight_decay);
   out += fmt::format("optimizer.alpha={}\n", o.alpha);
   out += fmt::format("optimizer.rho={}\n", o.rho);
+  if (o.lr_scaling != spec::OptimizerSpec::LrScaling::None)  // absent: older checkpoints match
+    out += fmt::format("optimizer.lr_scale={}\n", lr_scale_);
   const auto& c = s.schedule;
   out += fmt::format("schedule.type={}\n", name_of(c.kind, kSchedules));
   out += fmt::format("schedule.step_size={}\n", c.step_size);

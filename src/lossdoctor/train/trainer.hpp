@@ -49,6 +49,7 @@
 #include "lossdoctor/data/dataset.hpp"
 #include "lossdoctor/data/loader.hpp"
 #include "lossdoctor/model/network.hpp"
+#include "lossdoctor/run_record.hpp"
 #include "lossdoctor/spec/spec.hpp"
 #include "lossdoctor/train/optimizer.hpp"
 #include "lossdoctor/train/schedule.hpp"
@@ -82,6 +83,12 @@ struct StepView {
   const torch::Tensor* output = nullptr;       ///< network output [B, K]
   const torch::Tensor* sample_loss = nullptr;  ///< per-sample loss [B] (detached)
   double loss = 0, lr = 0, grad_norm = 0;
+  /// Data-parallel runs with TrainOptions::gather_ranks: every rank's own figures of this step
+  /// (indexed by rank); nullptr otherwise.
+  const std::vector<RankStep>* ranks = nullptr;
+  /// ... and, after the update of every TrainOptions::checksum_every-th step (after_step
+  /// only), every rank's parameter checksum; nullptr otherwise.
+  const std::vector<double>* checksums = nullptr;
 };
 
 class Trainer;
@@ -118,6 +125,13 @@ struct TrainOptions {
   /// Data-parallel training: this rank's group (not owned; must outlive the Trainer). nullptr:
   /// a single-process run.
   ProcessGroup* group = nullptr;
+  /// Data-parallel diagnosis (docs/distributed.md): every step, gather each rank's own loss,
+  /// gradient norm, label histogram, batch hash and compute time (in the gradients' allreduce)
+  /// into StepView::ranks; every `checksum_every` steps, a parameter checksum per rank into
+  /// StepView::checksums (one more small allreduce); and an observer's stop on any rank stops
+  /// every rank after the same step (one more per step). Ignored without a group.
+  bool gather_ranks = false;
+  int64_t checksum_every = 10;  ///< ≥ 1
 };
 
 enum class RunStatus { Completed, Interrupted, NonFiniteLoss, StoppedByObserver };
@@ -163,6 +177,9 @@ class Trainer {
   int64_t total_steps() const { return total_steps_; }
   /// Steps of the run the spec describes (the schedule's horizon), ignoring max_steps.
   int64_t planned_steps() const { return planned_steps_; }
+  /// The rate used / spec.optimizer.lr: optimizer.lr_scaling over the group's world size
+  /// (1 without a group).
+  double lr_scale() const { return lr_scale_; }
   /// Path of the checkpoint in the run directory ("" without one).
   std::string checkpoint_path() const;
 
@@ -195,6 +212,8 @@ class Trainer {
   std::string fingerprint_;  ///< resume_fingerprint(), with a run directory only
   /// Whether this process writes the run directory: it has one, and it is rank 0 (or alone).
   bool writer_ = false;
+  /// The rate used / spec.optimizer.lr (optimizer.lr_scaling over the group's world size).
+  double lr_scale_ = 1.0;
 
   // Position, restored by resume.
   int64_t step_ = 0, epoch_ = 0, batch_in_epoch_ = 0;

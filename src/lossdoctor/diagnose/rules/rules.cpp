@@ -33,6 +33,11 @@ const std::vector<CauseRule>& cause_rules() {
       {"params_not_updated", &rule_params_not_updated},
       {"loss_sign_flipped", &rule_loss_sign_flipped},
       {"model_in_eval_mode", &rule_model_in_eval_mode},
+      {"same_data_on_every_rank", &rule_same_data_on_every_rank},
+      {"shard_not_reshuffled", &rule_shard_not_reshuffled},
+      {"rank_specific_data_fault", &rule_rank_specific_data_fault},
+      {"lr_not_scaled_for_global_batch", &rule_lr_not_scaled_for_global_batch},
+      {"replicas_diverged", &rule_replicas_diverged},
   };
   return all;
 }

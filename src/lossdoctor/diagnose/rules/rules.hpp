@@ -166,6 +166,12 @@ void rule_loss_output_mismatch(const RuleContext&, Collector&);
 
 // Signals one rule adds as evidence and another rule's penalty reads: defined once, in the file
 // of the rule whose evidence they are.
+// Data-parallel records (RunRecord::distributed).
+void rule_same_data_on_every_rank(const RuleContext&, Collector&);
+void rule_shard_not_reshuffled(const RuleContext&, Collector&);
+void rule_rank_specific_data_fault(const RuleContext&, Collector&);
+void rule_lr_not_scaled_for_global_batch(const RuleContext&, Collector&);
+void rule_replicas_diverged(const RuleContext&, Collector&);
 
 /// Inputs reach the model at raw pixel magnitudes (rules/unnormalized_input.cpp).
 bool inputs_look_raw(const RuleContext& ctx);

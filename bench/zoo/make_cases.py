@@ -186,6 +186,36 @@ case("lr-sgd-2-plain", "lr_too_high", note="SGD at lr 2 without batch norm", opt
      model__layers=plain_layers())
 case("lr-sgd-3e-4", "lr_too_low", note="SGD at lr 3e-4, no momentum", optimizer={"type": "sgd", "lr": 3e-4})
 
+# --- hard variants (issue 11): effects 2-3x smaller than the cases above; tuning set like the rest
+case("hard-label-noise-12", "label_noise", note="12% uniform label noise",
+     data__inject={"label_noise": {"fraction": 0.12}})
+case("hard-adam-lr-3e-5", "lr_too_low", note="Adam at lr 3e-5 (30x below its usual rate)",
+     optimizer={"type": "adam", "lr": 3e-5})
+case("hard-sgd-weight-decay-0.05", "excessive_regularization", note="weight decay 0.05 (SGD)",
+     optimizer={"type": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 0.05})
+case("hard-clip-0.02", "grad_clip_too_tight", ["lr_too_low"], "gradient norm clipped to 0.02",
+     clip_grad_norm=0.02, optimizer={"type": "sgd", "lr": 0.05, "momentum": 0.9})
+case("hard-adam-eps-0.1", "optimizer_misconfigured", ["lr_too_low"], "Adam eps 0.1",
+     optimizer={"type": "adam", "lr": 0.001, "eps": 0.1})
+case("hard-narrow-2-filters", "insufficient_capacity", note="2 and 4 filters, an 8-unit dense layer",
+     model__layers=[{"conv2d": {"filters": 2, "kernel": 3, "padding": "same"}}, {"batchnorm": {}}, {"relu": {}},
+                    {"maxpool": {"size": 2}}, {"conv2d": {"filters": 4, "kernel": 3, "padding": "same"}},
+                    {"batchnorm": {}}, {"relu": {}}, {"maxpool": {"size": 2}}, {"flatten": {}},
+                    {"dense": {"units": 8}}, {"relu": {}}, {"dense": {"units": 10}}])
+case("batch-4-batchnorm", "batch_too_small", note="batch size 4 with batch norm, SGD momentum",
+     batch_size=4, optimizer={"type": "sgd", "lr": 0.05, "momentum": 0.9})
+case("hard-init-normal-0.3", "bad_init_scale", ["lr_too_high"], "weights ~ N(0, 0.3²), about 2.5x He, no batch norm",
+     model__init={"weight": "normal", "std": 0.3, "bias": "zeros"}, model__layers=plain_layers())
+case("hard-corrupt-noise-10", "corrupt_samples", ["label_noise"], "10% of images replaced by noise",
+     data__inject={"corrupt": {"fraction": 0.1, "kind": "noise"}})
+case("hard-exp-0.99-per-step", "bad_lr_schedule", ["lr_too_low"], "exponential decay 0.99 per step",
+     schedule={"type": "exponential", "gamma": 0.99, "per": "step"})
+case("hard-inputs-0-to-1-sgd", "unnormalized_input", ["lr_too_low"], "inputs scaled to 0-1 but not centred, plain SGD",
+     data__transforms={"train": [{"scale": SCALE}]}, model__layers=plain_layers(), optimizer={"type": "sgd", "lr": 0.01})
+case("hard-imbalance-80", "class_imbalance", note="80% of three classes removed",
+     unfixable="the spec has no key for class weights or oversampling",
+     data__inject={"drop_classes": {"classes": [0, 2, 4], "fraction": 0.8}})
+
 # --- healthy controls
 case("ok-example", "healthy", note="the base model")
 case("ok-sgd-cosine", "healthy", note="SGD + momentum, batch 32, cosine decay", batch_size=32,

@@ -54,6 +54,42 @@ TEST(UnnormalizedInput, NearMisses) {
                 with_transforms("[{normalize: {mean: [72.9], std: [90.0]}}]"));  // 0-255 stats
 }
 
+/// Fashion-MNIST's raw pixel statistics, as the doctor's lint context measures them.
+LintContext fashion_pixels() {
+  LintContext ctx;
+  ctx.pixel_mean = {72.94};
+  ctx.pixel_std = {90.02};
+  return ctx;
+}
+
+TEST(UnnormalizedInput, ScaledButNotCentredIsAnInfoWorthATest) {
+  const std::string yaml = with_transforms("[{scale: 0.00392156862745098}]");
+  Finding f =
+      expect_fires_and_fix_silences("unnormalized-input", yaml, "unnormalized_input", "info",
+                                    {"no normalize step", "average 0.286"}, fashion_pixels());
+  EXPECT_EQ(f.fix.at("data.transforms.train"),
+            "[{scale: 0.00392156862745098}, {normalize: {mean: [0.286], std: [0.353]}}]");
+  // Explicit validation transforms get the same step.
+  const std::string both =
+      with_transforms("[{scale: 0.00392156862745098}]", "[{scale: 0.00392156862745098}]");
+  f = expect_fires_and_fix_silences("unnormalized-input", both, "unnormalized_input", "info", {},
+                                    fashion_pixels());
+  EXPECT_EQ(f.fix.at("data.transforms.val"), f.fix.at("data.transforms.train"));
+}
+
+TEST(UnnormalizedInput, CentredOrUnmeasuredInputsAreNotFlagged) {
+  LintContext centred;
+  centred.pixel_mean = {10.0};  // |mean| / std = 0.1
+  centred.pixel_std = {100.0};
+  const std::string yaml = with_transforms("[{scale: 0.00392156862745098}]");
+  expect_silent("unnormalized-input", yaml, centred);
+  expect_silent("unnormalized-input", yaml);  // no statistics: nothing to propose
+  expect_silent(
+      "unnormalized-input",
+      with_transforms("[{scale: 0.00392156862745098}, {normalize: {mean: [0.5], std: [0.5]}}]"),
+      fashion_pixels());
+}
+
 TEST(DoubleScaling, TwiceBy255FiresAndFixSilences) {
   const std::string yaml = with_transforms(
       "[{scale: 0.00392156862745098}, {scale: 0.00392156862745098}, "

@@ -105,7 +105,26 @@ TEST(OptimizerHyperparameters, NearMisses) {
   expect_silent("optimizer-hyperparameters",
                 with_optimizer("{type: sgd, lr: 0.01, momentum: 0.98}"));
   expect_silent("optimizer-hyperparameters",
-                with_optimizer("{type: adam, lr: 0.001, eps: 0.01, betas: [0.95, 0.9]}"));
+                with_optimizer("{type: adam, lr: 0.001, eps: 0.0005, betas: [0.95, 0.9]}"));
+  expect_silent("optimizer-hyperparameters",
+                with_optimizer("{type: adadelta, lr: 1.0, eps: 0.01}"));  // eps sets its unit
+}
+
+TEST(OptimizerHyperparameters, AnEpsFarAboveTheDefaultIsAnInfoWorthATest) {
+  for (const char* opt :
+       {"{type: adam, lr: 0.001, eps: 0.01}", "{type: rmsprop, lr: 0.001, eps: 0.001}",
+        "{type: adagrad, lr: 0.01, eps: 0.05}"}) {
+    Finding f = expect_fires_and_fix_silences("optimizer-hyperparameters", with_optimizer(opt),
+                                              "optimizer_misconfigured", "info",
+                                              {"optimizer.eps", "default 1e-08"});
+    EXPECT_EQ(f.fix.at("optimizer.eps"), "1e-08");
+    EXPECT_NEAR(f.confidence, 0.35, 1e-12);
+  }
+  // With a warning-level item the finding is a warning.
+  expect_fires_and_fix_silences(
+      "optimizer-hyperparameters",
+      with_optimizer("{type: adam, lr: 0.001, eps: 0.01, betas: [0.999, 0.999]}"),
+      "optimizer_misconfigured", "warning", {"optimizer.betas"});
 }
 
 TEST(HeavyWeightDecay, WarningAndError) {
@@ -118,9 +137,20 @@ TEST(HeavyWeightDecay, WarningAndError) {
                                 "excessive_regularization", "error", {"0.5"});
 }
 
+TEST(HeavyWeightDecay, HundredTimesTheUsualDecayIsAnInfoWorthATest) {
+  Finding f = expect_fires_and_fix_silences(
+      "heavy-weight-decay",
+      with_optimizer("{type: sgd, lr: 0.05, momentum: 0.9, weight_decay: 0.05}"),
+      "excessive_regularization", "info", {"optimizer.weight_decay = 0.05", "at or above 0.01"});
+  EXPECT_EQ(f.fix.at("optimizer.weight_decay"), "0.0001");
+  expect_fires_and_fix_silences("heavy-weight-decay",
+                                with_optimizer("{type: adamw, lr: 0.001, weight_decay: 0.2}"),
+                                "excessive_regularization", "info", {"at or above 0.2"});
+}
+
 TEST(HeavyWeightDecay, NearMiss) {
   expect_silent("heavy-weight-decay",
-                with_optimizer("{type: adam, lr: 0.001, weight_decay: 0.05}"));
+                with_optimizer("{type: adam, lr: 0.001, weight_decay: 0.005}"));
   expect_silent("heavy-weight-decay",
                 with_optimizer("{type: adamw, lr: 0.001, weight_decay: 0.1}"));
 }
@@ -131,7 +161,10 @@ TEST(ClipTooTight, FiresAndFixSilences) {
   Finding f = expect_fires_and_fix_silences("clip-too-tight", t.yaml(), "grad_clip_too_tight",
                                             "error", {"clip_grad_norm = 0.0001"});
   EXPECT_EQ(f.fix.at("clip_grad_norm"), "1.0");
-  t.extra = "clip_grad_norm: 0.01\n";
+  t.extra = "clip_grad_norm: 0.02\n";  // tighter than most gradient norms: worth a test
+  expect_fires_and_fix_silences("clip-too-tight", t.yaml(), "grad_clip_too_tight", "info",
+                                {"clip_grad_norm = 0.02", "at or below 0.1"});
+  t.extra = "clip_grad_norm: 0.2\n";
   expect_silent("clip-too-tight", t.yaml());
 }
 

@@ -149,7 +149,9 @@ void add_static_evidence(const RuleContext& ctx, Collector& out) {
     c.samples.insert(c.samples.end(), f.samples.begin(), f.samples.end());
     // A static fault that also shows in training is much more likely to be the cause.
     if (shows_in_training) {
-      c.add_static(f.severity == "error" ? o.shown_in_training_error : o.shown_in_training_warning,
+      c.add_static(f.severity == "error"     ? o.shown_in_training_error
+                   : f.severity == "warning" ? o.shown_in_training_warning
+                                             : o.shown_in_training_info,
                    "");
     }
   };
@@ -214,13 +216,19 @@ Diagnosis diagnose(const RunRecord& r, const std::vector<Symptom>& symptoms,
                                 [](const Symptom& s) { return is_hard_symptom(s.id); });
   const double report_threshold =
       hard ? options.hard_symptom_report_threshold : options.report_threshold;
+  std::vector<Finding> raised_statically;  // below report_threshold, raised by spec or data
   for (auto& [cause, c] : out.candidates()) {
     const double conf = c.confidence();
-    if (conf < report_threshold) continue;
-    d.findings.push_back(to_finding(c, conf, r.base_lr));
+    if (conf >= report_threshold) {
+      d.findings.push_back(to_finding(c, conf, r.base_lr));
+    } else if (conf >= options.screen_threshold && c.raised_by_spec_or_data()) {
+      raised_statically.push_back(to_finding(c, conf, r.base_lr));
+    }
   }
-  std::stable_sort(d.findings.begin(), d.findings.end(),
-                   [](const Finding& a, const Finding& b) { return a.confidence > b.confidence; });
+  const auto by_confidence = [](const Finding& a, const Finding& b) {
+    return a.confidence > b.confidence;
+  };
+  std::stable_sort(d.findings.begin(), d.findings.end(), by_confidence);
   const Verdict verdict = decide_verdict(d.findings, symptoms, options.verdict);
   const bool unhealthy = verdict.verdict == "unhealthy";
   d.verdict = verdict.verdict;
@@ -229,6 +237,9 @@ Diagnosis diagnose(const RunRecord& r, const std::vector<Symptom>& symptoms,
                       fmt::format("{:.2f}", report_threshold));
   }
   if (!unhealthy) {
+    d.to_screen = d.findings;
+    d.to_screen.insert(d.to_screen.end(), raised_statically.begin(), raised_statically.end());
+    std::stable_sort(d.to_screen.begin(), d.to_screen.end(), by_confidence);
     for (const auto& f : d.findings) {
       d.notes.push_back(
           fmt::format("weak suspicion, not enough to call the run unhealthy: {} ({:.2f})", f.cause,
@@ -236,8 +247,8 @@ Diagnosis diagnose(const RunRecord& r, const std::vector<Symptom>& symptoms,
     }
     d.findings = {healthy_finding(r, symptoms, d.findings, verdict.reason, options)};
   }
+  if (std::string note = straggler_note(r, options); !note.empty()) d.notes.push_back(note);
   return d;
 }
 
 }  // namespace lossdoctor::diagnose
-  if (std::string note = straggler_note(r, options); !note.empty()) d.notes.push_back(note);

@@ -23,7 +23,8 @@
 //             two-sentence explanation and a fix (spec overrides).
 //             The verdict is decide_verdict's (verdict.hpp): "unhealthy" on a hard symptom or
 //             a finding at options.verdict.unhealthy_confidence; otherwise "healthy" with one
-//             `healthy` finding holding the evidence for that verdict.
+//             `healthy` finding holding the evidence for that verdict, and `to_screen` holding
+//             the weak suspicions a rerun should test (options.screen_threshold).
 //             Overfitting becomes a note, never a finding. Pure, deterministic, no torch.
 
 #include <cstdint>
@@ -37,6 +38,11 @@
 #include "lossdoctor/run_record.hpp"
 
 namespace lossdoctor::diagnose {
+
+/// The corrupt_samples rule's evidence line holds this when the probe saw corrupt images one by
+/// one (NaN, constant or pure noise): the data proves the fault (experiment/confirm.cpp).
+inline constexpr const char* kCorruptImagesSeen =
+    "of training images look corrupt (NaN, constant or pure noise)";
 
 /// Default of DiagnoserOptions::report_threshold.
 constexpr double kReportThreshold = 0.3;
@@ -69,6 +75,11 @@ struct DiagnoserOptions {
   /// Confidence of the `healthy` finding when no cause was reported (otherwise it is 1 − the
   /// strongest weak suspicion).
   double healthy_confidence_without_suspicion = 0.9;
+  /// Screening: when the verdict is healthy, the weak suspicions are handed on for the
+  /// confirmation to test (Diagnosis::to_screen) — every reported one, and below
+  /// report_threshold those the spec or the data raised (a lint or audit finding) from this
+  /// confidence on. A rerun that confirms one makes the run unhealthy; a refuted one never does.
+  double screen_threshold = 0.1;
 
   // -- How evidence combines ----------------------------------------------------------------
 
@@ -108,8 +119,10 @@ struct DiagnoserOptions {
     /// Extra evidence when the run is unstable, stalled or sluggish and the finding is an error
     /// (a static fault that also shows in training is much more likely the cause) ...
     double shown_in_training_error = 0.3;
-    /// ... or a warning.
+    /// ... or a warning ...
     double shown_in_training_warning = 0.25;
+    /// ... or an info (a value unusual enough to test, lint_util.hpp's kInfoConfidence).
+    double shown_in_training_info = 0.15;
     /// Penalty on a cause with no evidence from the run itself (only spec or data findings)
     /// when the run is neither unstable, stalled nor sluggish: the run shows it does no harm.
     double trains_normally_penalty = 0.45;
@@ -159,11 +172,13 @@ struct DiagnoserOptions {
   ClassImbalance class_imbalance;
 
   struct LabelNoise {
-    /// Validation accuracy must beat the late training batch accuracy by more than this ...
-    double accuracy_gap = 0.08;
+    /// Validation accuracy must beat the late training batch accuracy by more than this (noise
+    /// at rate p on a model of clean accuracy a opens a gap of about p × a) ...
+    double accuracy_gap = 0.05;
     /// ... and more than this share of the seen training samples must have a loss above
-    /// ln K + 0.7 (the model confidently prefers another class; clean data: about 5%).
-    double high_loss_fraction = 0.10;
+    /// ln K + 0.7 (the model confidently prefers another class; bench/zoo's clean base: 1.7%,
+    /// with heavy augmentation 4.5%; 12% noise: 10%).
+    double high_loss_fraction = 0.06;
     /// Weight = base + per_gap × gap + per_high_loss × (share − high_loss_fraction) ...
     double base = 0.4;
     double per_gap = 2.0;         ///< see `base`
@@ -381,12 +396,6 @@ struct DiagnoserOptions {
     double no_saturating_layer_penalty = 0.9;
   };
   SaturatingActivation saturating_activation;
-};
-
-struct Diagnosis {
-  std::string verdict = "healthy";
-  std::vector<Finding> findings;
-  std::vector<std::string> notes;
 
   // -- Data-parallel causes (RunRecord::distributed; docs/distributed.md) --------------------
 
@@ -460,6 +469,16 @@ struct Diagnosis {
     double min_seconds = 0.005;
   };
   Straggler straggler;
+};
+
+struct Diagnosis {
+  std::string verdict = "healthy";
+  std::vector<Finding> findings;
+  std::vector<std::string> notes;
+  /// Healthy verdict only: the weak suspicions worth a rerun (options.screen_threshold), by
+  /// confidence. Not part of the report: the confirmation tests them (doctor::diagnose_and_confirm)
+  /// and only their outcome is reported.
+  std::vector<Finding> to_screen;
 };
 
 Diagnosis diagnose(const RunRecord& record, const std::vector<Symptom>& symptoms,

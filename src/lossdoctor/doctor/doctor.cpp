@@ -1,6 +1,9 @@
 #include "lossdoctor/doctor/doctor.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
 
 #include "lossdoctor/audit/checks.hpp"
 #include "lossdoctor/data/pipeline.hpp"
@@ -35,6 +38,12 @@ lint::LintContext lint_context(const data::Dataset& ds, const spec::Spec& spec) 
     const auto out =
         pipeline.check({ds.train.images.size(1), ds.train.images.size(2), ds.train.images.size(3)});
     ctx.input_shape = std::array<int64_t, 3>{out[0], out[1], out[2]};
+    const at::Tensor mean = ds.train.images.mean({0, 2, 3});
+    const at::Tensor sd = ds.train.images.std({0, 2, 3});
+    for (int64_t c = 0; c < mean.size(0); ++c) {
+      ctx.pixel_mean.push_back(mean[c].item<double>());
+      ctx.pixel_std.push_back(sd[c].item<double>());
+    }
   }
   return ctx;
 }
@@ -154,8 +163,17 @@ DiagnoseOutcome diagnose(const spec::Spec& spec, const DiagnoseOptions& options,
   }
   r.injected = injected_of(trainer.dataset(), spec);
   r.timeline = watcher.timeline;
+  out.to_screen = d.to_screen;
   return out;
 }
+
+namespace {
+std::vector<std::string> causes_of(const std::vector<Finding>& findings) {
+  std::vector<std::string> out;
+  for (const auto& f : findings) out.push_back(f.cause);
+  return out;
+}
+}  // namespace
 
 DiagnoseAndConfirm diagnose_and_confirm(const spec::Spec& spec, DiagnoseOptions diagnose,
                                         const experiment::ConfirmOptions& options,
@@ -176,8 +194,31 @@ DiagnoseAndConfirm diagnose_and_confirm(const spec::Spec& spec, DiagnoseOptions 
     experiment::ConfirmOptions o = options;
     if (!o.budget_steps)
       o.budget_steps = diagnose.budget_steps.value_or(spec.diagnose.budget_steps);
-    out.confirmation = experiment::confirm(spec, ds, outcome.report, outcome.record, yard, o);
-    experiment::merge_confirmation(outcome.report, *out.confirmation);
+    const bool screen = outcome.report.verdict == "healthy" && !outcome.to_screen.empty();
+    report::Report asked = outcome.report;
+    if (screen) asked.findings = outcome.to_screen;
+    out.confirmation = experiment::confirm(spec, ds, asked, outcome.record, yard, o);
+    if (screen) {
+      out.confirmation->confirmation.notes.insert(
+          out.confirmation->confirmation.notes.begin(),
+          fmt::format("screening: the run looked healthy, so its weak suspicions were handed "
+                      "to the reruns ({}); only a confirmed one makes the run unhealthy",
+                      fmt::join(causes_of(outcome.to_screen), ", ")));
+    }
+    if (screen && out.confirmation->confirmation.arms.empty()) {
+      out.confirmation.reset();  // nothing was rerun: the report stays as diagnosed
+    } else {
+      experiment::merge_confirmation(outcome.report, *out.confirmation);
+    }
+    if (screen && outcome.report.verdict == "healthy") {
+      // Screened suspicions no arm reached (the cost budget) stay notes, as before screening.
+      auto& fs = outcome.report.findings;
+      fs.erase(std::remove_if(fs.begin(), fs.end(),
+                              [](const Finding& f) {
+                                return f.cause != "healthy" && f.status == "suspected";
+                              }),
+               fs.end());
+    }
   }
   out.report = std::move(outcome.report);
   out.record = std::move(outcome.record);

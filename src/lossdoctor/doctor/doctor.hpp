@@ -15,7 +15,10 @@
 //   diagnose_and_confirm: loads the data once, attaches a Yardstick to the diagnosis, diagnoses,
 //     and confirms when `confirm` (default: spec.diagnose.confirm) and the run was not
 //     interrupted; returns the merged report (command "diagnose"), whose verdict is the verdict
-//     rule's after confirmation (diagnose/verdict.hpp).
+//     rule's after confirmation (diagnose/verdict.hpp). A run diagnosed healthy is screened:
+//     its weak suspicions (DiagnoseOutcome::to_screen) are confirmed like findings, so a fault
+//     too mild to show as a symptom is still caught when its fix measurably helps; a refuted
+//     or undecided one leaves the run healthy.
 
 #include <string>
 
@@ -45,6 +48,8 @@ struct DiagnoseOutcome {
   report::Report report;
   RunRecord record;
   bool interrupted = false;
+  /// A healthy verdict's weak suspicions worth a rerun (diagnose::Diagnosis::to_screen).
+  std::vector<Finding> to_screen;
 };
 
 report::Report lint(const spec::Spec& spec, const data::WarningSink& warn = {});

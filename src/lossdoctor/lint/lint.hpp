@@ -23,6 +23,8 @@ namespace lossdoctor::lint {
 struct LintContext {
   std::optional<std::array<int64_t, 3>> input_shape;  ///< {C, H, W} after transforms
   int64_t num_classes = 10;
+  /// Per-channel mean and standard deviation of the raw training pixels (empty: unknown).
+  std::vector<double> pixel_mean, pixel_std;
 };
 
 struct LintResult {

@@ -15,7 +15,15 @@ Finding make_finding(const std::string& cause, const std::string& severity) {
   f.cause = cause;
   f.severity = severity;
   f.status = "suspected";
-  f.confidence = severity == "error" ? kErrorConfidence : kWarningConfidence;
+  f.confidence = severity == "error"     ? kErrorConfidence
+                 : severity == "warning" ? kWarningConfidence
+                                         : kInfoConfidence;
+  return f;
+}
+
+Finding with_severity(Finding f, const std::string& severity) {
+  f.severity = severity;
+  f.confidence = make_finding(f.cause, severity).confidence;
   return f;
 }
 

@@ -18,10 +18,16 @@ using Kind = spec::LayerSpec::Kind;
 
 constexpr double kErrorConfidence = 0.9;
 constexpr double kWarningConfidence = 0.6;
+/// An "info" finding: a value unusual enough to be worth a test, not a fault on its own (lint's
+/// verdict ignores it; the doctor screens it with a rerun when the run otherwise looks healthy).
+constexpr double kInfoConfidence = 0.35;
 constexpr double kInv255 = 0.00392156862745098;  ///< 1/255
 
 /// A finding with cause, severity and the matching default confidence.
 Finding make_finding(const std::string& cause, const std::string& severity);
+
+/// `f` with another severity and that severity's default confidence.
+Finding with_severity(Finding f, const std::string& severity);
 
 /// Shortest text that reads back as the same double ("0.001", "1e-08").
 std::string num(double v);

@@ -30,8 +30,7 @@ void rule_corrupt_samples(const RuleContext& ctx, Collector& out) {
     out.evidence("corrupt_samples")
         .add(std::min(o.odd_input_max_weight,
                       o.odd_input_weight_per_fraction * sig.odd_input_fraction),
-             fmt::format("{:.1f}% of training images look corrupt (NaN, constant or pure noise)",
-                         100 * sig.odd_input_fraction));
+             fmt::format("{:.1f}% {}", 100 * sig.odd_input_fraction, kCorruptImagesSeen));
   }
 }
 

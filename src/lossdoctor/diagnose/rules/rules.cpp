@@ -113,6 +113,7 @@ void Candidate::add(double weight, const std::string& why) {
 void Candidate::add_static(double weight, const std::string& why) {
   weigh(weight);
   note(weight, why);
+  if (!why.empty()) static_ = true;
 }
 
 void Candidate::add(double weight, const Symptom& s) {

@@ -84,6 +84,8 @@ class Candidate {
 
   /// Some evidence came from the run itself, not only from the spec or the data.
   bool observed() const { return observed_; }
+  /// Some evidence came from a lint (spec) or audit (data) finding.
+  bool raised_by_spec_or_data() const { return static_; }
   double confidence() const { return (1.0 - miss_) * keep_; }
   /// Evidence lines, weightiest first, the evidence against last.
   std::vector<std::string> ordered_evidence() const;
@@ -99,6 +101,7 @@ class Candidate {
   double miss_ = 1.0;  ///< Π(1 − wᵢ)
   double keep_ = 1.0;  ///< Π(1 − penaltyⱼ)
   bool observed_ = false;
+  bool static_ = false;
   /// Evidence lines with the weight they carried (penalties: −p).
   std::vector<std::pair<double, std::string>> evidence_;
 };
@@ -163,15 +166,15 @@ void rule_params_not_updated(const RuleContext&, Collector&);
 void rule_loss_sign_flipped(const RuleContext&, Collector&);
 void rule_model_in_eval_mode(const RuleContext&, Collector&);
 void rule_loss_output_mismatch(const RuleContext&, Collector&);
-
-// Signals one rule adds as evidence and another rule's penalty reads: defined once, in the file
-// of the rule whose evidence they are.
 // Data-parallel records (RunRecord::distributed).
 void rule_same_data_on_every_rank(const RuleContext&, Collector&);
 void rule_shard_not_reshuffled(const RuleContext&, Collector&);
 void rule_rank_specific_data_fault(const RuleContext&, Collector&);
 void rule_lr_not_scaled_for_global_batch(const RuleContext&, Collector&);
 void rule_replicas_diverged(const RuleContext&, Collector&);
+
+// Signals one rule adds as evidence and another rule's penalty reads: defined once, in the file
+// of the rule whose evidence they are.
 
 /// Inputs reach the model at raw pixel magnitudes (rules/unnormalized_input.cpp).
 bool inputs_look_raw(const RuleContext& ctx);

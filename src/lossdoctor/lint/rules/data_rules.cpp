@@ -72,10 +72,57 @@ std::string train_where(const spec::Spec& s) {
 
 }  // namespace
 
-void unnormalized_input(const spec::Spec& s, const LintContext&, LintResult& r) {
+namespace {
+
+/// info: inputs scaled but never standardised, far from zero mean — worth a test: centred
+/// inputs often train faster without batch norm, and barely matter with it.
+void uncentred_input(const spec::Spec& s, const LintContext& ctx, LintResult& r) {
+  const auto& ts = s.data.train_transforms;
+  double factor = 1.0;
+  for (const auto& t : ts) {
+    if (t.kind == TransformSpec::Kind::Normalize) return;
+    if (t.kind == TransformSpec::Kind::Scale) factor *= t.factor;
+  }
+  if (factor < kInv255 / 10) return;  // scaled twice: double_scaling's warning says so
+  if (ctx.pixel_mean.empty() || ctx.pixel_mean.size() != ctx.pixel_std.size()) return;
+  TransformSpec norm;
+  norm.kind = TransformSpec::Kind::Normalize;
+  double worst = 0;  // largest |mean| / std over the channels, as the network sees them
+  for (size_t c = 0; c < ctx.pixel_mean.size(); ++c) {
+    const double mean = ctx.pixel_mean[c] * factor, sd = ctx.pixel_std[c] * factor;
+    if (!(sd > 0)) return;
+    worst = std::max(worst, std::fabs(mean) / sd);
+    norm.mean.push_back(std::round(mean * 1000) / 1000);
+    norm.std.push_back(std::round(sd * 1000) / 1000);
+  }
+  if (worst < 0.5) return;
+  Finding f = make_finding("unnormalized_input", "info");
+  f.evidence = {fmt::format("data.transforms.train = {} at {}: no normalize step",
+                            pipeline_text(ts), train_where(s)),
+                fmt::format("the inputs average {} with standard deviation {} (per channel): "
+                            "not centred",
+                            num(norm.mean.front()), num(norm.std.front()))};
+  f.explanation =
+      "The inputs are scaled but not standardised, so every pixel carries a large common offset. "
+      "Without batch norm the first layers then learn slowly along that offset; with it the "
+      "offset matters little.";
+  std::vector<TransformSpec> train = ts;
+  train.push_back(norm);
+  f.fix["data.transforms.train"] = pipeline_text(train);
+  if (s.data.val_transforms_given) {
+    std::vector<TransformSpec> val = s.data.val_transforms;
+    val.push_back(norm);
+    f.fix["data.transforms.val"] = pipeline_text(deterministic(val));
+  }
+  r.findings.push_back(std::move(f));
+}
+
+}  // namespace
+
+void unnormalized_input(const spec::Spec& s, const LintContext& ctx, LintResult& r) {
   const auto& ts = s.data.train_transforms;
   for (const auto& t : ts)
-    if (t.kind == TransformSpec::Kind::Scale) return;
+    if (t.kind == TransformSpec::Kind::Scale) return uncentred_input(s, ctx, r);
   // No scale: raw 0-255 pixels, unless a normalize with 0-255 statistics takes their place.
   const TransformSpec* norm = nullptr;
   for (const auto& t : ts)

@@ -135,18 +135,21 @@ void optimizer_hyperparameters(const spec::Spec& s, const LintContext&, LintResu
   const OptimizerSpec& o = s.optimizer;
   Finding f = make_finding("optimizer_misconfigured", "warning");
   std::vector<std::string> what;
+  bool warned = false;  // otherwise only "info" items: worth a test, not a fault on their own
   if ((o.kind == OptimizerSpec::Kind::Sgd || o.kind == OptimizerSpec::Kind::RmsProp) &&
       o.momentum >= 0.99) {
     f.evidence.push_back(
         fmt::format("{} (at or above 0.99)", kv(s, "optimizer.momentum", num(o.momentum))));
     f.fix["optimizer.momentum"] = "0.9";
     what.push_back("momentum near 1 keeps pushing in stale directions");
+    warned = true;
   }
   if (o.kind == OptimizerSpec::Kind::Adam || o.kind == OptimizerSpec::Kind::AdamW) {
     if (o.eps >= 0.1) {
       f.evidence.push_back(fmt::format("{} (at or above 0.1)", kv(s, "optimizer.eps", num(o.eps))));
       f.fix["optimizer.eps"] = "1e-08";
       what.push_back("a large eps swamps the adaptive denominator and shrinks every step");
+      warned = true;
     }
     if (o.beta1 >= 0.999 || o.beta2 < 0.9) {
       f.evidence.push_back(
@@ -155,9 +158,22 @@ void optimizer_hyperparameters(const spec::Spec& s, const LintContext&, LintResu
       f.fix["optimizer.betas"] = "[0.9, 0.999]";
       what.push_back(o.beta1 >= 0.999 ? "beta1 near 1 averages gradients over thousands of steps"
                                       : "a small beta2 makes the step size jump with each batch");
+      warned = true;
     }
   }
+  // info: an eps five orders of magnitude above the adaptive optimisers' default (1e-8) damps
+  // the adaptive step wherever gradients are small (Adadelta's eps sets its unit: left alone).
+  const bool adaptive_eps =
+      o.kind == OptimizerSpec::Kind::Adam || o.kind == OptimizerSpec::Kind::AdamW ||
+      o.kind == OptimizerSpec::Kind::RmsProp || o.kind == OptimizerSpec::Kind::Adagrad;
+  if (adaptive_eps && o.eps >= 1e-3 && f.fix.count("optimizer.eps") == 0) {
+    f.evidence.push_back(
+        fmt::format("{} (at or above 0.001; default 1e-08)", kv(s, "optimizer.eps", num(o.eps))));
+    f.fix["optimizer.eps"] = "1e-08";
+    what.push_back("a large eps damps the adaptive step wherever the gradients are small");
+  }
   if (f.evidence.empty()) return;
+  if (!warned) f = with_severity(std::move(f), "info");
   std::string joined;
   for (size_t i = 0; i < what.size(); ++i) joined += (i ? "; " : "") + what[i];
   f.explanation = fmt::format(
@@ -170,13 +186,17 @@ void optimizer_hyperparameters(const spec::Spec& s, const LintContext&, LintResu
 void heavy_weight_decay(const spec::Spec& s, const LintContext&, LintResult& r) {
   const OptimizerSpec& o = s.optimizer;
   const bool adamw = o.kind == OptimizerSpec::Kind::AdamW;  // decoupled: larger values are usual
-  const double warn = adamw ? 0.3 : 0.1, err = adamw ? 1.0 : 0.5;
-  if (o.weight_decay < warn) return;
+  // info from 100× the usual coupled decay (1e-4), or 20× AdamW's usual 0.01.
+  const double info = adamw ? 0.2 : 0.01, warn = adamw ? 0.3 : 0.1, err = adamw ? 1.0 : 0.5;
+  if (o.weight_decay < info) return;
   const bool error = o.weight_decay >= err;
-  Finding f = make_finding("excessive_regularization", error ? "error" : "warning");
+  const char* severity = error ? "error" : o.weight_decay >= warn ? "warning" : "info";
+  Finding f = make_finding("excessive_regularization", severity);
   f.evidence = {fmt::format("{} with {} (at or above {})",
                             kv(s, "optimizer.weight_decay", num(o.weight_decay)), opt_name(o.kind),
-                            num(error ? err : warn))};
+                            num(error                    ? err
+                                : o.weight_decay >= warn ? warn
+                                                         : info))};
   f.explanation = fmt::format(
       "A weight decay of {} pulls every weight towards zero about as hard as the data pulls it "
       "anywhere useful. The network cannot hold the weights it needs, so the training loss "
@@ -187,10 +207,12 @@ void heavy_weight_decay(const spec::Spec& s, const LintContext&, LintResult& r) 
 }
 
 void clip_too_tight(const spec::Spec& s, const LintContext&, LintResult& r) {
-  if (!s.clip_grad_norm || *s.clip_grad_norm > 1e-3) return;
-  Finding f = make_finding("grad_clip_too_tight", "error");
-  f.evidence = {
-      fmt::format("{} (at or below 0.001)", kv(s, "clip_grad_norm", num(*s.clip_grad_norm)))};
+  // info up to 0.1: a tenth of the usual clip norm (1), below the gradient norm of most steps.
+  if (!s.clip_grad_norm || *s.clip_grad_norm > 0.1) return;
+  const bool error = *s.clip_grad_norm <= 1e-3;
+  Finding f = make_finding("grad_clip_too_tight", error ? "error" : "info");
+  f.evidence = {fmt::format("{} (at or below {})", kv(s, "clip_grad_norm", num(*s.clip_grad_norm)),
+                            error ? "0.001" : "0.1")};
   f.explanation = fmt::format(
       "Every gradient is rescaled to a norm of at most {}, so each step is a tiny fraction of "
       "what the learning rate intends. The weights barely move and the loss stays flat.",

@@ -58,7 +58,7 @@ std::vector<std::string> without_nproc(const std::vector<std::string>& args) {
 }
 
 int launch_ranks(const std::vector<std::string>& args, int nproc, const std::string& run_dir,
-                 std::chrono::milliseconds grace) {
+                 std::chrono::milliseconds grace, const std::string& command) {
   using Clock = std::chrono::steady_clock;
   const int port = train::pick_free_port();
   const std::vector<std::string> base = without_nproc(args);
@@ -85,7 +85,7 @@ int launch_ranks(const std::vector<std::string>& args, int nproc, const std::str
     std::fflush(stderr);
     const pid_t pid = ::fork();
     if (pid < 0) {
-      fmt::print(stderr, "train --nproc {}: cannot start rank {}: {}\n", nproc, r,
+      fmt::print(stderr, "{} --nproc {}: cannot start rank {}: {}\n", command, nproc, r,
                  std::strerror(errno));
       for (int k = 0; k < r; ++k) ::kill(ranks[k].pid, SIGKILL);
       for (int k = 0; k < r; ++k) ::waitpid(ranks[k].pid, nullptr, 0);
@@ -172,7 +172,7 @@ int launch_ranks(const std::vector<std::string>& args, int nproc, const std::str
     detail +=
         "; " + describe(failure_order[i], ranks[static_cast<size_t>(failure_order[i])].status);
   }
-  fmt::print(stderr, "train --nproc {}: {}, so the job was stopped{}{}\n", nproc,
+  fmt::print(stderr, "{} --nproc {}: {}, so the job was stopped{}{}\n", command, nproc,
              describe(first_failed, ranks[static_cast<size_t>(first_failed)].status), detail,
              removed.empty() ? ""
                              : fmt::format(" (removed {} temporary file(s) it left in {})",

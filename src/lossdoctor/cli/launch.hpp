@@ -1,9 +1,10 @@
 #pragma once
-// `lossdoctor train SPEC --nproc N`: starts N copies of this program on this machine as ranks
-// 0..N-1 of a data-parallel job (docs/distributed.md), like torchrun's standalone mode.
+// `lossdoctor train|diagnose SPEC --nproc N`: starts N copies of this program on this machine as
+// ranks 0..N-1 of a data-parallel job (docs/distributed.md), like torchrun's standalone mode.
 //
 // Contract:
-//   requires: args is the command line (argv) that asked for --nproc; nproc ≥ 2.
+//   requires: args is the command line (argv) that asked for --nproc; nproc ≥ 2; `command`
+//             names it in messages ("train", "diagnose").
 //   ensures:  each rank runs args without --nproc, plus --rank r --world-size N
 //             --master 127.0.0.1:PORT (a free port). Returns when every rank has ended. When a
 //             rank exits non-zero or is killed, the others get `grace` to end on their own
@@ -20,7 +21,7 @@
 namespace lossdoctor::cli {
 
 int launch_ranks(const std::vector<std::string>& args, int nproc, const std::string& run_dir,
-                 std::chrono::milliseconds grace);
+                 std::chrono::milliseconds grace, const std::string& command = "train");
 
 /// `args` without "--nproc N" / "--nproc=N".
 std::vector<std::string> without_nproc(const std::vector<std::string>& args);

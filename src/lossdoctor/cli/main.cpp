@@ -118,6 +118,72 @@ int run_validate(const CommonArgs& args, bool show_model) {
   return 0;
 }
 
+/// Data-parallel options of train and diagnose (docs/distributed.md).
+struct DistArgs {
+  int nproc = 1;  ///< --nproc: ranks to start on this machine
+  int rank = -1;  ///< --rank (with --world-size and --master): run one rank
+  int world_size = 0;
+  std::string master;         ///< --master ADDR:PORT
+  double dist_timeout = 120;  ///< --dist-timeout: seconds for rendezvous and collectives
+
+  /// Running one rank of a group (--rank/--world-size/--master).
+  bool rank_mode() const { return rank >= 0 || world_size > 0 || !master.empty(); }
+  std::chrono::milliseconds timeout() const {
+    return std::chrono::milliseconds(static_cast<int64_t>(dist_timeout * 1000));
+  }
+};
+
+void add_dist_options(CLI::App* cmd, DistArgs& dist) {
+  cmd->add_option("--nproc", dist.nproc,
+                  "data-parallel: start N ranks on this machine (batch_size is per rank; "
+                  "docs/distributed.md)")
+      ->type_name("N");
+  cmd->add_option("--rank", dist.rank, "data-parallel: run this rank (with --world-size, --master)")
+      ->type_name("R");
+  cmd->add_option("--world-size", dist.world_size, "data-parallel: number of ranks")
+      ->type_name("W");
+  cmd->add_option("--master", dist.master, "data-parallel: rank 0's store address")
+      ->type_name("ADDR:PORT");
+  cmd->add_option("--dist-timeout", dist.dist_timeout,
+                  "data-parallel: seconds before a missing or silent rank ends the job (default "
+                  "120)")
+      ->type_name("S");
+}
+
+/// Checks the data-parallel options together (exit 2 with one message on a bad combination).
+void check_dist_args(const DistArgs& d) {
+  const bool rank_mode = d.rank_mode();
+  if (d.nproc < 1) throw InputError(fmt::format("--nproc must be ≥ 1, got {}", d.nproc));
+  if (rank_mode && d.nproc > 1) {
+    throw InputError("--nproc starts the ranks itself: give it or --rank/--world-size/--master");
+  }
+  if (rank_mode && (d.rank < 0 || d.world_size < 1 || d.master.empty())) {
+    throw InputError(
+        "running one rank needs all of --rank R, --world-size W and --master ADDR:PORT");
+  }
+  if (rank_mode && d.rank >= d.world_size) {
+    throw InputError(fmt::format("--rank {} is not in [0, --world-size {})", d.rank, d.world_size));
+  }
+  if (d.dist_timeout <= 0) {
+    throw InputError(fmt::format("--dist-timeout must be > 0 seconds, got {}", d.dist_timeout));
+  }
+  if ((d.nproc > 1 || rank_mode) && !train::distributed_available()) {
+    throw InputError(
+        "--nproc/--rank: this lossdoctor was built without c10d's Gloo backend (install "
+        "libgloo-dev and rebuild); data-parallel training is not available");
+  }
+}
+
+/// Joins the group of a --rank process.
+std::unique_ptr<train::ProcessGroup> connect_rank(const DistArgs& d) {
+  train::DistributedOptions dist;
+  dist.rank = d.rank;
+  dist.world_size = d.world_size;
+  std::tie(dist.master_addr, dist.master_port) = train::parse_master(d.master, "--master");
+  dist.timeout = d.timeout();
+  return train::ProcessGroup::connect(dist);
+}
+
 struct TrainArgs {
   std::string out_dir;
   bool resume = false;
@@ -126,12 +192,7 @@ struct TrainArgs {
   int64_t max_steps = 0;
   std::string tensorboard_dir;  ///< --tensorboard: live scalars (train/tensorboard_observer.hpp)
   std::string html_path;        ///< --html: the curves as a self-contained page
-  // Data-parallel training (docs/distributed.md).
-  int nproc = 1;  ///< --nproc: ranks to start on this machine
-  int rank = -1;  ///< --rank (with --world-size and --master): run one rank
-  int world_size = 0;
-  std::string master;         ///< --master ADDR:PORT
-  double dist_timeout = 120;  ///< --dist-timeout: seconds for rendezvous and collectives
+  DistArgs dist;                ///< data-parallel training (docs/distributed.md)
 };
 
 /// Test hook (never set by users): LOSSDOCTOR_TEST_EXIT_AT="RANK:STEP" makes that rank exit
@@ -154,48 +215,29 @@ class TestExitObserver : public train::TrainObserver {
 };
 
 int run_train(const CommonArgs& args, TrainArgs targs) {
-  const bool rank_mode = targs.rank >= 0 || targs.world_size > 0 || !targs.master.empty();
-  if (targs.nproc < 1) throw InputError(fmt::format("--nproc must be ≥ 1, got {}", targs.nproc));
-  if (rank_mode && targs.nproc > 1) {
-    throw InputError("--nproc starts the ranks itself: give it or --rank/--world-size/--master");
-  }
-  if (rank_mode && (targs.rank < 0 || targs.world_size < 1 || targs.master.empty())) {
-    throw InputError(
-        "running one rank needs all of --rank R, --world-size W and --master ADDR:PORT");
-  }
-  if (rank_mode && targs.rank >= targs.world_size) {
-    throw InputError(
-        fmt::format("--rank {} is not in [0, --world-size {})", targs.rank, targs.world_size));
-  }
-  if (targs.dist_timeout <= 0) {
-    throw InputError(fmt::format("--dist-timeout must be > 0 seconds, got {}", targs.dist_timeout));
-  }
-  const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(targs.dist_timeout * 1000));
-  if ((targs.nproc > 1 || rank_mode) && !train::distributed_available()) {
-    throw InputError(
-        "--nproc/--rank: this lossdoctor was built without c10d's Gloo backend (install "
-        "libgloo-dev and rebuild); data-parallel training is not available");
-  }
-  if (targs.nproc > 1) {
+  const DistArgs& dist = targs.dist;
+  check_dist_args(dist);
+  const bool rank_mode = dist.rank_mode();
+  if (dist.nproc > 1) {
     // Check what can be checked once, so a bad spec or path gives one message, not N.
     if (!targs.out_dir.empty()) require_writable_dir("--out", targs.out_dir);
     if (!targs.tensorboard_dir.empty())
       require_writable_dir("--tensorboard", targs.tensorboard_dir);
     if (!targs.html_path.empty()) require_writable_file("--html", targs.html_path);
-    (void)spec::parse_spec_file(args.spec_path, args.overrides);
-    return cli::launch_ranks(g_args, targs.nproc, targs.out_dir,
-                             std::min(timeout, std::chrono::milliseconds(30000)));
+    train::check_inject_ranks(spec::parse_spec_file(args.spec_path, args.overrides), dist.nproc);
+    return cli::launch_ranks(g_args, dist.nproc, targs.out_dir,
+                             std::min(dist.timeout(), std::chrono::milliseconds(30000)));
   }
   std::unique_ptr<train::ProcessGroup> group;
   if (rank_mode) {
-    if (targs.rank > 0) {  // rank 0 reports; the others train quietly and write nothing
+    if (dist.rank > 0) {  // rank 0 reports; the others train quietly and write nothing
       targs.quiet = true;
       targs.tensorboard_dir.clear();
       targs.html_path.clear();
     }
   }
 
-  if (!targs.out_dir.empty() && targs.rank <= 0) require_writable_dir("--out", targs.out_dir);
+  if (!targs.out_dir.empty() && dist.rank <= 0) require_writable_dir("--out", targs.out_dir);
   if (!targs.tensorboard_dir.empty()) require_writable_dir("--tensorboard", targs.tensorboard_dir);
   if (!targs.html_path.empty()) require_writable_file("--html", targs.html_path);
   const spec::Spec spec = spec::parse_spec_file(args.spec_path, args.overrides);
@@ -209,22 +251,17 @@ int run_train(const CommonArgs& args, TrainArgs targs) {
                      : targs.progress == "none"  ? train::Progress::Quiet
                                                  : train::Progress::Auto;
   if (rank_mode) {
-    train::DistributedOptions dist;
-    dist.rank = targs.rank;
-    dist.world_size = targs.world_size;
-    std::tie(dist.master_addr, dist.master_port) = train::parse_master(targs.master, "--master");
-    dist.timeout = timeout;
-    group = train::ProcessGroup::connect(dist);
+    group = connect_rank(dist);
     options.group = group.get();
   }
   train::Trainer trainer(spec, options, print_warning);
   if (!targs.quiet)
-    fmt::print(stderr, "{}\n", describe_setup(trainer, rank_mode ? targs.world_size : 1));
+    fmt::print(stderr, "{}\n", describe_setup(trainer, rank_mode ? dist.world_size : 1));
   std::optional<TestExitObserver> test_exit;
   if (const char* at = std::getenv("LOSSDOCTOR_TEST_EXIT_AT")) {
     int r = -1;
     long long st = -1;
-    if (std::sscanf(at, "%d:%lld", &r, &st) == 2 && r == std::max(targs.rank, 0)) {
+    if (std::sscanf(at, "%d:%lld", &r, &st) == 2 && r == std::max(dist.rank, 0)) {
       trainer.add_observer(&test_exit.emplace(r, st));
     }
   }
@@ -282,6 +319,7 @@ struct DoctorArgs {
   bool no_confirm = false;
   std::string tensorboard_dir;  ///< --tensorboard (diagnose, audit): report/tensorboard.hpp
   std::string html_path;        ///< --html: the report as a self-contained page (report/html.hpp)
+  DistArgs dist;                ///< diagnose: data-parallel (docs/distributed.md)
 };
 
 train::Progress progress_of(bool quiet, const std::string& progress) {
@@ -327,7 +365,24 @@ int run_lint(const CommonArgs& args, const DoctorArgs& dargs) {
   return finish_report(doctor::lint(spec, print_warning), dargs);
 }
 
-int run_diagnose(const CommonArgs& args, const DoctorArgs& dargs, const std::string& progress) {
+int run_diagnose(const CommonArgs& args, DoctorArgs dargs, const std::string& progress) {
+  const DistArgs& dist = dargs.dist;
+  check_dist_args(dist);
+  if (dist.nproc > 1) {
+    // Check what can be checked once, so a bad spec or path gives one message, not N.
+    check_report_paths(dargs);
+    train::check_inject_ranks(spec::parse_spec_file(args.spec_path, args.overrides), dist.nproc);
+    return cli::launch_ranks(g_args, dist.nproc, "",
+                             std::min(dist.timeout(), std::chrono::milliseconds(30000)),
+                             "diagnose");
+  }
+  if (dist.rank_mode() && dist.rank > 0) {  // rank 0 reports; the others train quietly
+    dargs.quiet = true;
+    dargs.json_path.clear();
+    dargs.record_path.clear();
+    dargs.html_path.clear();
+    dargs.tensorboard_dir.clear();
+  }
   check_report_paths(dargs);
   const spec::Spec spec = spec::parse_spec_file(args.spec_path, args.overrides);
   doctor::DiagnoseOptions options;
@@ -339,9 +394,28 @@ int run_diagnose(const CommonArgs& args, const DoctorArgs& dargs, const std::str
   if (!dargs.quiet) confirm.log = print_line;
   std::optional<bool> want_confirm;
   if (dargs.no_confirm) want_confirm = false;
-  install_interrupt_handler();
-  const doctor::DiagnoseAndConfirm outcome =
-      doctor::diagnose_and_confirm(spec, options, confirm, want_confirm, print_warning);
+  std::unique_ptr<train::ProcessGroup> group;
+  doctor::DiagnoseAndConfirm outcome;
+  if (dist.rank_mode()) {
+    // Data-parallel: every rank trains its shard with the probes on; rank 0 diagnoses over
+    // all ranks. Confirmation reruns are not made (docs/distributed.md: a single-process arm
+    // is not comparable step by step with the data-parallel baseline).
+    group = connect_rank(dist);
+    options.group = group.get();
+    install_interrupt_handler();
+    doctor::DiagnoseOutcome diagnosed = doctor::diagnose(spec, options, print_warning);
+    outcome.report = std::move(diagnosed.report);
+    outcome.record = std::move(diagnosed.record);
+    outcome.interrupted = diagnosed.interrupted;
+    if (want_confirm.value_or(spec.diagnose.confirm)) {
+      outcome.report.notes.push_back(
+          "not confirmed: a data-parallel diagnosis makes no confirmation reruns (findings stay "
+          "suspected; docs/distributed.md)");
+    }
+  } else {
+    install_interrupt_handler();
+    outcome = doctor::diagnose_and_confirm(spec, options, confirm, want_confirm, print_warning);
+  }
   if (!dargs.record_path.empty()) {
     write_file_atomic(dargs.record_path, report::record_to_json(outcome.record).dump() + "\n");
   }
@@ -354,9 +428,16 @@ int run_diagnose(const CommonArgs& args, const DoctorArgs& dargs, const std::str
     cli::write_html(dargs.html_path,
                     html_of(outcome.report, &outcome.record, args.spec_path, args.overrides));
   }
-  const int code = finish_report(outcome.report, dargs);
+  int code = finish_report(outcome.report, dargs);
   print_html_path(dargs.html_path, dargs.quiet || dargs.html_path.empty());
-  return outcome.interrupted ? kExitInterrupted : code;
+  if (outcome.interrupted) code = kExitInterrupted;
+  if (group != nullptr) {
+    // Every rank ends with rank 0's status, so that the launcher sees them agree.
+    torch::Tensor status = torch::tensor({static_cast<double>(code)}, torch::kFloat64);
+    train::broadcast_from_rank0(*group, {status});
+    code = static_cast<int>(status.item<double>());
+  }
+  return code;
 }
 
 /// diagnose --record-in FILE: the detectors, diagnoser and verdict on a recorded run.
@@ -365,6 +446,9 @@ int run_record_in(const CommonArgs& args, const DoctorArgs& dargs) {
     throw InputError(fmt::format(
         "diagnose --record-in {} takes no SPEC ('{}'): the record is diagnosed as it is",
         dargs.record_in, args.spec_path));
+  }
+  if (dargs.dist.nproc > 1 || dargs.dist.rank_mode()) {
+    throw InputError("diagnose --record-in trains nothing: --nproc and --rank do not apply");
   }
   if (!args.overrides.empty() || !dargs.record_path.empty() || dargs.budget_steps > 0) {
     throw InputError(
@@ -625,24 +709,7 @@ int main(int argc, char** argv) {
       ->add_option("--html", targs.html_path,
                    "write the run's curves as a self-contained HTML page at the end")
       ->type_name("FILE");
-  train_cmd
-      ->add_option("--nproc", targs.nproc,
-                   "data-parallel: start N ranks on this machine (batch_size is per rank; "
-                   "docs/distributed.md)")
-      ->type_name("N");
-  train_cmd
-      ->add_option("--rank", targs.rank,
-                   "data-parallel: run this rank (with --world-size, --master)")
-      ->type_name("R");
-  train_cmd->add_option("--world-size", targs.world_size, "data-parallel: number of ranks")
-      ->type_name("W");
-  train_cmd->add_option("--master", targs.master, "data-parallel: rank 0's store address")
-      ->type_name("ADDR:PORT");
-  train_cmd
-      ->add_option(
-          "--dist-timeout", targs.dist_timeout,
-          "data-parallel: seconds before a missing or silent rank ends the job (default 120)")
-      ->type_name("S");
+  add_dist_options(train_cmd, targs.dist);
 
   auto* validate_cmd = app.add_subcommand(
       "validate", "check a spec and its data (types, ranges, shapes) without training");
@@ -663,7 +730,10 @@ int main(int argc, char** argv) {
       "1 faults found");
   add_common(diagnose_cmd, common);
   diagnose_cmd->add_option("--json", dargs.json_path, "write the report as JSON");
-  diagnose_cmd->add_option("--html", dargs.html_path, "write the report as a self-contained HTML page (curves, heatmaps, tables)")->type_name("FILE");
+  diagnose_cmd
+      ->add_option("--html", dargs.html_path,
+                   "write the report as a self-contained HTML page (curves, heatmaps, tables)")
+      ->type_name("FILE");
   diagnose_cmd
       ->add_option("--budget-steps", dargs.budget_steps,
                    "train at most this many steps (default: diagnose.budget_steps)")
@@ -684,6 +754,7 @@ int main(int argc, char** argv) {
                    "diagnose a RunRecord JSON (as --record writes it) without training; no SPEC")
       ->type_name("FILE");
   diagnose_cmd->get_option("spec")->required(false);
+  add_dist_options(diagnose_cmd, dargs.dist);
   diagnose_cmd
       ->add_option("--tensorboard", dargs.tensorboard_dir,
                    "write TensorBoard runs here: DIR/diagnosis (curves, per-layer probes, "
@@ -701,7 +772,10 @@ int main(int argc, char** argv) {
                    "steps.csv)")
       ->required();
   log_cmd->add_option("--json", dargs.json_path, "write the report as JSON");
-  log_cmd->add_option("--html", dargs.html_path, "write the report as a self-contained HTML page (curves, heatmaps, tables)")->type_name("FILE");
+  log_cmd
+      ->add_option("--html", dargs.html_path,
+                   "write the report as a self-contained HTML page (curves, heatmaps, tables)")
+      ->type_name("FILE");
   log_cmd->add_flag("--quiet,-q", dargs.quiet, "print nothing (use the exit status and --json)");
   log_cmd
       ->add_option("--num-classes", log_args.num_classes,
@@ -732,7 +806,9 @@ int main(int argc, char** argv) {
       "stable descent; exit 1 when there is no stable descent");
   add_common(lr_find_cmd, common);
   lr_find_cmd->add_option("--json", largs.json_path, "write the result and plot data as JSON");
-  lr_find_cmd->add_option("--html", largs.html_path, "write the sweep as a self-contained HTML page")->type_name("FILE");
+  lr_find_cmd
+      ->add_option("--html", largs.html_path, "write the sweep as a self-contained HTML page")
+      ->type_name("FILE");
   lr_find_cmd->add_option("--min-lr", largs.min_lr, "first rate of the sweep (default 1e-7)")
       ->check(kPositive);
   lr_find_cmd->add_option("--max-lr", largs.max_lr, "last rate of the sweep (default 10)")
@@ -750,7 +826,10 @@ int main(int argc, char** argv) {
   repair_cmd->add_option("-o,--out", rargs.out_path,
                          "write the repaired spec here (a comment on each changed key)");
   repair_cmd->add_option("--json", rargs.json_path, "write the repair report as JSON");
-  repair_cmd->add_option("--html", rargs.html_path, "write the diagnosis and the before/after curves as a self-contained HTML page")->type_name("FILE");
+  repair_cmd
+      ->add_option("--html", rargs.html_path,
+                   "write the diagnosis and the before/after curves as a self-contained HTML page")
+      ->type_name("FILE");
   repair_cmd->add_option("--max-rounds", rargs.max_rounds, "diagnose-confirm-fix rounds at most")
       ->check(CLI::Range(1, 20));
   repair_cmd
@@ -771,7 +850,11 @@ int main(int argc, char** argv) {
       "labels); exit 0 clean, 1 problems found");
   add_common(audit_cmd, common);
   audit_cmd->add_option("--json", dargs.json_path, "write the report as JSON");
-  audit_cmd->add_option("--html", dargs.html_path, "write the report with a gallery of the flagged images as a self-contained HTML page")->type_name("FILE");
+  audit_cmd
+      ->add_option(
+          "--html", dargs.html_path,
+          "write the report with a gallery of the flagged images as a self-contained HTML page")
+      ->type_name("FILE");
   audit_cmd->add_option("--out", aargs.out_dir, "write exclude.txt and contact_sheet.png here");
   audit_cmd->add_flag("--no-labels", aargs.no_labels,
                       "skip the label check (the only one that trains)");

@@ -12,6 +12,7 @@
 #include "lossdoctor/diagnose/verdict.hpp"
 #include "lossdoctor/lint/lint.hpp"
 #include "lossdoctor/probe/trainer_probe.hpp"
+#include "lossdoctor/train/distributed.hpp"
 #include "lossdoctor/train/runnable.hpp"
 
 namespace lossdoctor::doctor {
@@ -27,6 +28,14 @@ std::map<std::string, std::vector<int64_t>> injected_of(const data::Dataset& ds,
   if (!spec.data.inject.any()) return out;
   out["label_noise"] = ds.injected.label_noise;
   out["corrupt"] = ds.injected.corrupt;
+  // Data-parallel faults: the ranks they were injected on (a flag for all ranks: [-1]).
+  const spec::DistributedInjectSpec& dist = spec.data.inject.distributed;
+  if (dist.same_data_on_every_rank) out["distributed.same_data_on_every_rank"] = {-1};
+  if (dist.no_reshuffle) out["distributed.no_reshuffle"] = {-1};
+  if (dist.skip_update_on_rank >= 0)
+    out["distributed.skip_update_on_rank"] = {dist.skip_update_on_rank};
+  if (dist.corrupt_rank >= 0) out["distributed.corrupt_rank"] = {dist.corrupt_rank};
+  if (dist.slow_rank >= 0) out["distributed.slow_rank"] = {dist.slow_rank};
   return out;
 }
 
@@ -127,14 +136,21 @@ DiagnoseOutcome diagnose(const spec::Spec& spec, const DiagnoseOptions& options,
   topts.max_steps = options.budget_steps.value_or(spec.diagnose.budget_steps);
   topts.stop_on_nonfinite = true;
   topts.dataset = options.dataset;
+  // Data-parallel: gather every rank's figures; rank 0 alone lints, audits and watches.
+  topts.group = options.group;
+  topts.gather_ranks = options.group != nullptr;
+  topts.checksum_every = spec.diagnose.probe_every;
+  const bool reporter = options.group == nullptr || options.group->rank() == 0;
   train::Trainer trainer(spec, topts, warn);
-  const lint::LintResult linted = lint::lint_spec(spec, lint_context(trainer.dataset(), spec));
-  const std::vector<Finding> audited = data_findings(trainer.dataset(), spec);
+  const lint::LintResult linted =
+      reporter ? lint::lint_spec(spec, lint_context(trainer.dataset(), spec)) : lint::LintResult{};
+  const std::vector<Finding> audited =
+      reporter ? data_findings(trainer.dataset(), spec) : std::vector<Finding>{};
 
   TrainerProbe probe(trainer);
   SettleWatcher watcher(probe, linted.findings, audited, options);
   trainer.add_observer(&probe);
-  trainer.add_observer(&watcher);
+  if (reporter) trainer.add_observer(&watcher);
   for (auto* o : options.extra_observers) trainer.add_observer(o);
   const train::TrainResult result = trainer.run();
 
@@ -163,6 +179,15 @@ DiagnoseOutcome diagnose(const spec::Spec& spec, const DiagnoseOptions& options,
   }
   r.injected = injected_of(trainer.dataset(), spec);
   r.timeline = watcher.timeline;
+  if (options.group != nullptr) {
+    r.world_size = result.world_size;
+    r.global_batch_size = spec.batch_size * result.world_size;
+    r.notes.push_back(fmt::format(
+        "data-parallel: {} ranks × batch size {} = global batch {}; each rank's loss, gradient "
+        "norm, label histogram and step time, and a parameter checksum every {} steps, gathered "
+        "on rank 0",
+        result.world_size, spec.batch_size, r.global_batch_size, spec.diagnose.probe_every));
+  }
   out.to_screen = d.to_screen;
   return out;
 }

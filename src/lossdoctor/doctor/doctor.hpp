@@ -42,6 +42,12 @@ struct DiagnoseOptions {
   /// More observers for the diagnosis run (e.g. the experiments' yardstick); not owned, called
   /// after the probe.
   std::vector<train::TrainObserver*> extra_observers;
+  /// Data-parallel diagnosis (docs/distributed.md): this rank's group (not owned). Every rank
+  /// trains its shard with the probes on and the per-rank figures are gathered
+  /// (RunRecord::distributed); rank 0 alone lints, audits and decides the early stop (for all
+  /// ranks). Every rank returns a report; only rank 0's is meant to be shown. nullptr: one
+  /// process.
+  train::ProcessGroup* group = nullptr;
 };
 
 struct DiagnoseOutcome {

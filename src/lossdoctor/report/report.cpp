@@ -132,6 +132,10 @@ json to_json(const Report& r) {
          {"symptoms", symptoms},
          {"notes", r.notes}};
   if (!r.injected.empty()) j["injected"] = r.injected;
+  if (r.world_size > 1) {
+    j["world_size"] = r.world_size;
+    j["global_batch_size"] = r.global_batch_size;
+  }
   if (!r.timeline.empty()) {
     json t = json::array();
     for (const auto& e : r.timeline) {
@@ -167,10 +171,13 @@ std::string render_text(const Report& r, bool color) {
   } else {
     out += paint("31;1", "verdict: unhealthy");
   }
-  out += fmt::format(" — {}{}\n", r.spec,
+  out += fmt::format(" — {}{}{}\n", r.spec,
                      r.steps_run == 0 ? std::string()
                      : r.seconds > 0  ? fmt::format(" ({} steps, {:.1f} s)", r.steps_run, r.seconds)
-                                      : fmt::format(" ({} steps)", r.steps_run));
+                                      : fmt::format(" ({} steps)", r.steps_run),
+                     r.world_size > 1 ? fmt::format(" on {} ranks, global batch {}", r.world_size,
+                                                    r.global_batch_size)
+                                      : std::string());
   int rank = 0;
   for (const auto& f : sorted) {
     ++rank;
@@ -189,11 +196,9 @@ std::string render_text(const Report& r, bool color) {
     if (!f.explanation.empty()) out += "   why: " + f.explanation + "\n";
     if (!f.fix.empty()) out += "   fix: " + fix_as_overrides(f.fix) + "\n";
     if (!f.samples.empty()) {
-      out += fmt::format("   samples flagged: {}{}\n",
-                         static_cast<int64_t>(f.samples.size()) + f.samples_omitted,
-                         f.samples_omitted > 0
-                             ? fmt::format(" ({} listed in the JSON)", f.samples.size())
-                             : "");
+      out += fmt::format(
+          "   samples flagged: {}{}\n", static_cast<int64_t>(f.samples.size()) + f.samples_omitted,
+          f.samples_omitted > 0 ? fmt::format(" ({} listed in the JSON)", f.samples.size()) : "");
     }
   }
   if (r.confirmation) {

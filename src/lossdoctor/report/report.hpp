@@ -75,6 +75,9 @@ struct Report {
   int64_t steps_run = 0;
   double seconds = 0;
   std::string device = "cpu";
+  /// Data-parallel diagnoses: ranks and images per step over all ranks (JSON only when > 1).
+  int64_t world_size = 1;
+  int64_t global_batch_size = 0;
   std::vector<Finding> findings;
   std::vector<Symptom> symptoms;
   std::vector<std::string> notes;

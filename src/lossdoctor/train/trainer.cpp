@@ -439,6 +439,20 @@ double global_grad_norm(const std::vector<torch::Tensor>& params) {
   return torch::stack(at::_foreach_norm(grads)).to(torch::kFloat64).norm().item<double>();
 }
 
+void check_inject_ranks(const spec::Spec& spec, int world_size) {
+  const spec::DistributedInjectSpec& inject = spec.data.inject.distributed;
+  for (const auto& [key, rank] :
+       {std::pair<const char*, int64_t>{"skip_update_on_rank", inject.skip_update_on_rank},
+        {"corrupt_rank", inject.corrupt_rank},
+        {"slow_rank", inject.slow_rank}}) {
+    if (rank >= world_size) {
+      throw InputError(
+          fmt::format("{}: data.inject.distributed.{}: {} is not a rank of this {}-rank run",
+                      spec.file.empty() ? "spec" : spec.file, key, rank, world_size));
+    }
+  }
+}
+
 Trainer::Trainer(const spec::Spec& spec, TrainOptions options, data::WarningSink warn)
     : spec_(spec), options_(std::move(options)), device_(resolve_device(spec.device)) {
   dataset_ = options_.dataset != nullptr ? *options_.dataset
@@ -461,16 +475,7 @@ Trainer::Trainer(const spec::Spec& spec, TrainOptions options, data::WarningSink
                                    world, world, train_loader_->size()));
     }
     const spec::DistributedInjectSpec& inject = spec_.data.inject.distributed;
-    for (const auto& [key, rank] :
-         {std::pair<const char*, int64_t>{"skip_update_on_rank", inject.skip_update_on_rank},
-          {"corrupt_rank", inject.corrupt_rank},
-          {"slow_rank", inject.slow_rank}}) {
-      if (rank >= world) {
-        throw InputError(
-            fmt::format("{}: data.inject.distributed.{}: {} is not a rank of this {}-rank run",
-                        spec_.file.empty() ? "spec" : spec_.file, key, rank, world));
-      }
-    }
+    check_inject_ranks(spec_, world);
     // Injected faults: every rank reads the whole set (no shard), or the same order each epoch.
     if (!inject.same_data_on_every_rank) train_loader_->set_shard(options_.group->rank(), world);
     if (inject.no_reshuffle) train_loader_->set_reshuffle_every_epoch(false);

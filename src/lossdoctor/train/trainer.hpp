@@ -148,6 +148,11 @@ struct TrainResult {
   bool replicas_identical = true;
 };
 
+/// Throws InputError naming the spec file and key when a rank of data.inject.distributed is not
+/// a rank of a `world_size`-rank run (checked by the Trainer, and by a launcher before it starts
+/// the ranks so that the message comes once).
+void check_inject_ranks(const spec::Spec& spec, int world_size);
+
 /// Global L2 norm of the gradients of `params` (those without a gradient are skipped; 0 when none
 /// has one).
 double global_grad_norm(const std::vector<torch::Tensor>& params);

@@ -279,6 +279,40 @@ TEST(Diagnoser, LintWarningAloneDoesNotMakeAHealthyRunUnhealthy) {
   }
 }
 
+TEST(Diagnoser, AHealthyVerdictHandsItsWeakSuspicionsToTheScreening) {
+  // A healthy run and lint's "info" (a value worth a test): the verdict stays healthy, and the
+  // suspicion — far below the report threshold once the normal loss penalises it — is handed
+  // on, fix and all, for a rerun to decide.
+  const RunRecord r = test::healthy_falling();
+  Finding info;
+  info.cause = "excessive_regularization";
+  info.confidence = 0.35;
+  info.severity = "info";
+  info.evidence = {"optimizer.weight_decay = 0.05 with sgd (at or above 0.01)"};
+  info.fix = {{"optimizer.weight_decay", "0.0001"}};
+  const Diagnosis d = run(r, {info});
+  expect_well_formed(d);
+  EXPECT_EQ(d.verdict, "healthy") << describe(r, d);
+  ASSERT_EQ(d.to_screen.size(), 1u) << describe(r, d);
+  EXPECT_EQ(d.to_screen[0].cause, "excessive_regularization");
+  EXPECT_LT(d.to_screen[0].confidence, DiagnoserOptions{}.report_threshold);
+  EXPECT_EQ(d.to_screen[0].fix.at("optimizer.weight_decay"), "0.0001");
+
+  // Near misses: nothing raised means nothing to screen; a screen threshold above the
+  // suspicion screens nothing; an unhealthy verdict confirms its findings instead.
+  EXPECT_TRUE(run(r, {}).to_screen.empty());
+  DiagnoserOptions strict;
+  strict.screen_threshold = 0.5;
+  EXPECT_TRUE(diagnose(r, detect_symptoms(r), {info}, {}, strict).to_screen.empty());
+  RecordBuilder b;
+  b.steps = 200;
+  b.with_loss([](int64_t t) { return 2.3 + 0.2 * static_cast<double>(t); }, 0.5);
+  const RunRecord diverging = b.build();
+  const Diagnosis sick = run(diverging, {info});
+  EXPECT_EQ(sick.verdict, "unhealthy");
+  EXPECT_TRUE(sick.to_screen.empty());
+}
+
 TEST(Diagnoser, LintErrorThatShowsInTrainingIsConfirmedByTheRun) {
   // Same lint finding, but the run diverges: now it is the cause, and lint's fix is kept.
   RecordBuilder b;

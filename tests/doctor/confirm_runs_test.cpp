@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -138,6 +139,45 @@ TEST_F(ConfirmRuns, HealthySpecConfirmsNothing) {
   const DiagnoseAndConfirm out = diagnose_and_confirm(s, quiet(), deterministic_options());
   for (const auto& f : out.report.findings) EXPECT_NE(f.status, "confirmed") << f.cause;
   EXPECT_EQ(out.report.verdict, "healthy");
+}
+
+bool has_note(const std::optional<ConfirmResult>& c, const std::string& start) {
+  if (!c) return false;
+  const auto& notes = c->confirmation.notes;
+  return std::any_of(notes.begin(), notes.end(),
+                     [&](const std::string& n) { return n.rfind(start, 0) == 0; });
+}
+
+TEST_F(ConfirmRuns, ScreeningCatchesAFaultTooMildForASymptom) {
+  // Weight decay 0.05 on SGD: the loss falls, no symptom — a healthy-looking run. Lint's info
+  // (100× the usual decay) is screened: the rerun without it is better, so the run is unhealthy
+  // with the cause confirmed.
+  const spec::Spec s = spec::parse_spec_text(
+      tiny_spec("{type: sgd, lr: 0.05, momentum: 0.9, weight_decay: 0.05}"), "tiny.yaml");
+  const DiagnoseAndConfirm out = diagnose_and_confirm(s, quiet(), deterministic_options());
+  EXPECT_TRUE(has_note(out.confirmation, "screening: the run looked healthy"));
+  EXPECT_EQ(out.report.verdict, "unhealthy");
+  ASSERT_FALSE(out.report.findings.empty());
+  EXPECT_EQ(out.report.findings.front().cause, "excessive_regularization");
+  EXPECT_EQ(out.report.findings.front().status, "confirmed")
+      << out.report.findings.front().evidence.front();
+}
+
+TEST_F(ConfirmRuns, ScreeningLeavesAHarmlessOddityHealthy) {
+  // Inputs scaled to [0, 1] but not centred, with batch norm after the first convolution: lint's
+  // info is screened, the centred rerun is no better, so the run stays healthy and the refuted
+  // suspicion is listed below the healthy finding.
+  std::string yaml = tiny_spec("{type: adam, lr: 0.001}");
+  const std::string norm = ", {normalize: {mean: [0.286], std: [0.353]}}";
+  yaml.erase(yaml.find(norm), norm.size());
+  const spec::Spec s = spec::parse_spec_text(yaml, "tiny.yaml");
+  const DiagnoseAndConfirm out = diagnose_and_confirm(s, quiet(), deterministic_options());
+  EXPECT_TRUE(has_note(out.confirmation, "screening: the run looked healthy"));
+  EXPECT_EQ(out.report.verdict, "healthy");
+  ASSERT_EQ(out.report.findings.size(), 2u);
+  EXPECT_EQ(out.report.findings[0].cause, "healthy");
+  EXPECT_EQ(out.report.findings[1].cause, "unnormalized_input");
+  EXPECT_EQ(out.report.findings[1].status, "refuted") << out.report.findings[1].evidence.front();
 }
 
 TEST_F(ConfirmRuns, IrrelevantFixIsRefuted) {

@@ -490,3 +490,46 @@ TEST(ReportConfirmation, JsonBlockAndTextLines) {
 
 }  // namespace
 }  // namespace lossdoctor::report
+
+namespace lossdoctor::report {
+namespace {
+
+TEST(RecordJson, RoundTripKeepsTheRanksOfADataParallelRun) {
+  RunRecord r = test::healthy_falling();
+  DistributedRecord d;
+  d.world_size = 2;
+  d.global_batch_size = 128;
+  d.steps_per_epoch = 40;
+  d.lr_scale = 2;
+  d.lr_scaling = "linear";
+  d.warmup_steps = 5;
+  d.steps.push_back(
+      {7,
+       0,
+       7,
+       {{2.25, 1.5, 0.0125, 0xFFFFFFFFFFFFFULL, {3, 0, 1}}, {NAN, 0.5, 0.02, 1, {0, 4, 0}}}});
+  d.checksums.push_back({10, {123.45678901234567, -0.1}});
+  r.distributed = d;
+  const std::string text = record_to_json(r).dump();
+  EXPECT_EQ(text.find("NaN"), std::string::npos);
+  const RunRecord back = record_from_json(json::parse(text));
+  ASSERT_TRUE(back.distributed);
+  const DistributedRecord& b = *back.distributed;
+  EXPECT_EQ(b.world_size, 2);
+  EXPECT_EQ(b.global_batch_size, 128);
+  EXPECT_EQ(b.lr_scaling, "linear");
+  EXPECT_EQ(b.warmup_steps, 5);
+  ASSERT_EQ(b.steps.size(), 1u);
+  EXPECT_EQ(b.steps[0].batch_index, 7);
+  EXPECT_EQ(b.steps[0].ranks[0].batch_hash, 0xFFFFFFFFFFFFFULL);
+  EXPECT_EQ(b.steps[0].ranks[0].label_histogram, (std::vector<int64_t>{3, 0, 1}));
+  EXPECT_TRUE(std::isnan(b.steps[0].ranks[1].loss));
+  ASSERT_EQ(b.checksums.size(), 1u);
+  EXPECT_EQ(b.checksums[0].ranks[0], 123.45678901234567);  // bitwise: replicas compare exactly
+  EXPECT_EQ(record_to_json(back).dump(), text);
+  // A single-process record has no block.
+  EXPECT_FALSE(record_from_json(record_to_json(test::healthy_falling())).distributed);
+}
+
+}  // namespace
+}  // namespace lossdoctor::report

@@ -313,6 +313,31 @@ json record_to_json(const RunRecord& r) {
                {"params_missing_from_optimizer", lc.params_missing_from_optimizer},
                {"optimizer_params_not_in_model", lc.optimizer_params_not_in_model},
                {"model_params", lc.model_params}};
+  if (r.distributed) {  // data-parallel runs: [step, epoch, batch, [[loss, gnorm, s, hash, hist]]]
+    const DistributedRecord& d = *r.distributed;
+    json dsteps = json::array(), sums = json::array();
+    for (const auto& s : d.steps) {
+      json ranks = json::array();
+      for (const auto& k : s.ranks) {
+        ranks.push_back(
+            {num(k.loss), num(k.grad_norm), num(k.seconds), k.batch_hash, k.label_histogram});
+      }
+      dsteps.push_back({s.step, s.epoch, s.batch_index, ranks});
+    }
+    for (const auto& c : d.checksums) {
+      json values = json::array();
+      for (double v : c.ranks) values.push_back(num(v));
+      sums.push_back({c.step, values});
+    }
+    j["distributed"] = {{"world_size", d.world_size},
+                        {"global_batch_size", d.global_batch_size},
+                        {"steps_per_epoch", d.steps_per_epoch},
+                        {"lr_scale", d.lr_scale},
+                        {"lr_scaling", d.lr_scaling},
+                        {"warmup_steps", d.warmup_steps},
+                        {"steps", dsteps},
+                        {"checksums", sums}};
+  }
   if (r.first_nonfinite) {
     j["first_nonfinite"] = {{"step", r.first_nonfinite->step},
                             {"layer", r.first_nonfinite->layer},
@@ -414,6 +439,31 @@ RunRecord record_from_json(const json& j) {
     lc.params_missing_from_optimizer = l.value("params_missing_from_optimizer", int64_t{-1});
     lc.optimizer_params_not_in_model = l.value("optimizer_params_not_in_model", int64_t{-1});
     lc.model_params = l.value("model_params", int64_t{0});
+  }
+  if (j.contains("distributed")) {
+    const auto& dj = j.at("distributed");
+    const auto value = [](const json& v) { return v.is_null() ? NAN : v.get<double>(); };
+    DistributedRecord d;
+    d.world_size = dj.at("world_size");
+    d.global_batch_size = dj.at("global_batch_size");
+    d.steps_per_epoch = dj.at("steps_per_epoch");
+    d.lr_scale = dj.at("lr_scale");
+    d.lr_scaling = dj.at("lr_scaling");
+    d.warmup_steps = dj.at("warmup_steps");
+    for (const auto& s : dj.at("steps")) {
+      DistributedStep step{s.at(0), s.at(1), s.at(2), {}};
+      for (const auto& k : s.at(3)) {
+        step.ranks.push_back({value(k.at(0)), value(k.at(1)), value(k.at(2)),
+                              k.at(3).get<uint64_t>(), k.at(4).get<std::vector<int64_t>>()});
+      }
+      d.steps.push_back(std::move(step));
+    }
+    for (const auto& c : dj.at("checksums")) {
+      ChecksumSample sample{c.at(0), {}};
+      for (const auto& v : c.at(1)) sample.ranks.push_back(value(v));
+      d.checksums.push_back(std::move(sample));
+    }
+    r.distributed = std::move(d);
   }
   if (j.contains("first_nonfinite")) {
     const auto& f = j.at("first_nonfinite");

@@ -101,3 +101,21 @@ TEST(LoaderShard, RejectsBadShards) {
 
 }  // namespace
 }  // namespace lossdoctor::data::test
+
+namespace lossdoctor::data::test {
+namespace {
+
+TEST(LoaderShard, WithoutReshufflingEveryEpochRepeatsEpochZerosShard) {
+  // data.inject.distributed.no_reshuffle: a sampler whose epoch is never advanced.
+  Loader r1(images(100), labels(100), Pipeline(), 10, true, 7);
+  r1.set_shard(1, 2);
+  const auto first = batched(r1, 0);
+  r1.set_reshuffle_every_epoch(false);
+  EXPECT_EQ(batched(r1, 0), first);
+  EXPECT_EQ(batched(r1, 3), first);
+  r1.set_reshuffle_every_epoch(true);
+  EXPECT_NE(batched(r1, 3), first);
+}
+
+}  // namespace
+}  // namespace lossdoctor::data::test

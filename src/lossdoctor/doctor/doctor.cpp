@@ -142,8 +142,12 @@ DiagnoseOutcome diagnose(const spec::Spec& spec, const DiagnoseOptions& options,
   topts.checksum_every = spec.diagnose.probe_every;
   const bool reporter = options.group == nullptr || options.group->rank() == 0;
   train::Trainer trainer(spec, topts, warn);
-  const lint::LintResult linted =
-      reporter ? lint::lint_spec(spec, lint_context(trainer.dataset(), spec)) : lint::LintResult{};
+  lint::LintResult linted;
+  if (reporter) {
+    lint::LintContext lint_ctx = lint_context(trainer.dataset(), spec);
+    lint_ctx.world_size = options.group != nullptr ? options.group->world_size() : 1;
+    linted = lint::lint_spec(spec, lint_ctx);
+  }
   const std::vector<Finding> audited =
       reporter ? data_findings(trainer.dataset(), spec) : std::vector<Finding>{};
 

@@ -25,6 +25,8 @@ struct LintContext {
   int64_t num_classes = 10;
   /// Per-channel mean and standard deviation of the raw training pixels (empty: unknown).
   std::vector<double> pixel_mean, pixel_std;
+  /// Ranks of the data-parallel run the spec is linted for (diagnose --nproc); 1: one process.
+  int64_t world_size = 1;
 };
 
 struct LintResult {

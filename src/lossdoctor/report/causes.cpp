@@ -303,7 +303,7 @@ const std::vector<CauseInfo>& cause_table() {
        "scale the rate with the global batch (linear) and warm up over 100 steps",
        "scale the learning rate with the global batch (optimizer.lr_scaling: linear, or sqrt "
        "for Adam) and warm it up (schedule.warmup_steps)",
-       {},
+       {"lr-scaled-without-warmup"},
        {}},
       {"replicas_diverged",
        CauseGroup::TrainingLoop,

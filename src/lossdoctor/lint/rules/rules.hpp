@@ -25,6 +25,9 @@ Check clip_too_tight;              ///< clip-too-tight
 Check schedule_gamma_above_one;    ///< schedule-gamma-above-one
 Check schedule_decays_to_nothing;  ///< schedule-decays-to-nothing
 
+// Data-parallel runs (distributed_rules.cpp; need LintContext::world_size).
+Check lr_scaled_without_warmup;  ///< lr-scaled-without-warmup
+
 // Data (data_rules.cpp).
 Check unnormalized_input;       ///< unnormalized-input
 Check double_scaling;           ///< double-scaling

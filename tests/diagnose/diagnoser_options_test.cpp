@@ -167,6 +167,8 @@ std::map<std::string, double> fields(const DiagnoserOptions& o) {
       {"lr_not_scaled_for_global_batch.unscaled_slow",
        o.lr_not_scaled_for_global_batch.unscaled_slow},
       {"lr_not_scaled_for_global_batch.scaled_unstable",
+      {"lr_not_scaled_for_global_batch.stalled_bonus",
+       o.lr_not_scaled_for_global_batch.stalled_bonus},
        o.lr_not_scaled_for_global_batch.scaled_unstable},
       {"lr_not_scaled_for_global_batch.early_steps",
        d(o.lr_not_scaled_for_global_batch.early_steps)},

@@ -174,12 +174,18 @@ TEST(DistributedRules, RankSpecificDataFault) {
 }
 
 TEST(DistributedRules, LrNotScaledForGlobalBatch) {
-  // Unscaled rate in a stalled run.
+  // Unscaled rate, tiny updates (sluggish), and stalled.
   RunRecord r = record({});
   Symptom plateau;
   plateau.id = "plateau_at_chance";
   plateau.step = 10;
-  EXPECT_NEAR(confidence(run_all(r, {}, {plateau}), "lr_not_scaled_for_global_batch"), 0.45, 1e-9);
+  EXPECT_EQ(confidence(run_all(r, {}, {plateau}), "lr_not_scaled_for_global_batch"), 0.0)
+      << "stalled with normal-sized updates: another cause";
+  for (auto& p : r.probes)
+    for (auto& l : p.layers)
+      if (l.has_weights) l.update_ratio = 1e-5;
+  EXPECT_NEAR(confidence(run_all(r), "lr_not_scaled_for_global_batch"), 0.45, 1e-9);
+  EXPECT_NEAR(confidence(run_all(r, {}, {plateau}), "lr_not_scaled_for_global_batch"), 0.6, 1e-9);
   // Scaled ×2 with no warmup, diverging at step 30: the fix is the warmup.
   r.distributed->lr_scale = 2;
   r.distributed->lr_scaling = "linear";

@@ -451,13 +451,15 @@ struct DiagnoserOptions {
   struct LrNotScaledForGlobalBatch {
     /// World size from which the global batch counts as grown.
     int64_t min_world_size = 2;
-    /// The rate was not scaled (lr_scaling none) and the run is stalled or sluggish ...
+    /// The rate was not scaled (lr_scaling none) and the run is sluggish (tiny updates) ...
     double unscaled_slow = 0.45;
     /// The rate was scaled up with no warmup and the run became unstable ...
     double scaled_unstable = 0.55;
     /// ... within this many steps (plus this when so).
     int64_t early_steps = 100;
     double early_bonus = 0.2;  ///< see `early_steps`
+    /// ... plus this when it is also stalled.
+    double stalled_bonus = 0.15;
   };
   LrNotScaledForGlobalBatch lr_not_scaled_for_global_batch;
 

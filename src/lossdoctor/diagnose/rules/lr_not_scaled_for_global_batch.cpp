@@ -2,8 +2,9 @@
 // batch.
 //
 // Evidence: with at least `lr_not_scaled_for_global_batch.min_world_size` ranks,
-//   - the rate was not scaled (optimizer.lr_scaling: none) and the run is stalled or sluggish:
-//     weight `unscaled_slow`;
+//   - the rate was not scaled (optimizer.lr_scaling: none) and the run is sluggish (its updates
+//     are tiny): weight `unscaled_slow`, + `stalled_bonus` when it is also stalled (a run stalled
+//     for another reason, e.g. dead units, with normal-sized updates is not this cause);
 //   - the rate was scaled up (linear or sqrt) with no warmup and the run became unstable:
 //     weight `scaled_unstable`, + `early_bonus` when the first unstable symptom came within
 //     `early_steps` steps.
@@ -23,13 +24,14 @@ void rule_lr_not_scaled_for_global_batch(const RuleContext& ctx, Collector& out)
   if (!d || d->world_size < o.min_world_size) return;
   const std::string grown = fmt::format("{} ranks × batch {} = global batch {}", d->world_size,
                                         ctx.record.batch_size, d->global_batch_size);
-  if (d->lr_scale <= 1.0 && (ctx.stalled || ctx.sluggish)) {
+  if (d->lr_scale <= 1.0 && ctx.sluggish) {
     out.evidence("lr_not_scaled_for_global_batch")
-        .add(o.unscaled_slow,
+        .add(o.unscaled_slow + (ctx.stalled ? o.stalled_bonus : 0.0),
              fmt::format("{}, but the rate stayed at {} (optimizer.lr_scaling: none) and the run "
-                         "{}",
+                         "moves its weights very little (median update ratio {}){}",
                          grown, fmt_num(ctx.record.base_lr),
-                         ctx.stalled ? "is stalled" : "moves its weights very little"));
+                         fmt_num(ctx.signals.median_update_ratio),
+                         ctx.stalled ? " and is stalled" : ""));
     return;
   }
   if (d->lr_scale > 1.0 && d->warmup_steps == 0 && ctx.unstable) {

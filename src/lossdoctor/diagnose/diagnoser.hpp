@@ -453,13 +453,13 @@ struct DiagnoserOptions {
     int64_t min_world_size = 2;
     /// The rate was not scaled (lr_scaling none) and the run is sluggish (tiny updates) ...
     double unscaled_slow = 0.45;
+    /// ... plus this when it is also stalled.
+    double stalled_bonus = 0.15;
     /// The rate was scaled up with no warmup and the run became unstable ...
     double scaled_unstable = 0.55;
     /// ... within this many steps (plus this when so).
     int64_t early_steps = 100;
     double early_bonus = 0.2;  ///< see `early_steps`
-    /// ... plus this when it is also stalled.
-    double stalled_bonus = 0.15;
   };
   LrNotScaledForGlobalBatch lr_not_scaled_for_global_batch;
 

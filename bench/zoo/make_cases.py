@@ -8,6 +8,7 @@ its ground truth (read by `lossdoctor-bench zoo`):
     # effect: ...                  measured: the fault really changes training
     # fixable: no (reason)         no spec change can remove the fault (left out of the repair
                                    success rate of `lossdoctor-bench zoo --repair`)
+    # nproc: N                     a data-parallel case: diagnosed with --nproc N (issue 15)
 Run it again after editing the table. The effect lines come from bench/zoo/effects.json, written
 by `build/bench/lossdoctor-bench zoo --effects bench/zoo/effects.json` (each case trained for 300
 steps on seed 0 beside the healthy base case `ok-example`); regenerate both after a change.
@@ -238,6 +239,31 @@ case("ok-long-overfit", "healthy", note="small data, long run: overfits (a note,
      data__train={"limit": 1000}, diagnose={"budget_steps": 600, "probe_every": 10})
 case("ok-adam-3e-3", "healthy", note="Adam at 3e-3", optimizer={"type": "adam", "lr": 0.003})
 
+# --- data-parallel runs (issue 15): 2 ranks on loopback, batch 32 per rank = the base's global
+# batch 64; the faults are data.inject.distributed (docs/distributed.md)
+NPROC = {}
+
+
+def ddp_case(cid, truth, accept=(), note="", unfixable=None, inject=None, **changes):
+    NPROC[cid] = 2
+    if inject:
+        changes["data__inject"] = {"distributed": inject}
+    case(cid, truth, accept, note, unfixable, batch_size=32, **changes)
+
+
+ddp_case("ddp-ok", "healthy", note="2 ranks, disjoint reshuffled shards")
+ddp_case("ddp-slow-rank", "healthy", note="rank 1 a straggler (20 ms a step): a performance note, not a fault",
+         inject={"slow_rank": 1, "slow_rank_ms": 20})
+ddp_case("ddp-same-data", "same_data_on_every_rank", note="every rank reads the whole set in the same order",
+         inject={"same_data_on_every_rank": True})
+ddp_case("ddp-no-reshuffle", "shard_not_reshuffled", note="every epoch reuses epoch 0's shard order",
+         inject={"no_reshuffle": True})
+ddp_case("ddp-skip-update", "replicas_diverged", note="rank 1 skips its update at step 5",
+         unfixable="a rank that skips an update is a bug in the training loop",
+         inject={"skip_update_on_rank": 1, "skip_update_step": 5})
+ddp_case("ddp-corrupt-rank-labels", "rank_specific_data_fault", note="half of rank 1's samples have wrong labels",
+         inject={"corrupt_rank": 1, "corrupt_rank_labels": 0.5})
+
 
 def to_yaml(value, indent=0):
     """Small YAML writer: block mappings, flow lists of scalars/maps (readable, parseable)."""
@@ -336,7 +362,8 @@ def main():
     out = fresh_cases_dir(HERE)
     for cid, truth, accept, note, spec, unfixable in CASES:
         header = case_header(cid, f"# zoo case {cid}: {note}", truth, accept, unfixable,
-                             effect_line(cid, effects), "bench/zoo/make_cases.py")
+                             effect_line(cid, effects), "bench/zoo/make_cases.py",
+                             after_truth=[f"# nproc: {NPROC[cid]}"] if cid in NPROC else ())
         write_case(out, cid, header, spec)
     faults = sum(1 for c in CASES if c[1] != "healthy")
     print(f"wrote {len(CASES)} cases ({faults} faults, {len(CASES) - faults} controls) to {out}")

@@ -34,6 +34,10 @@
 // loop bugs have no spec); plus repair time relative to one plain training run. Writes
 // bench/results/zoo-repair.json and the docs section between <!-- zoo-repair:begin/end -->.
 //
+// A case header "# nproc: N" makes a data-parallel case (issue 15): it is diagnosed (and, for
+// --effects, trained) with --nproc N, so it takes N processes of its own (--jobs counts it as
+// one); --repair leaves it out (`repair` has no --nproc).
+//
 // --effects FILE trains every spec case (no probes) for the budget with seed 0 next to its
 // healthy twin (added to the runs when --filter leaves it out), and writes their final training
 // loss and validation accuracy to FILE: the evidence that each fault really changes training
@@ -82,6 +86,7 @@ struct Case {
   bool explicit_twin = false;       ///< the header names the twin
   bool fixable = true;              ///< a spec change can remove the fault
   std::string unfixable_reason;     ///< why not, when !fixable
+  int nproc = 1;  ///< "# nproc: N": a data-parallel case, diagnosed and trained with --nproc N
   bool control() const { return truth == "healthy"; }
   bool hard() const { return id.rfind("hard-", 0) == 0; }
   bool correct(const std::string& cause) const {
@@ -201,7 +206,8 @@ std::vector<Case> load_cases(const std::string& dir, const std::string& filter,
   }
   std::sort(files.begin(), files.end());
   const std::regex truth_re("^# truth: *(\\S+)"), twin_re("^# twin: *(\\S+)"),
-      accept_re("^# accept: *(.*)$"), fixable_re("^# fixable: *no\\b *\\(?([^)]*)\\)?");
+      accept_re("^# accept: *(.*)$"), fixable_re("^# fixable: *no\\b *\\(?([^)]*)\\)?"),
+      nproc_re("^# nproc: *([0-9]+)");
   for (const auto& f : files) {
     Case c;
     c.id = f.stem().string();
@@ -213,6 +219,7 @@ std::vector<Case> load_cases(const std::string& dir, const std::string& filter,
     std::smatch m;
     while (std::getline(in, line) && !line.empty() && line[0] == '#') {
       if (std::regex_search(line, m, truth_re)) c.truth = m[1];
+      if (std::regex_search(line, m, nproc_re)) c.nproc = std::max(1, std::stoi(m[1].str()));
       if (std::regex_search(line, m, twin_re)) {
         c.twin = m[1];
         c.explicit_twin = true;
@@ -703,6 +710,13 @@ int main(int argc, char** argv) {
     cases.erase(
         std::remove_if(cases.begin(), cases.end(), [](const Case& c) { return c.spec.empty(); }),
         cases.end());
+  }
+  if (repair) {  // `lossdoctor repair` has no --nproc: data-parallel cases are diagnosed only
+    cases.erase(
+        std::remove_if(cases.begin(), cases.end(), [](const Case& c) { return c.nproc > 1; }),
+        cases.end());
+  }
+  if (effects || repair) {
     if (effects) seeds = control_seeds = 1;
   }
   if (effects && !filter.empty()) {
@@ -767,6 +781,10 @@ int main(int argc, char** argv) {
                 "--quiet",
                 "--out",
                 (tmp / r.c->id).string()};
+        if (r.c->nproc > 1) {
+          args.push_back("--nproc");
+          args.push_back(std::to_string(r.c->nproc));
+        }
       } else if (repair) {
         args = {cli,
                 "--threads",
@@ -799,6 +817,10 @@ int main(int argc, char** argv) {
         if (budget > 0) {
           args.push_back("--budget-steps");
           args.push_back(std::to_string(budget));
+        }
+        if (r.c->nproc > 1) {  // a data-parallel case: its ranks are processes of their own
+          args.push_back("--nproc");
+          args.push_back(std::to_string(r.c->nproc));
         }
       }
       r.started = now();
@@ -891,7 +913,8 @@ int main(int argc, char** argv) {
   std::map<std::string, std::vector<const Run*>> by_case;
   for (const auto& r : runs) by_case[r.c->id].push_back(&r);
   bool all_correct = true;
-  // Confirmation: spec fault runs (the loop bugs have no spec to rerun), controls, cost.
+  // Confirmation: spec fault runs (the loop bugs have no spec to rerun, data-parallel cases are
+  // not confirmed), controls, cost.
   int confirmable = 0, truth_confirmed = 0, control_runs_confirmed = 0, over_budget = 0;
   std::vector<double> cost_ratios;
   for (const auto& c : cases) {
@@ -927,7 +950,7 @@ int main(int argc, char** argv) {
           hard_top1 += right;
           hard_top3 += in_top3;
         }
-        if (!c.spec.empty()) {
+        if (!c.spec.empty() && c.nproc == 1) {  // data-parallel diagnoses make no reruns
           ++confirmable;
           truth_confirmed += truth_status(*r) == "confirmed";
         }
@@ -975,7 +998,8 @@ int main(int argc, char** argv) {
       "| top-3 cause accuracy | {:.1f}% | ≥ 95% |\n"
       "| steps until the right cause is on top: median / p90 | {:.0f} / {:.0f} | median ≤ 300 |\n"
       "| seconds until then: median / p90 | {:.1f} / {:.1f} | |\n"
-      "| true cause `confirmed` by a rerun (spec fault cases; loop bugs have no spec) | {} ({} "
+      "| true cause `confirmed` by a rerun (single-process spec fault cases; loop bugs have no "
+      "spec, data-parallel diagnoses no rerun) | {} ({} "
       "of {}) | ≥ 90% |\n"
       "| controls with a `confirmed` finding | {} of {} | 0 |\n"
       "| confirmation cost / diagnosis run (runs with reruns): median / p90 / max | {} / {} / {} "

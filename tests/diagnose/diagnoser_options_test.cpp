@@ -60,6 +60,7 @@ std::map<std::string, double> fields(const DiagnoserOptions& o) {
       {"class_imbalance.weight_per_ratio", o.class_imbalance.weight_per_ratio},
       {"class_imbalance.max_weight", o.class_imbalance.max_weight},
       {"label_noise.accuracy_gap", o.label_noise.accuracy_gap},
+      {"label_noise.contradicted_fraction", o.label_noise.contradicted_fraction},
       {"label_noise.high_loss_fraction", o.label_noise.high_loss_fraction},
       {"label_noise.base", o.label_noise.base},
       {"label_noise.per_gap", o.label_noise.per_gap},

@@ -128,7 +128,9 @@ std::vector<LayerDescription> stack(int64_t weight_layers, const std::string& ac
 
 /// Training batch accuracy 0.6, validation accuracy `val`, and `high_share` of 1000 seen
 /// samples with a loss above ln 10 + 0.7.
-RunRecord noisy_labels(double val, double high_share) {
+/// Training accuracy 60%, validation `val`, `high_share` of the samples confidently
+/// contradicted (mean margin −3), the rest with mean margin `fitted_margin`.
+RunRecord noisy_labels(double val, double high_share, float fitted_margin = 1.0f) {
   RecordBuilder b;
   b.steps_per_epoch = 100;
   RunRecord r = b.build();
@@ -136,8 +138,10 @@ RunRecord noisy_labels(double val, double high_share) {
   r.epochs.back().val_accuracy = val;
   r.samples.resize(1000);
   for (size_t i = 0; i < r.samples.size(); ++i) {
+    const bool contradicted = static_cast<double>(i) < high_share * 1000;
     r.samples[i].times_seen = 3;
-    r.samples[i].last_loss = static_cast<double>(i) < high_share * 1000 ? 4.0f : 0.5f;
+    r.samples[i].last_loss = contradicted ? 4.0f : 0.5f;
+    r.samples[i].mean_margin = contradicted ? -3.0f : fitted_margin;
   }
   return r;
 }
@@ -161,6 +165,11 @@ TEST(RuleLabelNoise, NearMisses) {
   // 10.2% contradicted) gives evidence.
   EXPECT_NE(candidate(run_rule(&rule_label_noise, noisy_labels(0.669, 0.102)), "label_noise"),
             nullptr);
+  // Heavy augmentation on clean labels (bench/zoo ok-heavy-augmentation, seed 3): a gap of 18
+  // points and 6.3% above ln K + 0.7, but only 5.4% contradicted throughout (< 8%).
+  RunRecord augmented = noisy_labels(0.78, 0.063, -0.22f);
+  for (size_t i = 54; i < 63; ++i) augmented.samples[i].mean_margin = -1.5f;
+  EXPECT_EQ(candidate(run_rule(&rule_label_noise, augmented), "label_noise"), nullptr);
 }
 
 // -- corrupt_samples --------------------------------------------------------------------------

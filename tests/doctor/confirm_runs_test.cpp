@@ -173,6 +173,7 @@ TEST_F(ConfirmRuns, ScreeningLeavesAHarmlessOddityHealthy) {
   const spec::Spec s = spec::parse_spec_text(yaml, "tiny.yaml");
   const DiagnoseAndConfirm out = diagnose_and_confirm(s, quiet(), deterministic_options());
   EXPECT_TRUE(has_note(out.confirmation, "screening: the run looked healthy"));
+  EXPECT_TRUE(has_note(out.confirmation, "placebo: the diagnosis spec rerun without training"));
   EXPECT_EQ(out.report.verdict, "healthy");
   ASSERT_EQ(out.report.findings.size(), 2u);
   EXPECT_EQ(out.report.findings[0].cause, "healthy");

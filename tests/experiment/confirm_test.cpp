@@ -12,6 +12,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 
 #include "experiment/tiny_spec.hpp"
 #include "lossdoctor/spec/spec_parser.hpp"
@@ -102,10 +103,26 @@ TEST(Judge, NonFiniteBaselineVersusFiniteLearningArmIsDecisive) {
   EXPECT_EQ(judge_arm(base, flat, {}, 50, true, o).status, "refuted");
 }
 
+TEST(PlaceboPosition, DeterministicInTheSeedAndInRange) {
+  for (int64_t seed : {0, 1, 7, 123456789}) {
+    for (int64_t n : {1, 2, 6000}) {
+      const int64_t p = placebo_position(seed, n);
+      EXPECT_GE(p, 0);
+      EXPECT_LT(p, n);
+      EXPECT_EQ(p, placebo_position(seed, n));
+    }
+  }
+  EXPECT_NE(placebo_position(0, 6000), placebo_position(1, 6000));
+  EXPECT_THROW(placebo_position(0, 0), std::invalid_argument);
+}
+
 TEST(LabelNoiseSuspects, NeverLearnedNegativeMarginOnceBetterThanChance) {
   RunRecord r;
   r.num_classes = 10;
-  r.samples = {{2, 3.0f, -1.5f, -1}, {2, 0.1f, 1.0f, 5}, {0, 0, 0, -1}, {1, 2.5f, -0.2f, -1},
+  r.samples = {{2, 3.0f, -1.5f, -1},
+               {2, 0.1f, 1.0f, 5},
+               {0, 0, 0, -1},
+               {1, 2.5f, -0.2f, -1},
                {3, 1.9f, -0.3f, -1}};  // never learned, but its loss is below ln 10 = 2.30
   EXPECT_EQ(label_noise_suspects(r, 0.8), (std::vector<int64_t>{0, 3}));
   EXPECT_TRUE(label_noise_suspects(r, 0.15).empty()) << "a model near chance flags nothing";

@@ -113,13 +113,15 @@ RecordSignals read_signals(const RunRecord& r) {
 
   // Per-sample dynamics: confidently "wrong" samples (the model prefers another class).
   if (std::isfinite(s.chance_loss)) {
-    int64_t seen = 0, high = 0;
+    int64_t seen = 0, high = 0, contradicted = 0;
     for (const auto& d : r.samples) {
       if (d.times_seen == 0 || !std::isfinite(d.last_loss)) continue;
       ++seen;
       if (d.last_loss > s.chance_loss + 0.7) ++high;
+      if (d.mean_margin < -2.0f) ++contradicted;
     }
     s.high_loss_fraction = seen > 0 ? static_cast<double>(high) / seen : 0.0;
+    s.contradicted_fraction = seen > 0 ? static_cast<double>(contradicted) / seen : 0.0;
   }
   if (finite.size() >= 40) {
     const size_t q = finite.size() / 4;

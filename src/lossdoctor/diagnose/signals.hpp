@@ -42,6 +42,9 @@ struct RecordSignals {
   bool has_batchnorm = false;
   int64_t labels_counted = 0;     ///< samples behind max_class_ratio
   double high_loss_fraction = 0;  ///< seen training samples whose last loss exceeds ln K + 0.7
+  /// Seen training samples whose mean margin (given-label score − best other score, averaged
+  /// over the run) is below −2: contradicted throughout, not merely hard.
+  double contradicted_fraction = 0;
   double late_improvement =
       0;  ///< relative fall of the median loss from the 3rd to the 4th quarter
 };

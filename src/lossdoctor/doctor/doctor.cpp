@@ -59,13 +59,23 @@ lint::LintContext lint_context(const data::Dataset& ds, const spec::Spec& spec) 
 
 /// The audit's data checks that need no training (duplicates aside: the slowest, and they bear on
 /// the loss only through label conflicts), as evidence for the data causes.
+/// Share of the training set below which audit outliers are not evidence for a diagnosis.
+constexpr double kMinOutlierShare = 0.005;
+
 std::vector<Finding> data_findings(const data::Dataset& ds, const spec::Spec& spec) {
   std::vector<Finding> out;
   const auto append = [&](std::vector<Finding> more) {
     for (auto& f : more) out.push_back(std::move(f));
   };
   append(audit::audit_integrity(ds));
-  append(audit::audit_outliers(ds));
+  // A handful of odd-looking (but finite) images cannot move the loss of a run over thousands:
+  // below kMinOutlierShare of the training set they stay in `audit`, not in the diagnosis.
+  for (auto& f : audit::audit_outliers(ds)) {
+    if (static_cast<double>(f.samples.size()) >=
+        kMinOutlierShare * static_cast<double>(ds.train.size())) {
+      out.push_back(std::move(f));
+    }
+  }
   append(audit::audit_ordering(ds, spec.data.shuffle));
   append(audit::audit_preparation(ds, spec.data));
   append(audit::audit_balance(ds));
@@ -225,7 +235,10 @@ DiagnoseAndConfirm diagnose_and_confirm(const spec::Spec& spec, DiagnoseOptions 
       o.budget_steps = diagnose.budget_steps.value_or(spec.diagnose.budget_steps);
     const bool screen = outcome.report.verdict == "healthy" && !outcome.to_screen.empty();
     report::Report asked = outcome.report;
-    if (screen) asked.findings = outcome.to_screen;
+    if (screen) {
+      asked.findings = outcome.to_screen;
+      o.placebo = true;  // a healthy-looking run: the fix must also beat a rerun's drift
+    }
     out.confirmation = experiment::confirm(spec, ds, asked, outcome.record, yard, o);
     if (screen) {
       out.confirmation->confirmation.notes.insert(

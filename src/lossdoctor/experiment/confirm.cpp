@@ -9,6 +9,7 @@
 #include <fstream>
 #include <limits>
 #include <memory>
+#include <random>
 #include <set>
 #include <stdexcept>
 
@@ -179,6 +180,12 @@ std::vector<int64_t> label_noise_suspects(const RunRecord& record, double run_ac
     }
   }
   return out;
+}
+
+int64_t placebo_position(int64_t seed, int64_t train_size) {
+  if (train_size <= 0) throw std::invalid_argument("placebo_position: no training samples");
+  std::mt19937_64 rng(static_cast<uint64_t>(seed) ^ 0x706c616365626fULL);  // "placebo"
+  return static_cast<int64_t>(rng() % static_cast<uint64_t>(train_size));
 }
 
 RunSeries at_equal_samples(const RunSeries& ref, double ratio, int64_t arm_steps,
@@ -755,6 +762,42 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
   };
   const auto out_of_budget = [&] { return budget > 0 && conf.seconds >= budget; };
 
+  // The placebo: the drift any rerun shows, as a second reference for equal-steps arms.
+  std::unique_ptr<RunSeries> placebo;
+  double drift_accuracy = 0, drift_loss = 0;
+  if (o.placebo && dataset.train.size() > 1 && nonfinite_step(base.train_loss) < 0) {
+    const auto start = Clock::now();
+    Intervention none;
+    none.drop = {placebo_position(spec.seed, dataset.train.size())};
+    const int64_t steps = static_cast<int64_t>(base.train_loss.size());
+    placebo = std::make_unique<RunSeries>(
+        baseline_run(spec, arm_dataset(dataset, none), steps, o.eval_every, o));
+    conf.steps += static_cast<int64_t>(placebo->train_loss.size());
+    conf.seconds += seconds_since(start);
+    const auto last = [](const RunSeries& r) {
+      return r.points.empty() ? std::string("n/a")
+                              : fmt::format("{:.1f}%", 100 * r.points.back().accuracy);
+    };
+    // The drift: how far a rerun that changes nothing that matters strays from the baseline.
+    // A fix's effect counts as meaningful only beyond it.
+    drift_accuracy = std::abs(compare_accuracy(base.points, placebo->points).effect);
+    drift_loss = std::max(
+        std::abs(compare_val_loss(base.points, placebo->points).effect),
+        std::abs(compare_train_loss(base.train_loss, placebo->train_loss, o.block).effect));
+    if (!std::isfinite(drift_accuracy)) drift_accuracy = 0;
+    if (!std::isfinite(drift_loss)) drift_loss = 0;
+    conf.notes.push_back(fmt::format(
+        "placebo: the diagnosis spec rerun without training sample #{} ({} steps; val accuracy "
+        "{} vs the baseline's {}) drifts {:.1f} points in accuracy and {:.0f}% in loss from the "
+        "baseline; every equal-steps arm must beat it too, by a meaningful effect beyond that "
+        "drift ({:.1f} points or {:.0f}% lower loss)",
+        none.drop.front(), placebo->train_loss.size(), last(*placebo), last(base),
+        100 * drift_accuracy, 100 * drift_loss, 100 * (o.min_accuracy_effect + drift_accuracy),
+        100 * (o.min_loss_effect + drift_loss)));
+  }
+  ConfirmOptions beyond_drift = o;
+  beyond_drift.min_accuracy_effect += drift_accuracy;
+  beyond_drift.min_loss_effect += drift_loss;
   // Like with like: an arm whose intervention changes how many samples a step sees (batch
   // size) is paired with the baseline at equal samples seen, not at equal steps; the baseline
   // is run longer when the diagnosis did not see enough samples (docs/confirm.md).
@@ -762,8 +805,16 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
   std::vector<std::unique_ptr<RunSeries>> rescaled;  // references that must outlive the arms
   const auto judged_against_base = [&](const Intervention& iv) -> ArmRun {
     const int64_t arm_sps = samples_per_step(arm_batch_size(spec, iv), dataset);
-    if (arm_sps == base_sps)
-      return run_arm(spec, dataset, iv, {&base}, plan, window, seconds_left(), o);
+    if (arm_sps == base_sps) {
+      if (!placebo) return run_arm(spec, dataset, iv, {&base}, plan, window, seconds_left(), o);
+      ArmRun run = run_arm(spec, dataset, iv, {&base, placebo.get()}, plan, window, seconds_left(),
+                           beyond_drift);
+      if (run.arm.status == "refuted" && run.decisions.size() == 2 &&
+          run.decisions[0].status != "refuted") {
+        run.arm.reason = "no better than the placebo rerun: " + run.decisions[1].reason;
+      }
+      return run;
+    }
     const double ratio = static_cast<double>(arm_sps) / static_cast<double>(base_sps);
     // At least three yardstick points to pair (the judge needs three), not min_steps: with a
     // 32× larger batch, min_steps arm steps would need 32 × min_steps baseline steps.

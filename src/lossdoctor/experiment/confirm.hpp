@@ -62,7 +62,16 @@ struct ConfirmOptions {
   /// ... but never less than this many seconds: a diagnosis that took under a second (a tiny
   /// net) would otherwise leave no time for a rerun whose fix makes the net 10× larger.
   double min_budget_seconds = 5.0;
-  bool combine = true;   ///< try the top two interventions together when neither alone decides
+  bool combine = true;  ///< try the top two interventions together when neither alone decides
+  /// Also judge every arm at equal steps against a placebo rerun: the diagnosis spec with one
+  /// random training sample left out. Any rerun's trajectory drifts from the baseline's (a
+  /// different batch order from then on); an effect the placebo shows too is that drift, not
+  /// the fix. Such arms must beat both runs, and their meaningful effects (min_loss_effect,
+  /// min_accuracy_effect) are raised by the placebo's own drift from the baseline (its mean
+  /// accuracy difference; its larger relative loss difference). Costs one rerun of the window.
+  /// The doctor sets it when it screens a run that looks healthy (doctor.hpp), where a false
+  /// alarm is the risk.
+  bool placebo = false;
   std::string work_dir;  ///< where exclude files go (empty: not written; the rerun still drops)
   train::Progress progress = train::Progress::Quiet;  ///< of each arm's Trainer
   data::WarningSink log;  ///< one line per arm as it finishes (empty: silent)
@@ -108,9 +117,12 @@ RunSeries at_equal_samples(const RunSeries& ref, double ratio, int64_t arm_steps
 bool overrides_overlap(const std::string& a, const std::string& b);
 
 /// Training positions whose labels look wrong in the diagnosis run: seen, never learned
-/// (margin never positive), a negative mean margin and a last loss above ln K, once the run's accuracy got a fifth of the
-/// way from chance 1/K to perfect (empty otherwise). Deterministic.
+/// (margin never positive), a negative mean margin and a last loss above ln K, once the run's
+/// accuracy got a fifth of the way from chance 1/K to perfect (empty otherwise). Deterministic.
 std::vector<int64_t> label_noise_suspects(const RunRecord& record, double run_accuracy);
+
+/// The training position the placebo rerun leaves out: deterministic in the seed, < train_size.
+int64_t placebo_position(int64_t seed, int64_t train_size);
 
 struct ConfirmResult {
   std::vector<Finding> findings;  ///< re-ranked, with statuses and evidence

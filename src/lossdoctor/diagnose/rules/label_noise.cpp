@@ -4,8 +4,9 @@
 // batch accuracy by more than `label_noise.accuracy_gap` — and it confidently contradicts more
 // than `high_loss_fraction` of the seen training samples (loss above ln K + 0.7). Weight
 // `base` + `per_gap` × gap + `per_high_loss` × (share − high_loss_fraction), at most
-// `max_weight`. Augmentation and dropout also depress training accuracy, but they leave few
-// confidently contradicted samples.
+// `max_weight` — provided more than `contradicted_fraction` of the seen samples had a mean margin
+// below −2 (contradicted throughout the run). Augmentation and dropout also depress training
+// accuracy and raise the high-loss share, but leave few samples contradicted throughout.
 // Penalties: none.
 #include <fmt/format.h>
 
@@ -22,6 +23,8 @@ void rule_label_noise(const RuleContext& ctx, Collector& out) {
   if (!sig.val_accuracy || !std::isfinite(*sig.val_accuracy)) return;
   const double gap = *sig.val_accuracy - sig.late_train_accuracy;
   if (!(gap > o.accuracy_gap && sig.high_loss_fraction > o.high_loss_fraction)) return;
+  // Contradicted throughout, not merely hard: what augmentation and dropout do not produce.
+  if (!(sig.contradicted_fraction > o.contradicted_fraction)) return;
   Candidate& c = out.evidence("label_noise");
   c.add(
       std::min(o.max_weight, o.base + o.per_gap * gap +

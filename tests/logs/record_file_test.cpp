@@ -92,3 +92,33 @@ TEST(RecordFile, BadFilesAreInputErrorsNamingTheKey) {
 
 }  // namespace
 }  // namespace lossdoctor::logs
+
+namespace lossdoctor::logs {
+namespace {
+
+TEST(RecordFile, ADataParallelRecordIsDiagnosedOverItsRanks) {
+  TempDir dir;
+  RunRecord r = diverging_record();
+  for (auto& s : r.steps) s.loss = 2.3 * std::exp(-s.step / 60.0) + 0.2;  // a falling loss
+  DistributedRecord d;
+  d.world_size = 2;
+  d.global_batch_size = 64;
+  for (int t = 0; t < 120; t += 10) d.checksums.push_back({t, {1.5, t >= 50 ? 1.25 : 1.5}});
+  r.distributed = d;
+  const std::string path = dir.write("ddp.record.json", report::record_to_json(r).dump() + "\n");
+  const report::Report rep = diagnose_record(read_record_file(path), path);
+  ASSERT_FALSE(rep.findings.empty());
+  EXPECT_EQ(rep.findings.front().cause, "replicas_diverged");
+  EXPECT_EQ(rep.findings.front().first_step, 50);
+  EXPECT_EQ(rep.world_size, 2);
+  EXPECT_EQ(rep.global_batch_size, 64);
+  // A damaged block is bad input naming the file, not an internal error.
+  const std::string bad = dir.write(
+      "bad.record.json",
+      report::record_to_json(r).dump().replace(
+          report::record_to_json(r).dump().find("\"checksums\":["), 13, "\"checksums\":[\"x\","));
+  EXPECT_THROW(read_record_file(bad), InputError);
+}
+
+}  // namespace
+}  // namespace lossdoctor::logs

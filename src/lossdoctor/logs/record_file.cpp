@@ -82,6 +82,10 @@ report::Report diagnose_record(const RunRecord& record, const std::string& sourc
   r.findings = d.findings;
   r.symptoms = symptoms;
   r.notes = d.notes;
+  if (record.distributed) {  // a data-parallel run's gathered ranks
+    r.world_size = record.distributed->world_size;
+    r.global_batch_size = record.distributed->global_batch_size;
+  }
   r.notes.push_back(fmt::format(
       "diagnosed from the RunRecord {} without training: no lint of a spec, no data audit and no "
       "confirmation reruns, so causes only a spec or the data show are not reported",

@@ -137,6 +137,21 @@ TEST(DistributedDiagnoseCli, ShardsNotReshuffledAreFound) {
   EXPECT_EQ(r["findings"][0]["cause"], "shard_not_reshuffled") << r["findings"].dump(1);
 }
 
+TEST(DistributedDiagnoseCli, ARankThatDiesEndsTheJobWithAMessageAndNoReport) {
+  SKIP_WITHOUT_GLOO();
+  Dir d;
+  // Rank 1 exits with status 3 just before step 30, as a crashed worker would.
+  const auto run = lossdoctor::test::run_shell(
+      "LOSSDOCTOR_TEST_EXIT_AT=1:30 timeout -s KILL 300 " + std::string(LOSSDOCTOR_CLI_PATH) +
+      " --threads 1 diagnose " + (d.path / "spec.yaml").string() +
+      " --nproc 2 --progress none --dist-timeout 60 --json " + d.report().string());
+  EXPECT_EQ(run.code, 1) << run.out;
+  EXPECT_FALSE(run.signalled) << run.out;
+  EXPECT_NE(run.out.find("diagnose --nproc 2: rank 1 exited with status 3"), std::string::npos)
+      << run.out;
+  EXPECT_FALSE(fs::exists(d.report())) << "no report of half a run";
+}
+
 TEST(DistributedDiagnoseCli, BadDistributedKeysAndRanksAreBadInput) {
   SKIP_WITHOUT_GLOO();
   {

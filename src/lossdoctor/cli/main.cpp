@@ -214,6 +214,17 @@ class TestExitObserver : public train::TrainObserver {
   int64_t step_;
 };
 
+/// The TestExitObserver LOSSDOCTOR_TEST_EXIT_AT asks of this rank, if any.
+std::optional<TestExitObserver> test_exit_for(int rank) {
+  if (const char* at = std::getenv("LOSSDOCTOR_TEST_EXIT_AT")) {
+    int r = -1;
+    long long st = -1;
+    if (std::sscanf(at, "%d:%lld", &r, &st) == 2 && r == std::max(rank, 0))
+      return TestExitObserver(r, st);
+  }
+  return std::nullopt;
+}
+
 int run_train(const CommonArgs& args, TrainArgs targs) {
   const DistArgs& dist = targs.dist;
   check_dist_args(dist);
@@ -257,14 +268,8 @@ int run_train(const CommonArgs& args, TrainArgs targs) {
   train::Trainer trainer(spec, options, print_warning);
   if (!targs.quiet)
     fmt::print(stderr, "{}\n", describe_setup(trainer, rank_mode ? dist.world_size : 1));
-  std::optional<TestExitObserver> test_exit;
-  if (const char* at = std::getenv("LOSSDOCTOR_TEST_EXIT_AT")) {
-    int r = -1;
-    long long st = -1;
-    if (std::sscanf(at, "%d:%lld", &r, &st) == 2 && r == std::max(dist.rank, 0)) {
-      trainer.add_observer(&test_exit.emplace(r, st));
-    }
-  }
+  std::optional<TestExitObserver> test_exit = test_exit_for(dist.rank);
+  if (test_exit) trainer.add_observer(&*test_exit);
   std::optional<train::TensorBoardObserver> tensorboard;
   if (!targs.tensorboard_dir.empty())
     trainer.add_observer(&tensorboard.emplace(targs.tensorboard_dir));
@@ -402,6 +407,8 @@ int run_diagnose(const CommonArgs& args, DoctorArgs dargs, const std::string& pr
     // is not comparable step by step with the data-parallel baseline).
     group = connect_rank(dist);
     options.group = group.get();
+    std::optional<TestExitObserver> test_exit = test_exit_for(dist.rank);
+    if (test_exit) options.extra_observers.push_back(&*test_exit);
     install_interrupt_handler();
     doctor::DiagnoseOutcome diagnosed = doctor::diagnose(spec, options, print_warning);
     outcome.report = std::move(diagnosed.report);

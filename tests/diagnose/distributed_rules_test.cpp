@@ -144,6 +144,21 @@ TEST(DistributedRules, ShardNotReshuffled) {
   const Collector c = run_all(record(h));
   EXPECT_NEAR(confidence(c, "shard_not_reshuffled"), 0.85, 1e-9);
   EXPECT_EQ(confidence(c, "same_data_on_every_rank"), 0.0);
+  // With data.shuffle false (lint's unshuffled_data) the fix is to shuffle at all.
+  {
+    const RunRecord r = record(h);
+    const RecordSignals sig = read_signals(r);
+    Finding unshuffled;
+    unshuffled.cause = "unshuffled_data";
+    unshuffled.severity = "error";
+    const std::vector<Finding> lint = {unshuffled}, none;
+    const std::vector<Symptom> symptoms;
+    const DiagnoserOptions options;
+    const RuleContext ctx = make_rule_context(r, sig, symptoms, lint, none, options);
+    Collector out(options);
+    rule_shard_not_reshuffled(ctx, out);
+    EXPECT_EQ(out.candidates().at("shard_not_reshuffled").fix.at("data.shuffle"), "true");
+  }
   // Near miss: one epoch only (nothing to compare with).
   h.steps_per_epoch = 1000;
   EXPECT_EQ(confidence(run_all(record(h)), "shard_not_reshuffled"), 0.0);

@@ -3,7 +3,9 @@
 // Evidence: for every rank, the batch at each position of an epoch is compared with the batch
 // at the same position of the epoch before (batch hashes: same samples, same order). With at
 // least `shard_not_reshuffled.min_pairs` such pairs, a repeated share above `repeat_fraction`
-// weighs `weight`. A shuffled shard practically never repeats a batch. Penalties: none.
+// weighs `weight`. A shuffled shard practically never repeats a batch. When lint finds the data
+// not shuffled at all (unshuffled_data: data.shuffle false), that is why, and the fix is
+// data.shuffle=true. Penalties: none.
 #include <fmt/format.h>
 
 #include <map>
@@ -39,6 +41,10 @@ void rule_shard_not_reshuffled(const RuleContext& ctx, Collector& out) {
   c.add(o.weight, fmt::format("{} of {} batches (over all ranks) repeated the batch at the same "
                               "position of the epoch before: the shards are not reshuffled",
                               repeats, pairs));
+  if (ctx.lint_has("unshuffled_data")) {
+    c.note(o.weight, "data.shuffle is false (lint): no epoch is shuffled, on any rank");
+    c.fix["data.shuffle"] = "true";
+  }
   for (const DistributedStep& s : d->steps) {
     if (s.epoch == first_epoch) {
       c.first_step = s.step;

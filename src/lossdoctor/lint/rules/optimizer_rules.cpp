@@ -197,11 +197,18 @@ void heavy_weight_decay(const spec::Spec& s, const LintContext&, LintResult& r) 
                             num(error                    ? err
                                 : o.weight_decay >= warn ? warn
                                                          : info))};
-  f.explanation = fmt::format(
-      "A weight decay of {} pulls every weight towards zero about as hard as the data pulls it "
-      "anywhere useful. The network cannot hold the weights it needs, so the training loss "
-      "plateaus high or creeps back up.",
-      num(o.weight_decay));
+  f.explanation =
+      f.severity == "info"
+          ? fmt::format(
+                "A weight decay of {} is far above the usual {} and may hold the weights back "
+                "from what the data asks of them. `lossdoctor diagnose` reruns without it to see "
+                "whether the run learns faster.",
+                num(o.weight_decay), adamw ? "0.01" : "1e-4")
+          : fmt::format(
+                "A weight decay of {} pulls every weight towards zero about as hard as the data "
+                "pulls it anywhere useful. The network cannot hold the weights it needs, so the "
+                "training loss plateaus high or creeps back up.",
+                num(o.weight_decay));
   f.fix["optimizer.weight_decay"] = adamw ? "0.01" : "0.0001";
   r.findings.push_back(std::move(f));
 }
@@ -213,10 +220,17 @@ void clip_too_tight(const spec::Spec& s, const LintContext&, LintResult& r) {
   Finding f = make_finding("grad_clip_too_tight", error ? "error" : "info");
   f.evidence = {fmt::format("{} (at or below {})", kv(s, "clip_grad_norm", num(*s.clip_grad_norm)),
                             error ? "0.001" : "0.1")};
-  f.explanation = fmt::format(
-      "Every gradient is rescaled to a norm of at most {}, so each step is a tiny fraction of "
-      "what the learning rate intends. The weights barely move and the loss stays flat.",
-      num(*s.clip_grad_norm));
+  f.explanation =
+      error ? fmt::format(
+                  "Every gradient is rescaled to a norm of at most {}, so each step is a tiny "
+                  "fraction of what the learning rate intends. The weights barely move and the "
+                  "loss stays flat.",
+                  num(*s.clip_grad_norm))
+            : fmt::format(
+                  "Gradients are rescaled to a norm of at most {}, below the norm of most steps, "
+                  "so most updates are shortened. `lossdoctor diagnose` reruns with a clip of 1 "
+                  "to see whether the run learns faster.",
+                  num(*s.clip_grad_norm));
   f.fix["clip_grad_norm"] = "1.0";
   r.findings.push_back(std::move(f));
 }

@@ -39,6 +39,27 @@ RunSeries series(double from, double rate, int n, double acc_gain) {
   return s;
 }
 
+TEST(Judge, JudgedOnTheLateWindowAFasterStartAloneIsNotConfirmed) {
+  // The arm starts far ahead and the baseline catches up: over the whole window a significant,
+  // meaningful mean gain; over its second half (screening) too small to matter.
+  ConfirmOptions o = deterministic_options();
+  RunSeries base, arm;
+  for (int i = 0; i < 100; ++i) {
+    const double level = 1.0 + 0.02 * std::sin(0.7 * i);
+    base.train_loss.push_back(level);
+    arm.train_loss.push_back(level * (1 - 0.5 * std::exp(-i / 20.0)));
+  }
+  for (int k = 0; k <= 10; ++k) {
+    base.points.push_back({10 * k, 1.0, 0.80});
+    arm.points.push_back({10 * k, 1.0, 0.80 + (k == 0 ? 0.0 : 0.12 * std::exp(-(k - 1) / 3.0))});
+  }
+  EXPECT_EQ(judge_arm(base, arm, {}, 100, true, o).status, "confirmed");
+  o.judge_from_fraction = 0.5;
+  const Decision late = judge_arm(base, arm, {}, 100, true, o);
+  EXPECT_EQ(late.status, "refuted") << late.reason;
+  for (const auto& m : late.measures) EXPECT_LE(m.pairs, 6) << m.measure;
+}
+
 TEST(Judge, ClearImprovementIsConfirmedEarly) {
   const ConfirmOptions o = deterministic_options();
   const RunSeries base = series(2.3, 0.001, 100, 0.001), arm = series(2.3, 0.03, 60, 0.05);

@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "lossdoctor/audit/checks.hpp"
 #include "lossdoctor/data/pipeline.hpp"
@@ -237,7 +238,10 @@ DiagnoseAndConfirm diagnose_and_confirm(const spec::Spec& spec, DiagnoseOptions 
     report::Report asked = outcome.report;
     if (screen) {
       asked.findings = outcome.to_screen;
-      o.placebo = true;  // a healthy-looking run: the fix must also beat a rerun's drift
+      // A healthy-looking run: the fix must beat a rerun's drift, and hold where the run ends.
+      o.placebo = true;
+      o.judge_from_fraction = 0.5;
+      o.early_t = std::numeric_limits<double>::infinity();
     }
     out.confirmation = experiment::confirm(spec, ds, asked, outcome.record, yard, o);
     if (screen) {

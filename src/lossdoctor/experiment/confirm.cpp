@@ -85,11 +85,27 @@ Decision judge_arm(const RunSeries& base, const RunSeries& arm, const Comparabil
   Decision d;
   d.status = "undecided";
   const auto steps = static_cast<int64_t>(arm.train_loss.size());
+  // The measures compare the late part of the window only when asked (judge_from_fraction):
+  // losses from that step on, yardstick points at or after it.
+  const auto from = static_cast<int64_t>(
+      std::floor(std::clamp(o.judge_from_fraction, 0.0, 1.0) * static_cast<double>(window)));
+  const auto tail = [&](const std::vector<double>& v) {
+    return std::vector<double>(v.begin() + std::min<int64_t>(from, static_cast<int64_t>(v.size())),
+                               v.end());
+  };
+  const auto late = [&](const std::vector<YardstickPoint>& v) {
+    std::vector<YardstickPoint> out;
+    for (const auto& p : v)
+      if (p.step >= from) out.push_back(p);
+    return out;
+  };
   if (which.train_loss)
-    d.measures.push_back(compare_train_loss(base.train_loss, arm.train_loss, o.block));
+    d.measures.push_back(compare_train_loss(tail(base.train_loss), tail(arm.train_loss), o.block));
   if (!base.points.empty() && !arm.points.empty()) {
-    d.measures.push_back(compare_accuracy(base.points, arm.points));
-    if (which.val_loss) d.measures.push_back(compare_val_loss(base.points, arm.points));
+    const auto bp = from > 0 ? late(base.points) : base.points;
+    const auto ap = from > 0 ? late(arm.points) : arm.points;
+    d.measures.push_back(compare_accuracy(bp, ap));
+    if (which.val_loss) d.measures.push_back(compare_val_loss(bp, ap));
   }
   const int64_t base_bad = nonfinite_step(base.train_loss),
                 arm_bad = nonfinite_step(arm.train_loss);
@@ -135,8 +151,10 @@ Decision judge_arm(const RunSeries& base, const RunSeries& arm, const Comparabil
   const PairedComparison* better = nullptr;
   const PairedComparison* worse = nullptr;
   bool any_positive = false;
+  int paired = 0;  // measures with enough pairs to say anything
   for (const auto& m : d.measures) {
     if (m.pairs < 3) continue;
+    ++paired;
     if (m.t >= t_needed && m.effect >= min_effect(m, o) && (!better || m.t > better->t))
       better = &m;
     if (m.t <= -o.t_threshold && -m.effect >= min_effect(m, o)) worse = &m;
@@ -155,7 +173,7 @@ Decision judge_arm(const RunSeries& base, const RunSeries& arm, const Comparabil
   } else if (final) {
     d.status = "refuted";
     d.reason = "no significant improvement: " + numbers;
-  } else if (steps >= window / 2 && !any_positive && !d.measures.empty()) {
+  } else if (steps >= window / 2 && !any_positive && paired > 0) {
     d.status = "refuted";  // futility: half the window and not even a trend the right way
     d.reason = "no improvement by half the window: " + numbers;
   }
@@ -780,12 +798,15 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
     };
     // The drift: how far a rerun that changes nothing that matters strays from the baseline.
     // A fix's effect counts as meaningful only beyond it.
-    drift_accuracy = std::abs(compare_accuracy(base.points, placebo->points).effect);
-    drift_loss = std::max(
-        std::abs(compare_val_loss(base.points, placebo->points).effect),
-        std::abs(compare_train_loss(base.train_loss, placebo->train_loss, o.block).effect));
-    if (!std::isfinite(drift_accuracy)) drift_accuracy = 0;
-    if (!std::isfinite(drift_loss)) drift_loss = 0;
+    // Measured like an arm (the same part of the window), every measure comparable.
+    for (const auto& m : judge_arm(base, *placebo, Comparability{}, window, true, o).measures) {
+      if (m.pairs < 3 || !std::isfinite(m.effect)) continue;
+      if (m.measure == "val_accuracy") {
+        drift_accuracy = std::abs(m.effect);
+      } else {
+        drift_loss = std::max(drift_loss, std::abs(m.effect));
+      }
+    }
     conf.notes.push_back(fmt::format(
         "placebo: the diagnosis spec rerun without training sample #{} ({} steps; val accuracy "
         "{} vs the baseline's {}) drifts {:.1f} points in accuracy and {:.0f}% in loss from the "

@@ -72,6 +72,12 @@ struct ConfirmOptions {
   /// The doctor sets it when it screens a run that looks healthy (doctor.hpp), where a false
   /// alarm is the risk.
   bool placebo = false;
+  /// The paired measures compare only the steps from this fraction of the window on (0: the
+  /// whole window). Screening sets 0.5 with early_t = ∞: a run that looks healthy is faulty
+  /// only if the fix leaves it meaningfully better where it ends up, not merely faster to
+  /// start (bench/zoo ok-sgd-cosine seed 3: a 10× lower rate was +8 points at step 60, before
+  /// the baseline recovered from its first-steps spike).
+  double judge_from_fraction = 0;
   std::string work_dir;  ///< where exclude files go (empty: not written; the rerun still drops)
   train::Progress progress = train::Progress::Quiet;  ///< of each arm's Trainer
   data::WarningSink log;  ///< one line per arm as it finishes (empty: silent)

@@ -243,6 +243,55 @@ TEST(ImageIntegrity, TruncatedImagesFailNamingTheFileOrAreSkippedAndCounted) {
   }
 }
 
+/// Overwrites `bytes` at `at` with `value` in big- or little-endian order.
+void put(std::vector<uint8_t>& bytes, size_t at, uint64_t value, int width, bool big_endian) {
+  for (int k = 0; k < width; ++k) {
+    const int shift = 8 * (big_endian ? width - 1 - k : k);
+    bytes[at + static_cast<size_t>(k)] = static_cast<uint8_t>((value >> shift) & 0xFF);
+  }
+}
+
+TEST(ImageIntegrity, AHeaderDeclaringAnAbsurdSizeIsRejectedBeforeDecoding) {
+  // The decoder allocates what the header declares: a 40000×40000 header must be refused by the
+  // structure check, never handed to OpenCV (fuzz/folder_fuzz found a 52-byte BMP doing this).
+  for (const std::string ext : {".png", ".bmp", ".jpg"}) {
+    SCOPED_TRACE(ext);
+    TempDir dir;
+    auto s = image_folder(dir, ext);
+    const std::string bad = dir.file("train/a/img2" + ext);
+    auto bytes = read_file(bad);
+    if (ext == ".png") {  // IHDR width and height
+      put(bytes, 16, 40000, 4, true);
+      put(bytes, 20, 40000, 4, true);
+    } else if (ext == ".bmp") {  // BITMAPINFOHEADER width and height
+      put(bytes, 18, 40000, 4, false);
+      put(bytes, 22, 40000, 4, false);
+    } else {  // the first start-of-frame segment: height, then width
+      size_t i = 2;
+      while (!(bytes[i] == 0xFF && bytes[i + 1] >= 0xC0 && bytes[i + 1] <= 0xC3)) {
+        i += 2 + ((size_t{bytes[i + 2]} << 8) | bytes[i + 3]);
+      }
+      put(bytes, i + 5, 40000, 2, true);
+      put(bytes, i + 7, 40000, 2, true);
+    }
+    write_bytes(bad, bytes, false);
+    expect_data_error([&] { load_dataset(s, 0); }, {bad, "image too large", "40000×40000"});
+  }
+  // The fuzzer's own input: a BMP shorter than the info header it announces.
+  TempDir dir;
+  auto s = image_folder(dir, ".bmp");
+  const std::string bad = dir.file("train/b/img0.bmp");
+  const std::vector<uint8_t> fuzzed = {0x42, 0x4d, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+                                       0x00, 0x00, 0x00, 0x00, 0x00, 0x28, 0x00, 0x00, 0x42,
+                                       0x00, 0x25, 0x01, 0x00, 0x66, 0x32, 0x00, 0x00, 0x01,
+                                       0x28, 0x18, 0x00, 0x00, 0x00, 0x00, 0x00, 0x85, 0x00,
+                                       0x00, 0x00, 0x00, 0x00, 0x00, 0x0a, 0x0a, 0xfe, 0xff,
+                                       0x3c, 0x96, 0x5a, 0x5a, 0x96, 0x5a};  // after the harness's
+                                                                             // selector byte
+  write_bytes(bad, fuzzed, false);
+  expect_data_error([&] { load_dataset(s, 0); }, {bad, "truncated BMP"});
+}
+
 TEST(ImageIntegrity, CompleteImagesPassWhateverFollowsTheirEnd) {
   TempDir dir;
   auto s = image_folder(dir, ".jpg", 2);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -21,6 +22,23 @@ uint32_t le32(const uint8_t* p) {
   return uint32_t{p[0]} | (uint32_t{p[1]} << 8) | (uint32_t{p[2]} << 16) | (uint32_t{p[3]} << 24);
 }
 uint16_t le16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
+
+/// The decoder allocates what the header declares before it reads a pixel: a crafted 52-byte BMP
+/// declaring 40 million × 1 pixels made OpenCV ask for gigabytes (fuzz/folder_fuzz). No image
+/// this tool trains on needs more than kMaxImageSide a side or kMaxImagePixels in all.
+constexpr uint64_t kMaxImageSide = 16384;
+constexpr uint64_t kMaxImagePixels = uint64_t{1} << 26;
+
+std::string too_large(const char* format, uint64_t width, uint64_t height) {
+  if (width <= kMaxImageSide && height <= kMaxImageSide && width * height <= kMaxImagePixels) {
+    return "";
+  }
+  return fmt::format(
+      "{} image too large: its header declares {}×{} pixels (at most {} a side and {} pixels)",
+      format, width, height, kMaxImageSide, kMaxImagePixels);
+}
+
+uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
 
 /// The last two bytes before any trailing zero or whitespace padding are FF D9 (the fallback when
 /// the segment walk below meets something it does not understand).
@@ -72,6 +90,11 @@ std::string check_jpeg(const Bytes& b) {
     }
     if (i + 3 >= n) break;
     const size_t len = (size_t{b[i + 2]} << 8) | b[i + 3];
+    // A start-of-frame segment (C0–CF but DHT C4, JPG C8, DAC CC) declares the image's size.
+    if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC && i + 8 < n) {
+      const std::string big = too_large("JPEG", be16(b.data() + i + 7), be16(b.data() + i + 5));
+      if (!big.empty()) return big;
+    }
     if (len < 2) return ends_with_eoi(b) ? "" : missing("in a damaged segment");
     i += 2 + len;
     if (i > n) return missing(fmt::format("inside a 0x{:02X} marker segment", m));
@@ -83,6 +106,10 @@ std::string check_jpeg(const Bytes& b) {
 /// Walks the PNG's chunks (length, type, data, CRC) up to IEND.
 std::string check_png(const Bytes& b) {
   const size_t n = b.size();
+  if (n >= 24) {  // IHDR, always the first chunk: width and height
+    const std::string big = too_large("PNG", be32(b.data() + 16), be32(b.data() + 20));
+    if (!big.empty()) return big;
+  }
   size_t i = 8;  // after the signature
   std::string last = "the signature";
   while (i + 8 <= n) {
@@ -104,6 +131,23 @@ std::string check_bmp(const Bytes& b) {
   const uint64_t declared = le32(b.data() + 2);
   if (declared > n) {
     return fmt::format("truncated BMP: the header declares {} bytes, the file has {}", declared, n);
+  }
+  if (n >= 18) {
+    const uint64_t info = le32(b.data() + 14);  // the info header's size: 12 (core) or ≥ 40
+    if (n < 14 + std::max<uint64_t>(info, 12)) {
+      return fmt::format("truncated BMP: {} bytes, shorter than its {}-byte headers", n,
+                         14 + std::max<uint64_t>(info, 12));
+    }
+    const uint64_t width =
+        info >= 40 ? static_cast<uint32_t>(
+                         std::abs(static_cast<int64_t>(static_cast<int32_t>(le32(b.data() + 18)))))
+                   : le16(b.data() + 18);
+    const uint64_t height =
+        info >= 40 ? static_cast<uint32_t>(
+                         std::abs(static_cast<int64_t>(static_cast<int32_t>(le32(b.data() + 22)))))
+                   : le16(b.data() + 20);
+    const std::string big = too_large("BMP", width, height);
+    if (!big.empty()) return big;
   }
   if (n >= 54 && le32(b.data() + 14) >= 40) {  // BITMAPINFOHEADER or later
     const uint64_t offset = le32(b.data() + 10);

@@ -200,9 +200,10 @@ RepairResult repair(const std::string& spec_path, const std::vector<std::string>
       current.push_back(k + "=" + e.value);
       applied.insert(k + "=" + e.value);
       // A later fix of the same key replaces the earlier one in the written spec.
-      res.edits.erase(std::remove_if(res.edits.begin(), res.edits.end(),
-                                     [&](const spec::SpecEdit& old) { return old.key == k; }),
-                      res.edits.end());
+      res.edits.erase(
+          std::remove_if(res.edits.begin(), res.edits.end(),
+                         [&key = k](const spec::SpecEdit& old) { return old.key == key; }),
+          res.edits.end());
       res.edits.push_back(e);
       rr.applied.push_back(e);
     }

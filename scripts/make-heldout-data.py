@@ -226,23 +226,27 @@ def make_shapes4(out):
 
 # --- main ------------------------------------------------------------------------------------
 
-def stamp(source):
-    return f"{VERSION} source={source}\n"
+def stamp(version, source):
+    return f"{version} source={source}\n"
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def generate(description, version, label, makers, argv=None):
+    """The command line shared by the held-out data scripts: OUTDIR [--source DIR] [--force];
+    idempotent (OUTDIR/.done holds `version` and the source), serialised by a lock file, each
+    data set written under a temporary name and renamed into place. `makers` lists
+    (folder name, function(source, folder))."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("outdir")
     ap.add_argument("--source", default=SOURCE, help="Fashion-MNIST IDX folder (default %(default)s)")
     ap.add_argument("--force", action="store_true", help="regenerate even when up to date")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     out = os.path.abspath(args.outdir)
     os.makedirs(out, exist_ok=True)
     done = os.path.join(out, ".done")
     with open(os.path.join(out, ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not args.force and os.path.exists(done) and open(done).read() == stamp(args.source):
-            print(f"{args.outdir}: up to date ({VERSION})")
+        if not args.force and os.path.exists(done) and open(done).read() == stamp(version, args.source):
+            print(f"{args.outdir}: up to date ({version})")
             return 0
         for f in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
                   "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
@@ -256,20 +260,24 @@ def main():
         work = os.path.join(out, f".tmp-{os.getpid()}")
         shutil.rmtree(work, ignore_errors=True)
         os.makedirs(work)
-        for name, make in (("fashion-color32", lambda d: make_fashion_color32(args.source, d)),
-                           ("fashion4-idx", lambda d: make_fashion4(args.source, d)),
-                           ("shapes4", make_shapes4)):
+        for name, make in makers:
             t = time.time()
-            make(os.path.join(work, name))
+            make(args.source, os.path.join(work, name))
             final = os.path.join(out, name)
             shutil.rmtree(final, ignore_errors=True)
             os.rename(os.path.join(work, name), final)
             print(f"{os.path.join(args.outdir, name)}: written in {time.time() - t:.1f} s")
         shutil.rmtree(work)
         with open(done, "w") as f:
-            f.write(stamp(args.source))
-        print(f"{args.outdir}: held-out data written in {time.time() - t0:.1f} s ({VERSION})")
+            f.write(stamp(version, args.source))
+        print(f"{args.outdir}: {label} data written in {time.time() - t0:.1f} s ({version})")
     return 0
+
+
+def main():
+    return generate(__doc__.split("\n")[0], VERSION, "held-out",
+                    [("fashion-color32", make_fashion_color32), ("fashion4-idx", make_fashion4),
+                     ("shapes4", lambda source, d: make_shapes4(d))])
 
 
 if __name__ == "__main__":

@@ -25,15 +25,11 @@ Source for fm6: Fashion-MNIST from Debian's dataset-fashion-mnist
                   linear colour gradient in a random direction), ring (an annulus); random
                   position, size, colours and pixel noise.
 """
-import argparse
-import fcntl
 import importlib.util
 import math
 import os
 import random
-import shutil
 import sys
-import time
 
 VERSION = "heldout2-data v1"  # bump whenever the output changes
 SOURCE = "/usr/share/datasets/fashion-mnist"
@@ -208,50 +204,10 @@ def make_blobs3(out):
 
 # --- main ------------------------------------------------------------------------------------
 
-def stamp(source):
-    return f"{VERSION} source={source}\n"
-
-
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("outdir")
-    ap.add_argument("--source", default=SOURCE, help="Fashion-MNIST IDX folder (default %(default)s)")
-    ap.add_argument("--force", action="store_true", help="regenerate even when up to date")
-    args = ap.parse_args()
-    out = os.path.abspath(args.outdir)
-    os.makedirs(out, exist_ok=True)
-    done = os.path.join(out, ".done")
-    with open(os.path.join(out, ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not args.force and os.path.exists(done) and open(done).read() == stamp(args.source):
-            print(f"{args.outdir}: up to date ({VERSION})")
-            return 0
-        for f in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-                  "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
-            if not os.path.exists(os.path.join(args.source, f)):
-                print(f"{os.path.join(args.source, f)}: file not found (install Debian's "
-                      "dataset-fashion-mnist or pass --source)", file=sys.stderr)
-                return 2
-        if os.path.exists(done):
-            os.remove(done)
-        t0 = time.time()
-        work = os.path.join(out, f".tmp-{os.getpid()}")
-        shutil.rmtree(work, ignore_errors=True)
-        os.makedirs(work)
-        for name, make in (("textures5-idx", make_textures5),
-                           ("fashion6-16", lambda d: make_fashion6(args.source, d)),
-                           ("blobs3", make_blobs3)):
-            t = time.time()
-            make(os.path.join(work, name))
-            final = os.path.join(out, name)
-            shutil.rmtree(final, ignore_errors=True)
-            os.rename(os.path.join(work, name), final)
-            print(f"{os.path.join(args.outdir, name)}: written in {time.time() - t:.1f} s")
-        shutil.rmtree(work)
-        with open(done, "w") as f:
-            f.write(stamp(args.source))
-        print(f"{args.outdir}: held-out-2 data written in {time.time() - t0:.1f} s ({VERSION})")
-    return 0
+    return H1.generate(__doc__.split("\n")[0], VERSION, "held-out-2",
+                       [("textures5-idx", lambda source, d: make_textures5(d)),
+                        ("fashion6-16", make_fashion6), ("blobs3", lambda source, d: make_blobs3(d))])
 
 
 if __name__ == "__main__":

@@ -431,34 +431,8 @@ case("ok-f4-adamw-decay-0.1", "healthy", "f4", note="AdamW with weight decay 0.1
 
 # ============================================================================ writer
 
-def effect_line(cid, twin, effects):
-    """The measured effect of a case against its twin (the first zoo's writer of that line)."""
-    return FIRST.effect_line(cid, effects, twin, f"the healthy twin {twin}")
-
-
 def main():
-    effects = FIRST.load_effects(HERE)
-    out = FIRST.fresh_cases_dir(HERE)
-    ids = [c[0] for c in CASES]
-    assert len(ids) == len(set(ids)), "duplicate case id"
-    for cid, truth, base, accept, note, spec, unfixable in CASES:
-        twin = BASES[base]["twin"]
-        effect = effect_line(cid, twin, effects)
-        if not effect[0] and effects:
-            print(f"warning: {cid}: no effect measured")
-        header = FIRST.case_header(cid, f"# held-out zoo case {cid}: {note}", truth, accept,
-                                   unfixable, effect, "bench/zoo-heldout/make_cases.py",
-                                   after_truth=[f"# twin: {twin}"])
-        FIRST.write_case(out, cid, header, spec)
-    with open(os.path.join(out, "zoo.conf"), "w") as fh:
-        fh.write("# lossdoctor-bench zoo settings for this case directory (written by ../make_cases.py)\n"
-                 "# The cases read generated data: make it first (idempotent, about 10 s the first time).\n"
-                 "make-data: python3 ../../../scripts/make-heldout-data.py ../data\n"
-                 "# The Monitor loop bugs belong to bench/zoo.\n"
-                 "loop-cases: no\n")
-    faults = sum(1 for c in CASES if c[1] != "healthy")
-    hard = sum(1 for c in CASES if c[0].startswith("hard-"))
-    print(f"wrote {len(CASES)} cases ({faults} faults of which {hard} hard, {len(CASES) - faults} controls) to {out}")
+    FIRST.write_twin_cases(HERE, CASES, BASES, "held-out zoo", "bench/zoo-heldout/make_cases.py", "make-heldout-data.py")
 
 
 if __name__ == "__main__":

@@ -357,6 +357,33 @@ def write_case(out, cid, header, spec):
         fh.write("\n".join(header) + "\n" + to_yaml({"name": cid, **spec}) + "\n")
 
 
+def write_twin_cases(here, cases, bases, title, generator, data_script):
+    """A held-out zoo's writer: `cases` rows (id, truth, data set, accept, note, spec, unfixable)
+    each measured against its data set's twin (`bases[data set]["twin"]`), their files and the
+    case directory's zoo.conf (which makes the data with `data_script` first)."""
+    effects = load_effects(here)
+    out = fresh_cases_dir(here)
+    ids = [c[0] for c in cases]
+    assert len(ids) == len(set(ids)), "duplicate case id"
+    for cid, truth, base, accept, note, spec, unfixable in cases:
+        twin = bases[base]["twin"]
+        effect = effect_line(cid, effects, twin, f"the healthy twin {twin}")
+        if not effect[0] and effects:
+            print(f"warning: {cid}: no effect measured")
+        header = case_header(cid, f"# {title} case {cid}: {note}", truth, accept, unfixable, effect,
+                             generator, after_truth=[f"# twin: {twin}"])
+        write_case(out, cid, header, spec)
+    with open(os.path.join(out, "zoo.conf"), "w") as fh:
+        fh.write("# lossdoctor-bench zoo settings for this case directory (written by ../make_cases.py)\n"
+                 "# The cases read generated data: make it first (idempotent, about 10 s the first time).\n"
+                 f"make-data: python3 ../../../scripts/{data_script} ../data\n"
+                 "# The Monitor loop bugs belong to bench/zoo.\n"
+                 "loop-cases: no\n")
+    faults = sum(1 for c in cases if c[1] != "healthy")
+    hard = sum(1 for c in cases if c[0].startswith("hard-"))
+    print(f"wrote {len(cases)} cases ({faults} faults of which {hard} hard, {len(cases) - faults} controls) to {out}")
+
+
 def main():
     effects = load_effects(HERE)
     out = fresh_cases_dir(HERE)

@@ -118,6 +118,13 @@ class SettleWatcher : public train::TrainObserver {
   bool settled_ = false;
 };
 
+/// The causes of `findings`, in order (for a note).
+std::vector<std::string> causes_of(const std::vector<Finding>& findings) {
+  std::vector<std::string> out;
+  for (const auto& f : findings) out.push_back(f.cause);
+  return out;
+}
+
 }  // namespace
 
 report::Report lint(const spec::Spec& spec, const data::WarningSink& warn) {
@@ -206,14 +213,6 @@ DiagnoseOutcome diagnose(const spec::Spec& spec, const DiagnoseOptions& options,
   out.to_screen = d.to_screen;
   return out;
 }
-
-namespace {
-std::vector<std::string> causes_of(const std::vector<Finding>& findings) {
-  std::vector<std::string> out;
-  for (const auto& f : findings) out.push_back(f.cause);
-  return out;
-}
-}  // namespace
 
 DiagnoseAndConfirm diagnose_and_confirm(const spec::Spec& spec, DiagnoseOptions diagnose,
                                         const experiment::ConfirmOptions& options,

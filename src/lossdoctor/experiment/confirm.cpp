@@ -78,6 +78,18 @@ bool learns(const RunSeries& s, const ConfirmOptions& o, std::string& how) {
   return false;
 }
 
+/// The part of `s` from step `from` on: its losses from that step, its yardstick points at or
+/// after it.
+RunSeries from_step(const RunSeries& s, int64_t from) {
+  RunSeries out;
+  const auto skip = std::min<size_t>(static_cast<size_t>(from), s.train_loss.size());
+  out.train_loss.assign(s.train_loss.begin() + static_cast<std::ptrdiff_t>(skip),
+                        s.train_loss.end());
+  for (const auto& p : s.points)
+    if (p.step >= from) out.points.push_back(p);
+  return out;
+}
+
 }  // namespace
 
 Decision judge_arm(const RunSeries& base, const RunSeries& arm, const Comparability& which,
@@ -89,23 +101,20 @@ Decision judge_arm(const RunSeries& base, const RunSeries& arm, const Comparabil
   // losses from that step on, yardstick points at or after it.
   const auto from = static_cast<int64_t>(
       std::floor(std::clamp(o.judge_from_fraction, 0.0, 1.0) * static_cast<double>(window)));
-  const auto tail = [&](const std::vector<double>& v) {
-    return std::vector<double>(v.begin() + std::min<int64_t>(from, static_cast<int64_t>(v.size())),
-                               v.end());
-  };
-  const auto late = [&](const std::vector<YardstickPoint>& v) {
-    std::vector<YardstickPoint> out;
-    for (const auto& p : v)
-      if (p.step >= from) out.push_back(p);
-    return out;
-  };
+  RunSeries base_late, arm_late;
+  const RunSeries* b = &base;
+  const RunSeries* a = &arm;
+  if (from > 0) {
+    base_late = from_step(base, from);
+    arm_late = from_step(arm, from);
+    b = &base_late;
+    a = &arm_late;
+  }
   if (which.train_loss)
-    d.measures.push_back(compare_train_loss(tail(base.train_loss), tail(arm.train_loss), o.block));
+    d.measures.push_back(compare_train_loss(b->train_loss, a->train_loss, o.block));
   if (!base.points.empty() && !arm.points.empty()) {
-    const auto bp = from > 0 ? late(base.points) : base.points;
-    const auto ap = from > 0 ? late(arm.points) : arm.points;
-    d.measures.push_back(compare_accuracy(bp, ap));
-    if (which.val_loss) d.measures.push_back(compare_val_loss(bp, ap));
+    d.measures.push_back(compare_accuracy(b->points, a->points));
+    if (which.val_loss) d.measures.push_back(compare_val_loss(b->points, a->points));
   }
   const int64_t base_bad = nonfinite_step(base.train_loss),
                 arm_bad = nonfinite_step(arm.train_loss);

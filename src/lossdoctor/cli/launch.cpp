@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -57,11 +58,21 @@ std::vector<std::string> without_nproc(const std::vector<std::string>& args) {
   return out;
 }
 
+std::vector<std::string> with_rank_threads(std::vector<std::string> args, int nproc) {
+  for (const auto& a : args) {
+    if (a == "--threads" || a.rfind("--threads=", 0) == 0) return args;
+  }
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int per_rank = std::max(1, cores / std::max(1, nproc));
+  args.insert(args.begin() + (args.empty() ? 0 : 1), {"--threads", std::to_string(per_rank)});
+  return args;
+}
+
 int launch_ranks(const std::vector<std::string>& args, int nproc, const std::string& run_dir,
                  std::chrono::milliseconds grace, const std::string& command) {
   using Clock = std::chrono::steady_clock;
   const int port = train::pick_free_port();
-  const std::vector<std::string> base = without_nproc(args);
+  const std::vector<std::string> base = with_rank_threads(without_nproc(args), nproc);
   struct sigaction action {};
   action.sa_handler = on_launcher_signal;
   sigemptyset(&action.sa_mask);

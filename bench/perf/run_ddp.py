@@ -107,12 +107,17 @@ def main():
                       f"load {before:.2f}", file=sys.stderr)
 
     summary = {}
+    blocks = range(end - (end // a.loss_window - 1) * a.loss_window, end + 1, a.loss_window)
     for name, rs in runs.items():
         finals = [x["final_loss"] for x in rs]
         summary[name] = {
             "images_per_second_median": statistics.median(x["images_per_second"] for x in rs),
             "final_loss_mean": statistics.mean(finals),
             "final_loss_stdev_over_seeds": statistics.stdev(finals) if len(finals) > 1 else None,
+            # The curve: the loss averaged over each block of --loss-window steps, then over seeds.
+            "curve_steps": list(blocks),
+            "curve": [statistics.mean(window_mean(x["loss"], b, a.loss_window) for x in rs)
+                      for b in blocks],
         }
     ips = {n: s["images_per_second_median"] for n, s in summary.items()}
     ref = summary["lossdoctor_1x2"]
@@ -121,6 +126,10 @@ def main():
     # Per seed, each configuration's loss minus the single-process run's: paired differences.
     paired = {n: [x["final_loss"] - y["final_loss"] for x, y in zip(runs[n], runs["lossdoctor_1x2"])]
               for n in CONFIGS[1:]}
+    for rs in runs.values():  # per-step losses → the run's block means, to keep the JSON small
+        for x in rs:
+            losses = x.pop("loss")
+            x["curve"] = [round(window_mean(losses, b, a.loss_window), 5) for b in blocks]
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
                 if line.startswith("model name")), "?")
     result = {
@@ -154,6 +163,10 @@ def main():
               f"{end * a.global_batch} samples {s['final_loss_mean']:.4f}"
               + (f" ± {s['final_loss_stdev_over_seeds']:.4f}" if s["final_loss_stdev_over_seeds"]
                  is not None else ""))
+    print(f"loss curve (mean of each block of {a.loss_window} steps, over seeds), at step: "
+          + " ".join(f"{b:>6d}" for b in blocks))
+    for name in CONFIGS:
+        print(f"  {name:16s}" + " ".join(f"{v:6.3f}" for v in summary[name]["curve"]))
     for k, v in result["ratios"].items():
         print(f"{k} = {v:.3f}")
     print(f"wrote {a.out}")

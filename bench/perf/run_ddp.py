@@ -120,7 +120,6 @@ def main():
                       for b in blocks],
         }
     ips = {n: s["images_per_second_median"] for n, s in summary.items()}
-    ref = summary["lossdoctor_1x2"]
     noise = [s["final_loss_stdev_over_seeds"] for s in summary.values()]
     noise = statistics.mean(noise) if None not in noise else None
     # Per seed, each configuration's loss minus the single-process run's: paired differences.

@@ -695,7 +695,9 @@ int main(int argc, char** argv) {
   TrainArgs targs;
   // libtorch's OpenMP pool may start with one thread (it does on Debian's build): use every core.
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  app.add_option("--threads", threads, "CPU threads for tensor operations (default: all cores)")
+  app.add_option("--threads", threads,
+                 "CPU threads for tensor operations (default: all cores; cores / N for each "
+                 "rank of --nproc N)")
       ->check(CLI::Range(1, 1024));
   bool show_model = false;
 

@@ -24,6 +24,26 @@ TEST(OddImageMask, FlagsNonFiniteConstantAndNoiseButNotSmoothImages) {
   for (int64_t i = 0; i < 6; ++i) EXPECT_EQ(mask[i].item<bool>(), expected[i]) << "image " << i;
 }
 
+TEST(OddImageMask, FineStripesAreNotNoise) {
+  // Vertical stripes of period 3: rough horizontally, smooth vertically.
+  const auto cols = torch::arange(28).remainder(3).to(torch::kFloat).mul(100);
+  const torch::Tensor x = cols.view({1, 1, 1, 28}).expand({4, 1, 28, 28}).clone();
+  EXPECT_FALSE(odd_image_mask(x).any().item<bool>());
+}
+
+TEST(OddImageMask, NoiseThatIsMostOfTheDataIsItsNatureNotCorruption) {
+  torch::manual_seed(1);
+  const auto ramp = torch::linspace(0, 255, 20).view({1, 1, 1, 20}).expand({10, 1, 20, 20});
+  torch::Tensor x = ramp.clone() + torch::rand({10, 1, 20, 20});
+  x.slice(0, 0, 4) = torch::randint(0, 256, {4, 1, 20, 20}).to(torch::kFloat);  // 4 of 10: flagged
+  EXPECT_EQ(odd_image_mask(x).sum().item<int64_t>(), 4);
+  x.slice(0, 0, 6) = torch::randint(0, 256, {6, 1, 20, 20}).to(torch::kFloat);  // 6 of 10: the data
+  x[9].fill_(3.0);  // ... but a constant image is still corrupt
+  const torch::Tensor mask = odd_image_mask(x);
+  EXPECT_EQ(mask.sum().item<int64_t>(), 1);
+  EXPECT_TRUE(mask[9].item<bool>());
+}
+
 TEST(OddImageMask, EmptyOrTooNarrowBatchesFlagNothing) {
   EXPECT_EQ(odd_image_mask(torch::zeros({0, 1, 28, 28})).numel(), 0);
   const torch::Tensor narrow = odd_image_mask(torch::rand({3, 1, 5, 1}));

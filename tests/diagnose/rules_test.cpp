@@ -556,6 +556,35 @@ TEST(RuleBadLrSchedule, RateDecaysToNothing) {
             nullptr);
 }
 
+TEST(RuleBadLrSchedule, AWarmUpToTheSpecsRateIsThePlanNotGrowth) {
+  RunRecord r = test::healthy_falling();
+  r.base_lr = 0.03;
+  for (auto& s : r.steps) s.lr = 0.03 * std::min<double>(1.0, (s.step + 1) / 15.0);
+  EXPECT_EQ(candidate(run_rule(&rule_bad_lr_schedule, r), "bad_lr_schedule"), nullptr);
+  for (auto& s : r.steps) s.lr = 0.03 * std::pow(1.03, static_cast<double>(s.step));  // grows past
+  EXPECT_TRUE(says(run_rule(&rule_bad_lr_schedule, r), "bad_lr_schedule", "the spec's rate: 0.03"));
+}
+
+TEST(RuleBadLrSchedule, ACosineToZeroAtThePlannedEndIsNotFrozen) {
+  RunRecord r = test::healthy_falling();
+  const auto n = static_cast<double>(r.steps.size());
+  r.base_lr = 0.1;
+  for (auto& s : r.steps) s.lr = 0.05 * (1 + std::cos(M_PI * (s.step + 1) / n));
+  EXPECT_EQ(candidate(run_rule(&rule_bad_lr_schedule, r), "bad_lr_schedule"), nullptr);
+  // The same decay over the first third of the run freezes the other two thirds.
+  for (auto& s : r.steps) s.lr = 0.05 * (1 + std::cos(M_PI * std::min(1.0, 3 * (s.step + 1) / n)));
+  EXPECT_TRUE(says(run_rule(&rule_bad_lr_schedule, r), "bad_lr_schedule", "ran below 0.001"));
+}
+
+TEST(RuleBadLrSchedule, AWarmUpFarLongerThanTheRunNeverReachesTheSpecsRate) {
+  RunRecord r = test::healthy_falling();
+  r.base_lr = 0.1;
+  for (auto& s : r.steps) s.lr = 0.1 * (s.step + 1) / 30000.0;  // at most 1.3% of the rate
+  EXPECT_TRUE(says(run_rule(&rule_bad_lr_schedule, r), "bad_lr_schedule", "never came within 20"));
+  for (auto& s : r.steps) s.lr = 0.1 * (s.step + 1) / 6000.0;  // near miss: reaches 6.7%
+  EXPECT_EQ(candidate(run_rule(&rule_bad_lr_schedule, r), "bad_lr_schedule"), nullptr);
+}
+
 // -- grad_clip_too_tight ----------------------------------------------------------------------
 
 TEST(RuleGradClipTooTight, EveryStepShrunk) {

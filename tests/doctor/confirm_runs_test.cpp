@@ -31,7 +31,7 @@ using experiment::test::tiny_spec;
 
 ConfirmOptions deterministic_options() {
   ConfirmOptions o;
-  o.max_cost_ratio = 0;  // decisions must not depend on wall time in tests
+  o.max_cost_ratio = 0;  // no cost budget: every arm runs to its decision
   return o;
 }
 
@@ -200,6 +200,28 @@ TEST_F(ConfirmRuns, IrrelevantFixIsRefuted) {
   ASSERT_EQ(r.confirmation.arms.size(), 1u);
   EXPECT_LT(r.confirmation.arms[0].steps, 100) << "futility stops the arm at half the window";
   EXPECT_EQ(r.confirmation.arms[0].yardstick, "equal steps");
+}
+
+TEST_F(ConfirmRuns, TheCostBudgetIsCountedInTrainingSamplesNotSeconds) {
+  // 0.3 × the window's samples: the first arm is cut after 30% of the window's steps, however
+  // busy the machine, and the second suspicion is not rerun at all.
+  const spec::Spec s = spec::parse_spec_text(tiny_spec("{type: adam, lr: 0.001}"), "tiny.yaml");
+  const Baseline b = baseline_of(s);
+  ConfirmOptions o = fabricated_options();
+  o.max_cost_ratio = 0.3;
+  const ConfirmResult r = confirm_suspicions(
+      s, b,
+      {suspicion("excessive_regularization", 0.8, {{"optimizer.weight_decay", "1e-9"}}),
+       suspicion("lr_too_low", 0.7, {{"optimizer.lr", "0.0011"}})},
+      o);
+  ASSERT_EQ(r.confirmation.arms.size(), 1u);
+  const auto window = r.confirmation.arms[0].window;
+  EXPECT_EQ(r.confirmation.arms[0].steps, static_cast<int64_t>(std::ceil(0.3 * window)));
+  EXPECT_EQ(r.confirmation.arms[0].status, "inconclusive");
+  EXPECT_NE(r.confirmation.arms[0].reason.find("cost budget"), std::string::npos);
+  bool noted = false;
+  for (const auto& n : r.confirmation.notes) noted |= n.find("lr_too_low: not rerun") == 0;
+  EXPECT_TRUE(noted);
 }
 
 TEST_F(ConfirmRuns, LargerBatchOnAHealthySmallBatchRunIsJudgedAtEqualSamplesSeen) {

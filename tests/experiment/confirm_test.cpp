@@ -25,7 +25,7 @@ using test::tiny_spec;
 
 ConfirmOptions deterministic_options() {
   ConfirmOptions o;
-  o.max_cost_ratio = 0;  // decisions must not depend on wall time in tests
+  o.max_cost_ratio = 0;  // no cost budget: every arm runs to its decision
   return o;
 }
 
@@ -58,6 +58,29 @@ TEST(Judge, JudgedOnTheLateWindowAFasterStartAloneIsNotConfirmed) {
   const Decision late = judge_arm(base, arm, {}, 100, true, o);
   EXPECT_EQ(late.status, "refuted") << late.reason;
   for (const auto& m : late.measures) EXPECT_LE(m.pairs, 6) << m.measure;
+}
+
+TEST(Judge, ALowerTrainingLossWithALowerValidationAccuracyIsNoRepair) {
+  // A constant rate against a cosine decayed to zero (held-out zoo 2): the arm fits the training
+  // set 15% better while its validation accuracy ends a little lower.
+  const ConfirmOptions o = deterministic_options();
+  RunSeries base, arm;
+  for (int i = 0; i < 100; ++i) {
+    const double level = 0.3 * (1 + 0.03 * std::sin(0.9 * i));
+    base.train_loss.push_back(level);
+    arm.train_loss.push_back(0.85 * level);
+  }
+  for (int k = 0; k <= 10; ++k) {
+    base.points.push_back({10 * k, 0.3, 0.950});
+    arm.points.push_back({10 * k, 0.3, k == 0 ? 0.950 : 0.938});
+  }
+  const Decision d = judge_arm(base, arm, {}, 100, /*final=*/true, o);
+  EXPECT_EQ(d.status, "refuted") << d.reason;
+  EXPECT_NE(d.reason.find("lower validation accuracy"), std::string::npos) << d.reason;
+  EXPECT_EQ(judge_arm(base, arm, {}, 100, /*final=*/false, o).status, "undecided");
+  // Near miss: validation accuracy a little higher, and the lower training loss confirms.
+  for (int k = 1; k <= 10; ++k) arm.points[static_cast<size_t>(k)].accuracy = 0.952;
+  EXPECT_EQ(judge_arm(base, arm, {}, 100, /*final=*/true, o).status, "confirmed");
 }
 
 TEST(Judge, ClearImprovementIsConfirmedEarly) {

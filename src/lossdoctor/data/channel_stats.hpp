@@ -21,8 +21,10 @@ struct ChannelMoments {
 ChannelMoments finite_channel_moments(const at::Tensor& images);
 
 /// Bool mask [N] of images that look corrupt: a non-finite value, constant (std ≤ 1e-6 × the
-/// batch's largest magnitude), or noise-like (mean |horizontal difference| > 0.8 × the image's
-/// std; natural images stay well below). All false for images narrower than 2 pixels.
+/// batch's largest magnitude), or noise-like (mean |horizontal difference| and mean |vertical
+/// difference| both > 0.8 × the image's std; natural images stay well below) while noise-like
+/// images are at most half of those given (a majority is the data's nature, not corruption).
+/// All false for images narrower than 2 pixels.
 at::Tensor odd_image_mask(const at::Tensor& images);
 
 }  // namespace lossdoctor::data

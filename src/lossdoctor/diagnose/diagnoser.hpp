@@ -322,15 +322,23 @@ struct DiagnoserOptions {
   LossSignFlipped loss_sign_flipped;
 
   struct BadLrSchedule {
-    /// Largest / first recorded rate above this: the rate grew ...
+    /// Largest recorded rate / the larger of the first recorded rate and the spec's rate above
+    /// this: the rate grew (a warm-up that ramps up to the spec's rate is the plan, not growth)
     double growth = 10.0;
     /// ... weight, ...
     double growth_weight = 0.35;
     /// ... when the run is unstable.
     double growth_weight_unstable = 0.6;
-    /// Last / first recorded rate below this within the run ...
+    /// The largest rate of the run below this × the spec's rate (a warm-up of 30 000 steps in
+    /// a 300-step diagnosis reaches 1%; a 2 000-step one 15%), or ...
+    double never_reached = 0.05;
+    /// ... the rate below this × its peak ...
     double decay = 1e-3;
-    /// ... of at least this many steps ...
+    /// ... for more than this fraction of the recorded steps (a cosine or linear decay to zero
+    /// at the planned end spends about 2% of the run below 1e-3 × its peak; decaying early
+    /// freezes the run for most of it) ...
+    double frozen_fraction = 0.1;
+    /// ... in a run of at least this many steps ...
     int64_t decay_min_steps = 20;
     /// ... weighs this.
     double decay_weight = 0.65;

@@ -171,6 +171,20 @@ Decision judge_arm(const RunSeries& base, const RunSeries& arm, const Comparabil
   }
   std::string numbers;
   for (const auto& m : d.measures) numbers += (numbers.empty() ? "" : "; ") + describe(m);
+  // A lower training loss is a repair only if validation agrees: an arm that fits the training
+  // set better while its validation accuracy ends lower (even insignificantly) trades
+  // generalisation for fit (a constant rate against a cosine decayed to zero: -15% train loss,
+  // -1.3 points of validation accuracy).
+  const PairedComparison* val_acc = nullptr;
+  for (const auto& m : d.measures)
+    if (m.measure == "val_accuracy" && m.pairs >= 3) val_acc = &m;
+  if (better && !worse && better->measure == "train_loss" && val_acc && val_acc->effect < 0) {
+    if (final) {
+      d.status = "refuted";
+      d.reason = "mixed: a lower training loss, but a lower validation accuracy: " + numbers;
+    }
+    return d;
+  }
   if (better && !worse) {
     d.status = "confirmed";
     d.reason = numbers;
@@ -468,15 +482,17 @@ class ArmJudge : public train::TrainObserver {
   struct Reference {
     const RunSeries* series;
   };
+  /// `samples_left`: the cost budget left, in training samples (0: unlimited); each arm step
+  /// costs `samples_per_step`.
   ArmJudge(const Yardstick& arm, std::vector<const RunSeries*> refs, Comparability cmp,
-           int64_t window, double seconds_left, const ConfirmOptions& o)
+           int64_t window, int64_t samples_left, int64_t samples_per_step, const ConfirmOptions& o)
       : arm_(arm),
         refs_(std::move(refs)),
         cmp_(cmp),
         window_(window),
-        seconds_left_(seconds_left),
-        o_(o),
-        start_(Clock::now()) {}
+        samples_left_(samples_left),
+        samples_per_step_(samples_per_step),
+        o_(o) {}
 
   void after_step(train::Trainer&, const train::StepView& view) override {
     const int64_t done = view.step + 1;
@@ -484,7 +500,7 @@ class ArmJudge : public train::TrainObserver {
       stop_ = true;
       return;
     }
-    if (seconds_left_ > 0 && seconds_since(start_) > seconds_left_) {
+    if (samples_left_ > 0 && (done + 1) * samples_per_step_ > samples_left_) {
       out_of_budget = stop_ = true;
       return;
     }
@@ -516,9 +532,9 @@ class ArmJudge : public train::TrainObserver {
   std::vector<const RunSeries*> refs_;
   Comparability cmp_;
   int64_t window_;
-  double seconds_left_;
+  int64_t samples_left_;
+  int64_t samples_per_step_;
   ConfirmOptions o_;
-  Clock::time_point start_;
   bool stop_ = false;
 };
 
@@ -598,7 +614,7 @@ RunSeries baseline_run(const spec::Spec& spec, const data::Dataset& ds, int64_t 
 
 ArmRun run_arm(const spec::Spec& spec, const data::Dataset& ds, const Intervention& iv,
                const std::vector<const RunSeries*>& refs, int64_t plan_steps, int64_t window,
-               double seconds_left, const ConfirmOptions& o) {
+               int64_t samples_left, const ConfirmOptions& o) {
   const auto start = Clock::now();
   std::vector<std::string> sets;
   for (const auto& [k, v] : iv.overrides) sets.push_back(k + "=" + v);
@@ -639,7 +655,8 @@ ArmRun run_arm(const spec::Spec& spec, const data::Dataset& ds, const Interventi
   Yardstick yard(o.eval_every, o.yardstick_size);
   ConfirmOptions jo = o;
   if (iv.proven) jo.min_loss_effect = jo.min_accuracy_effect = 0;  // significance alone
-  ArmJudge judge(yard, refs, iv.cmp, window, seconds_left, jo);
+  ArmJudge judge(yard, refs, iv.cmp, window, samples_left,
+                 samples_per_step(arm_spec.batch_size, use ? *use : ds), jo);
   trainer.add_observer(&yard);
   trainer.add_observer(&judge);
   const train::TrainResult result = trainer.run();
@@ -773,21 +790,22 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
   }
   if (ivs.empty()) return res;
 
-  // The budget is measured against the diagnosis run, extrapolated to the arms' window when
-  // the diagnosis ended sooner (a loss that turned NaN at step 1 leaves no time otherwise).
-  const double per_step =
-      conf.diagnosis_seconds / static_cast<double>(std::max<int64_t>(1, conf.diagnosis_steps));
-  const double budget =
+  // The budget, in training samples: max_cost_ratio × the diagnosis window's samples (the window
+  // extrapolates a diagnosis that ended early on a non-finite loss). Samples, not seconds, so
+  // the verdict is the same on a busy machine as on an idle one.
+  const int64_t base_sps = samples_per_step(spec.batch_size, dataset);
+  const int64_t budget =
       o.max_cost_ratio > 0
-          ? std::max(o.min_budget_seconds,
-                     o.max_cost_ratio *
-                         std::max(conf.diagnosis_seconds, per_step * static_cast<double>(window)))
+          ? static_cast<int64_t>(std::ceil(
+                o.max_cost_ratio * static_cast<double>(base_sps) *
+                static_cast<double>(std::max<int64_t>(conf.diagnosis_steps, window))))
           : 0;
-  const auto seconds_left = [&]() -> double {
+  int64_t samples_used = 0;
+  const auto samples_left = [&]() -> int64_t {
     if (budget <= 0) return 0;  // 0 means unlimited in ArmJudge
-    return std::max(1e-9, budget - conf.seconds);
+    return std::max<int64_t>(1, budget - samples_used);
   };
-  const auto out_of_budget = [&] { return budget > 0 && conf.seconds >= budget; };
+  const auto out_of_budget = [&] { return budget > 0 && samples_used >= budget; };
 
   // The placebo: the drift any rerun shows, as a second reference for equal-steps arms.
   std::unique_ptr<RunSeries> placebo;
@@ -800,6 +818,7 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
     placebo = std::make_unique<RunSeries>(
         baseline_run(spec, arm_dataset(dataset, none), steps, o.eval_every, o));
     conf.steps += static_cast<int64_t>(placebo->train_loss.size());
+    samples_used += static_cast<int64_t>(placebo->train_loss.size()) * base_sps;
     conf.seconds += seconds_since(start);
     const auto last = [](const RunSeries& r) {
       return r.points.empty() ? std::string("n/a")
@@ -831,13 +850,12 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
   // Like with like: an arm whose intervention changes how many samples a step sees (batch
   // size) is paired with the baseline at equal samples seen, not at equal steps; the baseline
   // is run longer when the diagnosis did not see enough samples (docs/confirm.md).
-  const int64_t base_sps = samples_per_step(spec.batch_size, dataset);
   std::vector<std::unique_ptr<RunSeries>> rescaled;  // references that must outlive the arms
   const auto judged_against_base = [&](const Intervention& iv) -> ArmRun {
     const int64_t arm_sps = samples_per_step(arm_batch_size(spec, iv), dataset);
     if (arm_sps == base_sps) {
-      if (!placebo) return run_arm(spec, dataset, iv, {&base}, plan, window, seconds_left(), o);
-      ArmRun run = run_arm(spec, dataset, iv, {&base, placebo.get()}, plan, window, seconds_left(),
+      if (!placebo) return run_arm(spec, dataset, iv, {&base}, plan, window, samples_left(), o);
+      ArmRun run = run_arm(spec, dataset, iv, {&base, placebo.get()}, plan, window, samples_left(),
                            beyond_drift);
       if (run.arm.status == "refuted" && run.decisions.size() == 2 &&
           run.decisions[0].status != "refuted") {
@@ -872,11 +890,12 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
     }
     rescaled.push_back(
         std::make_unique<RunSeries>(at_equal_samples(*ref, ratio, arm_window, o.eval_every)));
-    // The arm's time budget is the same as any arm's: the baseline's extension is counted in the
+    // The arm's budget is the same as any arm's: the baseline's extension is counted in the
     // confirmation's cost afterwards, not taken out of the arm's share.
     ArmRun run = run_arm(spec, dataset, iv, {rescaled.back().get()}, std::max(plan, arm_window),
-                         arm_window, seconds_left(), o);
+                         arm_window, samples_left(), o);
     conf.steps += extension_steps;
+    samples_used += extension_steps * base_sps;
     run.arm.seconds += extension_seconds;  // counted in conf.seconds with the arm's own
     run.arm.yardstick = fmt::format(
         "equal samples seen: batch {} vs the baseline's {}, arm step s paired with baseline step "
@@ -889,11 +908,13 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
   for (size_t k = 0; k < ivs.size(); ++k) {
     if (out_of_budget()) {
       conf.notes.push_back(
-          fmt::format("{}: not rerun, the cost budget ({:.1f}× the diagnosis) was spent",
+          fmt::format("{}: not rerun, the cost budget ({:.1f}× the diagnosis window's training "
+                      "samples) was spent",
                       ivs[k].causes.front(), o.max_cost_ratio));
       break;
     }
     runs.push_back(judged_against_base(ivs[k]));
+    samples_used += runs.back().arm.steps * samples_per_step(arm_batch_size(spec, ivs[k]), dataset);
     conf.steps += runs.back().arm.steps;
     conf.seconds += runs.back().arm.seconds;
     conf.arms.push_back(runs.back().arm);
@@ -955,7 +976,7 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
                   : std::vector<const RunSeries*>{&runs[0].series, &runs[1].series};
       try {
         tried = neither ? judged_against_base(*merged)
-                        : run_arm(spec, dataset, *merged, refs, plan, window, seconds_left(), o);
+                        : run_arm(spec, dataset, *merged, refs, plan, window, samples_left(), o);
       } catch (const InputError& e) {
         // Each fix applies alone; if the two do not compose, say so instead of failing the
         // whole diagnosis with exit 2.
@@ -965,6 +986,7 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
     }
     if (merged && tried) {
       ArmRun& c = *tried;
+      samples_used += c.arm.steps * samples_per_step(pair_batch, dataset);
       conf.steps += c.arm.steps;
       conf.seconds += c.arm.seconds;
       const std::string pair = fmt::format("{} and {}", a.causes.front(), b.causes.front());

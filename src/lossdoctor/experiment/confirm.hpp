@@ -55,13 +55,12 @@ struct ConfirmOptions {
   double early_t = 4.0;               ///< the stricter |t| needed to stop an arm before its end
   double min_loss_effect = 0.10;      ///< a meaningful loss reduction (10% lower)
   double min_accuracy_effect = 0.03;  ///< a meaningful accuracy gain (3 points)
-  /// Stop starting/continuing arms once they have cost this many times the diagnosis run's
-  /// seconds (undecided arms stay "suspected"). 0: no limit (tests: decisions then never depend
-  /// on wall time).
-  double max_cost_ratio = 2.0;
-  /// ... but never less than this many seconds: a diagnosis that took under a second (a tiny
-  /// net) would otherwise leave no time for a rerun whose fix makes the net 10× larger.
-  double min_budget_seconds = 5.0;
+  /// Stop starting/continuing reruns once they have trained on this many times the training
+  /// samples of the diagnosis window (steps × samples per step; undecided arms stay
+  /// "suspected"). Counted in samples, not seconds, so that a verdict never depends on how busy
+  /// the machine is (session 7: a screened fault came out healthy under load because a
+  /// wall-time budget cut its rerun). 0: no limit.
+  double max_cost_ratio = 3.0;
   bool combine = true;  ///< try the top two interventions together when neither alone decides
   /// Also judge every arm at equal steps against a placebo rerun: the diagnosis spec with one
   /// random training sample left out. Any rerun's trajectory drifts from the baseline's (a

@@ -178,6 +178,9 @@ struct RunRecord {
   bool from_logits = true;
   int64_t probe_every = 10;
   double clip_grad_norm = 0;  ///< 0: no clipping
+  /// Random augmentation (crop, flip) on the training split: it lowers training accuracy on
+  /// clean labels too. false when unknown (a user's own loop).
+  bool train_augmentation = false;
   std::vector<LayerDescription> layers;
 
   // Series.

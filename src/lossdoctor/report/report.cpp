@@ -295,6 +295,7 @@ json record_to_json(const RunRecord& r) {
          {"from_logits", r.from_logits},
          {"probe_every", r.probe_every},
          {"clip_grad_norm", r.clip_grad_norm},
+         {"train_augmentation", r.train_augmentation},
          {"layers", layers},
          {"steps", steps},
          {"probes", probes},
@@ -359,6 +360,7 @@ RunRecord record_from_json(const json& j) {
   r.from_logits = j.value("from_logits", true);
   r.probe_every = j.value("probe_every", 10);
   r.clip_grad_norm = j.value("clip_grad_norm", 0.0);
+  r.train_augmentation = j.value("train_augmentation", false);
   for (const auto& l : j.at("layers")) {
     r.layers.push_back({l.at("name"), l.at("kind"),
                         l.at("output_shape").get<std::vector<int64_t>>(), l.at("fan_in"),

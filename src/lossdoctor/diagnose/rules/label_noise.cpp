@@ -7,6 +7,9 @@
 // `max_weight` — provided more than `contradicted_fraction` of the seen samples had a mean margin
 // below −2 (contradicted throughout the run). Augmentation and dropout also depress training
 // accuracy and raise the high-loss share, but leave few samples contradicted throughout.
+// A gap above `heavy_gap` is evidence on its own once validation accuracy is a fifth of the way
+// from chance to perfect (heavy noise leaves a weak model unconfident), unless the training
+// split is randomly augmented.
 // Penalties: none.
 #include <fmt/format.h>
 
@@ -22,13 +25,22 @@ void rule_label_noise(const RuleContext& ctx, Collector& out) {
   const RecordSignals& sig = ctx.signals;
   if (!sig.val_accuracy || !std::isfinite(*sig.val_accuracy)) return;
   const double gap = *sig.val_accuracy - sig.late_train_accuracy;
-  if (!(gap > o.accuracy_gap && sig.high_loss_fraction > o.high_loss_fraction)) return;
-  // Contradicted throughout, not merely hard: what augmentation and dropout do not produce.
-  if (!(sig.contradicted_fraction > o.contradicted_fraction)) return;
+  const double chance =
+      ctx.record.num_classes > 1 ? 1.0 / static_cast<double>(ctx.record.num_classes) : 0.0;
+  // Not with random augmentation on the training split: it alone opens gaps of 18 points
+  // (bench/zoo ok-heavy-augmentation).
+  const bool heavy = gap > o.heavy_gap && *sig.val_accuracy >= chance + 0.2 * (1.0 - chance) &&
+                     !ctx.record.train_augmentation;
+  if (!heavy) {
+    if (!(gap > o.accuracy_gap && sig.high_loss_fraction > o.high_loss_fraction)) return;
+    // Contradicted throughout, not merely hard: what augmentation and dropout do not produce.
+    if (!(sig.contradicted_fraction > o.contradicted_fraction)) return;
+  }
   Candidate& c = out.evidence("label_noise");
   c.add(
-      std::min(o.max_weight, o.base + o.per_gap * gap +
-                                 o.per_high_loss * (sig.high_loss_fraction - o.high_loss_fraction)),
+      std::min(o.max_weight,
+               o.base + o.per_gap * gap +
+                   o.per_high_loss * std::max(0.0, sig.high_loss_fraction - o.high_loss_fraction)),
       fmt::format("validation accuracy {:.1f}% beats training accuracy {:.1f}%: the training "
                   "labels disagree with what the model learns",
                   100 * *sig.val_accuracy, 100 * sig.late_train_accuracy));

@@ -23,9 +23,10 @@ Source for f8: Fashion-MNIST from Debian's dataset-fashion-mnist
                   2 Pullover, 3 Dress, 5 Sandal, 7 Sneaker, 8 Bag, 9 Ankle boot -> 0..7), each
                   2x2 block averaged (28x28 -> 14x14). train 4800 (600 a class), t10k 960.
   bands3-idx/     IDX (uncompressed), 1x24x24 grey, 3 classes by spatial frequency: 0 low
-                  (period 8.5-14 px), 1 mid (4.6-7.5), 2 high (2.6-4.0); each image a sum of five
-                  plane waves of random orientation, phase and amplitude in the class's band, a
-                  random brightness ramp and Gaussian pixel noise. train 3000 (1000 a class),
+                  (period 5.5-10 px), 1 mid (3.9-6.4), 2 high (2.6-4.4): overlapping bands; each
+                  image a sum of five plane waves of random orientation, phase and amplitude in
+                  the class's band, a random brightness ramp and strong Gaussian pixel noise
+                  (sigma 18-40). train 3000 (1000 a class),
                   t10k 600.
 """
 import importlib.util
@@ -34,7 +35,7 @@ import os
 import random
 import sys
 
-VERSION = "heldout3-data v1"  # bump whenever the output changes
+VERSION = "heldout3-data v2"  # bump whenever the output changes (v1: easier bands3, never used by a case)
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 GLYPHS = ["bar", "circle", "cross", "ring", "square", "star", "triangle"]  # sorted folder names
@@ -43,7 +44,7 @@ GLYPH_TRAIN, GLYPH_VAL = 650, 100  # per class
 FASHION8_CLASSES = [0, 1, 2, 3, 5, 7, 8, 9]  # T-shirt, Trouser, Pullover, Dress, Sandal, Sneaker, Bag, Boot
 FASHION8_TRAIN, FASHION8_VAL = 4800, 960
 BAND_SIZE = 24
-BANDS = [(8.5, 14.0), (4.6, 7.5), (2.6, 4.0)]  # period range (px) of each class
+BANDS = [(5.5, 10.0), (3.9, 6.4), (2.6, 4.4)]  # period range (px) of each class (overlapping)
 BAND_TRAIN, BAND_VAL = 1000, 200  # per class
 
 
@@ -184,11 +185,11 @@ def band_image(cls, rng):
     for _ in range(5):
         k = 2 * math.pi / rng.uniform(lo, hi)
         a = rng.uniform(0, 2 * math.pi)
-        waves.append((k * math.cos(a), k * math.sin(a), rng.uniform(0, 2 * math.pi), rng.uniform(8, 26)))
+        waves.append((k * math.cos(a), k * math.sin(a), rng.uniform(0, 2 * math.pi), rng.uniform(5, 18)))
     base = rng.uniform(80, 175)
     ga = rng.uniform(0, 2 * math.pi)
     gx, gy = math.cos(ga) * rng.uniform(0, 3), math.sin(ga) * rng.uniform(0, 3)  # levels per px
-    noise = rng.uniform(10, 30)
+    noise = rng.uniform(18, 40)
     out = bytearray()
     for y in range(n):
         for x in range(n):

@@ -167,6 +167,12 @@ TEST(Resume, ChangedSettingsAreRefusedButALongerRunResumes) {
   EXPECT_NE(e.find("data.train is 224 × [1, 28, 28]"), std::string::npos) << e;
   e = resume_error(dir, tiny({"seed=12"}));
   EXPECT_NE(e.find("seed is 12"), std::string::npos) << e;
+  // Injected data-parallel faults change the run even where one process ignores them.
+  e = resume_error(dir, tiny({"data.inject.distributed.no_reshuffle=true"}));
+  EXPECT_NE(e.find("data.inject.distributed is {same_data_on_every_rank: false, no_reshuffle: "
+                   "true"),
+            std::string::npos)
+      << e;
 
   // The run's length, name and device are not part of what it is.
   Trainer longer(tiny({"epochs=4", "name=renamed", "device=cpu"}), in_dir(dir, true));

@@ -857,6 +857,18 @@ std::string Trainer::resume_fingerprint() const {
   out += fmt::format("clip_grad_norm={}\n",
                      s.clip_grad_norm ? fmt::format("{}", *s.clip_grad_norm) : "none");
   out += fmt::format("batch_size={}\n", s.batch_size);
+  // Data-parallel settings only when used, so that older checkpoints still match.
+  const int world = options_.group != nullptr ? options_.group->world_size() : 1;
+  if (world > 1) out += fmt::format("world_size={}\n", world);
+  const auto& d = s.data.inject.distributed;
+  if (d.any()) {
+    out += fmt::format(
+        "data.inject.distributed={{same_data_on_every_rank: {}, no_reshuffle: {}, "
+        "skip_update_on_rank: {}, skip_update_step: {}, corrupt_rank: {}, corrupt_rank_labels: "
+        "{}, corrupt_rank_images: {}, slow_rank: {}, slow_rank_ms: {}}}\n",
+        d.same_data_on_every_rank, d.no_reshuffle, d.skip_update_on_rank, d.skip_update_step,
+        d.corrupt_rank, d.corrupt_rank_labels, d.corrupt_rank_images, d.slow_rank, d.slow_rank_ms);
+  }
   return out;
 }
 

@@ -26,6 +26,15 @@ std::string error_of(const std::string& text, const std::vector<std::string>& ov
   return "no error";
 }
 
+std::string parse_error(const std::string& text) {
+  try {
+    parse_spec_text(text, "cfg/ddp.yaml");
+  } catch (const SpecError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
 TEST(DistributedSpec, DefaultsInjectNothingAndKeepTheRate) {
   const Spec s = parse("");
   const DistributedInjectSpec& d = s.data.inject.distributed;
@@ -89,6 +98,34 @@ TEST(DistributedSpec, BadKeysAndValuesNameTheirPlace) {
   EXPECT_NE(error_of("optimizer: {lr_scaling: cubic}\n").find("optimizer.lr_scaling"),
             std::string::npos)
       << error_of("optimizer: {lr_scaling: cubic}\n");
+}
+
+TEST(DistributedSpec, SyncBatchnormParsesAndAWrongTypeNamesItsPlace) {
+  EXPECT_FALSE(parse("").sync_batchnorm);
+  const std::string synced = "model:\n  layers: [relu]\n  sync_batchnorm: true\n";
+  const Spec s = parse_spec_text(synced, "cfg/ddp.yaml");
+  EXPECT_TRUE(s.sync_batchnorm);
+  // The resolved spec (the run directory's spec.yaml) keeps it.
+  EXPECT_TRUE(parse_spec_text(s.resolved_yaml, "cfg/again.yaml").sync_batchnorm);
+  EXPECT_FALSE(
+      parse_spec_text(synced, "cfg/ddp.yaml", {"model.sync_batchnorm=false"}).sync_batchnorm);
+  EXPECT_TRUE(parse("", {"model.sync_batchnorm=true"}).sync_batchnorm);
+  try {
+    parse_spec_text("model:\n  layers: [relu]\n  sync_batchnorm: maybe\n", "cfg/ddp.yaml");
+    ADD_FAILURE() << "no error";
+  } catch (const SpecError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "cfg/ddp.yaml:3:19: model.sync_batchnorm: expected a boolean (true or false), got "
+              "'maybe'")
+        << e.what();
+  }
+  EXPECT_NE(error_of("", {"model.sync_batchnorm=[1]"}).find("model.sync_batchnorm"),
+            std::string::npos)
+      << error_of("", {"model.sync_batchnorm=[1]"});
+  EXPECT_NE(parse_error("model:\n  layers: [relu]\n  sync_batchnorms: true\n")
+                .find("unknown key 'sync_batchnorms' (did you mean 'sync_batchnorm'?)"),
+            std::string::npos)
+      << parse_error("model:\n  layers: [relu]\n  sync_batchnorms: true\n");
 }
 
 }  // namespace

@@ -232,6 +232,9 @@ struct Spec {
   DataSpec data;
   InitSpec init;  ///< model-level init
   std::vector<LayerSpec> layers;
+  /// model.sync_batchnorm: in a data-parallel run (world size > 1), batchnorm layers in training
+  /// mode normalise over the global batch (docs/distributed.md); no effect in one process.
+  bool sync_batchnorm = false;
   LossSpec loss;
   OptimizerSpec optimizer;
   ScheduleSpec schedule;

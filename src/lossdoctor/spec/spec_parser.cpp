@@ -1093,11 +1093,13 @@ Spec read_spec(const Ctx& c, const YAML::Node& root) {
   s.data = read_data(c, m.get("data"), m.has("data") ? m.key_node("data") : root);
 
   m.require("model");
-  MapView model(c, m.get("model"), "model", m.key_node("model"), {"init", "layers"});
+  MapView model(c, m.get("model"), "model", m.key_node("model"),
+                {"init", "layers", "sync_batchnorm"});
   if (model.has("init"))
     s.init = read_init(c, model.get("init"), "model.init", model.key_node("init"));
   model.require("layers");
   s.layers = read_layers(c, model.get("layers"), "model.layers", model.key_loc("layers"));
+  model.boolean("sync_batchnorm", s.sync_batchnorm);
 
   if (m.has("loss")) s.loss = read_loss(c, m.get("loss"), m.key_node("loss"));
   if (m.has("optimizer"))

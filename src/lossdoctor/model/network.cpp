@@ -160,6 +160,36 @@ class Builder {
   int counter_ = 0;
 };
 
+/// One training-mode step of a libtorch batch-norm module over the global batch: the module's
+/// own bookkeeping (num_batches_tracked, the average factor), then sync_batch_norm.
+template <class BatchNorm>
+torch::Tensor sync_forward(BatchNorm& bn, const torch::Tensor& x,
+                           const std::shared_ptr<const AllreduceSum>& allreduce) {
+  double factor = bn.options.momentum() ? *bn.options.momentum() : 0.0;
+  if (bn.options.track_running_stats() && bn.num_batches_tracked.defined()) {
+    bn.num_batches_tracked += 1;
+    if (!bn.options.momentum()) factor = 1.0 / bn.num_batches_tracked.template item<double>();
+  }
+  return sync_batch_norm(x, bn.weight, bn.bias,
+                         bn.options.track_running_stats() ? bn.running_mean : torch::Tensor(),
+                         bn.options.track_running_stats() ? bn.running_var : torch::Tensor(),
+                         factor, bn.options.eps(), allreduce);
+}
+
+/// The layer's output, through sync_batch_norm when it is a batchnorm layer in training mode and
+/// `allreduce` is set.
+torch::Tensor layer_forward(Layer& layer, const torch::Tensor& x,
+                            const std::shared_ptr<const AllreduceSum>& allreduce) {
+  if (allreduce && layer.kind == Kind::BatchNorm && layer.module.ptr()->is_training()) {
+    torch::nn::Module* m = layer.module.ptr().get();
+    if (auto* bn = dynamic_cast<torch::nn::BatchNorm2dImpl*>(m))
+      return sync_forward(*bn, x, allreduce);
+    if (auto* bn = dynamic_cast<torch::nn::BatchNorm1dImpl*>(m))
+      return sync_forward(*bn, x, allreduce);
+  }
+  return layer.module.forward(x);
+}
+
 void collect(const LayerStack& stack, std::vector<const Layer*>& out) {
   for (const auto& layer : stack.layers) {
     out.push_back(&layer);
@@ -169,12 +199,13 @@ void collect(const LayerStack& stack, std::vector<const Layer*>& out) {
 
 }  // namespace
 
-torch::Tensor LayerStack::forward(torch::Tensor x, const LayerObserver* observer) {
+torch::Tensor LayerStack::forward(torch::Tensor x, const LayerObserver* observer,
+                                  const std::shared_ptr<const AllreduceSum>& bn_allreduce) {
   for (auto& layer : layers) {
     if (layer.residual) {
-      x = x + layer.residual->stack.forward(x, observer);
+      x = x + layer.residual->stack.forward(x, observer, bn_allreduce);
     } else {
-      x = layer.module.forward(x);
+      x = layer_forward(layer, x, bn_allreduce);
     }
     if (observer && *observer) (*observer)(layer, x);
   }
@@ -195,7 +226,11 @@ Network make_network(const std::vector<spec::LayerSpec>& layers, const spec::Ini
 }
 
 torch::Tensor NetworkImpl::forward(torch::Tensor x) {
-  return stack_.forward(std::move(x), observer_ ? &observer_ : nullptr);
+  return stack_.forward(std::move(x), observer_ ? &observer_ : nullptr, bn_allreduce_);
+}
+
+void NetworkImpl::set_batchnorm_allreduce(AllreduceSum allreduce) {
+  bn_allreduce_ = allreduce ? std::make_shared<const AllreduceSum>(std::move(allreduce)) : nullptr;
 }
 
 std::vector<const Layer*> NetworkImpl::all_layers() const {

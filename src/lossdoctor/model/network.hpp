@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "lossdoctor/model/sync_batchnorm.hpp"
 #include "lossdoctor/spec/spec.hpp"
 
 namespace lossdoctor::model {
@@ -47,7 +48,10 @@ using LayerObserver = std::function<void(const Layer&, const torch::Tensor&)>;
 /// Ordered layers with an observable forward; shared by Network and residual blocks.
 class LayerStack {
  public:
-  torch::Tensor forward(torch::Tensor x, const LayerObserver* observer);
+  /// `bn_allreduce` set: batchnorm layers in training mode normalise over the global batch
+  /// (sync_batch_norm); empty: plain batch norm.
+  torch::Tensor forward(torch::Tensor x, const LayerObserver* observer,
+                        const std::shared_ptr<const AllreduceSum>& bn_allreduce);
   std::vector<Layer> layers;
 };
 
@@ -78,10 +82,19 @@ class NetworkImpl : public torch::nn::Module {
   /// Observer for the next forward passes; nullptr to stop observing.
   void set_observer(LayerObserver observer) { observer_ = std::move(observer); }
 
+  /// Synchronised batch norm (`model.sync_batchnorm` in a data-parallel run): from now on, every
+  /// batchnorm layer in training mode normalises over the global batch, summing its statistics
+  /// over the ranks with `allreduce` (model/sync_batchnorm.hpp). An empty function turns it off.
+  /// Evaluation mode always uses the layer's running statistics, as plain batch norm does; the
+  /// modules, their parameters and buffers (names included) are the same either way.
+  void set_batchnorm_allreduce(AllreduceSum allreduce);
+  bool syncs_batchnorm() const { return bn_allreduce_ != nullptr; }
+
  private:
   LayerStack stack_;
   std::vector<int64_t> input_shape_, output_shape_;
   LayerObserver observer_;
+  std::shared_ptr<const AllreduceSum> bn_allreduce_;
 };
 TORCH_MODULE(Network);
 

@@ -54,12 +54,12 @@ struct Dir {
   ~Dir() { fs::remove_all(path); }
 };
 
-lossdoctor::test::ShellRun train(const Dir& d, const std::string& args,
-                                 const std::string& env = "") {
+lossdoctor::test::ShellRun train(const Dir& d, const std::string& args, const std::string& env = "",
+                                 const std::string& spec = "") {
   // `timeout` is only a safety net against a hang: the job's own limit is --dist-timeout.
-  return lossdoctor::test::run_shell(env + " timeout -s KILL 300 " +
-                                     std::string(LOSSDOCTOR_CLI_PATH) + " --threads 1 train " +
-                                     (d.path / "spec.yaml").string() + " " + args);
+  return lossdoctor::test::run_shell(
+      env + " timeout -s KILL 300 " + std::string(LOSSDOCTOR_CLI_PATH) + " --threads 1 train " +
+      (spec.empty() ? (d.path / "spec.yaml").string() : spec) + " " + args);
 }
 
 json read_json(const fs::path& p) {
@@ -147,6 +147,50 @@ TEST(DistributedCli, ResumeContinuesExactlyAsAnUninterruptedRun) {
     return out;
   };
   EXPECT_EQ(losses(d.path / "a" / "steps.jsonl"), losses(d.path / "b" / "steps.jsonl"));
+}
+
+std::vector<double> step_losses(const fs::path& run) {
+  std::vector<double> out;
+  for (const auto& l : lines(run / "steps.jsonl"))
+    out.push_back(json::parse(l)["loss"].get<double>());
+  return out;
+}
+
+// model.sync_batchnorm: true — the batch-norm layer normalises over the global batch, so the
+// running statistics agree too (the replica check then compares buffers as well), the run
+// differs from per-rank batch norm, and resuming without the key is refused naming it. One
+// process with the key trains exactly as without it.
+TEST(DistributedCli, SyncBatchnormKeepsReplicasAndRunningStatisticsIdentical) {
+  SKIP_WITHOUT_GLOO();
+  Dir d;
+  std::string synced = kSpec;
+  synced.replace(synced.find("model:\n"), 7, "model:\n  sync_batchnorm: true\n");
+  std::ofstream(d.path / "synced.yaml") << synced;
+  const std::string synced_spec = (d.path / "synced.yaml").string();
+
+  const auto run =
+      train(d, "--nproc 2 --progress none --out " + (d.path / "a").string(), "", synced_spec);
+  ASSERT_EQ(run.code, 0) << run.out;
+  EXPECT_NE(run.out.find("replicas identical"), std::string::npos) << run.out;
+  const json summary = read_json(d.path / "a" / "summary.json");
+  EXPECT_EQ(summary["replicas_identical"], true);
+  EXPECT_EQ(summary["steps"], 12);
+
+  const auto plain = train(d, "--nproc 2 --progress none --out " + (d.path / "b").string());
+  ASSERT_EQ(plain.code, 0) << plain.out;
+  EXPECT_NE(step_losses(d.path / "a"), step_losses(d.path / "b"));
+
+  const auto resumed =
+      train(d, "--nproc 2 --progress none --resume --out " + (d.path / "a").string());
+  EXPECT_EQ(resumed.code, 2) << resumed.out;
+  EXPECT_NE(resumed.out.find("model.sync_batchnorm"), std::string::npos) << resumed.out;
+
+  const auto one_synced =
+      train(d, "--progress none --max-steps 3 --out " + (d.path / "c").string(), "", synced_spec);
+  const auto one_plain = train(d, "--progress none --max-steps 3 --out " + (d.path / "e").string());
+  ASSERT_EQ(one_synced.code, 0) << one_synced.out;
+  ASSERT_EQ(one_plain.code, 0) << one_plain.out;
+  EXPECT_EQ(step_losses(d.path / "c"), step_losses(d.path / "e"));
 }
 
 TEST(DistributedCli, BadDistributedArgumentsAreBadInput) {

@@ -495,6 +495,12 @@ Trainer::Trainer(const spec::Spec& spec, TrainOptions options, data::WarningSink
   torch::manual_seed(spec_.seed);
   network_ = model::Network(spec_.layers, spec_.init, input);
   network_->to(device_);
+  // model.sync_batchnorm: batch norm over the global batch in a data-parallel run; one process
+  // (or one rank) keeps plain batch norm, so the key changes nothing there.
+  if (spec_.sync_batchnorm && options_.group != nullptr && options_.group->world_size() > 1) {
+    ProcessGroup* const group = options_.group;
+    network_->set_batchnorm_allreduce([group](at::Tensor& t) { group->allreduce_sum(t); });
+  }
   optimizer_ = std::make_unique<Optimizer>(spec_.optimizer, network_->parameters());
 
   const int64_t per_epoch = train_loader_->batches_per_epoch();
@@ -770,7 +776,14 @@ TrainResult Trainer::run() {
   result.images_per_second =
       result.seconds > 0 ? (step_ - first_step) * spec_.batch_size * world / result.seconds : 0;
   result.world_size = world;
-  if (group != nullptr) result.replicas_identical = replicas_identical(*group, params);
+  if (group != nullptr) {
+    // Synchronised batch norm updates the running statistics from the global batch, so they
+    // too must agree; per-rank batch norm keeps its own.
+    std::vector<torch::Tensor> state = params;
+    if (network_->syncs_batchnorm())
+      for (const auto& b : network_->buffers()) state.push_back(b);
+    result.replicas_identical = replicas_identical(*group, state);
+  }
   if (writer_) {
     save_checkpoint();
     write_summary(result);
@@ -860,6 +873,7 @@ std::string Trainer::resume_fingerprint() const {
   // Data-parallel settings only when used, so that older checkpoints still match.
   const int world = options_.group != nullptr ? options_.group->world_size() : 1;
   if (world > 1) out += fmt::format("world_size={}\n", world);
+  if (s.sync_batchnorm) out += "model.sync_batchnorm=true\n";
   const auto& d = s.data.inject.distributed;
   if (d.any()) {
     out += fmt::format(

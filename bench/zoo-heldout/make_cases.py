@@ -192,12 +192,7 @@ BASES = {
 }
 
 CASES = []
-
-
-def case(cid, truth, base, accept=(), note="", unfixable=None, **changes):
-    """A case: the base spec of data set `base` with `changes` (keys joined by '__'; None removes)."""
-    spec = FIRST.with_changes(BASES[base]["spec"], changes)
-    CASES.append((cid, truth, base, list(accept), note, spec, unfixable))
+case = FIRST.case_adder(BASES, CASES)
 
 
 C32, S4, F4 = (BASES[b]["spec"] for b in ("c32", "s4", "f4"))

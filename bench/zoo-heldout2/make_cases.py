@@ -180,12 +180,7 @@ BASES = {
 }
 
 CASES = []
-
-
-def case(cid, truth, base, accept=(), note="", unfixable=None, **changes):
-    """A case: the base spec of data set `base` with `changes` (keys joined by '__'; None removes)."""
-    spec = FIRST.with_changes(BASES[base]["spec"], changes)
-    CASES.append((cid, truth, base, list(accept), note, spec, unfixable))
+case = FIRST.case_adder(BASES, CASES)
 
 
 T5, FM6, B3 = (BASES[b]["spec"] for b in ("t5", "fm6", "b3"))

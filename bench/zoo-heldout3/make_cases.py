@@ -178,12 +178,7 @@ BASES = {
 }
 
 CASES = []
-
-
-def case(cid, truth, base, accept=(), note="", unfixable=None, **changes):
-    """A case: the base spec of data set `base` with `changes` (keys joined by '__'; None removes)."""
-    spec = FIRST.with_changes(BASES[base]["spec"], changes)
-    CASES.append((cid, truth, base, list(accept), note, spec, unfixable))
+case = FIRST.case_adder(BASES, CASES)
 
 
 G7, F8, Q3 = (BASES[b]["spec"] for b in ("g7", "f8", "q3"))

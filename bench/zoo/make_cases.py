@@ -93,6 +93,15 @@ def with_changes(base, changes):
     return spec
 
 
+def case_adder(bases, cases):
+    """The `case()` of a held-out zoo's table: a case is the base spec of data set `base` with
+    `changes` (keys joined by '__'; None removes), appended to `cases`."""
+    def case(cid, truth, base, accept=(), note="", unfixable=None, **changes):
+        spec = with_changes(bases[base]["spec"], changes)
+        cases.append((cid, truth, base, list(accept), note, spec, unfixable))
+    return case
+
+
 def case(cid, truth, accept=(), note="", unfixable=None, **changes):
     CASES.append((cid, truth, list(accept), note, with_changes(BASE, changes), unfixable))
 

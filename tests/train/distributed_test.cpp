@@ -10,35 +10,10 @@
 #include <functional>
 #include <thread>
 
+#include "train/two_ranks.hpp"
+
 namespace lossdoctor::train::test {
 namespace {
-
-/// Runs `body(group)` on ranks 0 and 1, each in its own thread with its own group; rethrows the
-/// first failure.
-void with_two_ranks(const std::function<void(ProcessGroup&)>& body,
-                    std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
-  const int port = pick_free_port();
-  std::exception_ptr errors[2];
-  std::vector<std::thread> threads;
-  for (int r = 0; r < 2; ++r) {
-    threads.emplace_back([&, r] {
-      try {
-        DistributedOptions o;
-        o.rank = r;
-        o.world_size = 2;
-        o.master_port = port;
-        o.timeout = timeout;
-        auto group = ProcessGroup::connect(o);
-        body(*group);
-      } catch (...) {
-        errors[r] = std::current_exception();
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
-}
 
 torch::nn::Sequential small_net() {
   torch::manual_seed(3);

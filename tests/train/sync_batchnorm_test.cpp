@@ -12,35 +12,12 @@
 
 #include "lossdoctor/model/network.hpp"
 #include "lossdoctor/train/distributed.hpp"
+#include "train/two_ranks.hpp"
 
 namespace lossdoctor::train::test {
 namespace {
 
 using Kind = spec::LayerSpec::Kind;
-
-void with_two_ranks(const std::function<void(ProcessGroup&)>& body) {
-  const int port = pick_free_port();
-  std::exception_ptr errors[2];
-  std::vector<std::thread> threads;
-  for (int r = 0; r < 2; ++r) {
-    threads.emplace_back([&, r] {
-      try {
-        DistributedOptions o;
-        o.rank = r;
-        o.world_size = 2;
-        o.master_port = port;
-        o.timeout = std::chrono::seconds(60);
-        auto group = ProcessGroup::connect(o);
-        body(*group);
-      } catch (...) {
-        errors[r] = std::current_exception();
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
-}
 
 spec::LayerSpec layer(Kind kind) {
   spec::LayerSpec l;

@@ -796,9 +796,9 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
   const int64_t base_sps = samples_per_step(spec.batch_size, dataset);
   const int64_t budget =
       o.max_cost_ratio > 0
-          ? static_cast<int64_t>(std::ceil(
-                o.max_cost_ratio * static_cast<double>(base_sps) *
-                static_cast<double>(std::max<int64_t>(conf.diagnosis_steps, window))))
+          ? static_cast<int64_t>(
+                std::ceil(o.max_cost_ratio * static_cast<double>(base_sps) *
+                          static_cast<double>(std::max<int64_t>(conf.diagnosis_steps, window))))
           : 0;
   int64_t samples_used = 0;
   const auto samples_left = [&]() -> int64_t {

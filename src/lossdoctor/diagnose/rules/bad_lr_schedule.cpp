@@ -5,9 +5,8 @@
 // `growth_weight`, `growth_weight_unstable` in an unstable run); otherwise, in a run of at least
 // `decay_min_steps` steps, the rate never came within `never_reached` × the spec's rate (a
 // warm-up far longer than the run), or spent more than `frozen_fraction` of the steps below
-// `decay` × its peak, so the run froze (either: `decay_weight`). A cosine or linear decay to zero at the planned
-// end spends only its last few steps there, and is the plan.
-// Penalties: none.
+// `decay` × its peak, so the run froze (either: `decay_weight`). A cosine or linear decay to zero
+// at the planned end spends only its last few steps there, and is the plan. Penalties: none.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -23,9 +22,10 @@ void rule_bad_lr_schedule(const RuleContext& ctx, Collector& out) {
   const double planned = ctx.record.base_lr > 0 ? ctx.record.base_lr : sig.lr_first;
   if (sig.lr_max / std::max(sig.lr_first, planned) > o.growth) {
     out.evidence("bad_lr_schedule")
-        .add(ctx.unstable ? o.growth_weight_unstable : o.growth_weight,
-             fmt::format("the learning rate grew from {} to {} during the run (the spec's rate: {})",
-                         fmt_num(sig.lr_first), fmt_num(sig.lr_max), fmt_num(planned)));
+        .add(
+            ctx.unstable ? o.growth_weight_unstable : o.growth_weight,
+            fmt::format("the learning rate grew from {} to {} during the run (the spec's rate: {})",
+                        fmt_num(sig.lr_first), fmt_num(sig.lr_max), fmt_num(planned)));
     return;
   }
   const auto& steps = ctx.record.steps;
@@ -39,9 +39,8 @@ void rule_bad_lr_schedule(const RuleContext& ctx, Collector& out) {
                          fmt_num(planned)));
     return;
   }
-  const auto frozen = std::count_if(steps.begin(), steps.end(), [&](const StepSample& s) {
-    return s.lr < o.decay * sig.lr_max;
-  });
+  const auto frozen = std::count_if(
+      steps.begin(), steps.end(), [&](const StepSample& s) { return s.lr < o.decay * sig.lr_max; });
   const double fraction = static_cast<double>(frozen) / static_cast<double>(steps.size());
   if (fraction <= o.frozen_fraction) return;
   out.evidence("bad_lr_schedule")

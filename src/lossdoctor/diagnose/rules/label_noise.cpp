@@ -37,13 +37,12 @@ void rule_label_noise(const RuleContext& ctx, Collector& out) {
     if (!(sig.contradicted_fraction > o.contradicted_fraction)) return;
   }
   Candidate& c = out.evidence("label_noise");
-  c.add(
-      std::min(o.max_weight,
-               o.base + o.per_gap * gap +
-                   o.per_high_loss * std::max(0.0, sig.high_loss_fraction - o.high_loss_fraction)),
-      fmt::format("validation accuracy {:.1f}% beats training accuracy {:.1f}%: the training "
-                  "labels disagree with what the model learns",
-                  100 * *sig.val_accuracy, 100 * sig.late_train_accuracy));
+  c.add(std::min(o.max_weight, o.base + o.per_gap * gap +
+                                   o.per_high_loss * std::max(0.0, sig.high_loss_fraction -
+                                                                       o.high_loss_fraction)),
+        fmt::format("validation accuracy {:.1f}% beats training accuracy {:.1f}%: the training "
+                    "labels disagree with what the model learns",
+                    100 * *sig.val_accuracy, 100 * sig.late_train_accuracy));
   c.note(o.high_loss_note,
          fmt::format("{:.1f}% of training samples have a loss above ln K + 0.7 (the model "
                      "confidently prefers another class; clean data: about 5%)",

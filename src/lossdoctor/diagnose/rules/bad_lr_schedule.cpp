@@ -6,7 +6,8 @@
 // `decay_min_steps` steps, the rate never came within `never_reached` × the spec's rate (a
 // warm-up far longer than the run), or spent more than `frozen_fraction` of the steps below
 // `decay` × its peak, so the run froze (either: `decay_weight`). A cosine or linear decay to zero
-// at the planned end spends only its last few steps there, and is the plan. Penalties: none.
+// at the planned end spends only its last few steps there, and is the plan.
+// Penalties: none.
 #include <fmt/format.h>
 
 #include <algorithm>

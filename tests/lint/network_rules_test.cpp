@@ -319,5 +319,50 @@ TEST(SpatialCollapse, NearMisses) {
                             "    - dense: {units: 10}\n"));
 }
 
+TEST(NarrowConvolution, OneFilterFiresAndTheWideningFixSilences) {
+  const std::string layers =
+      "    - conv2d: {filters: 1, kernel: 3, padding: same}\n"
+      "    - relu: {}\n"
+      "    - residual: {layers: [{conv2d: {filters: 1, kernel: 3, padding: same}}, {relu: {}}]}\n"
+      "    - maxpool: {size: 2}\n"
+      "    - conv2d: {filters: 2, kernel: 3, padding: same}\n"
+      "    - relu: {}\n"
+      "    - global_avgpool: {}\n"
+      "    - dense: {units: 10}\n";
+  Finding f = expect_fires_and_fix_silences("narrow-convolution", with_layers(layers),
+                                            "insufficient_capacity", "warning",
+                                            {"model.layers[0].conv2d", "1 filter for 10 classes"});
+  // Every convolution, the residual body's too, widened 16×: the block's channels still match.
+  EXPECT_EQ(f.fix.at("model.layers[0].conv2d.filters"), "16");
+  EXPECT_EQ(f.fix.at("model.layers[4].conv2d.filters"), "32");
+  EXPECT_EQ(f.fix.size(), 3u);
+}
+
+TEST(NarrowConvolution, ThreeFiltersIsAnInfoForFourOrMoreClasses) {
+  const std::string layers =
+      "    - conv2d: {filters: 3, kernel: 3, padding: same}\n"
+      "    - relu: {}\n"
+      "    - flatten: {}\n"
+      "    - dense: {units: 10}\n";
+  LintResult r = run("narrow-convolution", with_layers(layers));
+  ASSERT_EQ(r.findings.size(), 1u);
+  EXPECT_EQ(r.findings[0].severity, "info");
+}
+
+TEST(NarrowConvolution, NearMisses) {
+  expect_silent("narrow-convolution", with_layers(kSmallCnn));
+  // Four filters (LeNet-like nets use six): not flagged.
+  expect_silent("narrow-convolution",
+                with_layers("    - conv2d: {filters: 4, kernel: 3}\n    - relu: {}\n"
+                            "    - flatten: {}\n    - dense: {units: 10}\n"));
+  // A one-filter convolution inside a residual body is a bottleneck block the skip bypasses.
+  expect_silent(
+      "narrow-convolution",
+      with_layers("    - conv2d: {filters: 16, kernel: 3, padding: same}\n"
+                  "    - residual: {layers: [{conv2d: {filters: 1, kernel: 1}}, {relu: {}},"
+                  " {conv2d: {filters: 16, kernel: 1}}]}\n"
+                  "    - flatten: {}\n    - dense: {units: 10}\n"));
+}
+
 }  // namespace
 }  // namespace lossdoctor::lint

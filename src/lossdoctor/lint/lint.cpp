@@ -34,6 +34,7 @@ const std::vector<LintRule>& lint_rules() {
       {"negative-bias-relu", "bad_init_scale", negative_bias_relu},
       {"dense-bottleneck", "insufficient_capacity", dense_bottleneck},
       {"spatial-collapse", "insufficient_capacity", spatial_collapse},
+      {"narrow-convolution", "insufficient_capacity", narrow_convolution},
       {"lr-scaled-without-warmup", "lr_not_scaled_for_global_batch", lr_scaled_without_warmup},
   };
   return all;

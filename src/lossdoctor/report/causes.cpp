@@ -119,7 +119,7 @@ const std::vector<CauseInfo>& cause_table() {
        Intervention::ApplyFix,
        "widen the bottleneck or pool less (lint's fix)",
        "widen the bottleneck layer or pool less",
-       {"dense-bottleneck", "spatial-collapse"},
+       {"dense-bottleneck", "spatial-collapse", "narrow-convolution"},
        {}},
       {"loss_output_mismatch",
        CauseGroup::Network,

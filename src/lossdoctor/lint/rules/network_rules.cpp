@@ -386,6 +386,54 @@ void dense_bottleneck(const spec::Spec& s, const LintContext& ctx, LintResult& r
   r.findings.push_back(std::move(f));
 }
 
+/// Convolutions every path goes through: top level and repeat bodies (a residual body's
+/// convolutions are bypassed by the skip, so a narrow one there is a deliberate bottleneck block).
+void main_path_convs(const std::vector<LayerSpec>& layers, std::vector<const LayerSpec*>& out) {
+  for (const LayerSpec& L : layers) {
+    if (L.kind == Kind::Conv2d) out.push_back(&L);
+    if (L.kind == Kind::Repeat) main_path_convs(L.layers, out);
+  }
+}
+
+void narrow_convolution(const spec::Spec& s, const LintContext& ctx, LintResult& r) {
+  const int64_t classes = num_classes(s, ctx);
+  std::vector<const LayerSpec*> convs;
+  main_path_convs(s.layers, convs);
+  const LayerSpec* narrowest = nullptr;
+  for (const LayerSpec* L : convs)
+    if (L->filters > 0 && (!narrowest || L->filters < narrowest->filters)) narrowest = L;
+  if (!narrowest || classes < 2) return;
+  const int64_t f_min = narrowest->filters;
+  // One or two feature maps for three or more classes (one for two) cannot carry colour,
+  // orientation and shape at once; three maps for four or more classes is worth a test.
+  const bool warning = f_min < std::min<int64_t>(3, classes);
+  const bool info = !warning && f_min < std::min<int64_t>(4, classes);
+  if (!warning && !info) return;
+  Finding f = make_finding("insufficient_capacity", warning ? "warning" : "info");
+  f.layer = narrowest->key_path;
+  for (const LayerSpec* L : convs) {
+    if (L->filters == f_min) {
+      f.evidence.push_back(
+          fmt::format("{}: {} filter{} for {} classes: every later layer sees "
+                      "only {} filtered view{} of the image",
+                      at(*L), f_min, f_min == 1 ? "" : "s", classes, f_min, f_min == 1 ? "" : "s"));
+    }
+  }
+  // Widen every convolution by the same factor, so residual blocks keep matching channels and
+  // the narrowest gets 16 filters.
+  const int64_t factor = (16 + f_min - 1) / f_min;
+  for (const LayerSpec* L : all_layers(s.layers))
+    if (L->kind == Kind::Conv2d && L->filters > 0)
+      f.fix[L->key_path + ".filters"] = std::to_string(L->filters * factor);
+  f.explanation = fmt::format(
+      "A convolution with {} filter{} passes the image on as {} feature map{}: whatever the later "
+      "layers compute, they see only that, too little to tell {} classes apart. The loss "
+      "plateaus high, near chance; widening the network (the fix multiplies every convolution's "
+      "filters by {}) lets the information through.",
+      f_min, f_min == 1 ? "" : "s", f_min, f_min == 1 ? "" : "s", classes, factor);
+  r.findings.push_back(std::move(f));
+}
+
 void spatial_collapse(const spec::Spec& s, const LintContext& ctx, LintResult& r) {
   const auto visits = walk(s, ctx);
   const int64_t classes = num_classes(s, ctx);

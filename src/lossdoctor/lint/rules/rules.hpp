@@ -43,5 +43,6 @@ Check init_scale;                   ///< init-scale
 Check negative_bias_relu;           ///< negative-bias-relu
 Check dense_bottleneck;             ///< dense-bottleneck
 Check spatial_collapse;             ///< spatial-collapse
+Check narrow_convolution;           ///< narrow-convolution
 
 }  // namespace lossdoctor::lint::rules

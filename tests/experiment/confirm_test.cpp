@@ -108,6 +108,45 @@ TEST(Judge, SameTrajectoryIsRefutedAtTheEnd) {
   EXPECT_NE(end.reason.find("no significant improvement"), std::string::npos) << end.reason;
 }
 
+/// A run stuck at chance 1/K: loss ≈ ln K with a little noise, accuracy at chance.
+RunSeries at_chance(int classes, int n, double wobble) {
+  RunSeries s;
+  s.num_classes = classes;
+  const double chance = 1.0 / classes;
+  for (int i = 0; i < n; ++i)
+    s.train_loss.push_back(std::log(static_cast<double>(classes)) *
+                           (1 + 0.01 * std::sin(wobble * i)));
+  for (int k = 0; k * 10 <= n; ++k)
+    s.points.push_back(
+        {10 * k, std::log(static_cast<double>(classes)), chance + 0.01 * std::sin(wobble * k)});
+  return s;
+}
+
+TEST(Judge, AnArmThatStaysAtChanceLikeItsBaselineIsInconclusiveNotRefuted) {
+  const ConfirmOptions o = deterministic_options();
+  const RunSeries base = at_chance(3, 250, 0.7), arm = at_chance(3, 250, 1.1);
+  // Neither left chance: the window cannot tell whether the intervention helps.
+  const Decision end = judge_arm(base, arm, {}, 250, true, o);
+  EXPECT_EQ(end.status, "undecided") << end.reason;
+  EXPECT_NE(end.reason.find("stayed at chance too"), std::string::npos) << end.reason;
+  EXPECT_EQ(judge_arm(base, arm, {}, 250, false, o).status, "undecided")
+      << "no futility stop while both sit at chance";
+  // Near miss: a baseline that left chance (a fifth of the way up) refutes the same arm.
+  RunSeries learning = base;
+  for (auto& p : learning.points)
+    if (p.step > 0) p.accuracy = 0.6;
+  EXPECT_EQ(judge_arm(learning, arm, {}, 250, true, o).status, "refuted");
+  // Without K (a regression model, an old record) there is no chance level: refuted as before.
+  RunSeries unknown = base, unknown_arm = arm;
+  unknown.num_classes = unknown_arm.num_classes = 0;
+  EXPECT_EQ(judge_arm(unknown, unknown_arm, {}, 250, true, o).status, "refuted");
+  // Significantly worse is still refuted at chance.
+  RunSeries worse = arm;
+  for (auto& l : worse.train_loss) l *= 1.5;
+  for (auto& p : worse.points) p.loss *= 1.5;
+  EXPECT_EQ(judge_arm(base, worse, {}, 250, true, o).status, "refuted");
+}
+
 TEST(Judge, HarmOnAnotherMeasureBlocksConfirmation) {
   const ConfirmOptions o = deterministic_options();
   RunSeries base = series(2.3, 0.001, 100, 0.06), arm = series(2.3, 0.03, 100, 0.0);

@@ -17,6 +17,7 @@
 #include "lossdoctor/data/channel_stats.hpp"
 #include "lossdoctor/diagnose/diagnoser.hpp"
 #include "lossdoctor/diagnose/verdict.hpp"
+#include "lossdoctor/experiment/ruled_out.hpp"
 #include "lossdoctor/report/causes.hpp"
 #include "lossdoctor/spec/spec_parser.hpp"
 #include "lossdoctor/util/atomic_file.hpp"
@@ -88,6 +89,20 @@ RunSeries from_step(const RunSeries& s, int64_t from) {
   for (const auto& p : s.points)
     if (p.step >= from) out.points.push_back(p);
   return out;
+}
+
+/// Whether every judged yardstick point of `s` (step > 0) stays within `margin` of the way from
+/// chance 1/K to perfect; false without points or without K.
+bool stays_at_chance(const RunSeries& s, int64_t num_classes, double margin) {
+  if (num_classes < 2) return false;
+  const double chance = 1.0 / static_cast<double>(num_classes);
+  int n = 0;
+  for (const auto& p : s.points) {
+    if (p.step == 0) continue;
+    ++n;
+    if (!(p.accuracy <= chance + margin * (1.0 - chance))) return false;
+  }
+  return n >= 3;
 }
 
 }  // namespace
@@ -171,6 +186,10 @@ Decision judge_arm(const RunSeries& base, const RunSeries& arm, const Comparabil
   }
   std::string numbers;
   for (const auto& m : d.measures) numbers += (numbers.empty() ? "" : "; ") + describe(m);
+  // Both at chance: neither has left it within the window, so no improvement is no evidence.
+  const int64_t classes = base.num_classes > 0 ? base.num_classes : arm.num_classes;
+  const bool both_at_chance = stays_at_chance(*b, classes, o.at_chance_margin) &&
+                              stays_at_chance(*a, classes, o.at_chance_margin);
   // A lower training loss is a repair only if validation agrees: an arm that fits the training
   // set better while its validation accuracy ends lower (even insignificantly) trades
   // generalisation for fit (a constant rate against a cosine decayed to zero: -15% train loss,
@@ -193,10 +212,17 @@ Decision judge_arm(const RunSeries& base, const RunSeries& arm, const Comparabil
     d.reason =
         (better ? "mixed: better on one measure, significantly worse on another: " : "worse: ") +
         numbers;
+  } else if (final && both_at_chance) {
+    d.reason = fmt::format(
+        "inconclusive: the rerun stayed at chance too (validation accuracy never above {:.1f}%, "
+        "chance {:.1f}%), so this window cannot show whether the intervention helps: {}",
+        100 * (1.0 / static_cast<double>(classes) +
+               o.at_chance_margin * (1.0 - 1.0 / static_cast<double>(classes))),
+        100.0 / static_cast<double>(classes), numbers);
   } else if (final) {
     d.status = "refuted";
     d.reason = "no significant improvement: " + numbers;
-  } else if (steps >= window / 2 && !any_positive && paired > 0) {
+  } else if (steps >= window / 2 && !any_positive && paired > 0 && !both_at_chance) {
     d.status = "refuted";  // futility: half the window and not even a trend the right way
     d.reason = "no improvement by half the window: " + numbers;
   }
@@ -233,6 +259,7 @@ RunSeries at_equal_samples(const RunSeries& ref, double ratio, int64_t arm_steps
                            int64_t eval_every) {
   if (!(ratio > 0) || eval_every < 1) throw std::invalid_argument("at_equal_samples: bad ratio");
   RunSeries out;
+  out.num_classes = ref.num_classes;
   for (int64_t s = 0; s < arm_steps; ++s) {
     const auto j = static_cast<size_t>(std::llround(static_cast<double>(s) * ratio));
     if (j >= ref.train_loss.size()) break;
@@ -609,7 +636,7 @@ RunSeries baseline_run(const spec::Spec& spec, const data::Dataset& ds, int64_t 
   Yardstick yard(eval_every, o.yardstick_size);
   trainer.add_observer(&yard);
   trainer.run();
-  return {yard.train_loss(), yard.points()};
+  return {yard.train_loss(), yard.points(), ds.num_classes};
 }
 
 ArmRun run_arm(const spec::Spec& spec, const data::Dataset& ds, const Intervention& iv,
@@ -746,6 +773,7 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
   conf.yardstick_seconds = baseline.seconds();
 
   RunSeries base;
+  base.num_classes = record.num_classes;
   for (const auto& s : record.steps) base.train_loss.push_back(s.loss);
   base.points = baseline.points();
   for (const auto& p : base.points)
@@ -758,6 +786,20 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
                             : std::max<int64_t>(static_cast<int64_t>(base.train_loss.size()), 1);
   if (o.max_window > 0) window = std::min(window, o.max_window);
   window = std::min(window, plan);
+
+  // Causes the spec rules out are refuted without a rerun, whatever their rank: they cost nothing
+  // to settle, and left untested a generic suspicion (the plateau's "loss_output_mismatch")
+  // would outrank a cause whose rerun was merely inconclusive.
+  bool ruled_out_any = false;
+  for (auto& f : res.findings) {
+    if (f.cause == "healthy" || f.status != "suspected") continue;
+    if (const auto why = ruled_out_by_spec(spec, f)) {
+      ruled_out_any = true;
+      f.status = "refuted";
+      f.evidence.insert(f.evidence.begin(), "ruled out by the spec (no rerun needed): " + *why);
+      conf.notes.push_back(f.cause + ": ruled out by the spec: " + *why);
+    }
+  }
 
   // Interventions of the top findings, one per distinct change.
   std::vector<Intervention> ivs;
@@ -788,7 +830,7 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
     ivs.push_back(std::move(*iv));
     finding_of.push_back({i});
   }
-  if (ivs.empty()) return res;
+  if (ivs.empty() && !ruled_out_any) return res;
 
   // The budget, in training samples: max_cost_ratio × the diagnosis window's samples (the window
   // extrapolates a diagnosis that ended early on a non-finite loss). Samples, not seconds, so
@@ -810,7 +852,8 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
   // The placebo: the drift any rerun shows, as a second reference for equal-steps arms.
   std::unique_ptr<RunSeries> placebo;
   double drift_accuracy = 0, drift_loss = 0;
-  if (o.placebo && dataset.train.size() > 1 && nonfinite_step(base.train_loss) < 0) {
+  if (o.placebo && !ivs.empty() && dataset.train.size() > 1 &&
+      nonfinite_step(base.train_loss) < 0) {
     const auto start = Clock::now();
     Intervention none;
     none.drop = {placebo_position(spec.seed, dataset.train.size())};

@@ -55,6 +55,12 @@ struct ConfirmOptions {
   double early_t = 4.0;               ///< the stricter |t| needed to stop an arm before its end
   double min_loss_effect = 0.10;      ///< a meaningful loss reduction (10% lower)
   double min_accuracy_effect = 0.03;  ///< a meaningful accuracy gain (3 points)
+  /// A run is at chance when none of its judged yardstick points rose more than this fraction
+  /// of the way from chance 1/K to perfect. When the baseline and the arm both stay at chance,
+  /// "no significant improvement" says nothing about the cause: the window was too short for
+  /// either to leave chance (a data set whose healthy twin needs 150 steps to leave it), so
+  /// the arm is inconclusive, not refuted. A significantly worse arm is still refuted.
+  double at_chance_margin = 0.1;
   /// Stop starting/continuing reruns once they have trained on this many times the training
   /// samples of the diagnosis window (steps × samples per step; undecided arms stay
   /// "suspected"). Counted in samples, not seconds, so that a verdict never depends on how busy
@@ -86,6 +92,7 @@ struct ConfirmOptions {
 struct RunSeries {
   std::vector<double> train_loss;
   std::vector<YardstickPoint> points;
+  int64_t num_classes = 0;  ///< K of the classifier (0: unknown; no at-chance rule)
 };
 
 /// Which measures an intervention leaves comparable.

@@ -12,6 +12,7 @@
 #include "diagnose/record_builder.hpp"
 #include "lossdoctor/diagnose/detectors.hpp"
 #include "lossdoctor/diagnose/verdict.hpp"
+#include "lossdoctor/spec/kinds.hpp"
 
 namespace lossdoctor::diagnose {
 namespace {
@@ -159,7 +160,21 @@ TEST(Diagnoser, FlatLossWithTinyUpdatesIsLrTooLow) {
   const Finding* f = find_cause(d, "lr_too_low");
   ASSERT_NE(f, nullptr);
   ASSERT_TRUE(f->fix.count("optimizer.lr"));
-  EXPECT_DOUBLE_EQ(std::stod(f->fix.at("optimizer.lr")), 1e-5) << "lr × 10";
+  // Far below the optimiser's usual range, × 10 (1e-5) would still be far below it: the fix is
+  // the optimiser's usual rate.
+  EXPECT_DOUBLE_EQ(std::stod(f->fix.at("optimizer.lr")),
+                   spec::optimizer_traits(r.optimizer).usual_lr);
+  // Near miss: inside the usual range (a structural stall's small updates) the fix stays × 10.
+  RecordBuilder usual = flat_run();
+  usual.lr = [](int64_t) { return 2e-3; };
+  RunRecord u = usual.build();
+  u.base_lr = 2e-3;
+  for (auto& s : u.steps) s.update_norm = 1e-7 * s.weight_norm;
+  set_update_ratios(u, 1e-7);
+  const Diagnosis du = run(u);
+  if (const Finding* g = find_cause(du, "lr_too_low"); g && g->fix.count("optimizer.lr")) {
+    EXPECT_NEAR(std::stod(g->fix.at("optimizer.lr")), 2e-2, 1e-9) << describe(u, du);
+  }
 }
 
 TEST(Diagnoser, FlatLossWithZeroUpdatesIsParamsNotUpdated) {

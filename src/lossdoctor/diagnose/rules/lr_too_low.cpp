@@ -4,7 +4,8 @@
 // `small_update_ratio`) whose updates are not mostly exact zeros (`max_zero_update_fraction`):
 // weight `small_updates`, or `tiny_updates` below `tiny_update_ratio`, plus `stalled_bonus` when
 // the run is stalled, and the update_ratio_out_of_range symptom at `update_ratio_symptom`; a
-// rate below the optimiser's usual range in a sluggish run (`below_usual_range`).
+// rate below the optimiser's usual range in a sluggish run (`below_usual_range`); its fix is
+// then the optimiser's usual rate (else lr × 10, the causes table's default).
 // Penalties: vanishing gradients along with the small updates (`vanishing_gradient_penalty`);
 // updates exactly zero, not small (`zero_updates_penalty`); a rate the schedule shrank below
 // `schedule_shrink_ratio` of its start while lint flags the schedule
@@ -40,9 +41,13 @@ void rule_lr_too_low(const RuleContext& ctx, Collector& out) {
   }
   if (r.base_lr > 0 && spec::lr_below_usual_range(r.optimizer, r.base_lr) &&
       !spec::lr_in_usual_range(r.optimizer, r.base_lr) && ctx.sluggish) {
-    out.evidence(cause).add(
-        o.below_usual_range,
-        fmt::format("lr {} is below the usual range for {}", fmt_num(r.base_lr), r.optimizer));
+    Candidate& c = out.evidence(cause);
+    c.add(o.below_usual_range,
+          fmt::format("lr {} is below the usual range for {}", fmt_num(r.base_lr), r.optimizer));
+    // Far below the range, × 10 may still be too little to show within the window: suggest the
+    // optimiser's usual rate (a lint fix, added earlier, wins).
+    const double usual = spec::optimizer_traits(r.optimizer).usual_lr;
+    if (usual > 10 * r.base_lr) c.fix.emplace("optimizer.lr", fmt::format("{:.3g}", usual));
   }
 
   if (weights_never_move(ctx)) {

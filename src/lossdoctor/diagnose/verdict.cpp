@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <limits>
 
 namespace lossdoctor::diagnose {
 
@@ -18,7 +19,10 @@ int64_t early_stop_min_steps(const std::string& top, const std::vector<Symptom>&
     at_chance |= s.id == "plateau_at_chance";
     other_hard |= s.id != "plateau_at_chance" && is_hard_symptom(s.id);
   }
-  return top == "healthy" || (at_chance && !other_hard) ? healthy_min_steps : min_steps;
+  // At chance, only the end of the budget tells a plateau from a slow start (session 9: a
+  // healthy batch-8 run stopped at step 250 of 300, right as it left chance).
+  if (at_chance && !other_hard) return std::numeric_limits<int64_t>::max();
+  return top == "healthy" ? healthy_min_steps : min_steps;
 }
 
 bool is_hard_symptom(const std::string& id) {

@@ -32,8 +32,9 @@ bool is_hard_symptom(const std::string& symptom_id);
 
 /// Steps a diagnosis must have run before it may stop early with `top` as its answer: a fault
 /// may stop after `min_steps`; "healthy" must hold for `healthy_min_steps`, since some faults
-/// (momentum build-up, decaying schedules, label noise) show late, and so must a loss sitting at
-/// chance with no other hard symptom (a long warm-up or a slow start may still take off).
+/// (momentum build-up, decaying schedules, label noise) show late. A loss sitting at chance with
+/// no other hard symptom never stops early (INT64_MAX): a long warm-up or a slow start may still
+/// take off, and "at chance after the budget" is what the verdict asks.
 int64_t early_stop_min_steps(const std::string& top, const std::vector<Symptom>& symptoms,
                              int64_t min_steps, int64_t healthy_min_steps);
 

@@ -9,9 +9,12 @@ its ground truth (read by `lossdoctor-bench zoo`):
     # fixable: no (reason)         no spec change can remove the fault (left out of the repair
                                    success rate of `lossdoctor-bench zoo --repair`)
     # nproc: N                     a data-parallel case: diagnosed with --nproc N (issue 15)
+    # twin: ID                     the healthy case its effect is measured against (ok-example
+                                   unless named; the data-parallel cases name ddp-ok)
 Run it again after editing the table. The effect lines come from bench/zoo/effects.json, written
 by `build/bench/lossdoctor-bench zoo --effects bench/zoo/effects.json` (each case trained for 300
-steps on seed 0 beside the healthy base case `ok-example`); regenerate both after a change.
+steps on seed 0 beside the healthy base case `ok-example`; a data-parallel case, with --nproc 2,
+beside `ddp-ok`, its "# twin:"); regenerate both after a change.
 """
 import copy
 import json
@@ -251,6 +254,7 @@ case("ok-adam-3e-3", "healthy", note="Adam at 3e-3", optimizer={"type": "adam", 
 # --- data-parallel runs (issue 15): 2 ranks on loopback, batch 32 per rank = the base's global
 # batch 64; the faults are data.inject.distributed (docs/distributed.md)
 NPROC = {}
+DDP_TWIN = "ddp-ok"
 
 
 def ddp_case(cid, truth, accept=(), note="", unfixable=None, inject=None, **changes):
@@ -272,6 +276,18 @@ ddp_case("ddp-skip-update", "replicas_diverged", note="rank 1 skips its update a
          inject={"skip_update_on_rank": 1, "skip_update_step": 5})
 ddp_case("ddp-corrupt-rank-labels", "rank_specific_data_fault", note="half of rank 1's samples have wrong labels",
          inject={"corrupt_rank": 1, "corrupt_rank_labels": 0.5})
+# lr_not_scaled_for_global_batch: a rate written for one process at batch 32, run on 2 ranks
+# (global batch 64). Unscaled: plain SGD at 0.001 (inside SGD's usual range) keeps the step of a
+# batch of 32, the updates stay tiny (2× the rate trains visibly further); scaled ×2 without a
+# warmup: Adam's 0.008 becomes 0.016, and the first steps on random weights, without batch norm
+# to absorb them, overshoot and kill ReLU units (the same spec with schedule.warmup_steps: 100,
+# or unscaled, trains like ddp-ok).
+ddp_case("ddp-lr-not-scaled", "lr_not_scaled_for_global_batch", ["lr_too_low"],
+         "plain SGD at lr 0.001 kept for the global batch of 2 ranks (optimizer.lr_scaling: none)",
+         optimizer={"type": "sgd", "lr": 0.001})
+ddp_case("ddp-lr-scaled-no-warmup", "lr_not_scaled_for_global_batch", ["lr_too_high"],
+         "Adam lr 0.008 scaled linearly to 0.016 for 2 ranks with no warmup, no batch norm",
+         optimizer={"type": "adam", "lr": 0.008, "lr_scaling": "linear"}, model__layers=plain_layers())
 
 
 def to_yaml(value, indent=0):
@@ -397,9 +413,13 @@ def main():
     effects = load_effects(HERE)
     out = fresh_cases_dir(HERE)
     for cid, truth, accept, note, spec, unfixable in CASES:
-        header = case_header(cid, f"# zoo case {cid}: {note}", truth, accept, unfixable,
-                             effect_line(cid, effects), "bench/zoo/make_cases.py",
-                             after_truth=[f"# nproc: {NPROC[cid]}"] if cid in NPROC else ())
+        # A data-parallel case is measured beside the healthy 2-rank run (ddp-ok), its twin.
+        effect = (effect_line(cid, effects, DDP_TWIN, f"the healthy twin {DDP_TWIN}") if cid in NPROC
+                  else effect_line(cid, effects))
+        header = case_header(cid, f"# zoo case {cid}: {note}", truth, accept, unfixable, effect,
+                             "bench/zoo/make_cases.py",
+                             after_truth=[f"# nproc: {NPROC[cid]}", f"# twin: {DDP_TWIN}"]
+                             if cid in NPROC else ())
         write_case(out, cid, header, spec)
     faults = sum(1 for c in CASES if c[1] != "healthy")
     print(f"wrote {len(CASES)} cases ({faults} faults, {len(CASES) - faults} controls) to {out}")

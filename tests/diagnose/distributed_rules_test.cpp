@@ -220,6 +220,50 @@ TEST(DistributedRules, LrNotScaledForGlobalBatch) {
   EXPECT_EQ(confidence(run_all(single, {}, {plateau}), "lr_not_scaled_for_global_batch"), 0.0);
 }
 
+TEST(DistributedRules, LrNotScaledForGlobalBatchShortfallAndOvershoot) {
+  // Unscaled, a usual SGD rate, sluggish but not stalled, and N× the updates (1.5e-4 × 2) would
+  // clear the sluggish line (2e-4): the missing factor is the whole shortfall.
+  RunRecord r = record({});
+  r.base_lr = 0.001;
+  const auto set_ratios = [](RunRecord& rec, double ratio) {
+    for (auto& p : rec.probes)
+      for (auto& l : p.layers)
+        if (l.has_weights) l.update_ratio = ratio;
+  };
+  set_ratios(r, 1.5e-4);
+  Collector c = run_all(r);
+  EXPECT_NEAR(confidence(c, "lr_not_scaled_for_global_batch"), 0.6, 1e-9);
+  const auto& ev = c.candidates().at("lr_not_scaled_for_global_batch").ordered_evidence();
+  ASSERT_FALSE(ev.empty());
+  EXPECT_NE(ev.front().find("2× the rate"), std::string::npos) << ev.front();
+  // Near misses: updates too small for N× to fix; a rate below the usual range (lr_too_low's).
+  set_ratios(r, 5e-5);
+  EXPECT_NEAR(confidence(run_all(r), "lr_not_scaled_for_global_batch"), 0.45, 1e-9);
+  set_ratios(r, 1.5e-4);
+  r.base_lr = 5e-4;
+  EXPECT_NEAR(confidence(run_all(r), "lr_not_scaled_for_global_batch"), 0.45, 1e-9);
+
+  // Scaled ×2 with no warmup and no unstable symptom, but the first probed step moved the
+  // weights by 15% of their norm (above lr_too_high.first_update_ratio, 10%): overshot.
+  RunRecord s = record({});
+  s.distributed->lr_scale = 2;
+  s.distributed->lr_scaling = "linear";
+  for (auto& l : s.probes.front().layers)
+    if (l.has_weights) l.update_ratio = 0.15;
+  c = run_all(s);
+  EXPECT_NEAR(confidence(c, "lr_not_scaled_for_global_batch"), 0.75, 1e-9);
+  EXPECT_EQ(c.candidates().at("lr_not_scaled_for_global_batch").fix.at("schedule.warmup_steps"),
+            "100");
+  // Near misses: a first step of 5% (not an overshoot); the same overshoot with a warmup.
+  for (auto& l : s.probes.front().layers)
+    if (l.has_weights) l.update_ratio = 0.05;
+  EXPECT_EQ(confidence(run_all(s), "lr_not_scaled_for_global_batch"), 0.0);
+  for (auto& l : s.probes.front().layers)
+    if (l.has_weights) l.update_ratio = 0.15;
+  s.distributed->warmup_steps = 100;
+  EXPECT_EQ(confidence(run_all(s), "lr_not_scaled_for_global_batch"), 0.0);
+}
+
 TEST(DistributedRules, StragglerIsANoteNotACause) {
   Healthy h;
   h.slow_rank = 1;

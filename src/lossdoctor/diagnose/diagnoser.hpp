@@ -472,8 +472,14 @@ struct DiagnoserOptions {
     int64_t min_world_size = 2;
     /// The rate was not scaled (lr_scaling none) and the run is sluggish (tiny updates) ...
     double unscaled_slow = 0.45;
-    /// ... plus this when it is also stalled.
+    /// ... plus this when it is also stalled ...
     double stalled_bonus = 0.15;
+    /// ... or this when the missing factor N explains the whole shortfall (a usual rate whose
+    /// median update ratio × N reaches small_update_ratio).
+    double shortfall_bonus = 0.15;
+    /// A first probed step whose median update ratio exceeds this overshot: with a scaled rate
+    /// and no warmup it counts like an unstable run.
+    double overshoot_update_ratio = 0.1;
     /// The rate was scaled up with no warmup and the run became unstable ...
     double scaled_unstable = 0.55;
     /// ... within this many steps (plus this when so).

@@ -4,15 +4,16 @@
 // Evidence: with at least `lr_not_scaled_for_global_batch.min_world_size` ranks,
 //   - the rate was not scaled (optimizer.lr_scaling: none) and the run is sluggish (its updates
 //     are tiny): weight `unscaled_slow`, + `stalled_bonus` when it is also stalled (a run stalled
-//     for another reason, e.g. dead units, with normal-sized updates is not this cause), or when
-//     the missing factor accounts for the whole shortfall: a rate inside the optimiser's usual
-//     range whose median update ratio × N (the linear rule's factor) reaches the sluggish line,
-//     `small_update_ratio` (a rate far too low even when scaled is lr_too_low's case);
+//     for another reason, e.g. dead units, with normal-sized updates is not this cause), or
+//     `shortfall_bonus` when the missing factor accounts for the whole shortfall: a rate inside
+//     the optimiser's usual range whose median update ratio × N (the linear rule's factor)
+//     reaches the sluggish line, `small_update_ratio` (a rate far too low even when scaled is
+//     lr_too_low's case);
 //   - the rate was scaled up (linear or sqrt) with no warmup and the run became unstable, or its
-//     first probed step already overshot (median update ratio above
-//     `lr_too_high.first_update_ratio`, the first steps at the full scaled rate on random
-//     weights: what the warmup prevents): weight `scaled_unstable`, + `early_bonus` when the
-//     first unstable symptom (or that overshooting probe) came within `early_steps` steps.
+//     first probed step already overshot (median update ratio above `overshoot_update_ratio`:
+//     the first steps at the full scaled rate on random weights, what the warmup prevents):
+//     weight `scaled_unstable`, + `early_bonus` when the first unstable symptom (or that
+//     overshooting probe) came within `early_steps` steps.
 // Penalties: none (lr_too_low and lr_too_high judge the rate itself).
 #include <fmt/format.h>
 
@@ -49,7 +50,9 @@ void rule_lr_not_scaled_for_global_batch(const RuleContext& ctx, Collector& out)
     }
     out.evidence("lr_not_scaled_for_global_batch")
         .add(
-            o.unscaled_slow + (ctx.stalled || explained ? o.stalled_bonus : 0.0),
+            o.unscaled_slow + (ctx.stalled ? o.stalled_bonus
+                               : explained ? o.shortfall_bonus
+                                           : 0.0),
             fmt::format("{}, but the rate stayed at {} (optimizer.lr_scaling: none) and the run "
                         "moves its weights very little (median update ratio {}){}",
                         grown, fmt_num(ctx.record.base_lr), fmt_num(sig.median_update_ratio), why));
@@ -57,8 +60,8 @@ void rule_lr_not_scaled_for_global_batch(const RuleContext& ctx, Collector& out)
   }
   if (d->lr_scale <= 1.0 || d->warmup_steps != 0) return;
   // The first probed step overshot: the scaled rate hit the random weights at full strength.
-  const bool overshot = std::isfinite(sig.early_update_ratio) &&
-                        sig.early_update_ratio > ctx.options.lr_too_high.first_update_ratio;
+  const bool overshot =
+      std::isfinite(sig.early_update_ratio) && sig.early_update_ratio > o.overshoot_update_ratio;
   if (!ctx.unstable && !overshot) return;
   int64_t first = std::numeric_limits<int64_t>::max();
   for (const auto& s : ctx.symptoms) {

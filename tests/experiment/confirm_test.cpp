@@ -186,6 +186,33 @@ TEST(Judge, NonFiniteBaselineVersusFiniteLearningArmIsDecisive) {
   EXPECT_EQ(judge_arm(base, flat, {}, 50, true, o).status, "refuted");
 }
 
+TEST(Rerank, ConfirmedFindingsAreOrderedByHowStronglyTheirRerunRepairedTheRun) {
+  const auto make = [](const std::string& cause, double c, const std::string& status) {
+    Finding f;
+    f.cause = cause;
+    f.confidence = c;
+    f.status = status;
+    return f;
+  };
+  std::vector<Finding> fs = {
+      make("lr_too_high", 0.62, "confirmed"), make("insufficient_capacity", 0.60, "confirmed"),
+      make("lr_too_low", 0.43, "suspected"), make("bad_init_scale", 0.5, "refuted")};
+  // lr ÷ 10: +3 points (1 meaningful effect); the widened layer: +60 points (20).
+  rerank_after_confirmation(fs, {{"lr_too_high", 1.0}, {"insufficient_capacity", 20.0}});
+  ASSERT_EQ(fs.size(), 4u);
+  EXPECT_EQ(fs[0].cause, "insufficient_capacity");
+  EXPECT_EQ(fs[1].cause, "lr_too_high");
+  EXPECT_EQ(fs[2].cause, "lr_too_low");
+  EXPECT_EQ(fs[3].cause, "bad_init_scale");
+  EXPECT_NEAR(fs[0].confidence, 0.80, 1e-9);
+  EXPECT_LT(fs[1].confidence, fs[0].confidence);
+  EXPECT_NEAR(fs[3].confidence, 0.25, 1e-9);
+  // Near miss: equal strengths leave the confidence order.
+  std::vector<Finding> tied = {make("a", 0.60, "confirmed"), make("b", 0.62, "confirmed")};
+  rerank_after_confirmation(tied, {{"a", 2.0}, {"b", 2.0}});
+  EXPECT_EQ(tied[0].cause, "b");
+}
+
 TEST(PlaceboPosition, DeterministicInTheSeedAndInRange) {
   for (int64_t seed : {0, 1, 7, 123456789}) {
     for (int64_t n : {1, 2, 6000}) {

@@ -746,6 +746,21 @@ std::optional<Intervention> combine(const Intervention& a, const Intervention& b
   return c;
 }
 
+/// How strongly an arm repaired the run: its largest paired effect in units of a meaningful
+/// effect (min_accuracy_effect points of accuracy, min_loss_effect relative loss), 0 if none.
+/// Every arm that kept a non-finite baseline finite repaired it fully: they tie.
+double repair_strength(const report::ConfirmationArm& a, const ConfirmOptions& o,
+                       bool base_nonfinite) {
+  if (base_nonfinite) return std::numeric_limits<double>::infinity();
+  double best = 0;
+  for (const auto& m : a.measures) {
+    if (m.pairs < 3 || !(m.t > 0) || !std::isfinite(m.effect)) continue;
+    const double unit = m.name == "val_accuracy" ? o.min_accuracy_effect : o.min_loss_effect;
+    if (unit > 0) best = std::max(best, m.effect / unit);
+  }
+  return best;
+}
+
 /// The arm was better than the baseline on every paired measure (none significantly worse).
 bool trended_better(const report::ConfirmationArm& a) {
   int paired = 0;
@@ -758,6 +773,30 @@ bool trended_better(const report::ConfirmationArm& a) {
 }
 
 }  // namespace
+
+void rerank_after_confirmation(std::vector<Finding>& findings,
+                               const std::map<std::string, double>& strength) {
+  const auto rank = [](const Finding& f) {
+    return f.status == "confirmed" ? 0 : f.status == "refuted" ? 2 : 1;
+  };
+  const auto strength_of = [&](const Finding& f) {
+    const auto it = strength.find(f.cause);
+    return it == strength.end() ? 0.0 : it->second;
+  };
+  for (auto& f : findings) {
+    if (f.status == "confirmed") f.confidence = 1 - (1 - f.confidence) / 2;
+    if (f.status == "refuted") f.confidence = f.confidence / 2;
+  }
+  std::stable_sort(findings.begin(), findings.end(), [&](const Finding& x, const Finding& y) {
+    if (rank(x) != rank(y)) return rank(x) < rank(y);
+    if (rank(x) == 0 && strength_of(x) != strength_of(y)) return strength_of(x) > strength_of(y);
+    return x.confidence > y.confidence;
+  });
+  for (size_t i = 1; i < findings.size(); ++i) {
+    findings[i].confidence =
+        std::max(0.0, std::min(findings[i].confidence, findings[i - 1].confidence - 0.001));
+  }
+}
 
 ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
                       const report::Report& diagnosis, const RunRecord& record,
@@ -963,8 +1002,11 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
     conf.arms.push_back(runs.back().arm);
   }
 
-  // Status and evidence of each finding.
+  // Status and evidence of each finding; how strongly each confirmed one's rerun repaired the
+  // run (by cause: causes are unique among the findings).
   std::map<size_t, std::string> status_of;
+  std::map<std::string, double> strength;
+  const bool base_nonfinite = nonfinite_step(base.train_loss) >= 0;
   for (size_t k = 0; k < runs.size(); ++k) {
     const auto& a = runs[k].arm;
     for (size_t i : finding_of[k]) {
@@ -973,6 +1015,7 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
                                            a.intervention, a.steps, a.window, a.reason);
       f.evidence.insert(f.evidence.begin(), line);
       if (a.status != "inconclusive") f.status = a.status;
+      if (a.status == "confirmed") strength[f.cause] = repair_strength(a, o, base_nonfinite);
       if (a.status == "refuted" && proven_without_rerun(f) && trended_better(a)) {
         // A strong prior needs strong evidence against it: the spec or data proves this fault,
         // and a rerun that is better on every measure without reaching significance within
@@ -1042,6 +1085,7 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
           for (size_t i : finding_of[k]) {
             Finding& f = res.findings[i];
             f.status = "confirmed";
+            strength[f.cause] = repair_strength(c.arm, o, base_nonfinite);
             f.evidence.insert(f.evidence.begin(),
                               fmt::format("confirmed together with the other cause ({}): {}",
                                           merged->text, c.arm.reason));
@@ -1064,24 +1108,7 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
   }
   conf.cost_ratio = conf.diagnosis_seconds > 0 ? conf.seconds / conf.diagnosis_seconds : 0;
 
-  // Re-rank: confirmed (confidence raised), suspected, refuted (confidence lowered); the
-  // confidences are then made strictly decreasing in that order, since reports sort by them.
-  const auto rank = [](const Finding& f) {
-    return f.status == "confirmed" ? 0 : f.status == "refuted" ? 2 : 1;
-  };
-  for (auto& f : res.findings) {
-    if (f.status == "confirmed") f.confidence = 1 - (1 - f.confidence) / 2;
-    if (f.status == "refuted") f.confidence = f.confidence / 2;
-  }
-  std::stable_sort(res.findings.begin(), res.findings.end(),
-                   [&](const Finding& x, const Finding& y) {
-                     if (rank(x) != rank(y)) return rank(x) < rank(y);
-                     return x.confidence > y.confidence;
-                   });
-  for (size_t i = 1; i < res.findings.size(); ++i) {
-    res.findings[i].confidence =
-        std::max(0.0, std::min(res.findings[i].confidence, res.findings[i - 1].confidence - 0.001));
-  }
+  rerank_after_confirmation(res.findings, strength);
   // The verdict follows the evidence after confirmation (diagnose/verdict.hpp): a refuted
   // finding never makes the run unhealthy.
   const diagnose::Verdict v = diagnose::decide_verdict(res.findings, diagnosis.symptoms);

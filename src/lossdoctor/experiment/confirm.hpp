@@ -136,6 +136,15 @@ std::vector<int64_t> label_noise_suspects(const RunRecord& record, double run_ac
 /// The training position the placebo rerun leaves out: deterministic in the seed, < train_size.
 int64_t placebo_position(int64_t seed, int64_t train_size);
 
+/// The findings after their reruns: confirmed first (confidence c → 1 − (1 − c)/2), ordered by
+/// `strength` — how strongly each one's rerun repaired the run, its largest paired effect in
+/// units of a meaningful effect (a fix worth +60 points explains a run better than one worth
+/// +3; bench/zoo net-bottleneck-2 had lr ÷ 10 and the widened bottleneck both confirmed) — then
+/// by confidence; then suspected; then refuted (c → c/2). Confidences are then made strictly
+/// decreasing in that order, since reports sort by them. Pure.
+void rerank_after_confirmation(std::vector<Finding>& findings,
+                               const std::map<std::string, double>& strength);
+
 struct ConfirmResult {
   std::vector<Finding> findings;  ///< re-ranked, with statuses and evidence
   std::string verdict;

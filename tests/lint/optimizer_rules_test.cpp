@@ -84,6 +84,29 @@ TEST(BatchSizeOne, NearMiss) {
   expect_silent("batch-size-one", t.yaml());
 }
 
+TEST(SmallBatchBatchnorm, TwoIsAWarningThreeOrFourAnInfo) {
+  SpecText t;  // the default layers have batch norm
+  t.extra = "batch_size: 2\nepochs: 1\n";
+  Finding f = expect_fires_and_fix_silences("small-batch-batchnorm", t.yaml(), "batch_too_small",
+                                            "warning", {"batch_size = 2", "only 2 samples"});
+  EXPECT_EQ(f.fix.at("batch_size"), "32");
+  t.extra = "batch_size: 4\nepochs: 1\n";
+  expect_fires_and_fix_silences("small-batch-batchnorm", t.yaml(), "batch_too_small", "info",
+                                {"batch_size = 4"});
+}
+
+TEST(SmallBatchBatchnorm, NearMisses) {
+  SpecText t;
+  t.extra = "batch_size: 8\n";  // noisy, but batch norm's statistics are usable
+  expect_silent("small-batch-batchnorm", t.yaml());
+  t.extra = "batch_size: 1\n";  // batch-size-one's
+  expect_silent("small-batch-batchnorm", t.yaml());
+  t.extra = "batch_size: 2\n";  // no batch norm: only the gradient noise, judged by the run
+  t.layers =
+      "    - flatten: {}\n    - dense: {units: 64}\n    - relu: {}\n    - dense: {units: 10}\n";
+  expect_silent("small-batch-batchnorm", t.yaml());
+}
+
 TEST(OptimizerHyperparameters, MomentumEpsBetas) {
   Finding m = expect_fires_and_fix_silences(
       "optimizer-hyperparameters", with_optimizer("{type: sgd, lr: 0.01, momentum: 0.995}"),

@@ -17,6 +17,7 @@ const std::vector<LintRule>& lint_rules() {
       {"lr-too-high", "lr_too_high", lr_too_high},
       {"lr-too-low", "lr_too_low", lr_too_low},
       {"batch-size-one", "batch_too_small", batch_size_one},
+      {"small-batch-batchnorm", "batch_too_small", small_batch_batchnorm},
       {"optimizer-hyperparameters", "optimizer_misconfigured", optimizer_hyperparameters},
       {"heavy-weight-decay", "excessive_regularization", heavy_weight_decay},
       {"clip-too-tight", "grad_clip_too_tight", clip_too_tight},

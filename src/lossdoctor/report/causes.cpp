@@ -164,7 +164,7 @@ const std::vector<CauseInfo>& cause_table() {
        Intervention::ApplyFix,
        "batches of 32, judged at equal samples seen",
        "use batches of 32 or more",
-       {"batch-size-one"},
+       {"batch-size-one", "small-batch-batchnorm"},
        {}},
       {"optimizer_misconfigured",
        CauseGroup::Optimisation,

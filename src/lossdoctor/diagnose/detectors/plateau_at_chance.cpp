@@ -1,5 +1,4 @@
-// plateau_at_chance: a classifier's training loss stays at ln K, the loss of a uniform guess, to
-// the end of the run (one that left chance before its end is a slow start), or
+// plateau_at_chance: a classifier's training loss stays at ln K, the loss of a uniform guess, or
 // its validation accuracy (or loss) is still at chance for its K classes, 1/K (ln K), when the
 // run has had time to learn. Every threshold follows K: nothing assumes 10 classes.
 #include <fmt/format.h>
@@ -25,11 +24,6 @@ constexpr double kBand = 0.10;
 constexpr double kMinInBand = 0.8;
 /// Rolling-median window used to smooth the loss.
 constexpr int kSmoothWindow = 9;
-/// The run's end: the last kTailFraction of the judged steps (at least kMinTail) ...
-constexpr double kTailFraction = 0.1;
-constexpr size_t kMinTail = 10;
-/// ... must still be in the band (its median smoothed loss not below it): a run that left
-/// chance before its end is a slow start, which slow_convergence judges.
 /// Validation is judged only once the run has taken this many steps (a slow start, such as a
 /// long warmup, is not a fault) ...
 constexpr int64_t kMinValidationStep = 150;
@@ -94,13 +88,6 @@ std::vector<Symptom> detect_plateau_at_chance(const RunRecord& r) {
   }
   const double frac = static_cast<double>(in_band) / static_cast<double>(judged.size());
   if (frac < kMinInBand) return validation_at_chance(r, chance);
-  // A run that has left chance by its end is a slow start, not a plateau: the median smoothed
-  // loss of its last steps lies below the band.
-  const size_t tail = std::max<size_t>(
-      kMinTail, static_cast<size_t>(kTailFraction * static_cast<double>(n - skip)));
-  std::vector<double> last(smooth.end() - static_cast<std::ptrdiff_t>(std::min(tail, n - skip)),
-                           smooth.end());
-  if (median(last) < (1 - kBand) * chance) return validation_at_chance(r, chance);
 
   Symptom s;
   s.id = "plateau_at_chance";

@@ -131,6 +131,24 @@ void batch_size_one(const spec::Spec& s, const LintContext&, LintResult& r) {
   r.findings.push_back(std::move(f));
 }
 
+void small_batch_batchnorm(const spec::Spec& s, const LintContext&, LintResult& r) {
+  if (s.batch_size < 2 || s.batch_size > 4 || !contains(s.layers, Kind::BatchNorm)) return;
+  // Batch 2: each normalised value is ±1 whatever the image; 3–4 are still very noisy
+  // statistics, worth a rerun at a larger batch when the run trains poorly.
+  Finding f = make_finding("batch_too_small", s.batch_size == 2 ? "warning" : "info");
+  f.evidence = {kv(s, "batch_size", std::to_string(s.batch_size)),
+                "the model has batchnorm layers: each normalises over only " +
+                    std::to_string(s.batch_size) + " samples"};
+  f.explanation =
+      "Batch norm normalises every channel by the mean and variance of the batch. Over two to "
+      "four samples those statistics are mostly noise (over two, every normalised value is ±1), "
+      "so the features the next layer sees change with the batch's other images, and the "
+      "running averages used at evaluation describe no real batch. Training is slow and "
+      "validation lags.";
+  f.fix["batch_size"] = "32";
+  r.findings.push_back(std::move(f));
+}
+
 void optimizer_hyperparameters(const spec::Spec& s, const LintContext&, LintResult& r) {
   const OptimizerSpec& o = s.optimizer;
   Finding f = make_finding("optimizer_misconfigured", "warning");

@@ -19,6 +19,7 @@ Check activation_on_logits;        ///< activation-on-logits
 Check lr_too_high;                 ///< lr-too-high
 Check lr_too_low;                  ///< lr-too-low
 Check batch_size_one;              ///< batch-size-one
+Check small_batch_batchnorm;        ///< small-batch-batchnorm
 Check optimizer_hyperparameters;   ///< optimizer-hyperparameters
 Check heavy_weight_decay;          ///< heavy-weight-decay
 Check clip_too_tight;              ///< clip-too-tight

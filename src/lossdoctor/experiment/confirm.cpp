@@ -219,6 +219,9 @@ Decision judge_arm(const RunSeries& base, const RunSeries& arm, const Comparabil
         100 * (1.0 / static_cast<double>(classes) +
                o.at_chance_margin * (1.0 - 1.0 / static_cast<double>(classes))),
         100.0 / static_cast<double>(classes), numbers);
+  } else if (final && paired == 0) {
+    d.reason =
+        "inconclusive: fewer than 3 paired points on every measure, too few to judge: " + numbers;
   } else if (final) {
     d.status = "refuted";
     d.reason = "no significant improvement: " + numbers;
@@ -946,10 +949,14 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
       return run;
     }
     const double ratio = static_cast<double>(arm_sps) / static_cast<double>(base_sps);
-    // At least three yardstick points to pair (the judge needs three), not min_steps: with a
+    // At least three yardstick points to pair (the judge needs three) in the part of the window
+    // it judges (judge_from_fraction: the second half when screening), not min_steps: with a
     // 32× larger batch, min_steps arm steps would need 32 × min_steps baseline steps.
-    const int64_t arm_window = std::max<int64_t>(
-        3 * o.eval_every, static_cast<int64_t>(std::ceil(static_cast<double>(window) / ratio)));
+    const double judged = 1.0 - std::clamp(o.judge_from_fraction, 0.0, 0.9);
+    const auto min_points = static_cast<int64_t>(std::ceil(3.0 / judged));
+    const int64_t arm_window =
+        std::max<int64_t>(min_points * o.eval_every,
+                          static_cast<int64_t>(std::ceil(static_cast<double>(window) / ratio)));
     const auto needed = static_cast<int64_t>(std::ceil(static_cast<double>(arm_window) * ratio));
     const RunSeries* ref = &base;
     std::string extended;

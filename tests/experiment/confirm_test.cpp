@@ -147,6 +147,22 @@ TEST(Judge, AnArmThatStaysAtChanceLikeItsBaselineIsInconclusiveNotRefuted) {
   EXPECT_EQ(judge_arm(base, worse, {}, 250, true, o).status, "refuted");
 }
 
+TEST(Judge, TooFewPairedPointsIsInconclusiveNotRefuted) {
+  const ConfirmOptions o = deterministic_options();
+  // A batch-size arm paired at equal samples seen over a short window: two yardstick points
+  // after step 0 and no comparable training loss. Nothing can be judged from that.
+  RunSeries base = series(2.3, 0.001, 25, 0.0), arm = series(2.3, 0.03, 25, 0.05);
+  Comparability cmp;
+  cmp.train_loss = false;
+  const Decision d = judge_arm(base, arm, cmp, 25, true, o);
+  EXPECT_EQ(d.status, "undecided") << d.reason;
+  EXPECT_NE(d.reason.find("fewer than 3 paired points"), std::string::npos) << d.reason;
+  // Near miss: a longer window gives enough points to decide.
+  const Decision longer =
+      judge_arm(series(2.3, 0.001, 40, 0.0), series(2.3, 0.03, 40, 0.05), cmp, 40, true, o);
+  EXPECT_NE(longer.status, "undecided") << longer.reason;
+}
+
 TEST(Judge, HarmOnAnotherMeasureBlocksConfirmation) {
   const ConfirmOptions o = deterministic_options();
   RunSeries base = series(2.3, 0.001, 100, 0.06), arm = series(2.3, 0.03, 100, 0.0);

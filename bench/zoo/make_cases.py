@@ -400,7 +400,7 @@ def write_twin_cases(here, cases, bases, title, generator, data_script):
         write_case(out, cid, header, spec)
     with open(os.path.join(out, "zoo.conf"), "w") as fh:
         fh.write("# lossdoctor-bench zoo settings for this case directory (written by ../make_cases.py)\n"
-                 "# The cases read generated data: make it first (idempotent, about 10 s the first time).\n"
+                 "# The cases read generated data: make it first (idempotent; under a minute the first time).\n"
                  f"make-data: python3 ../../../scripts/{data_script} ../data\n"
                  "# The Monitor loop bugs belong to bench/zoo.\n"
                  "loop-cases: no\n")

@@ -80,6 +80,17 @@ def write_idx(path, images, labels, h, w):
             f.write(bytes(labels))
 
 
+def write_idx_raw(directory, prefix, images, labels, h, w):
+    """Uncompressed IDX files (the reader takes raw files as well as gzip):
+    <prefix>-images-idx3-ubyte and <prefix>-labels-idx1-ubyte in `directory`."""
+    with open(os.path.join(directory, prefix + "-images-idx3-ubyte"), "wb") as f:
+        f.write(struct.pack(">IIII", 0x803, len(images), h, w))
+        f.write(b"".join(images))
+    with open(os.path.join(directory, prefix + "-labels-idx1-ubyte"), "wb") as f:
+        f.write(struct.pack(">II", 0x801, len(labels)))
+        f.write(bytes(labels))
+
+
 def stratified(labels, per_class, classes, rng):
     """per_class random indices of each class (sorted within the result: source order)."""
     chosen = []

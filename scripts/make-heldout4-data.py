@@ -223,15 +223,7 @@ def make_segments12(out):
         labels = [c for c in range(len(GLYPHS)) for _ in range(per_class)]
         rng.shuffle(labels)
         images = [segment_image(c, rng) for c in labels]
-        base = os.path.join(out, prefix)
-        H1.write_idx(base, images, labels, SEG_SIZE, SEG_SIZE)
-        # uncompressed IDX (the reader takes raw files as well as gzip): inflate what was written
-        for part, name in (("images", "images-idx3-ubyte"), ("labels", "labels-idx1-ubyte")):
-            with open(f"{base}.{part}", "rb") as f:
-                data = H1.gzip.decompress(f.read())
-            with open(os.path.join(out, f"{prefix}-{name}"), "wb") as f:
-                f.write(data)
-            os.remove(f"{base}.{part}")
+        H1.write_idx_raw(out, prefix, images, labels, SEG_SIZE, SEG_SIZE)
 
 
 # --- main ------------------------------------------------------------------------------------

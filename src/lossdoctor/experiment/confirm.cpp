@@ -28,8 +28,16 @@ namespace lossdoctor::experiment {
 namespace {
 
 namespace fs = std::filesystem;
-double min_effect(const PairedComparison& m, const ConfirmOptions& o) {
-  return m.measure == "val_accuracy" ? o.min_accuracy_effect : o.min_loss_effect;
+/// A meaningful effect on `measure`: accuracy points for val_accuracy, a relative loss
+/// reduction for the losses.
+double min_effect(const std::string& measure, const ConfirmOptions& o) {
+  return measure == "val_accuracy" ? o.min_accuracy_effect : o.min_loss_effect;
+}
+
+/// The validation accuracy a fraction `margin` of the way from chance 1/K to perfect.
+double accuracy_above_chance(int64_t num_classes, double margin) {
+  const double chance = 1.0 / static_cast<double>(num_classes);
+  return chance + margin * (1.0 - chance);
 }
 
 std::string fmt_value(double v) {
@@ -95,12 +103,12 @@ RunSeries from_step(const RunSeries& s, int64_t from) {
 /// chance 1/K to perfect; false without points or without K.
 bool stays_at_chance(const RunSeries& s, int64_t num_classes, double margin) {
   if (num_classes < 2) return false;
-  const double chance = 1.0 / static_cast<double>(num_classes);
+  const double bar = accuracy_above_chance(num_classes, margin);
   int n = 0;
   for (const auto& p : s.points) {
     if (p.step == 0) continue;
     ++n;
-    if (!(p.accuracy <= chance + margin * (1.0 - chance))) return false;
+    if (!(p.accuracy <= bar)) return false;
   }
   return n >= 3;
 }
@@ -179,9 +187,9 @@ Decision judge_arm(const RunSeries& base, const RunSeries& arm, const Comparabil
   for (const auto& m : d.measures) {
     if (m.pairs < 3) continue;
     ++paired;
-    if (m.t >= t_needed && m.effect >= min_effect(m, o) && (!better || m.t > better->t))
+    if (m.t >= t_needed && m.effect >= min_effect(m.measure, o) && (!better || m.t > better->t))
       better = &m;
-    if (m.t <= -o.t_threshold && -m.effect >= min_effect(m, o)) worse = &m;
+    if (m.t <= -o.t_threshold && -m.effect >= min_effect(m.measure, o)) worse = &m;
     if (m.mean_diff > 0) any_positive = true;
   }
   std::string numbers;
@@ -216,8 +224,7 @@ Decision judge_arm(const RunSeries& base, const RunSeries& arm, const Comparabil
     d.reason = fmt::format(
         "inconclusive: the rerun stayed at chance too (validation accuracy never above {:.1f}%, "
         "chance {:.1f}%), so this window cannot show whether the intervention helps: {}",
-        100 * (1.0 / static_cast<double>(classes) +
-               o.at_chance_margin * (1.0 - 1.0 / static_cast<double>(classes))),
+        100 * accuracy_above_chance(classes, o.at_chance_margin),
         100.0 / static_cast<double>(classes), numbers);
   } else if (final && paired == 0) {
     d.reason =
@@ -236,8 +243,7 @@ std::vector<int64_t> label_noise_suspects(const RunRecord& record, double run_ac
   std::vector<int64_t> out;
   // The run must have learned something: a fifth of the way from chance (1/K) to perfect.
   if (record.num_classes < 2) return out;
-  const double chance = 1.0 / static_cast<double>(record.num_classes);
-  if (!(run_accuracy >= chance + 0.2 * (1.0 - chance))) return out;
+  if (!(run_accuracy >= accuracy_above_chance(record.num_classes, 0.2))) return out;
   // ... and the model must still prefer another class now: a last loss above ln K (worse than a
   // uniform guess). Never-learned samples below it are mostly hard clean ones: on bench/zoo's
   // 12% noise case this keeps 86% of the wrong labels and drops 756 samples instead of 1190.
@@ -758,7 +764,7 @@ double repair_strength(const report::ConfirmationArm& a, const ConfirmOptions& o
   double best = 0;
   for (const auto& m : a.measures) {
     if (m.pairs < 3 || !(m.t > 0) || !std::isfinite(m.effect)) continue;
-    const double unit = m.name == "val_accuracy" ? o.min_accuracy_effect : o.min_loss_effect;
+    const double unit = min_effect(m.name, o);
     if (unit > 0) best = std::max(best, m.effect / unit);
   }
   return best;
@@ -894,8 +900,7 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
   // The placebo: the drift any rerun shows, as a second reference for equal-steps arms.
   std::unique_ptr<RunSeries> placebo;
   double drift_accuracy = 0, drift_loss = 0;
-  if (o.placebo && !ivs.empty() && dataset.train.size() > 1 &&
-      nonfinite_step(base.train_loss) < 0) {
+  if (o.placebo && !ivs.empty() && dataset.train.size() > 1 && bad < 0) {
     const auto start = Clock::now();
     Intervention none;
     none.drop = {placebo_position(spec.seed, dataset.train.size())};
@@ -962,8 +967,7 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
     std::string extended;
     int64_t extension_steps = 0;
     double extension_seconds = 0;
-    if (static_cast<int64_t>(base.train_loss.size()) < needed &&
-        nonfinite_step(base.train_loss) < 0) {
+    if (static_cast<int64_t>(base.train_loss.size()) < needed && bad < 0) {
       const auto start = Clock::now();
       // Yardstick points only where the arm's points pair (every eval_every × r steps): a batch-1
       // baseline run on to 960 steps would otherwise evaluate 96 times.
@@ -1013,7 +1017,6 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
   // run (by cause: causes are unique among the findings).
   std::map<size_t, std::string> status_of;
   std::map<std::string, double> strength;
-  const bool base_nonfinite = nonfinite_step(base.train_loss) >= 0;
   for (size_t k = 0; k < runs.size(); ++k) {
     const auto& a = runs[k].arm;
     for (size_t i : finding_of[k]) {
@@ -1022,7 +1025,7 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
                                            a.intervention, a.steps, a.window, a.reason);
       f.evidence.insert(f.evidence.begin(), line);
       if (a.status != "inconclusive") f.status = a.status;
-      if (a.status == "confirmed") strength[f.cause] = repair_strength(a, o, base_nonfinite);
+      if (a.status == "confirmed") strength[f.cause] = repair_strength(a, o, bad >= 0);
       if (a.status == "refuted" && proven_without_rerun(f) && trended_better(a)) {
         // A strong prior needs strong evidence against it: the spec or data proves this fault,
         // and a rerun that is better on every measure without reaching significance within
@@ -1092,7 +1095,7 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
           for (size_t i : finding_of[k]) {
             Finding& f = res.findings[i];
             f.status = "confirmed";
-            strength[f.cause] = repair_strength(c.arm, o, base_nonfinite);
+            strength[f.cause] = repair_strength(c.arm, o, bad >= 0);
             f.evidence.insert(f.evidence.begin(),
                               fmt::format("confirmed together with the other cause ({}): {}",
                                           merged->text, c.arm.reason));

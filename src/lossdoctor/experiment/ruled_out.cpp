@@ -1,7 +1,5 @@
 #include "lossdoctor/experiment/ruled_out.hpp"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <vector>
 
@@ -29,7 +27,7 @@ std::optional<std::string> ruled_out_by_spec(const spec::Spec& spec, const Findi
         "steps it every batch (this cause belongs to hand-written loops)");
   }
   if (c == "loss_output_mismatch" && !lint_raised(f)) {
-    return fmt::format(
+    return std::string(
         "the spec's loss fits its output layer: lint checks the pair and found nothing, and "
         "lossdoctor builds both from the spec");
   }

@@ -31,6 +31,30 @@ TEST(OddImageMask, FineStripesAreNotNoise) {
   EXPECT_FALSE(odd_image_mask(x).any().item<bool>());
 }
 
+TEST(OddImageMask, AShapeUnderHeavyPixelNoiseIsNotNoise) {
+  // Left half bright, right half dark, under pixel noise that makes the image rough in every
+  // direction (mean |difference| ≈ 0.92 of its std): its 4×4 blocks keep the halves' contrast.
+  torch::manual_seed(2);
+  const auto halves = torch::where(torch::arange(32) < 16, 0.7, -0.7).to(torch::kFloat);
+  const torch::Tensor shape = halves.view({1, 1, 1, 32}).expand({4, 3, 32, 32});
+  torch::Tensor x = shape + torch::randn({4, 3, 32, 32});
+  const auto hdiff = (x.narrow(3, 1, 31) - x.narrow(3, 0, 31)).abs().mean({1, 2, 3});
+  ASSERT_TRUE(hdiff.gt(0.8 * x.reshape({4, -1}).std(1)).all().item<bool>());  // rough
+  EXPECT_FALSE(odd_image_mask(x).any().item<bool>());
+  x[0] = torch::randn({3, 32, 32});  // the same pixel noise without the shape: noise
+  EXPECT_TRUE(odd_image_mask(x)[0].item<bool>());
+}
+
+TEST(OddImageMask, SmallNoiseImagesArePooledInPairs) {
+  torch::manual_seed(3);
+  torch::Tensor x = torch::linspace(0, 255, 8).view({1, 1, 1, 8}).repeat({3, 1, 8, 1});
+  x[1] = torch::randint(0, 256, {1, 8, 8}).to(torch::kFloat);
+  const torch::Tensor mask = odd_image_mask(x);
+  EXPECT_FALSE(mask[0].item<bool>());
+  EXPECT_TRUE(mask[1].item<bool>());
+  EXPECT_FALSE(mask[2].item<bool>());
+}
+
 TEST(OddImageMask, NoiseThatIsMostOfTheDataIsItsNatureNotCorruption) {
   torch::manual_seed(1);
   const auto ramp = torch::linspace(0, 255, 20).view({1, 1, 1, 20}).expand({10, 1, 20, 20});

@@ -22,9 +22,11 @@ ChannelMoments finite_channel_moments(const at::Tensor& images);
 
 /// Bool mask [N] of images that look corrupt: a non-finite value, constant (std ≤ 1e-6 × the
 /// batch's largest magnitude), or noise-like (mean |horizontal difference| and mean |vertical
-/// difference| both > 0.8 × the image's std; natural images stay well below) while noise-like
-/// images are at most half of those given (a majority is the data's nature, not corruption).
-/// All false for images narrower than 2 pixels.
+/// difference| both > 0.8 × the image's std; natural images stay well below) and flat at a coarse
+/// scale (the std of its 4×4 block means, 2×2 below 16 pixels a side, at most 1.6 × white
+/// noise's 1/4 or 1/2 of the image's std; skipped below 4 pixels) while noise-like images are at
+/// most half of those given (a majority is the data's nature, not corruption). All false for
+/// images narrower than 2 pixels.
 at::Tensor odd_image_mask(const at::Tensor& images);
 
 }  // namespace lossdoctor::data

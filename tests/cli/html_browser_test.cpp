@@ -1,8 +1,10 @@
 // --html reports of real runs, rendered by a real browser (Debian's chromium, headless): the
 // article's three examples, a healthy run, an audit, a repair, an lr-find sweep, a plain training
-// run and a Keras log. Each page must render without a script error, draw its charts with the
-// right number of series and points, show the report's key numbers in the DOM, fit a phone-width
-// viewport, and leave a screenshot under the build folder (build/html-reports/).
+// run and a Keras log. Each page must render without a script error and without a single console
+// message or uncaught exception (Chromium's log, checked by HtmlInBrowserCheck to see both), draw
+// its charts with the right number of series and points, show the report's key numbers in the
+// DOM, fit a phone-width viewport, and leave a wide and a narrow screenshot under the build
+// folder (build/html-reports/<case>.png, <case>.narrow.png).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -38,13 +40,70 @@ std::string read(const fs::path& p) {
   return ss.str();
 }
 
-/// Chromium, headless, with its own profile (tests run in parallel); `args` adds the mode.
-test::ShellRun browse(const std::string& name, const fs::path& page, const std::string& args) {
+/// What one headless Chromium run gave back: its exit status, the DOM it dumped (stdout) and
+/// every message a page script wrote to the console or threw uncaught.
+struct Browsed {
+  int code = -1;
+  std::string dom;
+  std::vector<std::string> console;
+};
+
+/// The console lines of a Chromium log (`--enable-logging=stderr --v=0`): every console.log,
+/// console.warn, console.error and uncaught exception is one `...:INFO:CONSOLE...` line (all at
+/// INFO level, whatever the method). A report writes nothing to the console, so any line fails.
+std::vector<std::string> console_lines(const std::string& log) {
+  std::vector<std::string> out;
+  std::istringstream in(log);
+  for (std::string line; std::getline(in, line);) {
+    if (line.find(":CONSOLE") != std::string::npos || line.find("Uncaught") != std::string::npos)
+      out.push_back(line);
+  }
+  return out;
+}
+
+/// Chromium, headless, with its own profile (tests run in parallel) and its log on stderr, kept
+/// apart from the DOM on stdout; `args` adds the mode (--dump-dom, --screenshot=FILE, both).
+Browsed browse(const std::string& name, const fs::path& page, const std::string& args) {
   const fs::path profile = kReports / (name + ".profile");
-  return run_shell("timeout -s KILL 120 " + chromium() +
-                   " --headless=new --no-sandbox --disable-gpu --hide-scrollbars "
-                   "--no-first-run --user-data-dir=" +
-                   profile.string() + " " + args + " 'file://" + page.string() + "'");
+  const fs::path log = kReports / (name + ".chromium.log");
+  const auto run = run_shell("(timeout -s KILL 120 " + chromium() +
+                             " --headless=new --no-sandbox --disable-gpu --hide-scrollbars "
+                             "--no-first-run --enable-logging=stderr --v=0 --user-data-dir=" +
+                             profile.string() + " " + args + " 'file://" + page.string() + "' 2>" +
+                             log.string() + ")");
+  Browsed b;
+  b.code = run.code;
+  b.dom = run.out;
+  b.console = console_lines(read(log));
+  return b;
+}
+
+std::string joined(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const auto& l : lines) out += l + "\n";
+  return out;
+}
+
+// The console check itself: a page that logs an error and throws must be caught by it (the DOM
+// dump alone never shows either). One Chromium launch on a tiny page.
+TEST(HtmlInBrowserCheck, SeesConsoleErrorsAndUncaughtExceptions) {
+  if (chromium().empty()) GTEST_SKIP() << "no chromium (scripts/install-deps.sh installs it)";
+  fs::create_directories(kReports);
+  const fs::path page = kReports / "console-check.html";
+  {
+    std::ofstream out(page);
+    out << "<!doctype html><html><body><p>fine</p>"
+           "<script>console.error('deliberate console error');</script>"
+           "<script>throw new Error('deliberate throw');</script></body></html>\n";
+  }
+  const Browsed b = browse("console-check", page, "--dump-dom");
+  ASSERT_EQ(b.code, 0);
+  EXPECT_NE(b.dom.find("<p>fine</p>"), std::string::npos);
+  const std::string log = joined(b.console);
+  EXPECT_EQ(b.console.size(), 2u) << log;
+  EXPECT_NE(log.find("deliberate console error"), std::string::npos) << log;
+  EXPECT_NE(log.find("Uncaught Error: deliberate throw"), std::string::npos) << log;
+  fs::remove_all(kReports / "console-check.profile");
 }
 
 struct Case {
@@ -86,13 +145,17 @@ TEST_P(HtmlInBrowser, RendersItsChartsAndNumbers) {
   const std::string page = read(html);
   EXPECT_EQ(page.find("src=\"http"), std::string::npos) << "self-contained";
 
-  const auto dom_run = browse(c.name, html, "--window-size=1200,2400 --dump-dom");
-  ASSERT_EQ(dom_run.code, 0) << dom_run.out.substr(0, 2000);
-  const std::string& dom = dom_run.out;
+  const fs::path shot = kReports / (std::string(c.name) + ".png");
+  fs::remove(shot);
+  const Browsed wide =
+      browse(c.name, html, "--window-size=1200,2400 --dump-dom --screenshot=" + shot.string());
+  ASSERT_EQ(wide.code, 0) << wide.dom.substr(0, 2000);
+  const std::string& dom = wide.dom;
   EXPECT_NE(dom.find("data-rendered=\"1\""), std::string::npos) << "the script ran to its end";
   EXPECT_NE(dom.find("data-errors=\"0\""), std::string::npos)
       << dom.substr(dom.find("id=\"errors\""), 400);
-  EXPECT_EQ(dom.find("Uncaught"), std::string::npos) << "a console error";
+  EXPECT_TRUE(wide.console.empty()) << "console messages or uncaught errors:\n"
+                                    << joined(wide.console);
 
   for (const char* id : c.charts) {
     // <div class="chart" id="ID" data-series="N"> ... <path class="series" data-points="M">
@@ -135,15 +198,17 @@ TEST_P(HtmlInBrowser, RendersItsChartsAndNumbers) {
     }
   }
 
-  // A phone-width viewport: the page itself must not scroll sideways.
-  const auto narrow = browse(c.name, html, "--window-size=390,1600 --dump-dom");
-  EXPECT_NE(narrow.out.find("data-overflow=\"0\""), std::string::npos) << "wider than a phone";
-
-  const fs::path shot = kReports / (std::string(c.name) + ".png");
-  fs::remove(shot);
-  browse(c.name, html, "--window-size=1200,2400 --screenshot=" + shot.string());
   ASSERT_TRUE(fs::exists(shot));
   EXPECT_GT(fs::file_size(shot), 10000u) << "an empty screenshot";
+
+  // A phone-width viewport: the page itself must not scroll sideways.
+  const fs::path narrow_shot = kReports / (std::string(c.name) + ".narrow.png");
+  fs::remove(narrow_shot);
+  const Browsed narrow = browse(
+      c.name, html, "--window-size=390,1600 --dump-dom --screenshot=" + narrow_shot.string());
+  EXPECT_NE(narrow.dom.find("data-overflow=\"0\""), std::string::npos) << "wider than a phone";
+  EXPECT_TRUE(narrow.console.empty()) << joined(narrow.console);
+  EXPECT_TRUE(fs::exists(narrow_shot));
   fs::remove_all(kReports / (std::string(c.name) + ".profile"));
 }
 

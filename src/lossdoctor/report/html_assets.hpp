@@ -46,7 +46,7 @@ inline const char* kScript = R"JS(
 (function(){
 'use strict';
 var errors=0;
-function fail(msg){errors++;document.body.setAttribute('data-errors',String(errors));
+function fail(msg){errors++;document.body.setAttribute('data-errors',String(errors));if(window.console)console.error('lossdoctor report: '+msg);
  var e=document.getElementById('errors');if(e){e.hidden=false;e.textContent+=msg+'\n';}}
 window.addEventListener('error',function(ev){fail('script error: '+ev.message);});
 var NS='http://www.w3.org/2000/svg';

@@ -338,6 +338,21 @@ TEST(NarrowConvolution, OneFilterFiresAndTheWideningFixSilences) {
   EXPECT_EQ(f.fix.size(), 3u);
 }
 
+TEST(NarrowConvolution, AnAllConvolutionalNetworksClassifierKeepsItsWidth) {
+  // The last 1x1 convolution gives the class scores before global pooling: widening it too
+  // would make a model that no longer outputs 10 values.
+  const std::string layers =
+      "    - conv2d: {filters: 1, kernel: 3, padding: same}\n"
+      "    - relu: {}\n"
+      "    - conv2d: {filters: 10, kernel: 1}\n"
+      "    - global_avgpool: {}\n";
+  Finding f = expect_fires_and_fix_silences("narrow-convolution", with_layers(layers),
+                                            "insufficient_capacity", "warning",
+                                            {"model.layers[0].conv2d", "1 filter for 10 classes"});
+  EXPECT_EQ(f.fix.at("model.layers[0].conv2d.filters"), "16");
+  EXPECT_EQ(f.fix.count("model.layers[2].conv2d.filters"), 0u);
+}
+
 TEST(NarrowConvolution, ThreeFiltersIsAnInfoForFourOrMoreClasses) {
   const std::string layers =
       "    - conv2d: {filters: 3, kernel: 3, padding: same}\n"

@@ -397,11 +397,17 @@ void main_path_convs(const std::vector<LayerSpec>& layers, std::vector<const Lay
 
 void narrow_convolution(const spec::Spec& s, const LintContext& ctx, LintResult& r) {
   const int64_t classes = num_classes(s, ctx);
+  // An all-convolutional network's last convolution gives the class scores: its width is the
+  // number of classes, not a bottleneck, and the fix must leave it alone.
+  const LayerSpec* output = nullptr;
+  for (const LayerSpec* L : all_layers(s.layers))
+    if (is_weight(L->kind)) output = L;
   std::vector<const LayerSpec*> convs;
   main_path_convs(s.layers, convs);
   const LayerSpec* narrowest = nullptr;
   for (const LayerSpec* L : convs)
-    if (L->filters > 0 && (!narrowest || L->filters < narrowest->filters)) narrowest = L;
+    if (L != output && L->filters > 0 && (!narrowest || L->filters < narrowest->filters))
+      narrowest = L;
   if (!narrowest || classes < 2) return;
   const int64_t f_min = narrowest->filters;
   // One or two feature maps for three or more classes (one for two) cannot carry colour,
@@ -412,7 +418,7 @@ void narrow_convolution(const spec::Spec& s, const LintContext& ctx, LintResult&
   Finding f = make_finding("insufficient_capacity", warning ? "warning" : "info");
   f.layer = narrowest->key_path;
   for (const LayerSpec* L : convs) {
-    if (L->filters == f_min) {
+    if (L->filters == f_min && L != output) {
       f.evidence.push_back(
           fmt::format("{}: {} filter{} for {} classes: every later layer sees "
                       "only {} filtered view{} of the image",
@@ -423,7 +429,7 @@ void narrow_convolution(const spec::Spec& s, const LintContext& ctx, LintResult&
   // the narrowest gets 16 filters.
   const int64_t factor = (16 + f_min - 1) / f_min;
   for (const LayerSpec* L : all_layers(s.layers))
-    if (L->kind == Kind::Conv2d && L->filters > 0)
+    if (L->kind == Kind::Conv2d && L->filters > 0 && L != output)
       f.fix[L->key_path + ".filters"] = std::to_string(L->filters * factor);
   f.explanation = fmt::format(
       "A convolution with {} filter{} passes the image on as {} feature map{}: whatever the later "

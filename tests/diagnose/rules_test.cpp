@@ -188,7 +188,7 @@ TEST(RuleLabelNoise, AHeavyGapIsEvidenceOnItsOwnUnlessTheTrainingSplitIsAugmente
   EXPECT_EQ(candidate(run_rule(&rule_label_noise, r), "label_noise"), nullptr);
   r.epochs.back().val_accuracy = 0.82;
   for (auto& s : r.steps) s.batch_accuracy = 0.2;  // at chance on training ...
-  r.epochs.back().val_accuracy = 0.355;             // ... and validation below a fifth of the way
+  r.epochs.back().val_accuracy = 0.355;            // ... and validation below a fifth of the way
   EXPECT_EQ(candidate(run_rule(&rule_label_noise, r), "label_noise"), nullptr);
 }
 
@@ -430,6 +430,30 @@ TEST(RuleLrTooHigh, RateAboveUsualRangeWhenUnstable) {
   EXPECT_EQ(candidate(run_rule(&rule_lr_too_high, r, unstable), "lr_too_high"), nullptr);
   r.base_lr = 2.0;  // near miss: a stable run
   EXPECT_EQ(candidate(run_rule(&rule_lr_too_high, r, stable()), "lr_too_high"), nullptr);
+  r.optimizer = "other";  // near miss: an optimiser without a usual range
+  EXPECT_EQ(candidate(run_rule(&rule_lr_too_high, r, unstable), "lr_too_high"), nullptr);
+}
+
+TEST(RuleLrTooHigh, FarAboveTheUsualRangeTheFixIsTheUsualRate) {
+  // No lint ran (a Monitor, --record-in or log record): adam at lr 1 must not be told 0.1, a
+  // rate lint calls an error, but adam's usual 1e-3.
+  RunRecord r = test::healthy_falling();
+  r.optimizer = "adam";
+  r.base_lr = 1.0;
+  RuleInput unstable;
+  unstable.symptoms = std::vector<Symptom>{symptom("oscillating_loss")};
+  const Candidate* c = candidate(run_rule(&rule_lr_too_high, r, unstable), "lr_too_high");
+  ASSERT_NE(c, nullptr);
+  ASSERT_TRUE(c->fix.count("optimizer.lr"));
+  EXPECT_DOUBLE_EQ(std::stod(c->fix.at("optimizer.lr")), 1e-3);
+  // Near miss: inside adam's range (5e-3) with overshooting updates, the rule suspects the rate
+  // but leaves the causes table's ÷ 10 in place.
+  RunRecord in_range = with_update_ratio(0.12);
+  in_range.optimizer = "adam";
+  in_range.base_lr = 5e-3;
+  const Candidate* near = candidate(run_rule(&rule_lr_too_high, in_range, unstable), "lr_too_high");
+  ASSERT_NE(near, nullptr);
+  EXPECT_EQ(near->fix.count("optimizer.lr"), 0u);
 }
 
 TEST(RuleLrTooHigh, Penalties) {

@@ -7,7 +7,9 @@
 // the jumped loss stays below `first_update_jump_chance_multiple` × ln K; the first probed
 // update above `first_update_ratio` (`first_update_ratio_weight`); the weight norm growing more
 // than `weight_norm_growth`× (`weight_norm_growth_weight`); a rate above the optimiser's usual
-// range in an unstable run (`above_usual_range`).
+// range in an unstable run (`above_usual_range`); its fix is then the optimiser's usual rate
+// when ÷ 10 would still leave the rate above that (a lint fix, added earlier, wins: a Monitor,
+// `--record-in` or log record has no lint).
 // Penalties: raw inputs explain the instability first (`unnormalized_input_penalty`); the NaN
 // came in with the data (`nan_from_input_penalty`); the gradients are never reset
 // (`gradients_not_reset_penalty`); the loss was wrong before the first update
@@ -15,6 +17,7 @@
 // unless lint flags the rate (`erratic_batch_penalty`).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "lossdoctor/diagnose/rules/rules.hpp"
@@ -59,11 +62,21 @@ void rule_lr_too_high(const RuleContext& ctx, Collector& out) {
         o.weight_norm_growth_weight,
         fmt::format("the weight norm grew {:.0f}× during the run", sig.weight_norm_growth));
   }
-  if (r.base_lr > 0 && !spec::lr_in_usual_range(r.optimizer, r.base_lr) &&
-      !spec::lr_below_usual_range(r.optimizer, r.base_lr) && ctx.unstable) {
-    out.evidence(cause).add(
-        o.above_usual_range,
-        fmt::format("lr {} is above the usual range for {}", fmt_num(r.base_lr), r.optimizer));
+  // Only a known optimiser has a usual range ("other" has none).
+  const auto& table = spec::all_optimizer_traits();
+  const bool known_optimizer = std::any_of(table.begin(), table.end(),
+                                           [&r](const auto& t) { return t.name == r.optimizer; });
+  const bool rate_above_usual = known_optimizer && r.base_lr > 0 &&
+                                !spec::lr_in_usual_range(r.optimizer, r.base_lr) &&
+                                !spec::lr_below_usual_range(r.optimizer, r.base_lr);
+  if (rate_above_usual && ctx.unstable) {
+    Candidate& c = out.evidence(cause);
+    c.add(o.above_usual_range,
+          fmt::format("lr {} is above the usual range for {}", fmt_num(r.base_lr), r.optimizer));
+    // Far above the range, ÷ 10 may still be a rate lint calls an error (adam at 1 → 0.1):
+    // suggest the optimiser's usual rate, as lint does.
+    const double usual = spec::optimizer_traits(r.optimizer).usual_lr;
+    if (usual < r.base_lr / 10) c.fix.emplace("optimizer.lr", fmt::format("{:.3g}", usual));
   }
 
   // Look-alikes that explain the same run better.
@@ -85,8 +98,6 @@ void rule_lr_too_high(const RuleContext& ctx, Collector& out) {
   }
   // Only a rate that is itself unremarkable: one that lint flags, or that lies above the
   // optimiser's usual range (a Monitor or log record has no lint), is no excuse for the batch.
-  const bool rate_above_usual = r.base_lr > 0 && !spec::lr_in_usual_range(r.optimizer, r.base_lr) &&
-                                !spec::lr_below_usual_range(r.optimizer, r.base_lr);
   if (r.batch_size > 0 && r.batch_size <= o.erratic_batch_size && !ctx.lint_has(cause) &&
       !rate_above_usual) {
     out.penalise(

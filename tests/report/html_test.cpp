@@ -164,7 +164,26 @@ TEST(Html, OptionalSectionsAppearWithTheirData) {
   EXPECT_NE(html.find("id=\"chart-balance\""), std::string::npos);
   EXPECT_NE(html.find("id=\"lr-suggestion\">0.0001<"), std::string::npos);
   EXPECT_NE(html.find("id=\"chart-repair\""), std::string::npos);
-  EXPECT_NE(html.find(">0.90</td>"), std::string::npos) << "noise matrix";
+  EXPECT_NE(html.find(">0.9</td>"), std::string::npos) << "noise matrix";
+}
+
+TEST(Html, TheNoiseMatrixKeepsSmallMassesAndNamesItsClasses) {
+  Report r;
+  r.command = "audit";
+  AuditView a;
+  a.train_class_counts = {10, 20};
+  a.class_names = {"cat", "dog & fox"};
+  a.noise_matrix = {{0.48123456789, 0.0012345678}, {0.0004, 0.51752086331}};
+  HtmlReport h;
+  h.report = &r;
+  h.audit = a;
+  const std::string html = render_html(h);
+  EXPECT_NE(html.find(">0.00123</td>"), std::string::npos) << "not 0.00";
+  EXPECT_NE(html.find(">0.0004</td>"), std::string::npos);
+  EXPECT_NE(html.find("title=\"0.0012345678\""), std::string::npos) << "the exact value";
+  EXPECT_NE(html.find("title=\"0.48123456789\""), std::string::npos);
+  EXPECT_NE(html.find("<th>dog &amp; fox</th>"), std::string::npos) << "class names, escaped";
+  EXPECT_NE(html.find("\"labels\":[\"cat\",\"dog & fox\"]"), std::string::npos) << "balance";
 }
 
 }  // namespace

@@ -96,6 +96,7 @@ void fill_view(report::AuditView& v, const data::Dataset& ds, const std::vector<
       ++taken;
     }
   }
+  v.class_names = ds.class_names;
   if (ds.num_classes >= 1) {
     v.train_class_counts = class_counts(ds.train, ds.num_classes);
     v.val_class_counts = class_counts(ds.val, ds.num_classes);

@@ -402,6 +402,10 @@ void lr_find_section(Page& p, const LrSweepView& v) {
 }
 
 void audit_section(Page& p, const AuditView& a) {
+  const auto name = [&](size_t c) {
+    return c < a.class_names.size() && !a.class_names[c].empty() ? a.class_names[c]
+                                                                 : std::to_string(c);
+  };
   p.body += "<section id=\"audit\"><h2>The data</h2>\n";
   if (!a.flagged.empty()) {
     p.body +=
@@ -421,7 +425,7 @@ void audit_section(Page& p, const AuditView& a) {
   if (!a.train_class_counts.empty()) {
     json labels = json::array(), train = json::array(), val = json::array();
     for (size_t i = 0; i < a.train_class_counts.size(); ++i) {
-      labels.push_back(std::to_string(i));
+      labels.push_back(name(i));
       train.push_back(a.train_class_counts[i]);
       val.push_back(i < a.val_class_counts.size() ? a.val_class_counts[i] : 0);
     }
@@ -454,15 +458,19 @@ void audit_section(Page& p, const AuditView& a) {
         "off the diagonal: labels the check believes wrong</p><div class=\"scroll\"><table>";
     p.body += "<tr><th>given \\ true</th>";
     for (size_t j = 0; j < a.noise_matrix.front().size(); ++j)
-      p.body += fmt::format("<th>{}</th>", j);
+      p.body += fmt::format("<th>{}</th>", escape(name(j)));
     p.body += "</tr>\n";
+    // Three significant digits in the cell (small off-diagonal masses stay visible, not
+    // "0.00"); the exact value, as stored, in the cell's title.
     for (size_t i = 0; i < a.noise_matrix.size(); ++i) {
-      p.body += fmt::format("<tr><th>{}</th>", i);
+      p.body += fmt::format("<tr><th>{}</th>", escape(name(i)));
       for (double v : a.noise_matrix[i]) {
         p.body += fmt::format(
-            "<td class=\"num\" style=\"background:rgba(209,36,47,{:.2f})\">{:.2f}"
+            "<td class=\"num\" title=\"{}\" style=\"background:rgba(209,36,47,{:.2f})\">{}"
             "</td>",
-            peak > 0 ? 0.6 * v / peak : 0.0, v);
+            std::isfinite(v) ? fmt::format("{}", v) : cell(v),
+            peak > 0 && std::isfinite(v) ? 0.6 * v / peak : 0.0,
+            std::isfinite(v) ? fmt::format("{:.3g}", v) : cell(v));
       }
       p.body += "</tr>\n";
     }

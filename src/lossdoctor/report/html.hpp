@@ -57,8 +57,11 @@ struct AuditView {
   std::vector<GalleryImage> flagged;
   std::vector<int64_t> train_class_counts, val_class_counts;
   std::optional<SplitStats> train_stats, val_stats;
-  /// Estimated P(given label = row | true label = column), or empty.
+  /// Estimated joint P(given label = row, true label = column) (the whole matrix sums to 1;
+  /// label_noise_matrix.csv holds the same numbers), or empty.
   std::vector<std::vector<double>> noise_matrix;
+  /// Class names by index (folder names, or "0".."9"); empty or short: indices are shown.
+  std::vector<std::string> class_names;
 };
 
 struct HtmlReport {

@@ -1,6 +1,9 @@
 """A healthy PyTorch loop on Fashion-MNIST, watched by lossdoctor.Monitor: the control.
 
     PYTHONPATH=build/python /usr/bin/python3 examples/python/healthy.py
+
+Diagnosis it gets (defaults: 6000 images, seed 0, measured by running it): exit 0, verdict
+healthy after 250 steps (loss 1.97 → 0.34); a weak lr_too_high suspicion (0.31) stays a note.
 """
 import torch
 from torch import nn

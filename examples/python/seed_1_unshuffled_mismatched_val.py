@@ -3,6 +3,12 @@ are never shuffled, and the validation images are prepared differently (scaled t
 normalised like the training images).
 
     PYTHONPATH=build/python /usr/bin/python3 examples/python/seed_1_unshuffled_mismatched_val.py
+
+Diagnosis it gets (defaults: 6000 images, seed 0, measured by running it): exit 1, settled after
+188 steps. 1. unshuffled_data 0.84 (the largest class fills 99% of a batch; fix: shuffle),
+2. preprocessing_mismatch 0.60 (validation mean 0.29 std 0.36 against training 0.02 and 1.0),
+3. lr_too_high 0.59 (the loss swings while the class order changes, then sits at chance). Lower
+suspicions follow from the plateau at chance alone.
 """
 import torch
 from torch import nn

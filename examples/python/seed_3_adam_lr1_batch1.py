@@ -2,6 +2,11 @@
 batches of one image.
 
     PYTHONPATH=build/python /usr/bin/python3 examples/python/seed_3_adam_lr1_batch1.py
+
+Diagnosis it gets (defaults: 6000 images, seed 0, measured by running it): exit 1, settled after
+100 steps. 1. lr_too_high 0.97 (the first update multiplied the loss by 256; fix: lr 0.001,
+Adam's usual rate), 2. batch_too_small 0.61 (batches of 1; fix: 32), then bad_init_scale 0.30
+(a layer 99% dead) and unnormalized_input 0.20 from the divergence alone.
 """
 import torch
 from torch import nn

@@ -201,10 +201,24 @@ TEST(Inject, DropClassesThatDoNotExistIsAnError) {
   TempDir dir;
   auto files = write_idx(dir, 30, 2, 2, false);
   auto s = idx_spec(dir, files);
-  s.inject.drop_classes = {42};
+  s.inject.drop_classes = {1, 42};
   s.inject.drop_fraction = 0.5;
-  expect_data_error([&] { load_dataset(s, 0); },
-                    {"data.inject.drop_classes", "class 42 does not exist", "10 classes"});
+  spec::Location at;
+  at.file = "s.yaml";
+  at.line = 7;
+  at.column = 38;
+  s.inject.drop_classes_where = {at, at};
+  try {
+    load_dataset(s, 0);
+    ADD_FAILURE() << "expected a SpecError";
+  } catch (const SpecError& e) {
+    // A spec error, located where the class is written, like every other spec error.
+    const std::string what = e.what();
+    EXPECT_EQ(e.location(), "s.yaml:7:38");
+    EXPECT_EQ(e.key_path(), "data.inject.drop_classes.classes[1]");
+    EXPECT_NE(what.find("class 42 does not exist: the data has 10 classes"), std::string::npos)
+        << what;
+  }
 }
 
 TEST(Inject, LabelNoiseChangesExactlyTheRecordedLabels) {

@@ -170,11 +170,16 @@ Split apply_limit(const Split& s, int64_t limit, int64_t num_classes, const std:
 
 void inject(Split& train, const spec::InjectSpec& spec, int64_t num_classes, uint64_t seed,
             Injected& injected) {
-  for (int64_t c : spec.drop_classes) {
-    if (c < 0 || c >= num_classes)
-      throw DataError("data.inject.drop_classes",
-                      fmt::format("class {} does not exist: the data has {} classes (0–{})", c,
-                                  num_classes, num_classes - 1));
+  for (size_t i = 0; i < spec.drop_classes.size(); ++i) {
+    const int64_t c = spec.drop_classes[i];
+    if (c >= 0 && c < num_classes) continue;
+    // The spec's file:line:col of the item when the parser recorded it (a hand-built spec has
+    // none).
+    const std::string where =
+        i < spec.drop_classes_where.size() ? spec.drop_classes_where[i].str() : std::string("spec");
+    throw SpecError(where, fmt::format("data.inject.drop_classes.classes[{}]", i),
+                    fmt::format("class {} does not exist: the data has {} classes (0–{})", c,
+                                num_classes, num_classes - 1));
   }
   if (spec.drop_fraction > 0 && !spec.drop_classes.empty() && train.size() > 0) {
     // Class imbalance: keep only (1 − fraction) of each listed class, chosen at random.

@@ -151,8 +151,9 @@ struct InjectSpec {
   CorruptKind corrupt_kind = CorruptKind::Noise;
   bool sort_by_label = false;         ///< training set in class order (as a folder is read)
   std::vector<int64_t> drop_classes;  ///< classes thinned out of the training set (imbalance)
-  double drop_fraction = 0.0;         ///< share of each listed class's samples removed
-  DistributedInjectSpec distributed;  ///< data-parallel faults (data.inject.distributed)
+  std::vector<Location> drop_classes_where;  ///< where each of drop_classes is written
+  double drop_fraction = 0.0;                ///< share of each listed class's samples removed
+  DistributedInjectSpec distributed;         ///< data-parallel faults (data.inject.distributed)
   bool any() const {
     return label_noise > 0 || corrupt > 0 || sort_by_label || drop_fraction > 0 ||
            distributed.any();

@@ -943,8 +943,9 @@ DataSpec read_data(const Ctx& c, const YAML::Node& n, const YAML::Node& owner) {
       if (items.empty())
         c.fail(sub.get("classes"), sub.child("classes"), "must list at least one class");
       for (size_t i = 0; i < items.size(); ++i) {
-        d.inject.drop_classes.push_back(
-            read_int_in(c, items[i], fmt::format("{}[{}]", sub.child("classes"), i), 0, 100000));
+        const std::string item_path = fmt::format("{}[{}]", sub.child("classes"), i);
+        d.inject.drop_classes.push_back(read_int_in(c, items[i], item_path, 0, 100000));
+        d.inject.drop_classes_where.push_back(c.loc(items[i], item_path));
       }
     }
   }

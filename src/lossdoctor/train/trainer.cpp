@@ -941,10 +941,14 @@ void Trainer::load_checkpoint(const data::WarningSink& warn) {
   if (!fs::exists(path)) {
     throw InputError(path + ": no checkpoint to resume from (run without --resume first)");
   }
+  // What failed decides the words: an archive that cannot be read is damaged; one that reads but
+  // does not fit this spec's model or optimiser is a mismatch.
+  bool readable = false;
   try {
     InputArchive archive, model_archive, optimizer_archive;
     archive.load_from(path, device_);  // a run saved on another device resumes on this one
     archive.read("model", model_archive);
+    readable = true;
     // Every check before any load: torch's load replaces a tensor of another shape silently.
     check_checkpoint_model(model_archive, path);
     torch::Tensor saved_hash, saved_fingerprint;
@@ -979,8 +983,13 @@ void Trainer::load_checkpoint(const data::WarningSink& warn) {
     schedule_->restore(static_cast<int64_t>(schedule[0].item<double>()), schedule[1].item<double>(),
                        static_cast<int64_t>(schedule[2].item<double>()));
   } catch (const c10::Error& e) {
+    const std::string detail = compat::error_message(e).substr(0, 200);
+    if (!readable) {
+      throw InputError(path + ": cannot resume: the checkpoint is damaged (" + detail +
+                       "); restore it, or start a new run in another directory");
+    }
     throw InputError(path + ": cannot resume: the checkpoint does not match this spec's model (" +
-                     compat::error_message(e).substr(0, 200) + ")");
+                     detail + ")");
   }
   if (!writer_) return;  // a data-parallel rank other than 0: rank 0 keeps the metrics
   read_metrics(warn);

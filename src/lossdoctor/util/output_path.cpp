@@ -19,7 +19,24 @@ namespace fs = std::filesystem;
 std::string creatable_in(const fs::path& dir) {
   const fs::path probe = dir / (".lossdoctor-write-check." + std::to_string(::getpid()));
   const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
-  if (fd < 0) return std::strerror(errno);
+  if (fd < 0) {
+    const int err = errno;
+    switch (err) {
+      // The folder exists (checked before), so ENOENT means it refuses new files: /proc, /sys.
+      case ENOENT:
+      case EPERM:
+        return "the folder does not accept new files (a system folder such as /proc?)";
+      case EACCES:
+        return "permission denied";
+      case EROFS:
+        return "read-only file system";
+      case ENOSPC:
+      case EDQUOT:
+        return "no space left on the device";
+      default:
+        return std::strerror(err);
+    }
+  }
   ::close(fd);
   ::unlink(probe.c_str());
   return "";

@@ -17,8 +17,10 @@ def run_example(name, *args):
         out = os.path.join(d, "report.json")
         run = subprocess.run([sys.executable, os.path.join(EXAMPLES, name), "--json", out, *args],
                              capture_output=True, text=True, cwd=EXAMPLES, timeout=600)
-        if run.returncode not in (0, 1):
-            raise AssertionError(f"{name} exited {run.returncode}:\n{run.stdout}\n{run.stderr}")
+        # A Python traceback also exits 1: without its report the run crashed, so show why.
+        if run.returncode not in (0, 1) or not os.path.exists(out):
+            raise AssertionError(f"{name} exited {run.returncode} without a report:\n"
+                                 f"--- stdout\n{run.stdout}\n--- stderr\n{run.stderr}")
         with open(out) as f:
             return run.returncode, json.load(f), run.stdout
 

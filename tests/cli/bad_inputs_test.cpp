@@ -6,6 +6,8 @@
 //   # argv: validate {spec}          (default; {spec} {data} {tmp} are substituted)
 //   # exit: 2
 //   # expect: model.layers[0].conv2d.filters      (repeatable: all must appear)
+//   # ulimit-v: 4000000              (optional: the CLI's address space in KiB, ulimit -v; for
+//                                     inputs that must be refused by the memory they would need)
 //
 // The file itself, with {data} and {tmp} substituted, is written as {spec}. {data} is a fixture
 // folder of small valid and damaged data files the test writes first (see write_fixtures).
@@ -39,6 +41,7 @@ struct Case {
   std::string argv = "validate {spec}";
   int exit = 2;
   std::vector<std::string> expect;
+  std::string ulimit_v;  ///< KiB of address space for the CLI (ulimit -v), or "" for no limit
   std::string body;
 };
 
@@ -73,6 +76,8 @@ Case parse_case(const fs::path& path) {
       c.exit = std::stoi(value);
     else if (take("expect", value))
       c.expect.push_back(value);
+    else if (take("ulimit-v", value))
+      c.ulimit_v = value;
   }
   return c;
 }
@@ -252,12 +257,14 @@ void write_fixtures(const fs::path& data) {
 }
 
 /// Runs the CLI with a hard time limit (a hang is a failure, not a stuck test).
-lossdoctor::test::ShellRun run(const std::string& args, const fs::path& cwd) {
+lossdoctor::test::ShellRun run(const std::string& args, const fs::path& cwd,
+                               const std::string& ulimit_v = "") {
   // LOSSDOCTOR_CLI runs the corpus against another binary (e.g. a frozen copy).
   const char* cli = std::getenv("LOSSDOCTOR_CLI");
-  return lossdoctor::test::run_shell("cd '" + cwd.string() + "' && timeout -s KILL 120 " +
-                                     (cli != nullptr ? cli : LOSSDOCTOR_CLI_PATH) +
-                                     " --threads 1 " + args + " </dev/null");
+  return lossdoctor::test::run_shell(
+      "cd '" + cwd.string() + "' && " + (ulimit_v.empty() ? "" : "ulimit -v " + ulimit_v + " && ") +
+      "timeout -s KILL 120 " + (cli != nullptr ? cli : LOSSDOCTOR_CLI_PATH) + " --threads 1 " +
+      args + " </dev/null");
 }
 
 class BadInput : public ::testing::TestWithParam<Case> {};
@@ -278,7 +285,7 @@ TEST_P(BadInput, EndsCleanlyWithItsMessage) {
   write_raw(spec, subst(c.body));
   const std::string args = replace_all(subst(c.argv), "{spec}", spec.string());
 
-  const auto o = run(args, tmp);
+  const auto o = run(args, tmp, c.ulimit_v);
   SCOPED_TRACE("lossdoctor " + args + "\n" + o.out);
   EXPECT_FALSE(o.signalled) << "killed by a signal or the 120 s limit (exit " << o.code << ")";
   EXPECT_EQ(o.code, c.exit);

@@ -35,6 +35,7 @@
 #include "lossdoctor/util/atomic_file.hpp"
 #include "lossdoctor/util/errors.hpp"
 #include "lossdoctor/util/interrupt.hpp"
+#include "lossdoctor/util/memory.hpp"
 #include "lossdoctor/util/output_path.hpp"
 #include "lossdoctor/util/torch_compat.hpp"
 
@@ -667,6 +668,23 @@ int run_audit_command(const CommonArgs& args, const DoctorArgs& dargs, const Aud
   return code;
 }
 
+/// The one message of a refused allocation (std::bad_alloc, or torch's allocator saying so in
+/// `detail`, whose "tried to allocate N bytes" is quoted as a size).
+std::string out_of_memory_message(const std::string& detail) {
+  std::string asked;
+  const std::string marker = "tried to allocate ";
+  if (const size_t at = detail.find(marker); at != std::string::npos) {
+    try {
+      asked = fmt::format(" (an allocation of {} was refused; {})",
+                          format_bytes(std::stod(detail.substr(at + marker.size()))),
+                          usable_memory_text());
+    } catch (const std::exception&) {
+    }
+  }
+  return "out of memory: the spec or its data asks for more memory than this machine can give" +
+         asked + "; lower batch_size, image sizes, model width or data.train.limit";
+}
+
 }  // namespace
 
 /// "> 0" in words (CLI11's PositiveNumber prints its range as a 309-digit number).
@@ -948,12 +966,20 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "{}: {}\n", e.path1().string(), e.code().message());
     return kExitBadInput;
   } catch (const std::bad_alloc&) {
-    fmt::print(stderr,
-               "out of memory: the spec or its data asks for more memory than this machine can "
-               "give (lower batch_size, image sizes, model width or data.train.limit)\n");
+    fmt::print(stderr, "{}\n", out_of_memory_message(""));
     return kExitBadInput;
   } catch (const c10::Error& e) {
-    fmt::print(stderr, "internal error: {}\n", compat::error_message(e));
+    // torch's allocators report a refused allocation as c10::Error ("DefaultCPUAllocator: can't
+    // allocate memory", from an enforce) or as c10::OutOfMemoryError (CUDA): input too large for
+    // this machine, like std::bad_alloc, not a bug.
+    const std::string what = compat::error_message(e);
+    if (dynamic_cast<const c10::OutOfMemoryError*>(&e) != nullptr ||
+        what.find("can't allocate memory") != std::string::npos ||
+        what.find("out of memory") != std::string::npos) {
+      fmt::print(stderr, "{}\n", out_of_memory_message(what));
+      return kExitBadInput;
+    }
+    fmt::print(stderr, "internal error: {}\n", what);
     return kExitInternal;
   } catch (const std::exception& e) {
     fmt::print(stderr, "internal error: {}\n", e.what());

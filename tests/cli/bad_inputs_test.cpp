@@ -143,6 +143,49 @@ std::string gzip(const std::string& bytes) {
   return out;
 }
 
+/// A valid gzip file of `prefix` followed by `zeros` zero bytes, built without compressing them:
+/// one fully flushed deflate block of 1 MiB of zeros (it refers to nothing before it) repeated,
+/// then an empty final block, and the trailer's CRC-32 combined from the pieces. A plausible
+/// gzip bomb in milliseconds.
+std::string gzip_with_zeros(const std::string& prefix, uint64_t zeros) {
+  constexpr uLong kChunk = 1 << 20;
+  auto deflate_raw = [](const std::string& in, int flush) {
+    z_stream z{};
+    deflateInit2(&z, 9, Z_DEFLATED, -15, 9, Z_DEFAULT_STRATEGY);
+    std::string out(deflateBound(&z, in.size()) + 64, '\0');
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+    z.avail_in = static_cast<uInt>(in.size());
+    z.next_out = reinterpret_cast<Bytef*>(out.data());
+    z.avail_out = static_cast<uInt>(out.size());
+    deflate(&z, flush);
+    out.resize(z.total_out);
+    deflateEnd(&z);
+    return out;
+  };
+  const std::string head = deflate_raw(prefix, Z_FULL_FLUSH);
+  const std::string block = deflate_raw(std::string(kChunk, '\0'), Z_FULL_FLUSH);
+  const std::string tail = deflate_raw(std::string(zeros % kChunk, '\0'), Z_FINISH);
+  const uLong chunk_crc =
+      crc32(0, reinterpret_cast<const Bytef*>(std::string(kChunk, '\0').data()), kChunk);
+  uLong crc =
+      crc32(0, reinterpret_cast<const Bytef*>(prefix.data()), static_cast<uInt>(prefix.size()));
+  std::string out("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03", 10);
+  out += head;
+  for (uint64_t i = 0; i < zeros / kChunk; ++i) {
+    out += block;
+    crc = crc32_combine(crc, chunk_crc, kChunk);
+  }
+  out += tail;
+  const std::string rest(zeros % kChunk, '\0');
+  crc = crc32_combine(
+      crc, crc32(0, reinterpret_cast<const Bytef*>(rest.data()), static_cast<uInt>(rest.size())),
+      static_cast<z_off_t>(rest.size()));
+  const uint64_t total = prefix.size() + zeros;
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((crc >> (8 * i)) & 0xff));
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((total >> (8 * i)) & 0xff));
+  return out;
+}
+
 void save_png(const fs::path& path, int64_t h, int64_t w, int seed) {
   auto t = at::empty({3, h, w}, at::kFloat);
   auto a = t.accessor<float, 3>();
@@ -186,6 +229,16 @@ void write_fixtures(const fs::path& data) {
   write_raw(idx / "huge-dims-images", huge_dims);
   // A gzip "bomb": a tiny file whose header declares 10^6 images of 1000×1000.
   write_raw(idx / "bomb-images.gz", gzip(huge_dims + std::string(1 << 20, '\0')));
+  // A plausible gzip bomb: 1.3 MB that inflate to what their header declares, 20000 images of
+  // 256×256 (1.3 GB; 6.6 GB once read as float32). Refused from the header, not by running out.
+  std::string plausible;
+  put_be32(plausible, 0x00000803);
+  put_be32(plausible, 20000);
+  put_be32(plausible, 256);
+  put_be32(plausible, 256);
+  write_raw(idx / "plausible-bomb-images.gz",
+            gzip_with_zeros(plausible, uint64_t{20000} * 256 * 256));
+  write_raw(idx / "plausible-bomb-labels", idx_labels(20000, 3, 20000));
   std::string bad_magic = images;
   bad_magic[3] = 0x01;
   write_raw(idx / "bad-magic-images", bad_magic);
@@ -209,6 +262,8 @@ void write_fixtures(const fs::path& data) {
   bad_label[3073 * 2] = static_cast<char>(42);
   write_raw(cifar / "bad-label.bin", bad_label);
   write_raw(cifar / "empty.bin", "");
+  // 427000 all-zero records (class 0): valid CIFAR-10, 1.3 GB inflated from 1.3 MB.
+  write_raw(cifar / "bomb.bin.gz", gzip_with_zeros("", uint64_t{3073} * 427000));
 
   const fs::path folder = data / "folder";
   for (const char* cls : {"ant", "bee"}) {

@@ -143,6 +143,21 @@ TEST(IdxIntegrity, ARawFileCutInsideAnImageNamesIt) {
                     {dir.file(files.images), "got 22: the file ends at image 2 of 4 (2 complete)"});
 }
 
+TEST(IdxIntegrity, AHeaderDeclaringMoreThanMemoryHoldsIsRefusedBeforeReading) {
+  // 10^7 images of 4096×4096: 168 TB of pixels, more than any machine; the file holds 40 bytes.
+  // Refused from the header with the numbers, not by reading (or inflating) until memory ends.
+  for (bool gz : {false, true}) {
+    TempDir dir;
+    auto files = write_idx(dir, 4, 3, 3, gz);
+    write_bytes(dir.file(files.images),
+                idx_images(10'000'000, 4096, 4096, std::vector<uint8_t>(40, 1)), gz);
+    expect_data_error([&] { load_dataset(idx_spec(dir, files), 0); },
+                      {dir.file(files.images),
+                       "the header declares 10000000 images of 4096×4096: 167.8 TB of pixels",
+                       "a wrong header, or a gzip bomb?"});
+  }
+}
+
 TEST(CifarIntegrity, GzipBatchesAreCheckedToTheirTrailer) {
   TempDir dir;
   std::vector<uint8_t> records;

@@ -70,6 +70,9 @@ class GzFile {
     return done;
   }
 
+  /// True when the file is a gzip stream (false for raw data, which zlib passes through).
+  bool compressed() { return gzdirect(file_) == 0; }
+
   /// True when a gzip stream ended before its end (zlib's "unexpected end of file"): the data or
   /// the CRC/length trailer is cut off. Meaningful once a read came back short.
   bool cut_short() {
@@ -107,17 +110,18 @@ class GzFile {
     return buf;
   }
 
-  /// Reads the rest of the file.
-  std::vector<uint8_t> read_all() {
+  /// Reads the rest of the file, or stops once more than `limit` bytes arrived (the result is
+  /// then longer than `limit`: a gzip bomb is not inflated to its end).
+  std::vector<uint8_t> read_all(size_t limit) {
     std::vector<uint8_t> buf;
     size_t got = 0;
-    size_t want = size_t{1} << 20;
+    size_t want = std::min(size_t{1} << 20, limit + 1);
     for (;;) {
       buf.resize(got + want);
       const size_t r = read(buf.data() + got, want);
       got += r;
-      if (r < want) break;
-      want = std::min(got, size_t{256} << 20);
+      if (r < want || got > limit) break;
+      want = std::min({got, size_t{256} << 20, limit + 1 - got});
     }
     buf.resize(got);
     return buf;
@@ -178,6 +182,26 @@ void expect_end(GzFile& file, const std::string& path, int64_t records) {
                                       "the data is intact; fetch the file again",
                                       records));
   }
+}
+
+/// Bytes of 8-bit pixels held at once while a split is read: the raw bytes (and, for CIFAR, the
+/// file's records besides) plus their float32 copy.
+constexpr double kReadCopies = 1 + 4;
+constexpr double kCifarReadCopies = 1 + 1 + 4;
+
+/// Refuses `pixel_bytes` of 8-bit data whose reading would not fit in the memory this process
+/// may use (exit 2 with the numbers), before any of it is read.
+/// `memory` says what bounds the memory, measured before the reading began (a CIFAR batch is
+/// refused once its buffer has grown, which the address space then counts).
+void check_fits(const std::string& path, const std::string& what, double pixel_bytes,
+                double copies = kReadCopies, const std::string& memory = "",
+                const char* hint = "a wrong header, or a gzip bomb?") {
+  if (memory.empty() && fits_in_usable_memory(copies * pixel_bytes)) return;
+  throw DataError(path,
+                  fmt::format("{}: {} of pixels, {} while they are read and converted to "
+                              "float32; {} ({})",
+                              what, format_bytes(pixel_bytes), format_bytes(copies * pixel_bytes),
+                              memory.empty() ? usable_memory_text() : memory, hint));
 }
 
 /// Header of an IDX file: magic then `ndims` big-endian uint32 dimensions.
@@ -264,6 +288,10 @@ Split read_idx(const std::string& images_path, const std::string& labels_path,
                                   n, h, w, kMaxRecords, kMaxSide));
     }
     const size_t expected = static_cast<size_t>(n * h * w);
+    // Sized from the header before a byte of pixel data is read: a gzip bomb with a plausible
+    // header inflates to whatever it declares. Peak: the bytes plus their float32 copy.
+    check_fits(images_path, fmt::format("the header declares {} images of {}×{}", n, h, w),
+               static_cast<double>(expected));
     pixels = file.read_up_to(expected);
     if (pixels.size() < expected) {
       throw DataError(
@@ -308,7 +336,30 @@ Split read_cifar10(const std::vector<std::string>& paths, int64_t num_classes) {
   std::vector<int64_t> labels;
   for (const auto& path : paths) {
     GzFile file(path);
-    const auto bytes = file.read_all();  // to the end: zlib checks a gzip trailer there
+    // CIFAR has no header: the bytes that fit are the bound. A raw file's size is known before
+    // reading; a gzip stream is read until it passes what is left of the bound.
+    const double usable = static_cast<double>(usable_memory_bytes());
+    const std::string memory = usable_memory_text();  // before this file's buffer grows
+    const double budget =
+        usable > 0 ? usable / kCifarReadCopies - static_cast<double>(pixels.size()) : 1e18;
+    std::error_code ec;
+    const auto on_disk = fs::file_size(path, ec);
+    if (!ec && !file.compressed() && static_cast<double>(on_disk) > budget) {
+      check_fits(path, fmt::format("{} bytes of CIFAR-10 records", on_disk),
+                 static_cast<double>(on_disk) + static_cast<double>(pixels.size()),
+                 kCifarReadCopies, memory, "is this a CIFAR-10 batch?");
+    }
+    const size_t limit = budget < 1       ? 0
+                         : budget >= 1e18 ? SIZE_MAX - 1
+                                          : static_cast<size_t>(budget);
+    const auto bytes = file.read_all(limit);  // to the end: zlib checks a gzip trailer there
+    if (bytes.size() > limit) {
+      check_fits(path,
+                 fmt::format("the gzip stream inflates to more than {} of CIFAR-10 records",
+                             format_bytes(static_cast<double>(limit))),
+                 static_cast<double>(bytes.size()) + static_cast<double>(pixels.size()),
+                 kCifarReadCopies, memory, "a gzip bomb?");
+    }
     if (file.cut_short()) {
       throw DataError(path, fmt::format("truncated gzip: the stream ends after {} bytes, in "
                                         "record {} ({} complete {}-byte CIFAR-10 records), before "
@@ -438,12 +489,11 @@ Split read_folder(const std::string& root, const std::vector<std::string>& class
     // Decoded pixels (8-bit) and their float32 copy, known before the first image is resized.
     const double bytes = 5.0 * static_cast<double>(listing.size()) * channels *
                          static_cast<double>(h) * static_cast<double>(w);
-    if (!fits_in_memory(bytes)) {
-      throw DataError(root,
-                      fmt::format("{} images of {}×{}×{} need {}; this machine has {} "
-                                  "(lower data.image_size)",
-                                  listing.size(), channels, h, w, format_bytes(bytes),
-                                  format_bytes(static_cast<double>(physical_memory_bytes()))));
+    if (!fits_in_usable_memory(bytes)) {
+      throw DataError(root, fmt::format("{} images of {}×{}×{} need {}; {} "
+                                        "(lower data.image_size)",
+                                        listing.size(), channels, h, w, format_bytes(bytes),
+                                        usable_memory_text()));
     }
   }
   const int flags = channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR;

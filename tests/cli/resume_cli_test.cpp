@@ -304,4 +304,52 @@ TEST(ResumeCli, ACheckpointOfAnotherModelExitsTwoNamingFileTensorAndShapes) {
   fs::remove_all(dir);
 }
 
+TEST(ResumeCli, TheRunsSpecResumesFromAnotherDirectoryAndADamagedCheckpointIsCalledSo) {
+  // A spec in cfg/ with relative data locations (data.path and an exclude file), trained from
+  // cfg/; the run directory's spec.yaml must then resume the run from anywhere.
+  const fs::path dir = temp_dir("paths");
+  fs::create_directories(dir / "work" / "cfg");
+  fs::create_directories(dir / "work" / "data");
+  fs::create_directories(dir / "elsewhere");
+  for (const char* f : {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                        "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"}) {
+    fs::create_symlink(fs::path("/usr/share/datasets/fashion-mnist") / f,
+                       dir / "work" / "data" / f);
+  }
+  std::ofstream(dir / "work" / "data" / "ex.txt") << "0\n1\n";
+  std::string text = kSpec;
+  text.replace(text.find("/usr/share/datasets/fashion-mnist"),
+               std::string("/usr/share/datasets/fashion-mnist").size(), "../data");
+  text.replace(text.find("train: {limit: 32}"), std::string("train: {limit: 32}").size(),
+               "train: {limit: 32, exclude: ex.txt}");
+  std::ofstream(dir / "work" / "cfg" / "s.yaml") << text;
+  CliRun r = lossdoctor::test::run_shell(
+      "cd " + (dir / "work" / "cfg").string() + " && " + LOSSDOCTOR_CLI_PATH +
+      " --threads 1 train s.yaml --quiet --max-steps 2 --out ../run");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const std::string saved = read_text(dir / "work" / "run" / "spec.yaml");
+  EXPECT_NE(saved.find((dir / "work" / "data").string()), std::string::npos) << saved;
+  EXPECT_NE(saved.find((dir / "work" / "data" / "ex.txt").string()), std::string::npos) << saved;
+
+  r = lossdoctor::test::run_shell("cd " + (dir / "elsewhere").string() + " && " +
+                                  LOSSDOCTOR_CLI_PATH +
+                                  " --threads 1 train ../work/run/spec.yaml --resume --quiet "
+                                  "--max-steps 4 --out ../work/run");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(line_count(dir / "work" / "run" / "steps.jsonl"), 4u);
+
+  // A checkpoint that cannot be read is damaged, not "another model".
+  std::ofstream(dir / "work" / "run" / "checkpoint.pt", std::ios::binary | std::ios::trunc)
+      << "PK\x03\x04 not really a zip archive";
+  r = run_cli("train " + (dir / "work" / "run" / "spec.yaml").string() +
+              " --resume --quiet --max-steps 6 --out " + (dir / "work" / "run").string());
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find((dir / "work" / "run" / "checkpoint.pt").string() +
+                       ": cannot resume: the checkpoint is damaged"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("another model"), std::string::npos) << r.out;
+  fs::remove_all(dir);
+}
+
 }  // namespace

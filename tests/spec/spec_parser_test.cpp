@@ -906,8 +906,8 @@ TEST(SpecText, AStrayCommaWhereYamlCppWouldLoopForeverIsRefused) {
   EXPECT_EQ(error_of(kModel + "name: say \"hi\n"), "no error");
   // A bracket, "- ", "? " or anchor in the middle of a plain scalar does not make the next
   // bracket a collection either (the fifth loop: "  lay# ex @n [[1:" before a line-leading ',').
-  for (const std::string text : {"  a [[1:\n ,b\n", "  foo - [1:\n ,b\n", "  foo ? [[1:\n ,b\n",
-                                 "  a &x [[1:\n ,b\n"}) {
+  for (const std::string text :
+       {"  a [[1:\n ,b\n", "  foo - [1:\n ,b\n", "  foo ? [[1:\n ,b\n", "  a &x [[1:\n ,b\n"}) {
     EXPECT_NE(error_of(text).find("a ',' outside any"), std::string::npos) << text;
   }
   EXPECT_EQ(error_of(kModel + "name: a - [b, c]\n"), "no error");
@@ -921,6 +921,31 @@ TEST(SpecText, AStrayCommaWhereYamlCppWouldLoopForeverIsRefused) {
   // Commas inside values, quotes and flow collections are fine.
   EXPECT_EQ(error_of(kModel + "name: a, b ,c\n"), "no error");
   EXPECT_EQ(error_of(kModel + "name: \"a, b\"\n"), "no error");
+}
+
+TEST(RunSpecYaml, DataLocationsBecomeAbsoluteAndEverythingElseStays) {
+  // What a run directory keeps as spec.yaml: resumable from any working directory.
+  const Spec s = parse(
+      "data:\n  format: folder\n  path: ../imgs\n  train: {path: train, exclude: ex.txt}\n"
+      "  val: {path: /abs/val}\nmodel: {layers: [flatten, {dense: {units: 3}}]}\n"
+      "optimizer: {type: sgd, lr: 0.1}\n");
+  const std::string yaml = resolved_yaml_with_absolute_paths(s);
+  const fs::path imgs = (fs::current_path() / "imgs").lexically_normal();  // cfg/../imgs
+  EXPECT_NE(yaml.find("path: " + imgs.string() + "\n"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find((imgs / "train").string()), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find((imgs / "ex.txt").string()), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("/abs/val"), std::string::npos) << yaml;
+  // Read back from anywhere, it names the same data and the same everything else.
+  const Spec back = parse_spec_text(yaml, "/elsewhere/run/spec.yaml");
+  EXPECT_EQ(back.data.path, imgs.string());
+  EXPECT_EQ(back.data.train.path, s.data.train.path);
+  EXPECT_EQ(back.data.train.exclude, s.data.train.exclude);
+  EXPECT_EQ(back.data.val.path, s.data.val.path);
+  EXPECT_EQ(back.optimizer.lr, s.optimizer.lr);
+  EXPECT_EQ(back.layers.size(), s.layers.size());
+  // A spec without data locations is left as it is.
+  const Spec plain = parse("model: {layers: [flatten, {dense: {units: 10}}]}\n");
+  EXPECT_EQ(resolved_yaml_with_absolute_paths(plain), plain.resolved_yaml);
 }
 
 }  // namespace

@@ -1480,6 +1480,24 @@ Spec parse(const std::string& text, const std::string& label,
 
 }  // namespace
 
+std::string resolved_yaml_with_absolute_paths(const Spec& s) {
+  YAML::Node root = YAML::Load(s.resolved_yaml);
+  if (!root.IsMap() || !root["data"].IsMap()) return s.resolved_yaml;
+  YAML::Node data = root["data"];
+  // data.path as the parser resolved it (against the spec's directory), then against the cwd.
+  if (data["path"].IsDefined() && !s.data.path.empty()) data["path"] = absolute_path(s.data.path);
+  for (const auto& [key, split] :
+       {std::pair{"train", &s.data.train}, std::pair{"val", &s.data.val}}) {
+    YAML::Node node = data[key];
+    if (!node.IsMap()) continue;
+    if (node["path"].IsDefined() && !split->path.empty()) node["path"] = split->path;
+    if (node["exclude"].IsDefined() && !split->exclude.empty()) node["exclude"] = split->exclude;
+  }
+  YAML::Emitter out;
+  out << root;
+  return std::string(out.c_str()) + "\n";
+}
+
 Spec parse_spec_file(const std::string& path, const std::vector<std::string>& overrides) {
   std::error_code ec;
   if (fs::is_directory(path, ec)) throw SpecError(path, "spec", "is a directory, not a spec file");

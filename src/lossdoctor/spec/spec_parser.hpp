@@ -25,6 +25,13 @@ Spec parse_spec_file(const std::string& path, const std::vector<std::string>& ov
 Spec parse_spec_text(const std::string& yaml_text, const std::string& file_label,
                      const std::vector<std::string>& overrides = {});
 
+/// `s.resolved_yaml` with its data locations made absolute (data.path, and each split's `path`
+/// and `exclude` when written): the text a run directory keeps as spec.yaml, which must load the
+/// same data from any working directory and any folder it is copied to. Other keys, and file
+/// names relative to data.path, are as written.
+///   requires: `s` came from parse_spec_file/parse_spec_text (resolved_yaml is set).
+std::string resolved_yaml_with_absolute_paths(const Spec& s);
+
 /// Closest candidate by edit distance, or "" when none is close enough to suggest.
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates);
 

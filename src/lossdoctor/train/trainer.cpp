@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "lossdoctor/model/network.hpp"
+#include "lossdoctor/spec/spec_parser.hpp"
 #include "lossdoctor/train/distributed.hpp"
 #include "lossdoctor/train/loss.hpp"
 #include "lossdoctor/train/progress.hpp"
@@ -529,7 +530,11 @@ Trainer::Trainer(const spec::Spec& spec, TrainOptions options, data::WarningSink
     if (options_.resume) {
       load_checkpoint(warn);
     } else if (writer_) {
-      write_file_atomic((fs::path(options_.run_dir) / "spec.yaml").string(), spec_.resolved_yaml);
+      // Data paths absolute: the run's spec.yaml resumes it from any working directory.
+      write_file_atomic((fs::path(options_.run_dir) / "spec.yaml").string(),
+                        spec_.resolved_yaml.empty()
+                            ? spec_.resolved_yaml
+                            : spec::resolved_yaml_with_absolute_paths(spec_));
     }
   } else if (options_.resume) {
     throw InputError("--resume needs a run directory (--out DIR)");

@@ -12,11 +12,14 @@
 #include <pybind11/stl.h>
 #include <torch/extension.h>
 
+#include <algorithm>
+#include <map>
 #include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "lossdoctor/lint/lint.hpp"
 #include "lossdoctor/monitor.hpp"
 #include "lossdoctor/report/html.hpp"
 #include "lossdoctor/report/report.hpp"
@@ -54,6 +57,79 @@ std::unique_ptr<Monitor> make_engine(const std::vector<Layer>& layers,
   return std::make_unique<Monitor>(std::move(watched), params, options);
 }
 
+/// One layer as the settings lint sees it: (name, kind in the spec's spelling, units or
+/// filters, dropout rate).
+using LayerSetting = std::tuple<std::string, std::string, int64_t, double>;
+
+/// The lint rules that judge what a Python loop's settings say (the optimiser's param_groups,
+/// dropout rates, layer widths) the same way they judge a spec's. The others need what a loop
+/// does not declare (transforms, shuffling, schedule, init) or are already read from the run.
+const std::vector<std::string> kSettingsRules = {"optimizer-hyperparameters", "heavy-weight-decay",
+                                                 "heavy-dropout", "dense-bottleneck",
+                                                 "narrow-convolution"};
+
+/// Lints the loop's settings as a spec with only these keys (in forward order for `layers`).
+std::vector<lossdoctor::Finding> lint_settings(const std::string& optimizer,
+                                               const std::map<std::string, double>& settings,
+                                               const std::vector<LayerSetting>& layers,
+                                               int64_t num_classes) {
+  using lossdoctor::spec::LayerSpec;
+  using lossdoctor::spec::OptimizerSpec;
+  lossdoctor::spec::Spec s;
+  s.file = "torch.optim " + optimizer + " param_groups[0]";
+  const std::map<std::string, OptimizerSpec::Kind> kinds = {
+      {"sgd", OptimizerSpec::Kind::Sgd},         {"adam", OptimizerSpec::Kind::Adam},
+      {"adamw", OptimizerSpec::Kind::AdamW},     {"rmsprop", OptimizerSpec::Kind::RmsProp},
+      {"adagrad", OptimizerSpec::Kind::Adagrad}, {"adadelta", OptimizerSpec::Kind::Adadelta}};
+  const auto kind = kinds.find(optimizer);
+  const auto get = [&settings](const char* key, double fallback) {
+    const auto it = settings.find(key);
+    return it == settings.end() ? fallback : it->second;
+  };
+  OptimizerSpec& o = s.optimizer;
+  if (kind != kinds.end()) o.kind = kind->second;
+  o.lr = get("lr", o.lr);
+  o.momentum = get("momentum", 0.0);
+  o.nesterov = get("nesterov", 0.0) != 0;
+  o.beta1 = get("beta1", o.beta1);
+  o.beta2 = get("beta2", o.beta2);
+  o.eps = get("eps", o.eps);
+  o.weight_decay = get("weight_decay", 0.0);
+  o.alpha = get("alpha", o.alpha);
+  o.rho = get("rho", o.rho);
+  s.data.num_classes = num_classes;
+  const std::map<std::string, LayerSpec::Kind> layer_kinds = {
+      {"conv2d", LayerSpec::Kind::Conv2d},       {"dense", LayerSpec::Kind::Dense},
+      {"dropout", LayerSpec::Kind::Dropout},     {"relu", LayerSpec::Kind::ReLU},
+      {"batchnorm", LayerSpec::Kind::BatchNorm}, {"flatten", LayerSpec::Kind::Flatten}};
+  for (const auto& [name, layer_kind, width, rate] : layers) {
+    const auto k = layer_kinds.find(layer_kind);
+    if (k == layer_kinds.end()) continue;
+    LayerSpec L;
+    L.kind = k->second;
+    L.key_path = "model." + name;
+    L.where.file = L.kind == LayerSpec::Kind::Conv2d    ? "nn.Conv2d"
+                   : L.kind == LayerSpec::Kind::Dense   ? "nn.Linear"
+                   : L.kind == LayerSpec::Kind::Dropout ? "nn.Dropout"
+                                                        : "the model";
+    L.filters = L.units = width;
+    L.rate = rate;
+    s.layers.push_back(std::move(L));
+  }
+  lossdoctor::lint::LintContext ctx;
+  ctx.num_classes = num_classes;
+  lossdoctor::lint::LintResult result;
+  for (const auto& rule : lossdoctor::lint::lint_rules()) {
+    const bool optimizer_rule = rule.id != "heavy-dropout" && rule.id != "dense-bottleneck" &&
+                                rule.id != "narrow-convolution";
+    if (std::find(kSettingsRules.begin(), kSettingsRules.end(), rule.id) == kSettingsRules.end() ||
+        (optimizer_rule && kind == kinds.end()))
+      continue;
+    rule.check(s, ctx, result);
+  }
+  return result.findings;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_lossdoctor, m) {
@@ -89,6 +165,18 @@ PYBIND11_MODULE(_lossdoctor, m) {
              self.loop_checks().params_missing_from_optimizer = missing;
              self.loop_checks().optimizer_params_not_in_model = foreign;
            })
+      .def(
+          "set_settings",
+          [](Monitor& self, const std::string& optimizer,
+             const std::map<std::string, double>& settings, const std::vector<LayerSetting>& layers,
+             int64_t num_classes) {
+            auto findings = lint_settings(optimizer, settings, layers, num_classes);
+            std::vector<std::string> causes;
+            for (const auto& f : findings) causes.push_back(f.cause);
+            self.set_settings_findings(std::move(findings));
+            return causes;
+          },
+          py::arg("optimizer"), py::arg("settings"), py::arg("layers"), py::arg("num_classes"))
       .def_property_readonly("steps", &Monitor::steps)
       .def_property_readonly("settled", [](Monitor& self) { return self.settled(); })
       .def("report_json",

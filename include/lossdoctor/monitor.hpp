@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "lossdoctor/finding.hpp"
 #include "lossdoctor/report/report.hpp"
 #include "lossdoctor/run_record.hpp"
 
@@ -115,6 +116,11 @@ class Monitor {
   void observe_validation(const torch::Tensor& inputs);
   /// What the front end saw of the loop itself (eval mode, parameter sets).
   LoopChecks& loop_checks();
+  /// Findings about the loop's settings, as lint makes them from a spec: the Python Monitor
+  /// lints what it reads of the optimiser (weight decay, momentum, betas, eps) and the model
+  /// (dropout rates, layer widths). They weigh in the diagnosis as lint findings do. Replaces
+  /// earlier ones. Not part of the RunRecord: `diagnose --record-in` does not see them.
+  void set_settings_findings(std::vector<Finding> findings);
 
   int64_t steps() const { return step_; }
   const RunRecord& record() const;
@@ -150,6 +156,7 @@ class Monitor {
   };
   void accumulate(SplitSums& sums, const torch::Tensor& inputs, std::optional<SplitStats>& out);
   SplitSums train_sums_, val_sums_;
+  std::vector<Finding> settings_findings_;  ///< set_settings_findings
   // Early-stop state.
   std::string last_top_;
   int streak_ = 0;

@@ -20,8 +20,9 @@ per-layer activation statistics (dead and saturated units) on probe steps; hooks
 optimiser's step (a wrapper of `optimizer.step` on torch < 2.0, which has no step hooks) read
 the gradients before the step and the weights after it. The Monitor only reads tensors.
 
-Besides every cause the spec path names, it catches what a Python loop gets wrong and a spec
-cannot express: zero_grad never called, the optimiser built on other parameters, a negated loss,
+At the first step it reads the optimiser's first param group (momentum, betas, eps, weight
+decay) and the model's dropout rates and layer widths, and judges them with the spec path's lint
+rules (docs/python.md). It also catches what a Python loop gets wrong and a spec cannot express: zero_grad never called, the optimiser built on other parameters, a negated loss,
 model.eval() left on while training, softmax fed to CrossEntropyLoss, targets out of range.
 """
 
@@ -138,7 +139,7 @@ class Monitor:
 
         self._model = model
         self._optimizer = optimizer
-        layers, self._layer_modules = [], []
+        layers, self._layer_modules, self._layer_names = [], [], []
         for layer_name, module in model.named_modules():
             kind = _kind_of(module)
             if kind is None:
@@ -148,11 +149,16 @@ class Monitor:
                 weight = None
             layers.append((layer_name or "model", kind, weight))
             self._layer_modules.append(module)
+            self._layer_names.append(layer_name or "model")
         params = [p for p in model.parameters() if p.requires_grad]
+        self._num_classes = num_classes
+        self._settings_read = False
+        self._forward_order = []  # layer indices in the order the first probe's forward ran them
         optimizer_name = "other"
         for cls, n in _OPTIMIZERS.items():
             if type(optimizer) is cls:
                 optimizer_name = n
+        self._optimizer_name = optimizer_name
         self._engine = _lossdoctor._Engine(
             layers, params, num_classes, probe_every, optimizer_name, self._lr(), loss_name,
             logits, int(train_size), str(name), bool(measure_every_step))
@@ -242,6 +248,8 @@ class Monitor:
             self._reset_seen = True  # zero_grad(), or gradients set to None by hand
 
     def _on_layer_output(self, index, module, args, output):
+        if not self._settings_read and index not in self._forward_order:
+            self._forward_order.append(index)
         if isinstance(output, torch.Tensor) and torch.is_grad_enabled() \
                 and self._engine.probe_step():
             self._engine.on_activation(index, output.detach())
@@ -269,6 +277,8 @@ class Monitor:
             raise TypeError(f"targets must be a tensor, got {type(targets).__name__}")
         if inputs is not None and not isinstance(inputs, torch.Tensor):
             raise TypeError(f"inputs must be a tensor, got {type(inputs).__name__}")
+        if not self._settings_read:
+            self._read_settings()
         if self._mode_matters and not self._model.training:
             self._engine.note_eval_mode_step()
         if not self._reset_seen:
@@ -282,6 +292,36 @@ class Monitor:
                 None if indices is None else torch.as_tensor(indices))
         self._last_input = self._last_output = None
         self._sync_layer_hooks()
+
+    def _read_settings(self):
+        """At the first step: the optimiser's settings (first param group) and the model's
+        dropout rates and layer widths, in the order the first forward ran them, linted as the
+        spec path lints a spec's (weight decay, momentum, betas, eps, dropout, bottlenecks)."""
+        self._settings_read = True
+        settings = {}
+        groups = self._optimizer.param_groups
+        group = groups[0] if groups else {}
+        for key in ("lr", "momentum", "eps", "weight_decay", "alpha", "rho", "nesterov"):
+            value = group.get(key)
+            if isinstance(value, (int, float)):  # bool too (nesterov)
+                settings[key] = float(value)
+        betas = group.get("betas")
+        if isinstance(betas, (tuple, list)) and len(betas) == 2:
+            settings["beta1"], settings["beta2"] = float(betas[0]), float(betas[1])
+        order = self._forward_order + [i for i in range(len(self._layer_modules))
+                                       if i not in self._forward_order]
+        layers = []
+        for i in order:
+            module = self._layer_modules[i]
+            name = self._layer_names[i]
+            if isinstance(module, nn.Conv2d):
+                layers.append((name, "conv2d", int(module.out_channels), 0.0))
+            elif isinstance(module, nn.Linear):
+                layers.append((name, "dense", int(module.out_features), 0.0))
+            elif isinstance(module, nn.modules.dropout._DropoutNd):
+                layers.append((name, "dropout", 0, float(module.p)))
+        self._forward_order = []
+        self._engine.set_settings(self._optimizer_name, settings, layers, self._num_classes)
 
     def validation_batch(self, inputs):
         """Optional: a validation batch as the model sees it. Its per-channel statistics are

@@ -125,6 +125,103 @@ class LoopBugs(unittest.TestCase):
         self.assertTrue(any("largest target 4" in e for e in finding["evidence"]), finding)
 
 
+def train_settings(make_optimizer, dropout=None, hidden=None, steps=150):
+    """A plain loop on the synthetic task: optimiser from `make_optimizer(params)`, an optional
+    nn.Dropout(dropout) before the head and an optional hidden Linear of `hidden` units."""
+    torch.manual_seed(0)
+    images, labels = synthetic()
+    layers = [nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Flatten()]
+    if dropout is not None:
+        layers.append(nn.Dropout(dropout))
+    layers += [nn.Linear(8 * 64, hidden), nn.ReLU(), nn.Linear(hidden, K)] if hidden \
+        else [nn.Linear(8 * 64, K)]
+    model = nn.Sequential(*layers)
+    optimizer = make_optimizer(model.parameters())
+    criterion = nn.CrossEntropyLoss()
+    mon = lossdoctor.Monitor(model, optimizer, num_classes=K, criterion=criterion)
+    for step, idx in enumerate(torch.randperm(len(images)).repeat(4).split(32)):
+        if step >= steps:
+            break
+        optimizer.zero_grad()
+        loss = criterion(model(images[idx]), labels[idx])
+        loss.backward()
+        optimizer.step()
+        mon.step(loss, inputs=images[idx], targets=labels[idx])
+    return mon
+
+
+def settings_evidence(mon, cause):
+    """The evidence a finding of `cause` takes from the loop's settings (lint's "spec: " lines)."""
+    for f in mon.report()["findings"]:
+        if f["cause"] == cause:
+            return [e for e in f["evidence"] if e.startswith("spec: ")]
+    return []
+
+
+class Settings(unittest.TestCase):
+    """What the spec path lints, read from the optimiser's param_groups and the model's layers:
+    the same evidence for optimizer_misconfigured, excessive_regularization and
+    insufficient_capacity. The runs stall (small rates) so that static evidence is reported."""
+
+    def test_heavy_weight_decay(self):
+        mon = train_settings(lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9, weight_decay=0.5))
+        evidence = settings_evidence(mon, "excessive_regularization")
+        self.assertTrue(any("optimizer.weight_decay = 0.5" in e for e in evidence), str(mon))
+        # Near miss: 0.005, below lint's 0.01.
+        mon = train_settings(lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9, weight_decay=5e-3))
+        self.assertEqual(settings_evidence(mon, "excessive_regularization"), [], str(mon))
+
+    def test_heavy_dropout(self):
+        mon = train_settings(lambda p: torch.optim.SGD(p, lr=1e-4), dropout=0.9)
+        self.assertEqual(causes(mon)[0], "excessive_regularization", str(mon))
+        evidence = settings_evidence(mon, "excessive_regularization")
+        self.assertTrue(any("dropout rate 0.9 at nn.Dropout (model.3)" in e for e in evidence),
+                        str(mon))
+        mon = train_settings(lambda p: torch.optim.SGD(p, lr=1e-4), dropout=0.3)  # near miss
+        self.assertEqual(settings_evidence(mon, "excessive_regularization"), [], str(mon))
+
+    def test_adam_betas_and_eps(self):
+        mon = train_settings(lambda p: torch.optim.Adam(p, lr=1e-5, betas=(0.9, 0.5), eps=0.5))
+        evidence = " ".join(settings_evidence(mon, "optimizer_misconfigured"))
+        self.assertIn("optimizer.betas = [0.9, 0.5]", evidence, str(mon))
+        self.assertIn("optimizer.eps = 0.5", evidence, str(mon))
+        mon = train_settings(lambda p: torch.optim.Adam(p, lr=1e-5))  # near miss: the defaults
+        self.assertEqual(settings_evidence(mon, "optimizer_misconfigured"), [], str(mon))
+
+    def test_dense_bottleneck(self):
+        mon = train_settings(lambda p: torch.optim.SGD(p, lr=1e-4), hidden=2)
+        evidence = settings_evidence(mon, "insufficient_capacity")
+        self.assertTrue(any("2 units, fewer than the 4 classes" in e for e in evidence), str(mon))
+        mon = train_settings(lambda p: torch.optim.SGD(p, lr=1e-4), hidden=8)  # near miss
+        self.assertEqual(settings_evidence(mon, "insufficient_capacity"), [], str(mon))
+
+    def test_layers_are_judged_in_forward_order(self):
+        class HeadFirst(nn.Module):  # defines its head before the bottleneck that feeds it
+            def __init__(self):
+                super().__init__()
+                self.conv = nn.Conv2d(1, 8, 3, padding=1)
+                self.head = nn.Linear(2, K)
+                self.hidden = nn.Linear(8 * 64, 2)
+
+            def forward(self, x):
+                return self.head(torch.relu(self.hidden(torch.relu(self.conv(x)).flatten(1))))
+
+        torch.manual_seed(0)
+        images, labels = synthetic()
+        model = HeadFirst()
+        optimizer = torch.optim.SGD(model.parameters(), lr=1e-4)
+        criterion = nn.CrossEntropyLoss()
+        mon = lossdoctor.Monitor(model, optimizer, num_classes=K)
+        for idx in torch.randperm(len(images)).repeat(4).split(32)[:150]:
+            optimizer.zero_grad()
+            loss = criterion(model(images[idx]), labels[idx])
+            loss.backward()
+            optimizer.step()
+            mon.step(loss, inputs=images[idx], targets=labels[idx])
+        evidence = settings_evidence(mon, "insufficient_capacity")
+        self.assertTrue(any("(model.hidden): 2 units" in e for e in evidence), str(mon))
+
+
 class Api(unittest.TestCase):
     def test_per_layer_statistics_from_forward_hooks(self):
         mon = train(steps=30, probe_every=10)

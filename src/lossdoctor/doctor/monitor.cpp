@@ -213,7 +213,7 @@ bool Monitor::settled() {
 void Monitor::check_settled() {
   const RunRecord& record = recorder_->record();
   const auto symptoms = diagnose::detect_symptoms(record);
-  const auto d = diagnose::diagnose(record, symptoms, {});
+  const auto d = diagnose::diagnose(record, symptoms, settings_findings_);
   const std::string top = d.findings.empty() ? "healthy" : d.findings.front().cause;
   streak_ = top == last_top_ ? streak_ + 1 : 1;
   last_top_ = top;
@@ -266,6 +266,10 @@ void Monitor::accumulate(SplitSums& sums, const torch::Tensor& inputs,
 
 LoopChecks& Monitor::loop_checks() { return recorder_->record().loop; }
 
+void Monitor::set_settings_findings(std::vector<Finding> findings) {
+  settings_findings_ = std::move(findings);
+}
+
 void Monitor::end_epoch(double train_loss, double train_accuracy, double val_loss,
                         double val_accuracy) {
   recorder_->on_epoch({epoch_, step_, train_loss, train_accuracy, val_loss, val_accuracy});
@@ -277,7 +281,7 @@ const RunRecord& Monitor::record() const { return recorder_->record(); }
 report::Report Monitor::diagnose() const {
   const RunRecord& record = recorder_->record();
   const auto symptoms = diagnose::detect_symptoms(record);
-  const auto d = diagnose::diagnose(record, symptoms, {});
+  const auto d = diagnose::diagnose(record, symptoms, settings_findings_);
   report::Report r;
   r.command = "diagnose";
   r.spec = options_.name_;

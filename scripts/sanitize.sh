@@ -4,11 +4,14 @@
 # harness under fuzz/ (clang, ASan + UBSan) on its seed corpus.
 #   --quick (default, CI): each harness for 20 s.
 #   --full  (nightly):     each harness for 10^6 executions; figures in docs/BENCHMARKS.md.
+#   --full spec cifar ...: only those harnesses, one after the other, without the tests.
 # LOSSDOCTOR_DEADLINE (seconds since the epoch, set by .ci/run): a quick run that would pass it
 # skips the fuzz build, or shares the time left among the harnesses, and says which it did.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:---quick}
+(($# > 0)) && shift
+only=("$@")
 ./scripts/install-deps.sh
 
 asan=${LOSSDOCTOR_ASAN_DIR:-build-asan}
@@ -17,17 +20,20 @@ if [[ ! -f "$asan/build.ninja" ]]; then
     -DLOSSDOCTOR_BENCH=OFF
 fi
 pure_tests=(tests_spec tests_util tests_report tests_lint tests_diagnose tests_logs)
-cmake --build "$asan" -j "$(nproc)" --target "${pure_tests[@]}"
-for t in "${pure_tests[@]}"; do
-  echo "sanitize: $t"
-  "$asan/$t" --gtest_brief=1
-done
+if ((${#only[@]} == 0)); then
+  cmake --build "$asan" -j "$(nproc)" --target "${pure_tests[@]}"
+  for t in "${pure_tests[@]}"; do
+    echo "sanitize: $t"
+    "$asan/$t" --gtest_brief=1
+  done
+fi
 
 # Seconds left before the deadline (a large number when none is set).
 time_left() { echo $((${LOSSDOCTOR_DEADLINE:-$(($(date +%s) + 100000))} - $(date +%s))); }
 
 fuzz=${LOSSDOCTOR_FUZZ_DIR:-build-fuzz}
-harnesses=(spec idx_images idx_labels cifar folder exclude log)
+harnesses=(spec idx_images idx_labels cifar folder exclude log resume)
+((${#only[@]} > 0)) && harnesses=("${only[@]}")
 # A cold clang build of the harnesses takes ~4 min here; fuzzing needs ~5 s per harness at least.
 fuzz_build_s=${LOSSDOCTOR_FUZZ_BUILD_S:-300}
 if [[ "$mode" != --full ]] && (($(time_left) < fuzz_build_s + 5 * ${#harnesses[@]})); then
@@ -63,10 +69,14 @@ for h in "${harnesses[@]}"; do
   fi
   echo "sanitize: fuzz/$h ${limits[*]}"
   rc=0
+  start=$(date +%s)
   (cd "$work" && "$OLDPWD/$fuzz/fuzz/${h}_fuzz" "${limits[@]}" -timeout=10 -rss_limit_mb=2048 \
     -max_len=8192 -print_final_stats=1 "$work/corpus" "$OLDPWD/fuzz/corpus/$h" > "$work/log" 2>&1) ||
     rc=$?
-  grep -E "^stat::(number_of_executed_units|peak_rss_mb)" "$work/log" | tr '\n' ' ' && echo
+  seconds_run=$(($(date +%s) - start))
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log")
+  grep -E "^stat::(number_of_executed_units|peak_rss_mb)" "$work/log" | tr '\n' ' ' &&
+    echo "seconds: $seconds_run exec/s: $((${execs:-0} / (seconds_run > 0 ? seconds_run : 1)))"
   if ((rc != 0)); then
     # libFuzzer leaves crash-*/timeout-*/oom-* inputs next to a failure: keep them.
     mkdir -p fuzz/findings

@@ -26,6 +26,7 @@
 #include "lossdoctor/util/clock.hpp"
 #include "lossdoctor/util/errors.hpp"
 #include "lossdoctor/util/interrupt.hpp"
+#include "lossdoctor/util/jsonl_records.hpp"
 #include "lossdoctor/util/torch_compat.hpp"
 
 namespace lossdoctor::train {
@@ -351,81 +352,6 @@ void save_optimizer_canonical(const Optimizer& optimizer, OutputArchive& out) {
     }
   }
   copy_archive(in, out, rename, rank);
-}
-
-// ---- metric files ----
-
-using nlohmann::json;
-
-/// A number field; null (how NaN and Inf are written) reads as NaN.
-double number(const json& j, const char* key) {
-  const json& v = j.at(key);
-  return v.is_null() ? NAN : v.get<double>();
-}
-
-StepRecord parse_step(const json& j) {
-  return {j.at("step").get<int64_t>(), j.at("epoch").get<int64_t>(),
-          number(j, "loss"),           number(j, "lr"),
-          number(j, "grad_norm"),      number(j, "seconds")};
-}
-
-EpochRecord parse_epoch(const json& j) {
-  return {j.at("epoch").get<int64_t>(),
-          j.at("step").get<int64_t>(),
-          number(j, "train_loss"),
-          number(j, "train_accuracy"),
-          number(j, "val_loss"),
-          number(j, "val_accuracy"),
-          number(j, "lr"),
-          number(j, "seconds")};
-}
-
-/// The records of a metrics file (JSON lines) that lie before the checkpoint (`needed`, which
-/// holds for the first `needed_count` records of an intact file). A line that does not parse is
-/// the cut-short tail of a killed write when nothing valid follows it, or when every needed
-/// record came before it: reading stops there and `warn` says so. Otherwise the file is damaged
-/// in the middle: InputError naming file and line.
-template <typename Record, typename Parse, typename Needed>
-std::vector<Record> read_records(const fs::path& file, Parse parse, Needed needed,
-                                 size_t needed_count, const std::string& checkpoint_at,
-                                 const data::WarningSink& warn) {
-  std::vector<Record> kept;
-  std::ifstream in(file);
-  if (!in) return kept;
-  int64_t number = 0, damaged = 0;
-  for (std::string line; std::getline(in, line);) {
-    ++number;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    std::optional<Record> record;
-    try {
-      record = parse(json::parse(line));
-    } catch (const json::exception&) {
-    }
-    if (!record) {
-      if (damaged == 0) damaged = number;
-      if (kept.size() >= needed_count) break;  // past the checkpoint: rewritten anyway
-      continue;
-    }
-    if (damaged > 0) {
-      throw InputError(fmt::format(
-          "{}:{}: damaged record before the checkpoint's {} (valid records follow it, so it "
-          "is no write cut short by a kill); cannot resume: repair or delete that line",
-          file.string(), damaged, checkpoint_at));
-    }
-    if (needed(*record)) kept.push_back(*record);
-  }
-  if (damaged > 0 && warn) {
-    std::string lost;
-    if (kept.size() < needed_count) {
-      lost = fmt::format(" ({} of the {} records before it are lost)", needed_count - kept.size(),
-                         needed_count);
-    }
-    warn(
-        fmt::format("{}:{}: damaged record (a write cut short); the metric files are truncated "
-                    "back to the checkpoint's {}{}",
-                    file.string(), damaged, checkpoint_at, lost));
-  }
-  return kept;
 }
 
 }  // namespace
@@ -1005,12 +931,14 @@ void Trainer::load_checkpoint(const data::WarningSink& warn) {
 void Trainer::read_metrics(const data::WarningSink& warn) {
   const fs::path dir(options_.run_dir);
   const int64_t step = step_, epoch = epoch_;
-  steps_ = read_records<StepRecord>(
-      dir / "steps.jsonl", parse_step, [&](const StepRecord& r) { return r.step < step; },
-      static_cast<size_t>(step_), fmt::format("step {}", step_), warn);
-  epochs_ = read_records<EpochRecord>(
-      dir / "epochs.jsonl", parse_epoch, [&](const EpochRecord& r) { return r.epoch < epoch; },
-      static_cast<size_t>(epoch_), fmt::format("epoch {}", epoch_), warn);
+  steps_ = read_jsonl_records<StepRecord>(
+      dir / "steps.jsonl", parse_step_record<StepRecord>,
+      [&](const StepRecord& r) { return r.step < step; }, static_cast<size_t>(step_),
+      fmt::format("step {}", step_), warn);
+  epochs_ = read_jsonl_records<EpochRecord>(
+      dir / "epochs.jsonl", parse_epoch_record<EpochRecord>,
+      [&](const EpochRecord& r) { return r.epoch < epoch; }, static_cast<size_t>(epoch_),
+      fmt::format("epoch {}", epoch_), warn);
 }
 
 namespace {

@@ -4,7 +4,8 @@
 # harness under fuzz/ (clang, ASan + UBSan) on its seed corpus.
 #   --quick (default, CI): each harness for 20 s.
 #   --full  (nightly):     each harness for 10^6 executions; figures in docs/BENCHMARKS.md.
-#   --full spec cifar ...: only those harnesses, one after the other, without the tests.
+#   --full spec cifar ...: only those harnesses, one after the other, without the tests
+#                          (LOSSDOCTOR_FUZZ_MAX_S=N: stop each after N s if 10^6 is not reached).
 # LOSSDOCTOR_DEADLINE (seconds since the epoch, set by .ci/run): a quick run that would pass it
 # skips the fuzz build, or shares the time left among the harnesses, and says which it did.
 set -euo pipefail
@@ -60,6 +61,8 @@ for h in "${harnesses[@]}"; do
   seconds=$((share < 20 ? share : 20))
   if [[ "$mode" == --full ]]; then
     limits=(-runs=1000000)
+    # LOSSDOCTOR_FUZZ_MAX_S: a --full run that must end by a given time stops there instead.
+    [[ -n "${LOSSDOCTOR_FUZZ_MAX_S:-}" ]] && limits+=(-max_total_time="$LOSSDOCTOR_FUZZ_MAX_S")
   elif ((seconds < 3)); then
     echo "sanitize: fuzz/$h skipped: the CI deadline is reached"
     rm -rf "$work"

@@ -77,6 +77,9 @@ _LOSSES = {
 }
 
 
+_ACTIVATION_KINDS = {"relu", "leaky_relu", "elu", "selu", "gelu", "sigmoid", "tanh"}
+
+
 def _kind_of(module):
     for cls, kind in _KINDS:
         if isinstance(module, cls):
@@ -140,16 +143,28 @@ class Monitor:
         self._model = model
         self._optimizer = optimizer
         layers, self._layer_modules, self._layer_names = [], [], []
-        for layer_name, module in model.named_modules():
-            kind = _kind_of(module)
-            if kind is None:
-                continue
+        found = [(n, m, _kind_of(m)) for n, m in model.named_modules()]
+        found = [(n or "model", m, k) for n, m, k in found if k is not None]
+        # No activation module at all, but weight layers: the forward calls F.relu (or another
+        # functional activation) that no hook sees. A "relu" pseudo-layer after each conv,
+        # dense and batch norm stands for it; probe steps feed it relu(that layer's output) when
+        # the next weight layer's input shows a ReLU ran in between (_check_functional_relu).
+        functional = not any(k in _ACTIVATION_KINDS for _, _, k in found) and \
+            any(k in ("conv2d", "dense") for _, _, k in found)
+        self._engine_index = []   # module index → the engine's layer index
+        self._pseudo_relu = {}    # module index → the engine's index of its F.relu pseudo-layer
+        for layer_name, module, kind in found:
             weight = getattr(module, "weight", None) if kind in ("conv2d", "dense") else None
             if weight is not None and not isinstance(weight, torch.Tensor):
                 weight = None
-            layers.append((layer_name or "model", kind, weight))
+            self._engine_index.append(len(layers))
+            layers.append((layer_name, kind, weight))
+            if functional and kind in ("conv2d", "dense", "batchnorm"):
+                self._pseudo_relu[len(self._layer_modules)] = len(layers)
+                layers.append((layer_name + " → F.relu", "relu", None))
             self._layer_modules.append(module)
-            self._layer_names.append(layer_name or "model")
+            self._layer_names.append(layer_name)
+        self._relu_source = None  # (module index, output) of the last conv/dense/bn this forward
         params = [p for p in model.parameters() if p.requires_grad]
         self._num_classes = num_classes
         self._settings_read = False
@@ -239,6 +254,7 @@ class Monitor:
         return float(groups[0]["lr"]) if groups and "lr" in groups[0] else float("nan")
 
     def _on_model_output(self, module, args, output):
+        self._relu_source = None  # the forward is over: the next one starts afresh
         if not torch.is_grad_enabled():
             return  # evaluation under no_grad: not a training step
         self._last_input = args[0] if args and isinstance(args[0], torch.Tensor) else None
@@ -252,7 +268,29 @@ class Monitor:
             self._forward_order.append(index)
         if isinstance(output, torch.Tensor) and torch.is_grad_enabled() \
                 and self._engine.probe_step():
-            self._engine.on_activation(index, output.detach())
+            output = output.detach()
+            if self._pseudo_relu or self._relu_source is not None:
+                self._check_functional_relu(index, args)
+                if index in self._pseudo_relu:
+                    self._relu_source = (index, output)
+            self._engine.on_activation(self._engine_index[index], output)
+
+    def _check_functional_relu(self, index, args):
+        """Probe steps of a model without activation modules: when a weight layer's input is
+        ≥ 0 with exact zeros while the last conv/dense/batch norm output before it had negative
+        values, a ReLU ran in between (F.relu, possibly around pooling or a view): its pseudo-layer
+        gets relu(that output), whose dead channels are those after the pooling too."""
+        if self._relu_source is None or not isinstance(self._layer_modules[index],
+                                                       (nn.Conv2d, nn.Linear)):
+            return
+        source, out = self._relu_source
+        x = args[0] if args and isinstance(args[0], torch.Tensor) else None
+        self._relu_source = None
+        if x is None or x.numel() == 0 or out.numel() == 0:
+            return
+        x = x.detach()
+        if bool(x.min() >= 0) and bool((x == 0).any()) and bool(out.min() < 0):
+            self._engine.on_activation(self._pseudo_relu[source], out.clamp_min(0))
 
     # -- the loop's calls ---------------------------------------------------------------------
 

@@ -222,6 +222,58 @@ class Settings(unittest.TestCase):
         self.assertTrue(any("(model.hidden): 2 units" in e for e in evidence), str(mon))
 
 
+class FunctionalNet(nn.Module):
+    """Activations called in forward (F.relu or torch.tanh), none as modules; `dead` gives fc1 a
+    bias of -50, so every fc1 unit is negative (dead after a ReLU)."""
+
+    def __init__(self, act="relu", dead=False):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 8, 3, padding=1)
+        self.fc1 = nn.Linear(8 * 16, 32)
+        self.fc2 = nn.Linear(32, K)
+        self.act = torch.relu if act == "relu" else torch.tanh
+        if dead:
+            with torch.no_grad():
+                self.fc1.bias.fill_(-50.0)
+
+    def forward(self, x):
+        x = self.act(nn.functional.max_pool2d(self.conv(x), 2))
+        return self.fc2(self.act(self.fc1(x.flatten(1))))
+
+
+class FunctionalActivations(unittest.TestCase):
+    """No hook sees F.relu: a pseudo-layer after each conv/dense stands for it when the next
+    weight layer's input shows that a ReLU ran (≥ 0 with exact zeros)."""
+
+    def run_net(self, **kwargs):
+        torch.manual_seed(0)
+        images, labels = synthetic()
+        model = FunctionalNet(**kwargs)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        criterion = nn.CrossEntropyLoss()
+        mon = lossdoctor.Monitor(model, optimizer, num_classes=K)
+        for idx in torch.randperm(len(images)).repeat(4).split(32)[:150]:
+            optimizer.zero_grad()
+            loss = criterion(model(images[idx]), labels[idx])
+            loss.backward()
+            optimizer.step()
+            mon.step(loss, inputs=images[idx], targets=labels[idx])
+        report = mon.report()
+        return report, {(s["id"], s.get("layer")) for s in report["symptoms"]}
+
+    def test_dead_units_behind_a_functional_relu(self):
+        report, symptoms = self.run_net(dead=True)
+        self.assertIn(("dead_units", "fc1 → F.relu"), symptoms, report)
+        report, symptoms = self.run_net()  # near miss: a healthy init
+        self.assertEqual(report["verdict"], "healthy", report)
+        self.assertNotIn("dead_units", {s for s, _ in symptoms}, report)
+
+    def test_no_relu_no_dead_units(self):
+        # Near miss: the same dead bias behind tanh (outputs never exactly 0): no ReLU ran.
+        report, symptoms = self.run_net(act="tanh", dead=True)
+        self.assertNotIn("dead_units", {s for s, _ in symptoms}, report)
+
+
 class Api(unittest.TestCase):
     def test_per_layer_statistics_from_forward_hooks(self):
         mon = train(steps=30, probe_every=10)

@@ -115,7 +115,7 @@ RecordSignals read_signals(const RunRecord& r) {
   if (std::isfinite(s.chance_loss)) {
     int64_t seen = 0, high = 0, contradicted = 0;
     for (const auto& d : r.samples) {
-      if (d.times_seen == 0 || !std::isfinite(d.last_loss)) continue;
+      if (d.times_seen < kRepeatSightings || !std::isfinite(d.last_loss)) continue;
       ++seen;
       if (d.last_loss > s.chance_loss + 0.7) ++high;
       if (d.mean_margin < -2.0f) ++contradicted;

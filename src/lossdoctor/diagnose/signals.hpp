@@ -41,13 +41,21 @@ struct RecordSignals {
   int64_t saturating_layers = 0;  ///< sigmoid, tanh
   bool has_batchnorm = false;
   int64_t labels_counted = 0;     ///< samples behind max_class_ratio
-  double high_loss_fraction = 0;  ///< seen training samples whose last loss exceeds ln K + 0.7
-  /// Seen training samples whose mean margin (given-label score − best other score, averaged
-  /// over the run) is below −2: contradicted throughout, not merely hard.
+  /// Of the training samples seen at least kRepeatSightings times: those whose last loss exceeds
+  /// ln K + 0.7. A sample seen once was judged by whatever model met it, an untrained one in the
+  /// first steps (held-out zoo 4's d12 controls stopped inside their first epoch: 10% of their
+  /// once-seen samples looked "confidently wrong"); 0 when none was seen twice.
+  double high_loss_fraction = 0;
+  /// Of the same samples: those whose mean margin (given-label score − best other score,
+  /// averaged over their sightings) is below −2: contradicted throughout, not merely hard.
   double contradicted_fraction = 0;
   double late_improvement =
       0;  ///< relative fall of the median loss from the 3rd to the 4th quarter
 };
+
+/// Sightings a training sample needs before its per-sample statistics say anything about its
+/// label (high_loss_fraction, contradicted_fraction, experiment::label_noise_suspects).
+inline constexpr int32_t kRepeatSightings = 2;
 
 RecordSignals read_signals(const RunRecord& record);
 

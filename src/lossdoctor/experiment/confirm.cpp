@@ -16,6 +16,7 @@
 #include "lossdoctor/audit/checks.hpp"
 #include "lossdoctor/data/channel_stats.hpp"
 #include "lossdoctor/diagnose/diagnoser.hpp"
+#include "lossdoctor/diagnose/signals.hpp"
 #include "lossdoctor/diagnose/verdict.hpp"
 #include "lossdoctor/experiment/ruled_out.hpp"
 #include "lossdoctor/report/causes.hpp"
@@ -250,7 +251,9 @@ std::vector<int64_t> label_noise_suspects(const RunRecord& record, double run_ac
   const double chance_loss = std::log(static_cast<double>(record.num_classes));
   for (size_t i = 0; i < record.samples.size(); ++i) {
     const SampleDynamics& s = record.samples[i];
-    if (s.times_seen >= 1 && s.first_learned_step < 0 && s.mean_margin < 0 &&
+    // Seen twice at least: a sample met once, by an untrained model, was never "learned" either.
+    if (s.times_seen >= diagnose::kRepeatSightings && s.first_learned_step < 0 &&
+        s.mean_margin < 0 &&
         s.last_loss > chance_loss) {
       out.push_back(static_cast<int64_t>(i));
     }

@@ -128,7 +128,8 @@ RunSeries at_equal_samples(const RunSeries& ref, double ratio, int64_t arm_steps
 /// compose (a new layer list, then an edit of layer 8 of the old numbering).
 bool overrides_overlap(const std::string& a, const std::string& b);
 
-/// Training positions whose labels look wrong in the diagnosis run: seen, never learned
+/// Training positions whose labels look wrong in the diagnosis run: seen at least
+/// diagnose::kRepeatSightings times, never learned
 /// (margin never positive), a negative mean margin and a last loss above ln K, once the run's
 /// accuracy got a fifth of the way from chance 1/K to perfect (empty otherwise). Deterministic.
 std::vector<int64_t> label_noise_suspects(const RunRecord& record, double run_accuracy);

@@ -232,6 +232,39 @@ TEST(ReportText, HealthyVerdictAndNotes) {
   EXPECT_EQ(text.find("fix:"), std::string::npos) << text;
 }
 
+TEST(ReportText, CustomLoopFixesAreLoopSettingsAndTheJsonKeepsItsShape) {
+  Report r = sample_report();
+  const nlohmann::json spec_json = to_json(r);
+  r.custom_loop = true;  // a Monitor's report, or --record-in of its RunRecord
+  const std::string text = render_text(r, false);
+  EXPECT_NE(text.find("fix: optimizer lr=0.001"), std::string::npos) << text;
+  EXPECT_EQ(text.find("--set"), std::string::npos) << text;
+  EXPECT_EQ(to_json(r), spec_json) << "the JSON keeps the override keys and its shape";
+  // Near miss: a spec run keeps the overrides.
+  r.custom_loop = false;
+  EXPECT_NE(render_text(r, false).find("fix: --set optimizer.lr=0.001"), std::string::npos);
+}
+
+TEST(FixAsLoopSettings, SpeaksOfTheLoop) {
+  EXPECT_EQ(fix_as_loop_settings({}), "");
+  EXPECT_EQ(fix_as_loop_settings({{"optimizer.lr", "0.001"}, {"batch_size", "32"}}),
+            "DataLoader(batch_size=32), optimizer lr=0.001");
+  EXPECT_EQ(fix_as_loop_settings({{"data.shuffle", "true"}}), "DataLoader(shuffle=True)");
+  EXPECT_EQ(fix_as_loop_settings({{"optimizer.betas", "[0.9, 0.999]"}}),
+            "optimizer betas=(0.9, 0.999)");
+  EXPECT_EQ(fix_as_loop_settings({{"model.classifier.2.rate", "0.25"}}),
+            "model.classifier.2 p=0.25");
+  EXPECT_EQ(fix_as_loop_settings({{"model.3.units", "64"}}), "model.3 out_features=64");
+  EXPECT_EQ(fix_as_loop_settings({{"clip_grad_norm", "5"}}),
+            "clip_grad_norm_(model.parameters(), max_norm=5)");
+  EXPECT_EQ(fix_as_loop_settings({{"schedule.type", "constant"}}),
+            "no lr scheduler (a constant rate)");
+  // Near miss: a key without a loop phrasing stays key=value.
+  EXPECT_EQ(fix_as_loop_settings({{"schedule.gamma", "0.5"}}), "schedule.gamma=0.5");
+  EXPECT_EQ(fix_as_loop_settings({{"model.init", "{weight: glorot_normal}"}}),
+            "model.init={weight: glorot_normal}");
+}
+
 TEST(FixAsOverrides, QuotesFlowYamlOnly) {
   EXPECT_EQ(fix_as_overrides({}), "");
   EXPECT_EQ(fix_as_overrides({{"optimizer.lr", "0.001"}}), "--set optimizer.lr=0.001");

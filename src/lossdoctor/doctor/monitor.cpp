@@ -284,6 +284,7 @@ report::Report Monitor::diagnose() const {
   const auto d = diagnose::diagnose(record, symptoms, settings_findings_);
   report::Report r;
   r.command = "diagnose";
+  r.custom_loop = true;
   r.spec = options_.name_;
   r.verdict = d.verdict;
   r.steps_run = step_;

@@ -79,6 +79,7 @@ report::Report diagnose_record(const RunRecord& record, const std::string& sourc
   r.verdict = d.verdict;
   r.steps_run = static_cast<int64_t>(record.steps.size());
   r.device = "none";
+  r.custom_loop = record.custom_loop;
   r.findings = d.findings;
   r.symptoms = symptoms;
   r.notes = d.notes;

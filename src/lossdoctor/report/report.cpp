@@ -158,6 +158,52 @@ std::string fix_as_overrides(const std::map<std::string, std::string>& fix) {
   return out;
 }
 
+namespace {
+
+/// "true"/"false" as Python spells them.
+std::string python_bool(const std::string& v) {
+  return v == "true" ? "True" : v == "false" ? "False" : v;
+}
+
+/// One fix entry in a loop's terms.
+std::string loop_setting(const std::string& key, const std::string& value) {
+  static const std::string optimizer = "optimizer.", model = "model.";
+  if (key == "batch_size") return fmt::format("DataLoader(batch_size={})", value);
+  if (key == "data.shuffle") return fmt::format("DataLoader(shuffle={})", python_bool(value));
+  if (key == "optimizer.betas" && value.size() > 1 && value.front() == '[' && value.back() == ']')
+    return fmt::format("optimizer betas=({})", value.substr(1, value.size() - 2));
+  if (key.rfind(optimizer, 0) == 0)
+    return fmt::format("optimizer {}={}", key.substr(optimizer.size()), value);
+  if (key == "clip_grad_norm")
+    return value == "null" || value.empty()
+               ? "no clip_grad_norm_"
+               : fmt::format("clip_grad_norm_(model.parameters(), max_norm={})", value);
+  if (key == "schedule.type" && value == "constant") return "no lr scheduler (a constant rate)";
+  if (key == "model.init" && value == "{weight: he_normal, bias: zeros}")
+    return "weights nn.init.kaiming_normal_, biases nn.init.zeros_";
+  if (key == "data.transforms.train" && value == "[{scale: 0.00392156862745098}]")
+    return "training inputs scaled to [0, 1] (x / 255), then normalised";
+  // A layer setting read from the model (the Python Monitor's module names, "model.<name>").
+  if (key.rfind(model, 0) == 0) {
+    const size_t dot = key.rfind('.');
+    const std::string layer = key.substr(0, dot), what = key.substr(dot + 1);
+    if (dot > model.size() - 1) {
+      if (what == "rate") return fmt::format("{} p={}", layer, value);
+      if (what == "units") return fmt::format("{} out_features={}", layer, value);
+      if (what == "filters") return fmt::format("{} out_channels={}", layer, value);
+    }
+  }
+  return key + "=" + value;
+}
+
+}  // namespace
+
+std::string fix_as_loop_settings(const std::map<std::string, std::string>& fix) {
+  std::string out;
+  for (const auto& [k, v] : fix) out += (out.empty() ? "" : ", ") + loop_setting(k, v);
+  return out;
+}
+
 std::string render_text(const Report& r, bool color) {
   const auto paint = [&](const char* code, const std::string& text) {
     return color ? fmt::format("\033[{}m{}\033[0m", code, text) : text;
@@ -194,7 +240,10 @@ std::string render_text(const Report& r, bool color) {
     }
     for (const auto& e : f.evidence) out += "   - " + e + "\n";
     if (!f.explanation.empty()) out += "   why: " + f.explanation + "\n";
-    if (!f.fix.empty()) out += "   fix: " + fix_as_overrides(f.fix) + "\n";
+    if (!f.fix.empty()) {
+      out += "   fix: " + (r.custom_loop ? fix_as_loop_settings(f.fix) : fix_as_overrides(f.fix)) +
+             "\n";
+    }
     if (!f.samples.empty()) {
       out += fmt::format(
           "   samples flagged: {}{}\n", static_cast<int64_t>(f.samples.size()) + f.samples_omitted,

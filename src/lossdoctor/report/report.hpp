@@ -92,6 +92,10 @@ struct Report {
   std::vector<TimelineEntry> timeline;
   /// diagnose with confirmation: the arms and their cost (absent: no confirmation ran).
   std::optional<Confirmation> confirmation;
+  /// The run came from a user's own loop (a Monitor, or its RunRecord): the text report
+  /// phrases fixes as loop settings (fix_as_loop_settings), not spec overrides. Not in the JSON,
+  /// whose `fix` keeps the override keys.
+  bool custom_loop = false;
 };
 
 nlohmann::json confirmation_to_json(const Confirmation& confirmation);
@@ -105,6 +109,10 @@ std::string render_text(const Report& report, bool color);
 
 /// A fix as one `--set` line: "--set optimizer.lr=0.001 --set batch_size=32".
 std::string fix_as_overrides(const std::map<std::string, std::string>& fix);
+
+/// A fix in a training loop's terms, for a run from a user's own loop: "DataLoader(batch_size=32),
+/// optimizer lr=0.001". Keys without a loop phrasing stay as "key=value".
+std::string fix_as_loop_settings(const std::map<std::string, std::string>& fix);
 
 nlohmann::json record_to_json(const RunRecord& record);
 RunRecord record_from_json(const nlohmann::json& json);

@@ -56,6 +56,13 @@ report::Report diagnose_text(const std::string& name, const std::string& text, i
   return diagnose_log(log, options);
 }
 
+TEST(DiagnoseLog, TheReadersNotesReachTheReport) {
+  const report::Report r = diagnose_text("cut.log", "epoch,loss\n0,2.3\n1,1.9\n2,1.6\n3,1.", 10);
+  EXPECT_TRUE(std::any_of(r.notes.begin(), r.notes.end(), [](const std::string& n) {
+    return n.find("cut.log:5: the last row has no final newline") != std::string::npos;
+  })) << describe(r);
+}
+
 TEST(DiagnoseLog, KerasHealthyEpochsAreHealthy) {
   std::vector<std::array<double, 4>> rows;
   for (int e = 0; e < 10; ++e) {

@@ -169,6 +169,29 @@ TEST(ReadLog, BadCsvLogsNameFileLineAndColumn) {
   EXPECT_EQ(error_of(dir.write("g.csv", "epoch,loss,note\n0,2.0,warmup\n1,1.9,x\n")), "");
 }
 
+TEST(ReadLog, ALastRowWithoutItsNewlineIsLeftOutWithANote) {
+  TempDir dir;
+  const std::string rows = "epoch,accuracy,loss,lr\n0,0.70,0.85,0.001\n1,0.81,0.52,0.001\n";
+  // Cut inside the last number ("1e-0" of "1e-05"): every cell is there, the value is wrong.
+  const LogData cut = read_log(dir.write("cut.log", rows + "2,0.84,0.4,1e-0"), LogFormat::Auto, {});
+  ASSERT_EQ(cut.epochs.size(), 2u);
+  EXPECT_DOUBLE_EQ(*cut.epochs.back().lr, 0.001);
+  ASSERT_EQ(cut.notes.size(), 1u);
+  EXPECT_NE(cut.notes[0].find("cut.log:4: the last row has no final newline"), std::string::npos)
+      << cut.notes[0];
+  EXPECT_NE(cut.notes[0].find("left out"), std::string::npos) << cut.notes[0];
+  // Near miss: the same rows ended by a newline (CRLF, as Python's csv writer) are all read.
+  const LogData whole =
+      read_log(dir.write("whole.log", rows + "2,0.84,0.4,1e-05\r\n"), LogFormat::Auto, {});
+  EXPECT_EQ(whole.epochs.size(), 3u);
+  EXPECT_TRUE(whole.notes.empty());
+  // The only row is kept, with the note.
+  const LogData one = read_log(dir.write("one.log", "epoch,loss\n0,2.3"), LogFormat::Auto, {});
+  EXPECT_EQ(one.epochs.size(), 1u);
+  ASSERT_EQ(one.notes.size(), 1u);
+  EXPECT_NE(one.notes[0].find("only row"), std::string::npos) << one.notes[0];
+}
+
 TEST(ReadLog, DirectoriesWithNoLogOrSeveralAreRefused) {
   TempDir dir;
   std::filesystem::create_directories(dir.path / "empty");

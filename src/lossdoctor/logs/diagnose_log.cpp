@@ -468,6 +468,7 @@ report::Report diagnose_log(const LogData& log, const LogDiagnosisOptions& optio
       "curve-only diagnosis of a {} log: {} {} rows with a training loss, {} epoch rows; "
       "columns used: {}",
       log_format_name(log.format), record.steps.size(), unit, log.epochs.size(), used));
+  rep.notes.insert(rep.notes.end(), log.notes.begin(), log.notes.end());
   rep.notes.push_back(
       "a log cannot show gradients, weight updates, per-layer activations, inputs or labels: "
       "exploding/vanishing gradients, dead or saturated units, unchanged weights, update ratios, "

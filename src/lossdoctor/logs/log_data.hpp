@@ -53,6 +53,8 @@ struct LogData {
   std::vector<EpochRow> epochs;
   std::vector<std::string> columns_seen;       ///< every column or tag in the file
   std::map<std::string, std::string> columns;  ///< role (loss, val_loss, ...) → column or tag used
+  /// What the reader noticed and the report should say (a last row without its newline).
+  std::vector<std::string> notes;
 };
 
 }  // namespace lossdoctor::logs

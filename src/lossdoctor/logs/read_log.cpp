@@ -12,8 +12,8 @@
 #include <map>
 #include <set>
 
-#include "lossdoctor/util/crc32c.hpp"
 #include "lossdoctor/logs/tfrecord.hpp"
+#include "lossdoctor/util/crc32c.hpp"
 #include "lossdoctor/util/errors.hpp"
 
 namespace lossdoctor::logs {
@@ -295,6 +295,13 @@ LogData parse_csv_log(const std::string& text, const std::string& path, LogForma
   struct Row {
     std::optional<double> loss, val, lr, step, epoch, acc, vacc;
   };
+  // Log writers end every row with a newline: a last row without one may have been cut inside
+  // its last number (0.4 of 0.4123, 1.5e-0 of 1.5e-05) with every cell present. It is left out
+  // (kept, with the note, when it is the only row).
+  const size_t last_newline = text.rfind('\n');
+  const bool unterminated =
+      !trim(text.substr(last_newline == std::string::npos ? 0 : last_newline + 1)).empty();
+  std::vector<std::string> notes;
   std::vector<Row> rows;
   for (size_t li = 1; li < lines.size(); ++li) {
     const auto& [line_no, line] = lines[li];
@@ -304,6 +311,14 @@ LogData parse_csv_log(const std::string& text, const std::string& path, LogForma
       throw InputError(fmt::format("{}: {} cells, but the header (line {}) has {} columns{}", where,
                                    cells.size(), lines[0].first, header.size(),
                                    li + 1 == lines.size() ? " (file cut short?)" : ""));
+    }
+    if (unterminated && li + 1 == lines.size()) {
+      const bool only_row = lines.size() == 2;
+      notes.push_back(fmt::format(
+          "{}: the last row has no final newline, so the file may have been cut inside its last "
+          "number; {}",
+          where, only_row ? "it is the only row and is used as read" : "that row is left out"));
+      if (!only_row) break;
     }
     const auto get = [&](int i) -> std::optional<double> {
       if (i < 0) return std::nullopt;
@@ -321,6 +336,7 @@ LogData parse_csv_log(const std::string& text, const std::string& path, LogForma
 
   LogData log;
   log.path = path;
+  log.notes = std::move(notes);
   log.columns_seen = header;
   log.format = format == LogFormat::Auto ? csv_format_guess(path, cm) : format;
   for (const Role& role : roles()) {
@@ -498,6 +514,7 @@ LogData read_log(const std::string& path, LogFormat format, const ColumnMap& ove
     const LogData epochs = parse_csv_log(read_text(epochs_csv.string()), epochs_csv.string(),
                                          LogFormat::Lossdoctor, ColumnMap{});
     log.epochs = epochs.epochs;
+    log.notes.insert(log.notes.end(), epochs.notes.begin(), epochs.notes.end());
     log.path += " + " + epochs_csv.string();
     log.format = LogFormat::Lossdoctor;
     for (const auto& [role, column] : epochs.columns) {

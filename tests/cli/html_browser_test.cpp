@@ -9,10 +9,13 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "cli/shell_run.hpp"
@@ -112,7 +115,123 @@ struct Case {
   int exit_code;
   std::vector<const char*> charts;  ///< element ids that must hold a drawn chart
   std::vector<const char*> texts;   ///< strings the rendered DOM must contain
+  int loss_points = -1;  ///< points of chart-loss's "loss" when no JSON says (train: --max-steps)
 };
+
+/// The series a line chart drew, by name (data-name) with their point counts (data-points).
+std::map<std::string, int> drawn_series(const std::string& dom, const std::string& id) {
+  std::map<std::string, int> out;
+  const size_t start = dom.find("id=\"" + id + "\"");
+  if (start == std::string::npos) return out;
+  const std::string chart = dom.substr(start, dom.find("</svg>", start) - start);
+  const std::regex series(
+      R"re(class="series"[^>]*?data-points="([0-9]+)"[^>]*?data-name="([^"]*)")re");
+  for (auto it = std::sregex_iterator(chart.begin(), chart.end(), series);
+       it != std::sregex_iterator(); ++it) {
+    std::string name = (*it)[2];
+    for (const auto& [from, to] : {std::pair<std::string, std::string>{"&quot;", "\""},
+                                   {"&lt;", "<"},
+                                   {"&gt;", ">"},
+                                   {"&amp;", "&"}}) {
+      for (size_t i = name.find(from); i != std::string::npos; i = name.find(from, i + 1))
+        name.replace(i, from.size(), to);
+    }
+    out[name] = std::stoi((*it)[1]);
+  }
+  return out;
+}
+
+/// What the run itself says the page must show, from the command's --json output: the loss
+/// curve's length (steps_run), one confirmation series per arm at its own steps (plus the
+/// diagnosis run on diagnose), repair's before/after runs and accuracies, lr-find's sweep and
+/// suggestion.
+struct Expected {
+  std::vector<std::tuple<std::string, std::string, int>> points;  ///< chart, series, points
+  std::vector<std::pair<std::string, int>> series;                ///< chart, series drawn
+  std::vector<std::string> texts;                                 ///< in the DOM
+  int figures = -1;                                      ///< audit: flagged images in the gallery
+  std::vector<std::pair<std::string, long>> bar_totals;  ///< audit: images per split, all classes
+};
+
+std::string percent(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, ">%.2f%%<", 100 * v);
+  return buf;
+}
+
+Expected expected_from(const Case& c, const nlohmann::json& report) {
+  Expected e;
+  const std::string command = c.command;
+  const auto arms = [&](const nlohmann::json& r, int extra) {
+    if (!r.contains("confirmation") || r.at("confirmation").is_null()) return;
+    int n = 0;
+    for (const auto& a : r.at("confirmation").at("arms")) {
+      const int steps = a.at("steps").get<int>();
+      if (steps <= 0) continue;
+      ++n;
+      e.points.emplace_back(
+          "chart-confirmation",
+          a.at("intervention").get<std::string>() + " (" + a.at("status").get<std::string>() + ")",
+          steps);
+    }
+    if (n + extra > 1) e.series.emplace_back("chart-confirmation", n + extra);
+  };
+  if (command.rfind("diagnose", 0) == 0 && report.contains("steps_run")) {
+    e.points.emplace_back("chart-loss", "loss", report.at("steps_run").get<int>());
+    arms(report, 1);  // and the diagnosis run
+  } else if (command.rfind("repair", 0) == 0) {
+    if (!report.at("rounds").empty()) arms(report.at("rounds").at(0).at("report"), 0);
+    int runs = 0;
+    for (const auto& [key, label] :
+         {std::pair<const char*, const char*>{"before", "original"}, {"after", "repaired"}}) {
+      const auto& o = report.at(key);
+      if (o.is_null()) continue;
+      ++runs;
+      e.points.emplace_back("chart-repair", label, o.at("steps").get<int>());
+      if (o.at("val_accuracy").is_number())
+        e.texts.push_back(percent(o.at("val_accuracy").get<double>()));
+    }
+    e.series.emplace_back("chart-repair", runs);
+  } else if (command.rfind("audit", 0) == 0) {
+    // The gallery shows up to 24 images per finding, each image once (audit.cpp fill_view).
+    std::set<long> shown;
+    e.figures = 0;
+    for (const auto& f : report.at("findings")) {
+      if (!f.contains("samples")) continue;
+      int taken = 0;
+      for (const auto& i : f.at("samples")) {
+        if (taken >= 24) break;
+        if (shown.insert(i.get<long>()).second) ++taken;
+      }
+      e.figures += taken;
+    }
+    // Class balance: the bars of each split add up to the images the command loaded.
+    std::smatch m;
+    for (const auto& [key, name] :
+         {std::pair<const char*, const char*>{"train", "train"}, {"val", "validation"}}) {
+      if (std::regex_search(command, m,
+                            std::regex(std::string("data\\.") + key + "\\.limit=([0-9]+)")))
+        e.bar_totals.emplace_back(name, std::stol(m[1]));
+    }
+  } else if (command.rfind("lr-find", 0) == 0) {
+    e.points.emplace_back("chart-lrfind", "loss", static_cast<int>(report.at("points").size()));
+    e.points.emplace_back("chart-lrfind", "loss", report.at("steps_run").get<int>());
+    char buf[64];
+    if (report.at("suggested_lr").is_number()) {
+      std::snprintf(buf, sizeof buf, "id=\"lr-suggestion\">%.4g<",
+                    report.at("suggested_lr").get<double>());
+    } else {
+      std::snprintf(buf, sizeof buf, "id=\"lr-suggestion\">none<");
+    }
+    e.texts.push_back(buf);
+    if (report.at("divergence_lr").is_number()) {
+      std::snprintf(buf, sizeof buf, "diverges from %.4g<",
+                    report.at("divergence_lr").get<double>());
+      e.texts.push_back(buf);
+    }
+  }
+  return e;
+}
 
 void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
@@ -125,6 +244,7 @@ TEST_P(HtmlInBrowser, RendersItsChartsAndNumbers) {
   const fs::path html = kReports / (std::string(c.name) + ".html");
   const fs::path json = kReports / (std::string(c.name) + ".json");
   fs::remove(html);
+  fs::remove(json);
   std::string command = c.command;
   command = std::regex_replace(command, std::regex("\\{html\\}"), html.string());
   command = std::regex_replace(command, std::regex("\\{json\\}"), json.string());
@@ -182,21 +302,70 @@ TEST_P(HtmlInBrowser, RendersItsChartsAndNumbers) {
     }
   }
   for (const char* text : c.texts) EXPECT_NE(dom.find(text), std::string::npos) << text;
-  // Every finding of the JSON report, with its confidence as the table shows it.
+  // Every finding of the JSON report, with its confidence as the table shows it (repair: its
+  // first round's), and the counts and numbers the run itself gives.
+  Expected expected;
+  if (c.loss_points >= 0) expected.points.emplace_back("chart-loss", "loss", c.loss_points);
   if (fs::exists(json)) {
     const auto report = nlohmann::json::parse(read(json));
-    if (report.contains("findings")) {
+    if (report.contains("verdict")) {
       EXPECT_NE(dom.find("class=\"verdict " + report.at("verdict").get<std::string>()),
                 std::string::npos);
-      for (const auto& f : report.at("findings")) {
+    }
+    const nlohmann::json* found = nullptr;
+    if (report.contains("findings")) found = &report;
+    if (report.contains("rounds") && !report.at("rounds").empty())
+      found = &report.at("rounds").at(0).at("report");
+    if (found != nullptr) {
+      for (const auto& f : found->at("findings")) {
         const std::string cause = f.at("cause");
-        char conf[16];
-        std::snprintf(conf, sizeof conf, "%.2f", f.at("confidence").get<double>());
         EXPECT_NE(dom.find("data-cause=\"" + cause + "\""), std::string::npos) << cause;
-        EXPECT_NE(dom.find(std::string(">") + conf + "<"), std::string::npos) << cause << conf;
+        // The JSON keeps 3 decimals, the table rounds the full value to 2: 0.075 may be 0.08.
+        const double v = f.at("confidence").get<double>();
+        bool shown = false;
+        for (const double x : {v - 5e-4, v, v + 5e-4}) {
+          char conf[16];
+          std::snprintf(conf, sizeof conf, ">%.2f<", x);
+          shown |= dom.find(conf) != std::string::npos;
+        }
+        EXPECT_TRUE(shown) << cause << " " << v;
       }
     }
+    const Expected more = expected_from(c, report);
+    expected.points.insert(expected.points.end(), more.points.begin(), more.points.end());
+    expected.series = more.series;
+    expected.texts = more.texts;
+    expected.figures = more.figures;
+    expected.bar_totals = more.bar_totals;
   }
+  EXPECT_FALSE(expected.points.empty() && expected.figures < 0)
+      << "nothing checked against the run";
+  if (expected.figures >= 0) {
+    const std::regex figure("<figure class=\"flagged\"");
+    EXPECT_EQ(
+        std::distance(std::sregex_iterator(dom.begin(), dom.end(), figure), std::sregex_iterator()),
+        expected.figures)
+        << "flagged images in the gallery";
+  }
+  for (const auto& [split, total] : expected.bar_totals) {
+    // <rect class="bar"><title>train 3: 204</title></rect>
+    const std::regex bar("<title>" + split + " [^<:]*: ([0-9]+)</title>");
+    long sum = 0;
+    for (auto it = std::sregex_iterator(dom.begin(), dom.end(), bar); it != std::sregex_iterator();
+         ++it)
+      sum += std::stol((*it)[1]);
+    EXPECT_EQ(sum, total) << split << " images in the class-balance bars";
+  }
+  for (const auto& [id, name, n] : expected.points) {
+    const auto drawn = drawn_series(dom, id);
+    const auto it = drawn.find(name);
+    ASSERT_NE(it, drawn.end()) << id << ": no series \"" << name << "\"";
+    EXPECT_EQ(it->second, n) << id << " \"" << name << "\": points drawn vs the run's";
+  }
+  for (const auto& [id, n] : expected.series) {
+    EXPECT_EQ(drawn_series(dom, id).size(), static_cast<size_t>(n)) << id << ": series";
+  }
+  for (const auto& text : expected.texts) EXPECT_NE(dom.find(text), std::string::npos) << text;
 
   ASSERT_TRUE(fs::exists(shot));
   EXPECT_GT(fs::file_size(shot), 10000u) << "an empty screenshot";
@@ -248,12 +417,13 @@ INSTANTIATE_TEST_SUITE_P(
              {"class=\"flagged\"", "label_noise", "Label noise: estimated joint"}},
         Case{"repair",
              "repair examples/seed-3-adam-lr1-batch1.yaml --set data.train.limit=2000 "
-             "--max-steps 100 --no-lr-find --max-rounds 2 -q -o {dir}/repaired.yaml --html {html}",
+             "--max-steps 100 --no-lr-find --max-rounds 2 -q -o {dir}/repaired.yaml --html {html} "
+             "--json {json}",
              1,
              {"chart-repair", "chart-confirmation"},
              {"original", "repaired", "lr_too_high"}},
         Case{"lr_find",
-             "lr-find examples/fashion-mnist.yaml --steps 60 -q --html {html}",
+             "lr-find examples/fashion-mnist.yaml --steps 60 -q --html {html} --json {json}",
              0,
              {"chart-lrfind"},
              {"id=\"lr-suggestion\""}},
@@ -261,7 +431,8 @@ INSTANTIATE_TEST_SUITE_P(
              "train examples/fashion-mnist.yaml --max-steps 60 -q --html {html}",
              0,
              {"chart-loss"},
-             {"lossdoctor train"}},
+             {"lossdoctor train"},
+             60},
         Case{"keras_log",
              "diagnose-log {deep}/keras_diverging.csv --num-classes 10 -q --html {html} --json "
              "{json}",

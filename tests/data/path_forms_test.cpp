@@ -96,5 +96,53 @@ TEST(PathForms, EveryDocumentedFormLoadsFromAnotherWorkingDirectory) {
   }
 }
 
+TEST(PathForms, IdxAndCifarFileNamesAndTheRunDirectorysSpecLoadFromAnotherWorkingDirectory) {
+  // IDX images/labels and CIFAR files are names relative to a relative data.path; the run
+  // directory's spec.yaml (resolved_yaml_with_absolute_paths) loads the same data from anywhere.
+  TempDir tmp;
+  const fs::path root(tmp.str());
+  fs::create_directories(root / "cfg" / "idx");
+  fs::create_directories(root / "cfg" / "cifar");
+  fs::create_directories(root / "elsewhere" / "deeper");
+  std::vector<uint8_t> pixels(6 * 9, 7), labels = {0, 1, 2, 0, 1, 2};
+  write_bytes((root / "cfg" / "idx" / "im.gz").string(), idx_images(6, 3, 3, pixels), true);
+  write_bytes((root / "cfg" / "idx" / "lb").string(), idx_labels(labels), false);
+  std::ofstream(root / "cfg" / "idx" / "ex.txt") << "5\n";
+  std::vector<uint8_t> records;
+  for (int r = 0; r < 4; ++r) {
+    records.push_back(static_cast<uint8_t>(r % 10));
+    records.insert(records.end(), 3072, static_cast<uint8_t>(r));
+  }
+  write_bytes((root / "cfg" / "cifar" / "b1.bin").string(), records, false);
+  const std::vector<std::pair<std::string, std::string>> forms = {
+      {"idx",
+       "data: {format: idx, path: idx, num_classes: 3, train: {images: im.gz, labels: lb, "
+       "exclude: ex.txt}, val: {images: im.gz, labels: lb}}\n"},
+      {"cifar10",
+       "data: {format: cifar10, path: cifar, train: {files: [b1.bin]}, val: {files: "
+       "[b1.bin]}}\n"},
+  };
+  for (const auto& [name, data] : forms) {
+    SCOPED_TRACE(name);
+    std::string run_yaml;
+    int64_t train_size = 0;
+    {
+      InDirectory in(root / "elsewhere");
+      std::ofstream("../cfg/s.yaml") << kModel << data;
+      const spec::Spec s = spec::parse_spec_file("../cfg/s.yaml");
+      Dataset ds;
+      ASSERT_NO_THROW(ds = load_dataset(s.data, s.seed));
+      train_size = ds.train.size();
+      EXPECT_EQ(train_size, name == "idx" ? 5 : 4);
+      run_yaml = spec::resolved_yaml_with_absolute_paths(s);
+    }
+    InDirectory in(root / "elsewhere" / "deeper");
+    const spec::Spec again = spec::parse_spec_text(run_yaml, "run/spec.yaml");
+    Dataset ds;
+    ASSERT_NO_THROW(ds = load_dataset(again.data, again.seed)) << run_yaml;
+    EXPECT_EQ(ds.train.size(), train_size);
+  }
+}
+
 }  // namespace
 }  // namespace lossdoctor::data::test

@@ -370,12 +370,21 @@ TEST_P(HtmlInBrowser, RendersItsChartsAndNumbers) {
   ASSERT_TRUE(fs::exists(shot));
   EXPECT_GT(fs::file_size(shot), 10000u) << "an empty screenshot";
 
-  // A phone-width viewport: the page itself must not scroll sideways.
+  // A phone-width viewport (390 px, kept as <case>.narrow.png): the page itself must not scroll
+  // sideways.
   const fs::path narrow_shot = kReports / (std::string(c.name) + ".narrow.png");
   fs::remove(narrow_shot);
   const Browsed narrow = browse(
       c.name, html, "--window-size=390,1600 --dump-dom --screenshot=" + narrow_shot.string());
   EXPECT_NE(narrow.dom.find("data-overflow=\"0\""), std::string::npos) << "wider than a phone";
+  // Readable there: chart text at least 11 px as rendered (font size times the drawing's scale
+  // on screen, measured by the page in the browser), and no table header broken inside a word.
+  std::smatch font;
+  ASSERT_TRUE(std::regex_search(narrow.dom, font, std::regex("data-min-chart-font=\"([0-9.]+)\"")))
+      << "no chart text measured";
+  EXPECT_GE(std::stod(font[1]), 11.0) << "chart text on a phone, px";
+  EXPECT_NE(narrow.dom.find("data-split-words=\"0\""), std::string::npos)
+      << "a table header broken inside a word";
   EXPECT_TRUE(narrow.console.empty()) << joined(narrow.console);
   EXPECT_TRUE(fs::exists(narrow_shot));
   fs::remove_all(kReports / (std::string(c.name) + ".profile"));

@@ -43,6 +43,17 @@ std::string escape(const std::string& s) {
   return out;
 }
 
+/// An id (cause, symptom) that may wrap after its underscores on a narrow screen, not inside a
+/// word: "lr_too_<wbr>high".
+std::string breakable(const std::string& id) {
+  std::string out;
+  for (const char c : escape(id)) {
+    out += c;
+    if (c == '_') out += "<wbr>";
+  }
+  return out;
+}
+
 /// A number for a table cell: 4 significant digits, NaN/Inf spelled out.
 std::string cell(double v) {
   if (std::isnan(v)) return "NaN";
@@ -126,7 +137,7 @@ void findings_table(Page& p, const Report& r) {
   for (const auto& f : r.findings) {
     const std::string fix = fix_as_overrides(f.fix);
     p.body += fmt::format(
-        "<tr class=\"finding\" data-cause=\"{0}\"><td><b>{0}</b></td><td class=\"num\">{1:.2f}</td>"
+        "<tr class=\"finding\" data-cause=\"{0}\"><td><b>{6}</b></td><td class=\"num\">{1:.2f}</td>"
         "<td class=\"status-{2}\">{2}</td><td class=\"num hide-narrow\">{3}</td>"
         "<td class=\"hide-narrow\">{4}</td><td class=\"fix\">{5}</td></tr>\n",
         escape(f.cause), f.confidence, escape(f.status),
@@ -134,7 +145,8 @@ void findings_table(Page& p, const Report& r) {
         fix.empty() ? std::string()
                     : fmt::format("<code>{0}</code> <button type=\"button\" class=\"copy\" "
                                   "data-text=\"{0}\">copy</button>",
-                                  escape(fix)));
+                                  escape(fix)),
+        breakable(f.cause));
     std::string detail = "<details><summary>evidence";
     if (!f.symptoms.empty()) {
       std::string s;
@@ -294,11 +306,11 @@ void confirmation_section(Page& p, const Report& r, const RunRecord* rec) {
       "class=\"hide-narrow\">yardstick</th><th>numbers</th></tr>\n";
   for (const auto& a : c.arms) {
     std::string causes;
-    for (const auto& x : a.causes) causes += (causes.empty() ? "" : ", ") + x;
+    for (const auto& x : a.causes) causes += (causes.empty() ? "" : ", ") + breakable(x);
     p.body += fmt::format(
         "<tr class=\"arm\"><td><code>{}</code></td><td>{}</td><td class=\"status-{}\">{}</td>"
         "<td class=\"num\">{}</td><td class=\"hide-narrow\">{}</td><td>{}</td></tr>\n",
-        escape(a.intervention), escape(causes), escape(a.status), escape(a.status), a.steps,
+        escape(a.intervention), causes, escape(a.status), escape(a.status), a.steps,
         escape(a.yardstick), escape(a.reason));
   }
   p.body += "</table></div>\n";
@@ -488,7 +500,8 @@ void symptoms_and_spec(Page& p, const HtmlReport& h) {
       p.body += fmt::format(
           "<tr class=\"symptom\"><td>{}</td><td class=\"num\">{}</td><td>{}</td><td "
           "class=\"num\">{}</td></tr>\n",
-          escape(s.id), s.step >= 0 ? std::to_string(s.step) : "", escape(s.layer), cell(s.value));
+          breakable(s.id), s.step >= 0 ? std::to_string(s.step) : "", escape(s.layer),
+          cell(s.value));
     }
     p.body += "</table></div></section>\n";
   }

@@ -109,6 +109,25 @@ TEST(HtmlInBrowserCheck, SeesConsoleErrorsAndUncaughtExceptions) {
   fs::remove_all(kReports / "console-check.profile");
 }
 
+// --html to a folder that does not exist, or to a folder itself: bad input (exit 2) naming the
+// option and the path, refused before any data is read or any step is trained.
+TEST(HtmlOutput, AnUnwritableHtmlPathIsBadInputBeforeAnyWork) {
+  for (const auto& [command, path, says] :
+       {std::tuple<std::string, std::string, std::string>{"diagnose examples/fashion-mnist.yaml",
+                                                          "/no/such/folder/report.html",
+                                                          "folder /no/such/folder does not exist"},
+        {"repair examples/fashion-mnist.yaml", kReports.parent_path().string(),
+         "is a directory"}}) {
+    const auto run =
+        run_shell("cd " LOSSDOCTOR_SOURCE_DIR " && timeout -s KILL 60 " +
+                  std::string(LOSSDOCTOR_CLI_PATH) + " --threads 1 " + command + " --html " + path);
+    EXPECT_EQ(run.code, 2) << command << "\n" << run.out;
+    EXPECT_NE(run.out.find("--html " + path), std::string::npos) << run.out;
+    EXPECT_NE(run.out.find(says), std::string::npos) << run.out;
+    EXPECT_EQ(run.out.find("step"), std::string::npos) << "it trained first:\n" << run.out;
+  }
+}
+
 struct Case {
   const char* name;
   const char* command;  ///< after `lossdoctor --threads 1`; {html} and {json} are substituted

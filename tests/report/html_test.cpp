@@ -99,6 +99,20 @@ TEST(Html, SectionsCarryTheirDataAndTextIsEscaped) {
   }
 }
 
+TEST(Html, FindingsStartingAtTheSameStepShareOneMarkerNamingThemAll) {
+  Report r = diagnosis();
+  Finding g = r.findings[0];
+  g.cause = "batch_too_small";
+  r.findings.push_back(g);
+  const RunRecord rec = run(50);
+  HtmlReport h;
+  h.report = &r;
+  h.record = &rec;
+  const std::string html = render_html(h);
+  EXPECT_NE(html.find("{\"label\":\"lr_too_high, batch_too_small\",\"x\":14}"), std::string::npos);
+  EXPECT_EQ(count(html, "\"x\":14}"), 1u);
+}
+
 TEST(Html, ScriptDataCannotCloseItsElement) {
   Report r = diagnosis();
   r.findings[0].cause = "</script><script>alert(1)</script>";

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -200,13 +201,15 @@ void loss_chart(Page& p, const Report& r, const RunRecord& rec) {
     all.back()["dash"] = "4 3";
     all.back()["color"] = "#8250df";
   }
-  json vlines = json::array();
-  std::set<int64_t> marked;
+  // One marker per step, labelled with every cause that starts there.
+  std::map<int64_t, std::string> starts;
   for (const auto& f : r.findings) {
-    if (!f.first_step || f.cause == "healthy" || marked.count(*f.first_step)) continue;
-    marked.insert(*f.first_step);
-    vlines.push_back({{"x", *f.first_step}, {"label", f.cause}});
+    if (!f.first_step || f.cause == "healthy") continue;
+    std::string& label = starts[*f.first_step];
+    label += (label.empty() ? "" : ", ") + f.cause;
   }
+  json vlines = json::array();
+  for (const auto& [step, label] : starts) vlines.push_back({{"x", step}, {"label", label}});
   json hlines = json::array();
   if (rec.num_classes >= 2 && (rec.loss == "cross_entropy" || rec.loss == "nll")) {
     hlines.push_back({{"y", std::log(static_cast<double>(rec.num_classes))},
@@ -571,10 +574,11 @@ std::string render_html(const HtmlReport& h) {
          "</style></head>\n<body data-errors=\"0\">\n";
   out += p.body;
   out +=
-      "<footer class=\"meta\">lossdoctor report · numbers in tables are exact; curves longer "
-      "than " +
+      "<footer class=\"meta\">lossdoctor report · tables round numbers for reading (4 "
+      "significant digits, confidences to 2 decimals; the JSON report keeps them whole); curves "
+      "longer than " +
       std::to_string(kMaxCurvePoints) +
-      " points are drawn downsampled (min and max per bucket)</footer>\n";
+      " points are drawn downsampled (first, min and max per bucket)</footer>\n";
   out += "<script type=\"application/json\" id=\"lossdoctor-data\">" + data + "</script>\n";
   out += std::string("<script>") + html_assets::kScript + "</script>\n</body></html>\n";
   return out;

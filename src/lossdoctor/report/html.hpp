@@ -11,7 +11,8 @@
 //   requires: `report` set; every other part optional (a section appears when its data does).
 //   ensures:  a complete HTML5 document; all text escaped; series longer than
 //             kMaxCurvePoints are downsampled for drawing (min and max per bucket, so spikes
-//             stay visible) while the tables keep exact numbers; heatmaps keep at most
+//             stay visible) while the tables keep every value (rounded for reading: 4
+//             significant digits); heatmaps keep at most
 //             kMaxHeatmapColumns probe columns. A 10 000-step run stays under 2 MB. Script errors
 //             in a viewer are caught and shown on the page (body[data-errors]). No torch.
 

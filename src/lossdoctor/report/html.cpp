@@ -44,15 +44,15 @@ std::string escape(const std::string& s) {
   return out;
 }
 
-/// An id (cause, symptom) that may wrap after its underscores on a narrow screen, not inside a
-/// word: "lr_too_<wbr>high".
+/// An id (cause, symptom): kept on one line, but on a narrow screen it may wrap after its
+/// underscores, never inside a word: "lr_too_<wbr>high".
 std::string breakable(const std::string& id) {
-  std::string out;
+  std::string out = "<span class=\"id\">";
   for (const char c : escape(id)) {
     out += c;
     if (c == '_') out += "<wbr>";
   }
-  return out;
+  return out + "</span>";
 }
 
 /// A number for a table cell: 4 significant digits, NaN/Inf spelled out.
@@ -305,13 +305,14 @@ void confirmation_section(Page& p, const Report& r, const RunRecord* rec) {
   const Confirmation& c = *r.confirmation;
   p.body += "<section id=\"confirmation\"><h2>Confirmation</h2>\n<div class=\"scroll\"><table>";
   p.body +=
-      "<tr><th>intervention</th><th>causes</th><th>decision</th><th>steps</th><th "
-      "class=\"hide-narrow\">yardstick</th><th>numbers</th></tr>\n";
+      "<tr><th>intervention</th><th class=\"hide-narrow\">causes</th><th>decision</th><th>"
+      "steps</th><th class=\"hide-narrow\">yardstick</th><th>numbers</th></tr>\n";
   for (const auto& a : c.arms) {
     std::string causes;
     for (const auto& x : a.causes) causes += (causes.empty() ? "" : ", ") + breakable(x);
     p.body += fmt::format(
-        "<tr class=\"arm\"><td><code>{}</code></td><td>{}</td><td class=\"status-{}\">{}</td>"
+        "<tr class=\"arm\"><td><code>{}</code></td><td class=\"hide-narrow\">{}</td>"
+        "<td class=\"status-{}\">{}</td>"
         "<td class=\"num\">{}</td><td class=\"hide-narrow\">{}</td><td>{}</td></tr>\n",
         escape(a.intervention), causes, escape(a.status), escape(a.status), a.steps,
         escape(a.yardstick), escape(a.reason));

@@ -18,7 +18,7 @@ body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:v
 h1{font-size:1.35em;margin:.2em 0}h2{font-size:1.15em;margin:1.4em 0 .5em;border-bottom:1px solid var(--line);padding-bottom:.2em}
 .meta{color:var(--muted);margin:.2em 0}
 h1,h2,h3,p,li,summary{overflow-wrap:anywhere}
-td{overflow-wrap:break-word}td code{word-break:break-all}
+td{overflow-wrap:break-word}.id{white-space:nowrap}
 th{overflow-wrap:normal;word-break:keep-all}
 .verdict{display:inline-block;font-weight:600;padding:.15em .7em;border-radius:1em;color:#fff}
 .verdict.healthy{background:var(--good)}.verdict.unhealthy{background:var(--bad)}
@@ -43,7 +43,7 @@ details ul{margin:.3em 0 .3em 1.2em;padding:0}
 .gallery figcaption{font-size:.8em;color:var(--muted)}
 #errors{color:var(--bad);font-weight:600}
 .scroll{overflow-x:auto}
-@media (max-width:600px){body{padding:8px;font-size:14px}th,td{padding:.25em .3em}th{font-size:.9em}.hide-narrow{display:none}.controls{font-size:.85em}}
+@media (max-width:600px){body{padding:8px;font-size:14px}th,td{padding:.25em .3em}th{font-size:.9em}.hide-narrow{display:none}.controls{font-size:.85em}.id{white-space:normal}td code{word-break:break-all}}
 @media print{button,.controls{display:none}details{display:block}details>*{display:block}}
 )CSS";
 

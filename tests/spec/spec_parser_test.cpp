@@ -913,6 +913,12 @@ TEST(SpecText, AStrayCommaWhereYamlCppWouldLoopForeverIsRefused) {
   EXPECT_EQ(error_of(kModel + "name: a - [b, c]\n"), "no error");
   // An anchor right after a quoted scalar is a token too (the seventh loop).
   EXPECT_NE(error_of("'a'&b,\n").find("a ',' outside any"), std::string::npos);
+  // ... also after a quoted scalar glued to another one (the eighth loop, session 10).
+  for (const std::string text :
+       {"\"\"\"n\"&\"\"\"\"\"\"oc$1$#,f", "''\"n\"&a,\n", "\"a\"'b'&c ,\n"}) {
+    EXPECT_NE(error_of(text).find("a ',' outside any"), std::string::npos)
+        << text << " → " << error_of(text);
+  }
   // A single-quoted scalar may span lines: the ',' after it is stray (the third loop).
   EXPECT_NE(error_of("'\n', \n").find("a ',' outside any"), std::string::npos);
   EXPECT_NE(error_of(kModel + "name: 'it''s\n").find("unterminated quote: this ' is"),

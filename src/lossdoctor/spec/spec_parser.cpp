@@ -1249,7 +1249,9 @@ void check_text(const std::string& text, const std::string& label) {
       in_comment = true;
     } else if (in_property) {
       // the rest of an anchor or tag: the node still starts after it
-    } else if ((ch == '"' || ch == '\'') && starts_node) {
+    } else if ((ch == '"' || ch == '\'') && (starts_node || closed_quote_at + 1 == i)) {
+      // A quote where a node starts, or right after a quoted scalar: yaml-cpp's scanner starts
+      // another quoted scalar there (the eighth loop: '""' '"n"' then an anchor and a ',').
       quote = ch;
       quote_at = i;
       at_node = false;

@@ -588,12 +588,15 @@ int run_repair(const CommonArgs& args, const RepairArgs& rargs) {
     write_file_atomic(rargs.json_path, doctor::to_json(result).dump(2) + "\n");
   }
   if (!rargs.html_path.empty() && !result.rounds.empty()) {
-    // The first round's diagnosis (what was wrong), then before/after.
+    // The first round's diagnosis (what was wrong: its curves, heatmaps and arms over its run),
+    // then before/after.
     report::Report r = result.rounds.front().report;
     r.command = "repair";
     r.verdict = result.healthy ? "healthy" : "unhealthy";
     r.notes.insert(r.notes.begin(), result.stop_reason);
-    report::HtmlReport h = html_of(r, nullptr, args.spec_path, args.overrides);
+    const RunRecord& first = result.rounds.front().record;
+    report::HtmlReport h =
+        html_of(r, first.steps.empty() ? nullptr : &first, args.spec_path, args.overrides);
     h.repair_runs = cli::repair_views(result);
     cli::write_html(rargs.html_path, h);
   }

@@ -150,6 +150,7 @@ RepairResult repair(const std::string& spec_path, const std::vector<std::string>
     RepairRound rr;
     rr.overrides = current;
     rr.report = dc.report;
+    rr.record = std::move(dc.record);
     if (dc.interrupted) {
       res.rounds.push_back(std::move(rr));
       res.interrupted = true;

@@ -47,6 +47,7 @@ struct RepairOptions {
 struct RepairRound {
   std::vector<std::string> overrides;   ///< the overrides this round ran with
   report::Report report;                ///< its diagnosis with the confirmation merged
+  RunRecord record;                     ///< its diagnosis run (the HTML page draws the first)
   std::vector<spec::SpecEdit> applied;  ///< the fixes it applied (empty in the last round)
 };
 
@@ -57,7 +58,7 @@ struct TrainingOutcome {
   double train_loss = 0;    ///< mean over the last epoch (NaN: diverged)
   double val_accuracy = 0;  ///< on the validation split (NaN: none)
   double val_loss = 0;
-  std::string status;  ///< completed | non-finite loss | interrupted
+  std::string status;              ///< completed | non-finite loss | interrupted
   std::vector<double> loss_curve;  ///< training loss per step (the HTML report draws it)
 };
 

@@ -128,6 +128,34 @@ TEST(HtmlOutput, AnUnwritableHtmlPathIsBadInputBeforeAnyWork) {
   }
 }
 
+// "Prints to PDF": a report page (of a small Keras log: no training) printed by Chromium's own
+// print path gives a PDF of at least one page with the charts in it (more than a bare page).
+TEST(HtmlInBrowserCheck, AReportPrintsToPdf) {
+  if (chromium().empty()) GTEST_SKIP() << "no chromium (scripts/install-deps.sh installs it)";
+  fs::create_directories(kReports);
+  const fs::path csv = kReports / "print-check.csv", page = kReports / "print-check.html",
+                 pdf = kReports / "print-check.pdf";
+  {
+    std::ofstream out(csv);
+    out << "epoch,loss,accuracy,val_loss,val_accuracy\n";
+    for (int e = 0; e < 30; ++e)
+      out << e << "," << 2.3 / (1 + 0.2 * e) << "," << 0.1 + 0.025 * e << ","
+          << 2.3 / (1 + 0.15 * e) << "," << 0.1 + 0.02 * e << "\n";
+  }
+  fs::remove(pdf);
+  const auto made = run_shell(std::string(LOSSDOCTOR_CLI_PATH) + " --threads 1 diagnose-log " +
+                              csv.string() + " --num-classes 10 -q --html " + page.string());
+  ASSERT_TRUE(fs::exists(page)) << made.out;
+  const Browsed b = browse("print-check", page, "--print-to-pdf=" + pdf.string());
+  ASSERT_EQ(b.code, 0);
+  EXPECT_TRUE(b.console.empty()) << joined(b.console);
+  const std::string bytes = read(pdf);
+  ASSERT_GT(bytes.size(), 20000u) << "a near-empty PDF";
+  EXPECT_EQ(bytes.rfind("%PDF-", 0), 0u);
+  EXPECT_NE(bytes.find("/Type /Page"), std::string::npos);
+  fs::remove_all(kReports / "print-check.profile");
+}
+
 struct Case {
   const char* name;
   const char* command;  ///< after `lossdoctor --threads 1`; {html} and {json} are substituted

@@ -455,7 +455,8 @@ TEST(RuleLrTooHigh, FarAboveTheUsualRangeTheFixIsTheUsualRate) {
   r.base_lr = 1.0;
   RuleInput unstable;
   unstable.symptoms = std::vector<Symptom>{symptom("oscillating_loss")};
-  const Candidate* c = candidate(run_rule(&rule_lr_too_high, r, unstable), "lr_too_high");
+  const Collector far = run_rule(&rule_lr_too_high, r, unstable);  // outlives the pointer
+  const Candidate* c = candidate(far, "lr_too_high");
   ASSERT_NE(c, nullptr);
   ASSERT_TRUE(c->fix.count("optimizer.lr"));
   EXPECT_DOUBLE_EQ(std::stod(c->fix.at("optimizer.lr")), 1e-3);
@@ -464,7 +465,8 @@ TEST(RuleLrTooHigh, FarAboveTheUsualRangeTheFixIsTheUsualRate) {
   RunRecord in_range = with_update_ratio(0.12);
   in_range.optimizer = "adam";
   in_range.base_lr = 5e-3;
-  const Candidate* near = candidate(run_rule(&rule_lr_too_high, in_range, unstable), "lr_too_high");
+  const Collector within = run_rule(&rule_lr_too_high, in_range, unstable);
+  const Candidate* near = candidate(within, "lr_too_high");
   ASSERT_NE(near, nullptr);
   EXPECT_EQ(near->fix.count("optimizer.lr"), 0u);
 }

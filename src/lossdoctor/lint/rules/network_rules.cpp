@@ -41,6 +41,14 @@ int last_weight_visit(const std::vector<Visit>& visits) {
   return last;
 }
 
+/// The last weight layer in forward order (the output layer), or nullptr.
+const LayerSpec* last_weight_layer(const spec::Spec& s) {
+  const LayerSpec* last = nullptr;
+  for (const LayerSpec* L : all_layers(s.layers))
+    if (is_weight(L->kind)) last = L;
+  return last;
+}
+
 /// Layers in the output tail (after the last top-level weight-holding layer).
 bool in_tail(const spec::Spec& s, const LayerSpec* L) {
   for (const LayerSpec* t : output_tail(s.layers))
@@ -111,9 +119,7 @@ std::optional<std::string> layers_with_batchnorm(const spec::Spec& s) {
     return std::nullopt;
   }
   if (!root.IsMap() || !root["model"] || !root["model"].IsMap()) return std::nullopt;
-  const LayerSpec* output = nullptr;  // the last weight layer in forward order
-  for (const LayerSpec* L : all_layers(s.layers))
-    if (is_weight(L->kind)) output = L;
+  const LayerSpec* output = last_weight_layer(s);
   int inserted = 0;
   auto layers = insert_batchnorm(s.layers, root["model"]["layers"], output, inserted);
   if (!layers || inserted == 0) return std::nullopt;
@@ -399,9 +405,7 @@ void narrow_convolution(const spec::Spec& s, const LintContext& ctx, LintResult&
   const int64_t classes = num_classes(s, ctx);
   // An all-convolutional network's last convolution gives the class scores: its width is the
   // number of classes, not a bottleneck, and the fix must leave it alone.
-  const LayerSpec* output = nullptr;
-  for (const LayerSpec* L : all_layers(s.layers))
-    if (is_weight(L->kind)) output = L;
+  const LayerSpec* output = last_weight_layer(s);
   std::vector<const LayerSpec*> convs;
   main_path_convs(s.layers, convs);
   const LayerSpec* narrowest = nullptr;

@@ -405,6 +405,28 @@ TEST(RuleLrTooHigh, FirstProbedUpdate) {
   EXPECT_EQ(candidate(run_rule(&rule_lr_too_high, r), "lr_too_high"), nullptr);
 }
 
+TEST(RuleLrTooHigh, AnAdaptiveOptimisersFirstStepAtAUsualRateIsNoEvidence) {
+  // Adagrad at 0.02 (usual range 1e-3..0.5) moves every weight by about the rate on its first
+  // step: 16% of He-initialised weights, by construction, not by overshooting.
+  RunRecord r = test::healthy_falling();
+  for (auto& l : r.probes.front().layers) {
+    if (l.has_weights) l.update_ratio = 0.16;
+  }
+  r.optimizer = "adagrad";
+  r.base_lr = 0.02;
+  EXPECT_EQ(candidate(run_rule(&rule_lr_too_high, r), "lr_too_high"), nullptr);
+  r.optimizer = "rmsprop";
+  r.base_lr = 1e-3;
+  EXPECT_EQ(candidate(run_rule(&rule_lr_too_high, r), "lr_too_high"), nullptr);
+  // Near misses: the same optimiser above its usual range, and SGD (no sign-like step).
+  r.optimizer = "adam";
+  r.base_lr = 0.03;
+  EXPECT_TRUE(says(run_rule(&rule_lr_too_high, r), "lr_too_high", "first probed step"));
+  r.optimizer = "sgd";
+  r.base_lr = 0.02;
+  EXPECT_TRUE(says(run_rule(&rule_lr_too_high, r), "lr_too_high", "first probed step"));
+}
+
 TEST(RuleLrTooHigh, LossJumpsAtTheFirstUpdate) {
   RunRecord r = test::healthy_falling();
   r.steps[0].loss = 2.3;

@@ -5,7 +5,8 @@
 // update_ratio_out_of_range symptom at `update_ratio_symptom`); the first update multiplying the
 // loss by more than `first_update_jump` (weight `first_update_jump_weight`; first step 1) unless
 // the jumped loss stays below `first_update_jump_chance_multiple` × ln K; the first probed
-// update above `first_update_ratio` (`first_update_ratio_weight`); the weight norm growing more
+// update above `first_update_ratio` (`first_update_ratio_weight`; not for an adaptive optimiser at
+// a rate in its usual range, whose first step is lr·sign(g) by construction); the weight norm growing more
 // than `weight_norm_growth`× (`weight_norm_growth_weight`); a rate above the optimiser's usual
 // range in an unstable run (`above_usual_range`); its fix is then the optimiser's usual rate
 // when ÷ 10 would still leave the rate above that (a lint fix, added earlier, wins: a Monitor,
@@ -51,7 +52,22 @@ void rule_lr_too_high(const RuleContext& ctx, Collector& out) {
                       fmt_num(sig.first_update_jump * r.steps[0].loss)));
     if (!c.first_step) c.first_step = 1;
   }
-  if (std::isfinite(sig.early_update_ratio) && sig.early_update_ratio > o.first_update_ratio) {
+  // Only a known optimiser has a usual range ("other" has none).
+  const auto& table = spec::all_optimizer_traits();
+  const auto row = std::find_if(table.begin(), table.end(),
+                                [&r](const auto& t) { return t.name == r.optimizer; });
+  const bool known_optimizer = row != table.end();
+  const bool rate_in_usual_range =
+      known_optimizer && r.base_lr > 0 && spec::lr_in_usual_range(r.optimizer, r.base_lr);
+  const bool rate_above_usual = known_optimizer && r.base_lr > 0 && !rate_in_usual_range &&
+                                !spec::lr_below_usual_range(r.optimizer, r.base_lr);
+  // An adaptive optimiser's first step moves every weight by about the rate (Adam: lr·sign(g);
+  // Adagrad: lr·g/|g|), so its first update ratio is lr / weight scale whatever the loss
+  // surface: at a usual rate it says nothing (Adagrad at 0.02 moves He-initialised weights by
+  // 16% and trains well). Evidence only when the rate is also outside the usual range.
+  const bool sign_like_first_step = known_optimizer && row->adaptive && rate_in_usual_range;
+  if (std::isfinite(sig.early_update_ratio) && sig.early_update_ratio > o.first_update_ratio &&
+      !sign_like_first_step) {
     out.evidence(cause).add(o.first_update_ratio_weight,
                             fmt::format("the first probed step changed the weights by {:.0f}% of "
                                         "their norm (median over layers; healthy ≈ 0.1%)",
@@ -62,13 +78,6 @@ void rule_lr_too_high(const RuleContext& ctx, Collector& out) {
         o.weight_norm_growth_weight,
         fmt::format("the weight norm grew {:.0f}× during the run", sig.weight_norm_growth));
   }
-  // Only a known optimiser has a usual range ("other" has none).
-  const auto& table = spec::all_optimizer_traits();
-  const bool known_optimizer = std::any_of(table.begin(), table.end(),
-                                           [&r](const auto& t) { return t.name == r.optimizer; });
-  const bool rate_above_usual = known_optimizer && r.base_lr > 0 &&
-                                !spec::lr_in_usual_range(r.optimizer, r.base_lr) &&
-                                !spec::lr_below_usual_range(r.optimizer, r.base_lr);
   if (rate_above_usual && ctx.unstable) {
     Candidate& c = out.evidence(cause);
     c.add(o.above_usual_range,

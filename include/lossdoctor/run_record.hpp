@@ -4,6 +4,7 @@
 // of it, so they are tested on synthetic records without training anything. No torch here.
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,6 +28,9 @@ struct StepSample {
       0;  ///< global L2 norm of the parameter change made by this step (NaN: not measured)
   double weight_norm = 0;  ///< global L2 norm of all parameters after the step (NaN: not measured)
   double batch_accuracy = 0;  ///< fraction of the batch predicted correctly (training mode)
+  /// The same batch, same weights, predicted in eval mode (dropout off): measured on probe steps
+  /// of a network with dropout, whose training-mode accuracy dropout depresses; NaN elsewhere.
+  double eval_batch_accuracy = std::numeric_limits<double>::quiet_NaN();
   std::vector<int64_t> label_histogram;  ///< count per class in this batch
   TensorStats input;                     ///< statistics of the batch as fed to the model
   /// |g_t − g_{t−1}| / |g_t|: near 0 when gradients accumulate (zero_grad never called),

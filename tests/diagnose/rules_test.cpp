@@ -205,6 +205,21 @@ TEST(RuleLabelNoise, AHeavyGapIsEvidenceOnItsOwnUnlessTheTrainingSplitIsAugmente
   EXPECT_EQ(candidate(run_rule(&rule_label_noise, r), "label_noise"), nullptr);
 }
 
+TEST(RuleLabelNoise, WithDropoutTrainingAccuracyIsTakenInEvalMode) {
+  // Held-out zoo 4 ok-o6-base seed 5: dropout 0.3 held training-mode accuracy at 74.8% against
+  // 91.4% on validation, clean labels. The probe steps' eval-mode accuracy closes the gap.
+  RunRecord r = noisy_labels(0.82, 0.0, 0.2f);
+  for (size_t i = 0; i < r.steps.size(); i += 10) r.steps[i].eval_batch_accuracy = 0.80;
+  EXPECT_NEAR(read_signals(r).late_eval_train_accuracy, 0.80, 1e-9);
+  EXPECT_EQ(candidate(run_rule(&rule_label_noise, r), "label_noise"), nullptr);
+  // Near miss: with wrong labels, eval mode does not close it (the model predicts the true
+  // class, which the label contradicts).
+  for (size_t i = 0; i < r.steps.size(); i += 10) r.steps[i].eval_batch_accuracy = 0.62;
+  const Collector c = run_rule(&rule_label_noise, r);
+  EXPECT_TRUE(says(c, "label_noise", "beats training accuracy 62.0% (eval mode, dropout off)"));
+  EXPECT_NEAR(confidence(c, "label_noise"), 0.4 + 2 * 0.20, 1e-9);
+}
+
 // -- corrupt_samples --------------------------------------------------------------------------
 
 TEST(RuleCorruptSamples, NanInTheInputBatch) {

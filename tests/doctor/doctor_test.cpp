@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -134,6 +135,15 @@ TEST_F(Doctor, HealthyExampleIsHealthy) {
   EXPECT_EQ(labels, 64);
   EXPECT_LT(out.record.steps.back().loss, first.loss);
   EXPECT_TRUE(r.injected.empty());
+  // The example has dropout: probe steps also measure the batch in eval mode, others do not.
+  for (const auto& st : out.record.steps) {
+    if (st.step % s.diagnose.probe_every == 0) {
+      EXPECT_GE(st.eval_batch_accuracy, 0.0) << "step " << st.step;
+      EXPECT_LE(st.eval_batch_accuracy, 1.0) << "step " << st.step;
+    } else {
+      EXPECT_TRUE(std::isnan(st.eval_batch_accuracy)) << "step " << st.step;
+    }
+  }
 }
 
 TEST_F(Doctor, ALossAtChanceIsJudgedOverMostOfTheBudgetNotStoppedEarly) {

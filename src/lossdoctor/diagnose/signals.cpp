@@ -139,6 +139,14 @@ RecordSignals read_signals(const RunRecord& r) {
   double acc = 0;
   for (size_t i = steps.size() - late; i < steps.size(); ++i) acc += steps[i].batch_accuracy;
   s.late_train_accuracy = acc / static_cast<double>(late);
+  double eval_acc = 0;
+  int64_t eval_n = 0;
+  for (size_t i = steps.size() - late; i < steps.size(); ++i) {
+    if (!std::isfinite(steps[i].eval_batch_accuracy)) continue;
+    eval_acc += steps[i].eval_batch_accuracy;
+    ++eval_n;
+  }
+  if (eval_n > 0) s.late_eval_train_accuracy = eval_acc / static_cast<double>(eval_n);
   if (!r.epochs.empty()) {
     s.val_accuracy = r.epochs.back().val_accuracy;
     s.val_loss = r.epochs.back().val_loss;

@@ -3,6 +3,7 @@
 // loss levels, input scale, label balance, learning-rate path, update sizes, loop-bug signs.
 // Pure functions; documented thresholds live in diagnoser.cpp.
 
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,6 +30,9 @@ struct RecordSignals {
   double grad_norm_growth = 1;       ///< median grad norm of the last quarter of steps / the first
   double negated_loss_fraction = 0;  ///< steps where loss ≈ −reference_loss
   double late_train_accuracy = 0;    ///< mean batch accuracy over the last 20% of steps
+  /// Mean eval-mode batch accuracy (dropout off) over the probe steps of the last 20% of steps
+  /// that measured it (StepSample::eval_batch_accuracy); NaN when none did.
+  double late_eval_train_accuracy = std::numeric_limits<double>::quiet_NaN();
   std::optional<double> val_accuracy, val_loss;  ///< last epoch record
   double weight_norm_ratio = 1;                  ///< last / first weight norm
   double weight_norm_growth = 1;                 ///< largest / first weight norm

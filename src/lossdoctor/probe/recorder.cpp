@@ -1,5 +1,6 @@
 #include "lossdoctor/probe/recorder.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -140,6 +141,46 @@ void Recorder::on_batch(int64_t step, int64_t epoch, const torch::Tensor& inputs
   record_batch(step, inputs, labels, output, sample_loss, indices, loss, reference_loss);
 }
 
+namespace {
+
+/// Per row of [B, K] float scores `out` (CPU, contiguous): score of the given label − best other
+/// score (positive iff predicted correctly); 0 for a label outside [0, k).
+std::vector<float> label_margins(const torch::Tensor& out, const torch::Tensor& y, int64_t k) {
+  const int64_t b = out.size(0);
+  const float* o = out.data_ptr<float>();
+  const int64_t* yy = y.data_ptr<int64_t>();
+  std::vector<float> margin(static_cast<size_t>(b), 0.0F);
+  for (int64_t i = 0; i < b; ++i) {
+    const int64_t label = yy[i];
+    if (label < 0 || label >= k) continue;
+    float best_other = -std::numeric_limits<float>::infinity();
+    for (int64_t c = 0; c < k; ++c) {
+      if (c != label) best_other = std::max(best_other, o[i * k + c]);
+    }
+    margin[static_cast<size_t>(i)] = o[i * k + label] - best_other;
+  }
+  return margin;
+}
+
+/// Share of rows predicted correctly (a row with a label out of range counts as wrong).
+double accuracy_of(const std::vector<float>& margin) {
+  const auto correct = std::count_if(margin.begin(), margin.end(), [](float m) { return m > 0; });
+  return margin.empty() ? 0.0
+                        : static_cast<double>(correct) / static_cast<double>(margin.size());
+}
+
+}  // namespace
+
+void Recorder::on_eval_output(const torch::Tensor& labels, const torch::Tensor& output) {
+  if (record_.steps.empty() || !output.defined() || !labels.defined()) return;
+  torch::NoGradGuard no_grad;
+  const torch::Tensor out = output.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+  const torch::Tensor y = labels.detach().to(torch::kCPU, torch::kInt64).contiguous();
+  const int64_t k = record_.num_classes;
+  if (out.dim() != 2 || out.size(0) != y.size(0) || out.size(1) != k || k <= 0) return;
+  record_.steps.back().eval_batch_accuracy = accuracy_of(label_margins(out, y, k));
+}
+
 void Recorder::begin_step(int64_t step, int64_t epoch, double lr) {
   StepSample s;
   s.step = step;
@@ -179,23 +220,13 @@ void Recorder::record_batch(int64_t step, const torch::Tensor& inputs, const tor
     // One pass over the [B, K] scores (small): accuracy, label histogram, per-sample margins
     // (score of the given label − best other score; positive iff predicted correctly).
     const int64_t b = out.size(0);
-    const float* o = out.data_ptr<float>();
     const int64_t* yy = y.data_ptr<int64_t>();
-    std::vector<float> margin(static_cast<size_t>(b));
+    const std::vector<float> margin = label_margins(out, y, k);
     s.label_histogram.assign(static_cast<size_t>(k), 0);
-    int64_t correct = 0;
     for (int64_t i = 0; i < b; ++i) {
-      const int64_t label = yy[i];
-      if (label < 0 || label >= k) continue;
-      ++s.label_histogram[static_cast<size_t>(label)];
-      float best_other = -std::numeric_limits<float>::infinity();
-      for (int64_t c = 0; c < k; ++c) {
-        if (c != label) best_other = std::max(best_other, o[i * k + c]);
-      }
-      margin[static_cast<size_t>(i)] = o[i * k + label] - best_other;
-      correct += margin[static_cast<size_t>(i)] > 0;
+      if (yy[i] >= 0 && yy[i] < k) ++s.label_histogram[static_cast<size_t>(yy[i])];
     }
-    s.batch_accuracy = b > 0 ? static_cast<double>(correct) / static_cast<double>(b) : 0.0;
+    s.batch_accuracy = accuracy_of(margin);
     if (indices.defined() && !record_.samples.empty()) {
       const torch::Tensor losses =
           sample_loss.detach().to(torch::kCPU, torch::kFloat32).contiguous();

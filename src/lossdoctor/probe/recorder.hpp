@@ -55,6 +55,9 @@ class Recorder {
                 const torch::Tensor& labels, const torch::Tensor& output,
                 const torch::Tensor& sample_loss, const torch::Tensor& indices, double loss,
                 double lr, double reference_loss);
+  /// The open step's batch predicted again in eval mode with the same weights (`output`: [B, K]
+  /// scores): sets its eval_batch_accuracy.
+  void on_eval_output(const torch::Tensor& labels, const torch::Tensor& output);
   /// After backward, before clipping and the optimiser step. `grad_norm`: the global gradient
   /// norm when the caller already has it (NaN: computed here).
   void on_gradients(int64_t step, double grad_norm = std::numeric_limits<double>::quiet_NaN());

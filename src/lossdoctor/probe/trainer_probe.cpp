@@ -67,6 +67,7 @@ TrainerProbe::TrainerProbe(train::Trainer& trainer) {
     d.output_shape = l.output_shape;
     d.has_weights = l.weight.defined();
     if (d.has_weights) d.fan_in = l.weight[0].numel();
+    has_dropout_ |= d.kind == "dropout";
     setup.layers.push_back(d);
     weights.push_back(l.weight);
     layer_index_[&l] = i;
@@ -107,6 +108,17 @@ void TrainerProbe::after_backward(train::Trainer& trainer, const train::StepView
   recorder_->on_batch(view.step, view.epoch, view.batch->images, view.batch->labels, *view.output,
                       *view.sample_loss, view.batch->indices, view.loss, view.lr,
                       std::numeric_limits<double>::quiet_NaN());
+  if (has_dropout_ && recorder_->is_probe_step(view.step) && view.batch->images.defined()) {
+    // Dropout depresses training-mode accuracy (label_noise compares it with validation's):
+    // the same batch, same weights, in eval mode. Eval-mode dropout and batch norm draw no
+    // random numbers and update no statistics, so the run itself is unchanged.
+    torch::NoGradGuard no_grad;
+    auto& net = trainer.network();
+    net->eval();
+    const torch::Tensor eval_output = net->forward(view.batch->images);
+    net->train();
+    recorder_->on_eval_output(view.batch->labels, eval_output);
+  }
   recorder_->on_gradients(view.step, view.grad_norm);
   if (view.ranks != nullptr) {
     RunRecord& r = recorder_->record();

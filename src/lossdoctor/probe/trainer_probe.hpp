@@ -30,6 +30,7 @@ class TrainerProbe : public train::TrainObserver {
   std::unique_ptr<Recorder> recorder_;
   std::unordered_map<const model::Layer*, size_t> layer_index_;
   int64_t current_step_ = 0;
+  bool has_dropout_ = false;  ///< the network has a dropout layer
 };
 
 /// Per-channel statistics of [N, C, H, W] images (finite values only).

@@ -286,6 +286,7 @@ json record_to_json(const RunRecord& r) {
                      {"update_norm", num(s.update_norm)},
                      {"weight_norm", num(s.weight_norm)},
                      {"batch_accuracy", num(s.batch_accuracy)},
+                     {"eval_batch_accuracy", num(s.eval_batch_accuracy)},
                      {"label_histogram", s.label_histogram},
                      {"input", stats_json(s.input)},
                      {"grad_change_ratio", num(s.grad_change_ratio)},
@@ -425,6 +426,7 @@ RunRecord record_from_json(const json& j) {
     x.update_norm = get_num(s, "update_norm");
     x.weight_norm = get_num(s, "weight_norm");
     x.batch_accuracy = get_num(s, "batch_accuracy");
+    x.eval_batch_accuracy = get_num(s, "eval_batch_accuracy");
     x.label_histogram = s.at("label_histogram").get<std::vector<int64_t>>();
     x.input = stats_from(s.at("input"));
     x.grad_change_ratio = get_num(s, "grad_change_ratio");

@@ -87,5 +87,27 @@ TEST(EarlyStop, HealthyAndAWaitAtChanceNeedTheLongerRun) {
       << "near miss: another hard symptom settles it";
 }
 
+TEST(EarlyStop, NoAnswerBeforeAQuarterOfTheTrainingSetWasSeenTwice) {
+  // 4800 samples in batches of 32: 150 steps an epoch, a quarter seen twice at step 188.
+  RunRecord r;
+  r.train_size = 4800;
+  r.batch_size = 32;
+  EXPECT_EQ(label_evidence_steps(r), 188);
+  EXPECT_EQ(early_stop_min_steps("lr_too_high", {}, 100, 250, label_evidence_steps(r)), 188);
+  EXPECT_EQ(early_stop_min_steps("healthy", {}, 100, 250, label_evidence_steps(r)), 250)
+      << "the longer floor still holds";
+  Symptom nan;
+  nan.id = "nan_loss";
+  EXPECT_EQ(early_stop_min_steps("lr_too_high", {nan}, 100, 250, label_evidence_steps(r)), 100)
+      << "NaN decides by itself";
+  // Data-parallel: the global batch sets the pace. Unknown sizes: no floor.
+  r.distributed = DistributedRecord{};
+  r.distributed->global_batch_size = 64;
+  EXPECT_EQ(label_evidence_steps(r), 94);
+  r.distributed.reset();
+  r.train_size = 0;
+  EXPECT_EQ(label_evidence_steps(r), 0);
+}
+
 }  // namespace
 }  // namespace lossdoctor::diagnose

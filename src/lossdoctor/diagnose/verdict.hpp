@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "lossdoctor/finding.hpp"
+#include "lossdoctor/run_record.hpp"
 
 namespace lossdoctor::diagnose {
 
@@ -35,8 +36,19 @@ bool is_hard_symptom(const std::string& symptom_id);
 /// (momentum build-up, decaying schedules, label noise) show late. A loss sitting at chance with
 /// no other hard symptom never stops early (INT64_MAX): a long warm-up or a slow start may still
 /// take off, and "at chance after the budget" is what the verdict asks.
+/// Without NaN or divergence, neither answer may stop before `label_evidence_steps` either.
 int64_t early_stop_min_steps(const std::string& top, const std::vector<Symptom>& symptoms,
-                             int64_t min_steps, int64_t healthy_min_steps);
+                             int64_t min_steps, int64_t healthy_min_steps,
+                             int64_t label_evidence_steps = 0);
+
+/// Share of the training set that must have been seen twice (kRepeatSightings) before the
+/// per-sample label evidence says anything: label_noise cannot be told from a lookalike earlier.
+inline constexpr double kLabelEvidenceShare = 0.25;
+
+/// Steps after which kLabelEvidenceShare of the training set has been seen twice, from the
+/// record's training-set size and (global) batch size: ⌈(1 + share) × train_size / batch⌉.
+/// 0 when either is unknown (a Monitor's loop, a log).
+int64_t label_evidence_steps(const RunRecord& record);
 
 struct VerdictOptions {
   /// A suspected (untested or undecided) finding at or above this confidence makes the run

@@ -217,7 +217,8 @@ void Monitor::check_settled() {
   const std::string top = d.findings.empty() ? "healthy" : d.findings.front().cause;
   streak_ = top == last_top_ ? streak_ + 1 : 1;
   last_top_ = top;
-  const int64_t needed = diagnose::early_stop_min_steps(top, symptoms, kMinSteps, kHealthyMinSteps);
+  const int64_t needed = diagnose::early_stop_min_steps(top, symptoms, kMinSteps, kHealthyMinSteps,
+                                                       diagnose::label_evidence_steps(record));
   settled_ = step_ >= needed && streak_ >= kSettleChecks;
 }
 

@@ -105,7 +105,8 @@ TEST(DistributedDiagnoseCli, SameDataOnEveryRankIsTheTopCause) {
   const json r = read_json(d.report());
   EXPECT_EQ(r["verdict"], "unhealthy");
   EXPECT_EQ(r["findings"][0]["cause"], "same_data_on_every_rank") << r["findings"].dump(1);
-  EXPECT_EQ(r["findings"][0]["status"], "suspected");
+  // Its rerun on both ranks, each with its own shard, learns measurably better.
+  EXPECT_EQ(r["findings"][0]["status"], "confirmed") << r["findings"][0].dump(1);
 }
 
 TEST(DistributedDiagnoseCli, ARankThatSkipsAnUpdateIsReplicasDiverged) {
@@ -125,7 +126,10 @@ TEST(DistributedDiagnoseCli, OneRanksWrongLabelsAreARankSpecificDataFault) {
   ASSERT_EQ(run.code, 1) << run.out;
   const json r = read_json(d.report());
   EXPECT_EQ(r["findings"][0]["cause"], "rank_specific_data_fault") << r["findings"].dump(1);
-  EXPECT_NE(r["findings"][0]["evidence"][0].get<std::string>().find("rank 1"), std::string::npos);
+  bool names_the_rank = false;  // the first line is the rerun's when confirmation ran
+  for (const auto& e : r["findings"][0]["evidence"])
+    names_the_rank = names_the_rank || e.get<std::string>().find("rank 1") != std::string::npos;
+  EXPECT_TRUE(names_the_rank) << r["findings"][0].dump(1);
 }
 
 TEST(DistributedDiagnoseCli, ShardsNotReshuffledAreFound) {
@@ -135,6 +139,9 @@ TEST(DistributedDiagnoseCli, ShardsNotReshuffledAreFound) {
   ASSERT_EQ(run.code, 1) << run.out;
   const json r = read_json(d.report());
   EXPECT_EQ(r["findings"][0]["cause"], "shard_not_reshuffled") << r["findings"].dump(1);
+  // The record shows the batches repeating: a rerun that reshuffles measures the harm, and
+  // finding little leaves the fault suspected, never refuted (docs/distributed.md).
+  EXPECT_NE(r["findings"][0]["status"], "refuted") << r["findings"][0].dump(1);
 }
 
 TEST(DistributedDiagnoseCli, ARankThatDiesEndsTheJobWithAMessageAndNoReport) {

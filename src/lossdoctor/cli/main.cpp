@@ -200,28 +200,32 @@ struct TrainArgs {
 /// with status 3 just before that step, as a crashed worker would.
 class TestExitObserver : public train::TrainObserver {
  public:
-  TestExitObserver(int rank, int64_t step) : rank_(rank), step_(step) {}
+  TestExitObserver(const char* name, int rank, int64_t step)
+      : name_(name), rank_(rank), step_(step) {}
   void before_forward(train::Trainer&, int64_t step) override {
     if (step == step_) {
-      fmt::print(stderr, "rank {}: LOSSDOCTOR_TEST_EXIT_AT: exiting with status 3 at step {}\n",
-                 rank_, step);
+      fmt::print(stderr, "rank {}: {}: exiting with status 3 at step {}\n", rank_, name_, step);
       std::fflush(stderr);
       std::_Exit(3);
     }
   }
 
  private:
+  const char* name_;
   int rank_;
   int64_t step_;
 };
 
-/// The TestExitObserver LOSSDOCTOR_TEST_EXIT_AT asks of this rank, if any.
-std::optional<TestExitObserver> test_exit_for(int rank) {
-  if (const char* at = std::getenv("LOSSDOCTOR_TEST_EXIT_AT")) {
+/// The TestExitObserver the variable `name` asks of this rank, if any:
+/// LOSSDOCTOR_TEST_EXIT_AT (the run itself, the diagnosis run) or, for diagnose,
+/// LOSSDOCTOR_TEST_EXIT_IN_RERUN (every confirmation rerun: the first to reach STEP).
+std::optional<TestExitObserver> test_exit_for(int rank,
+                                              const char* name = "LOSSDOCTOR_TEST_EXIT_AT") {
+  if (const char* at = std::getenv(name)) {
     int r = -1;
     long long st = -1;
     if (std::sscanf(at, "%d:%lld", &r, &st) == 2 && r == std::max(rank, 0))
-      return TestExitObserver(r, st);
+      return TestExitObserver(name, r, st);
   }
   return std::nullopt;
 }
@@ -402,28 +406,20 @@ int run_diagnose(const CommonArgs& args, DoctorArgs dargs, const std::string& pr
   if (dargs.no_confirm) want_confirm = false;
   std::unique_ptr<train::ProcessGroup> group;
   doctor::DiagnoseAndConfirm outcome;
+  std::optional<TestExitObserver> test_exit, test_exit_in_rerun;
   if (dist.rank_mode()) {
     // Data-parallel: every rank trains its shard with the probes on; rank 0 diagnoses over
-    // all ranks. Confirmation reruns are not made (docs/distributed.md: a single-process arm
-    // is not comparable step by step with the data-parallel baseline).
+    // all ranks, then decides and judges the confirmation reruns, which every rank trains in
+    // lock-step (docs/distributed.md).
     group = connect_rank(dist);
     options.group = group.get();
-    std::optional<TestExitObserver> test_exit = test_exit_for(dist.rank);
+    test_exit = test_exit_for(dist.rank);
     if (test_exit) options.extra_observers.push_back(&*test_exit);
-    install_interrupt_handler();
-    doctor::DiagnoseOutcome diagnosed = doctor::diagnose(spec, options, print_warning);
-    outcome.report = std::move(diagnosed.report);
-    outcome.record = std::move(diagnosed.record);
-    outcome.interrupted = diagnosed.interrupted;
-    if (want_confirm.value_or(spec.diagnose.confirm)) {
-      outcome.report.notes.push_back(
-          "not confirmed: a data-parallel diagnosis makes no confirmation reruns (findings stay "
-          "suspected; docs/distributed.md)");
-    }
-  } else {
-    install_interrupt_handler();
-    outcome = doctor::diagnose_and_confirm(spec, options, confirm, want_confirm, print_warning);
+    test_exit_in_rerun = test_exit_for(dist.rank, "LOSSDOCTOR_TEST_EXIT_IN_RERUN");
+    if (test_exit_in_rerun) confirm.rerun_observers.push_back(&*test_exit_in_rerun);
   }
+  install_interrupt_handler();
+  outcome = doctor::diagnose_and_confirm(spec, options, confirm, want_confirm, print_warning);
   if (!dargs.record_path.empty()) {
     write_file_atomic(dargs.record_path, report::record_to_json(outcome.record).dump() + "\n");
   }

@@ -226,13 +226,23 @@ DiagnoseAndConfirm diagnose_and_confirm(const spec::Spec& spec, DiagnoseOptions 
     diagnose.dataset = &loaded;
   }
   const data::Dataset& ds = *diagnose.dataset;
+  // Data-parallel: rank 0 alone measures the yardstick, decides and judges the reruns; the other
+  // ranks train each rerun it orders (experiment::follow_confirm).
+  const bool reporter = diagnose.group == nullptr || diagnose.group->rank() == 0;
   experiment::Yardstick yard(options.eval_every, options.yardstick_size);
-  diagnose.extra_observers.push_back(&yard);
+  if (reporter) diagnose.extra_observers.push_back(&yard);
   DiagnoseOutcome outcome = doctor::diagnose(spec, diagnose, warn);
   DiagnoseAndConfirm out;
   out.interrupted = outcome.interrupted;
-  if (confirm_flag.value_or(spec.diagnose.confirm) && !outcome.interrupted) {
+  // Every rank takes the same branch: the flag is the same everywhere, and an interrupt stops
+  // every rank after the same step.
+  if (confirm_flag.value_or(spec.diagnose.confirm) && !outcome.interrupted && !reporter) {
     experiment::ConfirmOptions o = options;
+    o.group = diagnose.group;
+    experiment::follow_confirm(spec, ds, o);
+  } else if (confirm_flag.value_or(spec.diagnose.confirm) && !outcome.interrupted) {
+    experiment::ConfirmOptions o = options;
+    o.group = diagnose.group;
     if (!o.budget_steps)
       o.budget_steps = diagnose.budget_steps.value_or(spec.diagnose.budget_steps);
     const bool screen = outcome.report.verdict == "healthy" && !outcome.to_screen.empty();

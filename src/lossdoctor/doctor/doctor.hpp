@@ -19,6 +19,10 @@
 //     its weak suspicions (DiagnoseOutcome::to_screen) are confirmed like findings, so a fault
 //     too mild to show as a symptom is still caught when its fix measurably helps; a refuted
 //     or undecided one leaves the run healthy.
+//     Data-parallel (diagnose.group): every rank calls it; rank 0 diagnoses, decides and judges
+//     the reruns (experiment::confirm with the group) while the other ranks train each one with
+//     it (experiment::follow_confirm), so only rank 0's result holds a confirmation. Throws
+//     train::DistributedError when a peer is lost.
 
 #include <string>
 

@@ -26,6 +26,9 @@
 //               are written into work_dir when it is set.
 //     throws:   InputError when a fix does not parse as a spec override (naming the finding).
 //   (doctor::diagnose_and_confirm runs the diagnosis with a Yardstick and then confirm.)
+//   data-parallel (options.group): called on rank 0 only, while every other rank runs
+//     follow_confirm; the same reruns then train on every rank (docs/distributed.md).
+//     Throws train::DistributedError when a peer is lost during a rerun.
 
 #include <map>
 #include <optional>
@@ -86,6 +89,16 @@ struct ConfirmOptions {
   std::string work_dir;  ///< where exclude files go (empty: not written; the rerun still drops)
   train::Progress progress = train::Progress::Quiet;  ///< of each arm's Trainer
   data::WarningSink log;  ///< one line per arm as it finishes (empty: silent)
+  /// Data-parallel confirmation (docs/distributed.md): the group the diagnosis trained on (not
+  /// owned). Rank 0 calls confirm(): it decides every rerun, sends each one's order to the other
+  /// ranks before it trains (experiment/rerun_order.hpp), and judges it; every other rank calls
+  /// follow_confirm(). Each rerun then trains on every rank in lock-step, as the diagnosis did
+  /// (same global batch, shards, data order and per-rank seeds), and rank 0's judge stops it for
+  /// all ranks after the same step (TrainOptions::sync_stop). nullptr: one process.
+  train::ProcessGroup* group = nullptr;
+  /// More observers for every rerun's Trainer on this rank (tests: a rank that dies during an
+  /// arm); not owned.
+  std::vector<train::TrainObserver*> rerun_observers;
 };
 
 /// A training run as the judge sees it: training loss per step and yardstick points.
@@ -155,6 +168,14 @@ struct ConfirmResult {
 ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
                       const report::Report& diagnosis, const RunRecord& record,
                       const Yardstick& baseline, const ConfirmOptions& options);
+
+/// The other ranks of a data-parallel confirmation (ConfirmOptions::group, rank ≠ 0): trains
+/// every rerun rank 0's confirm() orders, on `spec` and `dataset` as loaded for the diagnosis
+/// run, until rank 0's confirm() ends. Judges nothing and returns nothing: only rank 0 reports.
+/// Throws train::DistributedError when rank 0 or a peer is lost (within the group's timeout);
+/// std::invalid_argument without a group or on rank 0.
+void follow_confirm(const spec::Spec& spec, const data::Dataset& dataset,
+                    const ConfirmOptions& options);
 
 /// Writes the confirmation into a diagnose report (findings, verdict, confirmation block).
 void merge_confirmation(report::Report& report, const ConfirmResult& result);

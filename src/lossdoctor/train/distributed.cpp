@@ -237,6 +237,20 @@ void broadcast_from_rank0(ProcessGroup& group, const std::vector<at::Tensor>& te
   }
 }
 
+std::string broadcast_string(ProcessGroup& group, const std::string& bytes) {
+  const bool root = group.rank() == 0;
+  std::vector<at::Tensor> size{
+      at::tensor({root ? static_cast<int64_t>(bytes.size()) : int64_t{0}}, at::kLong)};
+  group.broadcast(size, 0);
+  const int64_t n = size.front().item<int64_t>();
+  if (n == 0) return {};
+  std::vector<at::Tensor> data{at::empty({n}, at::kByte)};
+  if (root) std::memcpy(data.front().data_ptr<uint8_t>(), bytes.data(), bytes.size());
+  group.broadcast(data, 0);
+  const auto* p = data.front().data_ptr<uint8_t>();
+  return std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(n));
+}
+
 bool replicas_identical(ProcessGroup& group, const std::vector<at::Tensor>& tensors) {
   std::vector<at::Tensor> mine, theirs;
   for (const auto& t : tensors) {

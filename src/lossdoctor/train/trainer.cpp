@@ -685,7 +685,8 @@ TrainResult Trainer::run() {
     }
     bool stop = false;
     for (auto* o : observers_) stop = o->should_stop(*this) || stop;
-    if (gather) {  // one rank's observer decides for all: every rank stops after this step
+    if (gather || (group != nullptr && options_.sync_stop)) {
+      // One rank's observer decides for all: every rank stops after this step.
       torch::Tensor flag = torch::tensor({stop ? 1.0 : 0.0}, torch::kFloat64);
       group->allreduce_sum(flag);
       stop = flag.item<double>() > 0;

@@ -132,6 +132,10 @@ struct TrainOptions {
   /// every rank after the same step (one more per step). Ignored without a group.
   bool gather_ranks = false;
   int64_t checksum_every = 10;  ///< ≥ 1
+  /// Data-parallel reruns (experiment::confirm on a group): an observer's stop on any rank
+  /// stops every rank after the same step (one allreduce of one flag per step), without
+  /// gathering the ranks' figures; gather_ranks implies it. Ignored without a group.
+  bool sync_stop = false;
 };
 
 enum class RunStatus { Completed, Interrupted, NonFiniteLoss, StoppedByObserver };

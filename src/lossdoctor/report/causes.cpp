@@ -298,9 +298,12 @@ const std::vector<CauseInfo>& cause_table() {
        "With N ranks every step averages N times as many images, so the step size that suited "
        "one process is N times too timid per sample seen. Scaled up at once without warmup, the "
        "larger rate can instead blow the first steps up.",
-       {{"optimizer.lr_scaling", "linear"}, {"schedule.warmup_steps", "100"}},
+       // The rerun tests the cause alone: scale the rate. A warmup on top starts the rerun
+       // slower than the baseline and refuted it at step 50 on bench/zoo ddp-lr-not-scaled
+       // (a scaled rate without warmup has its own fix: the rule adds the warmup only).
+       {{"optimizer.lr_scaling", "linear"}},
        Intervention::ApplyFix,
-       "scale the rate with the global batch (linear) and warm up over 100 steps",
+       "scale the rate with the global batch (linear)",
        "scale the learning rate with the global batch (optimizer.lr_scaling: linear, or sqrt "
        "for Adam) and warm it up (schedule.warmup_steps)",
        {"lr-scaled-without-warmup"},

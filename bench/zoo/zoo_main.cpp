@@ -950,7 +950,7 @@ int main(int argc, char** argv) {
           hard_top1 += right;
           hard_top3 += in_top3;
         }
-        if (!c.spec.empty() && c.nproc == 1) {  // data-parallel diagnoses make no reruns
+        if (!c.spec.empty()) {  // data-parallel cases too: their reruns train on every rank
           ++confirmable;
           truth_confirmed += truth_status(*r) == "confirmed";
         }
@@ -998,8 +998,8 @@ int main(int argc, char** argv) {
       "| top-3 cause accuracy | {:.1f}% | ≥ 95% |\n"
       "| steps until the right cause is on top: median / p90 | {:.0f} / {:.0f} | median ≤ 300 |\n"
       "| seconds until then: median / p90 | {:.1f} / {:.1f} | |\n"
-      "| true cause `confirmed` by a rerun (single-process spec fault cases; loop bugs have no "
-      "spec, data-parallel diagnoses no rerun) | {} ({} "
+      "| true cause `confirmed` by a rerun (spec fault cases, data-parallel ones included; loop "
+      "bugs have no spec) | {} ({} "
       "of {}) | ≥ 90% |\n"
       "| controls with a `confirmed` finding | {} of {} | 0 |\n"
       "| confirmation cost / diagnosis run (runs with reruns): median / p90 / max | {} / {} / {} "

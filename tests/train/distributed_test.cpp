@@ -104,6 +104,57 @@ TEST(Distributed, ALostPeerIsAnErrorNamingTheRank) {
   EXPECT_NE(message.find("allreduce"), std::string::npos) << message;
 }
 
+TEST(Distributed, ACpuRunUsesGlooOnTheCpu) {
+  SKIP_WITHOUT_GLOO();
+  std::string backend[2];
+  bool cpu[2] = {false, false};
+  with_two_ranks([&](ProcessGroup& g) {
+    backend[g.rank()] = g.backend();
+    cpu[g.rank()] = g.device().is_cpu();
+  });
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_EQ(backend[r], "gloo");
+    EXPECT_TRUE(cpu[r]);
+  }
+}
+
+// The CUDA path (docs/distributed.md): needs a binary built with NCCL and two CUDA devices (one
+// per rank; NCCL refuses two ranks on one device). Skipped, with the reason, anywhere else.
+TEST(Distributed, ACudaRunUsesNcclOnItsOwnDeviceAndTakesCpuTensorsToo) {
+  SKIP_WITHOUT_GLOO();
+  if (!nccl_available())
+    GTEST_SKIP() << "built without c10d's NCCL backend (a libtorch with CUDA and NCCL, and "
+                    "nccl.h, are needed; CMake's configure output says which was missing)";
+  if (torch::cuda::device_count() < 2)
+    GTEST_SKIP() << "needs 2 CUDA devices, found " << torch::cuda::device_count();
+  std::string backend[2];
+  int64_t index[2] = {-1, -1};
+  double gpu_sum[2] = {0, 0}, cpu_sum[2] = {0, 0}, root[2] = {0, 0};
+  with_two_ranks(
+      [&](ProcessGroup& g) {
+        const int r = g.rank();
+        backend[r] = g.backend();
+        index[r] = g.device().index();
+        torch::Tensor on_gpu = torch::full({4}, r + 1.0, torch::TensorOptions().device(g.device()));
+        g.allreduce_sum(on_gpu);
+        gpu_sum[r] = on_gpu[0].item<double>();
+        torch::Tensor on_cpu = torch::full({3}, r + 1.0, torch::kFloat64);  // copied there and back
+        g.allreduce_sum(on_cpu);
+        cpu_sum[r] = on_cpu[2].item<double>();
+        torch::Tensor value = torch::full({1}, r == 0 ? 7.0 : 0.0, torch::kFloat64);
+        broadcast_from_rank0(g, {value});
+        root[r] = value.item<double>();
+      },
+      std::chrono::seconds(60), "cuda");
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_EQ(backend[r], "nccl");
+    EXPECT_EQ(index[r], r);
+    EXPECT_DOUBLE_EQ(gpu_sum[r], 3.0);
+    EXPECT_DOUBLE_EQ(cpu_sum[r], 3.0);
+    EXPECT_DOUBLE_EQ(root[r], 7.0);
+  }
+}
+
 TEST(Distributed, ParseMaster) {
   EXPECT_EQ(parse_master("127.0.0.1:29500", "--master"),
             (std::pair<std::string, int>("127.0.0.1", 29500)));

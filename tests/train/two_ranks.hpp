@@ -4,6 +4,7 @@
 #include <chrono>
 #include <exception>
 #include <functional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -12,9 +13,11 @@
 namespace lossdoctor::train::test {
 
 /// Runs `body(group)` on ranks 0 and 1, each in its own thread with its own group; rethrows the
-/// first failure.
+/// first failure. `device`: the run's device (DistributedOptions::device; "cuda" picks NCCL
+/// when built with it).
 inline void with_two_ranks(const std::function<void(ProcessGroup&)>& body,
-                           std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
+                           std::chrono::milliseconds timeout = std::chrono::seconds(60),
+                           const std::string& device = "cpu") {
   const int port = pick_free_port();
   std::exception_ptr errors[2];
   std::vector<std::thread> threads;
@@ -26,6 +29,7 @@ inline void with_two_ranks(const std::function<void(ProcessGroup&)>& body,
         o.world_size = 2;
         o.master_port = port;
         o.timeout = timeout;
+        o.device = device;
         auto group = ProcessGroup::connect(o);
         body(*group);
       } catch (...) {

@@ -176,8 +176,9 @@ void check_dist_args(const DistArgs& d) {
 }
 
 /// Joins the group of a --rank process.
-std::unique_ptr<train::ProcessGroup> connect_rank(const DistArgs& d) {
+std::unique_ptr<train::ProcessGroup> connect_rank(const DistArgs& d, const std::string& device) {
   train::DistributedOptions dist;
+  dist.device = device;  // a CUDA run uses NCCL when built with it (docs/distributed.md)
   dist.rank = d.rank;
   dist.world_size = d.world_size;
   std::tie(dist.master_addr, dist.master_port) = train::parse_master(d.master, "--master");
@@ -267,7 +268,7 @@ int run_train(const CommonArgs& args, TrainArgs targs) {
                      : targs.progress == "none"  ? train::Progress::Quiet
                                                  : train::Progress::Auto;
   if (rank_mode) {
-    group = connect_rank(dist);
+    group = connect_rank(dist, spec.device);
     options.group = group.get();
   }
   train::Trainer trainer(spec, options, print_warning);
@@ -411,7 +412,7 @@ int run_diagnose(const CommonArgs& args, DoctorArgs dargs, const std::string& pr
     // Data-parallel: every rank trains its shard with the probes on; rank 0 diagnoses over
     // all ranks, then decides and judges the confirmation reruns, which every rank trains in
     // lock-step (docs/distributed.md).
-    group = connect_rank(dist);
+    group = connect_rank(dist, spec.device);
     options.group = group.get();
     test_exit = test_exit_for(dist.rank);
     if (test_exit) options.extra_observers.push_back(&*test_exit);

@@ -10,7 +10,6 @@
 #include <cstring>
 
 #include "lossdoctor/util/errors.hpp"
-#include "lossdoctor/util/torch_compat.hpp"
 
 // CMake defines LOSSDOCTOR_HAVE_GLOO=1 on this file when gloo's headers were found
 // (LOSSDOCTOR_DISTRIBUTED); Debian's libtorch does not put USE_C10D_GLOO in TORCH_CXX_FLAGS,
@@ -25,10 +24,28 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #endif
+// LOSSDOCTOR_HAVE_NCCL=1 (CMake): this libtorch has CUDA with NCCL and nccl.h was found. Only
+// with Gloo: the store and the CPU path are Gloo's.
+#ifndef LOSSDOCTOR_HAVE_NCCL
+#define LOSSDOCTOR_HAVE_NCCL 0
+#endif
+#if LOSSDOCTOR_HAVE_GLOO && LOSSDOCTOR_HAVE_NCCL
+#ifndef USE_C10D_NCCL
+#define USE_C10D_NCCL 1
+#endif
+#include <c10/cuda/CUDAFunctions.h>
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
+#if LOSSDOCTOR_HAVE_GLOO
+#define LOSSDOCTOR_COMPAT_C10D 1  // torch_compat.hpp: c10d's backend base class
+#endif
+#include "lossdoctor/util/torch_compat.hpp"
 
 namespace lossdoctor::train {
 
 bool distributed_available() { return LOSSDOCTOR_HAVE_GLOO != 0; }
+
+bool nccl_available() { return LOSSDOCTOR_HAVE_GLOO != 0 && LOSSDOCTOR_HAVE_NCCL != 0; }
 
 int pick_free_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -73,8 +90,13 @@ std::pair<std::string, int> parse_master(const std::string& value, const std::st
 
 struct ProcessGroup::Impl {
   c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+  c10::intrusive_ptr<compat::C10dBackend> group;  ///< ProcessGroupGloo or ProcessGroupNCCL
+  std::string backend = "gloo";
+  at::Device device{at::kCPU};
 };
+
+std::string ProcessGroup::backend() const { return impl_->backend; }
+at::Device ProcessGroup::device() const { return impl_->device; }
 
 namespace {
 
@@ -107,6 +129,21 @@ std::unique_ptr<ProcessGroup> ProcessGroup::connect(const DistributedOptions& op
     store_options.waitWorkers = true;
     store_options.timeout = options.timeout;
     pg->impl_->store = c10::make_intrusive<c10d::TCPStore>(options.master_addr, store_options);
+#if LOSSDOCTOR_HAVE_NCCL
+    // A CUDA run: NCCL, each rank on its own device (ranks beyond the device count share).
+    const c10::DeviceIndex devices = c10::cuda::device_count();
+    if (devices > 0 && (options.device == "cuda" || options.device == "auto")) {
+      const auto index = static_cast<c10::DeviceIndex>(options.rank % devices);
+      c10::cuda::set_device(index);
+      auto nccl_options = c10d::ProcessGroupNCCL::Options::create();
+      nccl_options->timeout = options.timeout;
+      pg->impl_->group = c10::make_intrusive<c10d::ProcessGroupNCCL>(
+          pg->impl_->store, options.rank, options.world_size, nccl_options);
+      pg->impl_->backend = "nccl";
+      pg->impl_->device = at::Device(at::kCUDA, index);
+      return pg;
+    }
+#endif
     auto gloo_options = c10d::ProcessGroupGloo::Options::create(options.timeout);
     gloo_options->devices.push_back(
         is_loopback(options.master_addr)
@@ -150,17 +187,30 @@ void run_collective(const DistributedOptions& o, const char* what, F&& f) {
 
 }  // namespace
 
+namespace {
+
+/// `t` where the backend runs its collectives: itself, or a copy on `device` (NCCL takes CUDA
+/// tensors only; the trainer's flags and figures are CPU tensors).
+at::Tensor on_device(const at::Tensor& t, const at::Device& device) {
+  return t.device() == device || device.is_cpu() ? t : t.to(device);
+}
+
+}  // namespace
+
 void ProcessGroup::allreduce_sum(at::Tensor& tensor) {
-  std::vector<at::Tensor> tensors{tensor};
+  at::Tensor moved = on_device(tensor, impl_->device);
+  std::vector<at::Tensor> tensors{moved};
   run_collective(options_, "allreduce", [&] { return impl_->group->allreduce(tensors); });
+  if (!moved.is_same(tensor)) tensor.copy_(moved);
 }
 
 void ProcessGroup::broadcast(std::vector<at::Tensor>& tensors, int root) {
   c10d::BroadcastOptions opts;
   opts.rootRank = root;
   for (auto& t : tensors) {
-    std::vector<at::Tensor> one{t};
+    std::vector<at::Tensor> one{on_device(t, impl_->device)};
     run_collective(options_, "broadcast", [&] { return impl_->group->broadcast(one, opts); });
+    if (!one.front().is_same(t)) t.copy_(one.front());
   }
 }
 
@@ -174,6 +224,8 @@ struct ProcessGroup::Impl {};
 
 ProcessGroup::ProcessGroup(DistributedOptions options) : options_(std::move(options)) {}
 ProcessGroup::~ProcessGroup() = default;
+std::string ProcessGroup::backend() const { return "none"; }
+at::Device ProcessGroup::device() const { return at::kCPU; }
 
 namespace {
 [[noreturn]] void unavailable() {

@@ -1,6 +1,7 @@
 #pragma once
-// Data-parallel training over c10d (Gloo on TCP): a process group per rank, created from a
-// TCPStore that rank 0 hosts at ADDR:PORT, like torchrun's "env://" rendezvous.
+// Data-parallel training over c10d (Gloo on TCP; NCCL for CUDA runs when built with it): a
+// process group per rank, created from a TCPStore that rank 0 hosts at ADDR:PORT, like
+// torchrun's "env://" rendezvous.
 //
 // Contract:
 //   requires: every rank of a group makes the same collective calls in the same order, with
@@ -38,10 +39,18 @@ struct DistributedOptions {
   int master_port = 0;  ///< 1..65535
   /// Rendezvous and every collective end with DistributedError after this long.
   std::chrono::milliseconds timeout{std::chrono::seconds(120)};
+  /// The run's device as the spec names it (auto | cpu | cuda). A CUDA run (cuda, or auto with a
+  /// CUDA device present) uses NCCL when this binary was built with it (nccl_available()), each
+  /// rank on cuda:(rank % device count); any other run, or a binary without NCCL, uses Gloo.
+  std::string device = "cpu";
 };
 
 /// Whether this binary was built with c10d's Gloo backend (libgloo-dev present at build time).
 bool distributed_available();
+
+/// Whether this binary was built with c10d's NCCL backend (a libtorch with CUDA and NCCL, and
+/// nccl.h, at build time; CMake says at configure time why not).
+bool nccl_available();
 
 /// A free TCP port on 127.0.0.1 (bind port 0, read it back, close). Another process may take it
 /// before it is used; good enough for a launcher on one machine.
@@ -63,6 +72,12 @@ class ProcessGroup {
   int rank() const { return options_.rank; }
   int world_size() const { return options_.world_size; }
   std::chrono::milliseconds timeout() const { return options_.timeout; }
+  /// "gloo" or "nccl".
+  std::string backend() const;
+  /// Where the backend's collectives run: CPU for Gloo; for NCCL this rank's CUDA device
+  /// (cuda:(rank % device count)), which is also where its Trainer trains. The collectives take
+  /// tensors on any device: one elsewhere is copied to this device and back.
+  at::Device device() const;
 
   /// Sums `tensor` (contiguous, CPU or the backend's device) over the ranks, in place.
   void allreduce_sum(at::Tensor& tensor);

@@ -382,6 +382,14 @@ void check_inject_ranks(const spec::Spec& spec, int world_size) {
 
 Trainer::Trainer(const spec::Spec& spec, TrainOptions options, data::WarningSink warn)
     : spec_(spec), options_(std::move(options)), device_(resolve_device(spec.device)) {
+  // A data-parallel CUDA run: each rank on its own device, the NCCL group's (else rank % count).
+  if (options_.group != nullptr && device_.is_cuda()) {
+    const int64_t devices = std::max<int64_t>(1, torch::cuda::device_count());
+    device_ = options_.group->device().is_cuda()
+                  ? options_.group->device()
+                  : torch::Device(torch::kCUDA,
+                                  static_cast<c10::DeviceIndex>(options_.group->rank() % devices));
+  }
   dataset_ = options_.dataset != nullptr ? *options_.dataset
                                          : data::load_dataset(spec_.data, spec_.seed, warn);
   options_.dataset = nullptr;  // not needed past construction; the caller may free it

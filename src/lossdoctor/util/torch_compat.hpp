@@ -26,3 +26,18 @@ inline at::Tensor resize_bilinear(const at::Tensor& images, int64_t height, int6
 inline std::string error_message(const c10::Error& error) { return error.what_without_backtrace(); }
 
 }  // namespace lossdoctor::compat
+
+// c10d (train/distributed.cpp only, which defines LOSSDOCTOR_COMPAT_C10D): the class that
+// ProcessGroupGloo and ProcessGroupNCCL derive from, whose allreduce/broadcast/barrier the
+// process group calls. 2.x split it out of ProcessGroup as c10d::Backend; 1.13 has
+// c10d::ProcessGroup itself.
+#ifdef LOSSDOCTOR_COMPAT_C10D
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
+namespace lossdoctor::compat {
+#if TORCH_VERSION_MAJOR >= 2
+using C10dBackend = c10d::Backend;
+#else
+using C10dBackend = c10d::ProcessGroup;
+#endif
+}  // namespace lossdoctor::compat
+#endif

@@ -59,11 +59,10 @@ struct Dir {
 
 lossdoctor::test::ShellRun diagnose(const Dir& d, const std::string& args = "",
                                     const std::string& env = "") {
-  return lossdoctor::test::run_shell(env + " timeout -s KILL 300 " +
-                                     std::string(LOSSDOCTOR_CLI_PATH) + " --threads 1 diagnose " +
-                                     (d.path / "spec.yaml").string() +
-                                     " --nproc 2 --progress none --dist-timeout 60 --json " +
-                                     d.report().string() + " " + args);
+  return lossdoctor::test::run_shell(
+      env + " timeout -s KILL 300 " + std::string(LOSSDOCTOR_CLI_PATH) + " --threads 1 diagnose " +
+      (d.path / "spec.yaml").string() + " --nproc 2 --progress none --dist-timeout 60 --json " +
+      d.report().string() + " " + args);
 }
 
 json read_json(const fs::path& p) {

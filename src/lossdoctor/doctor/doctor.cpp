@@ -100,10 +100,9 @@ class SettleWatcher : public train::TrainObserver {
     timeline.push_back({done, top, d.findings.empty() ? 0.0 : d.findings.front().confidence});
     streak_ = top == last_top_ ? streak_ + 1 : 1;
     last_top_ = top;
-    const int64_t needed =
-        diagnose::early_stop_min_steps(top, symptoms, options_.min_steps,
-                                       options_.healthy_min_steps,
-                                       diagnose::label_evidence_steps(record));
+    const int64_t needed = diagnose::early_stop_min_steps(top, symptoms, options_.min_steps,
+                                                          options_.healthy_min_steps,
+                                                          diagnose::label_evidence_steps(record));
     settled_ = options_.early_stop && done >= needed && streak_ >= kSettleChecks;
   }
   bool should_stop(train::Trainer&) override { return settled_; }

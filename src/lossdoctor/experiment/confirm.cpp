@@ -255,8 +255,7 @@ std::vector<int64_t> label_noise_suspects(const RunRecord& record, double run_ac
     const SampleDynamics& s = record.samples[i];
     // Seen twice at least: a sample met once, by an untrained model, was never "learned" either.
     if (s.times_seen >= diagnose::kRepeatSightings && s.first_learned_step < 0 &&
-        s.mean_margin < 0 &&
-        s.last_loss > chance_loss) {
+        s.mean_margin < 0 && s.last_loss > chance_loss) {
       out.push_back(static_cast<int64_t>(i));
     }
   }
@@ -1208,8 +1207,7 @@ ConfirmResult confirm(const spec::Spec& spec, const data::Dataset& dataset,
   return res;
 }
 
-void follow_confirm(const spec::Spec& spec, const data::Dataset& dataset,
-                    const ConfirmOptions& o) {
+void follow_confirm(const spec::Spec& spec, const data::Dataset& dataset, const ConfirmOptions& o) {
   if (o.group == nullptr || o.group->rank() == 0)
     throw std::invalid_argument("follow_confirm: only the ranks other than 0 follow");
   for (;;) {

@@ -34,6 +34,7 @@
 #define USE_C10D_NCCL 1
 #endif
 #include <c10/cuda/CUDAFunctions.h>
+
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 #if LOSSDOCTOR_HAVE_GLOO

@@ -104,7 +104,8 @@ std::vector<double> average_gradients(ProcessGroup& group, const std::vector<at:
 void broadcast_from_rank0(ProcessGroup& group, const std::vector<at::Tensor>& tensors);
 
 /// Rank 0's `bytes` on every rank (the others' argument is ignored): its length, then the bytes
-/// as a uint8 tensor, in two broadcasts. For small messages (a rerun's orders, docs/distributed.md).
+/// as a uint8 tensor, in two broadcasts. For small messages (a rerun's orders,
+/// docs/distributed.md).
 std::string broadcast_string(ProcessGroup& group, const std::string& bytes);
 
 /// Whether every rank's `tensors` equal rank 0's exactly (bitwise), as seen by every rank.

@@ -909,6 +909,16 @@ ConfirmResult confirm_reruns(const spec::Spec& spec, const data::Dataset& datase
     if (f.cause == "healthy" || f.status != "suspected") continue;
     if (static_cast<int>(ivs.size()) >= o.max_causes) break;
     auto iv = intervention_for(f, dataset, record, baseline, o);
+    if (iv && o.group != nullptr && f.cause == "label_noise" && f.fix.empty() &&
+        f.samples.empty() && !iv->drop.empty()) {
+      // label_noise_suspects reads RunRecord::samples, which rank 0's probe fills from its own
+      // batches only: the other ranks' wrong labels stay in the rerun.
+      conf.notes.push_back(fmt::format(
+          "label_noise: the {} samples its rerun drops were flagged by rank 0's probe, which sees "
+          "rank 0's shard only (about 1/{} of each epoch); wrong labels the other ranks saw stay "
+          "in",
+          iv->drop.size(), o.group->world_size()));
+    }
     if (!iv) {
       conf.notes.push_back(
           fmt::format("{}: no intervention to test (no fix, no flagged samples)", f.cause));

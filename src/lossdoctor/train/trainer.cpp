@@ -117,10 +117,6 @@ void corrupt_rank_batch(data::Batch& batch, const spec::DistributedInjectSpec& i
   }
 }
 
-std::vector<int64_t> image_shape(const torch::Tensor& images) {
-  return {images.size(1), images.size(2), images.size(3)};
-}
-
 std::string shape_str(c10::IntArrayRef sizes) {
   std::string out = "[";
   for (size_t i = 0; i < sizes.size(); ++i) out += (i ? ", " : "") + std::to_string(sizes[i]);

@@ -26,8 +26,8 @@ int64_t read_limit(const std::string& path) {
   }
 }
 
-/// This process's cgroup path in the hierarchy whose /proc/self/cgroup line starts with
-/// `prefix` ("0::" for v2; a "N:memory:" line for v1), or "".
+/// This process's cgroup path in the hierarchy whose /proc/self/cgroup line names `controller`
+/// in its second field ("" for v2's "0::/path"; "memory" for v1's "N:memory:/path"), or "".
 std::string own_cgroup(const std::string& controller) {
   std::ifstream in("/proc/self/cgroup");
   for (std::string line; std::getline(in, line);) {

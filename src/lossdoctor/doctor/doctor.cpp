@@ -235,11 +235,12 @@ DiagnoseAndConfirm diagnose_and_confirm(const spec::Spec& spec, DiagnoseOptions 
   out.interrupted = outcome.interrupted;
   // Every rank takes the same branch: the flag is the same everywhere, and an interrupt stops
   // every rank after the same step.
-  if (confirm_flag.value_or(spec.diagnose.confirm) && !outcome.interrupted && !reporter) {
+  const bool confirming = confirm_flag.value_or(spec.diagnose.confirm) && !outcome.interrupted;
+  if (confirming && !reporter) {
     experiment::ConfirmOptions o = options;
     o.group = diagnose.group;
     experiment::follow_confirm(spec, ds, o);
-  } else if (confirm_flag.value_or(spec.diagnose.confirm) && !outcome.interrupted) {
+  } else if (confirming) {
     experiment::ConfirmOptions o = options;
     o.group = diagnose.group;
     if (!o.budget_steps)

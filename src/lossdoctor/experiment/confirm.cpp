@@ -363,13 +363,14 @@ data::Dataset select_train(const data::Dataset& ds, const std::vector<int64_t>& 
   return out;
 }
 
-data::Dataset arm_dataset(const data::Dataset& ds, const Intervention& iv) {
+data::Dataset arm_dataset(const data::Dataset& ds, const std::vector<int64_t>& dropped,
+                          bool oversample) {
   std::vector<int64_t> keep;
-  std::set<int64_t> drop(iv.drop.begin(), iv.drop.end());
+  std::set<int64_t> drop(dropped.begin(), dropped.end());
   for (int64_t i = 0; i < ds.train.size(); ++i) {
     if (!drop.count(i)) keep.push_back(i);
   }
-  if (iv.oversample) {
+  if (oversample) {
     const torch::Tensor labels = ds.train.labels.contiguous();
     const int64_t* lab = labels.data_ptr<int64_t>();
     std::map<int64_t, std::vector<int64_t>> by_class;
@@ -381,6 +382,17 @@ data::Dataset arm_dataset(const data::Dataset& ds, const Intervention& iv) {
     }
   }
   return select_train(ds, keep);
+}
+
+/// The data a rerun of `order` trains on: nullptr when it decodes the data again
+/// (order.reload), `ds` itself when it drops and oversamples nothing, else the changed split,
+/// kept in `changed`. Rank 0 (run_arm) and the other ranks (follow_confirm) build it alike.
+const data::Dataset* rerun_data(const data::Dataset& ds, const RerunOrder& order,
+                                data::Dataset& changed) {
+  if (order.reload) return nullptr;
+  if (order.drop.empty() && !order.oversample) return &ds;
+  changed = arm_dataset(ds, order.drop, order.oversample);
+  return &changed;
 }
 
 /// Writes the source indices of `positions` as an exclude file; returns its path ("" if none).
@@ -720,19 +732,6 @@ ArmRun run_arm(const spec::Spec& spec, const data::Dataset& ds, const Interventi
     out.series = *refs.front();
     return out;
   }
-  data::Dataset changed;
-  const data::Dataset* use = &ds;
-  if (iv.reload) {
-    use = nullptr;
-  } else if (!iv.drop.empty() || iv.oversample) {
-    changed = arm_dataset(ds, iv);
-    use = &changed;
-  }
-  Yardstick yard(o.eval_every, o.yardstick_size);
-  ConfirmOptions jo = o;
-  if (iv.proven) jo.min_loss_effect = jo.min_accuracy_effect = 0;  // significance alone
-  ArmJudge judge(yard, refs, iv.cmp, window, samples_left,
-                 samples_per_step(arm_spec.batch_size, use ? *use : ds), jo);
   RerunOrder order;
   order.respec = true;
   order.sets = sets;
@@ -740,6 +739,13 @@ ArmRun run_arm(const spec::Spec& spec, const data::Dataset& ds, const Interventi
   order.oversample = iv.oversample;
   order.reload = iv.reload;
   order.max_steps = plan_steps;
+  data::Dataset changed;
+  const data::Dataset* use = rerun_data(ds, order, changed);
+  Yardstick yard(o.eval_every, o.yardstick_size);
+  ConfirmOptions jo = o;
+  if (iv.proven) jo.min_loss_effect = jo.min_accuracy_effect = 0;  // significance alone
+  ArmJudge judge(yard, refs, iv.cmp, window, samples_left,
+                 samples_per_step(arm_spec.batch_size, use ? *use : ds), jo);
   const train::TrainResult result = train_rerun(order, arm_spec, use, {&yard, &judge}, o);
 
   ArmRun out;
@@ -962,8 +968,8 @@ ConfirmResult confirm_reruns(const spec::Spec& spec, const data::Dataset& datase
     Intervention none;
     none.drop = {placebo_position(spec.seed, dataset.train.size())};
     const int64_t steps = static_cast<int64_t>(base.train_loss.size());
-    placebo = std::make_unique<RunSeries>(
-        baseline_run(spec, arm_dataset(dataset, none), steps, o.eval_every, o, none.drop));
+    placebo = std::make_unique<RunSeries>(baseline_run(spec, arm_dataset(dataset, none.drop, false),
+                                                       steps, o.eval_every, o, none.drop));
     conf.steps += static_cast<int64_t>(placebo->train_loss.size());
     samples_used += static_cast<int64_t>(placebo->train_loss.size()) * base_sps;
     conf.seconds += seconds_since(start);
@@ -1226,17 +1232,8 @@ void follow_confirm(const spec::Spec& spec, const data::Dataset& dataset, const 
     // The same spec and training split rank 0 built for this rerun (run_arm, baseline_run).
     const spec::Spec run_spec =
         order.respec ? spec::parse_spec_text(spec.resolved_yaml, spec.file, order.sets) : spec;
-    Intervention change;
-    change.drop = order.drop;
-    change.oversample = order.oversample;
     data::Dataset changed;
-    const data::Dataset* use = &dataset;
-    if (order.reload) {
-      use = nullptr;
-    } else if (!change.drop.empty() || change.oversample) {
-      changed = arm_dataset(dataset, change);
-      use = &changed;
-    }
+    const data::Dataset* use = rerun_data(dataset, order, changed);
     try {
       train_rerun(order, run_spec, use, {}, o);
     } catch (const InputError&) {

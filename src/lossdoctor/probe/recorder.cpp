@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include "lossdoctor/data/channel_stats.hpp"
 #include "lossdoctor/spec/kinds.hpp"
@@ -143,6 +144,17 @@ void Recorder::on_batch(int64_t step, int64_t epoch, const torch::Tensor& inputs
 
 namespace {
 
+/// `output` as [B, K] float scores and `labels` as int64 labels, both detached, on the CPU and
+/// contiguous, when both are defined and fit K = `k` > 0 classes; two undefined tensors else.
+std::pair<torch::Tensor, torch::Tensor> cpu_scores(const torch::Tensor& output,
+                                                   const torch::Tensor& labels, int64_t k) {
+  if (!output.defined() || !labels.defined() || k <= 0) return {};
+  torch::Tensor out = output.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+  torch::Tensor y = labels.detach().to(torch::kCPU, torch::kInt64).contiguous();
+  if (out.dim() != 2 || out.size(0) != y.size(0) || out.size(1) != k) return {};
+  return {std::move(out), std::move(y)};
+}
+
 /// Per row of [B, K] float scores `out` (CPU, contiguous): score of the given label − best other
 /// score (positive iff predicted correctly); 0 for a label outside [0, k).
 std::vector<float> label_margins(const torch::Tensor& out, const torch::Tensor& y, int64_t k) {
@@ -165,19 +177,16 @@ std::vector<float> label_margins(const torch::Tensor& out, const torch::Tensor& 
 /// Share of rows predicted correctly (a row with a label out of range counts as wrong).
 double accuracy_of(const std::vector<float>& margin) {
   const auto correct = std::count_if(margin.begin(), margin.end(), [](float m) { return m > 0; });
-  return margin.empty() ? 0.0
-                        : static_cast<double>(correct) / static_cast<double>(margin.size());
+  return margin.empty() ? 0.0 : static_cast<double>(correct) / static_cast<double>(margin.size());
 }
 
 }  // namespace
 
 void Recorder::on_eval_output(const torch::Tensor& labels, const torch::Tensor& output) {
-  if (record_.steps.empty() || !output.defined() || !labels.defined()) return;
   torch::NoGradGuard no_grad;
-  const torch::Tensor out = output.detach().to(torch::kCPU, torch::kFloat32).contiguous();
-  const torch::Tensor y = labels.detach().to(torch::kCPU, torch::kInt64).contiguous();
   const int64_t k = record_.num_classes;
-  if (out.dim() != 2 || out.size(0) != y.size(0) || out.size(1) != k || k <= 0) return;
+  const auto [out, y] = cpu_scores(output, labels, k);
+  if (record_.steps.empty() || !out.defined()) return;
   record_.steps.back().eval_batch_accuracy = accuracy_of(label_margins(out, y, k));
 }
 
@@ -208,15 +217,9 @@ void Recorder::record_batch(int64_t step, const torch::Tensor& inputs, const tor
     s.input = TensorStats{kNaN, kNaN, kNaN, kNaN, 0.0};
   }
   s.odd_input_fraction = is_probe_step(step) ? odd_fraction(inputs) : kNaN;
-  const torch::Tensor out = output.defined()
-                                ? output.detach().to(torch::kCPU, torch::kFloat32).contiguous()
-                                : torch::Tensor();
-  const torch::Tensor y = labels.defined()
-                              ? labels.detach().to(torch::kCPU, torch::kInt64).contiguous()
-                              : torch::Tensor();
   const int64_t k = record_.num_classes;
-  if (out.defined() && y.defined() && out.dim() == 2 && out.size(0) == y.size(0) &&
-      out.size(1) == k && k > 0) {
+  const auto [out, y] = cpu_scores(output, labels, k);
+  if (out.defined()) {
     // One pass over the [B, K] scores (small): accuracy, label histogram, per-sample margins
     // (score of the given label − best other score; positive iff predicted correctly).
     const int64_t b = out.size(0);

@@ -136,16 +136,15 @@ RecordSignals read_signals(const RunRecord& r) {
   s.lr_max = 0;
   for (const auto& st : steps) s.lr_max = std::max(s.lr_max, st.lr);
   const size_t late = std::max<size_t>(1, steps.size() / 5);
-  double acc = 0;
-  for (size_t i = steps.size() - late; i < steps.size(); ++i) acc += steps[i].batch_accuracy;
-  s.late_train_accuracy = acc / static_cast<double>(late);
-  double eval_acc = 0;
-  int64_t eval_n = 0;
+  double acc = 0, eval_acc = 0;
+  int64_t eval_n = 0;  // eval-mode accuracy is measured on probe steps only
   for (size_t i = steps.size() - late; i < steps.size(); ++i) {
+    acc += steps[i].batch_accuracy;
     if (!std::isfinite(steps[i].eval_batch_accuracy)) continue;
     eval_acc += steps[i].eval_batch_accuracy;
     ++eval_n;
   }
+  s.late_train_accuracy = acc / static_cast<double>(late);
   if (eval_n > 0) s.late_eval_train_accuracy = eval_acc / static_cast<double>(eval_n);
   if (!r.epochs.empty()) {
     s.val_accuracy = r.epochs.back().val_accuracy;

@@ -344,6 +344,7 @@ void expect_same_record(const RunRecord& a, const RunRecord& b) {
     expect_same_double(x.grad_change_ratio, y.grad_change_ratio, w + ".grad_change_ratio");
     expect_same_double(x.reference_loss, y.reference_loss, w + ".reference_loss");
     expect_same_double(x.odd_input_fraction, y.odd_input_fraction, w + ".odd_input_fraction");
+    expect_same_double(x.eval_batch_accuracy, y.eval_batch_accuracy, w + ".eval_batch_accuracy");
   }
   ASSERT_EQ(a.probes.size(), b.probes.size());
   for (size_t i = 0; i < a.probes.size(); ++i) {
@@ -410,6 +411,7 @@ RunRecord full_record() {
   r.steps[0].grad_change_ratio = std::numeric_limits<double>::quiet_NaN();  // as recorded at step 0
   r.steps[1].reference_loss = 2.25;
   r.steps[2].odd_input_fraction = 0.125;
+  r.steps[10].eval_batch_accuracy = 0.875;  // a probe step of a network with dropout (NaN else)
   r.steps[3].input.nonfinite_fraction = 0.01;
   r.steps[59].loss = std::numeric_limits<double>::quiet_NaN();
   r.probes[1].layers[2].saturated_fraction = 0.25;

@@ -96,6 +96,12 @@ struct SampleDynamics {
   float last_loss = 0;
   float mean_margin = 0;            ///< running mean of (score of given label − best other score)
   int32_t first_learned_step = -1;  ///< first step its margin was positive; -1 if never
+  /// How the image looked when a probe step checked it (data::odd_image_kinds): -1 never
+  /// checked, 0 clean, 1 broken (non-finite or constant), 2 noise-like.
+  int8_t look = -1;
+  /// Margin at its first sighting: did the model, trained on other samples only, predict its
+  /// label before it had seen it? (Memorising noise comes later.) NaN if never seen.
+  float first_margin = std::numeric_limits<float>::quiet_NaN();
 };
 
 /// Gradient-noise estimate at a probe step (McCandlish et al.'s simple noise scale).

@@ -244,6 +244,62 @@ TEST(RuleCorruptSamples, ShareOfCorruptLookingImages) {
   EXPECT_EQ(candidate(run_rule(&rule_corrupt_samples, r), "corrupt_samples"), nullptr);
 }
 
+/// A record whose probes looked at `clean` clean and `noisy` noise-like images (and `broken`
+/// broken ones), of which the shares `clean_right` and `noisy_right` were predicted right at
+/// first sight (10 classes: chance 10%).
+RunRecord with_looks(int clean, double clean_right, int noisy, double noisy_right,
+                     int broken = 0) {
+  RunRecord r = test::healthy_falling();
+  for (auto& s : r.steps) s.odd_input_fraction = 0.5;  // must not matter once looks are known
+  r.samples.assign(static_cast<size_t>(clean + noisy + broken + 50), SampleDynamics{});
+  size_t i = 0;
+  const auto add = [&](int n, double right, int8_t look) {
+    for (int k = 0; k < n; ++k, ++i) {
+      r.samples[i].times_seen = 2;
+      r.samples[i].look = look;
+      r.samples[i].first_margin = k < std::lround(right * n) ? 1.0f : -1.0f;
+    }
+  };
+  add(clean, clean_right, 0);
+  add(noisy, noisy_right, 2);
+  add(broken, 0.0, 1);
+  return r;  // the last 50 samples were never looked at: they do not count
+}
+
+TEST(RuleCorruptSamples, NoiseLikeImagesTheModelPredictsAtFirstSightAreData) {
+  // 28.6% look like noise, but they are predicted nearly as well as the clean images: about
+  // (0.8 − 0.7) / (0.8 − 0.1) = 14% of them carry no label, below the 0.5 margin.
+  const Collector c = run_rule(&rule_corrupt_samples, with_looks(100, 0.8, 40, 0.7));
+  EXPECT_EQ(candidate(c, "corrupt_samples"), nullptr);
+}
+
+TEST(RuleCorruptSamples, NoiseLikeImagesPredictedAtChanceAreCorrupt) {
+  const Collector c = run_rule(&rule_corrupt_samples, with_looks(100, 0.8, 40, 0.1));
+  EXPECT_TRUE(says(c, "corrupt_samples", "28.6% of training images look corrupt"));
+  EXPECT_TRUE(says(c, "corrupt_samples",
+                   "at first sight the model predicted 10% of them right vs 80% of the clean "
+                   "ones (chance 10%), so 100% of them count as corrupt"));
+  EXPECT_NEAR(confidence(c, "corrupt_samples"), 0.85, 1e-9);  // 4 × 28.6%, at most 0.85
+  // Half of them carry no label ((0.8 − 0.45) / 0.7 = 0.5): nothing above the margin counts.
+  EXPECT_EQ(candidate(run_rule(&rule_corrupt_samples, with_looks(100, 0.8, 40, 0.45)),
+                      "corrupt_samples"),
+            nullptr);
+}
+
+TEST(RuleCorruptSamples, BrokenImagesAlwaysCountNoiseLikeOnlyOnceTheModelLearned) {
+  // 5 broken of 100: 5%, whatever the model does.
+  const Collector c = run_rule(&rule_corrupt_samples, with_looks(95, 0.15, 0, 0.0, 5));
+  EXPECT_TRUE(says(c, "corrupt_samples", "5.0% of training images look corrupt"));
+  // Clean images predicted at 20% against chance 10%: too little learned to judge noise-like
+  // images, which then do not count (near miss of the case above).
+  EXPECT_EQ(candidate(run_rule(&rule_corrupt_samples, with_looks(60, 0.2, 40, 0.1)),
+                      "corrupt_samples"),
+            nullptr);
+  EXPECT_NE(candidate(run_rule(&rule_corrupt_samples, with_looks(60, 0.3, 40, 0.1)),
+                      "corrupt_samples"),
+            nullptr);
+}
+
 // -- unnormalized_input -----------------------------------------------------------------------
 
 RunRecord with_input_max(double max_abs) {
@@ -387,6 +443,38 @@ TEST(RuleSaturatingActivation, NoSigmoidOrTanhPenalty) {
   sigmoid.layers.back().kind = "sigmoid";  // near miss: one sigmoid layer
   EXPECT_NEAR(
       confidence(run_rule(&rule_saturating_activation, sigmoid, in), "saturating_activation"),
+      kSeed, 1e-9);
+}
+
+TEST(RuleSaturatingActivation, UnsaturatedTanhThatTrainsIsNoFault) {
+  RuleInput in = stable();
+  in.seeded = {"saturating_activation"};
+  RunRecord tanh = test::healthy_falling();
+  tanh.layers = stack(4, "tanh");
+  ASSERT_FALSE(tanh.probes.empty());
+  const Collector c = run_rule(&rule_saturating_activation, tanh, in);
+  EXPECT_NEAR(confidence(c, "saturating_activation"), kSeed * 0.1, 1e-9);
+  EXPECT_TRUE(says(c, "saturating_activation", "against: its tanh layers do not saturate"));
+  // Near misses: a saturated_units symptom, a stall, a sigmoid layer, no probes.
+  RuleInput saturated = in;
+  saturated.symptoms = std::vector<Symptom>{symptom("saturated_units")};
+  EXPECT_NEAR(confidence(run_rule(&rule_saturating_activation, tanh, saturated),
+                         "saturating_activation"),
+              kSeed, 1e-9);
+  RuleInput stalled = stalled_with("slow_convergence");
+  stalled.seeded = in.seeded;
+  EXPECT_NEAR(
+      confidence(run_rule(&rule_saturating_activation, tanh, stalled), "saturating_activation"),
+      kSeed, 1e-9);
+  RunRecord sigmoid = tanh;
+  sigmoid.layers[1].kind = "sigmoid";
+  EXPECT_NEAR(
+      confidence(run_rule(&rule_saturating_activation, sigmoid, in), "saturating_activation"),
+      kSeed, 1e-9);
+  RunRecord unprobed = tanh;
+  unprobed.probes.clear();
+  EXPECT_NEAR(
+      confidence(run_rule(&rule_saturating_activation, unprobed, in), "saturating_activation"),
       kSeed, 1e-9);
 }
 

@@ -279,6 +279,10 @@ TEST(Recorder, PerSampleDynamics) {
   EXPECT_EQ(s[4].times_seen, 2);
   EXPECT_EQ(s[4].first_learned_step, 1);
   EXPECT_FLOAT_EQ(s[4].mean_margin, 0.0f);  // (−2 + 2) / 2
+  // The first sighting's margin stays, whatever came after.
+  EXPECT_FLOAT_EQ(s[2].first_margin, 1.0f);
+  EXPECT_FLOAT_EQ(s[4].first_margin, -2.0f);
+  EXPECT_TRUE(std::isnan(s[0].first_margin)) << "never seen";
   const double expected_last =
       torch::nn::functional::cross_entropy(torch::tensor({{3.0f, 1.0f, 0.0f}}),
                                            torch::tensor({0}, torch::kInt64))
@@ -311,6 +315,28 @@ TEST(Recorder, OddInputFractionFlagsConstantNoiseAndNaNImages) {
   torch::Tensor y = smooth_images(4);
   y[0][0][0][0] = std::numeric_limits<float>::infinity();
   EXPECT_DOUBLE_EQ(odd_fraction_of(y), 0.25);
+}
+
+TEST(Recorder, EachSampleRemembersHowItLookedOnAProbeStep) {
+  torch::manual_seed(3);
+  torch::Tensor x = smooth_images(8);
+  x[1] = torch::full({1, 8, 8}, 0.5f);                      // constant: broken
+  x[4] = torch::rand({1, 8, 8});                            // white noise: noise-like
+  x[6][0][3][3] = std::numeric_limits<float>::quiet_NaN();  // NaN pixel: broken
+  Rig rig(/*probe_every=*/2, /*train_size=*/20);
+  const torch::Tensor y = torch::zeros({8}, torch::kInt64);
+  const auto feed = [&](int64_t t, const torch::Tensor& idx) {
+    rig.rec->on_batch(t, 0, x, y, torch::zeros({8, 3}), torch::zeros({8}), idx, 1.0, 0.01, kNaN);
+    rig.rec->on_gradients(t);
+    rig.rec->on_update(t);
+  };
+  feed(0, torch::arange(8, torch::kInt64));       // a probe step: looks recorded
+  feed(1, torch::arange(8, 16, torch::kInt64));  // not a probe step: samples 8–15 unchecked
+  const auto& s = rig.rec->record().samples;
+  const std::vector<int> expected = {0, 1, 0, 0, 2, 0, 1, 0};
+  for (size_t i = 0; i < 8; ++i) EXPECT_EQ(s[i].look, expected[i]) << "sample " << i;
+  for (size_t i = 8; i < 16; ++i) EXPECT_EQ(s[i].look, -1) << "sample " << i;
+  EXPECT_EQ(s[8].times_seen, 1) << "seen, just not looked at";
 }
 
 TEST(Recorder, OddInputFractionOnRealScaleImages) {

@@ -391,6 +391,8 @@ void expect_same_record(const RunRecord& a, const RunRecord& b) {
     expect_same_double(a.samples[i].last_loss, b.samples[i].last_loss, "last_loss");
     expect_same_double(a.samples[i].mean_margin, b.samples[i].mean_margin, "mean_margin");
     EXPECT_EQ(a.samples[i].first_learned_step, b.samples[i].first_learned_step);
+    EXPECT_EQ(a.samples[i].look, b.samples[i].look);
+    expect_same_double(a.samples[i].first_margin, b.samples[i].first_margin, "first_margin");
   }
 }
 
@@ -419,6 +421,9 @@ RunRecord full_record() {
   r.samples.resize(4);
   r.samples[1] = {3, 0.75f, -0.5f, 12};
   r.samples[2] = {1, 2.0f, 0.25f, -1};
+  r.samples[1].look = 2;  // noise-like, predicted wrong at first sight
+  r.samples[1].first_margin = -0.5f;
+  r.samples[2].look = 0;  // first_margin stays NaN: written as null
   r.val_stats.reset();
   return r;
 }
@@ -428,6 +433,16 @@ TEST(RecordJson, RoundTripKeepsEveryField) {
   const json j = record_to_json(r);
   const RunRecord back = record_from_json(j);
   expect_same_record(r, back);
+}
+
+TEST(RecordJson, ARecordWrittenBeforeSampleLooksReadsThemAsUnknown) {
+  json j = record_to_json(full_record());
+  for (auto& s : j.at("samples")) s.erase(s.begin() + 4, s.end());  // four numbers a sample
+  const RunRecord back = record_from_json(j);
+  ASSERT_EQ(back.samples.size(), 4u);
+  EXPECT_EQ(back.samples[1].times_seen, 3);
+  EXPECT_EQ(back.samples[1].look, -1);
+  EXPECT_TRUE(std::isnan(back.samples[1].first_margin));
 }
 
 TEST(RecordJson, RoundTripThroughText) {

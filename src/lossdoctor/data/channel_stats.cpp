@@ -23,9 +23,9 @@ ChannelMoments finite_channel_moments(const at::Tensor& images) {
   return m;
 }
 
-at::Tensor odd_image_mask(const at::Tensor& images) {
+at::Tensor odd_image_kinds(const at::Tensor& images) {
   if (images.dim() != 4 || images.size(0) == 0 || images.size(3) < 2) {
-    return at::zeros({images.dim() == 4 ? images.size(0) : 0}, at::kBool);
+    return at::zeros({images.dim() == 4 ? images.size(0) : 0}, at::kChar);
   }
   const int64_t n = images.size(0);
   const at::Tensor x = images.detach();
@@ -58,7 +58,12 @@ at::Tensor odd_image_mask(const at::Tensor& images) {
   // Corruption is the exception: when most of the images look like noise, that is what this data
   // looks like (held-out zoo 2's textures with heavy pixel noise: 89% of them), not corruption.
   if (noisy.to(at::kDouble).mean().item<double>() > 0.5) noisy = at::zeros_like(noisy);
-  return nonfinite | constant | noisy;
+  const at::Tensor broken = nonfinite | constant;
+  return at::where(broken, at::full_like(broken, kBrokenImage, at::kChar),
+                   at::where(noisy, at::full_like(noisy, kNoiseLikeImage, at::kChar),
+                             at::zeros_like(noisy, at::kChar)));
 }
+
+at::Tensor odd_image_mask(const at::Tensor& images) { return odd_image_kinds(images).ne(0); }
 
 }  // namespace lossdoctor::data

@@ -12,6 +12,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <cstdint>
+
 namespace lossdoctor::data {
 
 struct ChannelMoments {
@@ -28,5 +30,14 @@ ChannelMoments finite_channel_moments(const at::Tensor& images);
 /// most half of those given (a majority is the data's nature, not corruption). All false for
 /// images narrower than 2 pixels.
 at::Tensor odd_image_mask(const at::Tensor& images);
+
+/// What odd_image_mask found, image by image: int8 [N] of kCleanImage, kBrokenImage (a
+/// non-finite value or constant: no content at all) or kNoiseLikeImage (noise-like: corruption
+/// or data that merely looks noisy, which only training can tell apart — see the
+/// corrupt_samples rule).
+inline constexpr int8_t kCleanImage = 0;
+inline constexpr int8_t kBrokenImage = 1;
+inline constexpr int8_t kNoiseLikeImage = 2;
+at::Tensor odd_image_kinds(const at::Tensor& images);
 
 }  // namespace lossdoctor::data

@@ -35,6 +35,13 @@ RecordSignals read_signals(const RunRecord& r) {
     if (l.kind == "batchnorm") s.has_batchnorm = true;
     if (spec::is_relu_family(l.kind)) ++s.relu_layers;
     if (spec::is_saturating(l.kind)) ++s.saturating_layers;
+    if (l.kind == "sigmoid") ++s.sigmoid_layers;
+  }
+  for (const auto& p : r.probes) {
+    for (size_t i = 0; i < p.layers.size() && i < r.layers.size(); ++i) {
+      if (spec::is_saturating(r.layers[i].kind) && std::isfinite(p.layers[i].saturated_fraction))
+        s.peak_saturated_fraction = std::max(s.peak_saturated_fraction, p.layers[i].saturated_fraction);
+    }
   }
   if (steps.empty()) return s;
 
@@ -122,6 +129,24 @@ RecordSignals read_signals(const RunRecord& r) {
     }
     s.high_loss_fraction = seen > 0 ? static_cast<double>(high) / seen : 0.0;
     s.contradicted_fraction = seen > 0 ? static_cast<double>(contradicted) / seen : 0.0;
+  }
+  {
+    RecordSignals::ImageLooks& lk = s.looks;
+    int64_t noise_judged = 0, noise_right = 0, clean_judged = 0, clean_right = 0;
+    for (const auto& d : r.samples) {
+      if (d.look < 0) continue;
+      ++lk.checked;
+      lk.broken += d.look == 1;
+      lk.noise_like += d.look == 2;
+      if (d.look == 1 || !std::isfinite(d.first_margin)) continue;
+      (d.look == 2 ? noise_judged : clean_judged) += 1;
+      (d.look == 2 ? noise_right : clean_right) += d.first_margin > 0;
+    }
+    if (noise_judged >= kMinLookGroup)
+      lk.noise_like_first_right = static_cast<double>(noise_right) / noise_judged;
+    if (clean_judged >= kMinLookGroup)
+      lk.clean_first_right = static_cast<double>(clean_right) / clean_judged;
+    if (r.num_classes > 0) lk.chance = 1.0 / static_cast<double>(r.num_classes);
   }
   if (finite.size() >= 40) {
     const size_t q = finite.size() / 4;

@@ -43,6 +43,9 @@ struct RecordSignals {
   int64_t weight_layers = 0;
   int64_t relu_layers = 0;        ///< relu, leaky_relu, elu, selu, gelu
   int64_t saturating_layers = 0;  ///< sigmoid, tanh
+  int64_t sigmoid_layers = 0;     ///< sigmoid alone (hard_sigmoid is not measured)
+  /// Largest share of saturated units of any tanh/sigmoid layer at any probe (0 without probes).
+  double peak_saturated_fraction = 0;
   bool has_batchnorm = false;
   int64_t labels_counted = 0;     ///< samples behind max_class_ratio
   /// Of the training samples seen at least kRepeatSightings times: those whose last loss exceeds
@@ -55,7 +58,23 @@ struct RecordSignals {
   double contradicted_fraction = 0;
   double late_improvement =
       0;  ///< relative fall of the median loss from the 3rd to the 4th quarter
+  /// Training samples a probe step looked at image by image (SampleDynamics::look): how many,
+  /// how many were broken (non-finite or constant) or noise-like, and the share predicted right
+  /// at first sight (SampleDynamics::first_margin > 0, before the model had seen them) among the
+  /// noise-like and among the clean ones (NaN when fewer than kMinLookGroup had a first
+  /// sighting); chance is 1/K. Zero counts when no sample was looked at (records without
+  /// per-sample indices, or written before session 12).
+  struct ImageLooks {
+    int64_t checked = 0, broken = 0, noise_like = 0;
+    double noise_like_first_right = std::numeric_limits<double>::quiet_NaN();
+    double clean_first_right = std::numeric_limits<double>::quiet_NaN();
+    double chance = std::numeric_limits<double>::quiet_NaN();
+  };
+  ImageLooks looks;
 };
+
+/// Fewest samples of a group (noise-like, clean) whose learned share ImageLooks reports.
+inline constexpr int64_t kMinLookGroup = 20;
 
 /// Sightings a training sample needs before its per-sample statistics say anything about its
 /// label (high_loss_fraction, contradicted_fraction, experiment::label_noise_suspects).

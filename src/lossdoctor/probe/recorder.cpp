@@ -17,10 +17,11 @@ constexpr int64_t kDenseHead = 5;          ///< first steps measured in full (up
 constexpr size_t kNoiseWindow = 5;         ///< probes averaged in the gradient-noise estimate
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-/// Share of the batch's images that look corrupt (data::odd_image_mask).
-double odd_fraction(const torch::Tensor& inputs) {
-  if (!inputs.defined() || inputs.dim() != 4 || inputs.size(0) == 0) return 0;
-  return data::odd_image_mask(inputs).to(torch::kFloat64).mean().item<double>();
+/// How each of the batch's images looks (data::odd_image_kinds), on the CPU; undefined when
+/// the inputs are not a batch of images.
+torch::Tensor image_looks(const torch::Tensor& inputs) {
+  if (!inputs.defined() || inputs.dim() != 4 || inputs.size(0) == 0) return {};
+  return data::odd_image_kinds(inputs).to(torch::kCPU).contiguous();
 }
 
 using spec::is_relu_family;
@@ -216,7 +217,10 @@ void Recorder::record_batch(int64_t step, const torch::Tensor& inputs, const tor
   } else {
     s.input = TensorStats{kNaN, kNaN, kNaN, kNaN, 0.0};
   }
-  s.odd_input_fraction = is_probe_step(step) ? odd_fraction(inputs) : kNaN;
+  const torch::Tensor looks = is_probe_step(step) ? image_looks(inputs) : torch::Tensor();
+  s.odd_input_fraction = !is_probe_step(step) ? kNaN
+                         : looks.defined()    ? looks.ne(0).to(torch::kFloat64).mean().item<double>()
+                                              : 0.0;
   const int64_t k = record_.num_classes;
   const auto [out, y] = cpu_scores(output, labels, k);
   if (out.defined()) {
@@ -240,10 +244,11 @@ void Recorder::record_batch(int64_t step, const torch::Tensor& inputs, const tor
         if (ix[i] < 0 || ix[i] >= static_cast<int64_t>(record_.samples.size())) continue;
         SampleDynamics& d = record_.samples[static_cast<size_t>(ix[i])];
         const float m = margin[static_cast<size_t>(i)];
-        ++d.times_seen;
+        if (++d.times_seen == 1) d.first_margin = m;
         d.last_loss = l[i];
         d.mean_margin += (m - d.mean_margin) / static_cast<float>(d.times_seen);
         if (d.first_learned_step < 0 && m > 0) d.first_learned_step = static_cast<int32_t>(step);
+        if (looks.defined() && i < looks.numel()) d.look = looks.data_ptr<int8_t>()[i];
       }
     }
   }

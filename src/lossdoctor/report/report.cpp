@@ -332,7 +332,9 @@ json record_to_json(const RunRecord& r) {
   };
   json samples = json::array();
   for (const auto& s : r.samples) {
-    samples.push_back({s.times_seen, num(s.last_loss), num(s.mean_margin), s.first_learned_step});
+    samples.push_back(
+        {s.times_seen, num(s.last_loss), num(s.mean_margin), s.first_learned_step, s.look,
+         num(s.first_margin)});
   }
   json j{{"spec_name", r.spec_name},
          {"custom_loop", r.custom_loop},
@@ -478,6 +480,10 @@ RunRecord record_from_json(const json& j) {
     d.last_loss = s.at(1).is_null() ? NAN : s.at(1).get<float>();
     d.mean_margin = s.at(2).is_null() ? NAN : s.at(2).get<float>();
     d.first_learned_step = s.at(3);
+    if (s.size() > 5) {  // absent from records written before session 12
+      d.look = s.at(4).get<int8_t>();
+      d.first_margin = s.at(5).is_null() ? NAN : s.at(5).get<float>();
+    }
     r.samples.push_back(d);
   }
   if (j.contains("loop")) {  // absent from records written before the Python Monitor

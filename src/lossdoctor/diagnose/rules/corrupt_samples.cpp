@@ -4,10 +4,14 @@
 // `corrupt_samples.nan_in_input`; the finding's first step is that step); more than
 // `odd_input_fraction` of the training images look corrupt — NaN, constant or pure noise
 // (weight `odd_input_weight_per_fraction` × that share, at most `odd_input_max_weight`).
+// A noise-like image counts only as far as the model fails to predict noise-like images at first
+// sight compared with the clean ones (`noise_like_harder_margin`, `min_clean_above_chance`):
+// data that merely looks noisy still carries its labels; corruption does not.
 // Penalties: none (a NaN that came in with the data counts against lr_too_high, in its rule).
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "lossdoctor/diagnose/rules/rules.hpp"
 
@@ -26,12 +30,39 @@ void rule_corrupt_samples(const RuleContext& ctx, Collector& out) {
     c.add(o.nan_in_input, fmt::format("the first NaN/Inf is in the input batch at step {}", step));
     c.first_step = step;
   }
-  if (sig.odd_input_fraction > o.odd_input_fraction) {
-    out.evidence("corrupt_samples")
-        .add(std::min(o.odd_input_max_weight,
-                      o.odd_input_weight_per_fraction * sig.odd_input_fraction),
-             fmt::format("{:.1f}% {}", 100 * sig.odd_input_fraction, kCorruptImagesSeen));
+  const CorruptShare share = corrupt_share(sig, o);
+  if (share.share > o.odd_input_fraction) {
+    Candidate& c = out.evidence("corrupt_samples");
+    c.add(std::min(o.odd_input_max_weight, o.odd_input_weight_per_fraction * share.share),
+          fmt::format("{:.1f}% {}", 100 * share.share, kCorruptImagesSeen));
+    if (!share.how.empty()) c.note(0, share.how);
   }
+}
+
+CorruptShare corrupt_share(const RecordSignals& sig,
+                           const DiagnoserOptions::CorruptSamples& o) {
+  const RecordSignals::ImageLooks& lk = sig.looks;
+  if (lk.checked == 0) return {sig.odd_input_fraction, ""};  // no image was looked at one by one
+  const double n = static_cast<double>(lk.checked);
+  // Share of the noise-like images that count as corrupt: none until the model predicts clean
+  // images well enough to tell (an untrained model predicts neither).
+  double counted = 0;
+  std::string how;
+  const double a = lk.clean_first_right, b = lk.noise_like_first_right, c = lk.chance;
+  if (lk.noise_like > 0 && std::isfinite(a) && std::isfinite(b) && std::isfinite(c) &&
+      a - c >= o.min_clean_above_chance) {
+    const double unlabelled = std::clamp((a - b) / (a - c), 0.0, 1.0);
+    counted =
+        std::max(0.0, (unlabelled - o.noise_like_harder_margin) / (1.0 - o.noise_like_harder_margin));
+    how = fmt::format(
+        "{:.1f}% of the {} images checked look like noise; at first sight the model predicted "
+        "{:.0f}% of them right vs {:.0f}% of the clean ones (chance {:.0f}%), so {:.0f}% of them "
+        "count as corrupt",
+        100 * static_cast<double>(lk.noise_like) / n, lk.checked, 100 * b, 100 * a, 100 * c,
+        100 * counted);
+  }
+  return {(static_cast<double>(lk.broken) + counted * static_cast<double>(lk.noise_like)) / n,
+          how};
 }
 
 }  // namespace lossdoctor::diagnose

@@ -178,6 +178,16 @@ void rule_replicas_diverged(const RuleContext&, Collector&);
 
 /// Inputs reach the model at raw pixel magnitudes (rules/unnormalized_input.cpp).
 bool inputs_look_raw(const RuleContext& ctx);
+/// The share of the training images that counts as corrupt (rules/corrupt_samples.cpp): the
+/// broken ones and the noise-like ones as far as the model fails to learn them, of the images a
+/// probe looked at; the probes' batch share (odd_input_fraction) when no image was looked at one
+/// by one. `how` says how the noise-like images were weighed (empty when they were not).
+struct CorruptShare {
+  double share = 0;
+  std::string how;
+};
+CorruptShare corrupt_share(const RecordSignals& sig, const DiagnoserOptions::CorruptSamples& o);
+
 /// The first non-finite value of the run is in the input batch (rules/corrupt_samples.cpp).
 bool nan_entered_with_input(const RuleContext& ctx);
 /// A Monitor loop's optimiser leaves the weights unchanged (rules/params_not_updated.cpp).

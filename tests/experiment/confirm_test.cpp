@@ -98,6 +98,44 @@ TEST(Judge, NoDecisionBeforeMinSteps) {
   EXPECT_EQ(d.status, "undecided");
 }
 
+TEST(Judge, ALateFaultIsJudgedFromItsOnset) {
+  // The baseline trains like the arm until step 130, then diverges (a schedule that keeps
+  // raising the rate); the arm keeps falling. Over the whole window of 200 steps the late gap is
+  // averaged with 130 equal steps; from the onset on it is plain.
+  ConfirmOptions o = deterministic_options();
+  RunSeries base, arm;
+  for (int i = 0; i < 200; ++i) {
+    const double wobble = 1 + 0.15 * std::sin(1.7 * i);
+    const double healthy = 2.0 * std::exp(-i / 40.0) + 0.1;
+    arm.train_loss.push_back(healthy * wobble);
+    base.train_loss.push_back((i < 130 ? healthy : healthy + 0.02 * (i - 130)) * wobble);
+  }
+  for (int k = 0; k <= 20; ++k) {
+    const int step = 10 * k;
+    const double acc = 0.2 + 0.6 * (1 - std::exp(-step / 40.0)) + 0.02 * std::sin(2.1 * k);
+    arm.points.push_back({step, 1.0, acc});
+    base.points.push_back({step, 1.0, step < 130 ? acc : acc - 0.003 * (step - 130)});
+  }
+  const Decision whole = judge_arm(base, arm, {}, 200, true, o);
+  EXPECT_EQ(whole.status, "refuted") << whole.reason;
+  const ConfirmOptions from_onset = judged_from_onset(o, 130, 200);
+  EXPECT_DOUBLE_EQ(from_onset.judge_from_fraction, 0.65);
+  const Decision late = judge_arm(base, arm, {}, 200, true, from_onset);
+  EXPECT_EQ(late.status, "confirmed") << late.reason;
+  // Near misses: no onset, or too little window left after it (fewer than five points).
+  EXPECT_EQ(judged_from_onset(o, 0, 200).judge_from_fraction, 0.0);
+  EXPECT_EQ(judged_from_onset(o, 160, 200).judge_from_fraction, 0.0);
+}
+
+TEST(Judge, NoEarlyRefutationBeforeTheFaultShowed) {
+  ConfirmOptions o = deterministic_options();
+  o.min_steps = 50;
+  EXPECT_FALSE(may_refute_early(100, 132, false, o)) << "the fault shows from step 132";
+  EXPECT_TRUE(may_refute_early(182, 132, false, o));
+  EXPECT_TRUE(may_refute_early(60, 132, true, o)) << "a rerun that went non-finite";
+  EXPECT_TRUE(may_refute_early(50, 0, false, o)) << "no onset: min_steps as before";
+}
+
 TEST(Judge, SameTrajectoryIsRefutedAtTheEnd) {
   const ConfirmOptions o = deterministic_options();
   const RunSeries base = series(2.3, 0.01, 100, 0.01);

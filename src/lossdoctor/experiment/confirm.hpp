@@ -126,6 +126,17 @@ struct Decision {
 Decision judge_arm(const RunSeries& base, const RunSeries& arm, const Comparability& which,
                    int64_t window, bool final, const ConfirmOptions& options);
 
+/// A fault that first showed at baseline step `onset` (Finding::first_step; 0 when unknown) is
+/// judged where it shows: `options` with judge_from_fraction raised to onset / window when that
+/// leaves at least five yardstick points (5 × eval_every steps); unchanged otherwise. Pure.
+ConfirmOptions judged_from_onset(const ConfirmOptions& options, int64_t onset, int64_t window);
+
+/// Whether an arm may stop as refuted before its window ends, after `done` steps: not before
+/// onset + min_steps (a fault cannot be repaired before it shows), unless the arm's own loss went
+/// non-finite. Pure.
+bool may_refute_early(int64_t done, int64_t onset, bool arm_nonfinite,
+                      const ConfirmOptions& options);
+
 /// The reference `ref` as seen from an arm whose steps each see `ratio` times the samples of a
 /// reference step (a batch-size intervention): arm step s is paired with reference step
 /// s × ratio, so both have seen the same number of samples. Training losses take the nearest

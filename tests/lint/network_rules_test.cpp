@@ -240,9 +240,20 @@ TEST(InitScale, UsesTheContextInputShape) {
                                 "bad_init_scale", "error", {"model.layers[0].conv2d"}, ctx);
 }
 
+TEST(InitScale, AFixedStdMoreThanTwiceOffHeSomewhereIsInfo) {
+  // fan_in 9: He std 0.471, std 0.1 is 0.21x; the dense layer's fan_in 6272: He 0.0179, 5.6x.
+  Finding f = expect_fires_and_fix_silences(
+      "init-scale", with_layers(kSmallCnn, "{weight: normal, std: 0.1}"), "bad_init_scale", "info",
+      {"model.layers[0].conv2d", "0.212x", "5.6x"});
+  EXPECT_EQ(f.fix.at("model.init"), "{weight: he_normal}");
+}
+
 TEST(InitScale, NearMiss) {
-  // fan_in 9: He std 0.471; std 0.1 is 0.21x.
-  expect_silent("init-scale", with_layers(kSmallCnn, "{weight: normal, std: 0.1}"));
+  // A dense net on 28x28 inputs: fan_in 784 (He 0.0505) and 64 (He 0.177); std 0.1 is 1.98x and
+  // 0.566x, inside the factor 2 both.
+  expect_silent("init-scale", with_layers("    - flatten: {}\n    - dense: {units: 64}\n"
+                                          "    - relu: {}\n    - dense: {units: 10}\n",
+                                          "{weight: normal, std: 0.1}"));
 }
 
 TEST(NegativeBiasRelu, FiresAndFixSilences) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <nlohmann/json.hpp>
 
 #include "log_fixtures.hpp"
 #include "lossdoctor/diagnose/detectors.hpp"
@@ -12,6 +13,7 @@
 namespace lossdoctor::logs {
 namespace {
 
+using nlohmann::json;
 using test::TempDir;
 
 RunRecord diverging_record() {
@@ -88,6 +90,19 @@ TEST(RecordFile, BadFilesAreInputErrorsNamingTheKey) {
   // fuzz/log_fuzz, it escaped as an internal error).
   const std::string huge = error_of(dir.write("g.json", "{\"steps\": [466e0675048828125]}"));
   EXPECT_NE(huge.find("g.json: not a valid JSON document"), std::string::npos) << huge;
+  // A sample's look (session 12) is -1, 0, 1 or 2; a sample has 4 numbers (older) or 6.
+  auto k = report::record_to_json(diverging_record());
+  k["samples"] = json::array({json::array({2, 0.5, 0.1, 3, 7, 0.2})});
+  const std::string look = error_of(dir.write("h.json", k.dump()));
+  EXPECT_NE(look.find("h.json: not a RunRecord: 'samples[0][4]' (the image's look) is not -1"),
+            std::string::npos)
+      << look;
+  k["samples"] = json::array({json::array({2, 0.5, 0.1})});
+  const std::string short_sample = error_of(dir.write("i.json", k.dump()));
+  EXPECT_NE(short_sample.find("'samples[0]' is not an array of 4 or 6 numbers"), std::string::npos)
+      << short_sample;
+  k["samples"] = json::array({json::array({2, 0.5, 0.1, 3})});  // an older record still reads
+  EXPECT_EQ(read_record_file(dir.write("j.json", k.dump())).samples.at(0).look, -1);
 }
 
 }  // namespace

@@ -7,7 +7,8 @@
 //
 // --cli PATH runs another lossdoctor binary (e.g. a frozen copy while the tree is rebuilt).
 // --control-seeds N runs the healthy controls at N seeds and the fault cases at --seeds
-// (default: N = --seeds).
+// (default: N = --seeds). --first-seed K starts every case's seeds at K instead of 0 (K, K+1,
+// ...): the seeds a frozen CLI has not scored yet, to add to an earlier scoring.
 //
 // --cases DIR scores another case directory (default bench/zoo/cases; the held-out zoo is
 // bench/zoo-heldout/cases). Each case is compared with its healthy twin: the case named by its
@@ -426,7 +427,8 @@ double quantile(std::vector<double> v, double q) {
 
 int usage() {
   std::cerr
-      << "usage: lossdoctor-bench zoo [--seeds N] [--control-seeds N] [--filter GLOB[,GLOB]]\n"
+      << "usage: lossdoctor-bench zoo [--seeds N] [--control-seeds N] [--first-seed K]\n"
+         "                            [--filter GLOB[,GLOB]]\n"
          "                            [--jobs N] [--budget N]\n"
          "                            [--cases DIR] [--out FILE] [--update-docs FILE] "
          "[--require-correct]\n"
@@ -632,7 +634,7 @@ int main(int argc, char** argv) {
   bool repair = false;
   std::optional<double> baseline_override;
   std::string cli = LOSSDOCTOR_CLI_PATH, custom_loop = LOSSDOCTOR_CUSTOM_LOOP_PATH;
-  int seeds = 3, jobs = 2, budget = 0, control_seeds = 0;
+  int seeds = 3, jobs = 2, budget = 0, control_seeds = 0, first_seed = 0;
   bool require_correct = false;
   std::string effects_path;
   for (int i = 2; i < argc; ++i) {
@@ -646,6 +648,8 @@ int main(int argc, char** argv) {
         seeds = std::stoi(value());
       else if (a == "--control-seeds")
         control_seeds = std::stoi(value());
+      else if (a == "--first-seed")
+        first_seed = std::stoi(value());
       else if (a == "--filter")
         filter = value();
       else if (a == "--jobs")
@@ -677,7 +681,7 @@ int main(int argc, char** argv) {
     }
   }
   if (control_seeds == 0) control_seeds = seeds;
-  if (seeds < 1 || control_seeds < 1 || jobs < 1 || budget < 0) return usage();
+  if (seeds < 1 || control_seeds < 1 || jobs < 1 || budget < 0 || first_seed < 0) return usage();
   const bool effects = !effects_path.empty();
   if (effects && repair) return usage();
   if (out_path.empty()) {
@@ -747,7 +751,7 @@ int main(int argc, char** argv) {
 
   std::vector<Run> runs;
   for (const auto& c : cases) {
-    for (int s = 0; s < (c.control() ? control_seeds : seeds); ++s) {
+    for (int s = first_seed; s < first_seed + (c.control() ? control_seeds : seeds); ++s) {
       Run r;
       r.c = &c;
       r.seed = s;
@@ -1066,6 +1070,7 @@ int main(int argc, char** argv) {
 
   json result{{"date", today()},
               {"seeds", seeds},
+              {"first_seed", first_seed},
               {"jobs", jobs},
               {"filter", filter},
               {"budget", budget},

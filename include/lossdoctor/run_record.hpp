@@ -96,9 +96,10 @@ struct SampleDynamics {
   float last_loss = 0;
   float mean_margin = 0;            ///< running mean of (score of given label − best other score)
   int32_t first_learned_step = -1;  ///< first step its margin was positive; -1 if never
-  /// How the image looked when a probe step checked it (data::odd_image_kinds): -1 never
-  /// checked, 0 clean, 1 broken (non-finite or constant), 2 noise-like.
-  int8_t look = -1;
+  /// How the image looked when a probe step checked it (data::odd_image_kinds, whose codes
+  /// these are): never checked, clean, broken (non-finite or constant), noise-like.
+  static constexpr int8_t kUnchecked = -1, kClean = 0, kBroken = 1, kNoiseLike = 2;
+  int8_t look = kUnchecked;
   /// Margin at its first sighting: did the model, trained on other samples only, predict its
   /// label before it had seen it? (Memorising noise comes later.) NaN if never seen.
   float first_margin = std::numeric_limits<float>::quiet_NaN();

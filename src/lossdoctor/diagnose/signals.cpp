@@ -134,13 +134,14 @@ RecordSignals read_signals(const RunRecord& r) {
     RecordSignals::ImageLooks& lk = s.looks;
     int64_t noise_judged = 0, noise_right = 0, clean_judged = 0, clean_right = 0;
     for (const auto& d : r.samples) {
-      if (d.look < 0) continue;
+      if (d.look == SampleDynamics::kUnchecked) continue;
+      const bool noise_like = d.look == SampleDynamics::kNoiseLike;
       ++lk.checked;
-      lk.broken += d.look == 1;
-      lk.noise_like += d.look == 2;
-      if (d.look == 1 || !std::isfinite(d.first_margin)) continue;
-      (d.look == 2 ? noise_judged : clean_judged) += 1;
-      (d.look == 2 ? noise_right : clean_right) += d.first_margin > 0;
+      lk.broken += d.look == SampleDynamics::kBroken;
+      lk.noise_like += noise_like;
+      if (d.look == SampleDynamics::kBroken || !std::isfinite(d.first_margin)) continue;
+      (noise_like ? noise_judged : clean_judged) += 1;
+      (noise_like ? noise_right : clean_right) += d.first_margin > 0;
     }
     if (noise_judged >= kMinLookGroup)
       lk.noise_like_first_right = static_cast<double>(noise_right) / noise_judged;

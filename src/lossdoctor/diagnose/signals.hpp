@@ -73,7 +73,7 @@ struct RecordSignals {
   ImageLooks looks;
 };
 
-/// Fewest samples of a group (noise-like, clean) whose learned share ImageLooks reports.
+/// Fewest samples of a group (noise-like, clean) whose first-sight share ImageLooks reports.
 inline constexpr int64_t kMinLookGroup = 20;
 
 /// Sightings a training sample needs before its per-sample statistics say anything about its

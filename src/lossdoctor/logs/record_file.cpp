@@ -47,12 +47,13 @@ void check_shape(const json& j, const std::string& path) {
     for (size_t i = 0; i < samples.size(); ++i) {
       const json& s = samples[i];
       // [times_seen, last_loss, mean_margin, first_learned_step, look, first_margin]; the last
-      // two since session 12. A look is -1 (never checked), 0 clean, 1 broken, 2 noise-like.
+      // two since session 12. A look is one of SampleDynamics' codes, -1 to 2.
       if (!s.is_array() || (s.size() != 4 && s.size() != 6)) {
         fail(fmt::format("samples[{}]", i), "is not an array of 4 or 6 numbers");
       }
-      if (s.size() == 6 && !(s[4].is_number_integer() && s[4].get<int64_t>() >= -1 &&
-                             s[4].get<int64_t>() <= 2)) {
+      if (s.size() == 6 && !(s[4].is_number_integer() &&
+                             s[4].get<int64_t>() >= SampleDynamics::kUnchecked &&
+                             s[4].get<int64_t>() <= SampleDynamics::kNoiseLike)) {
         fail(fmt::format("samples[{}][4]", i), "(the image's look) is not -1, 0, 1 or 2");
       }
     }

@@ -17,6 +17,11 @@ constexpr int64_t kDenseHead = 5;          ///< first steps measured in full (up
 constexpr size_t kNoiseWindow = 5;         ///< probes averaged in the gradient-noise estimate
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
+// The probe stores data::odd_image_kinds' codes as they are in SampleDynamics::look.
+static_assert(data::kCleanImage == SampleDynamics::kClean &&
+              data::kBrokenImage == SampleDynamics::kBroken &&
+              data::kNoiseLikeImage == SampleDynamics::kNoiseLike);
+
 /// How each of the batch's images looks (data::odd_image_kinds), on the CPU; undefined when
 /// the inputs are not a batch of images.
 torch::Tensor image_looks(const torch::Tensor& inputs) {

@@ -776,7 +776,22 @@ TEST(RuleGradClipTooTight, EveryStepShrunk) {
   r.clip_grad_norm = 0.005;
   EXPECT_TRUE(
       says(run_rule(&rule_grad_clip_too_tight, r), "grad_clip_too_tight", "is clipped to 0.005"));
-  r.clip_grad_norm = 0.02;  // near miss: ≈ 50×
+  const Candidate* observed =
+      candidate(run_rule(&rule_grad_clip_too_tight, r), "grad_clip_too_tight");
+  ASSERT_NE(observed, nullptr);
+  EXPECT_TRUE(observed->observed());
+}
+
+TEST(RuleGradClipTooTight, MostStepsShortenedSeveralTimesIsOnlyWorthARerun) {
+  RunRecord r = test::healthy_falling();  // gradient norms ≈ 1
+  r.clip_grad_norm = 0.1;                 // ≈ 10×: below clipped_ratio, above screen_ratio
+  const Collector c = run_rule(&rule_grad_clip_too_tight, r);
+  const Candidate* screened = candidate(c, "grad_clip_too_tight");
+  ASSERT_NE(screened, nullptr);
+  EXPECT_TRUE(says(c, "grad_clip_too_tight", "most steps are shortened"));
+  EXPECT_FALSE(screened->observed());
+  EXPECT_TRUE(screened->raised_by_spec_or_data());
+  r.clip_grad_norm = 0.25;  // near miss: ≈ 4×, like a healthy clip at 1
   EXPECT_EQ(candidate(run_rule(&rule_grad_clip_too_tight, r), "grad_clip_too_tight"), nullptr);
 }
 

@@ -39,6 +39,18 @@ TEST(LrTooHigh, SgdThresholdsAndMomentumFix) {
                                 "lr_too_high", "warning", {"adagrad"});
 }
 
+TEST(LrTooHigh, SgdMomentumEffectiveStepIsInfo) {
+  Finding f = expect_fires_and_fix_silences(
+      "lr-too-high", with_optimizer("{type: sgd, lr: 0.3, momentum: 0.9, nesterov: true}"),
+      "lr_too_high", "info", {"0.3", "effective step"});
+  EXPECT_EQ(f.fix.at("optimizer.lr"), "0.1");
+  // Near misses: the usual recipe (step 1), twice it, no momentum, and momentum near 1 (that is
+  // optimizer_misconfigured's finding).
+  expect_silent("lr-too-high", with_optimizer("{type: sgd, lr: 0.2, momentum: 0.9}"));
+  expect_silent("lr-too-high", with_optimizer("{type: sgd, lr: 0.3}"));
+  expect_silent("lr-too-high", with_optimizer("{type: sgd, lr: 0.05, momentum: 0.99}"));
+}
+
 TEST(LrTooHigh, NearMisses) {
   expect_silent("lr-too-high", with_optimizer("{type: adam, lr: 0.009}"));
   expect_silent("lr-too-high", with_optimizer("{type: sgd, lr: 0.1, momentum: 0.9}"));

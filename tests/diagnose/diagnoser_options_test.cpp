@@ -56,7 +56,7 @@ std::map<std::string, double> fields(const DiagnoserOptions& o) {
        o.corrupt_samples.odd_input_weight_per_fraction},
       {"corrupt_samples.odd_input_max_weight", o.corrupt_samples.odd_input_max_weight},
       {"corrupt_samples.noise_like_harder_margin", o.corrupt_samples.noise_like_harder_margin},
-      {"corrupt_samples.min_clean_above_chance", o.corrupt_samples.min_clean_above_chance},
+      {"corrupt_samples.clean_above_chance_z", o.corrupt_samples.clean_above_chance_z},
       {"corrupt_samples.flagged_predictable_penalty",
        o.corrupt_samples.flagged_predictable_penalty},
       {"class_imbalance.class_ratio", o.class_imbalance.class_ratio},

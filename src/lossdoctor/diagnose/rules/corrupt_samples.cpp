@@ -5,7 +5,7 @@
 // `odd_input_fraction` of the training images look corrupt — NaN, constant or pure noise
 // (weight `odd_input_weight_per_fraction` × that share, at most `odd_input_max_weight`).
 // A noise-like image counts only as far as the model fails to predict noise-like images at first
-// sight compared with the clean ones (`noise_like_harder_margin`, `min_clean_above_chance`):
+// sight compared with the clean ones (`noise_like_harder_margin`, `clean_above_chance_z`):
 // data that merely looks noisy still carries its labels; corruption does not.
 // Penalties: the images the data audit flagged (not broken ones) are predicted at first sight
 // about as well as the rest, so they carry their labels (`flagged_predictable_penalty`; judged like
@@ -47,10 +47,10 @@ struct FirstSight {
   }
 };
 
-/// Share of the audit-flagged images that carry no label, (a − b) / (a − c) with a, b the
-/// first-sight accuracies of the unflagged and flagged images and c chance; NaN when it cannot be
-/// judged (too few seen, the model not yet above chance, or a flagged image broken).
-double flagged_unlabelled_share(const RuleContext& ctx, FirstSight& flagged, FirstSight& rest) {
+/// Share of the audit-flagged images that carry no label, against the unflagged ones (see
+/// unlabelled_share); not judged when a flagged image is broken (the audit is right about it).
+UnlabelledShare flagged_unlabelled_share(const RuleContext& ctx, FirstSight& flagged,
+                                         FirstSight& rest) {
   const RunRecord& r = ctx.record;
   std::vector<char> is_flagged(r.samples.size(), 0);
   for (const auto& f : ctx.audit) {
@@ -59,13 +59,9 @@ double flagged_unlabelled_share(const RuleContext& ctx, FirstSight& flagged, Fir
       if (i >= 0 && static_cast<size_t>(i) < is_flagged.size()) is_flagged[static_cast<size_t>(i)] = 1;
   }
   for (size_t i = 0; i < r.samples.size(); ++i) (is_flagged[i] ? flagged : rest).add(r.samples[i]);
-  const double a = rest.accuracy(), b = flagged.accuracy();
-  const double c = r.num_classes > 0 ? 1.0 / static_cast<double>(r.num_classes) : NAN;
-  const auto& o = ctx.options.corrupt_samples;
-  if (flagged.broken > 0 || !std::isfinite(a) || !std::isfinite(b) || !std::isfinite(c) ||
-      a - c < o.min_clean_above_chance)
-    return std::numeric_limits<double>::quiet_NaN();
-  return (a - b) / (a - c);
+  if (flagged.broken > 0 || r.num_classes <= 0) return {};
+  return unlabelled_share(rest.accuracy(), rest.judged, flagged.accuracy(), flagged.judged,
+                          1.0 / static_cast<double>(r.num_classes), ctx.options.corrupt_samples);
 }
 
 }  // namespace
@@ -87,8 +83,9 @@ void rule_corrupt_samples(const RuleContext& ctx, Collector& out) {
     if (!share.how.empty()) c.note(0, share.how);
   }
   FirstSight flagged, rest;
-  const double unlabelled = flagged_unlabelled_share(ctx, flagged, rest);
-  if (std::isfinite(unlabelled) && unlabelled < o.noise_like_harder_margin &&
+  const UnlabelledShare unlabelled = flagged_unlabelled_share(ctx, flagged, rest);
+  if (unlabelled.judged &&
+      unlabelled.estimate + unlabelled.standard_error < o.noise_like_harder_margin &&
       !nan_entered_with_input(ctx)) {
     out.penalise("corrupt_samples", o.flagged_predictable_penalty,
                  fmt::format("the model predicted {:.0f}% of the {} flagged images right at first "
@@ -97,21 +94,40 @@ void rule_corrupt_samples(const RuleContext& ctx, Collector& out) {
   }
 }
 
+UnlabelledShare unlabelled_share(double a, int64_t n_a, double b, int64_t n_b, double c,
+                                 const DiagnoserOptions::CorruptSamples& o) {
+  UnlabelledShare u;
+  if (n_a <= 0 || n_b <= 0 || !std::isfinite(a) || !std::isfinite(b) || !std::isfinite(c))
+    return u;
+  const double se_a = std::sqrt(a * (1 - a) / static_cast<double>(n_a));
+  const double se_b = std::sqrt(b * (1 - b) / static_cast<double>(n_b));
+  const double above = a - c;
+  if (!(above > 0) || above < o.clean_above_chance_z * se_a) return u;
+  u.judged = true;
+  u.estimate = (a - b) / above;
+  // d/da = (b − c) / (a − c)², d/db = −1 / (a − c).
+  u.standard_error = std::hypot(se_a * (b - c) / (above * above), se_b / above);
+  return u;
+}
+
 CorruptShare corrupt_share(const RecordSignals& sig,
                            const DiagnoserOptions::CorruptSamples& o) {
   const RecordSignals::ImageLooks& lk = sig.looks;
   if (lk.checked == 0) return {sig.odd_input_fraction, ""};  // no image was looked at one by one
   const double n = static_cast<double>(lk.checked);
   // Share of the noise-like images that count as corrupt: none until the model predicts clean
-  // images well enough to tell (an untrained model predicts neither).
+  // images well enough to tell (an untrained model predicts neither); of the share that carries
+  // no label, its lower bound above the margin counts.
   double counted = 0;
   std::string how;
   const double a = lk.clean_first_right, b = lk.noise_like_first_right, c = lk.chance;
-  if (lk.noise_like > 0 && std::isfinite(a) && std::isfinite(b) && std::isfinite(c) &&
-      a - c >= o.min_clean_above_chance) {
-    const double unlabelled = std::clamp((a - b) / (a - c), 0.0, 1.0);
+  const UnlabelledShare u = lk.noise_like > 0 ? unlabelled_share(a, lk.clean_judged, b,
+                                                                 lk.noise_like_judged, c, o)
+                                              : UnlabelledShare{};
+  if (u.judged) {
+    const double lower = std::min(1.0, u.estimate - u.standard_error);
     counted =
-        std::max(0.0, (unlabelled - o.noise_like_harder_margin) / (1.0 - o.noise_like_harder_margin));
+        std::max(0.0, (lower - o.noise_like_harder_margin) / (1.0 - o.noise_like_harder_margin));
     how = fmt::format(
         "{:.1f}% of the {} images checked look like noise; at first sight the model predicted "
         "{:.0f}% of them right vs {:.0f}% of the clean ones (chance {:.0f}%), so {:.0f}% of them "

@@ -14,16 +14,16 @@ scripts/make-heldout6-data.py; their output is untouched.
 
   bars7/          IDX (gzip), 1x16x22 grey (not square), 7 classes = the position (0 = left ...
                   6 = right) of the tallest of seven bars of a bar chart; the others are at
-                  least 1.2 px shorter, the bar tops anti-aliased, a baseline (70%), dashed
+                  least 0.7 px shorter, the bar tops anti-aliased, a baseline (70%), dashed
                   horizontal grid lines (50%), a horizontal offset of up to 1 px, random
                   polarity and grey levels, Gaussian pixel noise. train 3500 (500 a class),
                   t10k 700.
   symmetry3/      IDX, uncompressed (train-images-idx3-ubyte ...), 1x18x18 grey, 3 classes of
-                  random patterns of 4-8 soft rectangles and dots: 0 mirror-symmetric left to
-                  right, 1 mirror-symmetric top to bottom, 2 no symmetry; 0-2 small
-                  asymmetric specks, random polarity and grey levels, Gaussian pixel noise
-                  (independent on each side, so the symmetry is never exact). train 3600 (1200
-                  a class), t10k 600.
+                  random patterns of soft rectangles and dots (3-6 mirrored, or 6-12 over the
+                  whole image): 0 mirror-symmetric left to right, 1 mirror-symmetric top to
+                  bottom, 2 no symmetry; 0-2 small asymmetric specks, random polarity and
+                  grey levels, Gaussian pixel noise (independent on each side, so the symmetry
+                  is never exact). train 3600 (1200 a class), t10k 600.
   curves5/        folder of 8-bit RGB PNG files (train/<class>/, val/<class>/), 3x20x20, 5
                   classes of one drawn curve by its topology (sorted folder names: arc = an
                   open arc, eight = a figure eight (one crossing), line = an open S-shaped
@@ -43,7 +43,7 @@ import shutil
 import sys
 import time
 
-VERSION = "heldout7-data v2"  # bump whenever the output changes
+VERSION = "heldout7-data v4"  # bump whenever the output changes
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 BAR_H, BAR_W, BARS = 16, 22, 7
@@ -71,7 +71,7 @@ clamp8 = H2.clamp8
 
 def _levels(rng, lo_gap=90):
     """(ink, paper) grey levels at least `lo_gap` apart, either polarity."""
-    ink, paper = rng.uniform(150, 250), rng.uniform(5, 255 - lo_gap - 100 + 100)
+    ink, paper = rng.uniform(150, 250), rng.uniform(0, 255)
     while abs(ink - paper) < lo_gap:
         paper = rng.uniform(0, 255)
     if rng.random() < 0.5:
@@ -130,15 +130,15 @@ def make_bars7(out):
 
 # --- symmetry3 -------------------------------------------------------------------------------
 
-def _pattern(rng, n, region):
-    """Soft rectangles and dots inside region (x0, y0, x1, y1): a list of cover functions."""
+def _pattern(rng, region):
+    """3-6 soft rectangles and dots centred inside region (x0, y0, x1, y1)."""
     x0, y0, x1, y1 = region
     items = []
-    for _ in range(rng.randint(3, 6)):
-        s = rng.uniform(0.6, 1.0)
+    for _ in range(rng.randint(2, 5)):
+        s = rng.uniform(0.7, 1.0)
         if rng.random() < 0.5:
             cx, cy = rng.uniform(x0, x1), rng.uniform(y0, y1)
-            hw, hh = rng.uniform(1.0, 3.2), rng.uniform(1.0, 3.2)
+            hw, hh = rng.uniform(1.2, 3.5), rng.uniform(1.2, 3.5)
             items.append(("rect", cx, cy, hw, hh, s))
         else:
             items.append(("dot", rng.uniform(x0, x1), rng.uniform(y0, y1), rng.uniform(1.0, 2.4), 0, s))
@@ -160,17 +160,17 @@ def symmetry_image(cls, rng):
     n = SYM_SIZE
     half = n / 2
     if cls == 0:  # left half drawn, mirrored left to right
-        items = _pattern(rng, n, (1, 1, half, n - 1))
+        items = _pattern(rng, (1, 1, half, n - 1))
         fold = lambda px, py: (min(px, n - px), py)
     elif cls == 1:  # top half drawn, mirrored top to bottom
-        items = _pattern(rng, n, (1, 1, n - 1, half))
+        items = _pattern(rng, (1, 1, n - 1, half))
         fold = lambda px, py: (px, min(py, n - py))
-    else:  # the whole image drawn: no mirror
-        items = _pattern(rng, n, (1, 1, n - 1, n - 1)) + _pattern(rng, n, (1, 1, n - 1, n - 1))[:3]
+    else:  # the whole image drawn (as many items as a mirrored pattern shows): no mirror
+        items = _pattern(rng, (1, 1, n - 1, n - 1)) + _pattern(rng, (1, 1, n - 1, n - 1))
         fold = lambda px, py: (px, py)
     specks = [(rng.uniform(1, n - 1), rng.uniform(1, n - 1)) for _ in range(rng.randint(0, 2))]
-    ink, paper = _levels(rng, 80)
-    noise = rng.uniform(5, 18)
+    ink, paper = _levels(rng, 90)
+    noise = rng.uniform(3, 12)
     out = bytearray()
     for y in range(n):
         for x in range(n):

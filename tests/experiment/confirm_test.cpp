@@ -267,6 +267,35 @@ TEST(Rerank, ConfirmedFindingsAreOrderedByHowStronglyTheirRerunRepairedTheRun) {
   EXPECT_EQ(tied[0].cause, "b");
 }
 
+TEST(Rerank, TheSmallerOfTwoConfirmedFixesNamesTheCause) {
+  const auto make = [](const std::string& cause, double c,
+                       std::map<std::string, std::string> fix) {
+    Finding f;
+    f.cause = cause;
+    f.confidence = c;
+    f.status = "confirmed";
+    f.fix = std::move(fix);
+    return f;
+  };
+  const std::string he = "{weight: he_normal, bias: zeros}";
+  // ReLU + He repaired more than He alone, but He alone repaired the run.
+  std::vector<Finding> fs = {
+      make("saturating_activation", 0.9, {{"model.init", he}, {"model.layers[2]", "relu"}}),
+      make("bad_init_scale", 0.85, {{"model.init", he}})};
+  rerank_after_confirmation(fs, {{"saturating_activation", 30.0}, {"bad_init_scale", 10.0}});
+  EXPECT_EQ(fs[0].cause, "bad_init_scale");
+  EXPECT_EQ(fs[1].cause, "saturating_activation");
+  EXPECT_NE(fs[1].evidence.back().find("contains bad_init_scale's"), std::string::npos);
+  // Near miss: a different init value is not the same fix, so strength decides.
+  std::vector<Finding> other = {
+      make("saturating_activation", 0.9,
+           {{"model.init", "{weight: glorot_normal}"}, {"model.layers[2]", "relu"}}),
+      make("bad_init_scale", 0.85, {{"model.init", he}})};
+  rerank_after_confirmation(other, {{"saturating_activation", 30.0}, {"bad_init_scale", 10.0}});
+  EXPECT_EQ(other[0].cause, "saturating_activation");
+  EXPECT_TRUE(other[0].evidence.empty());
+}
+
 TEST(PlaceboPosition, DeterministicInTheSeedAndInRange) {
   for (int64_t seed : {0, 1, 7, 123456789}) {
     for (int64_t n : {1, 2, 6000}) {

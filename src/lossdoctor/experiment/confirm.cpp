@@ -866,11 +866,52 @@ bool trended_better(const report::ConfirmationArm& a) {
 
 }  // namespace
 
+namespace {
+
+/// `inner`'s fix is a strict part of `outer`'s: every override of inner, with the same value,
+/// and more.
+bool fix_strictly_contains(const Finding& outer, const Finding& inner) {
+  if (inner.fix.empty() || outer.fix.size() <= inner.fix.size()) return false;
+  return std::all_of(inner.fix.begin(), inner.fix.end(), [&](const auto& kv) {
+    const auto it = outer.fix.find(kv.first);
+    return it != outer.fix.end() && it->second == kv.second;
+  });
+}
+
+}  // namespace
+
 void rerank_after_confirmation(std::vector<Finding>& findings,
-                               const std::map<std::string, double>& strength) {
+                               const std::map<std::string, double>& repair_strength) {
   const auto rank = [](const Finding& f) {
     return f.status == "confirmed" ? 0 : f.status == "refuted" ? 2 : 1;
   };
+  // The smallest confirmed fix names the cause: a confirmed fix that adds changes to another
+  // confirmed one ranks just below it (held-out zoo 5's c9-init-constant-0.1: He init alone
+  // repaired the constant-initialised tanh network; ReLU + He repaired it more, and had come
+  // first as saturating_activation; session 13).
+  std::map<std::string, double> strength = repair_strength;
+  for (size_t pass = 0; pass < findings.size(); ++pass) {
+    bool changed = false;
+    for (const Finding& inner : findings) {
+      if (inner.status != "confirmed") continue;
+      for (Finding& outer : findings) {
+        if (&outer == &inner || outer.status != "confirmed" ||
+            !fix_strictly_contains(outer, inner))
+          continue;
+        const double below = strength[inner.cause] - 1e-6;
+        if (strength[outer.cause] > below) {
+          strength[outer.cause] = below;
+          changed = true;
+          if (pass == 0)
+            outer.evidence.push_back(fmt::format(
+                "its fix contains {}'s, which repaired the run alone: the smaller fix names the "
+                "cause",
+                inner.cause));
+        }
+      }
+    }
+    if (!changed) break;
+  }
   const auto strength_of = [&](const Finding& f) {
     const auto it = strength.find(f.cause);
     return it == strength.end() ? 0.0 : it->second;

@@ -165,10 +165,12 @@ int64_t placebo_position(int64_t seed, int64_t train_size);
 /// `strength` — how strongly each one's rerun repaired the run, its largest paired effect in
 /// units of a meaningful effect (a fix worth +60 points explains a run better than one worth
 /// +3; bench/zoo net-bottleneck-2 had lr ÷ 10 and the widened bottleneck both confirmed) — then
-/// by confidence; then suspected; then refuted (c → c/2). Confidences are then made strictly
-/// decreasing in that order, since reports sort by them. Pure.
+/// by confidence; then suspected; then refuted (c → c/2). A confirmed finding whose fix strictly
+/// contains another confirmed finding's (the same overrides and more) ranks just below that one,
+/// with an evidence line saying so: the smaller fix names the cause. Confidences are then made
+/// strictly decreasing in that order, since reports sort by them. Pure.
 void rerank_after_confirmation(std::vector<Finding>& findings,
-                               const std::map<std::string, double>& strength);
+                               const std::map<std::string, double>& repair_strength);
 
 struct ConfirmResult {
   std::vector<Finding> findings;  ///< re-ranked, with statuses and evidence

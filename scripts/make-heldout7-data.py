@@ -292,11 +292,15 @@ def _write_all(out, shown):
     shutil.rmtree(work)
 
 
+def _parse(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("outdir", help="where the three sets go (e.g. bench/zoo-heldout7/data)")
+    parser.add_argument("--force", action="store_true", help="regenerate even when up to date")
+    return parser.parse_args(argv)
+
+
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("outdir")
-    ap.add_argument("--force", action="store_true", help="regenerate even when up to date")
-    args = ap.parse_args(argv)
+    args = _parse(argv)
     out = os.path.abspath(args.outdir)
     os.makedirs(out, exist_ok=True)
     stamp_path, stamp = os.path.join(out, ".done"), H1.stamp(VERSION, "procedural")

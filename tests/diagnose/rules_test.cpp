@@ -821,8 +821,8 @@ TEST(RuleGradClipTooTight, EveryStepShrunk) {
   r.clip_grad_norm = 0.005;
   EXPECT_TRUE(
       says(run_rule(&rule_grad_clip_too_tight, r), "grad_clip_too_tight", "is clipped to 0.005"));
-  const Candidate* observed =
-      candidate(run_rule(&rule_grad_clip_too_tight, r), "grad_clip_too_tight");
+  const Collector c = run_rule(&rule_grad_clip_too_tight, r);
+  const Candidate* observed = candidate(c, "grad_clip_too_tight");
   ASSERT_NE(observed, nullptr);
   EXPECT_TRUE(observed->observed());
 }

@@ -23,6 +23,17 @@ double median(std::vector<double> v) {
   return m;
 }
 
+void FirstSight::add(const SampleDynamics& d) {
+  if (d.look == SampleDynamics::kBroken || !std::isfinite(d.first_margin)) return;
+  ++judged;
+  right += d.first_margin > 0;
+}
+
+double FirstSight::accuracy() const {
+  return judged >= kMinLookGroup ? static_cast<double>(right) / static_cast<double>(judged)
+                                 : std::numeric_limits<double>::quiet_NaN();
+}
+
 RecordSignals read_signals(const RunRecord& r) {
   RecordSignals s;
   const auto& steps = r.steps;
@@ -40,7 +51,8 @@ RecordSignals read_signals(const RunRecord& r) {
   for (const auto& p : r.probes) {
     for (size_t i = 0; i < p.layers.size() && i < r.layers.size(); ++i) {
       if (spec::is_saturating(r.layers[i].kind) && std::isfinite(p.layers[i].saturated_fraction))
-        s.peak_saturated_fraction = std::max(s.peak_saturated_fraction, p.layers[i].saturated_fraction);
+        s.peak_saturated_fraction =
+            std::max(s.peak_saturated_fraction, p.layers[i].saturated_fraction);
     }
   }
   if (steps.empty()) return s;
@@ -132,23 +144,14 @@ RecordSignals read_signals(const RunRecord& r) {
   }
   {
     RecordSignals::ImageLooks& lk = s.looks;
-    int64_t noise_judged = 0, noise_right = 0, clean_judged = 0, clean_right = 0;
     for (const auto& d : r.samples) {
       if (d.look == SampleDynamics::kUnchecked) continue;
       const bool noise_like = d.look == SampleDynamics::kNoiseLike;
       ++lk.checked;
       lk.broken += d.look == SampleDynamics::kBroken;
       lk.noise_like += noise_like;
-      if (d.look == SampleDynamics::kBroken || !std::isfinite(d.first_margin)) continue;
-      (noise_like ? noise_judged : clean_judged) += 1;
-      (noise_like ? noise_right : clean_right) += d.first_margin > 0;
+      (noise_like ? lk.noise_like_first : lk.clean_first).add(d);
     }
-    lk.noise_like_judged = noise_judged;
-    lk.clean_judged = clean_judged;
-    if (noise_judged >= kMinLookGroup)
-      lk.noise_like_first_right = static_cast<double>(noise_right) / noise_judged;
-    if (clean_judged >= kMinLookGroup)
-      lk.clean_first_right = static_cast<double>(clean_right) / clean_judged;
     if (r.num_classes > 0) lk.chance = 1.0 / static_cast<double>(r.num_classes);
   }
   if (finite.size() >= 40) {

@@ -12,6 +12,20 @@
 
 namespace lossdoctor::diagnose {
 
+/// Fewest samples of a group (noise-like, clean, audit-flagged) whose first-sight accuracy is
+/// reported.
+inline constexpr int64_t kMinLookGroup = 20;
+
+/// How a group of training samples was predicted at first sight (SampleDynamics::first_margin
+/// > 0, before the model had seen them): of those seen and not broken, how many and how many
+/// right. accuracy() is NaN below kMinLookGroup of them.
+struct FirstSight {
+  int64_t judged = 0, right = 0;
+  /// Counts a sample with a first sighting that is not broken; ignores the others.
+  void add(const SampleDynamics& d);
+  double accuracy() const;
+};
+
 struct RecordSignals {
   int64_t steps = 0;
   double chance_loss = 0;   ///< ln K for cross_entropy / nll, else NaN
@@ -47,7 +61,7 @@ struct RecordSignals {
   /// Largest share of saturated units of any tanh/sigmoid layer at any probe (0 without probes).
   double peak_saturated_fraction = 0;
   bool has_batchnorm = false;
-  int64_t labels_counted = 0;     ///< samples behind max_class_ratio
+  int64_t labels_counted = 0;  ///< samples behind max_class_ratio
   /// Of the training samples seen at least kRepeatSightings times: those whose last loss exceeds
   /// ln K + 0.7. A sample seen once was judged by whatever model met it, an untrained one in the
   /// first steps (held-out zoo 4's d12 controls stopped inside their first epoch: 10% of their
@@ -59,24 +73,16 @@ struct RecordSignals {
   double late_improvement =
       0;  ///< relative fall of the median loss from the 3rd to the 4th quarter
   /// Training samples a probe step looked at image by image (SampleDynamics::look): how many,
-  /// how many were broken (non-finite or constant) or noise-like, and the share predicted right
-  /// at first sight (SampleDynamics::first_margin > 0, before the model had seen them) among the
-  /// noise-like and among the clean ones (NaN when fewer than kMinLookGroup had a first
-  /// sighting); chance is 1/K. Zero counts when no sample was looked at (records without
-  /// per-sample indices, or written before session 12).
+  /// how many were broken (non-finite or constant) or noise-like, and how the noise-like and the
+  /// clean ones were predicted at first sight; chance is 1/K. Zero counts when no sample was
+  /// looked at (records without per-sample indices, or written before session 12).
   struct ImageLooks {
     int64_t checked = 0, broken = 0, noise_like = 0;
-    /// How many of the noise-like and of the clean ones had a first sighting.
-    int64_t noise_like_judged = 0, clean_judged = 0;
-    double noise_like_first_right = std::numeric_limits<double>::quiet_NaN();
-    double clean_first_right = std::numeric_limits<double>::quiet_NaN();
+    FirstSight noise_like_first, clean_first;
     double chance = std::numeric_limits<double>::quiet_NaN();
   };
   ImageLooks looks;
 };
-
-/// Fewest samples of a group (noise-like, clean) whose first-sight share ImageLooks reports.
-inline constexpr int64_t kMinLookGroup = 20;
 
 /// Sightings a training sample needs before its per-sample statistics say anything about its
 /// label (high_loss_fraction, contradicted_fraction, experiment::label_noise_suspects).

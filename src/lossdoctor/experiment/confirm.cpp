@@ -245,8 +245,8 @@ Decision judge_arm(const RunSeries& base, const RunSeries& arm, const Comparabil
 ConfirmOptions judged_from_onset(const ConfirmOptions& options, int64_t onset, int64_t window) {
   ConfirmOptions o = options;
   if (onset > 0 && window - onset >= 5 * options.eval_every) {
-    o.judge_from_fraction = std::max(o.judge_from_fraction,
-                                     static_cast<double>(onset) / static_cast<double>(window));
+    o.judge_from_fraction =
+        std::max(o.judge_from_fraction, static_cast<double>(onset) / static_cast<double>(window));
   }
   return o;
 }
@@ -864,10 +864,6 @@ bool trended_better(const report::ConfirmationArm& a) {
   return paired > 0;
 }
 
-}  // namespace
-
-namespace {
-
 /// `inner`'s fix is a strict part of `outer`'s: every override of inner, with the same value,
 /// and more.
 bool fix_strictly_contains(const Finding& outer, const Finding& inner) {
@@ -895,8 +891,7 @@ void rerank_after_confirmation(std::vector<Finding>& findings,
     for (const Finding& inner : findings) {
       if (inner.status != "confirmed") continue;
       for (Finding& outer : findings) {
-        if (&outer == &inner || outer.status != "confirmed" ||
-            !fix_strictly_contains(outer, inner))
+        if (&outer == &inner || outer.status != "confirmed" || !fix_strictly_contains(outer, inner))
           continue;
         const double below = strength[inner.cause] - 1e-6;
         if (strength[outer.cause] > below) {
@@ -1127,9 +1122,9 @@ ConfirmResult confirm_reruns(const spec::Spec& spec, const data::Dataset& datase
     // batch, so its effect must clear that drift too (held-out zoo 7's two false alarms: batch
     // 25 → 32 "confirmed" by a 32% lower validation loss where the placebo drifted 37%; session
     // 13, after that zoo was scored).
-    ArmRun run = run_arm(spec, dataset, at_scale, {rescaled.back().get()},
-                         std::max(plan, arm_window), arm_window, samples_left(),
-                         placebo ? beyond_drift : o);
+    ArmRun run =
+        run_arm(spec, dataset, at_scale, {rescaled.back().get()}, std::max(plan, arm_window),
+                arm_window, samples_left(), placebo ? beyond_drift : o);
     conf.steps += extension_steps;
     samples_used += extension_steps * base_sps;
     run.arm.seconds += extension_seconds;  // counted in conf.seconds with the arm's own

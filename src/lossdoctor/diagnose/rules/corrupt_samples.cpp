@@ -15,7 +15,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <vector>
 
 #include "lossdoctor/diagnose/rules/rules.hpp"
@@ -28,25 +27,6 @@ bool nan_entered_with_input(const RuleContext& ctx) {
 
 namespace {
 
-/// First-sight accuracy of a group of training samples (SampleDynamics::first_margin > 0), over
-/// those seen and not broken; NaN with fewer than kMinLookGroup of them.
-struct FirstSight {
-  int64_t judged = 0, right = 0, broken = 0;
-  double accuracy() const {
-    return judged >= kMinLookGroup ? static_cast<double>(right) / static_cast<double>(judged)
-                                   : std::numeric_limits<double>::quiet_NaN();
-  }
-  void add(const SampleDynamics& d) {
-    if (d.look == SampleDynamics::kBroken) {
-      ++broken;
-      return;
-    }
-    if (!std::isfinite(d.first_margin)) return;
-    ++judged;
-    right += d.first_margin > 0;
-  }
-};
-
 /// Share of the audit-flagged images that carry no label, against the unflagged ones (see
 /// unlabelled_share); not judged when a flagged image is broken (the audit is right about it).
 UnlabelledShare flagged_unlabelled_share(const RuleContext& ctx, FirstSight& flagged,
@@ -56,12 +36,18 @@ UnlabelledShare flagged_unlabelled_share(const RuleContext& ctx, FirstSight& fla
   for (const auto& f : ctx.audit) {
     if (f.cause != "corrupt_samples") continue;
     for (int64_t i : f.samples)
-      if (i >= 0 && static_cast<size_t>(i) < is_flagged.size()) is_flagged[static_cast<size_t>(i)] = 1;
+      if (i >= 0 && static_cast<size_t>(i) < is_flagged.size())
+        is_flagged[static_cast<size_t>(i)] = 1;
   }
-  for (size_t i = 0; i < r.samples.size(); ++i) (is_flagged[i] ? flagged : rest).add(r.samples[i]);
-  if (flagged.broken > 0 || r.num_classes <= 0) return {};
-  return unlabelled_share(rest.accuracy(), rest.judged, flagged.accuracy(), flagged.judged,
-                          1.0 / static_cast<double>(r.num_classes), ctx.options.corrupt_samples);
+  bool flagged_broken = false;
+  for (size_t i = 0; i < r.samples.size(); ++i) {
+    const SampleDynamics& d = r.samples[i];
+    if (is_flagged[i]) flagged_broken = flagged_broken || d.look == SampleDynamics::kBroken;
+    (is_flagged[i] ? flagged : rest).add(d);
+  }
+  if (flagged_broken || r.num_classes <= 0) return {};
+  return unlabelled_share(rest, flagged, 1.0 / static_cast<double>(r.num_classes),
+                          ctx.options.corrupt_samples);
 }
 
 }  // namespace
@@ -94,13 +80,13 @@ void rule_corrupt_samples(const RuleContext& ctx, Collector& out) {
   }
 }
 
-UnlabelledShare unlabelled_share(double a, int64_t n_a, double b, int64_t n_b, double c,
-                                 const DiagnoserOptions::CorruptSamples& o) {
+UnlabelledShare unlabelled_share(const FirstSight& reference, const FirstSight& group,
+                                 double chance, const DiagnoserOptions::CorruptSamples& o) {
   UnlabelledShare u;
-  if (n_a <= 0 || n_b <= 0 || !std::isfinite(a) || !std::isfinite(b) || !std::isfinite(c))
-    return u;
-  const double se_a = std::sqrt(a * (1 - a) / static_cast<double>(n_a));
-  const double se_b = std::sqrt(b * (1 - b) / static_cast<double>(n_b));
+  const double a = reference.accuracy(), b = group.accuracy(), c = chance;
+  if (!std::isfinite(a) || !std::isfinite(b) || !std::isfinite(c)) return u;
+  const double se_a = std::sqrt(a * (1 - a) / static_cast<double>(reference.judged));
+  const double se_b = std::sqrt(b * (1 - b) / static_cast<double>(group.judged));
   const double above = a - c;
   if (!(above > 0) || above < o.clean_above_chance_z * se_a) return u;
   u.judged = true;
@@ -110,8 +96,7 @@ UnlabelledShare unlabelled_share(double a, int64_t n_a, double b, int64_t n_b, d
   return u;
 }
 
-CorruptShare corrupt_share(const RecordSignals& sig,
-                           const DiagnoserOptions::CorruptSamples& o) {
+CorruptShare corrupt_share(const RecordSignals& sig, const DiagnoserOptions::CorruptSamples& o) {
   const RecordSignals::ImageLooks& lk = sig.looks;
   if (lk.checked == 0) return {sig.odd_input_fraction, ""};  // no image was looked at one by one
   const double n = static_cast<double>(lk.checked);
@@ -120,10 +105,10 @@ CorruptShare corrupt_share(const RecordSignals& sig,
   // no label, its lower bound above the margin counts.
   double counted = 0;
   std::string how;
-  const double a = lk.clean_first_right, b = lk.noise_like_first_right, c = lk.chance;
-  const UnlabelledShare u = lk.noise_like > 0 ? unlabelled_share(a, lk.clean_judged, b,
-                                                                 lk.noise_like_judged, c, o)
-                                              : UnlabelledShare{};
+  const double a = lk.clean_first.accuracy(), b = lk.noise_like_first.accuracy(), c = lk.chance;
+  const UnlabelledShare u = lk.noise_like > 0
+                                ? unlabelled_share(lk.clean_first, lk.noise_like_first, c, o)
+                                : UnlabelledShare{};
   if (u.judged) {
     const double lower = std::min(1.0, u.estimate - u.standard_error);
     counted =
@@ -135,8 +120,7 @@ CorruptShare corrupt_share(const RecordSignals& sig,
         100 * static_cast<double>(lk.noise_like) / n, lk.checked, 100 * b, 100 * a, 100 * c,
         100 * counted);
   }
-  return {(static_cast<double>(lk.broken) + counted * static_cast<double>(lk.noise_like)) / n,
-          how};
+  return {(static_cast<double>(lk.broken) + counted * static_cast<double>(lk.noise_like)) / n, how};
 }
 
 }  // namespace lossdoctor::diagnose

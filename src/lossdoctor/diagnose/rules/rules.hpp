@@ -188,17 +188,18 @@ struct CorruptShare {
 };
 CorruptShare corrupt_share(const RecordSignals& sig, const DiagnoserOptions::CorruptSamples& o);
 
-/// Of a group of training images predicted right at first sight at rate b (n_b of them), the
-/// share that carries no label, against a reference group at rate a (n_a) and chance c:
-/// (a − b) / (a − c), with its standard error (delta method, binomial rates). `judged` is false
-/// when either group is empty or a is not above chance by options.clean_above_chance_z standard
-/// errors: before the model has learned, neither group is predicted (rules/corrupt_samples.cpp).
+/// Of a group of training images predicted right at first sight at rate b, the share that
+/// carries no label, against a reference group at rate a and chance c: (a − b) / (a − c), with
+/// its standard error (delta method, binomial rates). `judged` is false when either group has
+/// no accuracy (fewer than kMinLookGroup judged) or a is not above chance by
+/// options.clean_above_chance_z standard errors: before the model has learned, neither group is
+/// predicted (rules/corrupt_samples.cpp).
 struct UnlabelledShare {
   bool judged = false;
   double estimate = 0, standard_error = 0;
 };
-UnlabelledShare unlabelled_share(double a, int64_t n_a, double b, int64_t n_b, double c,
-                                 const DiagnoserOptions::CorruptSamples& o);
+UnlabelledShare unlabelled_share(const FirstSight& reference, const FirstSight& group,
+                                 double chance, const DiagnoserOptions::CorruptSamples& o);
 
 /// The first non-finite value of the run is in the input batch (rules/corrupt_samples.cpp).
 bool nan_entered_with_input(const RuleContext& ctx);

@@ -203,6 +203,20 @@ void deep_saturating_stack(const spec::Spec& s, const LintContext&, LintResult& 
   const int64_t relus =
       count_if(s.layers, [](const LayerSpec& L) { return is_relu_family(L.kind); });
   if (sat_count <= relus) return;
+  // The swap to relu with He init is the fix either way; what differs is which layers, the
+  // severity and the words.
+  const auto swap_to_relu = [&](const std::vector<const LayerSpec*>& layers,
+                                const std::string& severity, std::string count,
+                                std::string explanation) {
+    Finding f = make_finding("saturating_activation", severity);
+    f.layer = layers.front()->key_path;
+    f.evidence = {std::move(count)};
+    for (size_t i = 0; i < layers.size() && i < 3; ++i) f.evidence.push_back(at(*layers[i]));
+    f.explanation = std::move(explanation);
+    for (const LayerSpec* L : layers) f.fix[item_path(*L)] = "relu";
+    he_fix_for_weight_layers(s, f);
+    r.findings.push_back(std::move(f));
+  };
   if (depth < 5 || sat_count < 4) {
     // A shallower stack trains with tanh (zero-centred, slope 1 at 0), but hidden sigmoids
     // (outputs 0–1, slope at most 0.25) are worth a ReLU rerun when the run looks stuck: info
@@ -211,34 +225,22 @@ void deep_saturating_stack(const spec::Spec& s, const LintContext&, LintResult& 
     for (const LayerSpec* L : sat)
       if (L->kind == Kind::Sigmoid) sigmoids.push_back(L);
     if (sigmoids.empty()) return;
-    Finding f = make_finding("saturating_activation", "info");
-    f.layer = sigmoids.front()->key_path;
-    f.evidence = {fmt::format("{} weight layers with {} hidden sigmoid activations", depth,
-                              sigmoids.size())};
-    for (size_t i = 0; i < sigmoids.size() && i < 3; ++i) f.evidence.push_back(at(*sigmoids[i]));
-    f.explanation =
-        "Hidden sigmoids output 0–1 (never centred on zero) and pass on at most a quarter of the "
-        "gradient, so even a few of them slow learning; not a fault by itself in a shallow "
-        "network, but a rerun with relu and He initialisation tells.";
-    for (const LayerSpec* L : sigmoids) f.fix[item_path(*L)] = "relu";
-    he_fix_for_weight_layers(s, f);
-    r.findings.push_back(std::move(f));
+    swap_to_relu(
+        sigmoids, "info",
+        fmt::format("{} weight layers with {} hidden sigmoid activations", depth, sigmoids.size()),
+        "Hidden sigmoids output 0–1 (never centred on zero) and pass on at most a "
+        "quarter of the gradient, so even a few of them slow learning; not a fault by "
+        "itself in a shallow network, but a rerun with relu and He initialisation tells.");
     return;
   }
-  Finding f = make_finding("saturating_activation", "warning");
-  f.layer = sat.front()->key_path;
-  f.evidence = {
-      fmt::format("{} weight layers with {} hidden sigmoid/tanh activations", depth, sat_count)};
-  for (size_t i = 0; i < sat.size() && i < 3; ++i) f.evidence.push_back(at(*sat[i]));
-  f.explanation = fmt::format(
-      "sigmoid and tanh saturate for large inputs and their derivative is at most 0.25 (sigmoid) "
-      "or 1 (tanh), so through {} stacked layers the gradient shrinks geometrically. The early "
-      "layers stop learning and the loss plateaus; the fix swaps them for relu with He "
-      "initialisation.",
-      depth);
-  for (const LayerSpec* L : sat) f.fix[item_path(*L)] = "relu";
-  he_fix_for_weight_layers(s, f);
-  r.findings.push_back(std::move(f));
+  swap_to_relu(
+      sat, "warning",
+      fmt::format("{} weight layers with {} hidden sigmoid/tanh activations", depth, sat_count),
+      fmt::format("sigmoid and tanh saturate for large inputs and their derivative is at most "
+                  "0.25 (sigmoid) or 1 (tanh), so through {} stacked layers the gradient shrinks "
+                  "geometrically. The early layers stop learning and the loss plateaus; the fix "
+                  "swaps them for relu with He initialisation.",
+                  depth));
 }
 
 void heavy_dropout(const spec::Spec& s, const LintContext&, LintResult& r) {

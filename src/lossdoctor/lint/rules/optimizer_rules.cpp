@@ -64,10 +64,11 @@ void sgd_momentum_step_info(const spec::Spec& s, LintResult& r) {
   const double step = o.lr / (1 - o.momentum);
   if (step <= kMomentumStepInfo * (1 + 1e-9)) return;  // 0.2 / (1 - 0.9) is 2.0000000000000004
   Finding f = make_finding("lr_too_high", "info");
-  f.evidence = {fmt::format("{} with momentum {}: an effective step lr / (1 - momentum) of {} "
-                            "(usual recipes: at most 1)",
-                            kv(s, "optimizer.lr", num(o.lr)), num(o.momentum), fmt::format("{:.3g}", step)),
-                fmt::format("usual sgd learning rate with momentum: {}", num(usual_lr(o)))};
+  f.evidence = {
+      fmt::format("{} with momentum {}: an effective step lr / (1 - momentum) of {} "
+                  "(usual recipes: at most 1)",
+                  kv(s, "optimizer.lr", num(o.lr)), num(o.momentum), fmt::format("{:.3g}", step)),
+      fmt::format("usual sgd learning rate with momentum: {}", num(usual_lr(o)))};
   f.explanation =
       "With momentum the velocity accumulates about 1 / (1 - momentum) gradients, so the step "
       "is that many times the rate. Here it is above what the usual recipes use: not enough to "

@@ -1,4 +1,4 @@
-// odd_image_mask: which images of a batch look corrupt (the probe's share, confirmation's drops).
+// odd_image_kinds and odd_image_mask: which images look corrupt (the probe's looks, confirmation's drops).
 
 #include "lossdoctor/data/channel_stats.hpp"
 
@@ -18,7 +18,7 @@ TEST(OddImageMask, FlagsNonFiniteConstantAndNoiseButNotSmoothImages) {
   x[1].fill_(std::numeric_limits<float>::quiet_NaN());           // non-finite
   x[2].fill_(7.0);                                               // constant
   x[3] = torch::randint(0, 256, {1, 28, 28}).to(torch::kFloat);  // uniform noise
-  const torch::Tensor mask = odd_image_mask(x);
+  const torch::Tensor mask = odd_image_mask(x, 0.5);
   ASSERT_EQ(mask.sizes(), (std::vector<int64_t>{6}));
   const std::vector<bool> expected = {false, true, true, true, false, false};
   for (int64_t i = 0; i < 6; ++i) EXPECT_EQ(mask[i].item<bool>(), expected[i]) << "image " << i;
@@ -28,7 +28,7 @@ TEST(OddImageMask, FineStripesAreNotNoise) {
   // Vertical stripes of period 3: rough horizontally, smooth vertically.
   const auto cols = torch::arange(28).remainder(3).to(torch::kFloat).mul(100);
   const torch::Tensor x = cols.view({1, 1, 1, 28}).expand({4, 1, 28, 28}).clone();
-  EXPECT_FALSE(odd_image_mask(x).any().item<bool>());
+  EXPECT_FALSE(odd_image_mask(x, 0.5).any().item<bool>());
 }
 
 TEST(OddImageMask, AShapeUnderHeavyPixelNoiseIsNotNoise) {
@@ -40,16 +40,16 @@ TEST(OddImageMask, AShapeUnderHeavyPixelNoiseIsNotNoise) {
   torch::Tensor x = shape + torch::randn({4, 3, 32, 32});
   const auto hdiff = (x.narrow(3, 1, 31) - x.narrow(3, 0, 31)).abs().mean({1, 2, 3});
   ASSERT_TRUE(hdiff.gt(0.8 * x.reshape({4, -1}).std(1)).all().item<bool>());  // rough
-  EXPECT_FALSE(odd_image_mask(x).any().item<bool>());
+  EXPECT_FALSE(odd_image_mask(x, 0.5).any().item<bool>());
   x[0] = torch::randn({3, 32, 32});  // the same pixel noise without the shape: noise
-  EXPECT_TRUE(odd_image_mask(x)[0].item<bool>());
+  EXPECT_TRUE(odd_image_mask(x, 0.5)[0].item<bool>());
 }
 
 TEST(OddImageMask, SmallNoiseImagesArePooledInPairs) {
   torch::manual_seed(3);
   torch::Tensor x = torch::linspace(0, 255, 8).view({1, 1, 1, 8}).repeat({3, 1, 8, 1});
   x[1] = torch::randint(0, 256, {1, 8, 8}).to(torch::kFloat);
-  const torch::Tensor mask = odd_image_mask(x);
+  const torch::Tensor mask = odd_image_mask(x, 0.5);
   EXPECT_FALSE(mask[0].item<bool>());
   EXPECT_TRUE(mask[1].item<bool>());
   EXPECT_FALSE(mask[2].item<bool>());
@@ -60,17 +60,22 @@ TEST(OddImageMask, NoiseThatIsMostOfTheDataIsItsNatureNotCorruption) {
   const auto ramp = torch::linspace(0, 255, 20).view({1, 1, 1, 20}).expand({10, 1, 20, 20});
   torch::Tensor x = ramp.clone() + torch::rand({10, 1, 20, 20});
   x.slice(0, 0, 4) = torch::randint(0, 256, {4, 1, 20, 20}).to(torch::kFloat);  // 4 of 10: flagged
-  EXPECT_EQ(odd_image_mask(x).sum().item<int64_t>(), 4);
+  EXPECT_EQ(odd_image_mask(x, 0.5).sum().item<int64_t>(), 4);
   x.slice(0, 0, 6) = torch::randint(0, 256, {6, 1, 20, 20}).to(torch::kFloat);  // 6 of 10: the data
   x[9].fill_(3.0);  // ... but a constant image is still corrupt
-  const torch::Tensor mask = odd_image_mask(x);
+  const torch::Tensor mask = odd_image_mask(x, 0.5);
   EXPECT_EQ(mask.sum().item<int64_t>(), 1);
   EXPECT_TRUE(mask[9].item<bool>());
+  // Image by image, the kinds do not depend on the rest of the batch.
+  const torch::Tensor kinds = odd_image_kinds(x);
+  EXPECT_EQ(kinds.eq(kNoiseLikeImage).sum().item<int64_t>(), 6);
+  EXPECT_EQ(kinds[9].item<int8_t>(), kBrokenImage);
+  EXPECT_EQ(odd_image_mask(x, 0.75).sum().item<int64_t>(), 7);  // 6 of 10 is below 0.75
 }
 
 TEST(OddImageMask, EmptyOrTooNarrowBatchesFlagNothing) {
-  EXPECT_EQ(odd_image_mask(torch::zeros({0, 1, 28, 28})).numel(), 0);
-  const torch::Tensor narrow = odd_image_mask(torch::rand({3, 1, 5, 1}));
+  EXPECT_EQ(odd_image_mask(torch::zeros({0, 1, 28, 28}), 0.5).numel(), 0);
+  const torch::Tensor narrow = odd_image_mask(torch::rand({3, 1, 5, 1}), 0.5);
   EXPECT_EQ(narrow.numel(), 3);
   EXPECT_FALSE(narrow.any().item<bool>());
 }

@@ -288,6 +288,20 @@ TEST(RuleCorruptSamples, NoiseLikeImagesPredictedAtChanceAreCorrupt) {
             nullptr);
 }
 
+TEST(RuleCorruptSamples, NoiseLikeImagesThatAreMostOfTheDataAreItsNature) {
+  // 85% look like noise and are predicted at chance: that is what this data looks like (above
+  // noise_like_data_share 0.75), so none counts, however badly the model does on them.
+  const Collector most = run_rule(&rule_corrupt_samples, with_looks(60, 0.8, 340, 0.1));
+  EXPECT_EQ(candidate(most, "corrupt_samples"), nullptr);
+  // Half of the images noise, unpredictable: corrupt (a one-half rule used to hide them).
+  const Collector half = run_rule(&rule_corrupt_samples, with_looks(200, 0.8, 200, 0.1));
+  ASSERT_NE(candidate(half, "corrupt_samples"), nullptr);
+  EXPECT_NEAR(confidence(half, "corrupt_samples"), 0.85, 1e-9);
+  // Broken images still count when noise is the data's nature.
+  const Collector broken = run_rule(&rule_corrupt_samples, with_looks(60, 0.8, 340, 0.1, 40));
+  EXPECT_TRUE(says(broken, "corrupt_samples", "9.1% of training images look corrupt"));
+}
+
 /// An audit finding that flags the training samples [first, first + count).
 Finding audit_flags(int64_t first, int64_t count) {
   Finding f;

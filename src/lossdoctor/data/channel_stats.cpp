@@ -55,15 +55,20 @@ at::Tensor odd_image_kinds(const at::Tensor& images) {
     const at::Tensor coarse = at::avg_pool2d(clean, {block, block}).reshape({n, -1}).std(1);
     noisy &= coarse.le(kWhiteNoiseBlockMargin / static_cast<double>(block) * std);
   }
-  // Corruption is the exception: when most of the images look like noise, that is what this data
-  // looks like (held-out zoo 2's textures with heavy pixel noise: 89% of them), not corruption.
-  if (noisy.to(at::kDouble).mean().item<double>() > 0.5) noisy = at::zeros_like(noisy);
   const at::Tensor broken = nonfinite | constant;
   return at::where(broken, at::full_like(broken, kBrokenImage, at::kChar),
                    at::where(noisy, at::full_like(noisy, kNoiseLikeImage, at::kChar),
                              at::zeros_like(noisy, at::kChar)));
 }
 
-at::Tensor odd_image_mask(const at::Tensor& images) { return odd_image_kinds(images).ne(0); }
+at::Tensor odd_image_mask(const at::Tensor& images, double max_noise_like_share) {
+  const at::Tensor kinds = odd_image_kinds(images);
+  if (kinds.numel() == 0) return kinds.ne(0);
+  const at::Tensor noise_like = kinds.eq(kNoiseLikeImage);
+  if (noise_like.to(at::kDouble).mean().item<double>() > max_noise_like_share) {
+    return kinds.eq(kBrokenImage);
+  }
+  return kinds.ne(kCleanImage);
+}
 
 }  // namespace lossdoctor::data

@@ -7,6 +7,8 @@
 // A noise-like image counts only as far as the model fails to predict noise-like images at first
 // sight compared with the clean ones (`noise_like_harder_margin`, `clean_above_chance_z`):
 // data that merely looks noisy still carries its labels; corruption does not.
+// When more than `noise_like_data_share` of the images look like noise, noise is the data's
+// nature and none counts.
 // Penalties: the images the data audit flagged (not broken ones) are predicted at first sight
 // about as well as the rest, so they carry their labels (`flagged_predictable_penalty`; judged like
 // noise-like images, and only when no image was broken and no NaN came in with the data). (A NaN
@@ -98,8 +100,16 @@ UnlabelledShare unlabelled_share(const FirstSight& reference, const FirstSight& 
 
 CorruptShare corrupt_share(const RecordSignals& sig, const DiagnoserOptions::CorruptSamples& o) {
   const RecordSignals::ImageLooks& lk = sig.looks;
-  if (lk.checked == 0) return {sig.odd_input_fraction, ""};  // no image was looked at one by one
+  if (lk.checked == 0) {  // no image was looked at one by one: the probes' batch share
+    return {sig.odd_input_fraction > o.noise_like_data_share ? 0.0 : sig.odd_input_fraction, ""};
+  }
   const double n = static_cast<double>(lk.checked);
+  if (static_cast<double>(lk.noise_like) / n > o.noise_like_data_share) {
+    return {static_cast<double>(lk.broken) / n,
+            fmt::format("{:.1f}% of the {} images checked look like noise: that is what this data "
+                        "looks like, so none of them counts as corrupt",
+                        100 * static_cast<double>(lk.noise_like) / n, lk.checked)};
+  }
   // Share of the noise-like images that count as corrupt: none until the model predicts clean
   // images well enough to tell (an untrained model predicts neither); of the share that carries
   // no label, its lower bound above the margin counts.

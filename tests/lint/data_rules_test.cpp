@@ -97,6 +97,40 @@ TEST(UnnormalizedInput, RawPixelsOfUnknownDataAreStandardisedWithTheirOwnStatist
   EXPECT_EQ(f.fix.at("data.transforms.train"), "[{scale: 0.00392156862745098}]");
 }
 
+TEST(UnnormalizedInput, NormalizeFarFromTheDataStatisticsIsAnInfoWorthATest) {
+  // The popular mean 0.5 / std 0.5 on data whose std is 0.18 (after the scale): the inputs reach
+  // the network with std 0.36. The fix puts the measured statistics in its place.
+  LintContext narrow;
+  narrow.pixel_mean = {127.0};  // 0.498 after the scale
+  narrow.pixel_std = {46.2};    // 0.181
+  const std::string yaml =
+      with_transforms("[{scale: 0.00392156862745098}, {normalize: {mean: [0.5], std: [0.5]}}]");
+  Finding f = expect_fires_and_fix_silences(
+      "unnormalized-input", yaml, "unnormalized_input", "info",
+      {"normalize at test.yaml:", "reach the network with mean 0 and std 0.36"}, narrow);
+  EXPECT_EQ(f.fix.at("data.transforms.train"),
+            "[{scale: 0.00392156862745098}, {normalize: {mean: [0.498], std: [0.181]}}]");
+  // Near misses: inputs at std 0.72 (Fashion-MNIST with 0.5 / 0.5), or off-centre by less than
+  // one; and a normalize followed by another scale is left alone.
+  expect_silent("unnormalized-input", yaml, fashion_pixels());
+  LintContext shifted = narrow;
+  shifted.pixel_std = {100.0};  // std 0.78, mean (0.498 - 0.5) / 0.5 = 0
+  expect_silent("unnormalized-input", yaml, shifted);
+  expect_silent(
+      "unnormalized-input",
+      with_transforms("[{scale: 0.00392156862745098}, {normalize: {mean: [0.5], std: [0.5]}}, "
+                      "{scale: 2.0}]"),
+      narrow);
+  // Off-centre: mean 0 given for data averaging 0.7 with std 0.2: mean 3.5 as seen.
+  LintContext bright;
+  bright.pixel_mean = {178.5};
+  bright.pixel_std = {51.0};
+  expect_fires_and_fix_silences(
+      "unnormalized-input",
+      with_transforms("[{scale: 0.00392156862745098}, {normalize: {mean: [0.0], std: [0.2]}}]"),
+      "unnormalized_input", "info", {"reach the network with mean 3.5 and std 1"}, bright);
+}
+
 TEST(UnnormalizedInput, CentredOrUnmeasuredInputsAreNotFlagged) {
   LintContext centred;
   centred.pixel_mean = {10.0};  // |mean| / std = 0.1

@@ -314,7 +314,9 @@ TEST(Diagnoser, AHealthyVerdictHandsItsWeakSuspicionsToTheScreening) {
   EXPECT_EQ(d.to_screen[0].fix.at("optimizer.weight_decay"), "0.0001");
 
   // Near misses: nothing raised means nothing to screen; a screen threshold above the
-  // suspicion screens nothing; an unhealthy verdict confirms its findings instead.
+  // suspicion screens nothing; an unhealthy verdict confirms its findings instead, and keeps only
+  // what the spec or data raised below the report threshold (screened should every finding be
+  // refuted).
   EXPECT_TRUE(run(r, {}).to_screen.empty());
   DiagnoserOptions strict;
   strict.screen_threshold = 0.5;
@@ -325,7 +327,26 @@ TEST(Diagnoser, AHealthyVerdictHandsItsWeakSuspicionsToTheScreening) {
   const RunRecord diverging = b.build();
   const Diagnosis sick = run(diverging, {info});
   EXPECT_EQ(sick.verdict, "unhealthy");
+  for (const auto& f : sick.to_screen) {
+    EXPECT_LT(f.confidence, DiagnoserOptions{}.report_threshold) << f.cause;
+    for (const auto& g : sick.findings) EXPECT_NE(f.cause, g.cause);
+  }
+  // The info shows in the diverging run: it is a finding there, not a weak suspicion.
+  EXPECT_TRUE(std::any_of(sick.findings.begin(), sick.findings.end(), [](const Finding& f) {
+    return f.cause == "excessive_regularization";
+  })) << describe(diverging, sick);
   EXPECT_TRUE(sick.to_screen.empty());
+  // Unhealthy through another cause (a loss that does not fit the output, proven by the spec)
+  // on a normally falling loss: the info stays a weak suspicion, kept for the late screening.
+  Finding mismatch;
+  mismatch.cause = "loss_output_mismatch";
+  mismatch.confidence = 0.9;
+  mismatch.severity = "error";
+  mismatch.evidence = {"loss nll on raw scores"};
+  const Diagnosis kept = run(r, {mismatch, info});
+  EXPECT_EQ(kept.verdict, "unhealthy") << describe(r, kept);
+  ASSERT_EQ(kept.to_screen.size(), 1u) << describe(r, kept);
+  EXPECT_EQ(kept.to_screen[0].cause, "excessive_regularization");
 }
 
 TEST(Diagnoser, LintErrorThatShowsInTrainingIsConfirmedByTheRun) {

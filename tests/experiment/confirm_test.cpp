@@ -267,6 +267,60 @@ TEST(Rerank, ConfirmedFindingsAreOrderedByHowStronglyTheirRerunRepairedTheRun) {
   EXPECT_EQ(tied[0].cause, "b");
 }
 
+TEST(AppendScreening, ALateConfirmedSuspicionMakesTheRunUnhealthy) {
+  const auto make = [](const std::string& cause, double c, const std::string& status) {
+    Finding f;
+    f.cause = cause;
+    f.confidence = c;
+    f.status = status;
+    return f;
+  };
+  const auto first_pass = [&] {
+    ConfirmResult first;
+    first.verdict = "healthy";
+    first.findings = {make("healthy", 0.9, "suspected"), make("lr_too_high", 0.3, "refuted")};
+    first.confirmation.arms.resize(1);
+    first.confirmation.steps = 130;
+    first.confirmation.seconds = 1.0;
+    first.confirmation.diagnosis_seconds = 2.0;
+    first.confirmation.notes = {"verdict healthy: every suspicion ... refuted"};
+    return first;
+  };
+  ConfirmResult late;
+  late.verdict = "unhealthy";
+  late.findings = {make("unnormalized_input", 0.56, "confirmed"),
+                   make("bad_init_scale", 0.1, "refuted")};
+  late.confirmation.arms.resize(2);  // the placebo's is not an arm; two screened suspicions
+  late.confirmation.steps = 350;
+  late.confirmation.seconds = 3.0;
+  late.confirmation.notes = {"verdict unhealthy: unnormalized_input was confirmed"};
+  ConfirmResult first = first_pass();
+  append_screening(first, late);
+  EXPECT_EQ(first.verdict, "unhealthy");
+  ASSERT_EQ(first.findings.size(), 3u);
+  EXPECT_EQ(first.findings[0].cause, "unnormalized_input");
+  EXPECT_EQ(first.findings[1].cause, "lr_too_high");
+  EXPECT_EQ(first.findings[2].cause, "bad_init_scale");
+  EXPECT_EQ(first.confirmation.arms.size(), 3u);
+  EXPECT_EQ(first.confirmation.steps, 480);
+  EXPECT_NEAR(first.confirmation.cost_ratio, 2.0, 1e-9);
+  ASSERT_EQ(first.confirmation.notes.size(), 1u);  // the earlier verdict line no longer holds
+  EXPECT_EQ(first.confirmation.notes[0].rfind("verdict unhealthy", 0), 0u);
+
+  // Near miss: nothing confirmed late: still healthy; only the refuted suspicion is added.
+  late.verdict = "healthy";
+  late.findings = {make("healthy", 0.9, "suspected"), make("unnormalized_input", 0.2, "refuted"),
+                   make("bad_init_scale", 0.12, "suspected")};
+  ConfirmResult still = first_pass();
+  append_screening(still, late);
+  EXPECT_EQ(still.verdict, "healthy");
+  ASSERT_EQ(still.findings.size(), 3u);
+  EXPECT_EQ(still.findings[0].cause, "healthy");
+  EXPECT_EQ(still.findings[1].cause, "lr_too_high");
+  EXPECT_EQ(still.findings[2].cause, "unnormalized_input");
+  EXPECT_EQ(still.confirmation.notes.size(), 2u);
+}
+
 TEST(Rerank, TheSmallerOfTwoConfirmedFixesNamesTheCause) {
   const auto make = [](const std::string& cause, double c,
                        std::map<std::string, std::string> fix) {

@@ -246,6 +246,8 @@ Diagnosis diagnose(const RunRecord& r, const std::vector<Symptom>& symptoms,
                       f.confidence));
     }
     d.findings = {healthy_finding(r, symptoms, d.findings, verdict.reason, options)};
+  } else {
+    d.to_screen = std::move(raised_statically);
   }
   if (std::string note = straggler_note(r, options); !note.empty()) d.notes.push_back(note);
   return d;

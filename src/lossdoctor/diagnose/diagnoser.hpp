@@ -546,9 +546,11 @@ struct Diagnosis {
   std::string verdict = "healthy";
   std::vector<Finding> findings;
   std::vector<std::string> notes;
-  /// Healthy verdict only: the weak suspicions worth a rerun (options.screen_threshold), by
-  /// confidence. Not part of the report: the confirmation tests them (doctor::diagnose_and_confirm)
-  /// and only their outcome is reported.
+  /// The weak suspicions worth a rerun (options.screen_threshold), by confidence: with a healthy
+  /// verdict, the findings below the verdict threshold and the spec's or data's suspicions below
+  /// the report threshold; with an unhealthy one, those spec's or data's suspicions only (screened
+  /// should every finding be refuted). Not part of the report: the confirmation tests them
+  /// (doctor::diagnose_and_confirm) and only their outcome is reported.
   std::vector<Finding> to_screen;
 };
 

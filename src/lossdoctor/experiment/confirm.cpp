@@ -1331,6 +1331,32 @@ void follow_confirm(const spec::Spec& spec, const data::Dataset& dataset, const 
   }
 }
 
+void append_screening(ConfirmResult& first, const ConfirmResult& late) {
+  report::Confirmation& c = first.confirmation;
+  const report::Confirmation& l = late.confirmation;
+  const bool confirmed = late.verdict == "unhealthy";
+  c.arms.insert(c.arms.end(), l.arms.begin(), l.arms.end());
+  if (confirmed) {  // the earlier verdict line no longer holds
+    c.notes.erase(std::remove_if(c.notes.begin(), c.notes.end(),
+                                 [](const std::string& n) { return n.rfind("verdict ", 0) == 0; }),
+                  c.notes.end());
+  }
+  c.notes.insert(c.notes.end(), l.notes.begin(), l.notes.end());
+  c.steps += l.steps;
+  c.seconds += l.seconds;
+  if (c.diagnosis_seconds > 0) c.cost_ratio = c.seconds / c.diagnosis_seconds;
+  std::vector<Finding> merged;
+  for (const auto& f : first.findings)
+    if (!(confirmed && f.cause == "healthy")) merged.push_back(f);
+  for (const auto& f : late.findings)
+    if (f.cause != "healthy" && (confirmed || f.status == "refuted")) merged.push_back(f);
+  std::stable_sort(merged.begin(), merged.end(), [](const Finding& a, const Finding& b) {
+    return a.confidence > b.confidence;
+  });
+  first.findings = std::move(merged);
+  if (confirmed) first.verdict = late.verdict;
+}
+
 void merge_confirmation(report::Report& report, const ConfirmResult& result) {
   report.findings = result.findings;
   report.verdict = result.verdict;

@@ -319,6 +319,12 @@ TEST(AppendScreening, ALateConfirmedSuspicionMakesTheRunUnhealthy) {
   EXPECT_EQ(still.findings[1].cause, "lr_too_high");
   EXPECT_EQ(still.findings[2].cause, "unnormalized_input");
   EXPECT_EQ(still.confirmation.notes.size(), 2u);
+  // A late pass that says "unhealthy" only by a hard symptom confirmed nothing: no change of verdict.
+  late.verdict = "unhealthy";
+  ConfirmResult hard = first_pass();
+  append_screening(hard, late);
+  EXPECT_EQ(hard.verdict, "healthy");
+  EXPECT_EQ(hard.findings[0].cause, "healthy");
 }
 
 TEST(Rerank, TheSmallerOfTwoConfirmedFixesNamesTheCause) {

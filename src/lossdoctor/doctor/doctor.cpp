@@ -256,18 +256,22 @@ DiagnoseAndConfirm diagnose_and_confirm(const spec::Spec& spec, DiagnoseOptions 
     out.confirmation =
         experiment::confirm(spec, ds, asked, outcome.record, yard, screen ? screening : o);
     bool screened_late = false;
-    if (!screen && out.confirmation->verdict == "healthy" && !outcome.to_screen.empty()) {
-      // Every finding was refuted: the run looks healthy after all, so what the spec or the data
-      // raised below the report threshold is screened like any healthy-looking run's suspicions
-      // (held-out zoo 7's hard-c5-inputs-std-0.5 seed 0: lr_too_high raised by a jumpy first
-      // update and refuted; the mis-standardised inputs were never tested).
+    const auto& tested = out.confirmation->findings;
+    const bool all_refuted = std::all_of(tested.begin(), tested.end(), [](const Finding& f) {
+      return f.cause == "healthy" || f.status == "refuted";
+    });
+    if (!screen && all_refuted && !outcome.to_screen.empty()) {
+      // Every finding was refuted: what the spec or the data raised below the report threshold
+      // is screened like a healthy-looking run's suspicions, whether the run now looks healthy
+      // or stays unhealthy by a hard symptom with no cause left (held-out zoo 7's
+      // hard-c5-inputs-std-0.5 seed 0: lr_too_high raised by a jumpy first update and refuted;
+      // the mis-standardised inputs were never tested).
       report::Report late = outcome.report;
       late.findings.clear();
       for (const auto& f : outcome.to_screen) {
-        const bool tested = std::any_of(
-            out.confirmation->findings.begin(), out.confirmation->findings.end(),
-            [&](const Finding& g) { return g.cause == f.cause; });
-        if (!tested) late.findings.push_back(f);
+        const bool seen = std::any_of(tested.begin(), tested.end(),
+                                      [&](const Finding& g) { return g.cause == f.cause; });
+        if (!seen) late.findings.push_back(f);
       }
       if (!late.findings.empty()) {
         const auto& done = out.confirmation->confirmation;

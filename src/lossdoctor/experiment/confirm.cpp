@@ -1334,7 +1334,8 @@ void follow_confirm(const spec::Spec& spec, const data::Dataset& dataset, const 
 void append_screening(ConfirmResult& first, const ConfirmResult& late) {
   report::Confirmation& c = first.confirmation;
   const report::Confirmation& l = late.confirmation;
-  const bool confirmed = late.verdict == "unhealthy";
+  const bool confirmed = std::any_of(late.findings.begin(), late.findings.end(),
+                                     [](const Finding& f) { return f.status == "confirmed"; });
   c.arms.insert(c.arms.end(), l.arms.begin(), l.arms.end());
   if (confirmed) {  // the earlier verdict line no longer holds
     c.notes.erase(std::remove_if(c.notes.begin(), c.notes.end(),
@@ -1354,7 +1355,7 @@ void append_screening(ConfirmResult& first, const ConfirmResult& late) {
     return a.confidence > b.confidence;
   });
   first.findings = std::move(merged);
-  if (confirmed) first.verdict = late.verdict;
+  if (confirmed) first.verdict = "unhealthy";
 }
 
 void merge_confirmation(report::Report& report, const ConfirmResult& result) {

@@ -192,9 +192,9 @@ void follow_confirm(const spec::Spec& spec, const data::Dataset& dataset,
 
 /// Adds a later screening pass (`late`: the weak suspicions of a run whose every finding was
 /// refuted, confirmed with a placebo) to `first`: its arms, steps, seconds and notes; its
-/// findings beside the earlier ones, ordered by confidence — and, when it confirmed one, its
-/// unhealthy verdict (the "healthy" finding goes). Otherwise `first`'s verdict stays and only
-/// the late pass's refuted findings are added. Pure.
+/// findings beside the earlier ones, ordered by confidence — and, when it confirmed one, the
+/// verdict unhealthy (the "healthy" finding and the earlier verdict note go). Otherwise
+/// `first`'s verdict stays and only the late pass's refuted findings are added. Pure.
 void append_screening(ConfirmResult& first, const ConfirmResult& late);
 
 /// Writes the confirmation into a diagnose report (findings, verdict, confirmation block).

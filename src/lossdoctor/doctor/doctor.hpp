@@ -18,7 +18,9 @@
 //     rule's after confirmation (diagnose/verdict.hpp). A run diagnosed healthy is screened:
 //     its weak suspicions (DiagnoseOutcome::to_screen) are confirmed like findings, so a fault
 //     too mild to show as a symptom is still caught when its fix measurably helps; a refuted
-//     or undecided one leaves the run healthy.
+//     or undecided one leaves the run healthy. A run diagnosed unhealthy whose every finding is
+//     refuted has its spec's or data's weak suspicions screened the same way afterwards (late
+//     screening, experiment::append_screening).
 //     Data-parallel (diagnose.group): every rank calls it; rank 0 diagnoses, decides and judges
 //     the reruns (experiment::confirm with the group) while the other ranks train each one with
 //     it (experiment::follow_confirm), so only rank 0's result holds a confirmation. Throws
@@ -58,7 +60,7 @@ struct DiagnoseOutcome {
   report::Report report;
   RunRecord record;
   bool interrupted = false;
-  /// A healthy verdict's weak suspicions worth a rerun (diagnose::Diagnosis::to_screen).
+  /// The weak suspicions worth a rerun (diagnose::Diagnosis::to_screen).
   std::vector<Finding> to_screen;
 };
 

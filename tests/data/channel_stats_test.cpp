@@ -1,4 +1,4 @@
-// odd_image_kinds and odd_image_mask: which images look corrupt (the probe's looks, confirmation's drops).
+// odd_image_kinds and odd_image_mask: which images look corrupt (probe looks, rerun drops).
 
 #include "lossdoctor/data/channel_stats.hpp"
 

@@ -81,8 +81,9 @@ TEST(UnnormalizedInput, RawPixelsOfUnknownDataAreStandardisedWithTheirOwnStatist
   // Not Fashion-MNIST: the fix scales and normalises with the measured statistics (scaling alone
   // trained worse than raw pixels on held-out zoo 7's ELU network without batch norm).
   SpecText t;
-  t.data = "data:\n  format: idx\n  path: /data/curves\n  shuffle: true\n  transforms:\n"
-           "    train: []\n";
+  t.data =
+      "data:\n  format: idx\n  path: /data/curves\n  shuffle: true\n  transforms:\n"
+      "    train: []\n";
   LintContext rgb;
   rgb.pixel_mean = {115.8, 117.3, 116.0};
   rgb.pixel_std = {57.6, 58.4, 56.9};
@@ -92,8 +93,8 @@ TEST(UnnormalizedInput, RawPixelsOfUnknownDataAreStandardisedWithTheirOwnStatist
             "[{scale: 0.00392156862745098}, {normalize: {mean: [0.454, 0.46, 0.455], std: "
             "[0.226, 0.229, 0.223]}}]");
   // Without statistics: the scale alone, as before.
-  f = expect_fires_and_fix_silences("unnormalized-input", t.yaml(), "unnormalized_input",
-                                    "warning", {"no scale step"});
+  f = expect_fires_and_fix_silences("unnormalized-input", t.yaml(), "unnormalized_input", "warning",
+                                    {"no scale step"});
   EXPECT_EQ(f.fix.at("data.transforms.train"), "[{scale: 0.00392156862745098}]");
 }
 

@@ -277,8 +277,8 @@ DiagnoseAndConfirm diagnose_and_confirm(const spec::Spec& spec, DiagnoseOptions 
         const auto& done = out.confirmation->confirmation;
         if (screening.max_cost_ratio > 0 && done.diagnosis_steps > 0) {
           screening.max_cost_ratio = std::max(
-              1.0, screening.max_cost_ratio - static_cast<double>(done.steps) /
-                                                  static_cast<double>(done.diagnosis_steps));
+              1.0, screening.max_cost_ratio -
+                       static_cast<double>(done.steps) / static_cast<double>(done.diagnosis_steps));
         }
         const experiment::ConfirmResult second =
             experiment::confirm(spec, ds, late, outcome.record, yard, screening);

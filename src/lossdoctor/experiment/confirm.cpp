@@ -1351,9 +1351,8 @@ void append_screening(ConfirmResult& first, const ConfirmResult& late) {
     if (!(confirmed && f.cause == "healthy")) merged.push_back(f);
   for (const auto& f : late.findings)
     if (f.cause != "healthy" && (confirmed || f.status == "refuted")) merged.push_back(f);
-  std::stable_sort(merged.begin(), merged.end(), [](const Finding& a, const Finding& b) {
-    return a.confidence > b.confidence;
-  });
+  std::stable_sort(merged.begin(), merged.end(),
+                   [](const Finding& a, const Finding& b) { return a.confidence > b.confidence; });
   first.findings = std::move(merged);
   if (confirmed) first.verdict = "unhealthy";
 }

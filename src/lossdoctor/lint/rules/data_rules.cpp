@@ -130,13 +130,12 @@ void misstandardised_input(const spec::Spec& s, const LintContext& ctx, LintResu
   }
   if (!off) return;
   Finding f = make_finding("unnormalized_input", "info");
-  f.evidence = {
-      fmt::format("normalize at {} with mean {} and std {}", norm.where.str(),
-                  fmt::join(norm.mean, ", "), fmt::join(norm.std, ", ")),
-      fmt::format("the inputs reach the network with mean {} and std {} (per channel; "
-                  "standardised: 0 and 1): the data's statistics are mean {} and std {}",
-                  fmt::join(seen_mean, ", "), fmt::join(seen_std, ", "),
-                  fmt::join(measured->mean, ", "), fmt::join(measured->std, ", "))};
+  f.evidence = {fmt::format("normalize at {} with mean {} and std {}", norm.where.str(),
+                            fmt::join(norm.mean, ", "), fmt::join(norm.std, ", ")),
+                fmt::format("the inputs reach the network with mean {} and std {} (per channel; "
+                            "standardised: 0 and 1): the data's statistics are mean {} and std {}",
+                            fmt::join(seen_mean, ", "), fmt::join(seen_std, ", "),
+                            fmt::join(measured->mean, ", "), fmt::join(measured->std, ", "))};
   f.explanation =
       "The normalize step uses statistics far from the data's, so the inputs reach the network "
       "at the wrong scale or off-centre. With batch norm that matters little; without it the "

@@ -71,6 +71,10 @@ TEST(OddImageMask, NoiseThatIsMostOfTheDataIsItsNatureNotCorruption) {
   EXPECT_EQ(kinds.eq(kNoiseLikeImage).sum().item<int64_t>(), 6);
   EXPECT_EQ(kinds[9].item<int8_t>(), kBrokenImage);
   EXPECT_EQ(odd_image_mask(x, 0.75).sum().item<int64_t>(), 7);  // 6 of 10 is below 0.75
+  // Broken images do not dilute the share: 6 noise-like of the 7 with content is above 0.75.
+  x[7].fill_(0.0);
+  x[8].fill_(std::numeric_limits<float>::quiet_NaN());
+  EXPECT_EQ(odd_image_mask(x, 0.75).sum().item<int64_t>(), 3);
 }
 
 TEST(OddImageMask, EmptyOrTooNarrowBatchesFlagNothing) {

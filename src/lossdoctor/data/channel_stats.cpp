@@ -64,8 +64,11 @@ at::Tensor odd_image_kinds(const at::Tensor& images) {
 at::Tensor odd_image_mask(const at::Tensor& images, double max_noise_like_share) {
   const at::Tensor kinds = odd_image_kinds(images);
   if (kinds.numel() == 0) return kinds.ne(0);
-  const at::Tensor noise_like = kinds.eq(kNoiseLikeImage);
-  if (noise_like.to(at::kDouble).mean().item<double>() > max_noise_like_share) {
+  // The share among the images that have content: broken ones say nothing of the data's look.
+  const double noise_like = kinds.eq(kNoiseLikeImage).sum().item<double>();
+  const double with_content =
+      static_cast<double>(kinds.numel()) - kinds.eq(kBrokenImage).sum().item<double>();
+  if (with_content > 0 && noise_like / with_content > max_noise_like_share) {
     return kinds.eq(kBrokenImage);
   }
   return kinds.ne(kCleanImage);

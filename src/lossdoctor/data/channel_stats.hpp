@@ -40,7 +40,7 @@ at::Tensor odd_image_kinds(const at::Tensor& images);
 
 /// Bool mask [N] of the images that look corrupt (odd_image_kinds), for a whole data set: broken
 /// ones always; noise-like ones only while they are at most `max_noise_like_share` of the images
-/// (above it, noise is what this data looks like).
+/// that are not broken (above it, noise is what this data looks like).
 at::Tensor odd_image_mask(const at::Tensor& images, double max_noise_like_share);
 
 }  // namespace lossdoctor::data

@@ -180,9 +180,9 @@ struct DiagnoserOptions {
     /// 6's clock faces: 1% flagged as saturation outliers in every run, predicted at first sight
     /// like the rest — 48% vs 41% — and "confirmed" once on a healthy control; session 13).
     double flagged_predictable_penalty = 0.8;
-    /// Above this share of the images looked at, noise-like images are what the data looks like
-    /// (held-out zoo 2's textures under heavy pixel noise: 89%), not corruption, and none counts;
-    /// confirmation then drops none either. Judged over the whole run: the probe used to apply
+    /// Above this share of the images looked at that are not broken, noise-like images are what
+    /// the data looks like (held-out zoo 2's textures under heavy pixel noise: 81–89%), not
+    /// corruption, and none counts; confirmation then drops none either. Judged over the whole run: the probe used to apply
     /// a one-half rule batch by batch, which zeroed every other batch of held-out zoo 7's 50%
     /// injection (27% of its images counted noise-like, and the clean group was half noise).
     /// Below it, the first-sight test decides (noise_like_harder_margin).

@@ -104,11 +104,16 @@ CorruptShare corrupt_share(const RecordSignals& sig, const DiagnoserOptions::Cor
     return {sig.odd_input_fraction > o.noise_like_data_share ? 0.0 : sig.odd_input_fraction, ""};
   }
   const double n = static_cast<double>(lk.checked);
-  if (static_cast<double>(lk.noise_like) / n > o.noise_like_data_share) {
+  // Among the images with content: broken ones say nothing of what the data looks like (zoo 2's
+  // textures with 30% blank images: 57% of all, 81% of the rest look like noise).
+  const double with_content = n - static_cast<double>(lk.broken);
+  if (with_content > 0 &&
+      static_cast<double>(lk.noise_like) / with_content > o.noise_like_data_share) {
     return {static_cast<double>(lk.broken) / n,
-            fmt::format("{:.1f}% of the {} images checked look like noise: that is what this data "
-                        "looks like, so none of them counts as corrupt",
-                        100 * static_cast<double>(lk.noise_like) / n, lk.checked)};
+            fmt::format("{:.1f}% of the {} images checked that are not broken look like noise: "
+                        "that is what this data looks like, so none of them counts as corrupt",
+                        100 * static_cast<double>(lk.noise_like) / with_content,
+                        static_cast<int64_t>(with_content))};
   }
   // Share of the noise-like images that count as corrupt: none until the model predicts clean
   // images well enough to tell (an untrained model predicts neither); of the share that carries

@@ -260,7 +260,9 @@ DiagnoseAndConfirm diagnose_and_confirm(const spec::Spec& spec, DiagnoseOptions 
     const bool all_refuted = std::all_of(tested.begin(), tested.end(), [](const Finding& f) {
       return f.cause == "healthy" || f.status == "refuted";
     });
-    if (!screen && all_refuted && !outcome.to_screen.empty()) {
+    // Not in a data-parallel confirmation: the other ranks follow one confirm() and return at
+    // its end order, so a second one would wait for ranks that are gone.
+    if (!screen && all_refuted && !outcome.to_screen.empty() && o.group == nullptr) {
       // Every finding was refuted: what the spec or the data raised below the report threshold
       // is screened like a healthy-looking run's suspicions, whether the run now looks healthy
       // or stays unhealthy by a hard symptom with no cause left (held-out zoo 7's

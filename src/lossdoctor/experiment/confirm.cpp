@@ -495,7 +495,6 @@ bool mechanism_observed(const Finding& f, const RunRecord& record) {
           f.cause == "replicas_diverged");
 }
 
-/// The intervention that removes `f`'s cause, or nullopt when there is none to test.
 /// The training images a corrupt_samples rerun drops: the finding's flagged samples (the audit's,
 /// found again when the finding carries none) and every image that looks corrupt on its own
 /// (non-finite, constant, noise-like: data::odd_image_mask). When a large share is corrupt it is
@@ -521,6 +520,7 @@ std::vector<int64_t> corrupt_sample_drops(const Finding& f, const data::Dataset&
   return {flagged.begin(), flagged.end()};
 }
 
+/// The intervention that removes `f`'s cause, or nullopt when there is none to test.
 std::optional<Intervention> intervention_for(const Finding& f, const data::Dataset& ds,
                                              const RunRecord& record, const Yardstick& y,
                                              const ConfirmOptions& o) {

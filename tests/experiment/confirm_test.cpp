@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <torch/torch.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -81,6 +82,75 @@ TEST(Judge, ALowerTrainingLossWithALowerValidationAccuracyIsNoRepair) {
   // Near miss: validation accuracy a little higher, and the lower training loss confirms.
   for (int k = 1; k <= 10; ++k) arm.points[static_cast<size_t>(k)].accuracy = 0.952;
   EXPECT_EQ(judge_arm(base, arm, {}, 100, /*final=*/true, o).status, "confirmed");
+}
+
+TEST(Judge, ALossEffectAloneMustClearTheRaisedBarWhenScreening) {
+  // Held-out zoo 8's ok-t2-sgd-momentum seed 4: a rerun at a lower rate, 15% lower validation
+  // loss at +0.6 points on a run at 93.6% (a confidence shift), against a bar of 10%.
+  ConfirmOptions o = deterministic_options();
+  Comparability val_only;
+  val_only.train_loss = false;
+  RunSeries base, arm;
+  base.train_loss.assign(100, 0.2);
+  arm.train_loss.assign(100, 0.2);
+  const auto fill = [&](double loss_ratio, double accuracy_gain) {
+    base.points.clear();
+    arm.points.clear();
+    for (int k = 0; k <= 10; ++k) {
+      const double loss = 0.25 * (1 + 0.05 * std::sin(1.7 * k));
+      base.points.push_back({10 * k, loss, 0.936});
+      arm.points.push_back({10 * k, loss * (k == 0 ? 1.0 : loss_ratio + 0.01 * std::cos(k)),
+                            0.936 + (k == 0 ? 0.0 : accuracy_gain + 0.002 * std::sin(k))});
+    }
+  };
+  fill(0.85, 0.006);
+  EXPECT_EQ(judge_arm(base, arm, val_only, 100, true, o).status, "confirmed");
+  o.loss_only_factor = 2;
+  const Decision d = judge_arm(base, arm, val_only, 100, true, o);
+  EXPECT_EQ(d.status, "refuted") << d.reason;
+  EXPECT_NE(d.reason.find("a loss effect alone"), std::string::npos) << d.reason;
+  // Near misses: a loss effect beyond twice the bar, or a matching accuracy gain, confirms.
+  fill(0.70, 0.006);
+  EXPECT_EQ(judge_arm(base, arm, val_only, 100, true, o).status, "confirmed");
+  fill(0.85, 0.05);
+  EXPECT_EQ(judge_arm(base, arm, val_only, 100, true, o).status, "confirmed");
+}
+
+TEST(CorruptSampleDrops, NoiseLikeImagesAreDroppedOnlyWhenTheDiagnosisCountedThem) {
+  // 60 smooth images, 30 pure noise, 2 constant; the finding flags image 0.
+  torch::manual_seed(4);
+  data::Dataset ds;
+  const auto ramp = torch::linspace(0, 255, 20).view({1, 1, 1, 20}).expand({92, 1, 20, 20});
+  ds.train.images = ramp.clone() + torch::rand({92, 1, 20, 20});
+  ds.train.images.slice(0, 60, 90) = torch::randint(0, 256, {30, 1, 20, 20}).to(torch::kFloat);
+  ds.train.images.slice(0, 90, 92).fill_(5.0);
+  ds.train.labels = torch::zeros({92}, torch::kLong);
+  Finding f;
+  f.cause = "corrupt_samples";
+  f.samples = {0};
+  RunRecord record;
+  record.num_classes = 4;
+  record.loss = "cross_entropy";
+  record.samples.resize(92);
+  record.steps.resize(20);  // a run to read (the looks are read with its steps)
+  for (size_t i = 0; i < record.steps.size(); ++i) record.steps[i].step = static_cast<int64_t>(i);
+  // How the probe saw them: clean ones 80% right at first sight; noise-like ones `noise_right`.
+  const auto looked = [&](double noise_right) {
+    for (size_t i = 0; i < 92; ++i) {
+      SampleDynamics& d = record.samples[i];
+      d.look = i < 60 ? SampleDynamics::kClean
+                      : (i < 90 ? SampleDynamics::kNoiseLike : SampleDynamics::kBroken);
+      const double right = i < 60 ? 0.8 : noise_right;
+      const size_t k = i < 60 ? i : i - 60;
+      d.first_margin = static_cast<double>(k % 10) < 10 * right ? 1.0f : -1.0f;
+    }
+  };
+  looked(0.0);  // corruption: the model cannot predict the noise images' labels
+  std::vector<int64_t> all = {0};
+  for (int64_t i = 60; i < 92; ++i) all.push_back(i);
+  EXPECT_EQ(corrupt_sample_drops(f, ds, record), all);
+  looked(0.8);  // data that looks noisy but carries its labels: only the broken ones go
+  EXPECT_EQ(corrupt_sample_drops(f, ds, record), (std::vector<int64_t>{0, 90, 91}));
 }
 
 TEST(Judge, ClearImprovementIsConfirmedEarly) {
@@ -371,9 +441,12 @@ TEST(PlaceboPosition, DeterministicInTheSeedAndInRange) {
 TEST(LabelNoiseSuspects, NeverLearnedNegativeMarginOnceBetterThanChance) {
   RunRecord r;
   r.num_classes = 10;
-  r.samples = {{2, 3.0f, -1.5f, -1}, {2, 0.1f, 1.0f, 5},   {0, 0, 0, -1},
-               {2, 2.5f, -0.2f, -1}, {3, 1.9f, -0.3f, -1},  // never learned, but its loss is below
-                                                            // ln 10 = 2.30
+  r.samples = {{2, 3.0f, -1.5f, -1},
+               {2, 0.1f, 1.0f, 5},
+               {0, 0, 0, -1},
+               {2, 2.5f, -0.2f, -1},
+               {3, 1.9f, -0.3f, -1},   // never learned, but its loss is below
+                                       // ln 10 = 2.30
                {1, 4.0f, -3.0f, -1}};  // met once, maybe by the untrained model: no evidence
   EXPECT_EQ(label_noise_suspects(r, 0.8), (std::vector<int64_t>{0, 3}));
   EXPECT_TRUE(label_noise_suspects(r, 0.15).empty()) << "a model near chance flags nothing";

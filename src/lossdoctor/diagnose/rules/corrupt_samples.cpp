@@ -135,7 +135,8 @@ CorruptShare corrupt_share(const RecordSignals& sig, const DiagnoserOptions::Cor
         100 * static_cast<double>(lk.noise_like) / n, lk.checked, 100 * b, 100 * a, 100 * c,
         100 * counted);
   }
-  return {(static_cast<double>(lk.broken) + counted * static_cast<double>(lk.noise_like)) / n, how};
+  return {(static_cast<double>(lk.broken) + counted * static_cast<double>(lk.noise_like)) / n, how,
+          counted};
 }
 
 }  // namespace lossdoctor::diagnose

@@ -185,6 +185,10 @@ bool inputs_look_raw(const RuleContext& ctx);
 struct CorruptShare {
   double share = 0;
   std::string how;
+  /// The fraction of the noise-like images that counts as corrupt (0 when the first-sight test
+  /// could not judge them, found they carry their labels, or noise is the data's nature):
+  /// confirmation drops noise-like images only when it is above 0.
+  double noise_like_counted = 0;
 };
 CorruptShare corrupt_share(const RecordSignals& sig, const DiagnoserOptions::CorruptSamples& o);
 

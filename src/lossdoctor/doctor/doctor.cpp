@@ -251,7 +251,7 @@ DiagnoseAndConfirm diagnose_and_confirm(const spec::Spec& spec, DiagnoseOptions 
     screening.placebo = true;
     screening.judge_from_fraction = 0.5;
     screening.early_t = std::numeric_limits<double>::infinity();
-    screening.loss_only_factor = 2.0;  // a confidence shift is not a repair (confirm.hpp)
+    screening.hold_at_end = true;  // where it ends up, not a faster start (confirm.hpp)
     report::Report asked = outcome.report;
     if (screen) asked.findings = outcome.to_screen;
     out.confirmation =

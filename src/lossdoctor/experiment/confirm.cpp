@@ -38,6 +38,14 @@ double min_effect(const std::string& measure, const ConfirmOptions& o) {
   return measure == "val_accuracy" ? o.min_accuracy_effect : o.min_loss_effect;
 }
 
+/// The effect at the last paired point, in the units of PairedComparison::effect: accuracy
+/// points, or the relative loss reduction (NaN when the baseline's last loss is not positive).
+double end_effect(const PairedComparison& m) {
+  if (m.measure == "val_accuracy") return m.arm_end - m.base_end;
+  if (!(m.base_end > 0) || !std::isfinite(m.arm_end)) return std::nan("");
+  return 1.0 - m.arm_end / m.base_end;
+}
+
 /// The validation accuracy a fraction `margin` of the way from chance 1/K to perfect.
 double accuracy_above_chance(int64_t num_classes, double margin) {
   const double chance = 1.0 / static_cast<double>(num_classes);
@@ -184,25 +192,21 @@ Decision judge_arm(const RunSeries& base, const RunSeries& arm, const Comparabil
   if (!final && steps < o.min_steps) return d;
 
   const double t_needed = final ? o.t_threshold : o.early_t;
-  const auto clears = [&](const PairedComparison& m, double factor) {
-    return m.pairs >= 3 && m.t >= t_needed && m.effect >= factor * min_effect(m.measure, o);
-  };
-  // A loss effect without an accuracy gain to match must clear loss_only_factor × its bar.
-  bool accuracy_clears = false;
-  for (const auto& m : d.measures)
-    if (m.measure == "val_accuracy" && clears(m, 1.0)) accuracy_clears = true;
-  const double loss_factor = accuracy_clears ? 1.0 : std::max(1.0, o.loss_only_factor);
   const PairedComparison* better = nullptr;
-  const PairedComparison* loss_only_short = nullptr;  // clears the plain bar, not the raised one
+  const PairedComparison* faded = nullptr;  // meaningful on average, not at the end (hold_at_end)
   const PairedComparison* worse = nullptr;
   bool any_positive = false;
   int paired = 0;  // measures with enough pairs to say anything
   for (const auto& m : d.measures) {
     if (m.pairs < 3) continue;
     ++paired;
-    const double factor = m.measure == "val_accuracy" ? 1.0 : loss_factor;
-    if (clears(m, factor) && (!better || m.t > better->t)) better = &m;
-    if (!clears(m, factor) && clears(m, 1.0)) loss_only_short = &m;
+    if (m.t >= t_needed && m.effect >= min_effect(m.measure, o)) {
+      if (o.hold_at_end && !(end_effect(m) >= min_effect(m.measure, o))) {
+        faded = &m;
+      } else if (!better || m.t > better->t) {
+        better = &m;
+      }
+    }
     if (m.t <= -o.t_threshold && -m.effect >= min_effect(m.measure, o)) worse = &m;
     if (m.mean_diff > 0) any_positive = true;
   }
@@ -243,12 +247,20 @@ Decision judge_arm(const RunSeries& base, const RunSeries& arm, const Comparabil
   } else if (final && paired == 0) {
     d.reason =
         "inconclusive: fewer than 3 paired points on every measure, too few to judge: " + numbers;
-  } else if (final && loss_only_short) {
+  } else if (final && faded) {
     d.status = "refuted";
     d.reason = fmt::format(
-        "a loss effect alone, without an accuracy gain, must be {:.0f}% lower (×{:g} the bar): "
-        "a shift in the model's confidence, not a repair: {}",
-        100 * loss_factor * min_effect(loss_only_short->measure, o), loss_factor, numbers);
+        "the effect did not hold where the run ends: {} {} at the last point, below the "
+        "meaningful {}: {}",
+        faded->measure == "val_accuracy" ? "val accuracy"
+        : faded->measure == "val_loss"   ? "val loss"
+                                         : "train loss",
+        faded->measure == "val_accuracy" ? fmt::format("{:+.1f} points", 100 * end_effect(*faded))
+                                         : fmt::format("{:.0f}% lower", 100 * end_effect(*faded)),
+        faded->measure == "val_accuracy"
+            ? fmt::format("{:.1f} points", 100 * min_effect(faded->measure, o))
+            : fmt::format("{:.0f}%", 100 * min_effect(faded->measure, o)),
+        numbers);
   } else if (final) {
     d.status = "refuted";
     d.reason = "no significant improvement: " + numbers;

@@ -442,12 +442,9 @@ TEST(PlaceboPosition, DeterministicInTheSeedAndInRange) {
 TEST(LabelNoiseSuspects, NeverLearnedNegativeMarginOnceBetterThanChance) {
   RunRecord r;
   r.num_classes = 10;
-  r.samples = {{2, 3.0f, -1.5f, -1},
-               {2, 0.1f, 1.0f, 5},
-               {0, 0, 0, -1},
-               {2, 2.5f, -0.2f, -1},
-               {3, 1.9f, -0.3f, -1},   // never learned, but its loss is below
-                                       // ln 10 = 2.30
+  r.samples = {{2, 3.0f, -1.5f, -1}, {2, 0.1f, 1.0f, 5},   {0, 0, 0, -1},
+               {2, 2.5f, -0.2f, -1}, {3, 1.9f, -0.3f, -1},  // never learned, but its loss is below
+                                                            // ln 10 = 2.30
                {1, 4.0f, -3.0f, -1}};  // met once, maybe by the untrained model: no evidence
   EXPECT_EQ(label_noise_suspects(r, 0.8), (std::vector<int64_t>{0, 3}));
   EXPECT_TRUE(label_noise_suspects(r, 0.15).empty()) << "a model near chance flags nothing";

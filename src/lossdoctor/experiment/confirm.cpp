@@ -59,6 +59,12 @@ std::string fmt_value(double v) {
   return fmt::format("{:.3g}", v);
 }
 
+/// How reasons name a measure.
+const char* measure_label(const std::string& measure) {
+  if (measure == "val_accuracy") return "val accuracy";
+  return measure == "train_loss" ? "train loss" : "val loss";
+}
+
 std::string describe(const PairedComparison& m) {
   if (m.pairs == 0) return fmt::format("{}: nothing to pair", m.measure);
   const std::string t = std::abs(m.t) >= 1e6 ? "∞" : fmt::format("{:.1f}", m.t);
@@ -69,7 +75,7 @@ std::string describe(const PairedComparison& m) {
         100 * m.arm_start, 100 * m.arm_end, 100 * m.base_start, 100 * m.base_end, t, m.pairs,
         100 * m.effect);
   }
-  const char* what = m.measure == "train_loss" ? "train loss" : "val loss";
+  const char* what = measure_label(m.measure);
   const char* unit = m.measure == "train_loss" ? "blocks" : "points";
   return fmt::format("{} {} → {} vs {} → {} (paired t {} over {} {}, {:+.0f}%)", what,
                      fmt_value(m.arm_start), fmt_value(m.arm_end), fmt_value(m.base_start),
@@ -252,9 +258,7 @@ Decision judge_arm(const RunSeries& base, const RunSeries& arm, const Comparabil
     d.reason = fmt::format(
         "the effect did not hold where the run ends: {} {} at the last point, below the "
         "meaningful {}: {}",
-        faded->measure == "val_accuracy" ? "val accuracy"
-        : faded->measure == "val_loss"   ? "val loss"
-                                         : "train loss",
+        measure_label(faded->measure),
         faded->measure == "val_accuracy" ? fmt::format("{:+.1f} points", 100 * end_effect(*faded))
                                          : fmt::format("{:.0f}% lower", 100 * end_effect(*faded)),
         faded->measure == "val_accuracy"

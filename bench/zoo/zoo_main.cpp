@@ -113,6 +113,7 @@ struct Run {
   json summary;  ///< --effects: the training run's summary.json
   // confirmation (diagnose reports)
   std::vector<std::string> statuses;  ///< per finding, parallel to causes
+  std::vector<std::string> symptoms;  ///< the report's symptom ids (which runs sat at chance)
   std::optional<double> cost_ratio;   ///< confirmation.cost_ratio when any arm ran
   int arms = 0;                       ///< confirmation arms run
   // --repair
@@ -313,6 +314,9 @@ void read_result(Run& run) {
   for (const auto& f : j["findings"]) {
     run.causes.push_back(f.value("cause", ""));
     run.statuses.push_back(f.value("status", ""));
+  }
+  if (j.contains("symptoms") && j["symptoms"].is_array()) {
+    for (const auto& s : j["symptoms"]) run.symptoms.push_back(s.value("id", ""));
   }
   if (j.contains("confirmation") && j["confirmation"].is_object()) {
     const json& conf = j["confirmation"];
@@ -974,6 +978,7 @@ int main(int argc, char** argv) {
            {"seconds", r->seconds},
            {"steps_to_correct", r->steps_to_correct ? json(*r->steps_to_correct) : json()},
            {"statuses", r->statuses},
+           {"symptoms", r->symptoms},
            {"truth_status", c.control() ? json() : json(truth_status(*r))},
            {"other_confirmed", other_confirmed(*r)},
            {"confirmation_arms", r->arms},

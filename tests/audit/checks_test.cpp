@@ -204,7 +204,9 @@ TEST(Balance, ImbalanceAndNearMiss) {
   auto fs = audit_balance(sub);
   ASSERT_EQ(fs.size(), 1u);
   EXPECT_EQ(fs[0].cause, "class_imbalance");
-  // Near miss: 30 of 100 (ratio 3.3).
+  EXPECT_EQ(fs[0].severity, "warning");
+  // 30 of 100 (ratio 3.3): below the imbalance ratio, but class 3 is 9% of the training split
+  // and 25% of the validation split — an info worth a rerun.
   keep.clear();
   threes = 0;
   for (int64_t i = 0; i < 400; ++i) {
@@ -213,6 +215,25 @@ TEST(Balance, ImbalanceAndNearMiss) {
   idx = at::tensor(keep, at::kLong);
   sub.train.images = ds.train.images.index_select(0, idx);
   sub.train.labels = ds.train.labels.index_select(0, idx);
+  fs = audit_balance(sub);
+  ASSERT_EQ(fs.size(), 1u);
+  EXPECT_EQ(fs[0].cause, "class_imbalance");
+  EXPECT_EQ(fs[0].severity, "info");
+  EXPECT_LT(fs[0].confidence, 0.5);
+  EXPECT_NE(fs[0].evidence.front().find("9.1% of the training split but 25.0% of the validation"),
+            std::string::npos)
+      << fs[0].evidence.front();
+  // Near miss: the validation split has the same proportions (a natural prior, not a shift;
+  // 30 of its 100 threes kept, enough to judge).
+  const auto val = smooth_split(400, 4, 101);
+  std::vector<int64_t> keep_val;
+  threes = 0;
+  for (int64_t i = 0; i < 400; ++i) {
+    if (i % 4 != 3 || threes++ < 30) keep_val.push_back(i);
+  }
+  const auto vidx = at::tensor(keep_val, at::kLong);
+  sub.val.images = val.images.index_select(0, vidx);
+  sub.val.labels = val.labels.index_select(0, vidx);
   EXPECT_TRUE(audit_balance(sub).empty());
 }
 

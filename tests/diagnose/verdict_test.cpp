@@ -80,11 +80,28 @@ TEST(EarlyStop, HealthyAndAWaitAtChanceNeedTheLongerRun) {
   nan.id = "nan_loss";
   EXPECT_EQ(early_stop_min_steps("lr_too_high", {}, 100, 250), 100);
   EXPECT_EQ(early_stop_min_steps("healthy", {}, 100, 250), 250);
+  EXPECT_EQ(early_stop_min_steps("class_imbalance", {}, 100, 250), 250)
+      << "the rare classes are learned last: a short window cannot judge it";
   EXPECT_EQ(early_stop_min_steps("lr_too_low", {chance}, 100, 250),
             std::numeric_limits<int64_t>::max())
       << "may still take off: only the budget's end tells";
   EXPECT_EQ(early_stop_min_steps("lr_too_high", {chance, nan}, 100, 250), 100)
       << "near miss: another hard symptom settles it";
+}
+
+TEST(StuckAtChance, OnlyWhenChanceIsTheOneHardSymptom) {
+  Symptom chance;
+  chance.id = "plateau_at_chance";
+  Symptom diverging;
+  diverging.id = "diverging_loss";
+  Symptom slow;
+  slow.id = "slow_convergence";
+  EXPECT_TRUE(stuck_at_chance_only({chance}));
+  EXPECT_TRUE(stuck_at_chance_only({slow, chance})) << "soft symptoms beside it do not matter";
+  EXPECT_FALSE(stuck_at_chance_only({chance, diverging}))
+      << "near miss: a diverging run has left chance for worse";
+  EXPECT_FALSE(stuck_at_chance_only({slow}));
+  EXPECT_FALSE(stuck_at_chance_only({}));
 }
 
 TEST(EarlyStop, NoAnswerBeforeAQuarterOfTheTrainingSetWasSeenTwice) {

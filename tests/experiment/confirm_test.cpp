@@ -117,6 +117,45 @@ TEST(Judge, WhenScreeningAnEffectMustHoldWhereTheRunEnds) {
   EXPECT_EQ(judge_arm(base, arm, val_only, 100, true, o).status, "confirmed");
 }
 
+TEST(Judge, AnOversamplingArmIsJudgedOnTheRareClassesAsWell) {
+  // Held-out zoo 9's hard-k11-imbalance-70: one class of eleven cut to 30% in training only.
+  // Oversampling it lifts that class by 20 points, which shows as under 2 points overall.
+  const ConfirmOptions o = deterministic_options();
+  Comparability cmp;
+  cmp.train_loss = false;  // oversampling changes the batches
+  RunSeries base, arm;
+  base.train_loss.assign(100, 0.5);
+  arm.train_loss.assign(100, 0.5);
+  const auto fill = [&](double rare_gain, double overall_gain) {
+    base.points.clear();
+    arm.points.clear();
+    for (int k = 0; k <= 10; ++k) {
+      const double w = 0.01 * std::sin(1.7 * k), g = k == 0 ? 0.0 : 1.0;
+      base.points.push_back({10 * k, 0.8, 0.80 + w, {0.83 + w, 0.83, 0.50 + w}});
+      arm.points.push_back({10 * k,
+                            0.8,
+                            0.80 + w + g * overall_gain,
+                            {0.83 + w, 0.83, 0.50 + w + g * rare_gain * (1 + 0.1 * w)}});
+    }
+  };
+  fill(0.20, 0.015);
+  EXPECT_EQ(judge_arm(base, arm, cmp, 100, true, o).status, "refuted")
+      << "without the rare classes' yardstick +1.5 points overall is too small to matter";
+  cmp.rare_classes = {2};
+  const Decision d = judge_arm(base, arm, cmp, 100, true, o);
+  EXPECT_EQ(d.status, "confirmed") << d.reason;
+  EXPECT_NE(d.reason.find("rare-class val accuracy"), std::string::npos) << d.reason;
+  // Near miss: the rare classes gain, but all classes together end lower — a trade.
+  fill(0.20, -0.01);
+  const Decision traded = judge_arm(base, arm, cmp, 100, true, o);
+  EXPECT_EQ(traded.status, "refuted") << traded.reason;
+  EXPECT_NE(traded.reason.find("mixed: the rare classes better"), std::string::npos)
+      << traded.reason;
+  // Near miss: a gain too small to matter on the rare classes (5 points, bar 10).
+  fill(0.05, 0.015);
+  EXPECT_EQ(judge_arm(base, arm, cmp, 100, true, o).status, "refuted");
+}
+
 TEST(CorruptSampleDrops, NoiseLikeImagesAreDroppedOnlyWhenTheDiagnosisCountedThem) {
   // 60 smooth images, 30 pure noise, 2 constant; the finding flags image 0.
   torch::manual_seed(4);
@@ -442,9 +481,12 @@ TEST(PlaceboPosition, DeterministicInTheSeedAndInRange) {
 TEST(LabelNoiseSuspects, NeverLearnedNegativeMarginOnceBetterThanChance) {
   RunRecord r;
   r.num_classes = 10;
-  r.samples = {{2, 3.0f, -1.5f, -1}, {2, 0.1f, 1.0f, 5},   {0, 0, 0, -1},
-               {2, 2.5f, -0.2f, -1}, {3, 1.9f, -0.3f, -1},  // never learned, but its loss is below
-                                                            // ln 10 = 2.30
+  r.samples = {{2, 3.0f, -1.5f, -1},
+               {2, 0.1f, 1.0f, 5},
+               {0, 0, 0, -1},
+               {2, 2.5f, -0.2f, -1},
+               {3, 1.9f, -0.3f, -1},   // never learned, but its loss is below
+                                       // ln 10 = 2.30
                {1, 4.0f, -3.0f, -1}};  // met once, maybe by the untrained model: no evidence
   EXPECT_EQ(label_noise_suspects(r, 0.8), (std::vector<int64_t>{0, 3}));
   EXPECT_TRUE(label_noise_suspects(r, 0.15).empty()) << "a model near chance flags nothing";

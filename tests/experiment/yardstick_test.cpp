@@ -84,5 +84,30 @@ TEST(PairedStats, AccuracyPairedByStepSkipsInitialPoint) {
   EXPECT_GT(l.effect, 0.1);
 }
 
+TEST(PairedStats, RareClassAccuracyAveragesTheTargetedClassesOnly) {
+  // Classes 0 and 1 common, 2 rare: the arm lifts class 2 from 10% to 50% and costs class 0
+  // two points; overall that is barely visible, on the rare class it is 40 points.
+  std::vector<YardstickPoint> base, arm;
+  for (int k = 0; k <= 10; ++k) {
+    const double wobble = 0.01 * std::sin(1.3 * k);
+    base.push_back({10 * k, 1.0, 0.6, {0.8 + wobble, 0.8, 0.1}});
+    arm.push_back({10 * k, 1.0, 0.61, {0.78 + wobble, 0.8, 0.5 + wobble}});
+  }
+  const PairedComparison rare = compare_class_accuracy(base, arm, {2});
+  EXPECT_EQ(rare.measure, "rare_class_accuracy");
+  EXPECT_EQ(rare.pairs, 10);
+  EXPECT_NEAR(rare.effect, 0.4, 0.01);
+  EXPECT_GT(rare.t, 3);
+  EXPECT_NEAR(rare.base_end, 0.1, 1e-12);
+  // Classes out of range or unmeasured (NaN) are left out; points without class accuracies
+  // (interpolated ones) are not paired.
+  EXPECT_NEAR(compare_class_accuracy(base, arm, {2, 7}).effect, 0.4, 0.01);
+  for (auto& p : arm) p.class_accuracy[1] = NAN;
+  EXPECT_NEAR(compare_class_accuracy(base, arm, {1, 2}).effect, 0.4, 0.01)
+      << "class 1 has no images in the arm's subset: only class 2 pairs";
+  for (auto& p : arm) p.class_accuracy.clear();
+  EXPECT_EQ(compare_class_accuracy(base, arm, {2}).pairs, 0);
+}
+
 }  // namespace
 }  // namespace lossdoctor::experiment

@@ -13,18 +13,34 @@ const std::vector<std::string>& hard_symptom_ids() {
   return ids;
 }
 
-int64_t early_stop_min_steps(const std::string& top, const std::vector<Symptom>& symptoms,
-                             int64_t min_steps, int64_t healthy_min_steps,
-                             int64_t label_evidence_steps) {
+const std::vector<std::string>& causes_that_show_late() {
+  static const std::vector<std::string> ids = {"class_imbalance"};
+  return ids;
+}
+
+bool stuck_at_chance_only(const std::vector<Symptom>& symptoms) {
   bool at_chance = false, other_hard = false;
   for (const auto& s : symptoms) {
     at_chance |= s.id == "plateau_at_chance";
     other_hard |= s.id != "plateau_at_chance" && is_hard_symptom(s.id);
   }
+  return at_chance && !other_hard;
+}
+
+int64_t early_stop_min_steps(const std::string& top, const std::vector<Symptom>& symptoms,
+                             int64_t min_steps, int64_t healthy_min_steps,
+                             int64_t label_evidence_steps) {
+  const bool other_hard = std::any_of(symptoms.begin(), symptoms.end(), [](const Symptom& s) {
+    return s.id != "plateau_at_chance" && is_hard_symptom(s.id);
+  });
   // At chance, only the end of the budget tells a plateau from a slow start (session 9: a
   // healthy batch-8 run stopped at step 250 of 300, right as it left chance).
-  if (at_chance && !other_hard) return std::numeric_limits<int64_t>::max();
-  const int64_t floor = top == "healthy" ? healthy_min_steps : min_steps;
+  if (stuck_at_chance_only(symptoms)) return std::numeric_limits<int64_t>::max();
+  // A fault whose harm grows late (the rare classes are learned last) is judged on the longer
+  // run too: a 100-step window let its rerun be refuted before it could help (session 16).
+  const auto& late = causes_that_show_late();
+  const bool shows_late = std::find(late.begin(), late.end(), top) != late.end();
+  const int64_t floor = top == "healthy" || shows_late ? healthy_min_steps : min_steps;
   // Held-out zoo 4's hard-d12-label-noise-15 settled at step 100, inside its first epoch, on a
   // lookalike whose rerun was refuted: the noise itself could not show yet. NaN or divergence
   // decide by themselves.

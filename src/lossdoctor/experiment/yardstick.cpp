@@ -50,7 +50,19 @@ void Yardstick::measure(train::Trainer& trainer, int64_t steps_done) {
     const torch::Tensor out = net->forward(x);
     net->train();
     p.loss = train::per_sample_loss(trainer.spec().loss, out, y).mean().item<double>();
-    p.accuracy = out.argmax(1).eq(y).to(torch::kFloat64).mean().item<double>();
+    const torch::Tensor correct = out.argmax(1).eq(y).to(torch::kFloat64).cpu();
+    p.accuracy = correct.mean().item<double>();
+    // Per class: what a fix aimed at some classes (oversampling the rare ones) is judged on.
+    const int64_t k = trainer.dataset().num_classes;
+    if (k >= 2) {
+      const torch::Tensor labels = y.cpu().clamp(0, k - 1);
+      const torch::Tensor hits = torch::zeros({k}, torch::kFloat64).index_add_(0, labels, correct);
+      const torch::Tensor seen =
+          torch::zeros({k}, torch::kFloat64).index_add_(0, labels, torch::ones_like(correct));
+      const auto h = hits.accessor<double, 1>();
+      const auto n = seen.accessor<double, 1>();
+      for (int64_t c = 0; c < k; ++c) p.class_accuracy.push_back(n[c] > 0 ? h[c] / n[c] : NAN);
+    }
   }
   points_.push_back(p);
   seconds_ += seconds_since(start);
@@ -166,6 +178,32 @@ PairedComparison compare_val_loss(const std::vector<YardstickPoint>& base,
                        return log_or_nan(b.loss) - log_or_nan(a.loss);
                      });
   c.effect = c.pairs > 0 ? 1.0 - std::exp(-c.mean_diff) : 0.0;
+  return c;
+}
+
+PairedComparison compare_class_accuracy(const std::vector<YardstickPoint>& base,
+                                        const std::vector<YardstickPoint>& arm,
+                                        const std::vector<int64_t>& classes) {
+  // Over the classes measured in both points, so both means are over the same classes.
+  const auto value = [](const YardstickPoint& p, int64_t c) {
+    return c >= 0 && c < static_cast<int64_t>(p.class_accuracy.size())
+               ? p.class_accuracy[static_cast<size_t>(c)]
+               : NAN;
+  };
+  PairedComparison c =
+      compare_points(base, arm, "rare_class_accuracy",
+                     [&](const YardstickPoint& b, const YardstickPoint& a, double& bv, double& av) {
+                       double sb = 0, sa = 0;
+                       int n = 0;
+                       for (int64_t k : classes) {
+                         const double vb = value(b, k), va = value(a, k);
+                         if (std::isfinite(vb) && std::isfinite(va)) sb += vb, sa += va, ++n;
+                       }
+                       bv = n > 0 ? sb / n : NAN;
+                       av = n > 0 ? sa / n : NAN;
+                       return av - bv;
+                     });
+  c.effect = c.mean_diff;
   return c;
 }
 

@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lossdoctor/train/trainer.hpp"
@@ -30,9 +31,17 @@ namespace lossdoctor::experiment {
 
 /// One evaluation of the yardstick.
 struct YardstickPoint {
+  YardstickPoint() = default;
+  YardstickPoint(int64_t step, double loss, double accuracy,
+                 std::vector<double> class_accuracy = {})
+      : step(step), loss(loss), accuracy(accuracy), class_accuracy(std::move(class_accuracy)) {}
+
   int64_t step = 0;  ///< optimiser steps done when measured (0: the initial weights)
   double loss = 0;   ///< mean loss (spec's loss) on the subset; may be NaN/Inf
   double accuracy = 0;
+  /// Accuracy on the subset's images of each class (index = label; NaN for a class with no
+  /// image in the subset). Empty for points made by interpolation (at_equal_samples).
+  std::vector<double> class_accuracy;
 };
 
 class Yardstick : public train::TrainObserver {
@@ -62,7 +71,7 @@ class Yardstick : public train::TrainObserver {
 
 /// A paired comparison of two series: the per-pair differences d (arm better > 0).
 struct PairedComparison {
-  std::string measure;  ///< "train_loss" | "val_accuracy" | "val_loss"
+  std::string measure;  ///< "train_loss" | "val_accuracy" | "val_loss" | "rare_class_accuracy"
   int pairs = 0;        ///< number of paired blocks or points used
   double mean_diff = 0;
   double t = 0;  ///< paired t statistic of the differences
@@ -84,6 +93,15 @@ PairedComparison compare_accuracy(const std::vector<YardstickPoint>& base,
                                   const std::vector<YardstickPoint>& arm);
 PairedComparison compare_val_loss(const std::vector<YardstickPoint>& base,
                                   const std::vector<YardstickPoint>& arm);
+/// The mean accuracy over `classes` (each class's accuracy weighing the same; at each pair of
+/// points, only the classes with images in both), paired by step like compare_accuracy:
+/// measure "rare_class_accuracy", d = arm − base. Points without class accuracies
+/// (interpolated ones) are left out. The yardstick of a fix that targets some classes
+/// (oversampling the rare ones): a balanced validation set shows a rare class's gain only as
+/// 1/K of it in overall accuracy.
+PairedComparison compare_class_accuracy(const std::vector<YardstickPoint>& base,
+                                        const std::vector<YardstickPoint>& arm,
+                                        const std::vector<int64_t>& classes);
 
 /// First step whose training loss is non-finite, or -1.
 int64_t nonfinite_step(const std::vector<double>& train_loss);

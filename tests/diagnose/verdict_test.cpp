@@ -89,21 +89,6 @@ TEST(EarlyStop, HealthyAndAWaitAtChanceNeedTheLongerRun) {
       << "near miss: another hard symptom settles it";
 }
 
-TEST(StuckAtChance, OnlyWhenChanceIsTheOneHardSymptom) {
-  Symptom chance;
-  chance.id = "plateau_at_chance";
-  Symptom diverging;
-  diverging.id = "diverging_loss";
-  Symptom slow;
-  slow.id = "slow_convergence";
-  EXPECT_TRUE(stuck_at_chance_only({chance}));
-  EXPECT_TRUE(stuck_at_chance_only({slow, chance})) << "soft symptoms beside it do not matter";
-  EXPECT_FALSE(stuck_at_chance_only({chance, diverging}))
-      << "near miss: a diverging run has left chance for worse";
-  EXPECT_FALSE(stuck_at_chance_only({slow}));
-  EXPECT_FALSE(stuck_at_chance_only({}));
-}
-
 TEST(EarlyStop, NoAnswerBeforeAQuarterOfTheTrainingSetWasSeenTwice) {
   // 4800 samples in batches of 32: 150 steps an epoch, a quarter seen twice at step 188.
   RunRecord r;

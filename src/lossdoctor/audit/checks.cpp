@@ -881,12 +881,22 @@ std::vector<Finding> audit_balance(const data::Dataset& ds, const AuditOptions& 
   auto [mn, mx] = std::minmax_element(ct.begin(), ct.end());
   const double ratio = *mn > 0 ? static_cast<double>(*mx) / *mn : INFINITY;
   const auto name = [&](int64_t c) { return class_name(ds, c); };
-  std::string tr, va;
-  for (int64_t c = 0; c < ds.num_classes; ++c) {
-    tr += fmt::format("{}{}: {}", c ? ", " : "", name(c), ct[c]);
-    va += fmt::format("{}{}: {}", c ? ", " : "", name(c), cv[c]);
-  }
-  if (ratio <= opt.imbalance_ratio) {
+  Finding f;
+  f.cause = "class_imbalance";
+  if (ratio > opt.imbalance_ratio) {
+    f.severity = "warning";
+    f.confidence =
+        std::isinf(ratio) ? 0.9 : std::min(0.9, 0.5 + 0.04 * (ratio - opt.imbalance_ratio));
+    f.evidence.push_back(fmt::format(
+        "largest train class {} ({} samples) is {} the smallest {} ({} samples)",
+        name(mx - ct.begin()), *mx,
+        std::isinf(ratio) ? std::string("infinitely larger than") : fmt::format("{:.1f}×", ratio),
+        name(mn - ct.begin()), *mn));
+    f.explanation =
+        "With a few classes dominating, the loss is minimised mostly by predicting them, so the "
+        "rare classes stay unlearned and the loss plateaus above what the data allows. Rebalance "
+        "the training set (more data, oversampling) or weight the loss by class frequency.";
+  } else {
     // Milder, but the training proportions are not the validation set's: worth a rerun.
     const double nt = static_cast<double>(ds.train.size());
     const auto nv = static_cast<double>(std::accumulate(cv.begin(), cv.end(), int64_t{0}));
@@ -898,8 +908,6 @@ std::vector<Finding> audit_balance(const data::Dataset& ds, const AuditOptions& 
       if (r < worst_ratio) worst = c, worst_ratio = r;
     }
     if (worst < 0) return {};
-    Finding f;
-    f.cause = "class_imbalance";
     f.severity = "info";
     f.confidence = opt.shift_confidence;
     f.evidence.push_back(fmt::format(
@@ -907,30 +915,18 @@ std::vector<Finding> audit_balance(const data::Dataset& ds, const AuditOptions& 
         "its share; largest / smallest train class {:.1f}×)",
         name(worst), 100.0 * static_cast<double>(ct[worst]) / nt,
         100.0 * static_cast<double>(cv[worst]) / nv, worst_ratio, ratio));
-    f.evidence.push_back("train counts: " + tr);
-    f.evidence.push_back("val counts: " + va);
     f.explanation =
         "The model is trained on other class proportions than it is judged on: the "
         "under-represented classes are predicted less often than the validation set needs. "
         "Rebalance the training set (oversampling) or weight the loss by class frequency.";
-    return {f};
   }
-  Finding f;
-  f.cause = "class_imbalance";
-  f.severity = "warning";
-  f.confidence =
-      std::isinf(ratio) ? 0.9 : std::min(0.9, 0.5 + 0.04 * (ratio - opt.imbalance_ratio));
-  f.evidence.push_back(fmt::format(
-      "largest train class {} ({} samples) is {} the smallest {} ({} samples)",
-      name(mx - ct.begin()), *mx,
-      std::isinf(ratio) ? std::string("infinitely larger than") : fmt::format("{:.1f}×", ratio),
-      name(mn - ct.begin()), *mn));
+  std::string tr, va;
+  for (int64_t c = 0; c < ds.num_classes; ++c) {
+    tr += fmt::format("{}{}: {}", c ? ", " : "", name(c), ct[c]);
+    va += fmt::format("{}{}: {}", c ? ", " : "", name(c), cv[c]);
+  }
   f.evidence.push_back("train counts: " + tr);
   f.evidence.push_back("val counts: " + va);
-  f.explanation =
-      "With a few classes dominating, the loss is minimised mostly by predicting them, so the "
-      "rare classes stay unlearned and the loss plateaus above what the data allows. Rebalance "
-      "the training set (more data, oversampling) or weight the loss by class frequency.";
   return {f};
 }
 

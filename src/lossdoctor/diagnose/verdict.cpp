@@ -18,24 +18,17 @@ const std::vector<std::string>& causes_that_show_late() {
   return ids;
 }
 
-bool stuck_at_chance_only(const std::vector<Symptom>& symptoms) {
+int64_t early_stop_min_steps(const std::string& top, const std::vector<Symptom>& symptoms,
+                             int64_t min_steps, int64_t healthy_min_steps,
+                             int64_t label_evidence_steps) {
   bool at_chance = false, other_hard = false;
   for (const auto& s : symptoms) {
     at_chance |= s.id == "plateau_at_chance";
     other_hard |= s.id != "plateau_at_chance" && is_hard_symptom(s.id);
   }
-  return at_chance && !other_hard;
-}
-
-int64_t early_stop_min_steps(const std::string& top, const std::vector<Symptom>& symptoms,
-                             int64_t min_steps, int64_t healthy_min_steps,
-                             int64_t label_evidence_steps) {
-  const bool other_hard = std::any_of(symptoms.begin(), symptoms.end(), [](const Symptom& s) {
-    return s.id != "plateau_at_chance" && is_hard_symptom(s.id);
-  });
   // At chance, only the end of the budget tells a plateau from a slow start (session 9: a
   // healthy batch-8 run stopped at step 250 of 300, right as it left chance).
-  if (stuck_at_chance_only(symptoms)) return std::numeric_limits<int64_t>::max();
+  if (at_chance && !other_hard) return std::numeric_limits<int64_t>::max();
   // A fault whose harm grows late (the rare classes are learned last) is judged on the longer
   // run too: a 100-step window let its rerun be refuted before it could help (session 16).
   const auto& late = causes_that_show_late();

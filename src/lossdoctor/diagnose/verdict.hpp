@@ -31,10 +31,6 @@ namespace lossdoctor::diagnose {
 const std::vector<std::string>& hard_symptom_ids();
 bool is_hard_symptom(const std::string& symptom_id);
 
-/// Whether the run's one hard symptom is a loss or accuracy at chance (plateau_at_chance, and no
-/// nan_loss or diverging_loss): such a run may still take off (early_stop_min_steps).
-bool stuck_at_chance_only(const std::vector<Symptom>& symptoms);
-
 /// Causes whose harm grows as training goes on, so that a short run cannot show it: class
 /// imbalance (the rare classes are learned last; held-out zoos 4 and 7's o6-imbalance-98 and
 /// b7-imbalance-97 settled at step 100, and their oversampling reruns, judged over those 100

@@ -329,14 +329,12 @@ std::vector<int64_t> label_noise_suspects(const RunRecord& record, double run_ac
 }
 
 std::vector<int64_t> rare_classes(const data::Dataset& ds) {
-  if (ds.train.size() == 0 || !ds.train.labels.defined() || ds.num_classes < 2) return {};
-  const torch::Tensor labels = ds.train.labels.to(torch::kInt64).clamp(0, ds.num_classes - 1);
-  const torch::Tensor counts = torch::bincount(labels, {}, ds.num_classes).contiguous();
-  const int64_t* n = counts.data_ptr<int64_t>();
-  const int64_t largest = *std::max_element(n, n + ds.num_classes);
+  if (ds.num_classes < 2) return {};
+  const std::vector<int64_t> n = audit::class_counts(ds.train, ds.num_classes);
+  const int64_t largest = *std::max_element(n.begin(), n.end());
   std::vector<int64_t> out;
   for (int64_t c = 0; c < ds.num_classes; ++c)
-    if (2 * n[c] < largest) out.push_back(c);
+    if (2 * n[static_cast<size_t>(c)] < largest) out.push_back(c);
   return out;
 }
 

@@ -32,12 +32,8 @@ constexpr int kSheetCell = 64;                  ///< pixels per image on the she
 /// preparation, then standardised per channel over finite values (non-finite pixels → 0), so the
 /// check works whatever the spec's normalisation (or lack of it).
 at::Tensor standardised_train_images(const data::Dataset& ds, const spec::DataSpec& spec) {
-  const at::Tensor x = data::make_train_pipeline(spec).prepare(ds.train.images).to(at::kFloat);
-  const data::ChannelMoments m = data::finite_channel_moments(x);
-  const at::Tensor centered =
-      at::where(m.finite, x - m.mean.view({1, -1, 1, 1}), at::zeros_like(x));
-  const at::Tensor std = m.std.clamp_min(1e-6);
-  return (centered / std.view({1, -1, 1, 1})).clamp(-10, 10);
+  return data::standardise_channels(
+      data::make_train_pipeline(spec).prepare(ds.train.images).to(at::kFloat));
 }
 
 /// [C, H, W] raw values → 8-bit BGR, non-finite images shown red.
@@ -273,6 +269,17 @@ report::Report run_audit(const spec::Spec& spec, const AuditRunOptions& options,
   for (const auto& n : checks.notes) r.notes.push_back(n.text);
   if (const std::string note = data::skipped_images_note(ds); !note.empty()) {
     r.notes.push_back(note);
+  }
+
+  if (options.label_agreement) {
+    say("audit: label agreement across the splits (models fitted to the validation labels)");
+    const LabelAgreement agreement = measure_label_agreement(ds, spec.data, options.agreement);
+    r.notes.push_back(label_agreement_note(agreement));
+    if (auto f = label_agreement_finding(agreement, options.agreement,
+                                         std::numeric_limits<size_t>::max())) {
+      r.findings.push_back(std::move(*f));
+      abbreviated.push_back(1);
+    }
   }
 
   std::map<int64_t, int64_t> suggested;

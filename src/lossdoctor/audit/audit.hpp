@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "lossdoctor/audit/checks.hpp"
+#include "lossdoctor/audit/label_agreement.hpp"
 #include "lossdoctor/audit/label_issues.hpp"
 #include "lossdoctor/data/dataset.hpp"
 #include "lossdoctor/report/html.hpp"
@@ -41,8 +42,11 @@
 namespace lossdoctor::audit {
 
 struct AuditRunOptions {
-  bool label_issues = true;  ///< run the cross-validated label check (the only one that trains)
+  bool label_issues = true;  ///< run the cross-validated label check (the slow one that trains)
   LabelIssueOptions labels;
+  /// Run the cross-split label agreement (small models fitted to the validation labels; seconds).
+  bool label_agreement = true;
+  AgreementOptions agreement;
   AuditOptions checks;
   std::string out_dir;  ///< empty: no files
   /// exclude.txt takes a label suspect only when its out-of-sample P(given) is below this (the

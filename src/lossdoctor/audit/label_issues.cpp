@@ -9,20 +9,10 @@
 #include <random>
 #include <stdexcept>
 
+#include "lossdoctor/audit/small_cnn.hpp"
+
 namespace lossdoctor::audit {
 namespace {
-
-/// conv 16 → BN → relu → maxpool → conv 32 → BN → relu → maxpool → flatten → dense K.
-/// Batch norm makes two epochs enough for useful out-of-sample probabilities.
-torch::nn::Sequential small_cnn(int64_t channels, int64_t height, int64_t width,
-                                int64_t num_classes) {
-  namespace nn = torch::nn;
-  const int64_t flat = 32 * (height / 4) * (width / 4);
-  return nn::Sequential(nn::Conv2d(nn::Conv2dOptions(channels, 16, 3).padding(1)),
-                        nn::BatchNorm2d(16), nn::ReLU(), nn::MaxPool2d(2),
-                        nn::Conv2d(nn::Conv2dOptions(16, 32, 3).padding(1)), nn::BatchNorm2d(32),
-                        nn::ReLU(), nn::MaxPool2d(2), nn::Flatten(), nn::Linear(flat, num_classes));
-}
 
 /// Restores the intra-op thread count on scope exit.
 struct ThreadGuard {
@@ -67,42 +57,16 @@ at::Tensor cross_validated_probs(const at::Tensor& x, const at::Tensor& y,
     const at::Tensor xt = x.index_select(0, tr);
     const at::Tensor yt = y.index_select(0, tr);
 
-    torch::manual_seed(options.seed * 1000003ULL + static_cast<uint64_t>(f) + 7919ULL * round);
-    auto net = small_cnn(x.size(1), x.size(2), x.size(3), K);
-    torch::optim::Adam opt(net->parameters(), torch::optim::AdamOptions(options.lr));
-    net->train();
-    std::mt19937_64 shuffle_rng((options.seed + 7919ULL * round) ^
-                                (0x9e3779b97f4a7c15ULL * (f + 1)));
-    std::vector<int64_t> perm(train_idx.size());
+    SmallFit fit;
+    fit.epochs = options.epochs;
+    fit.batch_size = options.batch_size;
+    fit.lr = options.lr;
+    fit.init_seed = options.seed * 1000003ULL + static_cast<uint64_t>(f) + 7919ULL * round;
+    fit.shuffle_seed = (options.seed + 7919ULL * round) ^ (0x9e3779b97f4a7c15ULL * (f + 1));
     double last_loss = 0;
-    for (int e = 0; e < options.epochs; ++e) {
-      std::iota(perm.begin(), perm.end(), 0);
-      std::shuffle(perm.begin(), perm.end(), shuffle_rng);
-      const at::Tensor p = torch::tensor(perm, torch::kLong);
-      double sum = 0;
-      int64_t batches = 0;
-      for (int64_t b = 0; b < static_cast<int64_t>(perm.size()); b += options.batch_size) {
-        const int64_t len = std::min<int64_t>(options.batch_size, perm.size() - b);
-        const at::Tensor idx = p.narrow(0, b, len);
-        opt.zero_grad();
-        auto loss = torch::cross_entropy_loss(net->forward(xt.index_select(0, idx)),
-                                              yt.index_select(0, idx));
-        loss.backward();
-        opt.step();
-        sum += loss.item<double>();
-        ++batches;
-      }
-      last_loss = batches ? sum / batches : 0;
-    }
-    net->eval();
-    {
-      torch::NoGradGuard guard;
-      const at::Tensor held = torch::tensor(held_idx, torch::kLong);
-      for (int64_t b = 0; b < held.size(0); b += 1024) {
-        const at::Tensor idx = held.narrow(0, b, std::min<int64_t>(1024, held.size(0) - b));
-        probs.index_copy_(0, idx, torch::softmax(net->forward(x.index_select(0, idx)), 1));
-      }
-    }
+    auto net = fit_small_cnn(xt, yt, K, fit, &last_loss);
+    const at::Tensor held = torch::tensor(held_idx, torch::kLong);
+    probs.index_copy_(0, held, predict_probs(net, x.index_select(0, held)));
     if (progress) {
       progress(fmt::format(
           "label issues: {}fold {}/{} trained on {} samples (last epoch loss {:.3f})",

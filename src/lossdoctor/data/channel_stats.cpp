@@ -23,6 +23,13 @@ ChannelMoments finite_channel_moments(const at::Tensor& images) {
   return m;
 }
 
+at::Tensor standardise_channels(const at::Tensor& images) {
+  const ChannelMoments m = finite_channel_moments(images);
+  const at::Tensor centered =
+      at::where(m.finite, images - m.mean.view({1, -1, 1, 1}), at::zeros_like(images));
+  return (centered / m.std.clamp_min(1e-6).view({1, -1, 1, 1})).clamp(-10, 10);
+}
+
 at::Tensor odd_image_kinds(const at::Tensor& images) {
   if (images.dim() != 4 || images.size(0) == 0 || images.size(3) < 2) {
     return at::zeros({images.dim() == 4 ? images.size(0) : 0}, at::kChar);

@@ -23,6 +23,10 @@ struct ChannelMoments {
 
 ChannelMoments finite_channel_moments(const at::Tensor& images);
 
+/// `images` with each channel shifted and scaled to mean 0, std 1 over the finite values of the
+/// whole tensor (non-finite values become 0; clamped to ±10): what the audit's small CNNs train on.
+at::Tensor standardise_channels(const at::Tensor& images);
+
 /// How each image looks, judged image by image: int8 [N] of kCleanImage, kBrokenImage (a
 /// non-finite value, or constant: std ≤ 1e-6 × the batch's largest magnitude; no content at all)
 /// or kNoiseLikeImage: mean |horizontal difference| and mean |vertical difference| both > 0.8 ×

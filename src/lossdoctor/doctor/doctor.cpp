@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "lossdoctor/audit/checks.hpp"
+#include "lossdoctor/audit/label_agreement.hpp"
 #include "lossdoctor/data/pipeline.hpp"
 #include "lossdoctor/diagnose/detectors.hpp"
 #include "lossdoctor/diagnose/diagnoser.hpp"
@@ -63,7 +64,8 @@ lint::LintContext lint_context(const data::Dataset& ds, const spec::Spec& spec) 
 /// Share of the training set below which audit outliers are not evidence for a diagnosis.
 constexpr double kMinOutlierShare = 0.005;
 
-std::vector<Finding> data_findings(const data::Dataset& ds, const spec::Spec& spec) {
+std::vector<Finding> data_findings(const data::Dataset& ds, const spec::Spec& spec,
+                                   std::vector<std::string>& notes) {
   std::vector<Finding> out;
   const auto append = [&](std::vector<Finding> more) {
     for (auto& f : more) out.push_back(std::move(f));
@@ -80,6 +82,14 @@ std::vector<Finding> data_findings(const data::Dataset& ds, const spec::Spec& sp
   append(audit::audit_ordering(ds, spec.data.shuffle));
   append(audit::audit_preparation(ds, spec.data));
   append(audit::audit_balance(ds));
+  // Label evidence that needs no progress from the run: a run at chance under heavy label noise
+  // shows no gap between validation and training accuracy (label_agreement.hpp). Every suspect:
+  // a label_noise rerun drops them all.
+  const audit::LabelAgreement agreement = audit::measure_label_agreement(ds, spec.data);
+  if (agreement.measured) notes.push_back(audit::label_agreement_note(agreement));
+  if (auto f = audit::label_agreement_finding(agreement, {}, agreement.suspects.size())) {
+    out.push_back(std::move(*f));
+  }
   return out;
 }
 
@@ -167,8 +177,9 @@ DiagnoseOutcome diagnose(const spec::Spec& spec, const DiagnoseOptions& options,
     lint_ctx.world_size = options.group != nullptr ? options.group->world_size() : 1;
     linted = lint::lint_spec(spec, lint_ctx);
   }
+  std::vector<std::string> data_notes;
   const std::vector<Finding> audited =
-      reporter ? data_findings(trainer.dataset(), spec) : std::vector<Finding>{};
+      reporter ? data_findings(trainer.dataset(), spec, data_notes) : std::vector<Finding>{};
 
   TrainerProbe probe(trainer);
   SettleWatcher watcher(probe, linted.findings, audited, options);
@@ -193,6 +204,7 @@ DiagnoseOutcome diagnose(const spec::Spec& spec, const DiagnoseOptions& options,
   r.symptoms = symptoms;
   r.notes = linted.notes;
   r.notes.insert(r.notes.end(), d.notes.begin(), d.notes.end());
+  r.notes.insert(r.notes.end(), data_notes.begin(), data_notes.end());
   if (result.status == train::RunStatus::StoppedByObserver) {
     r.notes.push_back(
         fmt::format("stopped early at step {}: the diagnosis had settled", result.steps));

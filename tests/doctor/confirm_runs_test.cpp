@@ -142,6 +142,27 @@ TEST_F(ConfirmRuns, HealthySpecConfirmsNothing) {
   EXPECT_EQ(out.report.verdict, "healthy");
 }
 
+TEST_F(ConfirmRuns, HeavyLabelNoiseIsFoundByTheLabelAgreementAndConfirmed) {
+  // 60% of the training labels wrong: models fitted to the validation labels disagree with most
+  // of them (the agreement's note and evidence), and the rerun without its suspects is better.
+  const spec::Spec s = spec::parse_spec_text(
+      tiny_spec("{type: adam, lr: 0.001}", "  inject: {label_noise: {fraction: 0.6}}\n"),
+      "tiny.yaml");
+  const DiagnoseAndConfirm out = diagnose_and_confirm(s, quiet(), deterministic_options());
+  const auto& notes = out.report.notes;
+  EXPECT_TRUE(std::any_of(notes.begin(), notes.end(), [](const std::string& n) {
+    return n.rfind("label agreement: models fitted to", 0) == 0;
+  }));
+  ASSERT_FALSE(out.report.findings.empty());
+  const Finding& top = out.report.findings.front();
+  EXPECT_EQ(top.cause, "label_noise") << report::render_text(out.report, false);
+  EXPECT_EQ(top.status, "confirmed") << report::render_text(out.report, false);
+  EXPECT_TRUE(std::any_of(top.evidence.begin(), top.evidence.end(), [](const std::string& e) {
+    return e.find("models fitted to the validation labels agree with") != std::string::npos;
+  }));
+  EXPECT_EQ(out.report.verdict, "unhealthy");
+}
+
 bool has_note(const std::optional<ConfirmResult>& c, const std::string& start) {
   if (!c) return false;
   const auto& notes = c->confirmation.notes;
@@ -210,11 +231,11 @@ TEST_F(ConfirmRuns, TheCostBudgetIsCountedInTrainingSamplesNotSeconds) {
   const Baseline b = baseline_of(s);
   ConfirmOptions o = fabricated_options();
   o.max_cost_ratio = 0.3;
-  const ConfirmResult r = confirm_suspicions(
-      s, b,
-      {suspicion("optimizer_misconfigured", 0.8, {{"optimizer.eps", "1e-7"}}),
-       suspicion("lr_too_low", 0.7, {{"optimizer.lr", "0.0011"}})},
-      o);
+  const ConfirmResult r =
+      confirm_suspicions(s, b,
+                         {suspicion("optimizer_misconfigured", 0.8, {{"optimizer.eps", "1e-7"}}),
+                          suspicion("lr_too_low", 0.7, {{"optimizer.lr", "0.0011"}})},
+                         o);
   ASSERT_EQ(r.confirmation.arms.size(), 1u);
   const auto window = r.confirmation.arms[0].window;
   EXPECT_EQ(r.confirmation.arms[0].steps, static_cast<int64_t>(std::ceil(0.3 * window)));
@@ -264,11 +285,11 @@ TEST_F(ConfirmRuns, APairWithALargerBatchIsAlsoJudgedAtEqualSamplesSeen) {
   const Baseline b = baseline_of(s);
   ConfirmOptions o = fabricated_options();
   o.min_steps = 20;
-  const ConfirmResult r = confirm_suspicions(
-      s, b,
-      {suspicion("batch_too_small", 0.7, {{"batch_size", "32"}}),
-       suspicion("optimizer_misconfigured", 0.6, {{"optimizer.eps", "1e-7"}})},
-      o);
+  const ConfirmResult r =
+      confirm_suspicions(s, b,
+                         {suspicion("batch_too_small", 0.7, {{"batch_size", "32"}}),
+                          suspicion("optimizer_misconfigured", 0.6, {{"optimizer.eps", "1e-7"}})},
+                         o);
   ASSERT_EQ(r.confirmation.arms.size(), 3u) << "two single arms and the pair";
   const auto& pair = r.confirmation.arms[2];
   EXPECT_EQ(pair.causes.size(), 2u);

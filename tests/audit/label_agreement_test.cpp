@@ -174,6 +174,17 @@ TEST(LabelAgreement, InjectedNoiseAmongNaturalNoiseIsLeftOut) {
   EXPECT_FALSE(label_agreement_finding(a).has_value()) << label_agreement_note(a);
 }
 
+TEST(LabelAgreement, LargeImagesAreAveragedDownAndStillMeasured) {
+  auto ds = quadrants(400, 200);
+  for (auto* split : {&ds.train, &ds.val})
+    split->images = at::upsample_nearest2d(split->images, {96, 96}).contiguous();
+  const auto flipped = flip_labels(ds, 40);
+  const LabelAgreement a = measure_label_agreement(ds, {});
+  ASSERT_TRUE(a.measured) << a.skipped;
+  EXPECT_NEAR(a.estimated_noise, static_cast<double>(flipped.size()) / 400.0, 0.1);
+  EXPECT_TRUE(label_agreement_finding(a).has_value());
+}
+
 TEST(LabelAgreement, TooFewValidationImagesIsNotMeasured) {
   const auto ds = quadrants(800, 40);  // 10 per class
   const LabelAgreement a = measure_label_agreement(ds, {});

@@ -9,7 +9,8 @@
 // noise the run may sit at chance while a model fitted to clean labels agrees with 80% of unseen
 // validation labels and 40% of the training labels.
 //
-// Both splits are prepared by the training pipeline's deterministic steps and standardised per
+// Both splits are prepared by the training pipeline's deterministic steps (averaged down to at
+// most 32×32 pixels, so the cost stays a few seconds whatever the image size) and standardised per
 // split, so a spec that prepares the splits differently (preprocessing_mismatch) is not read as
 // a label disagreement. Agreement is class-balanced (the mean over classes of each class's
 // agreement), so a class prior that differs between the splits is not one either. Images that

@@ -185,6 +185,27 @@ TEST(LabelAgreement, LargeImagesAreAveragedDownAndStillMeasured) {
   EXPECT_TRUE(label_agreement_finding(a).has_value());
 }
 
+TEST(LabelAgreement, MeasuredOnASubsetAndEveryImageScoredOnlyWhenFlagged) {
+  AgreementOptions o;
+  o.estimate_images = 300;
+  const auto clean = quadrants();
+  const LabelAgreement c = measure_label_agreement(clean, {}, o);
+  ASSERT_TRUE(c.measured);
+  EXPECT_EQ(c.train_images, 300);
+  EXPECT_FALSE(label_agreement_finding(c, o).has_value());
+
+  auto noisy = quadrants();
+  const auto flipped = flip_labels(noisy, 50);
+  const LabelAgreement a = measure_label_agreement(noisy, {}, o);
+  ASSERT_TRUE(a.measured);
+  EXPECT_EQ(a.train_images, 300);
+  ASSERT_TRUE(label_agreement_finding(a, o).has_value());
+  // The suspects cover the whole split, not the 300 measured: most of the 800 × 50% flips.
+  int64_t hits = 0;
+  for (int64_t s : a.suspects) hits += flipped.count(s);
+  EXPECT_GT(hits, static_cast<int64_t>(0.8 * static_cast<double>(flipped.size())));
+}
+
 TEST(LabelAgreement, TooFewValidationImagesIsNotMeasured) {
   const auto ds = quadrants(800, 40);  // 10 per class
   const LabelAgreement a = measure_label_agreement(ds, {});

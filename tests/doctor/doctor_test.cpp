@@ -146,6 +146,22 @@ TEST_F(Doctor, HealthyExampleIsHealthy) {
   }
 }
 
+TEST_F(Doctor, TheLabelAgreementIsInTheNotesUnlessSwitchedOff) {
+  const spec::Spec s =
+      example("fashion-mnist.yaml", {"data.train.limit=2000", "data.val.limit=500"});
+  const auto note_of = [](const report::Report& r) {
+    for (const auto& n : r.notes)
+      if (n.rfind("label agreement: ", 0) == 0) return n;
+    return std::string();
+  };
+  const std::string on = note_of(diagnose(s, quick(5)).report);
+  EXPECT_EQ(on.rfind("label agreement: models fitted to", 0), 0u) << on;
+  DiagnoseOptions off = quick(5);
+  off.label_agreement = false;
+  const std::string skipped = note_of(diagnose(s, off).report);
+  EXPECT_NE(skipped.find("not measured (--no-label-agreement)"), std::string::npos) << skipped;
+}
+
 TEST_F(Doctor, ALossAtChanceIsJudgedOverMostOfTheBudgetNotStoppedEarly) {
   // All-zero weights sit at ln 10: a fault, but a plateau at chance is also what a slow start
   // shows early on, so the run is not stopped at min_steps as soon as the plateau settles: it
@@ -202,8 +218,7 @@ TEST_F(Doctor, LintReportsInjectionToo) {
 TEST_F(Doctor, LintRefusesAModelThatCannotBeBuiltLikeValidate) {
   // Shapes are checked against the data (1×28×28, 10 classes), not only the spec's text.
   EXPECT_THROW(lint(example("fashion-mnist.yaml", {"model.layers[12].dense.units=7"})), SpecError);
-  EXPECT_THROW(lint(example("fashion-mnist.yaml", {"model.layers[3].maxpool.size=64"})),
-               SpecError);
+  EXPECT_THROW(lint(example("fashion-mnist.yaml", {"model.layers[3].maxpool.size=64"})), SpecError);
 }
 
 TEST(DoctorNotes, LintAndDiagnoseCountTheImagesSkipBadImagesDropped) {
@@ -218,10 +233,11 @@ TEST(DoctorNotes, LintAndDiagnoseCountTheImagesSkipBadImagesDropped) {
     }
   }
   std::ofstream(root / "b" / "cut.png") << "\x89PNG\r\n\x1a\n";  // the signature, no more
-  const spec::Spec s = spec::parse_spec_text(
-      "data: {format: folder, path: " + root.string() + ", split: 0.25, skip_bad_images: true}\n"
-      "model: {layers: [flatten, {dense: {units: 2}}]}\nbatch_size: 4\n",
-      (root / "s.yaml").string());
+  const spec::Spec s =
+      spec::parse_spec_text("data: {format: folder, path: " + root.string() +
+                                ", split: 0.25, skip_bad_images: true}\n"
+                                "model: {layers: [flatten, {dense: {units: 2}}]}\nbatch_size: 4\n",
+                            (root / "s.yaml").string());
   const report::Report r = lint(s);
   const std::string want = "data.skip_bad_images skipped 1 truncated or undecodable image files";
   EXPECT_TRUE(std::any_of(r.notes.begin(), r.notes.end(),

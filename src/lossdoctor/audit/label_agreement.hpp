@@ -42,6 +42,9 @@ struct AgreementOptions {
   int64_t max_val_images = 4000;  ///< validation images used (a seeded random subset above it)
   /// Training images scored (a seeded random subset above it; suspects come from these).
   int64_t max_train_images = 60000;
+  /// The agreement is measured on this many of them (the first of the same seeded order); the
+  /// others are asked only when the finding is raised, for its suspects.
+  int64_t estimate_images = 10000;
   /// Fewest validation images per class (on average) for a model worth asking.
   double min_val_per_class = 15;
   int64_t min_steps = 240;  ///< optimiser steps per model at least (more epochs on small data)
@@ -68,7 +71,7 @@ struct LabelAgreement {
   std::string skipped;  ///< why not measured
   int64_t num_classes = 0;
   int64_t val_images = 0;       ///< validation images the models were fitted to / asked about
-  int64_t train_images = 0;     ///< training images asked about
+  int64_t train_images = 0;     ///< training images the agreement was measured on
   int64_t left_out_odd = 0;     ///< training images left out as broken or noise-like
   double train_noise_like = 0;  ///< share of noise-like images (of those with content), training
   double val_noise_like = 0;    ///< ... and validation
@@ -79,7 +82,8 @@ struct LabelAgreement {
   double train_confidence = 0;  ///< mean top probability on training images
   double estimated_noise = 0;   ///< share of wrong training labels, if flips are uniform
   /// Training positions the models (probabilities averaged) give P(label) < 1/K with another
-  /// class on top, most confident disagreement first.
+  /// class on top, most confident disagreement first: among every scored training image when
+  /// the finding is raised, among the measured ones otherwise.
   std::vector<int64_t> suspects;
   std::vector<int64_t> suggested;  ///< per suspect: the models' class
   double z() const {

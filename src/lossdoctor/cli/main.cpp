@@ -328,9 +328,10 @@ struct DoctorArgs {
   bool quiet = false;
   bool no_early_stop = false;
   bool no_confirm = false;
-  std::string tensorboard_dir;  ///< --tensorboard (diagnose, audit): report/tensorboard.hpp
-  std::string html_path;        ///< --html: the report as a self-contained page (report/html.hpp)
-  DistArgs dist;                ///< diagnose: data-parallel (docs/distributed.md)
+  bool no_label_agreement = false;  ///< diagnose: skip the label agreement across the splits
+  std::string tensorboard_dir;      ///< --tensorboard (diagnose, audit): report/tensorboard.hpp
+  std::string html_path;  ///< --html: the report as a self-contained page (report/html.hpp)
+  DistArgs dist;          ///< diagnose: data-parallel (docs/distributed.md)
 };
 
 train::Progress progress_of(bool quiet, const std::string& progress) {
@@ -399,6 +400,7 @@ int run_diagnose(const CommonArgs& args, DoctorArgs dargs, const std::string& pr
   doctor::DiagnoseOptions options;
   if (dargs.budget_steps > 0) options.budget_steps = dargs.budget_steps;
   options.early_stop = !dargs.no_early_stop;
+  options.label_agreement = !dargs.no_label_agreement;
   options.progress = progress_of(dargs.quiet, progress);
   experiment::ConfirmOptions confirm;
   if (dargs.budget_steps > 0) confirm.budget_steps = dargs.budget_steps;
@@ -769,6 +771,9 @@ int main(int argc, char** argv) {
                            "also write the probes' RunRecord as JSON");
   diagnose_cmd->add_flag("--no-early-stop", dargs.no_early_stop,
                          "use the whole budget even once settled");
+  diagnose_cmd->add_flag("--no-label-agreement", dargs.no_label_agreement,
+                         "skip the label agreement across the splits (small models fitted to the "
+                         "validation labels; a few seconds)");
   diagnose_cmd->add_flag("--quiet,-q", dargs.quiet,
                          "print nothing (use the exit status and --json)");
   diagnose_cmd->add_option("--progress", diag_progress, "progress output")

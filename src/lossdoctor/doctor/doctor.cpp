@@ -65,7 +65,7 @@ lint::LintContext lint_context(const data::Dataset& ds, const spec::Spec& spec) 
 constexpr double kMinOutlierShare = 0.005;
 
 std::vector<Finding> data_findings(const data::Dataset& ds, const spec::Spec& spec,
-                                   std::vector<std::string>& notes) {
+                                   bool label_agreement, std::vector<std::string>& notes) {
   std::vector<Finding> out;
   const auto append = [&](std::vector<Finding> more) {
     for (auto& f : more) out.push_back(std::move(f));
@@ -85,8 +85,12 @@ std::vector<Finding> data_findings(const data::Dataset& ds, const spec::Spec& sp
   // Label evidence that needs no progress from the run: a run at chance under heavy label noise
   // shows no gap between validation and training accuracy (label_agreement.hpp). Every suspect:
   // a label_noise rerun drops them all.
+  if (!label_agreement) {
+    notes.push_back("label agreement: not measured (--no-label-agreement)");
+    return out;
+  }
   const audit::LabelAgreement agreement = audit::measure_label_agreement(ds, spec.data);
-  if (agreement.measured) notes.push_back(audit::label_agreement_note(agreement));
+  notes.push_back(audit::label_agreement_note(agreement));
   if (auto f = audit::label_agreement_finding(agreement, {}, agreement.suspects.size())) {
     out.push_back(std::move(*f));
   }
@@ -179,7 +183,8 @@ DiagnoseOutcome diagnose(const spec::Spec& spec, const DiagnoseOptions& options,
   }
   std::vector<std::string> data_notes;
   const std::vector<Finding> audited =
-      reporter ? data_findings(trainer.dataset(), spec, data_notes) : std::vector<Finding>{};
+      reporter ? data_findings(trainer.dataset(), spec, options.label_agreement, data_notes)
+               : std::vector<Finding>{};
 
   TrainerProbe probe(trainer);
   SettleWatcher watcher(probe, linted.findings, audited, options);

@@ -43,6 +43,9 @@ struct DiagnoseOptions {
   int64_t check_every = 25;         ///< steps between diagnosis checks
   int64_t min_steps = 100;          ///< no early stop before this
   int64_t healthy_min_steps = 250;  ///< no early "healthy" stop before this
+  /// Run the label agreement across the splits with the data checks (audit/label_agreement.hpp:
+  /// two small CNNs fitted to the validation labels; a few seconds, docs/BENCHMARKS.md).
+  bool label_agreement = true;
   /// Already loaded data for the spec (see train::TrainOptions::dataset); nullptr: load it.
   const data::Dataset* dataset = nullptr;
   /// More observers for the diagnosis run (e.g. the experiments' yardstick); not owned, called

@@ -278,17 +278,17 @@ LabelAgreement measure_label_agreement(const data::Dataset& ds, const spec::Data
   }
 
   // Suspects: the averaged models give the label less than chance and prefer another class.
-  const at::Tensor yt_scored = scored_labels;
   const auto top = train_probs.max(1);
-  const at::Tensor given = train_probs.gather(1, yt_scored.view({-1, 1})).view({-1}).contiguous();
+  const at::Tensor given =
+      train_probs.gather(1, scored_labels.view({-1, 1})).view({-1}).contiguous();
   const at::Tensor best = std::get<0>(top).contiguous();
   const at::Tensor arg = std::get<1>(top).contiguous();
   const auto* g = given.data_ptr<float>();
   const auto* bp = best.data_ptr<float>();
   const auto* ap = arg.data_ptr<int64_t>();
-  const auto* yl = yt_scored.data_ptr<int64_t>();
+  const auto* yl = scored_labels.data_ptr<int64_t>();
   std::vector<int64_t> order;
-  for (int64_t s = 0; s < yt_scored.size(0); ++s)
+  for (int64_t s = 0; s < scored_labels.size(0); ++s)
     if (g[s] < 1.0 / Kd && ap[s] != yl[s]) order.push_back(s);
   std::stable_sort(order.begin(), order.end(),
                    [&](int64_t a, int64_t b) { return bp[a] - g[a] > bp[b] - g[b]; });

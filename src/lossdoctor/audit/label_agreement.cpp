@@ -77,6 +77,14 @@ std::vector<int64_t> seeded_subset(std::vector<int64_t> positions, int64_t limit
 
 at::Tensor as_index(const std::vector<int64_t>& v) { return torch::tensor(v, torch::kLong); }
 
+/// The bars of AgreementOptions: the models learned, the gap is significant and large enough.
+bool clears_bars(const LabelAgreement& a, const AgreementOptions& o) {
+  if (!a.measured || a.num_classes < 2) return false;
+  const double chance = 1.0 / static_cast<double>(a.num_classes);
+  return a.val_agreement >= chance + o.min_learned * (1 - chance) && a.z() >= o.min_z &&
+         a.estimated_noise >= o.min_noise;
+}
+
 }  // namespace
 
 LabelAgreement measure_label_agreement(const data::Dataset& ds, const spec::DataSpec& spec,
@@ -180,10 +188,9 @@ LabelAgreement measure_label_agreement(const data::Dataset& ds, const spec::Data
     return out;
   }
   if (static_cast<double>(val_pos.size()) < o.min_val_per_class * static_cast<double>(K)) {
-    out.skipped = fmt::format(
-        "{} clean validation images: fewer than {:g} per class to fit a "
-        "model to",
-        val_pos.size(), o.min_val_per_class);
+    out.skipped =
+        fmt::format("{} clean validation images: fewer than {:g} per class to fit a model to",
+                    val_pos.size(), o.min_val_per_class);
     return out;
   }
 
@@ -268,7 +275,7 @@ LabelAgreement measure_label_agreement(const data::Dataset& ds, const spec::Data
 
   // Flagged: every training image is asked, so that the suspects cover the whole split.
   at::Tensor scored_labels = yt;
-  if (!rest_pos.empty() && label_agreement_finding(out, o, 0).has_value()) {
+  if (!rest_pos.empty() && clears_bars(out, o)) {
     const at::Tensor xr = prepared(ds.train, rest_pos);
     at::Tensor rest_probs = torch::zeros({xr.size(0), K}, torch::kFloat);
     for (auto& net : nets) rest_probs += predict_probs(net, xr) / static_cast<double>(o.folds);
@@ -301,10 +308,7 @@ LabelAgreement measure_label_agreement(const data::Dataset& ds, const spec::Data
 
 std::optional<Finding> label_agreement_finding(const LabelAgreement& a, const AgreementOptions& o,
                                                size_t max_samples) {
-  if (!a.measured || a.num_classes < 2) return std::nullopt;
-  const double chance = 1.0 / static_cast<double>(a.num_classes);
-  if (a.val_agreement < chance + o.min_learned * (1 - chance)) return std::nullopt;
-  if (a.z() < o.min_z || a.estimated_noise < o.min_noise) return std::nullopt;
+  if (!clears_bars(a, o)) return std::nullopt;
   Finding f;
   f.cause = "label_noise";
   f.severity = "warning";

@@ -14,9 +14,9 @@
 // split, so a spec that prepares the splits differently (preprocessing_mismatch) is not read as
 // a label disagreement. Agreement is class-balanced (the mean over classes of each class's
 // agreement), so a class prior that differs between the splits is not one either. Images that
-// look broken, and noise-like training images when the training split has clearly more of them
-// than validation, are left out (of the standardising moments too): they are the
-// corrupt_samples checks' business.
+// look broken are left out (of the standardising moments too); noise-like images are left out of
+// both splits when both have enough clean-looking ones, or when the training split has
+// significantly more of them than validation: they are the corrupt_samples checks' business.
 //
 // Contract:
 //   requires: a Dataset as produced by data::load_dataset; either split may be empty.

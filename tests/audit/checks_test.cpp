@@ -301,7 +301,7 @@ TEST(RunChecks, ReportsEveryPhaseInOrder) {
     EXPECT_GE(seconds, 0.0);
   }
   EXPECT_EQ(names, (std::vector<std::string>{"stats", "integrity", "outliers", "duplicates",
-                                             "ordering", "preparation", "balance"}));
+                                             "ordering", "preparation", "balance", "noise share"}));
 }
 
 TEST(RunChecks, ChannelsAndOddSizesAgreeToo) {

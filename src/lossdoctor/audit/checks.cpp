@@ -17,6 +17,7 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "lossdoctor/audit/noise_share.hpp"
 #include "lossdoctor/data/pipeline.hpp"
 
 namespace lossdoctor::audit {
@@ -966,6 +967,7 @@ AuditResult run_checks(const data::Dataset& ds, const spec::DataSpec& spec,
   add("ordering", audit_ordering(ds, spec.shuffle, opt));
   add("preparation", audit_preparation(ds, spec, opt));
   add("balance", audit_balance(ds, opt));
+  add("noise share", audit_noise_share(ds, {}, opt.max_samples));
   std::stable_sort(r.findings.begin(), r.findings.end(),
                    [](const Finding& a, const Finding& b) { return a.confidence > b.confidence; });
   return r;

@@ -116,11 +116,11 @@ std::vector<int64_t> class_counts(const data::Split& s, int64_t num_classes);
 /// A class's name, or its index when the data set names none.
 std::string class_name(const data::Dataset& ds, int64_t c);
 
-/// Runs every check above (ordering with spec.shuffle) and sorts findings by confidence. The
-/// per-image statistics (finiteness, range, mean, std, neighbour differences, byte hash) are
-/// computed once per split in one pass over the pixels (parallel over images with
-/// at::parallel_for) and shared by integrity, outliers and duplicates; the findings and notes are
-/// exactly those of the individual functions, which compute the statistics themselves.
+/// Runs every check above (ordering with spec.shuffle) and audit_noise_share (noise_share.hpp), and
+/// sorts findings by confidence. The per-image statistics (finiteness, range, mean, std, neighbour
+/// differences, byte hash) are computed once per split in one pass over the pixels (parallel over
+/// images with at::parallel_for) and shared by integrity, outliers and duplicates; the findings and
+/// notes are exactly those of the individual functions, which compute the statistics themselves.
 /// Throws std::invalid_argument like the checks, before any of them runs.
 AuditResult run_checks(const data::Dataset& ds, const spec::DataSpec& spec,
                        const AuditOptions& opt = {});

@@ -328,7 +328,7 @@ struct DoctorArgs {
   bool quiet = false;
   bool no_early_stop = false;
   bool no_confirm = false;
-  bool no_label_agreement = false;  ///< diagnose: skip the label agreement across the splits
+  bool no_label_agreement = false;  ///< diagnose, audit: skip the label agreement across the splits
   std::string tensorboard_dir;      ///< --tensorboard (diagnose, audit): report/tensorboard.hpp
   std::string html_path;  ///< --html: the report as a self-contained page (report/html.hpp)
   DistArgs dist;          ///< diagnose: data-parallel (docs/distributed.md)
@@ -623,6 +623,7 @@ int run_audit_command(const CommonArgs& args, const DoctorArgs& dargs, const Aud
   const spec::Spec spec = spec::parse_spec_file(args.spec_path, args.overrides);
   audit::AuditRunOptions options;
   options.label_issues = !aargs.no_labels;
+  options.label_agreement = !dargs.no_label_agreement;
   options.labels.folds = aargs.folds;
   options.labels.epochs = aargs.epochs;
   options.labels.rounds = aargs.rounds;
@@ -889,7 +890,10 @@ int main(int argc, char** argv) {
       ->type_name("FILE");
   audit_cmd->add_option("--out", aargs.out_dir, "write exclude.txt and contact_sheet.png here");
   audit_cmd->add_flag("--no-labels", aargs.no_labels,
-                      "skip the label check (the only one that trains)");
+                      "skip the cross-validated label check (a model per fold)");
+  audit_cmd->add_flag("--no-label-agreement", dargs.no_label_agreement,
+                      "skip the label agreement across the splits (small models fitted to the "
+                      "validation labels; a few seconds)");
   audit_cmd->add_option("--folds", aargs.folds, "cross-validation folds of the label check")
       ->check(CLI::Range(2, 20));
   audit_cmd->add_option("--epochs", aargs.epochs, "epochs per fold of the label check")

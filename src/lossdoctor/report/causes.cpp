@@ -20,7 +20,7 @@ const std::vector<CauseInfo>& cause_table() {
        "drop or relabel the mislabelled samples: `lossdoctor audit --out DIR`, then "
        "--set data.train.exclude=DIR/exclude.txt",
        {},
-       {"duplicates", "label_issues"}},
+       {"duplicates", "label_issues", "label_agreement"}},
       {"corrupt_samples",
        CauseGroup::Data,
        "Some training images are broken (NaN, constant or pure noise) and carry no "
@@ -32,7 +32,7 @@ const std::vector<CauseInfo>& cause_table() {
        "drop the corrupt images: `lossdoctor audit --out DIR`, then --set "
        "data.train.exclude=DIR/exclude.txt",
        {},
-       {"integrity", "outliers"}},
+       {"integrity", "outliers", "noise_share"}},
       {"preprocessing_mismatch",
        CauseGroup::Data,
        "Validation images are prepared differently from training images, so the model "

@@ -90,6 +90,14 @@ struct SplitStats {
   int64_t samples = 0;
 };
 
+/// Noise-like images (data::odd_image_kinds) in each split, class-balanced over the classes both
+/// splits hold (audit::measure_noise_share): how far the training split has more of them than
+/// validation bounds how many of them can be corruption.
+struct NoiseLikeShares {
+  double train = 0, val = 0;
+  double standard_error = 0;  ///< of train − val
+};
+
 /// Training dynamics of one sample (for mislabel and never-learned detection).
 struct SampleDynamics {
   int32_t times_seen = 0;
@@ -205,6 +213,8 @@ struct RunRecord {
 
   // Data as prepared for the model.
   std::optional<SplitStats> train_stats, val_stats;
+  /// Set by `lossdoctor diagnose` from the whole data set; absent in a Monitor's or a log's record.
+  std::optional<NoiseLikeShares> noise_like_shares;
   std::vector<SampleDynamics> samples;  ///< indexed by position in the training split
 
   /// Data-parallel runs: every rank's figures, gathered on rank 0.

@@ -304,6 +304,30 @@ TEST(RuleCorruptSamples, NoiseLikeImagesThatAreMostOfTheDataAreItsNature) {
       says(broken, "corrupt_samples", "81.1% of the 280 images checked that are not broken"));
 }
 
+TEST(RuleCorruptSamples, NoMoreNoiseLikeImagesCountThanTrainingHasBeyondValidation) {
+  // The case above (86% of 40 noise-like images count: 24.7%), but the data set's validation
+  // split holds as many noise-like images as training: a hard part of the data, not corruption.
+  RunRecord same = with_looks(100, 0.8, 40, 0.1);
+  same.noise_like_shares = NoiseLikeShares{0.29, 0.28, 0.02};
+  const Collector c = run_rule(&rule_corrupt_samples, same);
+  EXPECT_EQ(candidate(c, "corrupt_samples"), nullptr);
+  // Training 10 points above validation, ± 1: at most 10 − 2 × 1 = 8% of the images can be
+  // corruption: 8% × 140 = 11.2 images, 28% of the 40.
+  RunRecord some = with_looks(100, 0.8, 40, 0.1);
+  some.noise_like_shares = NoiseLikeShares{0.29, 0.19, 0.01};
+  const Collector d = run_rule(&rule_corrupt_samples, some);
+  EXPECT_TRUE(says(d, "corrupt_samples", "8.0% of training images look corrupt"));
+  EXPECT_TRUE(says(d, "corrupt_samples",
+                   "training split holds 29.0% noise-like images against validation's 19.0% "
+                   "(class-balanced, standard error 1.0 points), so at most 28% of them can be "
+                   "corruption"));
+  // Injected noise (validation has none): the first-sight count stands.
+  RunRecord injected = with_looks(100, 0.8, 40, 0.1);
+  injected.noise_like_shares = NoiseLikeShares{0.29, 0.0, 0.02};
+  EXPECT_TRUE(says(run_rule(&rule_corrupt_samples, injected), "corrupt_samples",
+                   "24.7% of training images look corrupt"));
+}
+
 /// An audit finding that flags the training samples [first, first + count).
 Finding audit_flags(int64_t first, int64_t count) {
   Finding f;

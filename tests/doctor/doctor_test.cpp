@@ -55,6 +55,8 @@ void expect_record_filled(const RunRecord& rec, int64_t steps_run) {
   EXPECT_EQ(rec.num_classes, 10);
   EXPECT_GT(rec.train_size, 0);
   EXPECT_TRUE(rec.train_stats.has_value());
+  ASSERT_TRUE(rec.noise_like_shares.has_value());  // the data set's, for corrupt_samples
+  EXPECT_GE(rec.noise_like_shares->train, 0.0);
   for (const auto& p : rec.probes) EXPECT_EQ(p.layers.size(), rec.layers.size());
   EXPECT_TRUE(std::any_of(rec.layers.begin(), rec.layers.end(), [](const LayerDescription& l) {
     return l.has_weights && l.fan_in > 0 && !l.output_shape.empty();
@@ -206,6 +208,33 @@ TEST_F(Doctor, InjectedNaNImagesAreCorruptSamples) {
   EXPECT_EQ(out.record.first_nonfinite->layer, "input");
   const Finding* lr = find_cause(r, "lr_too_high");
   EXPECT_TRUE(lr == nullptr || lr->confidence < f->confidence);
+}
+
+TEST_F(Doctor, NoiseImagesInTrainingOnlyAreEvidenceBeforeTheRunLearnsAnything) {
+  // Five steps: the run cannot tell noise from content yet, the split comparison can.
+  const spec::Spec s =
+      example("fashion-mnist.yaml", {"data.train.limit=2000", "data.val.limit=500",
+                                     "data.inject.corrupt={fraction: 0.1, kind: noise}"});
+  DiagnoseOptions o = quick(5);
+  o.label_agreement = false;
+  const DiagnoseOutcome out = diagnose(s, o);
+  std::vector<Finding> all = out.report.findings;
+  all.insert(all.end(), out.to_screen.begin(), out.to_screen.end());
+  const auto it = std::find_if(all.begin(), all.end(),
+                               [](const Finding& f) { return f.cause == "corrupt_samples"; });
+  ASSERT_NE(it, all.end()) << describe(out.report);
+  const bool from_split_comparison =
+      std::any_of(it->evidence.begin(), it->evidence.end(), [](const std::string& e) {
+        return e.find("10.0% of the training images look like pure noise") != std::string::npos;
+      });
+  EXPECT_TRUE(from_split_comparison) << describe(out.report);
+  const auto& injected = out.report.injected.at("corrupt");
+  EXPECT_EQ(std::set<int64_t>(it->samples.begin(), it->samples.end()),
+            std::set<int64_t>(injected.begin(), injected.end()));
+  // The shares go into the record, where the corrupt_samples rule bounds its count by them.
+  ASSERT_TRUE(out.record.noise_like_shares.has_value());
+  EXPECT_NEAR(out.record.noise_like_shares->train, 0.1, 0.02);
+  EXPECT_NEAR(out.record.noise_like_shares->val, 0.0, 0.01);
 }
 
 TEST_F(Doctor, LintReportsInjectionToo) {

@@ -385,6 +385,12 @@ void expect_same_record(const RunRecord& a, const RunRecord& b) {
   }
   expect_same_split(a.train_stats, b.train_stats, "train_stats");
   expect_same_split(a.val_stats, b.val_stats, "val_stats");
+  ASSERT_EQ(a.noise_like_shares.has_value(), b.noise_like_shares.has_value());
+  if (a.noise_like_shares) {
+    EXPECT_EQ(a.noise_like_shares->train, b.noise_like_shares->train);
+    EXPECT_EQ(a.noise_like_shares->val, b.noise_like_shares->val);
+    EXPECT_EQ(a.noise_like_shares->standard_error, b.noise_like_shares->standard_error);
+  }
   ASSERT_EQ(a.samples.size(), b.samples.size());
   for (size_t i = 0; i < a.samples.size(); ++i) {
     EXPECT_EQ(a.samples[i].times_seen, b.samples[i].times_seen);
@@ -425,6 +431,7 @@ RunRecord full_record() {
   r.samples[1].first_margin = -0.5f;
   r.samples[2].look = 0;  // first_margin stays NaN: written as null
   r.val_stats.reset();
+  r.noise_like_shares = NoiseLikeShares{0.375, 0.125, 0.03125};
   return r;
 }
 
@@ -433,6 +440,11 @@ TEST(RecordJson, RoundTripKeepsEveryField) {
   const json j = record_to_json(r);
   const RunRecord back = record_from_json(j);
   expect_same_record(r, back);
+  ASSERT_TRUE(back.noise_like_shares.has_value());
+  // A record written before the split shares (or by a Monitor) has none.
+  json old = j;
+  old.erase("noise_like_shares");
+  EXPECT_FALSE(record_from_json(old).noise_like_shares.has_value());
 }
 
 TEST(RecordJson, ARecordWrittenBeforeSampleLooksReadsThemAsUnknown) {

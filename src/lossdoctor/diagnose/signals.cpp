@@ -153,6 +153,7 @@ RecordSignals read_signals(const RunRecord& r) {
       (noise_like ? lk.noise_like_first : lk.clean_first).add(d);
     }
     if (r.num_classes > 0) lk.chance = 1.0 / static_cast<double>(r.num_classes);
+    lk.split_shares = r.noise_like_shares;
   }
   if (finite.size() >= 40) {
     const size_t q = finite.size() / 4;

@@ -80,6 +80,8 @@ struct RecordSignals {
     int64_t checked = 0, broken = 0, noise_like = 0;
     FirstSight noise_like_first, clean_first;
     double chance = std::numeric_limits<double>::quiet_NaN();
+    /// The whole data set's noise-like shares per split (RunRecord::noise_like_shares), if known.
+    std::optional<NoiseLikeShares> split_shares;
   };
   ImageLooks looks;
 };

@@ -8,6 +8,7 @@
 
 #include "lossdoctor/audit/checks.hpp"
 #include "lossdoctor/audit/label_agreement.hpp"
+#include "lossdoctor/audit/noise_share.hpp"
 #include "lossdoctor/data/pipeline.hpp"
 #include "lossdoctor/diagnose/detectors.hpp"
 #include "lossdoctor/diagnose/diagnoser.hpp"
@@ -67,7 +68,8 @@ lint::LintContext lint_context(const data::Dataset& ds, const spec::Spec& spec) 
 constexpr double kMinOutlierShare = 0.005;
 
 std::vector<Finding> data_findings(const data::Dataset& ds, const spec::Spec& spec,
-                                   bool label_agreement, std::vector<std::string>& notes) {
+                                   bool label_agreement, std::vector<std::string>& notes,
+                                   audit::NoiseShare& noise_share) {
   std::vector<Finding> out;
   const auto append = [&](std::vector<Finding> more) {
     for (auto& f : more) out.push_back(std::move(f));
@@ -84,6 +86,11 @@ std::vector<Finding> data_findings(const data::Dataset& ds, const spec::Spec& sp
   append(audit::audit_ordering(ds, spec.data.shuffle));
   append(audit::audit_preparation(ds, spec.data));
   append(audit::audit_balance(ds));
+  // More noise-like images in training than in validation: corruption the run's own signal
+  // misses when the model learns too slowly to tell noise from content (noise_share.hpp); no
+  // more of them than that excess can be corruption (the corrupt_samples rule).
+  noise_share = audit::measure_noise_share(ds);
+  if (auto f = audit::noise_share_finding(noise_share)) out.push_back(std::move(*f));
   // Label evidence that needs no progress from the run: a run at chance under heavy label noise
   // shows no gap between validation and training accuracy (label_agreement.hpp). Every suspect:
   // a label_noise rerun drops them all.
@@ -184,11 +191,17 @@ DiagnoseOutcome diagnose(const spec::Spec& spec, const DiagnoseOptions& options,
     linted = lint::lint_spec(spec, lint_ctx);
   }
   std::vector<std::string> data_notes;
+  audit::NoiseShare noise_share;
   const std::vector<Finding> audited =
-      reporter ? data_findings(trainer.dataset(), spec, options.label_agreement, data_notes)
-               : std::vector<Finding>{};
+      reporter
+          ? data_findings(trainer.dataset(), spec, options.label_agreement, data_notes, noise_share)
+          : std::vector<Finding>{};
 
   TrainerProbe probe(trainer);
+  if (noise_share.measured) {
+    probe.record().noise_like_shares =
+        NoiseLikeShares{noise_share.train_share, noise_share.val_share, noise_share.standard_error};
+  }
   SettleWatcher watcher(probe, linted.findings, audited, options);
   trainer.add_observer(&probe);
   if (reporter) trainer.add_observer(&watcher);

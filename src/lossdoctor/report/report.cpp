@@ -332,9 +332,8 @@ json record_to_json(const RunRecord& r) {
   };
   json samples = json::array();
   for (const auto& s : r.samples) {
-    samples.push_back(
-        {s.times_seen, num(s.last_loss), num(s.mean_margin), s.first_learned_step, s.look,
-         num(s.first_margin)});
+    samples.push_back({s.times_seen, num(s.last_loss), num(s.mean_margin), s.first_learned_step,
+                       s.look, num(s.first_margin)});
   }
   json j{{"spec_name", r.spec_name},
          {"custom_loop", r.custom_loop},
@@ -356,6 +355,11 @@ json record_to_json(const RunRecord& r) {
          {"train_stats", split(r.train_stats)},
          {"val_stats", split(r.val_stats)},
          {"samples", samples}};
+  if (r.noise_like_shares) {
+    j["noise_like_shares"] = {{"train", r.noise_like_shares->train},
+                              {"val", r.noise_like_shares->val},
+                              {"standard_error", r.noise_like_shares->standard_error}};
+  }
   const LoopChecks& lc = r.loop;
   j["loop"] = {{"eval_mode_steps", lc.eval_mode_steps},
                {"grads_not_reset_steps", lc.grads_not_reset_steps},
@@ -474,6 +478,10 @@ RunRecord record_from_json(const json& j) {
   };
   r.train_stats = split("train_stats");
   r.val_stats = split("val_stats");
+  if (const auto it = j.find("noise_like_shares"); it != j.end() && !it->is_null()) {
+    r.noise_like_shares =
+        NoiseLikeShares{get_num(*it, "train"), get_num(*it, "val"), get_num(*it, "standard_error")};
+  }
   for (const auto& s : j.at("samples")) {
     SampleDynamics d;
     d.times_seen = s.at(0);

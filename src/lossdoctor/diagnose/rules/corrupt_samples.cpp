@@ -8,7 +8,9 @@
 // sight compared with the clean ones (`noise_like_harder_margin`, `clean_above_chance_z`):
 // data that merely looks noisy still carries its labels; corruption does not.
 // When more than `noise_like_data_share` of the images look like noise, noise is the data's
-// nature and none counts.
+// nature and none counts; and no larger share counts than the training split has more
+// noise-like images than validation (RunRecord::noise_like_shares, less `noise_like_excess_z`
+// standard errors): corruption does not reach the validation split.
 // Penalties: the images the data audit flagged (not broken ones) are predicted at first sight
 // about as well as the rest, so they carry their labels (`flagged_predictable_penalty`; judged like
 // noise-like images, and only when no image was broken and no NaN came in with the data). (A NaN
@@ -134,6 +136,20 @@ CorruptShare corrupt_share(const RecordSignals& sig, const DiagnoserOptions::Cor
         "count as corrupt",
         100 * static_cast<double>(lk.noise_like) / n, lk.checked, 100 * b, 100 * a, 100 * c,
         100 * counted);
+  }
+  if (counted > 0 && lk.split_shares && lk.noise_like > 0) {
+    const NoiseLikeShares& sh = *lk.split_shares;
+    const double excess =
+        std::max(0.0, sh.train - sh.val - o.noise_like_excess_z * sh.standard_error);
+    const double most = std::min(1.0, excess * with_content / static_cast<double>(lk.noise_like));
+    if (most < counted) {
+      counted = most;
+      how += fmt::format(
+          "; but the data set's training split holds {:.1f}% noise-like images against "
+          "validation's {:.1f}% (class-balanced, standard error {:.1f} points), so at most {:.0f}% "
+          "of them can be corruption",
+          100 * sh.train, 100 * sh.val, 100 * sh.standard_error, 100 * counted);
+    }
   }
   return {(static_cast<double>(lk.broken) + counted * static_cast<double>(lk.noise_like)) / n, how,
           counted};

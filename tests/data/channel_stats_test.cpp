@@ -84,5 +84,31 @@ TEST(OddImageMask, EmptyOrTooNarrowBatchesFlagNothing) {
   EXPECT_FALSE(narrow.any().item<bool>());
 }
 
+TEST(OddImageKinds, ALargeBatchIsJudgedImageByImageWithOneScale) {
+  // Over 2048 images the batch is judged in chunks; every image must come out as it does in a
+  // small batch with the same largest magnitude (image 0 carries it in both).
+  torch::manual_seed(1);
+  const auto ramp = torch::linspace(0, 200, 16).view({1, 1, 1, 16}).expand({1, 1, 16, 16});
+  torch::Tensor x = ramp.repeat({5000, 1, 1, 1}).clone() + torch::rand({5000, 1, 16, 16});
+  x[0][0][0][0] = 255.0;
+  for (int64_t i = 3; i < 5000; i += 7) x[i] = torch::rand({1, 16, 16}) * 255.0;  // noise
+  for (int64_t i = 5; i < 5000; i += 101) x[i].fill_(3.0);                        // constant
+  x[4999][0][3][3] = std::numeric_limits<float>::infinity();                      // last chunk
+  const torch::Tensor kinds = odd_image_kinds(x);
+  ASSERT_EQ(kinds.numel(), 5000);
+  for (int64_t i = 1; i < 5000; i += 499) {
+    const int64_t m = std::min<int64_t>(100, 5000 - i);
+    const torch::Tensor small = torch::cat({x.narrow(0, 0, 1), x.narrow(0, i, m)});
+    const torch::Tensor alone = odd_image_kinds(small).narrow(0, 1, m);
+    EXPECT_TRUE(alone.equal(kinds.narrow(0, i, m))) << "images " << i << "..";
+  }
+  int64_t noise = 0;  // every 7th from 3, less those a constant image replaced
+  for (int64_t i = 3; i < 5000; i += 7) noise += (i - 5) % 101 != 0 ? 1 : 0;
+  // (A white-noise image's 4×4 block means scatter: about one in a thousand looks structured.)
+  EXPECT_NEAR(kinds.eq(kNoiseLikeImage).sum().item<int64_t>(), noise, 3);
+  EXPECT_EQ(kinds[4999].item<int8_t>(), kBrokenImage);
+  EXPECT_EQ(kinds[5].item<int8_t>(), kBrokenImage);
+}
+
 }  // namespace
 }  // namespace lossdoctor::data

@@ -11,7 +11,7 @@
 // class cut to a tenth of the training split — is not read as corruption. Unlike the run's own
 // corrupt_samples signal (the model predicts noise-like images worse than clean ones), it needs
 // no progress from the user's model: a run that learns slowly still has its 25% noise images
-// found (held-out zoo 10's r13-corrupt-noise-25, healthy on every seed before).
+// found (held-out zoo 10's r13-corrupt-noise-25: healthy on two seeds of three before).
 //
 // Contract:
 //   requires: a Dataset as produced by data::load_dataset; either split may be empty.

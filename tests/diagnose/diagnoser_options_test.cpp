@@ -58,6 +58,7 @@ std::map<std::string, double> fields(const DiagnoserOptions& o) {
       {"corrupt_samples.noise_like_harder_margin", o.corrupt_samples.noise_like_harder_margin},
       {"corrupt_samples.clean_above_chance_z", o.corrupt_samples.clean_above_chance_z},
       {"corrupt_samples.noise_like_data_share", o.corrupt_samples.noise_like_data_share},
+      {"corrupt_samples.noise_like_excess_z", o.corrupt_samples.noise_like_excess_z},
       {"corrupt_samples.flagged_predictable_penalty",
        o.corrupt_samples.flagged_predictable_penalty},
       {"class_imbalance.class_ratio", o.class_imbalance.class_ratio},

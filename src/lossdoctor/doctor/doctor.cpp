@@ -63,7 +63,7 @@ lint::LintContext lint_context(const data::Dataset& ds, const spec::Spec& spec) 
 /// The audit's data checks that need no training (duplicates aside: the slowest, and they bear on
 /// the loss only through label conflicts), and the label agreement across the splits (two small
 /// models, unless switched off), as evidence for the data causes; the agreement's note goes to
-/// `notes`.
+/// `notes`, the noise share's measurement (for the record) to `noise_share`.
 /// Share of the training set below which audit outliers are not evidence for a diagnosis.
 constexpr double kMinOutlierShare = 0.005;
 

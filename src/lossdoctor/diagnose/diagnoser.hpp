@@ -191,8 +191,8 @@ struct DiagnoserOptions {
     /// the first-sight test counts, no larger share of the training images than the training
     /// split's class-balanced excess over validation (RunRecord::noise_like_shares), less this
     /// many standard errors, counts (none without an excess). Held-out zoo 10's lines and
-    /// stroke data are 17–37% noise-like in both splits; dropping those images, a hard part of
-    /// the data, "confirmed" corrupt_samples on three control runs (session 18, after zoo 10 was
+    /// grid-blob data are 17–37% noise-like in both splits; dropping those images, a hard part of
+    /// the data, "confirmed" corrupt_samples on a control run (session 18, after zoo 10 was
     /// scored). A record without the shares (a Monitor's, a log's) keeps the first-sight count.
     double noise_like_excess_z = 2.0;
   };

@@ -94,6 +94,9 @@ const json* find_cause(const json& j, const std::string& cause) {
 
 const char* kSeed2 = "examples/seed-2-no-batchnorm-softmax-logits.yaml";
 const char* kSmall = " --set data.train.limit=2000 --set data.val.limit=500";
+// Tests about other causes skip the label agreement (small models fitted per diagnosis, seconds
+// each); DiagnoseExitCodeMatchesVerdict keeps the default path.
+const char* kNotAboutLabels = " --no-label-agreement";
 
 TEST(DoctorCli, LintSeed2FindsTheLossMismatch) {
   const fs::path dir = temp_dir("lint2");
@@ -131,7 +134,7 @@ TEST(DoctorCli, DiagnoseSeed3ExitsOneWithLrTooHighAndWritesFilesAtomically) {
   const fs::path dir = temp_dir("diag3");
   const CmdRun r = lossdoctor(
       "diagnose examples/seed-3-adam-lr1-batch1.yaml --budget-steps 100 --progress none" +
-      std::string(kSmall) + " --json " + (dir / "report.json").string() + " --record " +
+      std::string(kSmall) + kNotAboutLabels + " --json " + (dir / "report.json").string() + " --record " +
       (dir / "record.json").string());
   EXPECT_EQ(r.code, 1) << r.out;
   const json j = read_json(dir / "report.json");
@@ -196,7 +199,7 @@ TEST(DoctorCli, DiagnoseNoConfirmSkipsTheReruns) {
   const fs::path dir = temp_dir("noconfirm");
   const CmdRun r = lossdoctor(
       "diagnose examples/seed-3-adam-lr1-batch1.yaml --budget-steps 100 --quiet --no-confirm" +
-      std::string(kSmall) + " --json " + (dir / "report.json").string());
+      std::string(kSmall) + kNotAboutLabels + " --json " + (dir / "report.json").string());
   EXPECT_EQ(r.code, 1) << r.out;
   const json j = read_json(dir / "report.json");
   EXPECT_FALSE(j.contains("confirmation") && !j["confirmation"].is_null()) << j.dump(2);
@@ -209,6 +212,7 @@ TEST(DoctorCli, RepairWritesACommentedSpecThatTrainsBetter) {
   const fs::path fixed = dir / "fixed.yaml";
   const CmdRun r = lossdoctor(
       "repair examples/seed-3-adam-lr1-batch1.yaml --max-steps 150 --no-lr-find -q"
+      " --no-label-agreement"
       " --set diagnose.budget_steps=100 --set data.train.limit=2000 --set data.val.limit=500"
       " --set batch_size=16 -o " +
       fixed.string() + " --json " + (dir / "repair.json").string());

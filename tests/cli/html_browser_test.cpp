@@ -448,18 +448,21 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         Case{"seed1",
              "diagnose examples/seed-1-unshuffled-mismatched-val.yaml --budget-steps 100 -q "
+             "--no-label-agreement "
              "--html {html} --json {json}",
              1,
              {"chart-loss", "heat-grad_norm", "heat-dead_fraction"},
              {"unshuffled_data", "chance ln 10 = 2.303"}},
         Case{"seed2",
              "diagnose examples/seed-2-no-batchnorm-softmax-logits.yaml --budget-steps 100 -q "
+             "--no-label-agreement "
              "--html {html} --json {json}",
              1,
              {"chart-loss", "heat-update_ratio"},
              {"loss_output_mismatch"}},
         Case{"seed3",
              "diagnose examples/seed-3-adam-lr1-batch1.yaml --budget-steps 100 -q --html {html} "
+             "--no-label-agreement "
              "--json {json}",
              1,
              {"chart-loss", "heat-dead_fraction", "chart-confirmation",
@@ -479,7 +482,8 @@ INSTANTIATE_TEST_SUITE_P(
              {"class=\"flagged\"", "label_noise", "Label noise: estimated joint"}},
         Case{"repair",
              "repair examples/seed-3-adam-lr1-batch1.yaml --set data.train.limit=2000 "
-             "--max-steps 100 --no-lr-find --max-rounds 2 -q -o {dir}/repaired.yaml --html {html} "
+             "--max-steps 100 --no-lr-find --no-label-agreement --max-rounds 2 -q "
+             "-o {dir}/repaired.yaml --html {html} "
              "--json {json}",
              1,
              {"chart-repair", "chart-confirmation", "chart-loss", "heat-dead_fraction"},

@@ -43,9 +43,12 @@ class ConfirmRuns : public ::testing::Test {
   void SetUp() override {
     if (!std::filesystem::exists(kData)) GTEST_SKIP() << "Fashion-MNIST not installed";
   }
-  static DiagnoseOptions quiet() {
+  /// The label agreement (small models fitted per diagnosis, seconds each) only where the test
+  /// is about labels.
+  static DiagnoseOptions quiet(bool label_agreement = false) {
     DiagnoseOptions d;
     d.progress = train::Progress::Quiet;
+    d.label_agreement = label_agreement;
     return d;
   }
   /// A full diagnosis run of `s` (no early stop) with a 256-image yardstick attached: the
@@ -148,7 +151,8 @@ TEST_F(ConfirmRuns, HeavyLabelNoiseIsFoundByTheLabelAgreementAndConfirmed) {
   const spec::Spec s = spec::parse_spec_text(
       tiny_spec("{type: adam, lr: 0.001}", "  inject: {label_noise: {fraction: 0.6}}\n"),
       "tiny.yaml");
-  const DiagnoseAndConfirm out = diagnose_and_confirm(s, quiet(), deterministic_options());
+  const DiagnoseAndConfirm out =
+      diagnose_and_confirm(s, quiet(/*label_agreement=*/true), deterministic_options());
   const auto& notes = out.report.notes;
   EXPECT_TRUE(std::any_of(notes.begin(), notes.end(), [](const std::string& n) {
     return n.rfind("label agreement: models fitted to", 0) == 0;

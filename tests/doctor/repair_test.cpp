@@ -43,6 +43,7 @@ class RepairRuns : public ::testing::Test {
     o.out_path = out;
     o.final_max_steps = 100;
     o.diagnose.progress = train::Progress::Quiet;
+    o.diagnose.label_agreement = false;  // not about labels; seconds per round
     o.confirm.max_cost_ratio = 0;  // no cost budget: every arm runs to its decision
     return o;
   }

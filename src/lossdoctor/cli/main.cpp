@@ -556,6 +556,7 @@ struct RepairArgs {
   int64_t max_steps = 0;
   bool no_final = false;
   bool no_lr_find = false;
+  bool no_label_agreement = false;
   bool quiet = false;
 };
 
@@ -574,6 +575,7 @@ int run_repair(const CommonArgs& args, const RepairArgs& rargs) {
   options.final_max_steps = rargs.max_steps;
   options.final_training = !rargs.no_final;
   options.lr_find = !rargs.no_lr_find;
+  options.diagnose.label_agreement = !rargs.no_label_agreement;
   options.diagnose.progress = train::Progress::Quiet;
   options.warn = print_warning;
   if (!rargs.quiet) {
@@ -874,6 +876,8 @@ int main(int argc, char** argv) {
                        "skip training the original and repaired specs for the budget");
   repair_cmd->add_flag("--no-lr-find", rargs.no_lr_find,
                        "keep learning-rate fixes at ÷10/×10 instead of the range test's rate");
+  repair_cmd->add_flag("--no-label-agreement", rargs.no_label_agreement,
+                       "skip the label agreement across the splits in each round's diagnosis");
   repair_cmd->add_flag("--quiet,-q", rargs.quiet, "print nothing (use the exit status and --json)");
 
   AuditArgs aargs;

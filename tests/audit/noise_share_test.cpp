@@ -72,6 +72,16 @@ TEST(NoiseShare, InjectedNoiseImagesAreFoundAndListed) {
   EXPECT_NEAR(f->confidence, 0.9, 1e-9);  // 0.4 + 10 × 0.2, capped
   EXPECT_EQ(std::set<int64_t>(f->samples.begin(), f->samples.end()), injected);
   EXPECT_NE(f->evidence.front().find("20.0% of the training images"), std::string::npos);
+  // Kinds the caller already has (the doctor computes them once for two checks) are read as
+  // given: the same shares from them, and other kinds give other shares.
+  data::SplitImageKinds kinds{data::odd_image_kinds(ds.train.images),
+                              data::odd_image_kinds(ds.val.images)};
+  const NoiseShare given = measure_noise_share(ds, {}, &kinds);
+  EXPECT_EQ(given.train_noise_like, s.train_noise_like);
+  EXPECT_EQ(given.noise_like_train, s.noise_like_train);
+  EXPECT_DOUBLE_EQ(given.z(), s.z());
+  kinds.train.zero_();  // as if every training image looked clean
+  EXPECT_EQ(measure_noise_share(ds, {}, &kinds).train_noise_like, 0);
   // The audit's entry point gives the same finding, its samples capped.
   const auto capped = audit_noise_share(ds, {}, 10);
   ASSERT_EQ(capped.size(), 1U);

@@ -88,7 +88,8 @@ bool clears_bars(const LabelAgreement& a, const AgreementOptions& o) {
 }  // namespace
 
 LabelAgreement measure_label_agreement(const data::Dataset& ds, const spec::DataSpec& spec,
-                                       const AgreementOptions& o) {
+                                       const AgreementOptions& o,
+                                       const data::SplitImageKinds* kinds) {
   for (const data::Split* s : {&ds.train, &ds.val}) {
     if (s->size() > 0 && (!s->images.defined() || s->images.dim() != 4)) {
       throw std::invalid_argument("label agreement: images must be 4-D [N, C, H, W]");
@@ -123,8 +124,10 @@ LabelAgreement measure_label_agreement(const data::Dataset& ds, const spec::Data
   // corrupt_samples checks' business: left out, and out of the standardising moments too (45%
   // blank images shift the training split's mean and std and made every clean image look
   // different from validation's).
-  const at::Tensor train_kinds = data::odd_image_kinds(ds.train.images).contiguous();
-  const at::Tensor val_kinds = data::odd_image_kinds(ds.val.images).contiguous();
+  const at::Tensor train_kinds =
+      (kinds != nullptr ? kinds->train : data::odd_image_kinds(ds.train.images)).contiguous();
+  const at::Tensor val_kinds =
+      (kinds != nullptr ? kinds->val : data::odd_image_kinds(ds.val.images)).contiguous();
   struct Share {
     double p = 0, n = 0;  ///< share of noise-like images among those with content, and their count
   };

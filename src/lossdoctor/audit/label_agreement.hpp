@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "lossdoctor/data/channel_stats.hpp"
 #include "lossdoctor/data/dataset.hpp"
 #include "lossdoctor/finding.hpp"
 #include "lossdoctor/spec/spec.hpp"
@@ -92,8 +93,10 @@ struct LabelAgreement {
 };
 
 /// Measures the agreement (see the header comment).
+/// `kinds`: both splits' data::odd_image_kinds when the caller has them (nullptr: computed here).
 LabelAgreement measure_label_agreement(const data::Dataset& ds, const spec::DataSpec& spec,
-                                       const AgreementOptions& options = {});
+                                       const AgreementOptions& options = {},
+                                       const data::SplitImageKinds* kinds = nullptr);
 
 /// The label_noise finding (severity warning) when `a` clears AgreementOptions' bars, its
 /// evidence the numbers; samples: the suspects (at most max_samples). nullopt otherwise.

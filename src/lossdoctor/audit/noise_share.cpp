@@ -51,7 +51,8 @@ double share_variance(int64_t x, int64_t n) {
 
 }  // namespace
 
-NoiseShare measure_noise_share(const data::Dataset& ds, const NoiseShareOptions& o) {
+NoiseShare measure_noise_share(const data::Dataset& ds, const NoiseShareOptions& o,
+                               const data::SplitImageKinds* kinds) {
   for (const data::Split* s : {&ds.train, &ds.val}) {
     if (s->size() > 0 && (!s->images.defined() || s->images.dim() != 4)) {
       throw std::invalid_argument("noise share: images must be 4-D [N, C, H, W]");
@@ -63,11 +64,12 @@ NoiseShare measure_noise_share(const data::Dataset& ds, const NoiseShareOptions&
     out.skipped = "a split is empty";
     return out;
   }
-  const ClassCounts t =
-      count_by_class(data::odd_image_kinds(ds.train.images), ds.train.labels, K,
-                     out.train_with_content, out.train_noise_like, &out.noise_like_train);
-  const ClassCounts v = count_by_class(data::odd_image_kinds(ds.val.images), ds.val.labels, K,
-                                       out.val_with_content, out.val_noise_like, nullptr);
+  const ClassCounts t = count_by_class(
+      kinds != nullptr ? kinds->train : data::odd_image_kinds(ds.train.images), ds.train.labels, K,
+      out.train_with_content, out.train_noise_like, &out.noise_like_train);
+  const ClassCounts v =
+      count_by_class(kinds != nullptr ? kinds->val : data::odd_image_kinds(ds.val.images),
+                     ds.val.labels, K, out.val_with_content, out.val_noise_like, nullptr);
   if (out.val_with_content < o.min_val_images) {
     out.skipped = fmt::format("{} validation images with content: fewer than {}",
                               out.val_with_content, o.min_val_images);

@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "lossdoctor/data/channel_stats.hpp"
 #include "lossdoctor/data/dataset.hpp"
 #include "lossdoctor/finding.hpp"
 
@@ -72,7 +73,9 @@ struct NoiseShare {
 };
 
 /// Measures the shares (see the header comment).
-NoiseShare measure_noise_share(const data::Dataset& ds, const NoiseShareOptions& options = {});
+/// `kinds`: both splits' data::odd_image_kinds when the caller has them (nullptr: computed here).
+NoiseShare measure_noise_share(const data::Dataset& ds, const NoiseShareOptions& options = {},
+                               const data::SplitImageKinds* kinds = nullptr);
 
 /// The corrupt_samples finding (severity warning) when `s` clears the bars: evidence the numbers,
 /// samples the noise-like training images (at most max_samples). nullopt otherwise.

@@ -42,6 +42,13 @@ inline constexpr int8_t kBrokenImage = 1;
 inline constexpr int8_t kNoiseLikeImage = 2;
 at::Tensor odd_image_kinds(const at::Tensor& images);
 
+/// odd_image_kinds of a data set's two splits, computed once for the checks that each read both
+/// (the noise share and the label agreement: ~0.3 s each on Fashion-MNIST's 70 000 images).
+struct SplitImageKinds {
+  at::Tensor train;  ///< int8 [N_train]
+  at::Tensor val;    ///< int8 [N_val]
+};
+
 /// Bool mask [N] of the images that look corrupt (odd_image_kinds), for a whole data set: broken
 /// ones always; noise-like ones only while they are at most `max_noise_like_share` of the images
 /// that are not broken (above it, noise is what this data looks like).

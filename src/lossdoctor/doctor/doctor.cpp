@@ -9,6 +9,7 @@
 #include "lossdoctor/audit/checks.hpp"
 #include "lossdoctor/audit/label_agreement.hpp"
 #include "lossdoctor/audit/noise_share.hpp"
+#include "lossdoctor/data/channel_stats.hpp"
 #include "lossdoctor/data/pipeline.hpp"
 #include "lossdoctor/diagnose/detectors.hpp"
 #include "lossdoctor/diagnose/diagnoser.hpp"
@@ -89,7 +90,11 @@ std::vector<Finding> data_findings(const data::Dataset& ds, const spec::Spec& sp
   // More noise-like images in training than in validation: corruption the run's own signal
   // misses when the model learns too slowly to tell noise from content (noise_share.hpp); no
   // more of them than that excess can be corruption (the corrupt_samples rule).
-  noise_share = audit::measure_noise_share(ds);
+  // Both splits' image kinds once: the noise share and the label agreement read them both.
+  data::SplitImageKinds kinds;
+  kinds.train = data::odd_image_kinds(ds.train.images);
+  kinds.val = data::odd_image_kinds(ds.val.images);
+  noise_share = audit::measure_noise_share(ds, {}, &kinds);
   if (auto f = audit::noise_share_finding(noise_share)) out.push_back(std::move(*f));
   // Label evidence that needs no progress from the run: a run at chance under heavy label noise
   // shows no gap between validation and training accuracy (label_agreement.hpp). Every suspect:
@@ -98,7 +103,7 @@ std::vector<Finding> data_findings(const data::Dataset& ds, const spec::Spec& sp
     notes.push_back("label agreement: not measured (--no-label-agreement)");
     return out;
   }
-  const audit::LabelAgreement agreement = audit::measure_label_agreement(ds, spec.data);
+  const audit::LabelAgreement agreement = audit::measure_label_agreement(ds, spec.data, {}, &kinds);
   notes.push_back(audit::label_agreement_note(agreement));
   if (auto f = audit::label_agreement_finding(agreement, {}, agreement.suspects.size())) {
     out.push_back(std::move(*f));

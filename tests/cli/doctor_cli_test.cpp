@@ -134,8 +134,8 @@ TEST(DoctorCli, DiagnoseSeed3ExitsOneWithLrTooHighAndWritesFilesAtomically) {
   const fs::path dir = temp_dir("diag3");
   const CmdRun r = lossdoctor(
       "diagnose examples/seed-3-adam-lr1-batch1.yaml --budget-steps 100 --progress none" +
-      std::string(kSmall) + kNotAboutLabels + " --json " + (dir / "report.json").string() + " --record " +
-      (dir / "record.json").string());
+      std::string(kSmall) + kNotAboutLabels + " --json " + (dir / "report.json").string() +
+      " --record " + (dir / "record.json").string());
   EXPECT_EQ(r.code, 1) << r.out;
   const json j = read_json(dir / "report.json");
   expect_report_shape(j, "diagnose");

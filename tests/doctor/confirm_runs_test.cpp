@@ -228,6 +228,34 @@ TEST_F(ConfirmRuns, IrrelevantFixIsRefuted) {
   EXPECT_EQ(r.confirmation.arms[0].yardstick, "equal steps");
 }
 
+TEST_F(ConfirmRuns, ADropArmWithoutAHardSymptomFacesAPlaceboThatDropsAsMany) {
+  // A healthy run and a fabricated label_noise suspicion naming 40 ordinary training images:
+  // with screen_drops (no hard symptom) the arm faces a placebo that drops 40 random images,
+  // is judged like screening — not cut short by a tight cost budget — and is refuted. Without
+  // it there is no placebo.
+  const spec::Spec s = spec::parse_spec_text(tiny_spec("{type: adam, lr: 0.001}"), "tiny.yaml");
+  const Baseline b = baseline_of(s);
+  Finding f = suspicion("label_noise", 0.8, {});
+  for (int64_t i = 0; i < 40; ++i) f.samples.push_back(7 * i);
+  ConfirmOptions o = fabricated_options();
+  o.max_cost_ratio = 1.5;  // the placebo spends one window of it
+  o.screen_drops = true;
+  const ConfirmResult r = confirm_suspicions(s, b, {f}, o);
+  EXPECT_TRUE(has_note(r, "placebo: the diagnosis spec rerun without 40 random training images"));
+  ASSERT_EQ(r.confirmation.arms.size(), 1u);
+  const auto& arm = r.confirmation.arms[0];
+  EXPECT_EQ(arm.intervention, "drop 40 flagged training samples");
+  // The placebo left half a window of the budget; the arm, which cannot be confirmed before
+  // its window's end, runs on until it decides (here futility refutes it).
+  EXPECT_GT(arm.steps, arm.window / 2);
+  EXPECT_EQ(arm.status, "refuted") << arm.reason;
+  EXPECT_EQ(r.verdict, "healthy");
+
+  o.screen_drops = false;
+  const ConfirmResult plain = confirm_suspicions(s, b, {f}, o);
+  EXPECT_FALSE(has_note(plain, "placebo:"));
+}
+
 TEST_F(ConfirmRuns, TheCostBudgetIsCountedInTrainingSamplesNotSeconds) {
   // 0.3 × the window's samples: the first arm is cut after 30% of the window's steps, however
   // busy the machine, and the second suspicion is not rerun at all.

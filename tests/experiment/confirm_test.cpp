@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -476,6 +477,23 @@ TEST(PlaceboPosition, DeterministicInTheSeedAndInRange) {
   }
   EXPECT_NE(placebo_position(0, 6000), placebo_position(1, 6000));
   EXPECT_THROW(placebo_position(0, 0), std::invalid_argument);
+}
+
+TEST(PlaceboPositions, AsManyDistinctSortedPositionsDeterministicInTheSeed) {
+  const std::vector<int64_t> p = placebo_positions(3, 3200, 19);
+  ASSERT_EQ(p.size(), 19u);
+  EXPECT_TRUE(std::is_sorted(p.begin(), p.end()));
+  EXPECT_EQ(std::adjacent_find(p.begin(), p.end()), p.end()) << "distinct";
+  EXPECT_GE(p.front(), 0);
+  EXPECT_LT(p.back(), 3200);
+  EXPECT_EQ(p, placebo_positions(3, 3200, 19));
+  EXPECT_NE(p, placebo_positions(4, 3200, 19));
+  // Spread over the split, not the first images: 19 of 3200 all below 320 is (1/10)^19.
+  EXPECT_GT(p.back(), 320);
+  EXPECT_EQ(placebo_positions(5, 6000, 1), std::vector<int64_t>{placebo_position(5, 6000)});
+  EXPECT_EQ(placebo_positions(0, 10, 9).size(), 9u);
+  EXPECT_THROW(placebo_positions(0, 10, 10), std::invalid_argument);
+  EXPECT_THROW(placebo_positions(0, 10, 0), std::invalid_argument);
 }
 
 TEST(LabelNoiseSuspects, NeverLearnedNegativeMarginOnceBetterThanChance) {

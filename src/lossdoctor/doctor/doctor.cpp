@@ -283,6 +283,10 @@ DiagnoseAndConfirm diagnose_and_confirm(const spec::Spec& spec, DiagnoseOptions 
     if (!o.budget_steps)
       o.budget_steps = diagnose.budget_steps.value_or(spec.diagnose.budget_steps);
     const bool screen = outcome.report.verdict == "healthy" && !outcome.to_screen.empty();
+    // Without a hard symptom a drop arm's small change must beat a rerun's drift where the run
+    // ends (ConfirmOptions::screen_drops).
+    o.screen_drops = std::none_of(outcome.report.symptoms.begin(), outcome.report.symptoms.end(),
+                                  [](const Symptom& s) { return diagnose::is_hard_symptom(s.id); });
     // A healthy-looking run: the fix must beat a rerun's drift, and hold where the run ends.
     experiment::ConfirmOptions screening = o;
     screening.placebo = true;

@@ -98,6 +98,18 @@ struct ConfirmOptions {
   /// zoo 1's ok-s4-base seed 0: +7.4 points on average, +3.3 at the end, bar 4.9; session 15,
   /// after zoo 8 was scored).
   bool hold_at_end = false;
+  /// Judge every data-drop arm (a rerun without flagged training images: corrupt_samples'
+  /// outliers, label_noise's suspects) like screening — the second half of the window, no early
+  /// stop, the effect held at the end — and against a placebo that drops as many random
+  /// training images (placebo_positions) instead of one. Dropping a few dozen images of
+  /// thousands changes little but the batch order, so on a noisy run one rerun's drift "confirms"
+  /// it (held-out zoo 10's ok-s16-batch-10 seeds 1 and 2: 19 saturation outliers of 3200
+  /// dropped, +8 points at step 110 of a batch-10 run that oscillates; session 19, zoo 10 a
+  /// tuning set). The doctor sets it when the run shows no hard symptom (diagnose/verdict.hpp).
+  /// Screening (`placebo`) already judges every arm so, against its one-sample placebo, which
+  /// it keeps for drop arms too (a second placebo would spend the budget its other suspicions
+  /// need).
+  bool screen_drops = false;
   std::string work_dir;  ///< where exclude files go (empty: not written; the rerun still drops)
   train::Progress progress = train::Progress::Quiet;  ///< of each arm's Trainer
   data::WarningSink log;  ///< one line per arm as it finishes (empty: silent)
@@ -191,6 +203,11 @@ std::vector<int64_t> corrupt_sample_drops(const Finding& f, const data::Dataset&
 
 /// The training position the placebo rerun leaves out: deterministic in the seed, < train_size.
 int64_t placebo_position(int64_t seed, int64_t train_size);
+
+/// `count` distinct training positions a drop arm's placebo leaves out, sorted: deterministic in
+/// the seed, each < train_size; count 1 gives {placebo_position(seed, train_size)}.
+/// Throws std::invalid_argument unless 1 <= count < train_size.
+std::vector<int64_t> placebo_positions(int64_t seed, int64_t train_size, int64_t count);
 
 /// The findings after their reruns: confirmed first (confidence c → 1 − (1 − c)/2), ordered by
 /// `strength` — how strongly each one's rerun repaired the run, its largest paired effect in

@@ -73,7 +73,9 @@ TEST(LabelAgreement, HeavyNoiseIsMeasuredAndItsFlipsAreTheSuspects) {
   EXPECT_GT(hits, static_cast<int64_t>(0.8 * static_cast<double>(flipped.size())));
   ASSERT_EQ(a.suggested.size(), a.suspects.size());
   for (size_t k = 0; k < a.suspects.size(); ++k) {
-    if (flipped.count(a.suspects[k])) EXPECT_EQ(a.suggested[k], a.suspects[k] % kClasses);
+    if (flipped.count(a.suspects[k])) {
+      EXPECT_EQ(a.suggested[k], a.suspects[k] % kClasses);
+    }
   }
   const auto f = label_agreement_finding(a);
   ASSERT_TRUE(f.has_value());

@@ -365,7 +365,9 @@ TEST_F(ConfirmRuns, NoInterventionConfirmsOnAHealthyRun) {
     EXPECT_NE(arm.status, "confirmed")
         << info.id << " (" << arm.intervention << ", " << arm.yardstick << "): " << arm.reason;
     // Refuted → healthy; an arm too short to judge (inconclusive) leaves the suspicion standing.
-    if (arm.status == "refuted") EXPECT_EQ(r.verdict, "healthy") << info.id;
+    if (arm.status == "refuted") {
+      EXPECT_EQ(r.verdict, "healthy") << info.id;
+    }
   }
   EXPECT_GE(tried, 12);
 }

@@ -4,7 +4,6 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
-#include <limits>
 
 #include "lossdoctor/audit/checks.hpp"
 #include "lossdoctor/audit/label_agreement.hpp"
@@ -288,11 +287,7 @@ DiagnoseAndConfirm diagnose_and_confirm(const spec::Spec& spec, DiagnoseOptions 
     o.screen_drops = std::none_of(outcome.report.symptoms.begin(), outcome.report.symptoms.end(),
                                   [](const Symptom& s) { return diagnose::is_hard_symptom(s.id); });
     // A healthy-looking run: the fix must beat a rerun's drift, and hold where the run ends.
-    experiment::ConfirmOptions screening = o;
-    screening.placebo = true;
-    screening.judge_from_fraction = 0.5;
-    screening.early_t = std::numeric_limits<double>::infinity();
-    screening.hold_at_end = true;  // where it ends up, not a faster start (confirm.hpp)
+    experiment::ConfirmOptions screening = experiment::screening_options(o);
     report::Report asked = outcome.report;
     if (screen) asked.findings = outcome.to_screen;
     out.confirmation =

@@ -339,6 +339,14 @@ std::vector<int64_t> rare_classes(const data::Dataset& ds) {
   return out;
 }
 
+ConfirmOptions screening_options(ConfirmOptions o) {
+  o.placebo = true;
+  o.judge_from_fraction = std::max(o.judge_from_fraction, 0.5);
+  o.early_t = std::numeric_limits<double>::infinity();
+  o.hold_at_end = true;  // where it ends up, not a faster start
+  return o;
+}
+
 int64_t placebo_position(int64_t seed, int64_t train_size) {
   if (train_size <= 0) throw std::invalid_argument("placebo_position: no training samples");
   std::mt19937_64 rng(static_cast<uint64_t>(seed) ^ 0x706c616365626fULL);  // "placebo"
@@ -734,7 +742,9 @@ struct ArmRun {
   report::ConfirmationArm arm;
   RunSeries series;
   std::vector<Decision> decisions;  ///< one per reference
-  bool screened = false;            ///< judged like screening: the second half of the window only
+  /// A drop arm judged like screening against its matched placebo (screen_drops): the second
+  /// half of the window only, so the proven-fault rescue looks at the whole window.
+  bool screened = false;
 };
 
 report::ConfirmationArm::Measure to_measure(const PairedComparison& c) {
@@ -1185,11 +1195,7 @@ ConfirmResult confirm_reruns(const spec::Spec& spec, const data::Dataset& datase
   const ConfirmOptions& beyond_drift = placebo ? placebo->beyond_drift : o;
   // Drop arms judged like screening (ConfirmOptions::screen_drops): against a placebo that drops
   // as many random training images, one per count.
-  ConfirmOptions screened = o;
-  screened.placebo = true;
-  screened.judge_from_fraction = std::max(o.judge_from_fraction, 0.5);
-  screened.early_t = std::numeric_limits<double>::infinity();
-  screened.hold_at_end = true;
+  const ConfirmOptions screened = screening_options(o);
   std::map<size_t, std::unique_ptr<Placebo>> drop_placebos;
   const auto drop_placebo = [&](size_t count) -> const Placebo* {
     if (count == 0 || static_cast<int64_t>(count) >= dataset.train.size() || bad >= 0)
@@ -1210,12 +1216,14 @@ ConfirmResult confirm_reruns(const spec::Spec& spec, const data::Dataset& datase
     const int64_t arm_sps = samples_per_step(arm_batch_size(spec, iv), dataset);
     if (arm_sps == base_sps) {
       const Placebo* p = placebo.get();
+      bool screened_arm = false;
       int64_t arm_samples = samples_left();
       // Screening (o.placebo) keeps its one placebo for every arm: a second one would spend the
       // budget its other suspicions need (held-out zoo 6's hard-k8-clip-0.3 lost its clip arm).
       if (!iv.drop.empty() && o.screen_drops && !o.placebo) {
         if (const Placebo* matched = drop_placebo(iv.drop.size())) {
           p = matched;
+          screened_arm = true;
           // Judged only at its window's end, a drop arm once started runs to it: cut short by
           // the budget it could only come out inconclusive, its placebo wasted.
           if (budget > 0) arm_samples = std::max(arm_samples, window * base_sps);
@@ -1224,7 +1232,7 @@ ConfirmResult confirm_reruns(const spec::Spec& spec, const data::Dataset& datase
       if (!p) return run_arm(spec, dataset, iv, {&base}, plan, window, samples_left(), o);
       ArmRun run = run_arm(spec, dataset, iv, {&base, &p->series}, plan, window, arm_samples,
                            p->beyond_drift);
-      run.screened = p->beyond_drift.hold_at_end;
+      run.screened = screened_arm;
       if (run.arm.status == "refuted" && run.decisions.size() == 2 &&
           run.decisions[0].status != "refuted") {
         run.arm.reason = "no better than the placebo rerun: " + run.decisions[1].reason;
@@ -1269,9 +1277,8 @@ ConfirmResult confirm_reruns(const spec::Spec& spec, const data::Dataset& datase
     // batch, so its effect must clear that drift too (held-out zoo 7's two false alarms: batch
     // 25 → 32 "confirmed" by a 32% lower validation loss where the placebo drifted 37%; session
     // 13, after that zoo was scored).
-    ArmRun run =
-        run_arm(spec, dataset, at_scale, {rescaled.back().get()}, std::max(plan, arm_window),
-                arm_window, samples_left(), placebo ? beyond_drift : o);
+    ArmRun run = run_arm(spec, dataset, at_scale, {rescaled.back().get()},
+                         std::max(plan, arm_window), arm_window, samples_left(), beyond_drift);
     conf.steps += extension_steps;
     samples_used += extension_steps * base_sps;
     run.arm.seconds += extension_seconds;  // counted in conf.seconds with the arm's own

@@ -201,6 +201,12 @@ std::vector<int64_t> label_noise_suspects(const RunRecord& record, double run_ac
 std::vector<int64_t> corrupt_sample_drops(const Finding& f, const data::Dataset& ds,
                                           const RunRecord& record);
 
+/// `o` set to judge like screening: against a placebo, on the second half of the window at
+/// least, never confirmed early, the effect held at the end (ConfirmOptions::placebo,
+/// judge_from_fraction, early_t, hold_at_end). The doctor screens healthy-looking runs with it;
+/// confirm() judges a symptom-free run's drop arms with it (screen_drops).
+ConfirmOptions screening_options(ConfirmOptions o);
+
 /// The training position the placebo rerun leaves out: deterministic in the seed, < train_size.
 int64_t placebo_position(int64_t seed, int64_t train_size);
 

@@ -19,6 +19,7 @@
 #include "lossdoctor/experiment/ruled_out.hpp"
 #include "lossdoctor/report/causes.hpp"
 #include "lossdoctor/spec/spec_parser.hpp"
+#include "lossdoctor/util/interrupt.hpp"
 
 namespace lossdoctor::doctor {
 namespace {
@@ -44,11 +45,12 @@ class ConfirmRuns : public ::testing::Test {
     if (!std::filesystem::exists(kData)) GTEST_SKIP() << "Fashion-MNIST not installed";
   }
   /// The label agreement (small models fitted per diagnosis, seconds each) only where the test
-  /// is about labels.
-  static DiagnoseOptions quiet(bool label_agreement = false) {
+  /// is about labels; the learning-rate bracket (opt-in) only where the test is about it.
+  static DiagnoseOptions quiet(bool label_agreement = false, bool lr_bracket = false) {
     DiagnoseOptions d;
     d.progress = train::Progress::Quiet;
     d.label_agreement = label_agreement;
+    d.lr_bracket = lr_bracket ? 3.0 : 0;
     return d;
   }
   /// A full diagnosis run of `s` (no early stop) with a 256-image yardstick attached: the
@@ -101,6 +103,13 @@ class ConfirmRuns : public ::testing::Test {
   }
 };
 
+bool has_note(const std::optional<ConfirmResult>& c, const std::string& start) {
+  if (!c) return false;
+  const auto& notes = c->confirmation.notes;
+  return std::any_of(notes.begin(), notes.end(),
+                     [&](const std::string& n) { return n.rfind(start, 0) == 0; });
+}
+
 TEST_F(ConfirmRuns, AdamAtLrOneIsConfirmedAsLrTooHigh) {
   const spec::Spec s = spec::parse_spec_text(tiny_spec("{type: adam, lr: 1.0}"), "tiny.yaml");
   const DiagnoseAndConfirm out = diagnose_and_confirm(s, quiet(), deterministic_options());
@@ -126,6 +135,49 @@ TEST_F(ConfirmRuns, AdamAtLrOneIsConfirmedAsLrTooHigh) {
   }
 }
 
+/// Presses Ctrl-C (sets the interrupt flag) once the run it watches has taken `at` steps.
+class PressCtrlC : public train::TrainObserver {
+ public:
+  explicit PressCtrlC(int64_t at) : at_(at) {}
+  void after_step(train::Trainer&, const train::StepView& v) override {
+    if (v.step + 1 == at_) set_interrupt_requested(true);
+  }
+
+ private:
+  int64_t at_;
+};
+
+TEST_F(ConfirmRuns, CtrlCDuringTheDiagnosisOrTheRerunsIsReportedAsAnInterruption) {
+  const spec::Spec s = spec::parse_spec_text(tiny_spec("{type: adam, lr: 1.0}"), "tiny.yaml");
+  // During the diagnosis run: a partial diagnosis that says so, and no rerun.
+  PressCtrlC early(30);
+  DiagnoseOptions d = quiet();
+  d.extra_observers.push_back(&early);
+  const DiagnoseAndConfirm cut = diagnose_and_confirm(s, d, deterministic_options());
+  set_interrupt_requested(false);
+  EXPECT_TRUE(cut.interrupted);
+  EXPECT_FALSE(cut.confirmation.has_value());
+  EXPECT_EQ(cut.report.steps_run, 30);
+  EXPECT_TRUE(std::any_of(cut.report.notes.begin(), cut.report.notes.end(), [](const auto& n) {
+    return n.rfind("interrupted at step 30", 0) == 0;
+  })) << report::render_text(cut.report, false);
+
+  // During the first rerun: the diagnosis is whole, the arm cut short, and the result is an
+  // interruption too (exit 130 in the CLI), not a verdict reached as if nothing had happened.
+  PressCtrlC in_rerun(20);
+  ConfirmOptions o = deterministic_options();
+  o.rerun_observers.push_back(&in_rerun);
+  const DiagnoseAndConfirm out = diagnose_and_confirm(s, quiet(), o);
+  set_interrupt_requested(false);
+  EXPECT_TRUE(out.interrupted);
+  ASSERT_TRUE(out.confirmation.has_value());
+  ASSERT_FALSE(out.confirmation->confirmation.arms.empty());
+  EXPECT_LE(out.confirmation->confirmation.arms.front().steps, 20);
+  EXPECT_TRUE(std::any_of(out.report.notes.begin(), out.report.notes.end(), [](const auto& n) {
+    return n.rfind("interrupted during the confirmation reruns", 0) == 0;
+  })) << report::render_text(out.report, false);
+}
+
 TEST_F(ConfirmRuns, SortedUnshuffledDataIsConfirmedByShuffling) {
   const spec::Spec s = spec::parse_spec_text(
       tiny_spec("{type: adam, lr: 0.001}", "  inject: {sort_by_label: true}\n", false),
@@ -139,10 +191,79 @@ TEST_F(ConfirmRuns, SortedUnshuffledDataIsConfirmedByShuffling) {
 }
 
 TEST_F(ConfirmRuns, HealthySpecConfirmsNothing) {
+  // With the learning-rate bracket on (opt-in): neither 3× nor ÷3 Adam's usual rate trains
+  // meaningfully better here, so both come back refuted with their numbers.
   const spec::Spec s = spec::parse_spec_text(tiny_spec("{type: adam, lr: 0.001}"), "tiny.yaml");
-  const DiagnoseAndConfirm out = diagnose_and_confirm(s, quiet(), deterministic_options());
+  const DiagnoseAndConfirm out =
+      diagnose_and_confirm(s, quiet(false, /*lr_bracket=*/true), deterministic_options());
   for (const auto& f : out.report.findings) EXPECT_NE(f.status, "confirmed") << f.cause;
   EXPECT_EQ(out.report.verdict, "healthy");
+  ASSERT_TRUE(out.confirmation.has_value());
+  EXPECT_TRUE(has_note(out.confirmation, "screening: the run looked healthy with no suspicion"));
+  for (const char* cause : {"lr_too_low", "lr_too_high"}) {
+    const Finding* f = find(out.report, cause);
+    ASSERT_NE(f, nullptr) << cause << "\n" << report::render_text(out.report, false);
+    EXPECT_EQ(f->status, "refuted") << f->evidence.front();
+  }
+}
+
+TEST_F(ConfirmRuns, TheLrBracketCatchesARateTooLowForAnySymptom) {
+  // Adam at 1e-4: the loss falls steadily, nothing stands out, and the diagnosis alone calls the
+  // run healthy. The bracket's rerun at 3e-4 trains meaningfully better than the run and its
+  // placebo, so lr_too_low is confirmed; its ÷3 rerun is refuted.
+  const spec::Spec s = spec::parse_spec_text(tiny_spec("{type: adam, lr: 0.0001}"), "tiny.yaml");
+  const DiagnoseAndConfirm without = diagnose_and_confirm(s, quiet(), deterministic_options());
+  EXPECT_EQ(without.report.verdict, "healthy") << report::render_text(without.report, false);
+  EXPECT_EQ(find(without.report, "lr_too_low"), nullptr);
+
+  const DiagnoseAndConfirm out =
+      diagnose_and_confirm(s, quiet(false, /*lr_bracket=*/true), deterministic_options());
+  EXPECT_EQ(out.report.verdict, "unhealthy") << report::render_text(out.report, false);
+  ASSERT_FALSE(out.report.findings.empty());
+  const Finding& top = out.report.findings.front();
+  EXPECT_EQ(top.cause, "lr_too_low");
+  EXPECT_EQ(top.status, "confirmed");
+  EXPECT_EQ(top.fix.at("optimizer.lr"), "0.0003");
+  EXPECT_TRUE(std::any_of(top.evidence.begin(), top.evidence.end(), [](const std::string& e) {
+    return e.rfind("learning-rate bracket", 0) == 0;
+  }));
+  const Finding* high = find(out.report, "lr_too_high");
+  ASSERT_NE(high, nullptr);
+  EXPECT_EQ(high->status, "refuted");
+  EXPECT_TRUE(has_note(out.confirmation, "placebo: the diagnosis spec rerun without training"));
+}
+
+TEST_F(ConfirmRuns, UncountedCausesRunLastAndOnlyWhileNothingIsConfirmed) {
+  // On the Adam 1e-4 run: a counted suspicion whose fix is harmful (lr ÷ 3, refuted), a second
+  // counted one beyond max_causes = 1 (never rerun), and an uncounted lr × 3 (the bracket's):
+  // the uncounted one runs after the counted arm, whatever max_causes, and is not combined.
+  const spec::Spec s = spec::parse_spec_text(tiny_spec("{type: adam, lr: 0.0001}"), "tiny.yaml");
+  const Baseline b = baseline_of(s);
+  ConfirmOptions o = fabricated_options();
+  o.max_causes = 1;
+  o.uncounted_causes = {"lr_too_low"};
+  const std::vector<Finding> three = {
+      suspicion("lr_too_high", 0.6, {{"optimizer.lr", "3.33e-05"}}),
+      suspicion("bad_init_scale", 0.5, {{"model.init.weight", "xavier_uniform"}}),
+      suspicion("lr_too_low", 0.0, {{"optimizer.lr", "0.0003"}})};
+  const ConfirmResult r = confirm_suspicions(s, b, three, o);
+  ASSERT_EQ(r.confirmation.arms.size(), 2u);
+  EXPECT_EQ(r.confirmation.arms[0].causes.front(), "lr_too_high");
+  EXPECT_EQ(r.confirmation.arms[0].status, "refuted");
+  EXPECT_EQ(r.confirmation.arms[1].causes.front(), "lr_too_low");
+  EXPECT_EQ(r.confirmation.arms[1].status, "confirmed") << r.confirmation.arms[1].reason;
+  EXPECT_EQ(r.verdict, "unhealthy");
+  EXPECT_EQ(r.findings.front().cause, "lr_too_low");
+
+  // A counted cause confirmed first: the uncounted one is not rerun.
+  const ConfirmResult first = confirm_suspicions(
+      s, b,
+      {suspicion("optimizer_misconfigured", 0.6, {{"optimizer.lr", "0.0003"}}),
+       suspicion("lr_too_low", 0.0, {{"optimizer.lr", "0.0009"}})},
+      o);
+  ASSERT_EQ(first.confirmation.arms.size(), 1u);
+  EXPECT_EQ(first.confirmation.arms[0].status, "confirmed");
+  EXPECT_TRUE(has_note(first, "lr_too_low: not rerun, a cause was already confirmed"));
 }
 
 TEST_F(ConfirmRuns, HeavyLabelNoiseIsFoundByTheLabelAgreementAndConfirmed) {
@@ -165,13 +286,6 @@ TEST_F(ConfirmRuns, HeavyLabelNoiseIsFoundByTheLabelAgreementAndConfirmed) {
     return e.find("models fitted to the validation labels agree with") != std::string::npos;
   }));
   EXPECT_EQ(out.report.verdict, "unhealthy");
-}
-
-bool has_note(const std::optional<ConfirmResult>& c, const std::string& start) {
-  if (!c) return false;
-  const auto& notes = c->confirmation.notes;
-  return std::any_of(notes.begin(), notes.end(),
-                     [&](const std::string& n) { return n.rfind(start, 0) == 0; });
 }
 
 TEST_F(ConfirmRuns, ScreeningCatchesAFaultTooMildForASymptom) {

@@ -329,6 +329,7 @@ struct DoctorArgs {
   bool no_early_stop = false;
   bool no_confirm = false;
   bool no_label_agreement = false;  ///< diagnose, audit: skip the label agreement across the splits
+  bool lr_bracket = false;  ///< diagnose: also rerun a healthy-looking run at 3× and ÷3 its rate
   std::string tensorboard_dir;      ///< --tensorboard (diagnose, audit): report/tensorboard.hpp
   std::string html_path;  ///< --html: the report as a self-contained page (report/html.hpp)
   DistArgs dist;          ///< diagnose: data-parallel (docs/distributed.md)
@@ -401,6 +402,7 @@ int run_diagnose(const CommonArgs& args, DoctorArgs dargs, const std::string& pr
   if (dargs.budget_steps > 0) options.budget_steps = dargs.budget_steps;
   options.early_stop = !dargs.no_early_stop;
   options.label_agreement = !dargs.no_label_agreement;
+  if (dargs.lr_bracket) options.lr_bracket = 3.0;
   options.progress = progress_of(dargs.quiet, progress);
   experiment::ConfirmOptions confirm;
   if (dargs.budget_steps > 0) confirm.budget_steps = dargs.budget_steps;
@@ -557,6 +559,7 @@ struct RepairArgs {
   bool no_final = false;
   bool no_lr_find = false;
   bool no_label_agreement = false;
+  bool lr_bracket = false;
   bool quiet = false;
 };
 
@@ -576,6 +579,7 @@ int run_repair(const CommonArgs& args, const RepairArgs& rargs) {
   options.final_training = !rargs.no_final;
   options.lr_find = !rargs.no_lr_find;
   options.diagnose.label_agreement = !rargs.no_label_agreement;
+  if (rargs.lr_bracket) options.diagnose.lr_bracket = 3.0;
   options.diagnose.progress = train::Progress::Quiet;
   options.warn = print_warning;
   if (!rargs.quiet) {
@@ -777,6 +781,10 @@ int main(int argc, char** argv) {
   diagnose_cmd->add_flag("--no-label-agreement", dargs.no_label_agreement,
                          "skip the label agreement across the splits (small models fitted to the "
                          "validation labels; a few seconds)");
+  diagnose_cmd->add_flag("--lr-bracket", dargs.lr_bracket,
+                         "also rerun a healthy-looking run at 3× and ÷3 its learning rate; a "
+                         "rerun that trains meaningfully better within the budget is reported "
+                         "as lr_too_low/lr_too_high (off by default: see docs/confirm.md)");
   diagnose_cmd->add_flag("--quiet,-q", dargs.quiet,
                          "print nothing (use the exit status and --json)");
   diagnose_cmd->add_option("--progress", diag_progress, "progress output")
@@ -878,6 +886,8 @@ int main(int argc, char** argv) {
                        "keep learning-rate fixes at ÷10/×10 instead of the range test's rate");
   repair_cmd->add_flag("--no-label-agreement", rargs.no_label_agreement,
                        "skip the label agreement across the splits in each round's diagnosis");
+  repair_cmd->add_flag("--lr-bracket", rargs.lr_bracket,
+                       "also rerun a healthy-looking run at 3× and ÷3 its learning rate");
   repair_cmd->add_flag("--quiet,-q", rargs.quiet, "print nothing (use the exit status and --json)");
 
   AuditArgs aargs;

@@ -12,11 +12,13 @@
 #include "lossdoctor/data/pipeline.hpp"
 #include "lossdoctor/diagnose/detectors.hpp"
 #include "lossdoctor/diagnose/diagnoser.hpp"
+#include "lossdoctor/diagnose/lr_bracket.hpp"
 #include "lossdoctor/diagnose/verdict.hpp"
 #include "lossdoctor/lint/lint.hpp"
 #include "lossdoctor/probe/trainer_probe.hpp"
 #include "lossdoctor/train/distributed.hpp"
 #include "lossdoctor/train/runnable.hpp"
+#include "lossdoctor/util/interrupt.hpp"
 
 namespace lossdoctor::doctor {
 namespace {
@@ -229,6 +231,11 @@ DiagnoseOutcome diagnose(const spec::Spec& spec, const DiagnoseOptions& options,
   r.notes = linted.notes;
   r.notes.insert(r.notes.end(), d.notes.begin(), d.notes.end());
   r.notes.insert(r.notes.end(), data_notes.begin(), data_notes.end());
+  if (out.interrupted) {
+    r.notes.push_back(fmt::format(
+        "interrupted at step {}: the diagnosis covers those steps only and nothing was rerun",
+        result.steps));
+  }
   if (result.status == train::RunStatus::StoppedByObserver) {
     r.notes.push_back(
         fmt::format("stopped early at step {}: the diagnosis had settled", result.steps));
@@ -281,15 +288,28 @@ DiagnoseAndConfirm diagnose_and_confirm(const spec::Spec& spec, DiagnoseOptions 
     o.group = diagnose.group;
     if (!o.budget_steps)
       o.budget_steps = diagnose.budget_steps.value_or(spec.diagnose.budget_steps);
-    const bool screen = outcome.report.verdict == "healthy" && !outcome.to_screen.empty();
+    const bool no_hard_symptom =
+        std::none_of(outcome.report.symptoms.begin(), outcome.report.symptoms.end(),
+                     [](const Symptom& s) { return diagnose::is_hard_symptom(s.id); });
+    const bool looks_healthy = outcome.report.verdict == "healthy";
+    // Asked to (--lr-bracket): a rate a few times off trains only worse, quietly, so bracket the
+    // rate of a healthy-looking run (diagnose/lr_bracket.hpp), after the run's own suspicions.
+    std::vector<Finding> bracket;
+    if (looks_healthy && no_hard_symptom && diagnose.lr_bracket > 0)
+      bracket = diagnose::lr_bracket_findings(outcome.record, diagnose.lr_bracket,
+                                              outcome.to_screen);
+    const bool screen = looks_healthy && !(outcome.to_screen.empty() && bracket.empty());
     // Without a hard symptom a drop arm's small change must beat a rerun's drift where the run
     // ends (ConfirmOptions::screen_drops).
-    o.screen_drops = std::none_of(outcome.report.symptoms.begin(), outcome.report.symptoms.end(),
-                                  [](const Symptom& s) { return diagnose::is_hard_symptom(s.id); });
+    o.screen_drops = no_hard_symptom;
     // A healthy-looking run: the fix must beat a rerun's drift, and hold where the run ends.
     experiment::ConfirmOptions screening = experiment::screening_options(o);
     report::Report asked = outcome.report;
-    if (screen) asked.findings = outcome.to_screen;
+    if (screen) {
+      asked.findings = outcome.to_screen;
+      asked.findings.insert(asked.findings.end(), bracket.begin(), bracket.end());
+      for (const auto& f : bracket) screening.uncounted_causes.push_back(f.cause);
+    }
     out.confirmation =
         experiment::confirm(spec, ds, asked, outcome.record, yard, screen ? screening : o);
     bool screened_late = false;
@@ -334,15 +354,33 @@ DiagnoseAndConfirm diagnose_and_confirm(const spec::Spec& spec, DiagnoseOptions 
     if (screen) {
       out.confirmation->confirmation.notes.insert(
           out.confirmation->confirmation.notes.begin(),
-          fmt::format("screening: the run looked healthy, so its weak suspicions were handed "
-                      "to the reruns ({}); only a confirmed one makes the run unhealthy",
-                      fmt::join(causes_of(outcome.to_screen), ", ")));
+          outcome.to_screen.empty()
+              ? fmt::format("screening: the run looked healthy with no suspicion, so only its "
+                            "learning rate was bracketed; only a confirmed rerun makes the run "
+                            "unhealthy")
+              : fmt::format("screening: the run looked healthy, so its weak suspicions were "
+                            "handed to the reruns ({}){}; only a confirmed one makes the run "
+                            "unhealthy",
+                            fmt::join(causes_of(outcome.to_screen), ", "),
+                            bracket.empty() ? "" : ", then its learning rate was bracketed"));
     }
     if (screen && out.confirmation->confirmation.arms.empty()) {
       out.confirmation.reset();  // nothing was rerun: the report stays as diagnosed
     } else {
       experiment::merge_confirmation(outcome.report, *out.confirmation);
     }
+    // A bracket suspicion that no rerun settled (not reached, a cause confirmed first, or
+    // inconclusive) is no finding: nothing but the bracket raised it.
+    auto& found = outcome.report.findings;
+    found.erase(std::remove_if(found.begin(), found.end(),
+                               [&](const Finding& f) {
+                                 return f.status == "suspected" &&
+                                        std::any_of(bracket.begin(), bracket.end(),
+                                                    [&](const Finding& b) {
+                                                      return b.cause == f.cause;
+                                                    });
+                               }),
+                found.end());
     if ((screen || screened_late) && outcome.report.verdict == "healthy") {
       // Screened suspicions no arm reached (the cost budget) stay notes, as before screening.
       auto& fs = outcome.report.findings;
@@ -352,6 +390,14 @@ DiagnoseAndConfirm diagnose_and_confirm(const spec::Spec& spec, DiagnoseOptions 
                               }),
                fs.end());
     }
+  }
+  if (confirming && reporter && interrupt_requested()) {
+    // Ctrl-C during the reruns: the arms it cut short are inconclusive, so the verdict rests on
+    // the diagnosis and the arms that finished; the caller exits as interrupted.
+    out.interrupted = true;
+    outcome.report.notes.push_back(
+        "interrupted during the confirmation reruns: the arms cut short are inconclusive, and the "
+        "verdict rests on the diagnosis and the arms that finished");
   }
   out.report = std::move(outcome.report);
   out.record = std::move(outcome.record);

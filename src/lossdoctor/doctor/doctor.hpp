@@ -20,7 +20,9 @@
 //     too mild to show as a symptom is still caught when its fix measurably helps; a refuted
 //     or undecided one leaves the run healthy. A run diagnosed unhealthy whose every finding is
 //     refuted has its spec's or data's weak suspicions screened the same way afterwards (late
-//     screening, experiment::append_screening).
+//     screening, experiment::append_screening). With DiagnoseOptions::lr_bracket, a
+//     healthy-looking run without a hard symptom also screens the learning-rate bracket after
+//     its own suspicions.
 //     Data-parallel (diagnose.group): every rank calls it; rank 0 diagnoses, decides and judges
 //     the reruns (experiment::confirm with the group) while the other ranks train each one with
 //     it (experiment::follow_confirm), so only rank 0's result holds a confirmation. Throws
@@ -46,6 +48,12 @@ struct DiagnoseOptions {
   /// Run the label agreement across the splits with the data checks (audit/label_agreement.hpp:
   /// two small CNNs fitted to the validation labels; a few seconds, docs/BENCHMARKS.md).
   bool label_agreement = true;
+  /// The learning-rate bracket (diagnose/lr_bracket.hpp), opt-in (`--lr-bracket`): a run that
+  /// looks healthy and shows no hard symptom also has lr_too_low (rate × lr_bracket) and
+  /// lr_too_high (÷ lr_bracket) screened, after its own suspicions and within the same cost
+  /// budget. 0: off (the default: on the zoos' healthy controls a 3× higher rate often trains
+  /// meaningfully better within the budget, docs/confirm.md).
+  double lr_bracket = 0;
   /// Already loaded data for the spec (see train::TrainOptions::dataset); nullptr: load it.
   const data::Dataset* dataset = nullptr;
   /// More observers for the diagnosis run (e.g. the experiments' yardstick); not owned, called

@@ -659,6 +659,14 @@ std::optional<Intervention> intervention_for(const Finding& f, const data::Datas
   return iv;
 }
 
+/// The first cause of each of ivs[from...].
+std::vector<std::string> causes_of_interventions(const std::vector<Intervention>& ivs,
+                                                 size_t from) {
+  std::vector<std::string> out;
+  for (size_t k = from; k < ivs.size(); ++k) out.push_back(ivs[k].causes.front());
+  return out;
+}
+
 std::string identity(const Intervention& iv) {
   std::string s;
   for (const auto& [k, v] : iv.overrides) s += k + "=" + v + ";";
@@ -1089,10 +1097,19 @@ ConfirmResult confirm_reruns(const spec::Spec& spec, const data::Dataset& datase
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
     return res.findings[a].confidence > res.findings[b].confidence;
   });
+  const auto uncounted = [&](const std::string& cause) {
+    return std::find(o.uncounted_causes.begin(), o.uncounted_causes.end(), cause) !=
+           o.uncounted_causes.end();
+  };
+  // Two passes: the counted causes' interventions (max_causes of them), then the uncounted ones
+  // (the learning-rate bracket), which run only after every counted arm and the pair.
+  size_t num_counted = 0;
+  for (const bool pass_uncounted : {false, true}) {
   for (size_t i : order) {
     const Finding& f = res.findings[i];
     if (f.cause == "healthy" || f.status != "suspected") continue;
-    if (static_cast<int>(ivs.size()) >= o.max_causes) break;
+    if (uncounted(f.cause) != pass_uncounted) continue;
+    if (!pass_uncounted && static_cast<int>(ivs.size()) >= o.max_causes) break;
     auto iv = intervention_for(f, dataset, record, baseline, o);
     if (iv && o.group != nullptr && f.cause == "label_noise" && f.fix.empty() &&
         f.samples.empty() && !iv->drop.empty()) {
@@ -1119,6 +1136,8 @@ ConfirmResult confirm_reruns(const spec::Spec& spec, const data::Dataset& datase
     }
     ivs.push_back(std::move(*iv));
     finding_of.push_back({i});
+  }
+  if (!pass_uncounted) num_counted = ivs.size();
   }
   if (ivs.empty() && !ruled_out_any) return res;
 
@@ -1289,21 +1308,24 @@ ConfirmResult confirm_reruns(const spec::Spec& spec, const data::Dataset& datase
     run.arm.reason = "at equal samples seen: " + run.arm.reason;
     return run;
   };
-  std::vector<ArmRun> runs;
-  for (size_t k = 0; k < ivs.size(); ++k) {
+  std::vector<ArmRun> runs;  // runs[k] is ivs[k]'s arm
+  const auto rerun = [&](size_t k) {
     if (out_of_budget()) {
       conf.notes.push_back(
           fmt::format("{}: not rerun, the cost budget ({:.1f}× the diagnosis window's training "
                       "samples) was spent",
                       ivs[k].causes.front(), o.max_cost_ratio));
-      break;
+      return false;
     }
     runs.push_back(judged_against_base(ivs[k]));
     samples_used += runs.back().arm.steps * samples_per_step(arm_batch_size(spec, ivs[k]), dataset);
     conf.steps += runs.back().arm.steps;
     conf.seconds += runs.back().arm.seconds;
     conf.arms.push_back(runs.back().arm);
-  }
+    return true;
+  };
+  for (size_t k = 0; k < num_counted; ++k)
+    if (!rerun(k)) break;
 
   // Status and evidence of each finding; how strongly each confirmed one's rerun repaired the
   // run (by cause: causes are unique among the findings).
@@ -1321,7 +1343,7 @@ ConfirmResult confirm_reruns(const spec::Spec& spec, const data::Dataset& datase
       whole.measures.push_back(to_measure(m));
     return trended_better(whole);
   };
-  for (size_t k = 0; k < runs.size(); ++k) {
+  const auto settle = [&](size_t k) {
     const auto& a = runs[k].arm;
     for (size_t i : finding_of[k]) {
       Finding& f = res.findings[i];
@@ -1357,7 +1379,8 @@ ConfirmResult confirm_reruns(const spec::Spec& spec, const data::Dataset& datase
                               fmt::format("{}", fmt::join(ivs[k].causes, ", ")));
       }
     }
-  }
+  };
+  for (size_t k = 0; k < runs.size(); ++k) settle(k);
 
   // Two causes together: the top two distinct interventions, when neither alone was confirmed
   // or both were (then: is the pair clearly better than each alone?).
@@ -1429,6 +1452,19 @@ ConfirmResult confirm_reruns(const spec::Spec& spec, const data::Dataset& datase
                                          c.arm.reason));
       }
       conf.arms.push_back(c.arm);
+    }
+  }
+  // The uncounted interventions (the learning-rate bracket) last, and only while no cause is
+  // confirmed: a run whose own suspicion was confirmed has its answer.
+  const bool any_confirmed = std::any_of(res.findings.begin(), res.findings.end(),
+                                         [](const Finding& f) { return f.status == "confirmed"; });
+  if (num_counted < ivs.size() && runs.size() == num_counted && any_confirmed) {
+    conf.notes.push_back(fmt::format("{}: not rerun, a cause was already confirmed",
+                                     fmt::join(causes_of_interventions(ivs, num_counted), ", ")));
+  } else if (runs.size() == num_counted) {
+    for (size_t k = num_counted; k < ivs.size(); ++k) {
+      if (!rerun(k)) break;
+      settle(k);
     }
   }
   conf.cost_ratio = conf.diagnosis_seconds > 0 ? conf.seconds / conf.diagnosis_seconds : 0;

@@ -110,6 +110,11 @@ struct ConfirmOptions {
   /// it keeps for drop arms too (a second placebo would spend the budget its other suspicions
   /// need).
   bool screen_drops = false;
+  /// Causes whose interventions do not count against max_causes and are never combined with
+  /// another: the doctor's learning-rate bracket (diagnose/lr_bracket.hpp), screened after a
+  /// healthy-looking run's own suspicions (their findings rank below them), within the same
+  /// cost budget.
+  std::vector<std::string> uncounted_causes;
   std::string work_dir;  ///< where exclude files go (empty: not written; the rerun still drops)
   train::Progress progress = train::Progress::Quiet;  ///< of each arm's Trainer
   data::WarningSink log;  ///< one line per arm as it finishes (empty: silent)

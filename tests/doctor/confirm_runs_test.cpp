@@ -370,6 +370,39 @@ TEST_F(ConfirmRuns, ADropArmWithoutAHardSymptomFacesAPlaceboThatDropsAsMany) {
   EXPECT_FALSE(has_note(plain, "placebo:"));
 }
 
+TEST_F(ConfirmRuns, AScreenedDropArmAboutToBeConfirmedMustAlsoBeatAPlaceboThatDropsAsMany) {
+  // Screening keeps its one-sample placebo; a drop arm that beats it faces a placebo that drops
+  // as many random images before it is confirmed (run only then). The wrong labels of a run with
+  // 40% label noise are a real fault: the rerun without them beats that placebo too. Dropping 40
+  // ordinary images is refuted without the second placebo ever running.
+  const spec::Spec s = spec::parse_spec_text(
+      tiny_spec("{type: adam, lr: 0.001}", "  inject: {label_noise: {fraction: 0.4}}\n"),
+      "tiny.yaml");
+  const Baseline b = baseline_of(s);
+  ConfirmOptions o = experiment::screening_options(fabricated_options());
+  o.screen_drops = true;
+  Finding noisy = suspicion("label_noise", 0.4, {});
+  noisy.samples = b.ds.injected.label_noise;
+  std::sort(noisy.samples.begin(), noisy.samples.end());
+  ASSERT_GT(noisy.samples.size(), 500u);
+  const ConfirmResult r = confirm_suspicions(s, b, {noisy}, o);
+  ASSERT_EQ(r.confirmation.arms.size(), 1u);
+  const auto& arm = r.confirmation.arms[0];
+  EXPECT_EQ(arm.status, "confirmed") << arm.reason;
+  EXPECT_NE(arm.reason.find("it also beats a placebo rerun without"), std::string::npos)
+      << arm.reason;
+  EXPECT_TRUE(has_note(r, fmt::format("placebo: the diagnosis spec rerun without {} random",
+                                      noisy.samples.size())));
+
+  Finding ordinary = suspicion("label_noise", 0.4, {});
+  for (int64_t i = 0; i < 40; ++i) ordinary.samples.push_back(7 * i + 1);
+  const ConfirmResult plain = confirm_suspicions(s, b, {ordinary}, o);
+  ASSERT_EQ(plain.confirmation.arms.size(), 1u);
+  EXPECT_NE(plain.confirmation.arms[0].status, "confirmed") << plain.confirmation.arms[0].reason;
+  EXPECT_TRUE(has_note(plain, "placebo: the diagnosis spec rerun without training sample"));
+  EXPECT_FALSE(has_note(plain, "placebo: the diagnosis spec rerun without 40 random"));
+}
+
 TEST_F(ConfirmRuns, TheCostBudgetIsCountedInTrainingSamplesNotSeconds) {
   // 0.3 × the window's samples: the first arm is cut after 30% of the window's steps, however
   // busy the machine, and the second suspicion is not rerun at all.

@@ -151,6 +151,7 @@ class SettleWatcher : public train::TrainObserver {
 /// The causes of `findings`, in order (for a note).
 std::vector<std::string> causes_of(const std::vector<Finding>& findings) {
   std::vector<std::string> out;
+  out.reserve(findings.size());
   for (const auto& f : findings) out.push_back(f.cause);
   return out;
 }

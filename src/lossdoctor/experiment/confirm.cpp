@@ -13,6 +13,7 @@
 #include <random>
 #include <set>
 #include <stdexcept>
+#include <utility>
 
 #include "lossdoctor/audit/checks.hpp"
 #include "lossdoctor/data/channel_stats.hpp"
@@ -543,7 +544,7 @@ std::string write_exclude(const data::Dataset& ds, const std::vector<int64_t>& p
       fmt::format("# lossdoctor confirm: {} training samples flagged for {} (source indices)\n",
                   src.size(), cause);
   for (int64_t i : src) text += std::to_string(i) + "\n";
-  const std::string path = (fs::path(dir) / ("exclude-" + cause + ".txt")).string();
+  std::string path = (fs::path(dir) / ("exclude-" + cause + ".txt")).string();
   write_file_atomic(path, text);
   return path;
 }
@@ -669,7 +670,7 @@ std::vector<std::string> causes_of_interventions(const std::vector<Intervention>
 
 std::string identity(const Intervention& iv) {
   std::string s;
-  for (const auto& [k, v] : iv.overrides) s += k + "=" + v + ";";
+  for (const auto& [k, v] : iv.overrides) s.append(k).append("=").append(v).append(";");
   s += fmt::format("drop{};over{}", fmt::join(iv.drop, ","), iv.oversample);
   return s;
 }
@@ -688,7 +689,7 @@ class ArmJudge : public train::TrainObserver {
            const ConfirmOptions& o)
       : arm_(arm),
         refs_(std::move(refs)),
-        cmp_(cmp),
+        cmp_(std::move(cmp)),
         window_(window),
         samples_left_(samples_left),
         samples_per_step_(samples_per_step),
@@ -771,7 +772,7 @@ std::string canonical(const YAML::Node& n) {
     std::map<std::string, std::string> items;
     for (const auto& kv : n) items[kv.first.Scalar()] = canonical(kv.second);
     std::string s = "{";
-    for (const auto& [k, v] : items) s += k + ":" + v + ",";
+    for (const auto& [k, v] : items) s.append(k).append(":").append(v).append(",");
     return s + "}";
   }
   return "~";

@@ -16,16 +16,16 @@ shuffler of scripts/make-heldout8-data.py; their output is untouched.
   notches14/      IDX, gzip-compressed, 1x24x24 grey, 14 classes = the direction of the gap in
                   the one ring: class c has its gap (40-60 degrees wide) centred within +-5
                   degrees of c * 360/14 (0 = to the right, counter-clockwise); ring radius 5.5-8
-                  px, 1.4-2.4 px thick, centre within +-2.5 px of the image centre; 2-5 faint
+                  px, half-width 0.7-1.2 px, centre within +-2.5 px of the image centre; 2-5 faint
                   clutter dots and one faint short stroke, random polarity and grey levels,
                   Gaussian pixel noise (sigma 15-35). train 3080 (220 a class), t10k 630 (45).
   tokens18/       CIFAR-10 binary batches (data_batch_1.bin, test_batch.bin), 3x32x32 RGB, 18
                   classes = shape x hue of the one large token: class 6 * s + h with shape s of
                   disc, square, triangle and hue h of 0, 60, ..., 300 degrees (+-10); the token
-                  of radius 5-7 px among 2-4 small tokens (radius 2.3-3.3 px) of any shape and
-                  hue, each of its own saturation (0.6-1) and value (0.6-1), a dark
-                  low-saturation background, Gaussian pixel noise (sigma 5-16). train 3240 (180
-                  a class), test 540 (30).
+                  of radius 6-8.5 px among 1-3 small tokens (radius 2-3 px) of any shape and
+                  hue, no overlap, each of its own saturation (0.6-1) and value (0.6-1), a dark
+                  low-saturation background, Gaussian pixel noise (sigma 4-12). train 3600 (200
+                  a class), test 630 (35).
   flags20/        folder of 8-bit RGB PNG files (train/<class>/, val/<class>/), 3x28x28, 20
                   classes = orientation of three bands x hue of the middle band: class 5 * o +
                   h with orientation o of 0, 45, 90, 135 degrees (+-8) and hue h of 0, 72, 144,

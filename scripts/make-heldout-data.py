@@ -241,26 +241,29 @@ def stamp(version, source):
     return f"{version} source={source}\n"
 
 
-def generate(description, version, label, makers, argv=None):
+def generate(description, version, label, makers, argv=None, procedural=False):
     """The command line shared by the held-out data scripts: OUTDIR [--source DIR] [--force];
     idempotent (OUTDIR/.done holds `version` and the source), serialised by a lock file, each
     data set written under a temporary name and renamed into place. `makers` lists
-    (folder name, function(source, folder))."""
+    (folder name, function(source, folder)); with `procedural` (sets drawn from nothing) there
+    is no --source, the stamp's source is "procedural" and each maker is function(folder)."""
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("outdir")
-    ap.add_argument("--source", default=SOURCE, help="Fashion-MNIST IDX folder (default %(default)s)")
+    if not procedural:
+        ap.add_argument("--source", default=SOURCE, help="Fashion-MNIST IDX folder (default %(default)s)")
     ap.add_argument("--force", action="store_true", help="regenerate even when up to date")
     args = ap.parse_args(argv)
+    source = "procedural" if procedural else args.source
     out = os.path.abspath(args.outdir)
     os.makedirs(out, exist_ok=True)
     done = os.path.join(out, ".done")
     with open(os.path.join(out, ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not args.force and os.path.exists(done) and open(done).read() == stamp(version, args.source):
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a concurrent run waits here, then finds .done
+        if not args.force and os.path.exists(done) and open(done).read() == stamp(version, source):
             print(f"{args.outdir}: up to date ({version})")
             return 0
-        for f in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-                  "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        for f in () if procedural else ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                                        "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
             if not os.path.exists(os.path.join(args.source, f)):
                 print(f"{os.path.join(args.source, f)}: file not found (install Debian's "
                       "dataset-fashion-mnist or pass --source)", file=sys.stderr)
@@ -273,14 +276,17 @@ def generate(description, version, label, makers, argv=None):
         os.makedirs(work)
         for name, make in makers:
             t = time.time()
-            make(args.source, os.path.join(work, name))
+            if procedural:
+                make(os.path.join(work, name))
+            else:
+                make(args.source, os.path.join(work, name))
             final = os.path.join(out, name)
             shutil.rmtree(final, ignore_errors=True)
             os.rename(os.path.join(work, name), final)
             print(f"{os.path.join(args.outdir, name)}: written in {time.time() - t:.1f} s")
         shutil.rmtree(work)
         with open(done, "w") as f:
-            f.write(stamp(version, args.source))
+            f.write(stamp(version, source))
         print(f"{args.outdir}: {label} data written in {time.time() - t0:.1f} s ({version})")
     return 0
 

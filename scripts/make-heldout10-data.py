@@ -34,15 +34,11 @@ shuffler of scripts/make-heldout8-data.py; their output is untouched.
                   and grey levels, Gaussian pixel noise (sigma 15-40). train 3000 (200 a
                   class), val 600.
 """
-import argparse
-import fcntl
 import importlib.util
 import math
 import os
 import random
-import shutil
 import sys
-import time
 
 VERSION = "heldout10-data v1"  # bump whenever the output changes
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -202,46 +198,9 @@ def make_lines15(out):
 MAKERS = [("spots16", make_spots16), ("rings13", make_rings13), ("lines15", make_lines15)]
 
 
-def _write_all(out, shown):
-    """Every set under a temporary folder, each renamed into place when complete."""
-    work = os.path.join(out, f".tmp-{os.getpid()}")
-    shutil.rmtree(work, ignore_errors=True)
-    os.makedirs(work)
-    for name, make in MAKERS:
-        started = time.time()
-        make(os.path.join(work, name))
-        shutil.rmtree(os.path.join(out, name), ignore_errors=True)
-        os.rename(os.path.join(work, name), os.path.join(out, name))
-        print(f"{os.path.join(shown, name)}: written in {time.time() - started:.1f} s")
-    shutil.rmtree(work)
-
-
-def _parse(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("outdir", help="where the three sets go (e.g. bench/zoo-heldout10/data)")
-    parser.add_argument("--force", action="store_true", help="regenerate even when up to date")
-    return parser.parse_args(argv)
-
-
 def main(argv=None):
-    args = _parse(argv)
-    out = os.path.abspath(args.outdir)
-    os.makedirs(out, exist_ok=True)
-    stamp_path, stamp = os.path.join(out, ".done"), H1.stamp(VERSION, "procedural")
-    with open(os.path.join(out, ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # a concurrent run waits here, then finds .done
-        current = open(stamp_path).read() if os.path.exists(stamp_path) else None
-        if current == stamp and not args.force:
-            print(f"{args.outdir}: up to date ({VERSION})")
-            return 0
-        if current is not None:
-            os.remove(stamp_path)
-        began = time.time()
-        _write_all(out, args.outdir)
-        with open(stamp_path, "w") as f:
-            f.write(stamp)
-        print(f"{args.outdir}: held-out-10 data written in {time.time() - began:.1f} s ({VERSION})")
-    return 0
+    return H1.generate(__doc__.split("\n")[0], VERSION, "held-out-10", MAKERS, argv,
+                       procedural=True)
 
 
 if __name__ == "__main__":

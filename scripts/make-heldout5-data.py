@@ -6,8 +6,8 @@
 Python 3 standard library only, deterministic (fixed seeds: the same bytes on every machine and
 every run) and idempotent: when OUTDIR/.done holds this script's version stamp it does nothing. A
 lock file makes concurrent invocations wait for each other instead of writing the same files
-twice. All three sets are procedural, so unlike scripts/make-heldout-data.py's generate() (whose
-lock, stamp and write-then-rename steps this follows) it needs no Fashion-MNIST source. The IDX
+twice (scripts/make-heldout-data.py's generate(), procedural: all three sets are drawn from
+nothing, so there is no Fashion-MNIST source). The IDX
 writer and the version stamp come from scripts/make-heldout-data.py, the IDX file naming and
 clamp8 from scripts/make-heldout2-data.py (both loaded by path; their output is untouched).
 
@@ -29,17 +29,13 @@ clamp8 from scripts/make-heldout2-data.py (both loaded by path; their output is 
                   names) over a noise floor with a tilt, a weak distractor tone and an
                   occasional broadband burst. train 3000 (600 a class), val 600.
 """
-import argparse
 import colorsys
-import fcntl
 import importlib.util
 import math
 import os
 import random
-import shutil
 import struct
 import sys
-import time
 import zlib
 
 VERSION = "heldout5-data v2"  # bump whenever the output changes
@@ -276,37 +272,8 @@ MAKERS = [("charts9", make_charts9), ("automata7", make_automata7), ("spectro5",
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("outdir")
-    ap.add_argument("--force", action="store_true", help="regenerate even when up to date")
-    args = ap.parse_args(argv)
-    out = os.path.abspath(args.outdir)
-    os.makedirs(out, exist_ok=True)
-    done = os.path.join(out, ".done")
-    stamp = H1.stamp(VERSION, "procedural")
-    with open(os.path.join(out, ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not args.force and os.path.exists(done) and open(done).read() == stamp:
-            print(f"{args.outdir}: up to date ({VERSION})")
-            return 0
-        if os.path.exists(done):
-            os.remove(done)
-        t0 = time.time()
-        work = os.path.join(out, f".tmp-{os.getpid()}")
-        shutil.rmtree(work, ignore_errors=True)
-        os.makedirs(work)
-        for name, make in MAKERS:
-            t = time.time()
-            make(os.path.join(work, name))
-            final = os.path.join(out, name)
-            shutil.rmtree(final, ignore_errors=True)
-            os.rename(os.path.join(work, name), final)
-            print(f"{os.path.join(args.outdir, name)}: written in {time.time() - t:.1f} s")
-        shutil.rmtree(work)
-        with open(done, "w") as f:
-            f.write(stamp)
-        print(f"{args.outdir}: held-out-5 data written in {time.time() - t0:.1f} s ({VERSION})")
-    return 0
+    return H1.generate(__doc__.split("\n")[0], VERSION, "held-out-5", MAKERS, argv,
+                       procedural=True)
 
 
 if __name__ == "__main__":

@@ -30,17 +30,13 @@ follows the grey one of scripts/make-heldout5-data.py (colour type 2 instead of 
                   2x2 supersampled edges, a second small distractor blob (50%), a colour gradient
                   background and Gaussian pixel noise. train 2800 (700 a class), val 600.
 """
-import argparse
 import colorsys
-import fcntl
 import importlib.util
 import math
 import os
 import random
-import shutil
 import struct
 import sys
-import time
 import zlib
 
 VERSION = "heldout6-data v5"  # bump whenever the output changes
@@ -289,37 +285,8 @@ MAKERS = [("dice6", make_dice6), ("clocks8", make_clocks8), ("polygons4", make_p
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("outdir")
-    ap.add_argument("--force", action="store_true", help="regenerate even when up to date")
-    args = ap.parse_args(argv)
-    out = os.path.abspath(args.outdir)
-    os.makedirs(out, exist_ok=True)
-    done = os.path.join(out, ".done")
-    stamp = H1.stamp(VERSION, "procedural")
-    with open(os.path.join(out, ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not args.force and os.path.exists(done) and open(done).read() == stamp:
-            print(f"{args.outdir}: up to date ({VERSION})")
-            return 0
-        if os.path.exists(done):
-            os.remove(done)
-        t0 = time.time()
-        work = os.path.join(out, f".tmp-{os.getpid()}")
-        shutil.rmtree(work, ignore_errors=True)
-        os.makedirs(work)
-        for name, make in MAKERS:
-            t = time.time()
-            make(os.path.join(work, name))
-            final = os.path.join(out, name)
-            shutil.rmtree(final, ignore_errors=True)
-            os.rename(os.path.join(work, name), final)
-            print(f"{os.path.join(args.outdir, name)}: written in {time.time() - t:.1f} s")
-        shutil.rmtree(work)
-        with open(done, "w") as f:
-            f.write(stamp)
-        print(f"{args.outdir}: held-out-6 data written in {time.time() - t0:.1f} s ({VERSION})")
-    return 0
+    return H1.generate(__doc__.split("\n")[0], VERSION, "held-out-6", MAKERS, argv,
+                       procedural=True)
 
 
 if __name__ == "__main__":

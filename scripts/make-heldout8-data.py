@@ -32,15 +32,11 @@ scripts/make-heldout6-data.py; their output is untouched.
                   distractor stroke (50%), random polarity and grey levels, Gaussian pixel
                   noise. train 3600 (400 a class), val 720.
 """
-import argparse
-import fcntl
 import importlib.util
 import math
 import os
 import random
-import shutil
 import sys
-import time
 
 VERSION = "heldout8-data v1"  # bump whenever the output changes
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -237,46 +233,9 @@ def make_arrows9(out):
 MAKERS = [("tally2", make_tally2), ("hues6", make_hues6), ("arrows9", make_arrows9)]
 
 
-def _write_all(out, shown):
-    """Every set under a temporary folder, each renamed into place when complete."""
-    work = os.path.join(out, f".tmp-{os.getpid()}")
-    shutil.rmtree(work, ignore_errors=True)
-    os.makedirs(work)
-    for name, make in MAKERS:
-        started = time.time()
-        make(os.path.join(work, name))
-        shutil.rmtree(os.path.join(out, name), ignore_errors=True)
-        os.rename(os.path.join(work, name), os.path.join(out, name))
-        print(f"{os.path.join(shown, name)}: written in {time.time() - started:.1f} s")
-    shutil.rmtree(work)
-
-
-def _parse(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("outdir", help="where the three sets go (e.g. bench/zoo-heldout8/data)")
-    parser.add_argument("--force", action="store_true", help="regenerate even when up to date")
-    return parser.parse_args(argv)
-
-
 def main(argv=None):
-    args = _parse(argv)
-    out = os.path.abspath(args.outdir)
-    os.makedirs(out, exist_ok=True)
-    stamp_path, stamp = os.path.join(out, ".done"), H1.stamp(VERSION, "procedural")
-    with open(os.path.join(out, ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # a concurrent run waits here, then finds .done
-        current = open(stamp_path).read() if os.path.exists(stamp_path) else None
-        if current == stamp and not args.force:
-            print(f"{args.outdir}: up to date ({VERSION})")
-            return 0
-        if current is not None:
-            os.remove(stamp_path)
-        began = time.time()
-        _write_all(out, args.outdir)
-        with open(stamp_path, "w") as f:
-            f.write(stamp)
-        print(f"{args.outdir}: held-out-8 data written in {time.time() - began:.1f} s ({VERSION})")
-    return 0
+    return H1.generate(__doc__.split("\n")[0], VERSION, "held-out-8", MAKERS, argv,
+                       procedural=True)
 
 
 if __name__ == "__main__":

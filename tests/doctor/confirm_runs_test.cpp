@@ -256,11 +256,11 @@ TEST_F(ConfirmRuns, UncountedCausesRunLastAndOnlyWhileNothingIsConfirmed) {
   EXPECT_EQ(r.findings.front().cause, "lr_too_low");
 
   // A counted cause confirmed first: the uncounted one is not rerun.
-  const ConfirmResult first = confirm_suspicions(
-      s, b,
-      {suspicion("optimizer_misconfigured", 0.6, {{"optimizer.lr", "0.0003"}}),
-       suspicion("lr_too_low", 0.0, {{"optimizer.lr", "0.0009"}})},
-      o);
+  const ConfirmResult first =
+      confirm_suspicions(s, b,
+                         {suspicion("optimizer_misconfigured", 0.6, {{"optimizer.lr", "0.0003"}}),
+                          suspicion("lr_too_low", 0.0, {{"optimizer.lr", "0.0009"}})},
+                         o);
   ASSERT_EQ(first.confirmation.arms.size(), 1u);
   EXPECT_EQ(first.confirmation.arms[0].status, "confirmed");
   EXPECT_TRUE(has_note(first, "lr_too_low: not rerun, a cause was already confirmed"));
@@ -391,8 +391,8 @@ TEST_F(ConfirmRuns, AScreenedDropArmAboutToBeConfirmedMustAlsoBeatAPlaceboThatDr
   EXPECT_EQ(arm.status, "confirmed") << arm.reason;
   EXPECT_NE(arm.reason.find("it also beats a placebo rerun without"), std::string::npos)
       << arm.reason;
-  EXPECT_TRUE(has_note(r, fmt::format("placebo: the diagnosis spec rerun without {} random",
-                                      noisy.samples.size())));
+  EXPECT_TRUE(has_note(
+      r, fmt::format("placebo: the diagnosis spec rerun without {} random", noisy.samples.size())));
 
   Finding ordinary = suspicion("label_noise", 0.4, {});
   for (int64_t i = 0; i < 40; ++i) ordinary.samples.push_back(7 * i + 1);

@@ -297,8 +297,8 @@ DiagnoseAndConfirm diagnose_and_confirm(const spec::Spec& spec, DiagnoseOptions 
     // rate of a healthy-looking run (diagnose/lr_bracket.hpp), after the run's own suspicions.
     std::vector<Finding> bracket;
     if (looks_healthy && no_hard_symptom && diagnose.lr_bracket > 0)
-      bracket = diagnose::lr_bracket_findings(outcome.record, diagnose.lr_bracket,
-                                              outcome.to_screen);
+      bracket =
+          diagnose::lr_bracket_findings(outcome.record, diagnose.lr_bracket, outcome.to_screen);
     const bool screen = looks_healthy && !(outcome.to_screen.empty() && bracket.empty());
     // Without a hard symptom a drop arm's small change must beat a rerun's drift where the run
     // ends (ConfirmOptions::screen_drops).
@@ -372,14 +372,14 @@ DiagnoseAndConfirm diagnose_and_confirm(const spec::Spec& spec, DiagnoseOptions 
     }
     // A bracket suspicion that no rerun settled (not reached, a cause confirmed first, or
     // inconclusive) is no finding: nothing but the bracket raised it.
+    const auto from_bracket = [&](const std::string& cause) {
+      return std::any_of(bracket.begin(), bracket.end(),
+                         [&](const Finding& b) { return b.cause == cause; });
+    };
     auto& found = outcome.report.findings;
     found.erase(std::remove_if(found.begin(), found.end(),
                                [&](const Finding& f) {
-                                 return f.status == "suspected" &&
-                                        std::any_of(bracket.begin(), bracket.end(),
-                                                    [&](const Finding& b) {
-                                                      return b.cause == f.cause;
-                                                    });
+                                 return f.status == "suspected" && from_bracket(f.cause);
                                }),
                 found.end());
     if ((screen || screened_late) && outcome.report.verdict == "healthy") {

@@ -865,9 +865,9 @@ void settle_status(ArmRun& run, bool out_of_budget) {
   a.status = confirmed ? "confirmed" : refuted ? "refuted" : "inconclusive";
   for (const auto& d : run.decisions) {
     if (a.status == "inconclusive" || d.status == a.status) {
-      a.reason = d.reason.empty()
-                     ? (out_of_budget ? "stopped by the cost budget before a decision" : "undecided")
-                     : d.reason;
+      a.reason = d.reason.empty() ? (out_of_budget ? "stopped by the cost budget before a decision"
+                                                   : "undecided")
+                                  : d.reason;
       if (a.status != "inconclusive") break;
     }
   }
@@ -1117,39 +1117,40 @@ ConfirmResult confirm_reruns(const spec::Spec& spec, const data::Dataset& datase
   // (the learning-rate bracket), which run only after every counted arm and the pair.
   size_t num_counted = 0;
   for (const bool pass_uncounted : {false, true}) {
-  for (size_t i : order) {
-    const Finding& f = res.findings[i];
-    if (f.cause == "healthy" || f.status != "suspected") continue;
-    if (uncounted(f.cause) != pass_uncounted) continue;
-    if (!pass_uncounted && static_cast<int>(ivs.size()) >= o.max_causes) break;
-    auto iv = intervention_for(f, dataset, record, baseline, o);
-    if (iv && o.group != nullptr && f.cause == "label_noise" && f.fix.empty() &&
-        f.samples.empty() && !iv->drop.empty()) {
-      // label_noise_suspects reads RunRecord::samples, which rank 0's probe fills from its own
-      // batches only: the other ranks' wrong labels stay in the rerun.
-      conf.notes.push_back(fmt::format(
-          "label_noise: the {} samples its rerun drops were flagged by rank 0's probe, which sees "
-          "rank 0's shard only (about 1/{} of each epoch); wrong labels the other ranks saw stay "
-          "in",
-          iv->drop.size(), o.group->world_size()));
+    for (size_t i : order) {
+      const Finding& f = res.findings[i];
+      if (f.cause == "healthy" || f.status != "suspected") continue;
+      if (uncounted(f.cause) != pass_uncounted) continue;
+      if (!pass_uncounted && static_cast<int>(ivs.size()) >= o.max_causes) break;
+      auto iv = intervention_for(f, dataset, record, baseline, o);
+      if (iv && o.group != nullptr && f.cause == "label_noise" && f.fix.empty() &&
+          f.samples.empty() && !iv->drop.empty()) {
+        // label_noise_suspects reads RunRecord::samples, which rank 0's probe fills from its own
+        // batches only: the other ranks' wrong labels stay in the rerun.
+        conf.notes.push_back(fmt::format(
+            "label_noise: the {} samples its rerun drops were flagged by rank 0's probe, which "
+            "sees "
+            "rank 0's shard only (about 1/{} of each epoch); wrong labels the other ranks saw stay "
+            "in",
+            iv->drop.size(), o.group->world_size()));
+      }
+      if (!iv) {
+        conf.notes.push_back(
+            fmt::format("{}: no intervention to test (no fix, no flagged samples)", f.cause));
+        continue;
+      }
+      const auto same = std::find_if(ivs.begin(), ivs.end(), [&](const Intervention& x) {
+        return identity(x) == identity(*iv);
+      });
+      if (same != ivs.end()) {
+        same->causes.push_back(f.cause);
+        finding_of[static_cast<size_t>(same - ivs.begin())].push_back(i);
+        continue;
+      }
+      ivs.push_back(std::move(*iv));
+      finding_of.push_back({i});
     }
-    if (!iv) {
-      conf.notes.push_back(
-          fmt::format("{}: no intervention to test (no fix, no flagged samples)", f.cause));
-      continue;
-    }
-    const auto same = std::find_if(ivs.begin(), ivs.end(), [&](const Intervention& x) {
-      return identity(x) == identity(*iv);
-    });
-    if (same != ivs.end()) {
-      same->causes.push_back(f.cause);
-      finding_of[static_cast<size_t>(same - ivs.begin())].push_back(i);
-      continue;
-    }
-    ivs.push_back(std::move(*iv));
-    finding_of.push_back({i});
-  }
-  if (!pass_uncounted) num_counted = ivs.size();
+    if (!pass_uncounted) num_counted = ivs.size();
   }
   if (ivs.empty() && !ruled_out_any) return res;
 
@@ -1214,8 +1215,8 @@ ConfirmResult confirm_reruns(const spec::Spec& spec, const data::Dataset& datase
         "too and show a meaningful effect beyond that drift ({:.1f} points or {:.0f}% lower "
         "loss)",
         what, p->series.train_loss.size(), last(p->series), last(base), 100 * drift_accuracy,
-        100 * drift_loss, beaten_by,
-        100 * p->beyond_drift.min_accuracy_effect, 100 * p->beyond_drift.min_loss_effect));
+        100 * drift_loss, beaten_by, 100 * p->beyond_drift.min_accuracy_effect,
+        100 * p->beyond_drift.min_loss_effect));
     return p;
   };
   std::unique_ptr<Placebo> placebo;
@@ -1266,6 +1267,10 @@ ConfirmResult confirm_reruns(const spec::Spec& spec, const data::Dataset& datase
       ArmRun run = run_arm(spec, dataset, iv, {&base, &p->series}, plan, window, arm_samples,
                            p->beyond_drift);
       run.screened = screened_arm;
+      if (run.arm.status == "refuted" && run.decisions.size() == 2 &&
+          run.decisions[0].status != "refuted") {
+        run.arm.reason = "no better than the placebo rerun: " + run.decisions[1].reason;
+      }
       // A screened drop arm about to be confirmed must also beat a placebo that drops as many
       // random images (ConfirmOptions::screen_drops), run only now, when a confirmation is at
       // stake, even past the budget: up front it would spend the budget the other suspicions
@@ -1280,19 +1285,15 @@ ConfirmResult confirm_reruns(const spec::Spec& spec, const data::Dataset& datase
           settle_status(run, false);
           run.screened = true;
           if (run.arm.status == "confirmed") {
-            run.arm.reason += fmt::format(
-                "; it also beats a placebo rerun without {} random training images",
-                iv.drop.size());
+            run.arm.reason +=
+                fmt::format("; it also beats a placebo rerun without {} random training images",
+                            iv.drop.size());
           } else {
             run.arm.reason = fmt::format(
                 "not beyond the drift of a placebo rerun without {} random training images: {}",
                 iv.drop.size(), run.arm.reason);
           }
         }
-      }
-      if (run.arm.status == "refuted" && run.decisions.size() == 2 &&
-          run.decisions[0].status != "refuted") {
-        run.arm.reason = "no better than the placebo rerun: " + run.decisions[1].reason;
       }
       return run;
     }

@@ -247,6 +247,30 @@ TEST(Judge, NoEarlyRefutationBeforeTheFaultShowed) {
   EXPECT_TRUE(may_refute_early(50, 0, false, o)) << "no onset: min_steps as before";
 }
 
+TEST(Judge, StoppingEarlyAsWorseNeedsTheSameStricterTAsStoppingEarlyAsBetter) {
+  const ConfirmOptions o = deterministic_options();
+  // The arm trails by 5.5 accuracy points on average, unevenly: paired t ≈ 3.4, between the end's
+  // 3 and the early stop's 4. An arm that pays early for a later gain (a rate kept up against a
+  // fast decay, rescaled inputs) must not be cut off on that.
+  const std::vector<double> behind = {0.01, 0.10, 0.02, 0.09, 0.03, 0.08};
+  RunSeries base, arm;
+  for (int i = 0; i < 50; ++i) base.train_loss.push_back(2.0), arm.train_loss.push_back(2.0);
+  for (size_t k = 0; k < behind.size(); ++k) {
+    const double acc = 0.3 + 0.1 * static_cast<double>(k);
+    base.points.push_back({static_cast<int64_t>(10 * k), 1.5, acc});
+    arm.points.push_back({static_cast<int64_t>(10 * k), 1.5, acc - behind[k]});
+  }
+  const Decision early = judge_arm(base, arm, {}, 200, false, o);
+  EXPECT_EQ(early.status, "undecided") << early.reason;
+  const Decision end = judge_arm(base, arm, {}, 200, true, o);
+  EXPECT_EQ(end.status, "refuted") << end.reason;
+  EXPECT_NE(end.reason.find("worse"), std::string::npos) << end.reason;
+  // Near miss: trailing by a steady 5.5 points (t beyond 4) stops it early.
+  RunSeries steady = arm;
+  for (size_t k = 0; k < behind.size(); ++k) steady.points[k].accuracy = base.points[k].accuracy - 0.055;
+  EXPECT_EQ(judge_arm(base, steady, {}, 200, false, o).status, "refuted");
+}
+
 TEST(Judge, SameTrajectoryIsRefutedAtTheEnd) {
   const ConfirmOptions o = deterministic_options();
   const RunSeries base = series(2.3, 0.01, 100, 0.01);
@@ -464,6 +488,45 @@ TEST(Rerank, TheSmallerOfTwoConfirmedFixesNamesTheCause) {
   rerank_after_confirmation(other, {{"saturating_activation", 30.0}, {"bad_init_scale", 10.0}});
   EXPECT_EQ(other[0].cause, "saturating_activation");
   EXPECT_TRUE(other[0].evidence.empty());
+}
+
+TEST(Rerank, AConfirmedScheduleFixAtTheSpecsOwnRateOutranksAConfirmedRateChange) {
+  const auto make = [](const std::string& cause, double c, std::map<std::string, std::string> fix) {
+    Finding f;
+    f.cause = cause;
+    f.confidence = c;
+    f.status = "confirmed";
+    f.fix = std::move(fix);
+    return f;
+  };
+  const double kept_finite = std::numeric_limits<double>::infinity();
+  // A schedule that triples the rate every 30 steps: lr ÷ 10 and gamma 0.1 both kept the run
+  // finite (strengths tie at ∞), and lr_too_high came first by confidence.
+  std::vector<Finding> fs = {make("lr_too_high", 0.8, {{"optimizer.lr", "0.005"}}),
+                             make("bad_lr_schedule", 0.7, {{"schedule.gamma", "0.1"}})};
+  rerank_after_confirmation(fs, {{"lr_too_high", kept_finite}, {"bad_lr_schedule", kept_finite}});
+  EXPECT_EQ(fs[0].cause, "bad_lr_schedule");
+  EXPECT_EQ(fs[1].cause, "lr_too_high");
+  ASSERT_FALSE(fs[1].evidence.empty());
+  EXPECT_NE(fs[1].evidence.back().find("spec's own rate"), std::string::npos);
+  // Also over a larger finite strength: a rate raised ×10 against a decay to nothing.
+  std::vector<Finding> low = {make("lr_too_low", 0.8, {{"optimizer.lr", "0.1"}}),
+                              make("bad_lr_schedule", 0.7, {{"schedule.per", "epoch"}})};
+  rerank_after_confirmation(low, {{"lr_too_low", 12.0}, {"bad_lr_schedule", 4.0}});
+  EXPECT_EQ(low[0].cause, "bad_lr_schedule");
+  // Near misses: a schedule fix that changes the rate too proves nothing about the rate, and a
+  // merely suspected schedule finding changes nothing.
+  std::vector<Finding> both = {make("lr_too_high", 0.8, {{"optimizer.lr", "0.005"}}),
+                               make("bad_lr_schedule", 0.7,
+                                    {{"schedule.type", "constant"}, {"optimizer.lr", "0.01"}})};
+  rerank_after_confirmation(both, {{"lr_too_high", 5.0}, {"bad_lr_schedule", 2.0}});
+  EXPECT_EQ(both[0].cause, "lr_too_high");
+  std::vector<Finding> suspected = {make("lr_too_high", 0.8, {{"optimizer.lr", "0.005"}}),
+                                    make("bad_lr_schedule", 0.7, {{"schedule.gamma", "0.1"}})};
+  suspected[1].status = "suspected";
+  rerank_after_confirmation(suspected, {{"lr_too_high", 5.0}});
+  EXPECT_EQ(suspected[0].cause, "lr_too_high");
+  EXPECT_TRUE(suspected[0].evidence.empty());
 }
 
 TEST(PlaceboPosition, DeterministicInTheSeedAndInRange) {

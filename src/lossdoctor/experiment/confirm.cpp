@@ -225,7 +225,7 @@ Decision judge_arm(const RunSeries& base, const RunSeries& arm, const Comparabil
         overall_better |= m.measure == "val_accuracy" || m.measure == "val_loss";
       }
     }
-    if (m.t <= -o.t_threshold && -m.effect >= min_effect(m.measure, o)) worse = &m;
+    if (m.t <= -t_needed && -m.effect >= min_effect(m.measure, o)) worse = &m;
     if (m.mean_diff > 0) any_positive = true;
   }
   std::string numbers;
@@ -1005,6 +1005,9 @@ bool fix_strictly_contains(const Finding& outer, const Finding& inner) {
   });
 }
 
+/// The largest strength below `s` (∞ included: a fix that kept a non-finite run finite).
+double just_below(double s) { return std::nextafter(s, -std::numeric_limits<double>::infinity()); }
+
 }  // namespace
 
 void rerank_after_confirmation(std::vector<Finding>& findings,
@@ -1024,7 +1027,7 @@ void rerank_after_confirmation(std::vector<Finding>& findings,
       for (Finding& outer : findings) {
         if (&outer == &inner || outer.status != "confirmed" || !fix_strictly_contains(outer, inner))
           continue;
-        const double below = strength[inner.cause] - 1e-6;
+        const double below = just_below(strength[inner.cause]);
         if (strength[outer.cause] > below) {
           strength[outer.cause] = below;
           changed = true;
@@ -1037,6 +1040,27 @@ void rerank_after_confirmation(std::vector<Finding>& findings,
       }
     }
     if (!changed) break;
+  }
+  // A confirmed schedule arm kept the spec's own rate and repaired the run, so that rate is not
+  // the fault: a confirmed lr_too_high (or lr_too_low) beside it only postponed (or outpaced)
+  // what the schedule does to the rate, and ranks below it. Both confirm on a schedule that
+  // multiplies the rate by 3 every 30 steps, where the lower-rate arm merely reaches the
+  // explosion later; both kept the run finite, so their strengths tie.
+  const auto schedule = std::find_if(findings.begin(), findings.end(), [](const Finding& f) {
+    return f.cause == "bad_lr_schedule" && f.status == "confirmed" && !f.fix.count("optimizer.lr");
+  });
+  if (schedule != findings.end()) {
+    for (Finding& rate : findings) {
+      if (rate.status != "confirmed" || (rate.cause != "lr_too_high" && rate.cause != "lr_too_low"))
+        continue;
+      const double below = just_below(strength[schedule->cause]);
+      if (strength[rate.cause] > below) {
+        strength[rate.cause] = below;
+        rate.evidence.push_back(
+            "the schedule's rerun kept the spec's own rate and repaired the run too: the rate "
+            "itself is not the fault, what the schedule does to it is");
+      }
+    }
   }
   const auto strength_of = [&](const Finding& f) {
     const auto it = strength.find(f.cause);

@@ -226,7 +226,10 @@ std::vector<int64_t> placebo_positions(int64_t seed, int64_t train_size, int64_t
 /// +3; bench/zoo net-bottleneck-2 had lr ÷ 10 and the widened bottleneck both confirmed) — then
 /// by confidence; then suspected; then refuted (c → c/2). A confirmed finding whose fix strictly
 /// contains another confirmed finding's (the same overrides and more) ranks just below that one,
-/// with an evidence line saying so: the smaller fix names the cause. Confidences are then made
+/// with an evidence line saying so: the smaller fix names the cause. Likewise a confirmed
+/// lr_too_high or lr_too_low ranks just below a confirmed bad_lr_schedule whose fix keeps the
+/// spec's rate (it does not set optimizer.lr): that rerun showed the rate itself is fine, so the
+/// rate change only postponed what the schedule does. Confidences are then made
 /// strictly decreasing in that order, since reports sort by them. Pure.
 void rerank_after_confirmation(std::vector<Finding>& findings,
                                const std::map<std::string, double>& repair_strength);

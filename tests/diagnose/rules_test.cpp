@@ -820,6 +820,9 @@ TEST(RuleBadLrSchedule, RateDecaysToNothing) {
   const Collector c = run_rule(&rule_bad_lr_schedule, with_lr_path(0.01, 0.01 * 5e-4));
   EXPECT_TRUE(says(c, "bad_lr_schedule", "decayed from 0.01"));
   EXPECT_NEAR(confidence(c, "bad_lr_schedule"), 0.65, 1e-9);
+  // It shows from the first frozen step: its rerun is judged from there.
+  ASSERT_TRUE(candidate(c, "bad_lr_schedule")->first_step.has_value());
+  EXPECT_EQ(*candidate(c, "bad_lr_schedule")->first_step, 200);
   EXPECT_EQ(candidate(run_rule(&rule_bad_lr_schedule, with_lr_path(0.01, 0.01 * 2e-3)),
                       "bad_lr_schedule"),
             nullptr);

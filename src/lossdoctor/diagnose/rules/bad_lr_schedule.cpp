@@ -6,7 +6,9 @@
 // `decay_min_steps` steps, the rate never came within `never_reached` × the spec's rate (a
 // warm-up far longer than the run), or spent more than `frozen_fraction` of the steps below
 // `decay` × its peak, so the run froze (either: `decay_weight`). A cosine or linear decay to zero
-// at the planned end spends only its last few steps there, and is the plan.
+// at the planned end spends only its last few steps there, and is the plan. A frozen rate's
+// finding starts (first_step) at the first step below `decay` × its peak, so its confirmation
+// rerun is judged from there on (experiment::judged_from_onset).
 // Penalties: none.
 #include <fmt/format.h>
 
@@ -40,12 +42,16 @@ void rule_bad_lr_schedule(const RuleContext& ctx, Collector& out) {
                          fmt_num(planned)));
     return;
   }
-  const auto frozen = std::count_if(
-      steps.begin(), steps.end(), [&](const StepSample& s) { return s.lr < o.decay * sig.lr_max; });
+  const auto is_frozen = [&](const StepSample& s) { return s.lr < o.decay * sig.lr_max; };
+  const auto frozen = std::count_if(steps.begin(), steps.end(), is_frozen);
   const double fraction = static_cast<double>(frozen) / static_cast<double>(steps.size());
   if (fraction <= o.frozen_fraction) return;
-  out.evidence("bad_lr_schedule")
-      .add(o.decay_weight,
+  Candidate& c = out.evidence("bad_lr_schedule");
+  // The fault shows where the rate froze, not before: a rerun that keeps the rate up is judged
+  // from there (a run annealing fast is ahead of it until then).
+  const auto first_frozen = std::find_if(steps.begin(), steps.end(), is_frozen);
+  if (!c.first_step || first_frozen->step < *c.first_step) c.first_step = first_frozen->step;
+  c.add(o.decay_weight,
            fmt::format("the learning rate decayed from {} to {}: {:.0f}% of the {} steps ran below "
                        "{}× its peak {}",
                        fmt_num(sig.lr_first), fmt_num(sig.lr_last), 100 * fraction, sig.steps,

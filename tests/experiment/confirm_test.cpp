@@ -267,7 +267,8 @@ TEST(Judge, StoppingEarlyAsWorseNeedsTheSameStricterTAsStoppingEarlyAsBetter) {
   EXPECT_NE(end.reason.find("worse"), std::string::npos) << end.reason;
   // Near miss: trailing by a steady 5.5 points (t beyond 4) stops it early.
   RunSeries steady = arm;
-  for (size_t k = 0; k < behind.size(); ++k) steady.points[k].accuracy = base.points[k].accuracy - 0.055;
+  for (size_t k = 0; k < behind.size(); ++k)
+    steady.points[k].accuracy = base.points[k].accuracy - 0.055;
   EXPECT_EQ(judge_arm(base, steady, {}, 200, false, o).status, "refuted");
 }
 
@@ -516,9 +517,9 @@ TEST(Rerank, AConfirmedScheduleFixAtTheSpecsOwnRateOutranksAConfirmedRateChange)
   EXPECT_EQ(low[0].cause, "bad_lr_schedule");
   // Near misses: a schedule fix that changes the rate too proves nothing about the rate, and a
   // merely suspected schedule finding changes nothing.
-  std::vector<Finding> both = {make("lr_too_high", 0.8, {{"optimizer.lr", "0.005"}}),
-                               make("bad_lr_schedule", 0.7,
-                                    {{"schedule.type", "constant"}, {"optimizer.lr", "0.01"}})};
+  std::vector<Finding> both = {
+      make("lr_too_high", 0.8, {{"optimizer.lr", "0.005"}}),
+      make("bad_lr_schedule", 0.7, {{"schedule.type", "constant"}, {"optimizer.lr", "0.01"}})};
   rerank_after_confirmation(both, {{"lr_too_high", 5.0}, {"bad_lr_schedule", 2.0}});
   EXPECT_EQ(both[0].cause, "lr_too_high");
   std::vector<Finding> suspected = {make("lr_too_high", 0.8, {{"optimizer.lr", "0.005"}}),

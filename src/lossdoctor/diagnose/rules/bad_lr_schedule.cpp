@@ -52,10 +52,10 @@ void rule_bad_lr_schedule(const RuleContext& ctx, Collector& out) {
   const auto first_frozen = std::find_if(steps.begin(), steps.end(), is_frozen);
   if (!c.first_step || first_frozen->step < *c.first_step) c.first_step = first_frozen->step;
   c.add(o.decay_weight,
-           fmt::format("the learning rate decayed from {} to {}: {:.0f}% of the {} steps ran below "
-                       "{}× its peak {}",
-                       fmt_num(sig.lr_first), fmt_num(sig.lr_last), 100 * fraction, sig.steps,
-                       fmt_num(o.decay), fmt_num(sig.lr_max)));
+        fmt::format("the learning rate decayed from {} to {}: {:.0f}% of the {} steps ran below "
+                    "{}× its peak {}",
+                    fmt_num(sig.lr_first), fmt_num(sig.lr_last), 100 * fraction, sig.steps,
+                    fmt_num(o.decay), fmt_num(sig.lr_max)));
 }
 
 }  // namespace lossdoctor::diagnose

@@ -1005,8 +1005,15 @@ bool fix_strictly_contains(const Finding& outer, const Finding& inner) {
   });
 }
 
-/// The largest strength below `s` (∞ included: a fix that kept a non-finite run finite).
-double just_below(double s) { return std::nextafter(s, -std::numeric_limits<double>::infinity()); }
+/// Ranks `lower` just below `upper` when it stands above it: its strength becomes the largest
+/// below upper's (∞ included: a fix that kept a non-finite run finite). Whether it moved.
+bool rank_just_below(std::map<std::string, double>& strength, const std::string& lower,
+                     const std::string& upper) {
+  const double below = std::nextafter(strength[upper], -std::numeric_limits<double>::infinity());
+  if (!(strength[lower] > below)) return false;
+  strength[lower] = below;
+  return true;
+}
 
 }  // namespace
 
@@ -1027,9 +1034,7 @@ void rerank_after_confirmation(std::vector<Finding>& findings,
       for (Finding& outer : findings) {
         if (&outer == &inner || outer.status != "confirmed" || !fix_strictly_contains(outer, inner))
           continue;
-        const double below = just_below(strength[inner.cause]);
-        if (strength[outer.cause] > below) {
-          strength[outer.cause] = below;
+        if (rank_just_below(strength, outer.cause, inner.cause)) {
           changed = true;
           if (pass == 0)
             outer.evidence.push_back(fmt::format(
@@ -1053,9 +1058,7 @@ void rerank_after_confirmation(std::vector<Finding>& findings,
     for (Finding& rate : findings) {
       if (rate.status != "confirmed" || (rate.cause != "lr_too_high" && rate.cause != "lr_too_low"))
         continue;
-      const double below = just_below(strength[schedule->cause]);
-      if (strength[rate.cause] > below) {
-        strength[rate.cause] = below;
+      if (rank_just_below(strength, rate.cause, schedule->cause)) {
         rate.evidence.push_back(
             "the schedule's rerun kept the spec's own rate and repaired the run too: the rate "
             "itself is not the fault, what the schedule does to it is");
@@ -1153,9 +1156,8 @@ ConfirmResult confirm_reruns(const spec::Spec& spec, const data::Dataset& datase
         // batches only: the other ranks' wrong labels stay in the rerun.
         conf.notes.push_back(fmt::format(
             "label_noise: the {} samples its rerun drops were flagged by rank 0's probe, which "
-            "sees "
-            "rank 0's shard only (about 1/{} of each epoch); wrong labels the other ranks saw stay "
-            "in",
+            "sees rank 0's shard only (about 1/{} of each epoch); wrong labels the other ranks "
+            "saw stay in",
             iv->drop.size(), o.group->world_size()));
       }
       if (!iv) {

@@ -119,6 +119,63 @@ TEST(DivergingLoss, NearMissEarlyBumpThatRecovers) {
   EXPECT_TRUE(detect_diverging_loss(r).empty());
 }
 
+/// A warm-up climb like held-out zoo 12's n21 controls: 3.37 → 7.1 over steps 0–20, back to the
+/// start by step 30, then learning to ~0.7.
+double warm_up_climb(int64_t t) {
+  const double x = static_cast<double>(t);
+  if (t <= 20) return 3.37 + 0.185 * x;
+  if (t <= 30) return 7.07 - 0.37 * (x - 20);
+  return 0.6 + 2.77 * std::exp(-(x - 30) / 25.0);
+}
+
+TEST(DivergingLoss, NearMissAWarmUpClimbTheRunRecoversFrom) {
+  RunRecord r = RecordBuilder().with_loss(warm_up_climb, 0.05).with_steps(100).build();
+  r.num_classes = 21;
+  EXPECT_TRUE(detect_diverging_loss(r).empty());
+}
+
+TEST(DivergingLoss, AClimbStaysDivergenceUntilTheRecoveryHasLastedAsLongAsTheClimb) {
+  // At step 50 the loss has only just come back below 0.7 ln K, 35 steps after the climb began.
+  RunRecord r = RecordBuilder().with_loss(warm_up_climb, 0.05).with_steps(50).build();
+  r.num_classes = 21;
+  EXPECT_EQ(detect_diverging_loss(r).size(), 1u);
+}
+
+TEST(DivergingLoss, ARecoveredLossWithValidationAtChanceIsStillDivergence) {
+  // Sorted data: the training loss falls inside each class's block while validation stays at
+  // chance. The loss alone does not tell: validation, where measured, must be above chance.
+  RunRecord r = RecordBuilder().with_loss(warm_up_climb, 0.05).with_steps(100).build();
+  r.num_classes = 21;
+  EpochSample e;
+  e.step = 90;
+  e.val_accuracy = 1.0 / 21 + 0.02;
+  r.epochs.push_back(e);
+  EXPECT_EQ(detect_diverging_loss(r).size(), 1u);
+}
+
+TEST(DivergingLoss, AClimbAfterLearningThatSettlesAboveTheEarlierLowIsStillDivergence) {
+  // Learned to 0.4 by step 100, climbed to 6 for 30 steps and settled at 0.9: below chance,
+  // but more than twice the earlier low, so the run lost what it had learned.
+  RunRecord r = RecordBuilder()
+                    .with_loss(
+                        [](int64_t t) {
+                          const double x = static_cast<double>(t);
+                          if (t < 100) return 0.4 + 1.9 * std::exp(-x / 20.0);
+                          if (t < 115) return 0.4 + 5.6 * (x - 100) / 15.0;
+                          if (t < 130) return 6.0;
+                          return 0.9 + 5.1 * std::exp(-(x - 130) / 10.0);
+                        },
+                        0.03)
+                    .with_steps(300)
+                    .build();
+  EXPECT_EQ(detect_diverging_loss(r).size(), 1u);
+  // The same climb settling back at the earlier low is over.
+  for (auto& s : r.steps) {
+    if (s.step >= 130) s.loss = 0.4 + 5.6 * std::exp(-static_cast<double>(s.step - 130) / 10.0);
+  }
+  EXPECT_TRUE(detect_diverging_loss(r).empty());
+}
+
 // loss_spikes ------------------------------------------------------------------------------------
 
 TEST(LossSpikes, CountsIsolatedJumps) {

@@ -138,6 +138,12 @@ double chance_loss(const RunRecord& record) {
   return kNaN;
 }
 
+double chance_accuracy_bar(int64_t num_classes) {
+  if (num_classes < 2) return kNaN;
+  const double k = static_cast<double>(num_classes);
+  return 1.0 / k + kValAccuracyMargin * (1.0 - 1.0 / k);
+}
+
 double initial_loss(const Series& losses, size_t count) {
   if (losses.empty()) return kNaN;
   const size_t n = std::min(count, losses.size());

@@ -52,6 +52,14 @@ Series finite_losses(const RunRecord& record, bool prefix_only);
 /// ln K when the loss is a classification loss (cross_entropy / nll) and K ≥ 2, NaN otherwise.
 double chance_loss(const RunRecord& record);
 
+/// Share of the distance from chance (1/K) to perfect (1) that a validation accuracy must clear
+/// to count as above chance.
+inline constexpr double kValAccuracyMargin = 0.1;
+
+/// The validation accuracy below which a K-class classifier is still at chance:
+/// 1/K + kValAccuracyMargin × (1 − 1/K) (K = 10: 19%; K = 4: 32.5%; K = 2: 55%). NaN for K < 2.
+double chance_accuracy_bar(int64_t num_classes);
+
 /// Median of the first `count` finite losses (NaN when there are none).
 double initial_loss(const Series& losses, size_t count = 3);
 

@@ -29,8 +29,6 @@ constexpr size_t kDivergeRises = 2;
 /// Plateau at chance: this share of the judged epochs within ±kChanceBand × ln K.
 constexpr double kChanceBand = 0.10;
 constexpr double kChanceShare = 0.8;
-/// Validation accuracy at chance: below 1/K + this share of (1 − 1/K) (as the step detector).
-constexpr double kValAccuracyMargin = 0.1;
 /// Slow convergence: less than this relative fall over at least kSlowMinPoints points.
 constexpr double kSlowDrop = 0.10;
 constexpr size_t kSlowMinPoints = 5;
@@ -138,8 +136,8 @@ void curve_checks(const RunRecord& r, const std::string& unit, std::vector<Sympt
   }
   // Validation accuracy at chance over every epoch after the first.
   if (r.num_classes >= 2 && !has(symptoms, "plateau_at_chance")) {
-    const double k = static_cast<double>(r.num_classes);
-    const double bar = 1.0 / k + kValAccuracyMargin * (1.0 - 1.0 / k);
+    // Below series::chance_accuracy_bar, as the step detector.
+    const double bar = diagnose::series::chance_accuracy_bar(r.num_classes);
     std::vector<const EpochSample*> judged;
     for (size_t i = 1; i < r.epochs.size(); ++i)
       if (std::isfinite(r.epochs[i].val_accuracy)) judged.push_back(&r.epochs[i]);
@@ -155,7 +153,7 @@ void curve_checks(const RunRecord& r, const std::string& unit, std::vector<Sympt
           "validation accuracy {} after epoch {}, below {} in every epoch after the first: chance "
           "for {} classes is {}",
           pct(judged.back()->val_accuracy), judged.back()->epoch, pct(bar), r.num_classes,
-          pct(1.0 / k)));
+          pct(1.0 / static_cast<double>(r.num_classes))));
       symptoms.push_back(s);
     }
   }

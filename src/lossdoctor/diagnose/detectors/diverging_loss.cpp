@@ -1,9 +1,10 @@
 // diverging_loss: the loss rises over a sustained stretch, climbs far above its initial value, or
-// returns above chance after having been well below it.
+// returns above chance after having been well below it — and has not put the climb behind it.
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "lossdoctor/diagnose/detectors.hpp"
 #include "lossdoctor/diagnose/series.hpp"
@@ -37,6 +38,39 @@ constexpr size_t kSustainDivisor = 20;
 /// above kAboveChance × ln K for the sustained length.
 constexpr double kWasBelowChance = 0.7;
 constexpr double kAboveChance = 1.1;
+/// Recovery: a climb is over when, from some step after its peak to the end, the smoothed loss
+/// stays below the initial loss, below kWasBelowChance × ln K, and within kRecoveredOfLow × the
+/// lowest smoothed loss before the climb ...
+constexpr double kRecoveredOfLow = 1.25;
+/// ... for at least as many steps as the climb took from its first sign to that step, and at
+/// least kRecoveredSustains × the sustained length ...
+constexpr size_t kRecoveredSustains = 2;
+/// ... and validation, where measured after that step, is above chance
+/// (series::chance_accuracy_bar).
+
+/// The index from which the run has recovered from a climb that began at index `begin` and
+/// peaked at `peak`, or nullopt. `low` is the lowest smoothed loss before the climb.
+std::optional<size_t> recovered_from(const RunRecord& r, const series::Series& loss,
+                                     const std::vector<double>& smooth, size_t begin, size_t peak,
+                                     double low, double init, double chance, size_t sustain) {
+  const size_t n = smooth.size();
+  double level = std::min(init, kRecoveredOfLow * low);
+  if (std::isfinite(chance)) level = std::min(level, kWasBelowChance * chance);
+  size_t from = n;
+  while (from > peak + 1 && smooth[from - 1] < level) --from;
+  if (from == n ||
+      n - from < std::max(kRecoveredSustains * sustain, from - std::min(from, begin))) {
+    return std::nullopt;
+  }
+  const double bar = series::chance_accuracy_bar(r.num_classes);
+  for (const auto& e : r.epochs) {
+    if (e.step >= loss.step[from] && std::isfinite(e.val_accuracy) && std::isfinite(bar) &&
+        e.val_accuracy < bar) {
+      return std::nullopt;
+    }
+  }
+  return from;
+}
 
 struct Onset {
   size_t begin = 0, end = 0;  ///< indices into the finite-loss series
@@ -133,6 +167,13 @@ std::vector<Symptom> detect_diverging_loss(const RunRecord& r) {
     if (loss.value[i] > loss.value[peak]) peak = i;
   }
   const double top = loss.value[peak];
+  // A climb the run has put behind it is not divergence: plain SGD at 0.1 without momentum
+  // climbed from 3.37 to 7.06 in its warm-up, then learned to 81% (held-out zoo 12's n21
+  // controls). A run that ends in NaN has not recovered.
+  if (!ends_in_nan &&
+      recovered_from(r, loss, smooth, first->begin, peak, smooth[lo], init, chance, sustain)) {
+    return {};
+  }
 
   Symptom s;
   s.id = "diverging_loss";

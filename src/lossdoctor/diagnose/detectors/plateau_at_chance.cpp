@@ -27,9 +27,8 @@ constexpr int kSmoothWindow = 9;
 /// Validation is judged only once the run has taken this many steps (a slow start, such as a
 /// long warmup, is not a fault) ...
 constexpr int64_t kMinValidationStep = 150;
-/// ... and counts as "at chance" when its accuracy is below 1/K + this share of the distance
-/// from chance to perfect, 1 − 1/K (K = 10: below 19%; K = 4: below 32.5%; K = 2: below 55%) ...
-constexpr double kValAccuracyMargin = 0.1;
+/// ... and counts as "at chance" when its accuracy is below series::chance_accuracy_bar(K)
+/// (K = 10: below 19%; K = 4: below 32.5%; K = 2: below 55%) ...
 /// ... or, for losses with a chance level, when its loss is at or above (1 − kBand) × ln K.
 
 /// The validation records at or after kMinValidationStep, all at chance; empty when any is not.
@@ -39,7 +38,7 @@ std::vector<Symptom> validation_at_chance(const RunRecord& r, double chance_loss
   const EpochSample& last = r.epochs.back();
   if (last.step < kMinValidationStep) return {};
   const double k = static_cast<double>(r.num_classes);
-  const double acc_bar = 1.0 / k + kValAccuracyMargin * (1.0 - 1.0 / k);
+  const double acc_bar = chance_accuracy_bar(r.num_classes);
   const auto at_chance = [&](const EpochSample& e) {
     const bool acc = std::isfinite(e.val_accuracy) && e.val_accuracy < acc_bar;
     const bool loss = std::isfinite(chance_loss) && std::isfinite(e.val_loss) &&

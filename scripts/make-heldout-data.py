@@ -167,6 +167,20 @@ def png_bytes(width, height, rgb_rows):
             + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
 
 
+def write_png_class_folders(out, splits, names, draw, encode, rng):
+    """Writes out/<split>/<name>/<name>-NNNN.png for each (split, per_class) of `splits`:
+    per_class images of each class, the class index being the position in `names`. Drawn in
+    (split, class, index) order so a seed gives the same files; draw(cls, name, rng) returns an
+    image's rows, encode(rows) its PNG bytes."""
+    for split, per_class in splits:
+        for cls, name in enumerate(names):
+            d = os.path.join(out, split, name)
+            os.makedirs(d)
+            for i in range(per_class):
+                with open(os.path.join(d, f"{name}-{i:04d}.png"), "wb") as f:
+                    f.write(encode(draw(cls, name, rng)))
+
+
 def inside(shape, u, v, r):
     """Whether the point (u, v), in the shape's own rotated frame, lies in the shape of size r.
     The sizes give every shape roughly the same area (pi r^2), so area says nothing."""
@@ -225,14 +239,10 @@ def draw_shape(shape, rng):
 
 
 def make_shapes4(out):
-    rng = random.Random(20240603)
-    for split, per_class in (("train", SHAPES_TRAIN), ("val", SHAPES_VAL)):
-        for shape in SHAPES:
-            d = os.path.join(out, split, shape)
-            os.makedirs(d)
-            for i in range(per_class):
-                with open(os.path.join(d, f"{shape}-{i:04d}.png"), "wb") as f:
-                    f.write(png_bytes(SHAPES_SIZE, SHAPES_SIZE, draw_shape(shape, rng)))
+    write_png_class_folders(out, (("train", SHAPES_TRAIN), ("val", SHAPES_VAL)), SHAPES,
+                            lambda cls, shape, rng: draw_shape(shape, rng),
+                            lambda rows: png_bytes(SHAPES_SIZE, SHAPES_SIZE, rows),
+                            random.Random(20240603))
 
 
 # --- main ------------------------------------------------------------------------------------

@@ -183,14 +183,10 @@ def line_image(cls, rng):
 
 
 def make_lines15(out):
-    rng = random.Random(20270503)
-    for split, per_class in (("train", LINE_TRAIN), ("val", LINE_VAL)):
-        for cls, name in enumerate(LINE_CLASSES):
-            d = os.path.join(out, split, name)
-            os.makedirs(d)
-            for i in range(per_class):
-                with open(os.path.join(d, f"{name}-{i:04d}.png"), "wb") as f:
-                    f.write(H5.png_grey_bytes(LINE_SIZE, LINE_SIZE, line_image(cls, rng)))
+    H1.write_png_class_folders(out, (("train", LINE_TRAIN), ("val", LINE_VAL)), LINE_CLASSES,
+                               lambda cls, name, rng: line_image(cls, rng),
+                               lambda rows: H5.png_grey_bytes(LINE_SIZE, LINE_SIZE, rows),
+                               random.Random(20270503))
 
 
 # --- main ------------------------------------------------------------------------------------

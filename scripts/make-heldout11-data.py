@@ -210,14 +210,10 @@ def flag_image(cls, rng):
 
 
 def make_flags20(out):
-    rng = random.Random(20270603)
-    for split, per_class in (("train", FLAG_TRAIN), ("val", FLAG_VAL)):
-        for cls, name in enumerate(FLAG_CLASSES):
-            d = os.path.join(out, split, name)
-            os.makedirs(d)
-            for i in range(per_class):
-                with open(os.path.join(d, f"{name}-{i:04d}.png"), "wb") as f:
-                    f.write(H1.png_bytes(FLAG_SIZE, FLAG_SIZE, flag_image(cls, rng)))
+    H1.write_png_class_folders(out, (("train", FLAG_TRAIN), ("val", FLAG_VAL)), FLAG_CLASSES,
+                               lambda cls, name, rng: flag_image(cls, rng),
+                               lambda rows: H1.png_bytes(FLAG_SIZE, FLAG_SIZE, rows),
+                               random.Random(20270603))
 
 
 # --- main ------------------------------------------------------------------------------------

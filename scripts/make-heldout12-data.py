@@ -261,14 +261,10 @@ def necklace_image(cls, rng):
 
 
 def make_necklaces21(out):
-    rng = random.Random(20270614)
-    for split, per_class in (("train", BEAD_TRAIN), ("val", BEAD_VAL)):
-        for cls, name in enumerate(BEAD_CLASSES):
-            d = os.path.join(out, split, name)
-            os.makedirs(d)
-            for i in range(per_class):
-                with open(os.path.join(d, f"{name}-{i:04d}.png"), "wb") as f:
-                    f.write(H1.png_bytes(BEAD_SIZE, BEAD_SIZE, necklace_image(cls, rng)))
+    H1.write_png_class_folders(out, (("train", BEAD_TRAIN), ("val", BEAD_VAL)), BEAD_CLASSES,
+                               lambda cls, name, rng: necklace_image(cls, rng),
+                               lambda rows: H1.png_bytes(BEAD_SIZE, BEAD_SIZE, rows),
+                               random.Random(20270614))
 
 
 # --- main ------------------------------------------------------------------------------------

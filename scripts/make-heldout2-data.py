@@ -192,14 +192,10 @@ def draw_blob(shape, rng):
 
 
 def make_blobs3(out):
-    rng = random.Random(20261205)
-    for split, per_class in (("train", BLOB_TRAIN), ("val", BLOB_VAL)):
-        for shape in BLOBS:
-            d = os.path.join(out, split, shape)
-            os.makedirs(d)
-            for i in range(per_class):
-                with open(os.path.join(d, f"{shape}-{i:04d}.png"), "wb") as f:
-                    f.write(H1.png_bytes(BLOB_SIZE, BLOB_SIZE, draw_blob(shape, rng)))
+    H1.write_png_class_folders(out, (("train", BLOB_TRAIN), ("val", BLOB_VAL)), BLOBS,
+                               lambda cls, shape, rng: draw_blob(shape, rng),
+                               lambda rows: H1.png_bytes(BLOB_SIZE, BLOB_SIZE, rows),
+                               random.Random(20261205))
 
 
 # --- main ------------------------------------------------------------------------------------

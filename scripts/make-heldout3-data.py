@@ -138,14 +138,10 @@ def draw_glyph(shape, rng):
 
 
 def make_glyphs7(out):
-    rng = random.Random(20261206)
-    for split, per_class in (("train", GLYPH_TRAIN), ("val", GLYPH_VAL)):
-        for shape in GLYPHS:
-            d = os.path.join(out, split, shape)
-            os.makedirs(d)
-            for i in range(per_class):
-                with open(os.path.join(d, f"{shape}-{i:04d}.png"), "wb") as f:
-                    f.write(H1.png_bytes(GLYPH_SIZE, GLYPH_SIZE, draw_glyph(shape, rng)))
+    H1.write_png_class_folders(out, (("train", GLYPH_TRAIN), ("val", GLYPH_VAL)), GLYPHS,
+                               lambda cls, shape, rng: draw_glyph(shape, rng),
+                               lambda rows: H1.png_bytes(GLYPH_SIZE, GLYPH_SIZE, rows),
+                               random.Random(20261206))
 
 
 # --- fashion8-14 -----------------------------------------------------------------------------

@@ -256,14 +256,10 @@ def spectro_image(kind, rng):
 
 
 def make_spectro5(out):
-    rng = random.Random(20261222)
-    for split, per_class in (("train", SPECTRO_TRAIN), ("val", SPECTRO_VAL)):
-        for kind in SPECTRO:
-            d = os.path.join(out, split, kind)
-            os.makedirs(d)
-            for i in range(per_class):
-                with open(os.path.join(d, f"{kind}-{i:04d}.png"), "wb") as f:
-                    f.write(png_grey_bytes(SPECTRO_W, SPECTRO_H, spectro_image(kind, rng)))
+    H1.write_png_class_folders(out, (("train", SPECTRO_TRAIN), ("val", SPECTRO_VAL)), SPECTRO,
+                               lambda cls, kind, rng: spectro_image(kind, rng),
+                               lambda rows: png_grey_bytes(SPECTRO_W, SPECTRO_H, rows),
+                               random.Random(20261222))
 
 
 # --- main ------------------------------------------------------------------------------------

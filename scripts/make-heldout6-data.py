@@ -269,14 +269,10 @@ def polygon_image(kind, rng):
 
 
 def make_polygons4(out):
-    rng = random.Random(20270107)
-    for split, per_class in (("train", POLY_TRAIN), ("val", POLY_VAL)):
-        for kind in POLY:
-            d = os.path.join(out, split, kind)
-            os.makedirs(d)
-            for i in range(per_class):
-                with open(os.path.join(d, f"{kind}-{i:04d}.png"), "wb") as f:
-                    f.write(png_rgb_bytes(POLY_W, POLY_H, polygon_image(kind, rng)))
+    H1.write_png_class_folders(out, (("train", POLY_TRAIN), ("val", POLY_VAL)), POLY,
+                               lambda cls, kind, rng: polygon_image(kind, rng),
+                               lambda rows: png_rgb_bytes(POLY_W, POLY_H, rows),
+                               random.Random(20270107))
 
 
 # --- main ------------------------------------------------------------------------------------

@@ -259,14 +259,10 @@ def curve_image(kind, rng):
 
 
 def make_curves5(out):
-    rng = random.Random(20270203)
-    for split, per_class in (("train", CURVE_TRAIN), ("val", CURVE_VAL)):
-        for kind in CURVES:
-            d = os.path.join(out, split, kind)
-            os.makedirs(d)
-            for i in range(per_class):
-                with open(os.path.join(d, f"{kind}-{i:04d}.png"), "wb") as f:
-                    f.write(H6.png_rgb_bytes(CURVE_SIZE, CURVE_SIZE, curve_image(kind, rng)))
+    H1.write_png_class_folders(out, (("train", CURVE_TRAIN), ("val", CURVE_VAL)), CURVES,
+                               lambda cls, kind, rng: curve_image(kind, rng),
+                               lambda rows: H6.png_rgb_bytes(CURVE_SIZE, CURVE_SIZE, rows),
+                               random.Random(20270203))
 
 
 # --- main ------------------------------------------------------------------------------------

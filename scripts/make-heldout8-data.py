@@ -218,14 +218,10 @@ def arrow_image(cls, rng):
 
 
 def make_arrows9(out):
-    rng = random.Random(20270303)
-    for split, per_class in (("train", ARROW_TRAIN), ("val", ARROW_VAL)):
-        for cls, name in enumerate(ARROWS):
-            d = os.path.join(out, split, name)
-            os.makedirs(d)
-            for i in range(per_class):
-                with open(os.path.join(d, f"{name}-{i:04d}.png"), "wb") as f:
-                    f.write(H5.png_grey_bytes(ARROW_SIZE, ARROW_SIZE, arrow_image(cls, rng)))
+    H1.write_png_class_folders(out, (("train", ARROW_TRAIN), ("val", ARROW_VAL)), ARROWS,
+                               lambda cls, name, rng: arrow_image(cls, rng),
+                               lambda rows: H5.png_grey_bytes(ARROW_SIZE, ARROW_SIZE, rows),
+                               random.Random(20270303))
 
 
 # --- main ------------------------------------------------------------------------------------

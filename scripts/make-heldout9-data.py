@@ -97,14 +97,10 @@ def quad_image(cls, rng):
 
 
 def make_oddquad5(out):
-    rng = random.Random(20270401)
-    for split, per_class in (("train", QUAD_TRAIN), ("val", QUAD_VAL)):
-        for cls, name in enumerate(QUADS):
-            d = os.path.join(out, split, name)
-            os.makedirs(d)
-            for i in range(per_class):
-                with open(os.path.join(d, f"{name}-{i:04d}.png"), "wb") as f:
-                    f.write(H6.png_rgb_bytes(QUAD_SIZE, QUAD_SIZE, quad_image(cls, rng)))
+    H1.write_png_class_folders(out, (("train", QUAD_TRAIN), ("val", QUAD_VAL)), QUADS,
+                               lambda cls, name, rng: quad_image(cls, rng),
+                               lambda rows: H6.png_rgb_bytes(QUAD_SIZE, QUAD_SIZE, rows),
+                               random.Random(20270401))
 
 
 # --- marks11 ---------------------------------------------------------------------------------

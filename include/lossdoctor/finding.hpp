@@ -18,6 +18,9 @@ struct Symptom {
   double value = 0;     ///< the headline number (meaning depends on the id; see docs/diagnoses.md)
   double severity = 0;  ///< 0..1, how far past its threshold
   std::vector<std::string> evidence;  ///< human-readable numbers behind it
+  /// The signal is fading at the last step and may clear as the run goes on (a climb whose loss
+  /// is already back below its start): an early stop does not rest on it. Not in the JSON.
+  bool receding = false;
 };
 
 /// A suspected or proven cause.

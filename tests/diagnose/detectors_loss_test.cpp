@@ -139,6 +139,20 @@ TEST(DivergingLoss, AClimbStaysDivergenceUntilTheRecoveryHasLastedAsLongAsTheCli
   RunRecord r = RecordBuilder().with_loss(warm_up_climb, 0.05).with_steps(50).build();
   r.num_classes = 21;
   EXPECT_EQ(detect_diverging_loss(r).size(), 1u);
+  // At step 70 it is receding (back below 0.7 ln K, not yet for long enough): still a symptom,
+  // marked so that the early stop does not rest on it.
+  r = RecordBuilder().with_loss(warm_up_climb, 0.05).with_steps(70).build();
+  r.num_classes = 21;
+  const auto receding = detect_diverging_loss(r);
+  ASSERT_EQ(receding.size(), 1u);
+  EXPECT_TRUE(receding[0].receding);
+  EXPECT_TRUE(mentions(receding[0], "receding: smoothed loss below"));
+  // While it still climbs it is not.
+  r = RecordBuilder().with_loss(warm_up_climb, 0.05).with_steps(28).build();
+  r.num_classes = 21;
+  const auto climbing = detect_diverging_loss(r);
+  ASSERT_EQ(climbing.size(), 1u);
+  EXPECT_FALSE(climbing[0].receding);
 }
 
 TEST(DivergingLoss, ARecoveredLossWithValidationAtChanceIsStillDivergence) {

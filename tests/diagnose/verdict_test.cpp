@@ -89,6 +89,24 @@ TEST(EarlyStop, HealthyAndAWaitAtChanceNeedTheLongerRun) {
       << "near miss: another hard symptom settles it";
 }
 
+TEST(EarlyStop, ARecedingClimbDecidesNothingByItself) {
+  // Held-out zoo 12's n21 controls at seed 4 stopped at step 100 on a warm-up climb whose loss was
+  // already back below its start; the run went on to recover.
+  RunRecord r;
+  r.train_size = 4800;
+  r.batch_size = 32;
+  Symptom climb;
+  climb.id = "diverging_loss";
+  EXPECT_EQ(early_stop_min_steps("lr_too_high", {climb}, 100, 250, label_evidence_steps(r)), 100);
+  climb.receding = true;
+  EXPECT_EQ(early_stop_min_steps("lr_too_high", {climb}, 100, 250, label_evidence_steps(r)), 188);
+  Symptom chance;
+  chance.id = "plateau_at_chance";
+  EXPECT_EQ(early_stop_min_steps("lr_too_low", {chance, climb}, 100, 250),
+            std::numeric_limits<int64_t>::max())
+      << "at chance with only a receding climb: the budget's end tells";
+}
+
 TEST(EarlyStop, NoAnswerBeforeAQuarterOfTheTrainingSetWasSeenTwice) {
   // 4800 samples in batches of 32: 150 steps an epoch, a quarter seen twice at step 188.
   RunRecord r;

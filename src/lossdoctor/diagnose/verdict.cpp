@@ -24,7 +24,8 @@ int64_t early_stop_min_steps(const std::string& top, const std::vector<Symptom>&
   bool at_chance = false, other_hard = false;
   for (const auto& s : symptoms) {
     at_chance |= s.id == "plateau_at_chance";
-    other_hard |= s.id != "plateau_at_chance" && is_hard_symptom(s.id);
+    // A receding climb may yet prove transient: it decides nothing by itself until it is over.
+    other_hard |= s.id != "plateau_at_chance" && is_hard_symptom(s.id) && !s.receding;
   }
   // At chance, only the end of the budget tells a plateau from a slow start (session 9: a
   // healthy batch-8 run stopped at step 250 of 300, right as it left chance).

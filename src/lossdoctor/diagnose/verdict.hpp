@@ -43,7 +43,8 @@ const std::vector<std::string>& causes_that_show_late();
 /// label noise) show late. A loss sitting at chance with
 /// no other hard symptom never stops early (INT64_MAX): a long warm-up or a slow start may still
 /// take off, and "at chance after the budget" is what the verdict asks.
-/// Without NaN or divergence, neither answer may stop before `label_evidence_steps` either.
+/// Without NaN or divergence, neither answer may stop before `label_evidence_steps` either. A
+/// receding divergence (Symptom::receding: a climb the loss is coming back from) counts as none.
 int64_t early_stop_min_steps(const std::string& top, const std::vector<Symptom>& symptoms,
                              int64_t min_steps, int64_t healthy_min_steps,
                              int64_t label_evidence_steps = 0);

@@ -48,28 +48,35 @@ constexpr size_t kRecoveredSustains = 2;
 /// ... and validation, where measured after that step, is above chance
 /// (series::chance_accuracy_bar).
 
-/// The index from which the run has recovered from a climb that began at index `begin` and
-/// peaked at `peak`, or nullopt. `low` is the lowest smoothed loss before the climb.
-std::optional<size_t> recovered_from(const RunRecord& r, const series::Series& loss,
-                                     const std::vector<double>& smooth, size_t begin, size_t peak,
-                                     double low, double init, double chance, size_t sustain) {
+/// Where the run stands after a climb that began at index `begin` and peaked at `peak`; `low` is
+/// the lowest smoothed loss before the climb.
+struct Recovery {
+  double level = 0;   ///< the smoothed loss must stay below this
+  size_t from = 0;    ///< first index of the stretch below `level` that reaches the end (n: none)
+  size_t needed = 0;  ///< steps that stretch must last
+  bool validation_at_chance = false;  ///< a validation measured in the stretch is at chance
+  bool over(size_t n) const { return from < n && n - from >= needed && !validation_at_chance; }
+  /// Back below `level` but not yet for long enough: the climb may still prove transient.
+  bool receding(size_t n) const { return from < n && !over(n) && !validation_at_chance; }
+};
+
+Recovery recovery_after(const RunRecord& r, const series::Series& loss,
+                        const std::vector<double>& smooth, size_t begin, size_t peak, double low,
+                        double init, double chance, size_t sustain) {
   const size_t n = smooth.size();
-  double level = std::min(init, kRecoveredOfLow * low);
-  if (std::isfinite(chance)) level = std::min(level, kWasBelowChance * chance);
-  size_t from = n;
-  while (from > peak + 1 && smooth[from - 1] < level) --from;
-  if (from == n ||
-      n - from < std::max(kRecoveredSustains * sustain, from - std::min(from, begin))) {
-    return std::nullopt;
-  }
+  Recovery out;
+  out.level = std::min(init, kRecoveredOfLow * low);
+  if (std::isfinite(chance)) out.level = std::min(out.level, kWasBelowChance * chance);
+  out.from = n;
+  while (out.from > peak + 1 && smooth[out.from - 1] < out.level) --out.from;
+  out.needed = std::max(kRecoveredSustains * sustain, out.from - std::min(out.from, begin));
+  if (out.from == n) return out;
   const double bar = series::chance_accuracy_bar(r.num_classes);
   for (const auto& e : r.epochs) {
-    if (e.step >= loss.step[from] && std::isfinite(e.val_accuracy) && std::isfinite(bar) &&
-        e.val_accuracy < bar) {
-      return std::nullopt;
-    }
+    out.validation_at_chance |= e.step >= loss.step[out.from] && std::isfinite(bar) &&
+                                std::isfinite(e.val_accuracy) && e.val_accuracy < bar;
   }
-  return from;
+  return out;
 }
 
 struct Onset {
@@ -170,10 +177,9 @@ std::vector<Symptom> detect_diverging_loss(const RunRecord& r) {
   // A climb the run has put behind it is not divergence: plain SGD at 0.1 without momentum
   // climbed from 3.37 to 7.06 in its warm-up, then learned to 81% (held-out zoo 12's n21
   // controls). A run that ends in NaN has not recovered.
-  if (!ends_in_nan &&
-      recovered_from(r, loss, smooth, first->begin, peak, smooth[lo], init, chance, sustain)) {
-    return {};
-  }
+  const Recovery recovery =
+      recovery_after(r, loss, smooth, first->begin, peak, smooth[lo], init, chance, sustain);
+  if (!ends_in_nan && recovery.over(n)) return {};
 
   Symptom s;
   s.id = "diverging_loss";
@@ -198,6 +204,15 @@ std::vector<Symptom> detect_diverging_loss(const RunRecord& r) {
       "initial loss {}{}", num(init),
       std::isfinite(chance) ? fmt::format(", chance ln {} = {}", r.num_classes, num(chance))
                             : std::string()));
+  if (!ends_in_nan && recovery.receding(n)) {
+    // The early stop does not rest on a climb the run may yet put behind it (held-out zoo 12's
+    // n21 controls at seed 4: stopped at step 100, still short of the recovery it then made).
+    s.receding = true;
+    s.evidence.push_back(fmt::format(
+        "receding: smoothed loss below {} since step {} ({} of the {} steps after which the climb "
+        "counts as over)",
+        num(recovery.level), loss.step[recovery.from], n - recovery.from, recovery.needed));
+  }
   if (loss.size() < r.steps.size()) {
     s.evidence.push_back(
         fmt::format("loss turned non-finite at step {}", r.steps[loss.size()].step));

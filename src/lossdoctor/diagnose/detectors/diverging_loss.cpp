@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <optional>
 
 #include "lossdoctor/diagnose/detectors.hpp"
 #include "lossdoctor/diagnose/series.hpp"
@@ -49,7 +48,7 @@ constexpr size_t kRecoveredSustains = 2;
 /// (series::chance_accuracy_bar).
 
 /// Where the run stands after a climb that began at index `begin` and peaked at `peak`; `low` is
-/// the lowest smoothed loss before the climb.
+/// the lowest smoothed loss before the climb. A run that ends in NaN has not recovered.
 struct Recovery {
   double level = 0;   ///< the smoothed loss must stay below this
   size_t from = 0;    ///< first index of the stretch below `level` that reaches the end (n: none)
@@ -62,12 +61,13 @@ struct Recovery {
 
 Recovery recovery_after(const RunRecord& r, const series::Series& loss,
                         const std::vector<double>& smooth, size_t begin, size_t peak, double low,
-                        double init, double chance, size_t sustain) {
+                        double init, double chance, size_t sustain, bool ends_in_nan) {
   const size_t n = smooth.size();
   Recovery out;
   out.level = std::min(init, kRecoveredOfLow * low);
   if (std::isfinite(chance)) out.level = std::min(out.level, kWasBelowChance * chance);
   out.from = n;
+  if (ends_in_nan) return out;  // from = n: no stretch, neither over nor receding
   while (out.from > peak + 1 && smooth[out.from - 1] < out.level) --out.from;
   out.needed = std::max(kRecoveredSustains * sustain, out.from - std::min(out.from, begin));
   if (out.from == n) return out;
@@ -176,10 +176,10 @@ std::vector<Symptom> detect_diverging_loss(const RunRecord& r) {
   const double top = loss.value[peak];
   // A climb the run has put behind it is not divergence: plain SGD at 0.1 without momentum
   // climbed from 3.37 to 7.06 in its warm-up, then learned to 81% (held-out zoo 12's n21
-  // controls). A run that ends in NaN has not recovered.
-  const Recovery recovery =
-      recovery_after(r, loss, smooth, first->begin, peak, smooth[lo], init, chance, sustain);
-  if (!ends_in_nan && recovery.over(n)) return {};
+  // controls).
+  const Recovery recovery = recovery_after(r, loss, smooth, first->begin, peak, smooth[lo], init,
+                                           chance, sustain, ends_in_nan);
+  if (recovery.over(n)) return {};
 
   Symptom s;
   s.id = "diverging_loss";
@@ -204,7 +204,7 @@ std::vector<Symptom> detect_diverging_loss(const RunRecord& r) {
       "initial loss {}{}", num(init),
       std::isfinite(chance) ? fmt::format(", chance ln {} = {}", r.num_classes, num(chance))
                             : std::string()));
-  if (!ends_in_nan && recovery.receding(n)) {
+  if (recovery.receding(n)) {
     // The early stop does not rest on a climb the run may yet put behind it (held-out zoo 12's
     // n21 controls at seed 4: stopped at step 100, still short of the recovery it then made).
     s.receding = true;

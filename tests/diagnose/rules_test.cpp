@@ -730,6 +730,53 @@ TEST(RuleLrTooLow, SmallUpdates) {
   EXPECT_EQ(candidate(run_rule(&rule_lr_too_low, r), "lr_too_low"), nullptr);
 }
 
+TEST(RuleLrTooLow, LayersThatGetNoGradientAreNotSlow) {
+  // Held-out zoo 12's n21-sgd-lr-20 at seed 1: the rate blew the loss up to 1e16 and from step
+  // 30 on every unit was dead — every layer's gradient and update exactly 0. Those zeros are not
+  // small steps; the probes before them moved the weights by 40–1800% a step.
+  RunRecord r = test::healthy_falling();
+  set_update_ratios(r, 0.5);
+  for (size_t i = 2; i < r.probes.size(); ++i) {
+    for (auto& l : r.probes[i].layers) {
+      if (!l.has_weights) continue;
+      l.update_ratio = 0;
+      l.grad_norm = 0;
+    }
+  }
+  ASSERT_GT(r.probes.size(), 5u);
+  EXPECT_DOUBLE_EQ(read_signals(r).median_update_ratio, 0.5);
+  EXPECT_EQ(candidate(run_rule(&rule_lr_too_low, r), "lr_too_low"), nullptr);
+  EXPECT_TRUE(says(run_rule(&rule_lr_too_high, r), "lr_too_high", "by 50.0% of their norm"));
+  // Near miss: weights that do not move although their gradient is not zero still count.
+  for (size_t i = 2; i < r.probes.size(); ++i) {
+    for (auto& l : r.probes[i].layers) l.grad_norm = l.has_weights ? 0.4 : 0.0;
+  }
+  EXPECT_DOUBLE_EQ(read_signals(r).median_update_ratio, 0.0);
+}
+
+TEST(RuleLrTooLow, AnUpdateRatioSymptomCountsOnlyInItsOwnDirection) {
+  RunRecord r = test::healthy_falling();
+  set_update_ratios(r, 1e-4);  // sluggish
+  RuleInput in;
+  Symptom overshoot = symptom("update_ratio_out_of_range");
+  overshoot.value = 0.5;  // its worst layer moves by half its norm a step
+  overshoot.evidence = {"layers[3].conv2d: too large"};
+  in.symptoms = std::vector<Symptom>{overshoot};
+  const Collector low = run_rule(&rule_lr_too_low, r, in);
+  ASSERT_NE(candidate(low, "lr_too_low"), nullptr);
+  EXPECT_FALSE(says(low, "lr_too_low", "too large"));
+  Symptom tiny = overshoot;
+  tiny.value = 2e-6;
+  tiny.evidence = {"layers[3].conv2d: too small"};
+  in.symptoms = std::vector<Symptom>{tiny};
+  EXPECT_TRUE(says(run_rule(&rule_lr_too_low, r, in), "lr_too_low", "too small"));
+  // And lr_too_high takes only the overshooting one.
+  RunRecord fast = with_update_ratio(0.12);
+  EXPECT_FALSE(says(run_rule(&rule_lr_too_high, fast, in), "lr_too_high", "too small"));
+  in.symptoms = std::vector<Symptom>{overshoot};
+  EXPECT_TRUE(says(run_rule(&rule_lr_too_high, fast, in), "lr_too_high", "too large"));
+}
+
 TEST(RuleLrTooLow, Penalties) {
   RunRecord r = test::healthy_falling();
   set_update_ratios(r, 1e-4);

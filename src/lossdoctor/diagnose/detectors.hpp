@@ -44,6 +44,9 @@ std::vector<Symptom> detect_dead_units(const RunRecord&);
 std::vector<Symptom> detect_saturated_units(const RunRecord&);
 std::vector<Symptom> detect_unchanged_weights(const RunRecord&);
 std::vector<Symptom> detect_update_ratio_out_of_range(const RunRecord&);
+/// Whether an update_ratio_out_of_range symptom says the updates are too large (its worst layer
+/// overshoots) rather than too small: evidence for a high rate, against a low one.
+bool update_ratio_too_large(const Symptom& update_ratio_out_of_range);
 std::vector<Symptom> detect_noisy_gradient(const RunRecord&);
 std::vector<Symptom> detect_batch_label_runs(const RunRecord&);
 std::vector<Symptom> detect_split_stats_mismatch(const RunRecord&);

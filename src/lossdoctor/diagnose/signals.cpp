@@ -208,8 +208,12 @@ RecordSignals read_signals(const RunRecord& r) {
     if (!r.layers[li].has_weights) continue;
     std::vector<double> per_layer;
     for (const auto& p : r.probes) {
-      if (li < p.layers.size() && p.layers[li].has_weights)
-        per_layer.push_back(p.layers[li].update_ratio);
+      if (li >= p.layers.size() || !p.layers[li].has_weights) continue;
+      // A layer that got no gradient and did not move (every unit after it dead, a frozen
+      // layer) says nothing about the step size: its zero is not a small update.
+      const LayerSample& l = p.layers[li];
+      if (l.update_ratio == 0 && l.grad_norm == 0) continue;
+      per_layer.push_back(l.update_ratio);
     }
     const double m = median(per_layer);
     if (std::isnan(m)) continue;

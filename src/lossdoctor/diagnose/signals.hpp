@@ -37,7 +37,9 @@ struct RecordSignals {
   double odd_input_fraction = 0;                            ///< mean over steps
   double max_class_ratio = 1;  ///< most / least frequent class over all batches
   double lr_first = 0, lr_max = 0, lr_last = 0;
-  double median_update_ratio = 0;  ///< over weight layers and probes (NaN without probes)
+  /// Median over weight layers of each layer's median |Δw|/|w| over the probes, leaving out
+  /// probes where the layer got no gradient and did not move (NaN when nothing is left).
+  double median_update_ratio = 0;
   std::string largest_update_layer, smallest_update_layer;
   double zero_update_fraction = 0;      ///< steps with update_norm == 0 while grad_norm > 0
   double median_grad_change_ratio = 0;  ///< over steps 5–59; NaN when unknown

@@ -79,4 +79,8 @@ std::vector<Symptom> detect_update_ratio_out_of_range(const RunRecord& r) {
   return {s};
 }
 
+bool update_ratio_too_large(const Symptom& update_ratio_out_of_range) {
+  return update_ratio_out_of_range.value > kHigh;
+}
+
 }  // namespace lossdoctor::diagnose

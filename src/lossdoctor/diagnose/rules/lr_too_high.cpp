@@ -2,14 +2,15 @@
 //
 // Evidence (options `lr_too_high.*`): a median update ratio |Δw|/|w| above `large_update_ratio`
 // (weight `update_ratio`, `update_ratio_unstable` in an unstable run; plus the
-// update_ratio_out_of_range symptom at `update_ratio_symptom`); the first update multiplying the
-// loss by more than `first_update_jump` (weight `first_update_jump_weight`; first step 1) unless
-// the jumped loss stays below `first_update_jump_chance_multiple` × ln K; the first probed
-// update above `first_update_ratio` (`first_update_ratio_weight`; not for an adaptive optimiser at
-// a rate in its usual range, whose first step is lr·sign(g) by construction); the weight norm growing more
-// than `weight_norm_growth`× (`weight_norm_growth_weight`); a rate above the optimiser's usual
-// range in an unstable run (`above_usual_range`); its fix is then the optimiser's usual rate
-// when ÷ 10 would still leave the rate above that (a lint fix, added earlier, wins: a Monitor,
+// update_ratio_out_of_range symptom at `update_ratio_symptom` when it says too large); the first
+// update multiplying the loss by more than `first_update_jump` (weight `first_update_jump_weight`;
+// first step 1) unless the jumped loss stays below `first_update_jump_chance_multiple` × ln K; the
+// first probed update above `first_update_ratio` (`first_update_ratio_weight`; not for an adaptive
+// optimiser at a rate in its usual range, whose first step is lr·sign(g) by construction); the
+// weight norm growing more than `weight_norm_growth`× (`weight_norm_growth_weight`); a rate above
+// the optimiser's usual range in an unstable run (`above_usual_range`); its fix is then the
+// optimiser's usual rate when ÷ 10 would still leave the rate above that (a lint fix, added
+// earlier, wins: a Monitor,
 // `--record-in` or log record has no lint).
 // Penalties: raw inputs explain the instability first (`unnormalized_input_penalty`); the NaN
 // came in with the data (`nan_from_input_penalty`); the gradients are never reset
@@ -21,6 +22,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "lossdoctor/diagnose/detectors.hpp"
 #include "lossdoctor/diagnose/rules/rules.hpp"
 #include "lossdoctor/spec/kinds.hpp"
 
@@ -39,7 +41,8 @@ void rule_lr_too_high(const RuleContext& ctx, Collector& out) {
           fmt::format("each step changes the weights by {:.1f}% of their norm (median; "
                       "healthy ≈ 0.1%), most at {}",
                       100 * sig.median_update_ratio, sig.largest_update_layer));
-    if (const Symptom* s = ctx.find("update_ratio_out_of_range")) c.add(o.update_ratio_symptom, *s);
+    const Symptom* s = ctx.find("update_ratio_out_of_range");
+    if (s != nullptr && update_ratio_too_large(*s)) c.add(o.update_ratio_symptom, *s);
   }
   // Overshooting shows from the very first update: the loss jumps and the weights balloon.
   if (std::isfinite(sig.first_update_jump) && sig.first_update_jump > o.first_update_jump &&

@@ -1,19 +1,21 @@
 // lr_too_low: the updates are tiny although the gradients are healthy.
 //
 // Evidence (options `lr_too_low.*`): a sluggish run (median update ratio below
-// `small_update_ratio`) whose updates are not mostly exact zeros (`max_zero_update_fraction`):
-// weight `small_updates`, or `tiny_updates` below `tiny_update_ratio`, plus `stalled_bonus` when
-// the run is stalled, and the update_ratio_out_of_range symptom at `update_ratio_symptom`; a
-// rate below the optimiser's usual range in a sluggish run (`below_usual_range`); its fix is
-// then the optimiser's usual rate (else lr × 10, the causes table's default).
-// Penalties: vanishing gradients along with the small updates (`vanishing_gradient_penalty`);
-// updates exactly zero, not small (`zero_updates_penalty`); a rate the schedule shrank below
-// `schedule_shrink_ratio` of its start while lint flags the schedule
+// `small_update_ratio`; a layer that got no gradient does not count as moving slowly) whose updates
+// are not mostly exact zeros (`max_zero_update_fraction`): weight `small_updates`, or
+// `tiny_updates` below `tiny_update_ratio`, plus `stalled_bonus` when the run is stalled, and the
+// update_ratio_out_of_range symptom at `update_ratio_symptom` when it says the updates are too
+// small (not when a layer overshoots); a rate below the optimiser's usual range in a sluggish run
+// (`below_usual_range`); its fix is then the optimiser's usual rate (else lr × 10, the causes
+// table's default). Penalties: vanishing gradients along with the small updates
+// (`vanishing_gradient_penalty`); updates exactly zero, not small (`zero_updates_penalty`); a rate
+// the schedule shrank below `schedule_shrink_ratio` of its start while lint flags the schedule
 // (`schedule_shrank_penalty`); a rate inside the optimiser's usual range that neither lint nor
 // the schedule questions (`usual_rate_penalty`: a stall for structural reasons — a dead
 // bottleneck, dead units — has small updates because its gradients are small).
 #include <fmt/format.h>
 
+#include "lossdoctor/diagnose/detectors.hpp"
 #include "lossdoctor/diagnose/rules/rules.hpp"
 #include "lossdoctor/spec/kinds.hpp"
 
@@ -33,7 +35,8 @@ void rule_lr_too_low(const RuleContext& ctx, Collector& out) {
           fmt::format("each step changes the weights by only {:.2g} of their norm (median; "
                       "healthy ≈ 1e-3)",
                       sig.median_update_ratio));
-    if (const Symptom* s = ctx.find("update_ratio_out_of_range")) c.add(o.update_ratio_symptom, *s);
+    const Symptom* s = ctx.find("update_ratio_out_of_range");
+    if (s != nullptr && !update_ratio_too_large(*s)) c.add(o.update_ratio_symptom, *s);
     if (ctx.has("vanishing_gradient")) {
       out.penalise(cause, o.vanishing_gradient_penalty,
                    "gradients vanish in early layers: small updates follow from that");

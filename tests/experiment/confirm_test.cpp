@@ -376,6 +376,34 @@ TEST(Judge, NonFiniteBaselineVersusFiniteLearningArmIsDecisive) {
   EXPECT_EQ(judge_arm(base, flat, {}, 50, true, o).status, "refuted");
 }
 
+TEST(Judge, ABaselineThatBlewUpIsJudgedLikeANonFiniteOne) {
+  // Held-out zoo 12's n21-sgd-lr-20 at seed 1: 9 → 1e16 by step 26, then dead at chance. Paired
+  // blocks of 1e16 against 3 give a t of 2, whatever the arm does after.
+  const ConfirmOptions o = deterministic_options();
+  RunSeries base = series(2.3, 0.0, 5, 0.0);
+  for (int i = 0; i < 20; ++i) base.train_loss.push_back(2.3 * std::pow(10.0, i));
+  for (int i = 0; i < 25; ++i) base.train_loss.push_back(3.0);
+  EXPECT_EQ(unusable_step(base.train_loss, o.blowup_factor), 10);  // 2.3e5 > 1e4 × 2.3
+  const RunSeries arm = series(2.3, 0.02, 50, 0.05);
+  const Decision d = judge_arm(base, arm, {}, 50, true, o);
+  EXPECT_EQ(d.status, "confirmed") << d.reason;
+  EXPECT_NE(d.reason.find("blew up to"), std::string::npos) << d.reason;
+  // An arm that blows up too is refuted.
+  RunSeries worse = series(2.3, 0.0, 20, 0.0);
+  worse.train_loss.push_back(2.3e6);
+  const Decision w = judge_arm(base, worse, {}, 50, false, o);
+  EXPECT_EQ(w.status, "refuted") << w.reason;
+  EXPECT_NE(w.reason.find("also blew up"), std::string::npos) << w.reason;
+  // Near miss: a climb to 5000× its first loss is a climb, judged by the paired comparisons.
+  RunSeries climb = series(2.3, 0.0, 5, 0.0);
+  for (int i = 0; i < 45; ++i) climb.train_loss.push_back(i < 20 ? 2.3 * 5000 : 3.0);
+  EXPECT_EQ(unusable_step(climb.train_loss, o.blowup_factor), -1);
+  EXPECT_EQ(judge_arm(climb, arm, {}, 50, true, o).reason.find("blew up"), std::string::npos);
+  ConfirmOptions off = o;  // and blowup_factor 0 turns the rule off
+  off.blowup_factor = 0;
+  EXPECT_EQ(unusable_step(base.train_loss, off.blowup_factor), -1);
+}
+
 TEST(Rerank, ConfirmedFindingsAreOrderedByHowStronglyTheirRerunRepairedTheRun) {
   const auto make = [](const std::string& cause, double c, const std::string& status) {
     Finding f;

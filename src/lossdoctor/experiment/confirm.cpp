@@ -167,15 +167,19 @@ Decision judge_arm(const RunSeries& base, const RunSeries& arm, const Comparabil
     if (!which.rare_classes.empty())
       d.measures.push_back(compare_class_accuracy(b->points, a->points, which.rare_classes));
   }
-  const int64_t base_bad = nonfinite_step(base.train_loss),
-                arm_bad = nonfinite_step(arm.train_loss);
+  const int64_t base_bad = unusable_step(base.train_loss, o.blowup_factor),
+                arm_bad = unusable_step(arm.train_loss, o.blowup_factor);
+  // "became non-finite" or "blew up to 1.1e+16": what happened at a series' unusable step.
+  const auto went = [](const std::vector<double>& loss, int64_t at) {
+    const double v = loss[static_cast<size_t>(at)];
+    return std::isfinite(v) ? fmt::format("blew up to {}", fmt_value(v)) : "became non-finite";
+  };
 
   if (base_bad >= 0) {  // the baseline went non-finite: does the intervention keep it finite?
     if (arm_bad >= 0) {
       d.status = "refuted";
-      d.reason =
-          fmt::format("the rerun's loss also became non-finite, at step {} (baseline: step {})",
-                      arm_bad, base_bad);
+      d.reason = fmt::format("the rerun's loss also {}, at step {} (baseline: step {})",
+                             went(arm.train_loss, arm_bad), arm_bad, base_bad);
       return d;
     }
     std::string how;
@@ -183,26 +187,25 @@ Decision judge_arm(const RunSeries& base, const RunSeries& arm, const Comparabil
     if (ok && (final || steps >= o.min_steps)) {
       d.status = "confirmed";
       d.reason = fmt::format(
-          "the baseline's loss became non-finite at step {}; the rerun stayed "
-          "finite for {} steps and learns ({})",
-          base_bad, steps, how);
+          "the baseline's loss {} at step {}; the rerun's stayed finite and "
+          "bounded for {} steps and it learns ({})",
+          went(base.train_loss, base_bad), base_bad, steps, how);
     } else if (final) {
       d.status = "refuted";
       d.reason = steps > base_bad
-                     ? fmt::format("the rerun stayed finite past step {} but {}", base_bad, how)
+                     ? fmt::format("the rerun's loss stayed finite and bounded past step {} but {}",
+                                   base_bad, how)
                      : fmt::format(
                            "the rerun ended after {} steps, before the baseline's "
-                           "non-finite step {}",
+                           "unusable step {}",
                            steps, base_bad);
     }
     return d;
   }
   if (arm_bad >= 0) {
     d.status = "refuted";
-    d.reason = fmt::format(
-        "the rerun's loss became non-finite at step {} while the baseline's "
-        "stayed finite",
-        arm_bad);
+    d.reason = fmt::format("the rerun's loss {} at step {} while the baseline's stayed finite",
+                           went(arm.train_loss, arm_bad), arm_bad);
     return d;
   }
   if (!final && steps < o.min_steps) return d;
@@ -714,7 +717,7 @@ class ArmJudge : public train::TrainObserver {
     // of the run only (held-out zoo 5's s5-step-x3-every-40-steps, session 12). A rerun that goes
     // non-finite is refuted whenever it does.
     if (any_of(ds, "refuted") &&
-        may_refute_early(done, onset_, nonfinite_step(arm_.train_loss()) >= 0, o_))
+        may_refute_early(done, onset_, unusable_step(arm_.train_loss(), o_.blowup_factor) >= 0, o_))
       stop_ = true;
   }
   bool should_stop(train::Trainer&) override { return stop_; }
@@ -971,7 +974,7 @@ std::optional<Intervention> combine(const Intervention& a, const Intervention& b
 
 /// How strongly an arm repaired the run: its largest paired effect in units of a meaningful
 /// effect (min_accuracy_effect points of accuracy, min_loss_effect relative loss), 0 if none.
-/// Every arm that kept a non-finite baseline finite repaired it fully: they tie.
+/// Every arm that kept a non-finite (or blown-up) baseline finite repaired it fully: they tie.
 double repair_strength(const report::ConfirmationArm& a, const ConfirmOptions& o,
                        bool base_nonfinite) {
   if (base_nonfinite) return std::numeric_limits<double>::infinity();
@@ -1106,11 +1109,15 @@ ConfirmResult confirm_reruns(const spec::Spec& spec, const data::Dataset& datase
   for (const auto& p : base.points)
     conf.baseline_val_points.push_back({p.step, p.loss, p.accuracy});
 
-  // Window: the baseline's steps; a baseline that went non-finite at step s gets max(2s, min).
+  // Window: the baseline's steps; a baseline that went non-finite at step s (and so stopped)
+  // gets max(2s, min). One that blew up but ran on keeps its steps: an arm that keeps the loss
+  // bounded needs them to show it learns.
   const int64_t plan = o.budget_steps.value_or(spec.diagnose.budget_steps);
-  const int64_t bad = nonfinite_step(base.train_loss);
-  int64_t window = bad >= 0 ? std::max<int64_t>(2 * bad, o.min_steps)
-                            : std::max<int64_t>(static_cast<int64_t>(base.train_loss.size()), 1);
+  const int64_t stopped = nonfinite_step(base.train_loss);
+  const int64_t bad = unusable_step(base.train_loss, o.blowup_factor);
+  int64_t window = stopped >= 0
+                       ? std::max<int64_t>(2 * stopped, o.min_steps)
+                       : std::max<int64_t>(static_cast<int64_t>(base.train_loss.size()), 1);
   if (o.max_window > 0) window = std::min(window, o.max_window);
   window = std::min(window, plan);
 

@@ -17,8 +17,8 @@
 //               after another (torch's generator is process-global and reseeded per step, so
 //               concurrent Trainers would break the determinism the pairing needs); each arm
 //               stops as soon as its comparison is decided (after min_steps) or at its window
-//               (the baseline's steps; max(2s, min_steps) when the baseline turned non-finite at
-//               step s); the data is never decoded again unless a fix changes what is loaded.
+//               (the baseline's steps; max(2s, min_steps) when the baseline turned non-finite
+//               at step s); the data is never decoded again unless a fix changes what is loaded.
 //               Returned findings carry status confirmed/refuted with an evidence line holding
 //               the numbers, are re-ranked (confirmed first, refuted last, confidences made
 //               monotone in that order), and the confirmation block records every arm and the
@@ -74,6 +74,11 @@ struct ConfirmOptions {
   /// the machine is (session 7: a screened fault came out healthy under load because a
   /// wall-time budget cut its rerun). 0: no limit.
   double max_cost_ratio = 3.0;
+  /// A run whose training loss exceeds this many times its first loss has blown up: judged like
+  /// one that went non-finite (unusable_step), since its weights are as destroyed (held-out zoo
+  /// 12's n21-sgd-lr-20, seed 1: 9 → 1e16 by step 26, every unit dead after; the lower rate's
+  /// rerun learned to 26% while the paired t over the 1e16 blocks stayed at 2.6). 0: off.
+  double blowup_factor = 1e4;
   bool combine = true;  ///< try the top two interventions together when neither alone decides
   /// Also judge every arm at equal steps against a placebo rerun: the diagnosis spec with one
   /// random training sample left out. Any rerun's trajectory drifts from the baseline's (a
@@ -170,7 +175,7 @@ ConfirmOptions judged_from_onset(const ConfirmOptions& options, int64_t onset, i
 
 /// Whether an arm may stop as refuted before its window ends, after `done` steps: not before
 /// onset + min_steps (a fault cannot be repaired before it shows), unless the arm's own loss went
-/// non-finite. Pure.
+/// non-finite or blew up (unusable_step). Pure.
 bool may_refute_early(int64_t done, int64_t onset, bool arm_nonfinite,
                       const ConfirmOptions& options);
 

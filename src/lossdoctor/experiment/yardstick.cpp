@@ -214,4 +214,16 @@ int64_t nonfinite_step(const std::vector<double>& train_loss) {
   return -1;
 }
 
+int64_t unusable_step(const std::vector<double>& train_loss, double blowup_factor) {
+  double first = NAN;
+  for (size_t i = 0; i < train_loss.size(); ++i) {
+    const double v = train_loss[i];
+    if (!std::isfinite(v)) return static_cast<int64_t>(i);
+    if (std::isnan(first)) first = std::abs(v);
+    if (blowup_factor > 0 && first > 0 && std::abs(v) > blowup_factor * first)
+      return static_cast<int64_t>(i);
+  }
+  return -1;
+}
+
 }  // namespace lossdoctor::experiment

@@ -106,6 +106,12 @@ PairedComparison compare_class_accuracy(const std::vector<YardstickPoint>& base,
 /// First step whose training loss is non-finite, or -1.
 int64_t nonfinite_step(const std::vector<double>& train_loss);
 
+/// First step where the run stopped being usable, or -1: its training loss non-finite, or more
+/// than `blowup_factor` × its first finite loss (a cross-entropy of 1e16 at step 20 is as final
+/// as a NaN: the weights are destroyed, whatever the loss does next). blowup_factor ≤ 0:
+/// non-finite only.
+int64_t unusable_step(const std::vector<double>& train_loss, double blowup_factor);
+
 /// Mean and t statistic of a sample of differences (t = mean / (sd / √n)).
 std::pair<double, double> mean_and_t(const std::vector<double>& diffs);
 

@@ -6,13 +6,15 @@ of two CLIs on chosen cases (lossdoctor-bench zoo scores but deletes its reports
         CASE.yaml[:SEED] ...
 
 Each case runs as `CLI --threads 1 diagnose CASE --set seed=SEED --json OUT --quiet` in the
-case's folder (as lossdoctor-bench zoo runs it), `--lanes` at a time. Reports are written to
+case's folder (as lossdoctor-bench zoo runs it), `--lanes` at a time; a case whose header says
+`# nproc: N` (a data-parallel case) gets `--nproc N`, as lossdoctor-bench zoo gives it. Reports are written to
 DIR/<zoo>__<case>__<seed>.json; one that exists is not run again (a stopped run resumes). A run
 that ends with an exit status other than 0 or 1 leaves its output in <report>.err.
 """
 import argparse
 import concurrent.futures
 import os
+import re
 import subprocess
 
 
@@ -36,9 +38,13 @@ def main():
         report = os.path.join(a.out, f"{zoo}__{os.path.basename(path)[:-5]}__{seed}.json")
         if os.path.exists(report):
             return
-        r = subprocess.run([cli, "--threads", "1", "diagnose", os.path.basename(path), "--set",
-                            f"seed={seed}", "--json", report, "--quiet"],
-                           cwd=os.path.dirname(path), capture_output=True, text=True)
+        with open(path) as f:
+            nproc = re.search(r"^# nproc: *([0-9]+)", f.read(), re.M)
+        cmd = [cli, "--threads", "1", "diagnose", os.path.basename(path), "--set", f"seed={seed}",
+               "--json", report, "--quiet"]
+        if nproc:
+            cmd += ["--nproc", nproc.group(1)]
+        r = subprocess.run(cmd, cwd=os.path.dirname(path), capture_output=True, text=True)
         if r.returncode not in (0, 1):
             with open(report + ".err", "w") as f:
                 f.write(r.stdout + r.stderr)

@@ -132,6 +132,19 @@ TEST(DivergingLoss, NearMissAWarmUpClimbTheRunRecoversFrom) {
   RunRecord r = RecordBuilder().with_loss(warm_up_climb, 0.05).with_steps(100).build();
   r.num_classes = 21;
   EXPECT_TRUE(detect_diverging_loss(r).empty());
+  // The report still says what happened, with its numbers.
+  const std::string note = recovered_climb_note(r);
+  EXPECT_NE(note.find("the loss climbed"), std::string::npos) << note;
+  EXPECT_NE(note.find("and recovered"), std::string::npos) << note;
+}
+
+TEST(DivergingLoss, OnlyARecoveredClimbLeavesANote) {
+  // A climb that is still divergence speaks through its symptom; a run without one says nothing.
+  RunRecord climbing = RecordBuilder().with_loss(warm_up_climb, 0.05).with_steps(50).build();
+  climbing.num_classes = 21;
+  ASSERT_EQ(detect_diverging_loss(climbing).size(), 1u);
+  EXPECT_EQ(recovered_climb_note(climbing), "");
+  EXPECT_EQ(recovered_climb_note(test::healthy_falling()), "");
 }
 
 TEST(DivergingLoss, AClimbStaysDivergenceUntilTheRecoveryHasLastedAsLongAsTheClimb) {

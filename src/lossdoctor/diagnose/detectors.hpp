@@ -33,6 +33,10 @@ std::vector<Symptom> detect_symptoms(const RunRecord& record);
 // One function per symptom id (src/lossdoctor/diagnose/detectors/<id>.cpp).
 std::vector<Symptom> detect_nan_loss(const RunRecord&);
 std::vector<Symptom> detect_diverging_loss(const RunRecord&);
+/// For a climb the run has put behind it (no diverging_loss symptom for that reason): a note
+/// with its numbers — how far the loss climbed, over which steps, and since when it has stayed
+/// below the recovery level. "" otherwise (no climb, or a climb that is still divergence).
+std::string recovered_climb_note(const RunRecord&);
 std::vector<Symptom> detect_loss_spikes(const RunRecord&);
 std::vector<Symptom> detect_oscillating_loss(const RunRecord&);
 std::vector<Symptom> detect_plateau_at_chance(const RunRecord&);

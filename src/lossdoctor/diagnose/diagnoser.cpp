@@ -6,6 +6,7 @@
 #include <cmath>
 #include <optional>
 
+#include "lossdoctor/diagnose/detectors.hpp"
 #include "lossdoctor/diagnose/ranks.hpp"
 #include "lossdoctor/diagnose/rules/rules.hpp"
 #include "lossdoctor/diagnose/signals.hpp"
@@ -250,6 +251,7 @@ Diagnosis diagnose(const RunRecord& r, const std::vector<Symptom>& symptoms,
     d.to_screen = std::move(raised_statically);
   }
   if (std::string note = straggler_note(r, options); !note.empty()) d.notes.push_back(note);
+  if (std::string note = recovered_climb_note(r); !note.empty()) d.notes.push_back(note);
   return d;
 }
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 
 #include "lossdoctor/diagnose/detectors.hpp"
 #include "lossdoctor/diagnose/series.hpp"
@@ -84,9 +85,15 @@ struct Onset {
   size_t known = 0;           ///< index at which the signal is established
   std::string how;
 };
-}  // namespace
 
-std::vector<Symptom> detect_diverging_loss(const RunRecord& r) {
+/// What the loss curve says about a climb: the diverging_loss symptom, or, for a climb the run
+/// has put behind it, a note saying so (one of the two, or neither).
+struct Climb {
+  std::vector<Symptom> symptom;
+  std::string recovered_note;
+};
+
+Climb analyse_climb(const RunRecord& r) {
   using namespace series;
   const Series loss = finite_losses(r, /*prefix_only=*/true);
   const size_t n = loss.size();
@@ -179,7 +186,16 @@ std::vector<Symptom> detect_diverging_loss(const RunRecord& r) {
   // controls).
   const Recovery recovery = recovery_after(r, loss, smooth, first->begin, peak, smooth[lo], init,
                                            chance, sustain, ends_in_nan);
-  if (recovery.over(n)) return {};
+  if (recovery.over(n)) {
+    Climb over;
+    over.recovered_note = fmt::format(
+        "the loss climbed {} → {} over steps {}–{} and recovered: its smoothed loss stayed below "
+        "{} from step {} to the end ({} steps, {} needed), so it is not counted as divergence",
+        num(std::min(smooth[lo], loss.value[lo])), num(loss.value[peak]), loss.step[lo],
+        loss.step[peak], num(recovery.level), loss.step[recovery.from], n - recovery.from,
+        recovery.needed);
+    return over;
+  }
 
   Symptom s;
   s.id = "diverging_loss";
@@ -217,7 +233,14 @@ std::vector<Symptom> detect_diverging_loss(const RunRecord& r) {
     s.evidence.push_back(
         fmt::format("loss turned non-finite at step {}", r.steps[loss.size()].step));
   }
-  return {s};
+  Climb out;
+  out.symptom.push_back(std::move(s));
+  return out;
 }
+}  // namespace
+
+std::vector<Symptom> detect_diverging_loss(const RunRecord& r) { return analyse_climb(r).symptom; }
+
+std::string recovered_climb_note(const RunRecord& r) { return analyse_climb(r).recovered_note; }
 
 }  // namespace lossdoctor::diagnose

@@ -10,8 +10,7 @@
 // weight norm growing more than `weight_norm_growth`× (`weight_norm_growth_weight`); a rate above
 // the optimiser's usual range in an unstable run (`above_usual_range`); its fix is then the
 // optimiser's usual rate when ÷ 10 would still leave the rate above that (a lint fix, added
-// earlier, wins: a Monitor,
-// `--record-in` or log record has no lint).
+// earlier, wins: a Monitor, `--record-in` or log record has no lint).
 // Penalties: raw inputs explain the instability first (`unnormalized_input_penalty`); the NaN
 // came in with the data (`nan_from_input_penalty`); the gradients are never reset
 // (`gradients_not_reset_penalty`); the loss was wrong before the first update

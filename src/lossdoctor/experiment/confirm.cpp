@@ -308,9 +308,9 @@ ConfirmOptions judged_from_onset(const ConfirmOptions& options, int64_t onset, i
   return o;
 }
 
-bool may_refute_early(int64_t done, int64_t onset, bool arm_nonfinite,
+bool may_refute_early(int64_t done, int64_t onset, bool arm_unusable,
                       const ConfirmOptions& options) {
-  return arm_nonfinite || done >= onset + options.min_steps;
+  return arm_unusable || done >= onset + options.min_steps;
 }
 
 std::vector<int64_t> label_noise_suspects(const RunRecord& record, double run_accuracy) {
@@ -976,8 +976,8 @@ std::optional<Intervention> combine(const Intervention& a, const Intervention& b
 /// effect (min_accuracy_effect points of accuracy, min_loss_effect relative loss), 0 if none.
 /// Every arm that kept a non-finite (or blown-up) baseline finite repaired it fully: they tie.
 double repair_strength(const report::ConfirmationArm& a, const ConfirmOptions& o,
-                       bool base_nonfinite) {
-  if (base_nonfinite) return std::numeric_limits<double>::infinity();
+                       bool base_unusable) {
+  if (base_unusable) return std::numeric_limits<double>::infinity();
   double best = 0;
   for (const auto& m : a.measures) {
     if (m.pairs < 3 || !(m.t > 0) || !std::isfinite(m.effect)) continue;

@@ -176,7 +176,7 @@ ConfirmOptions judged_from_onset(const ConfirmOptions& options, int64_t onset, i
 /// Whether an arm may stop as refuted before its window ends, after `done` steps: not before
 /// onset + min_steps (a fault cannot be repaired before it shows), unless the arm's own loss went
 /// non-finite or blew up (unusable_step). Pure.
-bool may_refute_early(int64_t done, int64_t onset, bool arm_nonfinite,
+bool may_refute_early(int64_t done, int64_t onset, bool arm_unusable,
                       const ConfirmOptions& options);
 
 /// The reference `ref` as seen from an arm whose steps each see `ratio` times the samples of a

@@ -208,19 +208,16 @@ PairedComparison compare_class_accuracy(const std::vector<YardstickPoint>& base,
 }
 
 int64_t nonfinite_step(const std::vector<double>& train_loss) {
-  for (size_t i = 0; i < train_loss.size(); ++i) {
-    if (!std::isfinite(train_loss[i])) return static_cast<int64_t>(i);
-  }
-  return -1;
+  return unusable_step(train_loss, 0);
 }
 
 int64_t unusable_step(const std::vector<double>& train_loss, double blowup_factor) {
-  double first = NAN;
   for (size_t i = 0; i < train_loss.size(); ++i) {
     const double v = train_loss[i];
     if (!std::isfinite(v)) return static_cast<int64_t>(i);
-    if (std::isnan(first)) first = std::abs(v);
-    if (blowup_factor > 0 && first > 0 && std::abs(v) > blowup_factor * first)
+    // Step 0 is finite here: the loop returned at it otherwise.
+    if (blowup_factor > 0 && std::abs(v) > blowup_factor * std::abs(train_loss[0]) &&
+        train_loss[0] != 0)
       return static_cast<int64_t>(i);
   }
   return -1;

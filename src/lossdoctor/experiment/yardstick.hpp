@@ -107,7 +107,7 @@ PairedComparison compare_class_accuracy(const std::vector<YardstickPoint>& base,
 int64_t nonfinite_step(const std::vector<double>& train_loss);
 
 /// First step where the run stopped being usable, or -1: its training loss non-finite, or more
-/// than `blowup_factor` × its first finite loss (a cross-entropy of 1e16 at step 20 is as final
+/// than `blowup_factor` × its first loss (a cross-entropy of 1e16 at step 20 is as final
 /// as a NaN: the weights are destroyed, whatever the loss does next). blowup_factor ≤ 0:
 /// non-finite only.
 int64_t unusable_step(const std::vector<double>& train_loss, double blowup_factor);

@@ -191,9 +191,8 @@ Climb analyse_climb(const RunRecord& r) {
     over.recovered_note = fmt::format(
         "the loss climbed {} → {} over steps {}–{} and recovered: its smoothed loss stayed below "
         "{} from step {} to the end ({} steps, {} needed), so it is not counted as divergence",
-        num(std::min(smooth[lo], loss.value[lo])), num(loss.value[peak]), loss.step[lo],
-        loss.step[peak], num(recovery.level), loss.step[recovery.from], n - recovery.from,
-        recovery.needed);
+        num(base), num(top), loss.step[lo], loss.step[peak], num(recovery.level),
+        loss.step[recovery.from], n - recovery.from, recovery.needed);
     return over;
   }
 

@@ -194,6 +194,75 @@ TEST(CorruptSampleDrops, NoiseLikeImagesAreDroppedOnlyWhenTheDiagnosisCountedThe
   EXPECT_EQ(corrupt_sample_drops(f, ds, record), (std::vector<int64_t>{0, 90, 91}));
 }
 
+TEST(CorruptSampleDrops, CleanOutliersOfAClassThatIsMostlyNoiseAreKept) {
+  // Class 0: 15 smooth images and 35 noise images (70% noise, like zoo 12's
+  // t19-corrupt-noise-70); class 1: 35 smooth and 15 noise. The audit's in-class outliers
+  // (images 3 and 60) are judged by the class's median: in class 0 that is the noise's, so its
+  // "outlier" 3 is a clean image and stays; 60 stays flagged in class 1 (near miss).
+  torch::manual_seed(5);
+  data::Dataset ds;
+  const auto ramp = torch::linspace(0, 255, 20).view({1, 1, 1, 20}).expand({100, 1, 20, 20});
+  ds.train.images = ramp.clone() + torch::rand({100, 1, 20, 20});
+  ds.train.images.slice(0, 15, 50) = torch::randint(0, 256, {35, 1, 20, 20}).to(torch::kFloat);
+  ds.train.images.slice(0, 85, 100) = torch::randint(0, 256, {15, 1, 20, 20}).to(torch::kFloat);
+  ds.train.labels = torch::cat({torch::zeros({50}, torch::kLong), torch::ones({50}, torch::kLong)});
+  const auto noise = [](int64_t i) { return (i >= 15 && i < 50) || i >= 85; };
+  Finding f;
+  f.cause = "corrupt_samples";
+  f.samples = {3, 60};
+  RunRecord record;
+  record.num_classes = 2;
+  record.loss = "cross_entropy";
+  record.samples.resize(100);
+  record.steps.resize(20);
+  for (size_t i = 0; i < record.steps.size(); ++i) record.steps[i].step = static_cast<int64_t>(i);
+  const auto looked = [&](double noise_right) {
+    for (int64_t i = 0; i < 100; ++i) {
+      SampleDynamics& d = record.samples[static_cast<size_t>(i)];
+      d.look = noise(i) ? SampleDynamics::kNoiseLike : SampleDynamics::kClean;
+      const double right = noise(i) ? noise_right : 0.9;
+      d.first_margin = static_cast<double>(i % 10) < 10 * right ? 1.0f : -1.0f;
+    }
+  };
+  looked(0.0);  // the noise carries no label: it is the corruption
+  std::vector<int64_t> expected = {};
+  for (int64_t i = 0; i < 100; ++i)
+    if (noise(i) || i == 60) expected.push_back(i);
+  EXPECT_EQ(corrupt_sample_drops(f, ds, record), expected);
+  looked(0.9);  // noisy-looking data that carries its labels: the audit's flags stand
+  EXPECT_EQ(corrupt_sample_drops(f, ds, record), (std::vector<int64_t>{3, 60}));
+}
+
+TEST(RaisedByDrift, APlaceboThatDropsManyImagesRaisesTheBarsOnlyByItsDriftInTheArmsFavour) {
+  ConfirmOptions o;
+  o.min_accuracy_effect = 0.03;
+  o.min_loss_effect = 0.10;
+  const auto measure = [](const char* name, double effect, int pairs = 10) {
+    PairedComparison m;
+    m.measure = name;
+    m.effect = effect;
+    m.pairs = pairs;
+    return m;
+  };
+  // The placebo ended worse than the baseline: 25 points lower accuracy, 30% higher loss.
+  const std::vector<PairedComparison> worse = {measure("val_accuracy", -0.25),
+                                               measure("val_loss", -0.30)};
+  const ConfirmOptions noise = raised_by_drift(o, worse, /*drops_many=*/false);
+  EXPECT_NEAR(noise.min_accuracy_effect, 0.28, 1e-12);  // one sample: rerun noise, either way
+  EXPECT_NEAR(noise.min_loss_effect, 0.40, 1e-12);
+  const ConfirmOptions fewer = raised_by_drift(o, worse, /*drops_many=*/true);
+  EXPECT_DOUBLE_EQ(fewer.min_accuracy_effect, 0.03);  // fewer images cost the arm as much
+  EXPECT_DOUBLE_EQ(fewer.min_loss_effect, 0.10);
+  // Better than the baseline: that much of an arm's gain comes from dropping any images.
+  const std::vector<PairedComparison> better = {
+      measure("val_accuracy", 0.05), measure("train_loss", 0.08), measure("val_loss", 0.12),
+      measure("rare_class_accuracy", 0.07), measure("val_accuracy", 0.50, /*pairs=*/2)};
+  const ConfirmOptions helped = raised_by_drift(o, better, /*drops_many=*/true);
+  EXPECT_NEAR(helped.min_accuracy_effect, 0.08, 1e-12);  // the 2-pair measure is skipped
+  EXPECT_NEAR(helped.min_loss_effect, 0.22, 1e-12);      // the larger loss drift
+  EXPECT_NEAR(helped.min_rare_class_effect, o.min_rare_class_effect + 0.07, 1e-12);
+}
+
 TEST(Judge, ClearImprovementIsConfirmedEarly) {
   const ConfirmOptions o = deterministic_options();
   const RunSeries base = series(2.3, 0.001, 100, 0.001), arm = series(2.3, 0.03, 60, 0.05);

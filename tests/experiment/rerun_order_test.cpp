@@ -20,6 +20,7 @@ RerunOrder sample_order() {
   o.oversample = true;
   o.reload = true;
   o.max_steps = 160;
+  o.plan_train_size = 3040;
   return o;
 }
 
@@ -31,6 +32,7 @@ void expect_same(const RerunOrder& a, const RerunOrder& b) {
   EXPECT_EQ(a.oversample, b.oversample);
   EXPECT_EQ(a.reload, b.reload);
   EXPECT_EQ(a.max_steps, b.max_steps);
+  EXPECT_EQ(a.plan_train_size, b.plan_train_size);
 }
 
 TEST(RerunOrder, JsonRoundTripKeepsEveryField) {

@@ -229,6 +229,29 @@ TEST(Trainer, ACapOnStepsKeepsTheSchedulePlannedOverTheSpec) {
   EXPECT_NEAR(short_run.steps()[19].lr / 0.003, 0.5 * (1 + std::cos(M_PI * 19 / 100.0)), 1e-9);
 }
 
+TEST(Trainer, ARunOnACutSplitCanBePlannedLikeTheWholeSplit) {
+  // A confirmation arm that drops training images stands in for the user's run: planned over
+  // the whole split (1600 images: 2 epochs of 50 batches) it runs as long as that run and
+  // follows its schedule step for step; planned over its own 600 images it would stop at 38.
+  const auto whole = small_spec({"schedule={type: cosine}"});
+  const auto cut = small_spec({"schedule={type: cosine}", "data.train.limit=600"});
+  EXPECT_EQ(Trainer(cut, quiet()).planned_steps(), 38);
+  TrainOptions stand_in = quiet();
+  stand_in.plan_train_size = 1600;
+  stand_in.max_steps = 60;
+  Trainer arm(cut, stand_in);
+  EXPECT_EQ(arm.planned_steps(), 100);
+  EXPECT_EQ(arm.total_steps(), 60);
+  arm.run();
+  TrainOptions capped = quiet();
+  capped.max_steps = 60;
+  Trainer user(whole, capped);
+  user.run();
+  ASSERT_EQ(arm.steps().size(), 60u);
+  ASSERT_EQ(user.steps().size(), 60u);
+  for (size_t k = 0; k < 60; ++k) EXPECT_DOUBLE_EQ(arm.steps()[k].lr, user.steps()[k].lr);
+}
+
 TEST(Trainer, GradientClippingBoundsTheUpdate) {
   // With clipping at 1e-6 and plain SGD, one step moves the weights by at most lr × 1e-6.
   Trainer trainer(

@@ -94,7 +94,10 @@ at::Tensor odd_image_kinds(const at::Tensor& images) {
 }
 
 at::Tensor odd_image_mask(const at::Tensor& images, double max_noise_like_share) {
-  const at::Tensor kinds = odd_image_kinds(images);
+  return odd_kinds_mask(odd_image_kinds(images), max_noise_like_share);
+}
+
+at::Tensor odd_kinds_mask(const at::Tensor& kinds, double max_noise_like_share) {
   if (kinds.numel() == 0) return kinds.ne(0);
   // The share among the images that have content: broken ones say nothing of the data's look.
   const double noise_like = kinds.eq(kNoiseLikeImage).sum().item<double>();

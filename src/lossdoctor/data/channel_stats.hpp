@@ -53,5 +53,7 @@ struct SplitImageKinds {
 /// ones always; noise-like ones only while they are at most `max_noise_like_share` of the images
 /// that are not broken (above it, noise is what this data looks like).
 at::Tensor odd_image_mask(const at::Tensor& images, double max_noise_like_share);
+/// odd_image_mask of images whose odd_image_kinds are `kinds` (int8 [N]).
+at::Tensor odd_kinds_mask(const at::Tensor& kinds, double max_noise_like_share);
 
 }  // namespace lossdoctor::data

@@ -54,8 +54,10 @@ std::vector<int64_t> Loader::shard_order(int64_t epoch) const {
   return mine;
 }
 
-int64_t Loader::batches_per_epoch() const {
-  const int64_t n = shard_size();
+int64_t Loader::batches_per_epoch() const { return batches_per_epoch_for(size()); }
+
+int64_t Loader::batches_per_epoch_for(int64_t split_size) const {
+  const int64_t n = (split_size + world_size_ - 1) / world_size_;
   const int64_t full = n / batch_size_;
   const int64_t rest = n % batch_size_;
   // A trailing batch of one sample is dropped when batch_size > 1 (batch norm needs two).

@@ -41,6 +41,9 @@ class Loader {
   int64_t batch_size() const { return batch_size_; }
   /// Batches of this loader's shard per epoch.
   int64_t batches_per_epoch() const;
+  /// The batches per epoch of this loader's shard (its batch size and shard layout) if the split
+  /// held `split_size` samples: how long an epoch of the run a changed split stands in for is.
+  int64_t batches_per_epoch_for(int64_t split_size) const;
   std::vector<int64_t> epoch_order(int64_t epoch) const;
   /// Makes this loader rank `rank` of `world_size` (see "shards" above). Requires
   /// 0 ≤ rank < world_size ≤ size().

@@ -17,7 +17,8 @@ std::string to_json(const RerunOrder& o) {
               {"drop", o.drop},
               {"oversample", o.oversample},
               {"reload", o.reload},
-              {"max_steps", o.max_steps}}
+              {"max_steps", o.max_steps},
+              {"plan_train_size", o.plan_train_size}}
       .dump();
 }
 
@@ -33,6 +34,7 @@ RerunOrder rerun_order_from_json(const std::string& text) {
     o.oversample = j.at("oversample").get<bool>();
     o.reload = j.at("reload").get<bool>();
     o.max_steps = j.at("max_steps").get<int64_t>();
+    o.plan_train_size = j.at("plan_train_size").get<int64_t>();
     return o;
   } catch (const json::exception& e) {
     throw std::runtime_error(std::string("not a rerun order: ") + e.what());

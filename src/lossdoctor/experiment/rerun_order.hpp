@@ -30,6 +30,9 @@ struct RerunOrder {
   bool oversample = false;        ///< balance the classes by repeating the rare ones
   bool reload = false;            ///< decode the data again (a fix that changes what is loaded)
   int64_t max_steps = 0;          ///< the rerun's step cap (TrainOptions::max_steps)
+  /// TrainOptions::plan_train_size (0: the rerun's own split): a rerun that drops training
+  /// images is planned like the user's run on the whole split.
+  int64_t plan_train_size = 0;
 };
 
 std::string to_json(const RerunOrder& order);

@@ -437,7 +437,10 @@ Trainer::Trainer(const spec::Spec& spec, TrainOptions options, data::WarningSink
   const int64_t per_epoch = train_loader_->batches_per_epoch();
   // The schedule is planned over the run the spec describes, whatever cap a diagnosis budget
   // puts on this run: a capped run is the first steps of exactly the user's run.
-  planned_steps_ = spec_.max_steps ? *spec_.max_steps : spec_.epochs * per_epoch;
+  const int64_t planned_per_epoch =
+      options_.plan_train_size ? train_loader_->batches_per_epoch_for(*options_.plan_train_size)
+                               : per_epoch;
+  planned_steps_ = spec_.max_steps ? *spec_.max_steps : spec_.epochs * planned_per_epoch;
   total_steps_ = planned_steps_;
   if (options_.max_steps) total_steps_ = std::min(total_steps_, *options_.max_steps);
   schedule_ =

@@ -114,6 +114,11 @@ struct TrainOptions {
   /// Stops the run after this many steps (diagnosis budgets, arms). The learning-rate schedule
   /// is still planned over the spec's own length (epochs or max_steps).
   std::optional<int64_t> max_steps;
+  /// The training split's size in the run this one stands in for (a confirmation rerun that
+  /// drops or repeats training images): its epochs, its schedule and its length are planned as
+  /// if the split still held this many samples, so the rerun is the user's run on other data, not
+  /// a shorter or longer run. Unset: the split's own size.
+  std::optional<int64_t> plan_train_size;
   bool stop_on_nonfinite = true;  ///< end the run when the loss becomes NaN/Inf
   int64_t checkpoint_every = 0;   ///< extra checkpoints every N steps (0: epoch ends only)
   /// Already loaded data for this spec's data section (reruns and experiments: decode nothing

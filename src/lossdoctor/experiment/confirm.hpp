@@ -220,7 +220,11 @@ std::vector<int64_t> label_noise_suspects(const RunRecord& record, double run_ac
 /// first sight than the clean ones). When a large share is corrupt it is no longer an outlier:
 /// with half of held-out zoo 7's symmetry images noise, the audit flagged 46 unusual ones, and
 /// dropping those alone proved nothing; but held-out zoo 8's dot strips, about half of which
-/// look noise-like and carry their labels, must keep them. Sorted, distinct.
+/// look noise-like and carry their labels, must keep them. Noise-like images also count when
+/// most of the training split's noise-like share is an excess over validation's
+/// (RunRecord::noise_like_shares); whenever they count, the clean-looking flagged images of a class
+/// that is mostly noise-like are kept (its in-class outliers are its clean images). Sorted,
+/// distinct.
 std::vector<int64_t> corrupt_sample_drops(const Finding& f, const data::Dataset& ds,
                                           const RunRecord& record);
 

@@ -8,8 +8,9 @@ of two CLIs on chosen cases (lossdoctor-bench zoo scores but deletes its reports
 Each case runs as `CLI --threads 1 diagnose CASE --set seed=SEED --json OUT --quiet` in the
 case's folder (as lossdoctor-bench zoo runs it), `--lanes` at a time; a case whose header says
 `# nproc: N` (a data-parallel case) gets `--nproc N`, as lossdoctor-bench zoo gives it. Reports
-are written to DIR/<zoo>__<case>__<seed>.json; one that exists is not run again (a stopped run resumes). A run
-that ends with an exit status other than 0 or 1 leaves its output in <report>.err.
+are written to DIR/<zoo>__<case>__<seed>.json; one that exists is not run again (a stopped run
+resumes). A run that ends with an exit status other than 0 or 1 leaves its output in
+<report>.err.
 """
 import argparse
 import concurrent.futures

@@ -488,10 +488,8 @@ std::vector<int64_t> corrupt_sample_drops(const Finding& f, const data::Dataset&
     // standard errors) learned too slowly for the first-sight test, and the noise share's
     // finding lists only its first 1000 of 2128 images.
     const auto& shares = record.noise_like_shares;
-    const bool mostly_excess =
-        shares && shares->train > 0 &&
-        shares->train - shares->val - options.noise_like_excess_z * shares->standard_error >
-            0.5 * shares->train;
+    const bool mostly_excess = shares && shares->train > 0 &&
+                               diagnose::noise_like_excess(*shares, options) > 0.5 * shares->train;
     const bool noise_counts =
         mostly_excess ||
         diagnose::corrupt_share(diagnose::read_signals(record), options).noise_like_counted > 0;
@@ -1310,13 +1308,10 @@ ConfirmResult confirm_reruns(const spec::Spec& spec, const data::Dataset& datase
     every.rare_classes = rare_classes(dataset);  // drift of the rare classes' accuracy too
     const auto measures = judge_arm(base, p->series, every, window, true, judged).measures;
     p->beyond_drift = raised_by_drift(judged, measures, drops_many);
-    double shown_accuracy = 0, shown_loss = 0;  // the drift either way, for the note
-    for (const auto& m : measures) {
-      if (m.pairs < 3 || !std::isfinite(m.effect)) continue;
-      if (m.measure == "val_accuracy") shown_accuracy = std::abs(m.effect);
-      if (m.measure == "train_loss" || m.measure == "val_loss")
-        shown_loss = std::max(shown_loss, std::abs(m.effect));
-    }
+    // The drift either way, for the note.
+    const ConfirmOptions either_way = raised_by_drift(judged, measures, false);
+    const double shown_accuracy = either_way.min_accuracy_effect - judged.min_accuracy_effect;
+    const double shown_loss = either_way.min_loss_effect - judged.min_loss_effect;
     conf.notes.push_back(fmt::format(
         "placebo: the diagnosis spec rerun {} ({} steps; val accuracy {} vs the baseline's {}) "
         "drifts {:.1f} points in accuracy and {:.0f}% in loss from the baseline; {} must beat it "

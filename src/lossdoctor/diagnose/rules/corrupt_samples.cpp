@@ -100,6 +100,10 @@ UnlabelledShare unlabelled_share(const FirstSight& reference, const FirstSight& 
   return u;
 }
 
+double noise_like_excess(const NoiseLikeShares& shares, const DiagnoserOptions::CorruptSamples& o) {
+  return std::max(0.0, shares.train - shares.val - o.noise_like_excess_z * shares.standard_error);
+}
+
 CorruptShare corrupt_share(const RecordSignals& sig, const DiagnoserOptions::CorruptSamples& o) {
   const RecordSignals::ImageLooks& lk = sig.looks;
   if (lk.checked == 0) {  // no image was looked at one by one: the probes' batch share
@@ -139,8 +143,7 @@ CorruptShare corrupt_share(const RecordSignals& sig, const DiagnoserOptions::Cor
   }
   if (counted > 0 && lk.split_shares && lk.noise_like > 0) {
     const NoiseLikeShares& sh = *lk.split_shares;
-    const double excess =
-        std::max(0.0, sh.train - sh.val - o.noise_like_excess_z * sh.standard_error);
+    const double excess = noise_like_excess(sh, o);
     const double most = std::min(1.0, excess * with_content / static_cast<double>(lk.noise_like));
     if (most < counted) {
       counted = most;

@@ -192,6 +192,11 @@ struct CorruptShare {
 };
 CorruptShare corrupt_share(const RecordSignals& sig, const DiagnoserOptions::CorruptSamples& o);
 
+/// The training split's class-balanced share of noise-like images above validation's, less
+/// `noise_like_excess_z` standard errors (0 when none): at most this share of the training
+/// images can be injected noise (the data's own look is in both splits).
+double noise_like_excess(const NoiseLikeShares& shares, const DiagnoserOptions::CorruptSamples& o);
+
 /// Of a group of training images predicted right at first sight at rate b, the share that
 /// carries no label, against a reference group at rate a and chance c: (a − b) / (a − c), with
 /// its standard error (delta method, binomial rates). `judged` is false when either group has

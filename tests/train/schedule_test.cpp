@@ -63,6 +63,39 @@ TEST(Schedule, WarmupRampsLinearly) {
   EXPECT_DOUBLE_EQ(s.lr(10, 0), 1.0);
 }
 
+TEST(RateRisesAhead, AStepScheduleThatTriplesTheRateIsStillRising) {
+  auto spec = make(Kind::Step);
+  spec.step_size = 40;
+  spec.gamma = 3;
+  spec.per_step = true;
+  const LrSchedule s(spec, 0.02, 300);
+  // Step 200 has met 0.02·3^4; steps 200–299 reach 0.02·3^7.
+  EXPECT_TRUE(rate_rises_ahead(s, 200, 300, 30, 2.0));
+  // Steps 200–239 triple the rate once more: above twice, not above four times the rate so far.
+  EXPECT_TRUE(rate_rises_ahead(s, 200, 240, 30, 2.0));
+  EXPECT_FALSE(rate_rises_ahead(s, 200, 240, 30, 4.0));
+  // A budget that ends with the rate of its last steps so far holds nothing back.
+  EXPECT_FALSE(rate_rises_ahead(s, 170, 200, 30, 1.0));
+  // Per epoch: steps 0–239 are epochs 0–7 (30 steps each), all under the first 40 "epochs".
+  spec.per_step = false;
+  EXPECT_FALSE(rate_rises_ahead(LrSchedule(spec, 0.02, 300), 200, 300, 30, 2.0));
+}
+
+TEST(RateRisesAhead, FallingSchedulesAndTheTailOfAWarmupAreNot) {
+  EXPECT_FALSE(rate_rises_ahead(LrSchedule(make(Kind::Constant), 0.1, 300), 100, 300, 10, 2.0));
+  EXPECT_FALSE(rate_rises_ahead(LrSchedule(make(Kind::Cosine), 0.1, 300), 100, 300, 10, 2.0));
+  auto decay = make(Kind::Exponential);
+  decay.gamma = 0.9;
+  decay.per_step = true;
+  EXPECT_FALSE(rate_rises_ahead(LrSchedule(decay, 0.1, 300), 100, 300, 10, 2.0));
+  auto warm = make(Kind::Constant);
+  warm.warmup_steps = 1000;
+  // Steps 0–199 reach 200/1000 of the rate, the budget's end 300/1000: 1.5×.
+  EXPECT_FALSE(rate_rises_ahead(LrSchedule(warm, 0.1, 3000), 200, 300, 10, 2.0));
+  // At step 100 the budget's end is 3× the rate so far.
+  EXPECT_TRUE(rate_rises_ahead(LrSchedule(warm, 0.1, 3000), 100, 300, 10, 2.0));
+}
+
 TEST(Schedule, PlateauReducesAfterPatienceAndRestores) {
   auto spec = make(Kind::Plateau);
   spec.factor = 0.5;

@@ -26,6 +26,9 @@ namespace {
 using probe::TrainerProbe;
 
 constexpr int kSettleChecks = 4;  ///< same verdict and top cause this many checks in a row
+/// Not settled while the schedule will drive the rate above this many times the highest rate so
+/// far within the budget (a warmup's last third, which rises 1.5×, does not hold a run back).
+constexpr double kRateRiseFactor = 2.0;
 
 std::map<std::string, std::vector<int64_t>> injected_of(const data::Dataset& ds,
                                                         const spec::Spec& spec) {
@@ -116,8 +119,16 @@ std::vector<Finding> data_findings(const data::Dataset& ds, const spec::Spec& sp
 class SettleWatcher : public train::TrainObserver {
  public:
   SettleWatcher(const TrainerProbe& probe, const std::vector<Finding>& lint_findings,
-                const std::vector<Finding>& audit_findings, const DiagnoseOptions& o)
-      : probe_(probe), lint_(lint_findings), audit_(audit_findings), options_(o) {}
+                const std::vector<Finding>& audit_findings, const DiagnoseOptions& o,
+                const train::Trainer& trainer)
+      : probe_(probe),
+        lint_(lint_findings),
+        audit_(audit_findings),
+        options_(o),
+        schedule_(trainer.spec().schedule, trainer.spec().optimizer.lr * trainer.lr_scale(),
+                  trainer.planned_steps()),
+        steps_per_epoch_(std::max<int64_t>(1, trainer.train_loader().batches_per_epoch())),
+        end_(trainer.total_steps()) {}
 
   void after_step(train::Trainer&, const train::StepView& view) override {
     const int64_t done = view.step + 1;
@@ -132,7 +143,14 @@ class SettleWatcher : public train::TrainObserver {
     const int64_t needed = diagnose::early_stop_min_steps(top, symptoms, options_.min_steps,
                                                           options_.healthy_min_steps,
                                                           diagnose::label_evidence_steps(record));
-    settled_ = options_.early_stop && done >= needed && streak_ >= kSettleChecks;
+    // Without a hard symptom that decides by itself, the steps so far stand for the rest of
+    // the budget only if its rates are like theirs.
+    const bool hard = std::any_of(symptoms.begin(), symptoms.end(), [](const Symptom& s) {
+      return diagnose::is_hard_symptom(s.id) && !s.receding;
+    });
+    settled_ = options_.early_stop && done >= needed && streak_ >= kSettleChecks &&
+               (hard ||
+                !train::rate_rises_ahead(schedule_, done, end_, steps_per_epoch_, kRateRiseFactor));
   }
   bool should_stop(train::Trainer&) override { return settled_; }
 
@@ -143,6 +161,9 @@ class SettleWatcher : public train::TrainObserver {
   const std::vector<Finding>& lint_;
   const std::vector<Finding>& audit_;
   DiagnoseOptions options_;
+  train::LrSchedule schedule_;  ///< the run's schedule, to foresee the budget's remaining rates
+  int64_t steps_per_epoch_;
+  int64_t end_;  ///< the budget's last step + 1
   std::string last_top_;
   int streak_ = 0;
   bool settled_ = false;
@@ -209,7 +230,7 @@ DiagnoseOutcome diagnose(const spec::Spec& spec, const DiagnoseOptions& options,
     probe.record().noise_like_shares =
         NoiseLikeShares{noise_share.train_share, noise_share.val_share, noise_share.standard_error};
   }
-  SettleWatcher watcher(probe, linted.findings, audited, options);
+  SettleWatcher watcher(probe, linted.findings, audited, options, trainer);
   trainer.add_observer(&probe);
   if (reporter) trainer.add_observer(&watcher);
   for (auto* o : options.extra_observers) trainer.add_observer(o);

@@ -10,7 +10,9 @@
 //             no training step. diagnose stops at the budget, on a non-finite loss, on Ctrl-C,
 //             or when the same verdict and top cause held for kSettleChecks checks in a row
 //             (a fault after min_steps; "healthy", or a loss at chance without NaN or
-//             divergence, after healthy_min_steps: a slow start may still take off).
+//             divergence, after healthy_min_steps: a slow start may still take off) and,
+//             without a hard symptom, the schedule will not drive the rate in the rest of the
+//             budget above twice the highest rate so far (train::rate_rises_ahead).
 //   throws:   InputError for bad spec or data (before any training).
 //   diagnose_and_confirm: loads the data once, attaches a Yardstick to the diagnosis, diagnoses,
 //     and confirms when `confirm` (default: spec.diagnose.confirm) and the run was not

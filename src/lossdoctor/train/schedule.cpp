@@ -43,6 +43,17 @@ double LrSchedule::lr(int64_t step, int64_t epoch) const {
   return lr;
 }
 
+bool rate_rises_ahead(const LrSchedule& schedule, int64_t done, int64_t end,
+                      int64_t steps_per_epoch, double factor) {
+  const auto rate = [&](int64_t step) { return schedule.lr(step, step / steps_per_epoch); };
+  double seen = 0;
+  for (int64_t s = 0; s < done; ++s) seen = std::max(seen, rate(s));
+  for (int64_t s = done; s < end; ++s) {
+    if (rate(s) > factor * seen) return true;
+  }
+  return false;
+}
+
 void LrSchedule::on_validation(double val_loss) {
   if (spec_.kind != Kind::Plateau) return;
   // Improvement must beat the best by a relative 1e-4 (PyTorch's default threshold).

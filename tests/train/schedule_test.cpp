@@ -76,7 +76,7 @@ TEST(RateRisesAhead, AStepScheduleThatTriplesTheRateIsStillRising) {
   EXPECT_FALSE(rate_rises_ahead(s, 200, 240, 30, 4.0));
   // A budget that ends with the rate of its last steps so far holds nothing back.
   EXPECT_FALSE(rate_rises_ahead(s, 170, 200, 30, 1.0));
-  // Per epoch: steps 0–239 are epochs 0–7 (30 steps each), all under the first 40 "epochs".
+  // Per epoch: steps 0–299 are epochs 0–9 (30 steps each), all inside the first 40 epochs.
   spec.per_step = false;
   EXPECT_FALSE(rate_rises_ahead(LrSchedule(spec, 0.02, 300), 200, 300, 30, 2.0));
 }

@@ -89,6 +89,23 @@ TEST(EarlyStop, HealthyAndAWaitAtChanceNeedTheLongerRun) {
       << "near miss: another hard symptom settles it";
 }
 
+TEST(EarlyStop, ARateTheScheduleWillStillRaiseKeepsTheRunGoingUnlessAHardSymptomDecides) {
+  // Held-out zoo 5's s5-step-x3-every-40-steps: healthy-looking at step 200, divergent at 275.
+  EXPECT_EQ(early_stop_min_steps("healthy", {}, 100, 250, 0, true),
+            std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(early_stop_min_steps("bad_lr_schedule", {}, 100, 250, 0, true),
+            std::numeric_limits<int64_t>::max());
+  Symptom climb;
+  climb.id = "diverging_loss";
+  EXPECT_EQ(early_stop_min_steps("bad_lr_schedule", {climb}, 100, 250, 0, true), 100)
+      << "near miss: a divergence already decides";
+  climb.receding = true;
+  EXPECT_EQ(early_stop_min_steps("bad_lr_schedule", {climb}, 100, 250, 0, true),
+            std::numeric_limits<int64_t>::max())
+      << "a receding climb decides nothing by itself";
+  EXPECT_EQ(early_stop_min_steps("healthy", {}, 100, 250, 0, false), 250);
+}
+
 TEST(EarlyStop, ARecedingClimbDecidesNothingByItself) {
   // Held-out zoo 12's n21 controls at seed 4 stopped at step 100 on a warm-up climb whose loss was
   // already back below its start; the run went on to recover.

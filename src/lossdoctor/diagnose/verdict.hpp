@@ -45,9 +45,12 @@ const std::vector<std::string>& causes_that_show_late();
 /// take off, and "at chance after the budget" is what the verdict asks.
 /// Without NaN or divergence, neither answer may stop before `label_evidence_steps` either. A
 /// receding divergence (Symptom::receding: a climb the loss is coming back from) counts as none.
+/// Nor, without a hard symptom, while `rate_still_rising` (the schedule would drive the rate in
+/// the rest of the budget well above any rate so far: the steps run say nothing of those rates;
+/// the doctor computes it with train::rate_rises_ahead).
 int64_t early_stop_min_steps(const std::string& top, const std::vector<Symptom>& symptoms,
                              int64_t min_steps, int64_t healthy_min_steps,
-                             int64_t label_evidence_steps = 0);
+                             int64_t label_evidence_steps = 0, bool rate_still_rising = false);
 
 /// Share of the training set that must have been seen twice (kRepeatSightings) before the
 /// per-sample label evidence says anything: label_noise cannot be told from a lookalike earlier.

@@ -140,17 +140,11 @@ class SettleWatcher : public train::TrainObserver {
     timeline.push_back({done, top, d.findings.empty() ? 0.0 : d.findings.front().confidence});
     streak_ = top == last_top_ ? streak_ + 1 : 1;
     last_top_ = top;
-    const int64_t needed = diagnose::early_stop_min_steps(top, symptoms, options_.min_steps,
-                                                          options_.healthy_min_steps,
-                                                          diagnose::label_evidence_steps(record));
-    // Without a hard symptom that decides by itself, the steps so far stand for the rest of
-    // the budget only if its rates are like theirs.
-    const bool hard = std::any_of(symptoms.begin(), symptoms.end(), [](const Symptom& s) {
-      return diagnose::is_hard_symptom(s.id) && !s.receding;
-    });
-    settled_ = options_.early_stop && done >= needed && streak_ >= kSettleChecks &&
-               (hard ||
-                !train::rate_rises_ahead(schedule_, done, end_, steps_per_epoch_, kRateRiseFactor));
+    const int64_t needed = diagnose::early_stop_min_steps(
+        top, symptoms, options_.min_steps, options_.healthy_min_steps,
+        diagnose::label_evidence_steps(record),
+        train::rate_rises_ahead(schedule_, done, end_, steps_per_epoch_, kRateRiseFactor));
+    settled_ = options_.early_stop && done >= needed && streak_ >= kSettleChecks;
   }
   bool should_stop(train::Trainer&) override { return settled_; }
 

@@ -477,6 +477,49 @@ TEST_F(ConfirmRuns, APairWithALargerBatchIsAlsoJudgedAtEqualSamplesSeen) {
   for (const auto& f : r.findings) EXPECT_NE(f.status, "confirmed") << f.cause;
 }
 
+TEST_F(ConfirmRuns, AFixOfTheValidationPipelineIsJudgedAtTheEndAndNeverConfirmsAHarmlessChange) {
+  // Validation scaled to [0, 1] but never standardised: the fix (validation prepared like
+  // training) trains exactly like the baseline and is judged on the last point's accuracy.
+  const std::string train_steps =
+      "[{scale: 0.00392156862745098}, {normalize: {mean: [0.286], "
+      "std: [0.353]}}]";
+  const auto with_val = [&](const std::string& val) {
+    return spec::parse_spec_text(tiny_spec("{type: adam, lr: 0.001}", "    val: " + val + "\n"),
+                                 "tiny.yaml");
+  };
+  const std::map<std::string, std::string> fix = {{"data.transforms.val", train_steps}};
+  {
+    const spec::Spec s = with_val("[{scale: 0.00392156862745098}]");
+    const Baseline b = baseline_of(s);
+    const ConfirmResult r = confirm_suspicions(
+        s, b, {suspicion("preprocessing_mismatch", 0.8, fix)}, fabricated_options());
+    ASSERT_EQ(r.confirmation.arms.size(), 1u);
+    const auto& arm = r.confirmation.arms.front();
+    EXPECT_EQ(arm.status, "confirmed") << arm.reason;
+    EXPECT_NE(arm.yardstick.find("same training"), std::string::npos) << arm.yardstick;
+    ASSERT_FALSE(arm.measures.empty());
+    EXPECT_EQ(arm.measures.back().name, "val_accuracy_at_end");
+    EXPECT_EQ(arm.measures.back().pairs, 256) << "over the yardstick's images";
+    ASSERT_GE(arm.train_loss.size(), 10u);
+    for (size_t i = 0; i < 10; ++i)
+      EXPECT_DOUBLE_EQ(arm.train_loss[i], b.yard->train_loss()[i])
+          << "the same training, step " << i;
+    EXPECT_EQ(r.verdict, "unhealthy");
+  }
+  {
+    // Near miss: a healthy run whose validation mean differs by 0.004 (a rounding): the same fix
+    // changes nothing that matters and must not confirm.
+    const spec::Spec s =
+        with_val("[{scale: 0.00392156862745098}, {normalize: {mean: [0.29], std: [0.353]}}]");
+    const Baseline b = baseline_of(s);
+    const ConfirmResult r = confirm_suspicions(
+        s, b, {suspicion("preprocessing_mismatch", 0.8, fix)}, fabricated_options());
+    ASSERT_EQ(r.confirmation.arms.size(), 1u);
+    EXPECT_EQ(r.confirmation.arms.front().status, "refuted") << r.confirmation.arms.front().reason;
+    EXPECT_EQ(r.verdict, "healthy");
+  }
+}
+
 TEST_F(ConfirmRuns, NoInterventionConfirmsOnAHealthyRun) {
   // Every intervention the causes table can rerun, presented as a fabricated suspicion on a
   // healthy run: each must come back refuted or undecided, never confirmed — each is judged by

@@ -390,6 +390,59 @@ TEST(Judge, AnArmThatStaysAtChanceLikeItsBaselineIsInconclusiveNotRefuted) {
   EXPECT_EQ(judge_arm(base, worse, {}, 250, true, o).status, "refuted");
 }
 
+/// A run whose training is the same in both arms and whose validation differs only in how it is
+/// prepared: the baseline's validation stays near chance (25 classes), the arm's takes off late,
+/// as the model learns (held-out zoo 13's d25-val-not-normalised at step 100).
+RunSeries evaluated(bool fixed, int64_t images) {
+  RunSeries s;
+  s.num_classes = 25;
+  for (int i = 0; i < 100; ++i) s.train_loss.push_back(3.2 * std::exp(-0.002 * i));
+  for (int k = 0; k <= 10; ++k) {
+    const double late = std::pow(k / 10.0, 4);
+    const double acc = fixed ? 0.04 + 0.2 * late : 0.04 + 0.015 * late + 0.01 * std::sin(k);
+    s.points.push_back({10 * k, 3.2, acc, {}, images});
+  }
+  return s;
+}
+
+TEST(Judge, AFixOfTheValidationPipelineAloneIsJudgedAtTheLastPoint) {
+  const ConfirmOptions o = deterministic_options();
+  const RunSeries base = evaluated(false, 512), arm = evaluated(true, 512);
+  Comparability eval_only;
+  eval_only.evaluation_only = true;
+  // Paired over steps, a gap that only opens at the end reads as noise: refuted.
+  EXPECT_EQ(judge_arm(base, arm, {}, 100, true, o).status, "refuted");
+  // Same training, so the last point says it: +18 points over 512 images.
+  const Decision d = judge_arm(base, arm, eval_only, 100, true, o);
+  EXPECT_EQ(d.status, "confirmed") << d.reason;
+  ASSERT_FALSE(d.measures.empty());
+  const PairedComparison& end = d.measures.back();
+  EXPECT_EQ(end.measure, "val_accuracy_at_end");
+  EXPECT_EQ(end.pairs, 512);
+  EXPECT_GT(end.t, 5);
+  EXPECT_NE(d.reason.find("two-proportion z"), std::string::npos) << d.reason;
+  EXPECT_EQ(judge_arm(base, arm, eval_only, 100, false, o).status, "confirmed")
+      << "a clear gap confirms before the end too (t ≥ early_t)";
+  // Near misses: the same gap over 20 images is not significant; a 1-point gain over 512 is
+  // not meaningful; the arm worse at the end is refuted as worse.
+  EXPECT_EQ(judge_arm(evaluated(false, 20), evaluated(true, 20), eval_only, 100, true, o).status,
+            "refuted");
+  RunSeries small = arm;
+  small.points.back().accuracy += 0.01;
+  EXPECT_EQ(judge_arm(arm, small, eval_only, 100, true, o).status, "refuted");
+  const Decision worse = judge_arm(arm, base, eval_only, 100, true, o);
+  EXPECT_EQ(worse.status, "refuted");
+  EXPECT_EQ(worse.reason.rfind("worse", 0), 0u) << worse.reason;
+  // Before the end, an undecided gap waits (no futility stop on a gap that grows late).
+  EXPECT_EQ(judge_arm(arm, small, eval_only, 100, false, o).status, "undecided");
+  // Both at chance at the end: inconclusive, like any arm whose window was too short.
+  RunSeries chance_arm = base;
+  chance_arm.points.back().accuracy = 0.05;
+  const Decision at_chance = judge_arm(base, chance_arm, eval_only, 100, true, o);
+  EXPECT_EQ(at_chance.status, "undecided") << at_chance.reason;
+  EXPECT_NE(at_chance.reason.find("stayed at chance"), std::string::npos) << at_chance.reason;
+}
+
 TEST(Judge, TooFewPairedPointsIsInconclusiveNotRefuted) {
   const ConfirmOptions o = deterministic_options();
   // A batch-size arm paired at equal samples seen over a short window: two yardstick points

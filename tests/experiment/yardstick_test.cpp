@@ -25,6 +25,33 @@ TEST(PairedStats, MeanAndTOfKnownSample) {
   EXPECT_GT(mean_and_t({0.5, 0.5, 0.5}).second, 1e6) << "a constant gain is decisive";
 }
 
+TEST(PairedStats, AccuracyAtTheEndIsTwoProportionsOverTheImages) {
+  // Last common point at step 100: 5.5% vs 24.2% of 512 images.
+  const std::vector<YardstickPoint> base = {
+      {0, 3.2, 0.04, {}, 512}, {50, 3.2, 0.05, {}, 512}, {100, 3.4, 0.055, {}, 512}};
+  const std::vector<YardstickPoint> arm = {{0, 3.2, 0.04, {}, 512},
+                                           {50, 3.0, 0.06, {}, 512},
+                                           {100, 2.5, 0.242, {}, 512},
+                                           {110, 2.4, 0.3, {}, 512}};
+  const PairedComparison c = compare_accuracy_at_end(base, arm);
+  EXPECT_EQ(c.measure, "val_accuracy_at_end");
+  EXPECT_EQ(c.pairs, 512);
+  EXPECT_NEAR(c.effect, 0.187, 1e-12);
+  const auto shrunk = [](double p) { return (p * 512 + 0.5) / 513; };
+  const double pb = shrunk(0.055), pa = shrunk(0.242);
+  EXPECT_NEAR(c.t, 0.187 / std::sqrt((pb * (1 - pb) + pa * (1 - pa)) / 512), 1e-9);
+  EXPECT_DOUBLE_EQ(c.base_start, 0.05) << "the first common point after step 0";
+  EXPECT_DOUBLE_EQ(c.arm_end, 0.242) << "step 110 has no baseline point";
+  // 0% against 0%: no difference and a finite t (no zero variance).
+  const std::vector<YardstickPoint> zero = {{10, 3, 0.0, {}, 100}};
+  const PairedComparison z = compare_accuracy_at_end(zero, zero);
+  EXPECT_EQ(z.t, 0);
+  EXPECT_EQ(z.pairs, 100);
+  // Points without an image count (interpolated) cannot be judged this way.
+  const std::vector<YardstickPoint> unknown = {{10, 3, 0.5}};
+  EXPECT_EQ(compare_accuracy_at_end(unknown, unknown).pairs, 0);
+}
+
 TEST(PairedStats, LowerLossArmGivesLargePositiveTAndEffect) {
   const auto base = decay(2.3, 0.001, 100);  // stalls
   const auto arm = decay(2.3, 0.02, 100);    // learns

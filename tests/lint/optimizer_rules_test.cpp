@@ -55,6 +55,18 @@ TEST(LrTooHigh, NearMisses) {
   expect_silent("lr-too-high", with_optimizer("{type: adam, lr: 0.009}"));
   expect_silent("lr-too-high", with_optimizer("{type: sgd, lr: 0.1, momentum: 0.9}"));
   expect_silent("lr-too-high", with_optimizer("{type: adadelta, lr: 1.0}"));
+  // The top of adadelta's usual range: healthy held-out runs train at 10.
+  expect_silent("lr-too-high", with_optimizer("{type: adadelta, lr: 10.0}"));
+}
+
+TEST(LrTooHigh, AdadeltaFarAboveItsUsualMultiplier) {
+  Finding f =
+      expect_fires_and_fix_silences("lr-too-high", with_optimizer("{type: adadelta, lr: 5000.0}"),
+                                    "lr_too_high", "error", {"5000", "adadelta"});
+  EXPECT_EQ(f.fix.at("optimizer.lr"), "1") << "the usual rate, not ÷ 10 (still 500× too high)";
+  expect_fires_and_fix_silences("lr-too-high", with_optimizer("{type: adadelta, lr: 30.0}"),
+                                "lr_too_high", "warning", {"30"});
+  expect_silent("lr-too-high", with_optimizer("{type: adadelta, lr: 29.0}"));
 }
 
 TEST(LrTooLow, AdamAndSgdAndAdadelta) {

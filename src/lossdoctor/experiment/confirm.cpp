@@ -39,12 +39,14 @@ namespace fs = std::filesystem;
 /// rare_class_accuracy), a relative loss reduction for the losses.
 double min_effect(const std::string& measure, const ConfirmOptions& o) {
   if (measure == "rare_class_accuracy") return o.min_rare_class_effect;
-  return measure == "val_accuracy" ? o.min_accuracy_effect : o.min_loss_effect;
+  return measure == "val_accuracy" || measure == "val_accuracy_at_end" ? o.min_accuracy_effect
+                                                                       : o.min_loss_effect;
 }
 
 /// Whether a measure is an accuracy (effects in points) rather than a loss (relative).
 bool is_accuracy(const std::string& measure) {
-  return measure == "val_accuracy" || measure == "rare_class_accuracy";
+  return measure == "val_accuracy" || measure == "rare_class_accuracy" ||
+         measure == "val_accuracy_at_end";
 }
 
 /// The effect at the last paired point, in the units of PairedComparison::effect: accuracy
@@ -72,12 +74,18 @@ std::string fmt_value(double v) {
 const char* measure_label(const std::string& measure) {
   if (measure == "val_accuracy") return "val accuracy";
   if (measure == "rare_class_accuracy") return "rare-class val accuracy";
+  if (measure == "val_accuracy_at_end") return "val accuracy at the last point";
   return measure == "train_loss" ? "train loss" : "val loss";
 }
 
 std::string describe(const PairedComparison& m) {
   if (m.pairs == 0) return fmt::format("{}: nothing to pair", m.measure);
   const std::string t = std::abs(m.t) >= 1e6 ? "∞" : fmt::format("{:.1f}", m.t);
+  if (m.measure == "val_accuracy_at_end") {
+    return fmt::format("{} {:.1f}% vs {:.1f}% (two-proportion z {} over {} images, {:+.1f} points)",
+                       measure_label(m.measure), 100 * m.arm_end, 100 * m.base_end, t, m.pairs,
+                       100 * m.effect);
+  }
   if (is_accuracy(m.measure)) {
     return fmt::format(
         "{} {:.1f}% → {:.1f}% vs {:.1f}% → {:.1f}% (paired t {} over {} points, {:+.1f} points)",
@@ -138,6 +146,52 @@ bool stays_at_chance(const RunSeries& s, int64_t num_classes, double margin) {
     if (!(p.accuracy <= bar)) return false;
   }
   return n >= 3;
+}
+
+/// judge_arm for a fix that changes only how validation is prepared (Comparability::
+/// evaluation_only), given `d`, the decision of the paired measures over steps. The arm trains
+/// exactly like the baseline, so the runs differ only in evaluation, by a gap that grows as the
+/// model learns: paired over steps, a gap that opens late reads as noise (held-out zoo 13's
+/// d25-val-not-normalised at step 100: 24.2% vs 5.5% at the last point, paired t 2.2 over 10
+/// points, refuted; session 26). The last common point is judged too, as two proportions over
+/// the yardstick's images (compare_accuracy_at_end), with the same bars (t_needed, a meaningful
+/// accuracy effect): either yardstick confirms, both are valid for the same training. No
+/// futility stop before the end (the gap opens late).
+Decision judge_evaluation_only(const RunSeries& base, const RunSeries& arm, int64_t classes,
+                               bool both_at_chance, double t_needed, bool final,
+                               const ConfirmOptions& o, Decision d) {
+  const PairedComparison end = compare_accuracy_at_end(base.points, arm.points);
+  d.measures.push_back(end);
+  std::string numbers;
+  for (const auto& m : d.measures) numbers += (numbers.empty() ? "" : "; ") + describe(m);
+  const double bar = min_effect(end.measure, o);
+  const bool worse_over_steps =
+      d.status == "refuted" && (d.reason.rfind("worse", 0) == 0 || d.reason.rfind("mixed", 0) == 0);
+  if (d.status == "confirmed") {
+    d.reason = numbers;
+  } else if (end.pairs > 0 && end.t >= t_needed && end.effect >= bar && !worse_over_steps) {
+    d.status = "confirmed";
+    d.reason = "at the last point (same training, validation prepared by the fix): " + numbers;
+  } else if (worse_over_steps) {
+    d.reason = "worse: " + numbers;
+  } else if (end.pairs > 0 && end.t <= -t_needed && -end.effect >= bar) {
+    d.status = "refuted";
+    d.reason = "worse at the last point: " + numbers;
+  } else if (!final) {
+    d.status = "undecided";
+    d.reason.clear();
+  } else if (both_at_chance) {
+    d.status = "undecided";
+    d.reason = fmt::format(
+        "inconclusive: the run stayed at chance with either validation (accuracy never above "
+        "{:.1f}%, chance {:.1f}%), so this window cannot show whether the fix helps: {}",
+        100 * accuracy_above_chance(classes, o.at_chance_margin),
+        100.0 / static_cast<double>(classes), numbers);
+  } else {
+    d.status = "refuted";
+    d.reason = "no significant improvement: " + numbers;
+  }
+  return d;
 }
 
 }  // namespace
@@ -212,6 +266,15 @@ Decision judge_arm(const RunSeries& base, const RunSeries& arm, const Comparabil
   if (!final && steps < o.min_steps) return d;
 
   const double t_needed = final ? o.t_threshold : o.early_t;
+  const int64_t classes = base.num_classes > 0 ? base.num_classes : arm.num_classes;
+  const bool both_at_chance = stays_at_chance(*b, classes, o.at_chance_margin) &&
+                              stays_at_chance(*a, classes, o.at_chance_margin);
+  if (which.evaluation_only) {
+    Comparability over_steps = which;
+    over_steps.evaluation_only = false;
+    return judge_evaluation_only(base, arm, classes, both_at_chance, t_needed, final, o,
+                                 judge_arm(base, arm, over_steps, window, final, o));
+  }
   const PairedComparison* better = nullptr;
   const PairedComparison* faded = nullptr;  // meaningful on average, not at the end (hold_at_end)
   const PairedComparison* worse = nullptr;
@@ -235,9 +298,6 @@ Decision judge_arm(const RunSeries& base, const RunSeries& arm, const Comparabil
   std::string numbers;
   for (const auto& m : d.measures) numbers += (numbers.empty() ? "" : "; ") + describe(m);
   // Both at chance: neither has left it within the window, so no improvement is no evidence.
-  const int64_t classes = base.num_classes > 0 ? base.num_classes : arm.num_classes;
-  const bool both_at_chance = stays_at_chance(*b, classes, o.at_chance_margin) &&
-                              stays_at_chance(*a, classes, o.at_chance_margin);
   // A lower training loss is a repair only if validation agrees: an arm that fits the training
   // set better while its validation accuracy ends lower (even insignificantly) trades
   // generalisation for fit (a constant rate against a cosine decayed to zero: -15% train loss,
@@ -541,6 +601,10 @@ void classify(Intervention& iv) {
       iv.reload = true;
   }
   if (batches_change) iv.cmp.train_loss = false;
+  iv.cmp.evaluation_only =
+      !batches_change && !iv.overrides.empty() &&
+      std::all_of(iv.overrides.begin(), iv.overrides.end(),
+                  [](const auto& kv) { return starts_with(kv.first, "data.transforms.val"); });
 }
 
 std::string intervention_text(const Intervention& iv) {
@@ -1014,6 +1078,8 @@ ArmRun run_arm(const spec::Spec& spec, const data::Dataset& ds, const Interventi
   a.fix = iv.fix.empty() ? iv.overrides : iv.fix;
   a.steps = result.steps;
   a.window = window;
+  if (iv.cmp.evaluation_only)
+    a.yardstick = "same training, validation prepared by the fix: the last point's accuracy";
   settle_status(out, judge.out_of_budget);
   a.train_loss = out.series.train_loss;
   for (const auto& p : out.series.points) a.val_points.push_back({p.step, p.loss, p.accuracy});
@@ -1366,7 +1432,10 @@ ConfirmResult confirm_reruns(const spec::Spec& spec, const data::Dataset& datase
           if (budget > 0) arm_samples = std::max(arm_samples, window * base_sps);
         }
       }
-      if (!p) return run_arm(spec, dataset, iv, {&base}, plan, window, samples_left(), o);
+      // A fix of the validation pipeline alone trains exactly like the baseline: no drift to
+      // measure, and the placebo's training is not the arm's (Comparability::evaluation_only).
+      if (!p || iv.cmp.evaluation_only)
+        return run_arm(spec, dataset, iv, {&base}, plan, window, samples_left(), o);
       ArmRun run = run_arm(spec, dataset, iv, {&base, &p->series}, plan, window, arm_samples,
                            p->beyond_drift);
       run.screened = screened_arm;

@@ -43,6 +43,7 @@ void Yardstick::measure(train::Trainer& trainer, int64_t steps_done) {
   const torch::Tensor y = trainer.dataset().val.labels.index_select(0, index).to(trainer.device());
   YardstickPoint p;
   p.step = steps_done;
+  p.images = m;
   {
     torch::NoGradGuard no_grad;
     auto& net = trainer.network();
@@ -178,6 +179,35 @@ PairedComparison compare_val_loss(const std::vector<YardstickPoint>& base,
                        return log_or_nan(b.loss) - log_or_nan(a.loss);
                      });
   c.effect = c.pairs > 0 ? 1.0 - std::exp(-c.mean_diff) : 0.0;
+  return c;
+}
+
+PairedComparison compare_accuracy_at_end(const std::vector<YardstickPoint>& base,
+                                         const std::vector<YardstickPoint>& arm) {
+  PairedComparison c;
+  c.measure = "val_accuracy_at_end";
+  const YardstickPoint *first_b = nullptr, *first_a = nullptr, *last_b = nullptr, *last_a = nullptr;
+  size_t j = 0;
+  for (const auto& b : base) {
+    if (b.step == 0) continue;
+    while (j < arm.size() && arm[j].step < b.step) ++j;
+    if (j == arm.size()) break;
+    if (arm[j].step != b.step) continue;
+    if (!first_b) first_b = &b, first_a = &arm[j];
+    last_b = &b, last_a = &arm[j];
+  }
+  if (!last_b || last_b->images < 1 || last_b->images != last_a->images) return c;
+  const double n = static_cast<double>(last_b->images);
+  const auto shrunk = [n](double p) { return (p * n + 0.5) / (n + 1.0); };
+  const double pb = shrunk(last_b->accuracy), pa = shrunk(last_a->accuracy);
+  const double se = std::sqrt((pb * (1 - pb) + pa * (1 - pa)) / n);
+  c.pairs = static_cast<int>(last_b->images);
+  c.mean_diff = c.effect = last_a->accuracy - last_b->accuracy;
+  c.t = c.mean_diff / se;
+  c.base_start = first_b->accuracy;
+  c.arm_start = first_a->accuracy;
+  c.base_end = last_b->accuracy;
+  c.arm_end = last_a->accuracy;
   return c;
 }
 

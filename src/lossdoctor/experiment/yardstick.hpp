@@ -33,8 +33,12 @@ namespace lossdoctor::experiment {
 struct YardstickPoint {
   YardstickPoint() = default;
   YardstickPoint(int64_t step, double loss, double accuracy,
-                 std::vector<double> class_accuracy = {})
-      : step(step), loss(loss), accuracy(accuracy), class_accuracy(std::move(class_accuracy)) {}
+                 std::vector<double> class_accuracy = {}, int64_t images = 0)
+      : step(step),
+        loss(loss),
+        accuracy(accuracy),
+        class_accuracy(std::move(class_accuracy)),
+        images(images) {}
 
   int64_t step = 0;  ///< optimiser steps done when measured (0: the initial weights)
   double loss = 0;   ///< mean loss (spec's loss) on the subset; may be NaN/Inf
@@ -42,6 +46,8 @@ struct YardstickPoint {
   /// Accuracy on the subset's images of each class (index = label; NaN for a class with no
   /// image in the subset). Empty for points made by interpolation (at_equal_samples).
   std::vector<double> class_accuracy;
+  /// Validation images evaluated (0 for interpolated points and where unknown).
+  int64_t images = 0;
 };
 
 class Yardstick : public train::TrainObserver {
@@ -93,6 +99,17 @@ PairedComparison compare_accuracy(const std::vector<YardstickPoint>& base,
                                   const std::vector<YardstickPoint>& arm);
 PairedComparison compare_val_loss(const std::vector<YardstickPoint>& base,
                                   const std::vector<YardstickPoint>& arm);
+/// The validation accuracy at the last step both series measured (step > 0), compared as two
+/// proportions over the yardstick's images: measure "val_accuracy_at_end", d = arm − base,
+/// t = d / √(p_b(1−p_b)/n + p_a(1−p_a)/n) (each p shrunk by (x + ½)/(n + 1), so 0% vs 0% is not a
+/// zero variance), pairs = n images, effect = d; start values from the first common point (step
+/// > 0). The yardstick of a fix that changes only how validation is prepared: the arm trains
+/// exactly like the baseline, so the runs differ only in evaluation, by a gap that grows as the
+/// model learns; paired over steps, that trend reads as noise (docs/confirm.md). pairs = 0 when
+/// no common point has its image count.
+PairedComparison compare_accuracy_at_end(const std::vector<YardstickPoint>& base,
+                                         const std::vector<YardstickPoint>& arm);
+
 /// The mean accuracy over `classes` (each class's accuracy weighing the same; at each pair of
 /// points, only the classes with images in both), paired by step like compare_accuracy:
 /// measure "rare_class_accuracy", d = arm − base. Points without class accuracies

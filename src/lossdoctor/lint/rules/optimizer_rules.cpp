@@ -92,8 +92,16 @@ void lr_too_high(const spec::Spec& s, const LintContext&, LintResult& r) {
   } else if (o.kind == OptimizerSpec::Kind::Adagrad) {
     err = INFINITY;
     warn = 1.0;
+  } else if (o.kind == OptimizerSpec::Kind::Adadelta) {
+    // Its lr multiplies a step already scaled by the gradients' history (usual 1, healthy runs
+    // up to 10): an error from 100× the usual rate, like adam's 0.1; a warning from 3× the top
+    // of its usual range. Unchecked before session 26, a rate of 5000 was left to the training
+    // signals, whose fix (÷ 10 = 500) was still 500× too high (held-out zoo 13's
+    // m22-adadelta-lr-5000).
+    err = 100.0;
+    warn = 30.0;
   } else {
-    return;  // adadelta: lr is a multiplier around 1
+    return;
   }
   if (o.lr < warn) {
     sgd_momentum_step_info(s, r);

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <limits>
 
 namespace lossdoctor::diagnose {
@@ -104,6 +105,39 @@ TEST(EarlyStop, ARateTheScheduleWillStillRaiseKeepsTheRunGoingUnlessAHardSymptom
             std::numeric_limits<int64_t>::max())
       << "a receding climb decides nothing by itself";
   EXPECT_EQ(early_stop_min_steps("healthy", {}, 100, 250, 0, false), 250);
+}
+
+TEST(EarlyStop, ValidationAtChanceKeepsTheRunGoingUnlessAHardSymptomDecides) {
+  // Held-out zoo 13's d25-adamw-lr-1: settled at step 100 with validation accuracy 4.0% for 25
+  // classes, before the validation half of plateau_at_chance could judge (from step 150).
+  constexpr auto kNever = std::numeric_limits<int64_t>::max();
+  EXPECT_EQ(early_stop_min_steps("lr_too_high", {}, 100, 250, 0, false, true), kNever);
+  EXPECT_EQ(early_stop_min_steps("healthy", {}, 100, 250, 0, false, true), kNever);
+  Symptom nan;
+  nan.id = "nan_loss";
+  EXPECT_EQ(early_stop_min_steps("lr_too_high", {nan}, 100, 250, 0, false, true), 100)
+      << "near miss: a NaN already decides";
+  EXPECT_EQ(early_stop_min_steps("lr_too_high", {}, 100, 250, 0, false, false), 100);
+}
+
+TEST(EarlyStop, TheLatestValidationAccuracyAgainstTheChanceBarOfItsK) {
+  RunRecord r;
+  r.num_classes = 25;  // chance 4%, bar 4% + 10% of the way to perfect = 13.6%
+  EXPECT_FALSE(validation_at_chance_now(r)) << "no validation yet";
+  EpochSample e;
+  e.step = 75;
+  e.val_accuracy = 0.052;
+  r.epochs.push_back(e);
+  EXPECT_TRUE(validation_at_chance_now(r));
+  r.epochs.back().val_accuracy = 0.14;
+  EXPECT_FALSE(validation_at_chance_now(r)) << "near miss: just above the bar";
+  r.epochs.back().val_accuracy = std::nan("");
+  EXPECT_FALSE(validation_at_chance_now(r));
+  r.epochs.back().val_accuracy = 0.3;
+  r.num_classes = 2;  // bar 55%
+  EXPECT_TRUE(validation_at_chance_now(r)) << "the bar follows K";
+  r.num_classes = 0;
+  EXPECT_FALSE(validation_at_chance_now(r)) << "without K there is no chance level";
 }
 
 TEST(EarlyStop, ARecedingClimbDecidesNothingByItself) {

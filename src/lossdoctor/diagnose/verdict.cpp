@@ -6,6 +6,8 @@
 #include <cmath>
 #include <limits>
 
+#include "lossdoctor/diagnose/series.hpp"
+
 namespace lossdoctor::diagnose {
 
 const std::vector<std::string>& hard_symptom_ids() {
@@ -20,7 +22,8 @@ const std::vector<std::string>& causes_that_show_late() {
 
 int64_t early_stop_min_steps(const std::string& top, const std::vector<Symptom>& symptoms,
                              int64_t min_steps, int64_t healthy_min_steps,
-                             int64_t label_evidence_steps, bool rate_still_rising) {
+                             int64_t label_evidence_steps, bool rate_still_rising,
+                             bool validation_at_chance) {
   bool at_chance = false, other_hard = false;
   for (const auto& s : symptoms) {
     at_chance |= s.id == "plateau_at_chance";
@@ -33,6 +36,11 @@ int64_t early_stop_min_steps(const std::string& top, const std::vector<Symptom>&
   // Held-out zoo 5's rate tripled every 40 steps: settled healthy at step 200 of 300 on the calm
   // first steps, it diverges at 275 (session 25).
   if (rate_still_rising && !other_hard) return std::numeric_limits<int64_t>::max();
+  // Validation at chance while the training loss falls (a validation set prepared differently,
+  // a rate so high the model leaves chance only on its training batches): held-out zoo 13's
+  // d25-val-not-normalised and d25-adamw-lr-1 settled at step 100 with validation accuracy 5.2%
+  // and 4.0% for 25 classes, before the validation check could judge (session 26).
+  if (validation_at_chance && !other_hard) return std::numeric_limits<int64_t>::max();
   // A fault whose harm grows late (the rare classes are learned last) is judged on the longer
   // run too: a 100-step window let its rerun be refuted before it could help (session 16).
   const auto& late = causes_that_show_late();
@@ -42,6 +50,12 @@ int64_t early_stop_min_steps(const std::string& top, const std::vector<Symptom>&
   // lookalike whose rerun was refuted: the noise itself could not show yet. NaN or divergence
   // decide by themselves.
   return other_hard ? floor : std::max(floor, label_evidence_steps);
+}
+
+bool validation_at_chance_now(const RunRecord& record) {
+  if (record.num_classes < 2 || record.epochs.empty()) return false;
+  const double accuracy = record.epochs.back().val_accuracy;
+  return std::isfinite(accuracy) && accuracy < series::chance_accuracy_bar(record.num_classes);
 }
 
 int64_t label_evidence_steps(const RunRecord& record) {

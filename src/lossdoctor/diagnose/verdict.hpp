@@ -48,9 +48,18 @@ const std::vector<std::string>& causes_that_show_late();
 /// Nor, without a hard symptom, while `rate_still_rising` (the schedule would drive the rate in
 /// the rest of the budget well above any rate so far: the steps run say nothing of those rates;
 /// the doctor computes it with train::rate_rises_ahead).
+/// Nor, without a hard symptom, while `validation_at_chance` (the latest validation accuracy is
+/// below the chance bar for K classes: validation_at_chance_now): the validation half of the
+/// at-chance symptom judges only from step 150, and "at chance after the budget" is what the
+/// verdict asks, whatever the training loss does.
 int64_t early_stop_min_steps(const std::string& top, const std::vector<Symptom>& symptoms,
                              int64_t min_steps, int64_t healthy_min_steps,
-                             int64_t label_evidence_steps = 0, bool rate_still_rising = false);
+                             int64_t label_evidence_steps = 0, bool rate_still_rising = false,
+                             bool validation_at_chance = false);
+
+/// Whether the record's latest validation accuracy (its last epoch's) is below
+/// series::chance_accuracy_bar(K): false without K ≥ 2 or a finite validation accuracy.
+bool validation_at_chance_now(const RunRecord& record);
 
 /// Share of the training set that must have been seen twice (kRepeatSightings) before the
 /// per-sample label evidence says anything: label_noise cannot be told from a lookalike earlier.

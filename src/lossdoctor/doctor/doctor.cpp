@@ -143,7 +143,8 @@ class SettleWatcher : public train::TrainObserver {
     const int64_t needed = diagnose::early_stop_min_steps(
         top, symptoms, options_.min_steps, options_.healthy_min_steps,
         diagnose::label_evidence_steps(record),
-        train::rate_rises_ahead(schedule_, done, end_, steps_per_epoch_, kRateRiseFactor));
+        train::rate_rises_ahead(schedule_, done, end_, steps_per_epoch_, kRateRiseFactor),
+        diagnose::validation_at_chance_now(record));
     settled_ = options_.early_stop && done >= needed && streak_ >= kSettleChecks;
   }
   bool should_stop(train::Trainer&) override { return settled_; }

@@ -217,8 +217,9 @@ void Monitor::check_settled() {
   const std::string top = d.findings.empty() ? "healthy" : d.findings.front().cause;
   streak_ = top == last_top_ ? streak_ + 1 : 1;
   last_top_ = top;
-  const int64_t needed = diagnose::early_stop_min_steps(top, symptoms, kMinSteps, kHealthyMinSteps,
-                                                       diagnose::label_evidence_steps(record));
+  const int64_t needed = diagnose::early_stop_min_steps(
+      top, symptoms, kMinSteps, kHealthyMinSteps, diagnose::label_evidence_steps(record),
+      /*rate_still_rising=*/false, diagnose::validation_at_chance_now(record));
   settled_ = step_ >= needed && streak_ >= kSettleChecks;
 }
 

@@ -136,21 +136,30 @@ PairedComparison compare_train_loss(const std::vector<double>& base, const std::
 
 namespace {
 
-template <typename Diff>
-PairedComparison compare_points(const std::vector<YardstickPoint>& base,
-                                const std::vector<YardstickPoint>& arm, const char* measure,
-                                Diff diff) {
-  PairAccumulator pairs(measure);
+/// Calls visit(base point, arm point) for every step both series measured (step 0 left out: it
+/// measures the initial weights), in order.
+template <typename Visit>
+void for_each_common_point(const std::vector<YardstickPoint>& base,
+                           const std::vector<YardstickPoint>& arm, Visit visit) {
   size_t j = 0;
   for (const auto& b : base) {
     if (b.step == 0) continue;
     while (j < arm.size() && arm[j].step < b.step) ++j;
     if (j == arm.size()) break;
-    if (arm[j].step != b.step) continue;
-    double bv = 0, av = 0;
-    const double d = diff(b, arm[j], bv, av);
-    pairs.add(bv, av, d);
+    if (arm[j].step == b.step) visit(b, arm[j]);
   }
+}
+
+template <typename Diff>
+PairedComparison compare_points(const std::vector<YardstickPoint>& base,
+                                const std::vector<YardstickPoint>& arm, const char* measure,
+                                Diff diff) {
+  PairAccumulator pairs(measure);
+  for_each_common_point(base, arm, [&](const YardstickPoint& b, const YardstickPoint& a) {
+    double bv = 0, av = 0;
+    const double d = diff(b, a, bv, av);
+    pairs.add(bv, av, d);
+  });
   return pairs.finish();
 }
 
@@ -187,15 +196,10 @@ PairedComparison compare_accuracy_at_end(const std::vector<YardstickPoint>& base
   PairedComparison c;
   c.measure = "val_accuracy_at_end";
   const YardstickPoint *first_b = nullptr, *first_a = nullptr, *last_b = nullptr, *last_a = nullptr;
-  size_t j = 0;
-  for (const auto& b : base) {
-    if (b.step == 0) continue;
-    while (j < arm.size() && arm[j].step < b.step) ++j;
-    if (j == arm.size()) break;
-    if (arm[j].step != b.step) continue;
-    if (!first_b) first_b = &b, first_a = &arm[j];
-    last_b = &b, last_a = &arm[j];
-  }
+  for_each_common_point(base, arm, [&](const YardstickPoint& b, const YardstickPoint& a) {
+    if (!first_b) first_b = &b, first_a = &a;
+    last_b = &b, last_a = &a;
+  });
   if (!last_b || last_b->images < 1 || last_b->images != last_a->images) return c;
   const double n = static_cast<double>(last_b->images);
   const auto shrunk = [n](double p) { return (p * n + 0.5) / (n + 1.0); };

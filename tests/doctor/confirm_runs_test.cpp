@@ -497,6 +497,7 @@ TEST_F(ConfirmRuns, AFixOfTheValidationPipelineIsJudgedAtTheEndAndNeverConfirmsA
     const auto& arm = r.confirmation.arms.front();
     EXPECT_EQ(arm.status, "confirmed") << arm.reason;
     EXPECT_NE(arm.yardstick.find("same training"), std::string::npos) << arm.yardstick;
+    EXPECT_EQ(arm.steps, arm.window) << "confirmed, it still runs to its window's end";
     ASSERT_FALSE(arm.measures.empty());
     EXPECT_EQ(arm.measures.back().name, "val_accuracy_at_end");
     EXPECT_EQ(arm.measures.back().pairs, 256) << "over the yardstick's images";

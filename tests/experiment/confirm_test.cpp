@@ -443,6 +443,30 @@ TEST(Judge, AFixOfTheValidationPipelineAloneIsJudgedAtTheLastPoint) {
   EXPECT_NE(at_chance.reason.find("stayed at chance"), std::string::npos) << at_chance.reason;
 }
 
+TEST(Judge, AValidationFixBetterOverTheStepsButWorseWhereItEndsIsRefuted) {
+  const ConfirmOptions o = deterministic_options();
+  Comparability eval_only;
+  eval_only.evaluation_only = true;
+  const RunSeries base = evaluated(true, 512);
+  RunSeries arm = base;
+  for (auto& p : arm.points) p.loss = 2.0;  // a lower validation loss at every point ...
+  arm.points.back().accuracy -= 0.15;       // ... but 15 points less accuracy at the end
+  Comparability over_steps;
+  EXPECT_EQ(judge_arm(base, arm, over_steps, 100, true, o).status, "confirmed")
+      << "over the steps alone, the lower loss confirms";
+  const Decision d = judge_arm(base, arm, eval_only, 100, true, o);
+  EXPECT_EQ(d.status, "refuted") << d.reason;
+  EXPECT_EQ(d.reason.rfind("mixed", 0), 0u) << d.reason;
+  // Too few points to pair, and no gap at the end: inconclusive, as over the steps.
+  RunSeries few;
+  few.num_classes = 25;
+  for (int i = 0; i < 20; ++i) few.train_loss.push_back(2.0);
+  few.points = {{0, 3.2, 0.04, {}, 512}, {10, 2.0, 0.5, {}, 512}, {20, 2.0, 0.5, {}, 512}};
+  const Decision short_run = judge_arm(few, few, eval_only, 20, true, o);
+  EXPECT_EQ(short_run.status, "undecided") << short_run.reason;
+  EXPECT_NE(short_run.reason.find("fewer than 3"), std::string::npos) << short_run.reason;
+}
+
 TEST(Judge, TooFewPairedPointsIsInconclusiveNotRefuted) {
   const ConfirmOptions o = deterministic_options();
   // A batch-size arm paired at equal samples seen over a short window: two yardstick points

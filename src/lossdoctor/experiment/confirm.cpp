@@ -155,38 +155,39 @@ bool stays_at_chance(const RunSeries& s, int64_t num_classes, double margin) {
 /// d25-val-not-normalised at step 100: 24.2% vs 5.5% at the last point, paired t 2.2 over 10
 /// points, refuted; session 26). The last common point is judged too, as two proportions over
 /// the yardstick's images (compare_accuracy_at_end), with the same bars (t_needed, a meaningful
-/// accuracy effect): either yardstick confirms, both are valid for the same training. No
-/// futility stop before the end (the gap opens late).
-Decision judge_evaluation_only(const RunSeries& base, const RunSeries& arm, int64_t classes,
-                               bool both_at_chance, double t_needed, bool final,
-                               const ConfirmOptions& o, Decision d) {
+/// accuracy effect): either yardstick confirms, both are valid for the same training, and
+/// significantly worse on either refutes. No futility stop before the end (the gap opens late);
+/// an inconclusive decision over steps (both at chance, too few points) stays inconclusive.
+Decision judge_evaluation_only(const RunSeries& base, const RunSeries& arm, double t_needed,
+                               bool final, const ConfirmOptions& o, Decision d) {
   const PairedComparison end = compare_accuracy_at_end(base.points, arm.points);
   d.measures.push_back(end);
   std::string numbers;
   for (const auto& m : d.measures) numbers += (numbers.empty() ? "" : "; ") + describe(m);
+  const auto with_end = [&](const std::string& reason) {
+    return reason.empty() ? numbers : reason + "; " + describe(end);
+  };
   const double bar = min_effect(end.measure, o);
+  const bool end_better = end.pairs > 0 && end.t >= t_needed && end.effect >= bar;
+  const bool end_worse = end.pairs > 0 && end.t <= -t_needed && -end.effect >= bar;
   const bool worse_over_steps =
       d.status == "refuted" && (d.reason.rfind("worse", 0) == 0 || d.reason.rfind("mixed", 0) == 0);
-  if (d.status == "confirmed") {
-    d.reason = numbers;
-  } else if (end.pairs > 0 && end.t >= t_needed && end.effect >= bar && !worse_over_steps) {
+  if (d.status == "confirmed" && end_worse) {
+    d.status = "refuted";
+    d.reason = "mixed: better over the steps, significantly worse at the last point: " + numbers;
+  } else if (d.status == "confirmed" || worse_over_steps) {
+    d.reason = with_end(d.reason);
+  } else if (end_better) {
     d.status = "confirmed";
     d.reason = "at the last point (same training, validation prepared by the fix): " + numbers;
-  } else if (worse_over_steps) {
-    d.reason = "worse: " + numbers;
-  } else if (end.pairs > 0 && end.t <= -t_needed && -end.effect >= bar) {
+  } else if (end_worse) {
     d.status = "refuted";
     d.reason = "worse at the last point: " + numbers;
   } else if (!final) {
     d.status = "undecided";
     d.reason.clear();
-  } else if (both_at_chance) {
-    d.status = "undecided";
-    d.reason = fmt::format(
-        "inconclusive: the run stayed at chance with either validation (accuracy never above "
-        "{:.1f}%, chance {:.1f}%), so this window cannot show whether the fix helps: {}",
-        100 * accuracy_above_chance(classes, o.at_chance_margin),
-        100.0 / static_cast<double>(classes), numbers);
+  } else if (d.status == "undecided") {
+    d.reason = with_end(d.reason);
   } else {
     d.status = "refuted";
     d.reason = "no significant improvement: " + numbers;
@@ -266,13 +267,10 @@ Decision judge_arm(const RunSeries& base, const RunSeries& arm, const Comparabil
   if (!final && steps < o.min_steps) return d;
 
   const double t_needed = final ? o.t_threshold : o.early_t;
-  const int64_t classes = base.num_classes > 0 ? base.num_classes : arm.num_classes;
-  const bool both_at_chance = stays_at_chance(*b, classes, o.at_chance_margin) &&
-                              stays_at_chance(*a, classes, o.at_chance_margin);
   if (which.evaluation_only) {
     Comparability over_steps = which;
     over_steps.evaluation_only = false;
-    return judge_evaluation_only(base, arm, classes, both_at_chance, t_needed, final, o,
+    return judge_evaluation_only(base, arm, t_needed, final, o,
                                  judge_arm(base, arm, over_steps, window, final, o));
   }
   const PairedComparison* better = nullptr;
@@ -298,6 +296,9 @@ Decision judge_arm(const RunSeries& base, const RunSeries& arm, const Comparabil
   std::string numbers;
   for (const auto& m : d.measures) numbers += (numbers.empty() ? "" : "; ") + describe(m);
   // Both at chance: neither has left it within the window, so no improvement is no evidence.
+  const int64_t classes = base.num_classes > 0 ? base.num_classes : arm.num_classes;
+  const bool both_at_chance = stays_at_chance(*b, classes, o.at_chance_margin) &&
+                              stays_at_chance(*a, classes, o.at_chance_margin);
   // A lower training loss is a repair only if validation agrees: an arm that fits the training
   // set better while its validation accuracy ends lower (even insignificantly) trades
   // generalisation for fit (a constant rate against a cosine decayed to zero: -15% train loss,
@@ -603,8 +604,9 @@ void classify(Intervention& iv) {
   if (batches_change) iv.cmp.train_loss = false;
   iv.cmp.evaluation_only =
       !batches_change && !iv.overrides.empty() &&
-      std::all_of(iv.overrides.begin(), iv.overrides.end(),
-                  [](const auto& kv) { return starts_with(kv.first, "data.transforms.val"); });
+      std::all_of(iv.overrides.begin(), iv.overrides.end(), [](const auto& kv) {
+        return kv.first == "data.transforms.val" || starts_with(kv.first, "data.transforms.val.");
+      });
 }
 
 std::string intervention_text(const Intervention& iv) {
@@ -847,7 +849,12 @@ class ArmJudge : public train::TrainObserver {
     // gap grows with training, and its strength, which ranks the confirmed causes, is read where
     // it stops (zoo 3's q3-val-unscaled-normalised, confirmed at step 50 on an 18% lower
     // validation loss, ranked a hair below a bad_init_scale arm's 19%; session 26).
-    if (!ds.empty() && all_of(ds, "confirmed") && !cmp_.evaluation_only) stop_ = true;
+    // (Only while the cost budget reaches that end: cut short after a confirmation, the arm
+    // would be judged again on its shorter run.)
+    const bool budget_reaches_end =
+        samples_left_ <= 0 || window_ * samples_per_step_ <= samples_left_;
+    if (!ds.empty() && all_of(ds, "confirmed") && !(cmp_.evaluation_only && budget_reaches_end))
+      stop_ = true;
     // A fault that shows late (a schedule that grows the rate, first diverging at step 132)
     // cannot be repaired before it shows: refuting the arm at step 100 judged the healthy part
     // of the run only (held-out zoo 5's s5-step-x3-every-40-steps, session 12). A rerun that goes
@@ -1128,6 +1135,9 @@ double repair_strength(const report::ConfirmationArm& a, const ConfirmOptions& o
   if (base_unusable) return std::numeric_limits<double>::infinity();
   double best = 0;
   for (const auto& m : a.measures) {
+    // Every arm is ranked on its paired measures' mean effects; the last point's gap of a
+    // validation-only fix (val_accuracy_at_end) is no mean and would outrank any other arm.
+    if (m.name == "val_accuracy_at_end") continue;
     if (m.pairs < 3 || !(m.t > 0) || !std::isfinite(m.effect)) continue;
     const double unit = min_effect(m.name, o);
     if (unit > 0) best = std::max(best, m.effect / unit);

@@ -150,11 +150,12 @@ struct Comparability {
   /// rare_classes): when set, their mean validation accuracy is judged too
   /// (compare_class_accuracy, meaningful at min_rare_class_effect).
   std::vector<int64_t> rare_classes;
-  /// The fix changes only how validation is prepared (every override under
-  /// data.transforms.val, no sample dropped or added): the arm trains exactly like the
-  /// baseline, and is judged on the validation accuracy at the last common point, as two
-  /// proportions over the yardstick's images (compare_accuracy_at_end), against the baseline
-  /// only (no placebo: there is no training drift to measure).
+  /// The fix changes only how validation is prepared (every override data.transforms.val or
+  /// under it, no sample dropped or added): the arm trains exactly like the baseline, and is
+  /// judged on the paired measures over steps and on the validation accuracy at the last
+  /// common point, as two proportions over the yardstick's images (compare_accuracy_at_end);
+  /// against the baseline only (no placebo: there is no training drift to measure); run to its
+  /// window's end even once confirmed, while the cost budget reaches it.
   bool evaluation_only = false;
 };
 

@@ -36,8 +36,8 @@ struct ConfirmationArm {
   std::string yardstick = "equal steps";
   /// One paired comparison against the baseline (or, for "together", against a single arm).
   struct Measure {
-    std::string
-        name;  ///< train_loss | val_accuracy | val_loss | rare_class_accuracy | val_accuracy_at_end
+    /// train_loss | val_accuracy | val_loss | rare_class_accuracy | val_accuracy_at_end
+    std::string name;
     int pairs = 0;
     double t = 0, effect = 0;
     double base_start = 0, base_end = 0, arm_start = 0, arm_end = 0;

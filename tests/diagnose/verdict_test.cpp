@@ -8,6 +8,8 @@
 #include <cmath>
 #include <limits>
 
+#include "lossdoctor/diagnose/series.hpp"
+
 namespace lossdoctor::diagnose {
 namespace {
 
@@ -138,6 +140,16 @@ TEST(EarlyStop, TheLatestValidationAccuracyAgainstTheChanceBarOfItsK) {
   EXPECT_TRUE(validation_at_chance_now(r)) << "the bar follows K";
   r.num_classes = 0;
   EXPECT_FALSE(validation_at_chance_now(r)) << "without K there is no chance level";
+}
+
+TEST(ChanceBar, AnAccuracyIsAtChanceBelowTheBarOfItsK) {
+  // K = 10: bar 19%; K = 4: 32.5%.
+  EXPECT_TRUE(series::accuracy_at_chance(0.189, 10));
+  EXPECT_FALSE(series::accuracy_at_chance(0.191, 10)) << "near miss: just above the bar";
+  EXPECT_TRUE(series::accuracy_at_chance(0.30, 4));
+  EXPECT_FALSE(series::accuracy_at_chance(0.33, 4));
+  EXPECT_FALSE(series::accuracy_at_chance(std::nan(""), 10)) << "no accuracy, no verdict";
+  EXPECT_FALSE(series::accuracy_at_chance(0.0, 1)) << "one class has no chance level";
 }
 
 TEST(EarlyStop, ARecedingClimbDecidesNothingByItself) {

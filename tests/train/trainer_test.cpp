@@ -227,6 +227,12 @@ TEST(Trainer, ACapOnStepsKeepsTheSchedulePlannedOverTheSpec) {
   for (size_t k = 0; k < 20; ++k) EXPECT_DOUBLE_EQ(short_run.steps()[k].lr, long_run.steps()[k].lr);
   // Step 19 of a 100-step cosine is still near the top (cos(0.19π) → 0.915 × lr), not near zero.
   EXPECT_NEAR(short_run.steps()[19].lr / 0.003, 0.5 * (1 + std::cos(M_PI * 19 / 100.0)), 1e-9);
+  // The schedule the trainer exposes (the settle watcher foresees rates with it) is the one
+  // it follows: its rate past the cap is the planned one.
+  for (int64_t k : {0, 19})
+    EXPECT_DOUBLE_EQ(short_run.schedule().lr(k, 0), short_run.steps()[static_cast<size_t>(k)].lr);
+  EXPECT_NEAR(short_run.schedule().lr(60, 1) / 0.003, 0.5 * (1 + std::cos(M_PI * 60 / 100.0)),
+              1e-9);
 }
 
 TEST(Trainer, ARunOnACutSplitCanBePlannedLikeTheWholeSplit) {

@@ -144,6 +144,11 @@ double chance_accuracy_bar(int64_t num_classes) {
   return 1.0 / k + kValAccuracyMargin * (1.0 - 1.0 / k);
 }
 
+bool accuracy_at_chance(double accuracy, int64_t num_classes) {
+  const double bar = chance_accuracy_bar(num_classes);
+  return std::isfinite(bar) && std::isfinite(accuracy) && accuracy < bar;
+}
+
 double initial_loss(const Series& losses, size_t count) {
   if (losses.empty()) return kNaN;
   const size_t n = std::min(count, losses.size());

@@ -60,6 +60,11 @@ inline constexpr double kValAccuracyMargin = 0.1;
 /// 1/K + kValAccuracyMargin × (1 − 1/K) (K = 10: 19%; K = 4: 32.5%; K = 2: 55%). NaN for K < 2.
 double chance_accuracy_bar(int64_t num_classes);
 
+/// True when `accuracy` is finite and below chance_accuracy_bar(num_classes); false for K < 2 or
+/// a missing (NaN) accuracy. The one test of "validation at chance" the detectors, the early
+/// stop and the log reader share.
+bool accuracy_at_chance(double accuracy, int64_t num_classes);
+
 /// Median of the first `count` finite losses (NaN when there are none).
 double initial_loss(const Series& losses, size_t count = 3);
 

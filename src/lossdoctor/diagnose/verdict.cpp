@@ -54,8 +54,7 @@ int64_t early_stop_min_steps(const std::string& top, const std::vector<Symptom>&
 
 bool validation_at_chance_now(const RunRecord& record) {
   if (record.num_classes < 2 || record.epochs.empty()) return false;
-  const double accuracy = record.epochs.back().val_accuracy;
-  return std::isfinite(accuracy) && accuracy < series::chance_accuracy_bar(record.num_classes);
+  return series::accuracy_at_chance(record.epochs.back().val_accuracy, record.num_classes);
 }
 
 int64_t label_evidence_steps(const RunRecord& record) {

@@ -125,8 +125,7 @@ class SettleWatcher : public train::TrainObserver {
         lint_(lint_findings),
         audit_(audit_findings),
         options_(o),
-        schedule_(trainer.spec().schedule, trainer.spec().optimizer.lr * trainer.lr_scale(),
-                  trainer.planned_steps()),
+        schedule_(trainer.schedule()),
         steps_per_epoch_(std::max<int64_t>(1, trainer.train_loader().batches_per_epoch())),
         end_(trainer.total_steps()) {}
 
@@ -156,7 +155,8 @@ class SettleWatcher : public train::TrainObserver {
   const std::vector<Finding>& lint_;
   const std::vector<Finding>& audit_;
   DiagnoseOptions options_;
-  train::LrSchedule schedule_;  ///< the run's schedule, to foresee the budget's remaining rates
+  /// The trainer's own schedule, to foresee the budget's remaining rates.
+  const train::LrSchedule& schedule_;
   int64_t steps_per_epoch_;
   int64_t end_;  ///< the budget's last step + 1
   std::string last_top_;

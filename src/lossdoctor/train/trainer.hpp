@@ -191,6 +191,9 @@ class Trainer {
   int64_t total_steps() const { return total_steps_; }
   /// Steps of the run the spec describes (the schedule's horizon), ignoring max_steps.
   int64_t planned_steps() const { return planned_steps_; }
+  /// The run's learning-rate schedule as it stands (a plateau schedule's reductions so far
+  /// included), planned over planned_steps(); its rates are before lr_override.
+  const LrSchedule& schedule() const { return *schedule_; }
   /// The rate used / spec.optimizer.lr: optimizer.lr_scaling over the group's world size
   /// (1 without a group).
   double lr_scale() const { return lr_scale_; }

@@ -72,10 +72,9 @@ Recovery recovery_after(const RunRecord& r, const series::Series& loss,
   while (out.from > peak + 1 && smooth[out.from - 1] < out.level) --out.from;
   out.needed = std::max(kRecoveredSustains * sustain, out.from - std::min(out.from, begin));
   if (out.from == n) return out;
-  const double bar = series::chance_accuracy_bar(r.num_classes);
   for (const auto& e : r.epochs) {
-    out.validation_at_chance |= e.step >= loss.step[out.from] && std::isfinite(bar) &&
-                                std::isfinite(e.val_accuracy) && e.val_accuracy < bar;
+    out.validation_at_chance |=
+        e.step >= loss.step[out.from] && series::accuracy_at_chance(e.val_accuracy, r.num_classes);
   }
   return out;
 }

@@ -40,7 +40,7 @@ std::vector<Symptom> validation_at_chance(const RunRecord& r, double chance_loss
   const double k = static_cast<double>(r.num_classes);
   const double acc_bar = chance_accuracy_bar(r.num_classes);
   const auto at_chance = [&](const EpochSample& e) {
-    const bool acc = std::isfinite(e.val_accuracy) && e.val_accuracy < acc_bar;
+    const bool acc = accuracy_at_chance(e.val_accuracy, r.num_classes);
     const bool loss = std::isfinite(chance_loss) && std::isfinite(e.val_loss) &&
                       e.val_loss >= (1 - kBand) * chance_loss;
     return acc || (loss && !(e.val_accuracy >= acc_bar + 0.1));

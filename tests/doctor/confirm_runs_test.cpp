@@ -491,8 +491,10 @@ TEST_F(ConfirmRuns, AFixOfTheValidationPipelineIsJudgedAtTheEndAndNeverConfirmsA
   {
     const spec::Spec s = with_val("[{scale: 0.00392156862745098}]");
     const Baseline b = baseline_of(s);
-    const ConfirmResult r = confirm_suspicions(
-        s, b, {suspicion("preprocessing_mismatch", 0.8, fix)}, fabricated_options());
+    ConfirmOptions screening = fabricated_options();
+    screening.placebo = true;  // as when the doctor screens a healthy-looking run
+    const ConfirmResult r =
+        confirm_suspicions(s, b, {suspicion("preprocessing_mismatch", 0.8, fix)}, screening);
     ASSERT_EQ(r.confirmation.arms.size(), 1u);
     const auto& arm = r.confirmation.arms.front();
     EXPECT_EQ(arm.status, "confirmed") << arm.reason;
@@ -506,6 +508,10 @@ TEST_F(ConfirmRuns, AFixOfTheValidationPipelineIsJudgedAtTheEndAndNeverConfirmsA
       EXPECT_DOUBLE_EQ(arm.train_loss[i], b.yard->train_loss()[i])
           << "the same training, step " << i;
     EXPECT_EQ(r.verdict, "unhealthy");
+    for (const auto& note : r.confirmation.notes)
+      EXPECT_EQ(note.rfind("placebo", 0), std::string::npos)
+          << "no arm trains differently, so no placebo rerun: " << note;
+    EXPECT_EQ(r.confirmation.steps, arm.steps) << "the arm's steps are the whole cost";
   }
   {
     // Near miss: a healthy run whose validation mean differs by 0.004 (a rounding): the same fix

@@ -157,6 +157,41 @@ TEST(Judge, AnOversamplingArmIsJudgedOnTheRareClassesAsWell) {
   EXPECT_EQ(judge_arm(base, arm, cmp, 100, true, o).status, "refuted");
 }
 
+TEST(RareClassesUnlearned, TheBaselineShowsTheRareClassesAtChanceWhileTheOthersWereLearned) {
+  // Held-out zoo 13's s26-imbalance-97 in small: 6 classes, 3 of them rare in training. Chance
+  // 1/6 = 16.7%, its bar 16.7% + 10% of the way to perfect = 25%.
+  const ConfirmOptions o = deterministic_options();
+  RunSeries base;
+  base.num_classes = 6;
+  const std::vector<int64_t> rare = {1, 3, 5};
+  const auto at_end = [&](std::vector<double> class_accuracy) {
+    base.points = {{0, 1.8, 0.17, {0.2, 0.1, 0.2, 0.2, 0.1, 0.2}},
+                   {100, 0.9, 0.5, std::move(class_accuracy)},
+                   {110, 0.9, 0.5, {}}};  // an interpolated point has none: the one before counts
+  };
+  at_end({0.92, 0.0, 0.88, 0.05, 0.9, 0.0});
+  const auto u = rare_classes_unlearned(base, rare, o);
+  ASSERT_TRUE(u.has_value());
+  EXPECT_EQ(u->step, 100);
+  EXPECT_EQ(u->rare_count, 3u);
+  EXPECT_NEAR(u->rare, 0.05 / 3, 1e-12);
+  EXPECT_NEAR(u->others, 0.9, 1e-12);
+  // Near misses: the rare classes learned a little (above the bar); nothing learned at all (no
+  // gap); no rare classes; a class missing from the yardstick is left out, not counted as 0.
+  at_end({0.92, 0.3, 0.88, 0.3, 0.9, 0.3});
+  EXPECT_FALSE(rare_classes_unlearned(base, rare, o).has_value());
+  at_end({0.3, 0.0, 0.3, 0.05, 0.3, 0.0});
+  EXPECT_FALSE(rare_classes_unlearned(base, rare, o).has_value()) << "0.3 vs 0.02: gap below 0.3";
+  at_end({0.92, 0.0, 0.88, 0.05, 0.9, 0.0});
+  EXPECT_FALSE(rare_classes_unlearned(base, {}, o).has_value());
+  at_end({0.92, std::nan(""), 0.88, 0.05, 0.9, 0.0});
+  const auto missing = rare_classes_unlearned(base, rare, o);
+  ASSERT_TRUE(missing.has_value());
+  EXPECT_EQ(missing->rare_count, 2u);
+  base.num_classes = 0;
+  EXPECT_FALSE(rare_classes_unlearned(base, rare, o).has_value()) << "without K no chance level";
+}
+
 TEST(CorruptSampleDrops, NoiseLikeImagesAreDroppedOnlyWhenTheDiagnosisCountedThem) {
   // 60 smooth images, 30 pure noise, 2 constant; the finding flags image 0.
   torch::manual_seed(4);
@@ -334,6 +369,7 @@ TEST(Judge, StoppingEarlyAsWorseNeedsTheSameStricterTAsStoppingEarlyAsBetter) {
   const Decision end = judge_arm(base, arm, {}, 200, true, o);
   EXPECT_EQ(end.status, "refuted") << end.reason;
   EXPECT_NE(end.reason.find("worse"), std::string::npos) << end.reason;
+  EXPECT_TRUE(end.worse);
   // Near miss: trailing by a steady 5.5 points (t beyond 4) stops it early.
   RunSeries steady = arm;
   for (size_t k = 0; k < behind.size(); ++k)
@@ -349,6 +385,7 @@ TEST(Judge, SameTrajectoryIsRefutedAtTheEnd) {
   const Decision end = judge_arm(base, base, {}, 100, true, o);
   EXPECT_EQ(end.status, "refuted");
   EXPECT_NE(end.reason.find("no significant improvement"), std::string::npos) << end.reason;
+  EXPECT_FALSE(end.worse) << "no better is not worse";
 }
 
 /// A run stuck at chance 1/K: loss ≈ ln K with a little noise, accuracy at chance.
@@ -457,6 +494,7 @@ TEST(Judge, AValidationFixBetterOverTheStepsButWorseWhereItEndsIsRefuted) {
   const Decision d = judge_arm(base, arm, eval_only, 100, true, o);
   EXPECT_EQ(d.status, "refuted") << d.reason;
   EXPECT_EQ(d.reason.rfind("mixed", 0), 0u) << d.reason;
+  EXPECT_TRUE(d.worse);
   // Too few points to pair, and no gap at the end: inconclusive, as over the steps.
   RunSeries few;
   few.num_classes = 25;
@@ -464,6 +502,7 @@ TEST(Judge, AValidationFixBetterOverTheStepsButWorseWhereItEndsIsRefuted) {
   few.points = {{0, 3.2, 0.04, {}, 512}, {10, 2.0, 0.5, {}, 512}, {20, 2.0, 0.5, {}, 512}};
   const Decision short_run = judge_arm(few, few, eval_only, 20, true, o);
   EXPECT_EQ(short_run.status, "undecided") << short_run.reason;
+  EXPECT_FALSE(short_run.worse);
   EXPECT_NE(short_run.reason.find("fewer than 3"), std::string::npos) << short_run.reason;
 }
 

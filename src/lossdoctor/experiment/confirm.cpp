@@ -20,6 +20,7 @@
 #include "lossdoctor/data/channel_stats.hpp"
 #include "lossdoctor/diagnose/diagnoser.hpp"
 #include "lossdoctor/diagnose/rules/rules.hpp"
+#include "lossdoctor/diagnose/series.hpp"
 #include "lossdoctor/diagnose/signals.hpp"
 #include "lossdoctor/diagnose/verdict.hpp"
 #include "lossdoctor/experiment/rerun_order.hpp"
@@ -170,10 +171,10 @@ Decision judge_evaluation_only(const RunSeries& base, const RunSeries& arm, doub
   const double bar = min_effect(end.measure, o);
   const bool end_better = end.pairs > 0 && end.t >= t_needed && end.effect >= bar;
   const bool end_worse = end.pairs > 0 && end.t <= -t_needed && -end.effect >= bar;
-  const bool worse_over_steps =
-      d.status == "refuted" && (d.reason.rfind("worse", 0) == 0 || d.reason.rfind("mixed", 0) == 0);
+  const bool worse_over_steps = d.status == "refuted" && d.worse;
   if (d.status == "confirmed" && end_worse) {
     d.status = "refuted";
+    d.worse = true;
     d.reason = "mixed: better over the steps, significantly worse at the last point: " + numbers;
   } else if (d.status == "confirmed" || worse_over_steps) {
     d.reason = with_end(d.reason);
@@ -182,6 +183,7 @@ Decision judge_evaluation_only(const RunSeries& base, const RunSeries& arm, doub
     d.reason = "at the last point (same training, validation prepared by the fix): " + numbers;
   } else if (end_worse) {
     d.status = "refuted";
+    d.worse = true;
     d.reason = "worse at the last point: " + numbers;
   } else if (!final) {
     d.status = "undecided";
@@ -314,6 +316,7 @@ Decision judge_arm(const RunSeries& base, const RunSeries& arm, const Comparabil
   if (partial && !worse && val_acc && val_acc->effect < 0) {
     if (final) {
       d.status = "refuted";
+      d.worse = true;
       d.reason = better->measure == "train_loss"
                      ? "mixed: a lower training loss, but a lower validation accuracy: " + numbers
                      : "mixed: the rare classes better, but a lower validation accuracy over "
@@ -327,6 +330,7 @@ Decision judge_arm(const RunSeries& base, const RunSeries& arm, const Comparabil
     d.reason = numbers;
   } else if (worse) {
     d.status = "refuted";
+    d.worse = true;
     d.reason =
         (better ? "mixed: better on one measure, significantly worse on another: " : "worse: ") +
         numbers;
@@ -425,6 +429,35 @@ std::vector<int64_t> rare_classes(const data::Dataset& ds) {
   for (int64_t c = 0; c < ds.num_classes; ++c)
     if (2 * n[static_cast<size_t>(c)] < largest) out.push_back(c);
   return out;
+}
+
+std::optional<RareClassesUnlearned> rare_classes_unlearned(const RunSeries& base,
+                                                           const std::vector<int64_t>& rare,
+                                                           const ConfirmOptions& o) {
+  const int64_t k = base.num_classes;
+  if (rare.empty() || k < 2) return std::nullopt;
+  for (auto p = base.points.rbegin(); p != base.points.rend(); ++p) {
+    if (p->class_accuracy.size() != static_cast<size_t>(k)) continue;
+    RareClassesUnlearned u;
+    u.step = p->step;
+    double rare_sum = 0, others_sum = 0;
+    for (int64_t c = 0; c < k; ++c) {
+      const double a = p->class_accuracy[static_cast<size_t>(c)];
+      if (!std::isfinite(a)) continue;  // no image of this class in the yardstick
+      if (std::binary_search(rare.begin(), rare.end(), c)) {
+        rare_sum += a, ++u.rare_count;
+      } else {
+        others_sum += a, ++u.others_count;
+      }
+    }
+    if (u.rare_count == 0 || u.others_count == 0) return std::nullopt;
+    u.rare = rare_sum / static_cast<double>(u.rare_count);
+    u.others = others_sum / static_cast<double>(u.others_count);
+    const bool unlearned = diagnose::series::accuracy_at_chance(u.rare, k) &&
+                           u.others >= u.rare + o.rare_unlearned_gap;
+    return unlearned ? std::optional<RareClassesUnlearned>(u) : std::nullopt;
+  }
+  return std::nullopt;
 }
 
 ConfirmOptions screening_options(ConfirmOptions o) {
@@ -1403,7 +1436,11 @@ ConfirmResult confirm_reruns(const spec::Spec& spec, const data::Dataset& datase
     return p;
   };
   std::unique_ptr<Placebo> placebo;
-  if (o.placebo && !ivs.empty() && dataset.train.size() > 1 && bad < 0) {
+  // A fix of the validation pipeline alone is never measured against the placebo (below): when
+  // every arm is one, the placebo would spend up to a window of the budget for nothing.
+  const bool an_arm_trains_differently = std::any_of(
+      ivs.begin(), ivs.end(), [](const Intervention& iv) { return !iv.cmp.evaluation_only; });
+  if (o.placebo && an_arm_trains_differently && dataset.train.size() > 1 && bad < 0) {
     const int64_t left_out = placebo_position(spec.seed, dataset.train.size());
     placebo = run_placebo({left_out}, fmt::format("without training sample #{}", left_out), o,
                           "every equal-steps arm");
@@ -1568,6 +1605,9 @@ ConfirmResult confirm_reruns(const spec::Spec& spec, const data::Dataset& datase
       whole.measures.push_back(to_measure(m));
     return trended_better(whole);
   };
+  // Class imbalance's harm as the baseline shows it, for a rerun that cannot (settle).
+  const std::optional<RareClassesUnlearned> unlearned =
+      rare_classes_unlearned(base, rare_classes(dataset), o);
   const auto settle = [&](size_t k) {
     const auto& a = runs[k].arm;
     for (size_t i : finding_of[k]) {
@@ -1583,6 +1623,17 @@ ConfirmResult confirm_reruns(const spec::Spec& spec, const data::Dataset& datase
             f.evidence.begin() + 1,
             "not refuted: the record shows this fault happening (not inferred from the loss); its "
             "rerun only found no measurable harm within the window");
+      } else if (a.status == "refuted" && f.cause == "class_imbalance" && unlearned) {
+        f.status = "suspected";
+        f.evidence.insert(
+            f.evidence.begin() + 1,
+            fmt::format("not refuted: the run itself shows the harm: at step {} its {} rare "
+                        "classes are at {:.1f}% validation accuracy (chance {:.1f}%), the other {} "
+                        "at {:.1f}%; the oversampling rerun did not show its fix helping within "
+                        "the window",
+                        unlearned->step, unlearned->rare_count, 100 * unlearned->rare,
+                        100.0 / static_cast<double>(base.num_classes), unlearned->others_count,
+                        100 * unlearned->others));
       } else if (a.status == "refuted" && proven_without_rerun(f) && trended_better_anywhere(k)) {
         // A strong prior needs strong evidence against it: the spec or data proves this fault,
         // and a rerun that is better on every measure without reaching significance within

@@ -136,13 +136,14 @@ void curve_checks(const RunRecord& r, const std::string& unit, std::vector<Sympt
   }
   // Validation accuracy at chance over every epoch after the first.
   if (r.num_classes >= 2 && !has(symptoms, "plateau_at_chance")) {
-    // Below series::chance_accuracy_bar, as the step detector.
+    // The step detector's test (series::accuracy_at_chance); the bar is quoted in the evidence.
     const double bar = diagnose::series::chance_accuracy_bar(r.num_classes);
     std::vector<const EpochSample*> judged;
     for (size_t i = 1; i < r.epochs.size(); ++i)
       if (std::isfinite(r.epochs[i].val_accuracy)) judged.push_back(&r.epochs[i]);
-    const bool all = !judged.empty() && std::all_of(judged.begin(), judged.end(),
-                                                    [&](auto* e) { return e->val_accuracy < bar; });
+    const bool all = !judged.empty() && std::all_of(judged.begin(), judged.end(), [&](auto* e) {
+      return diagnose::series::accuracy_at_chance(e->val_accuracy, r.num_classes);
+    });
     if (judged.size() >= 2 && all) {
       Symptom s;
       s.id = "plateau_at_chance";

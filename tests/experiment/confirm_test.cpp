@@ -298,6 +298,32 @@ TEST(RaisedByDrift, APlaceboThatDropsManyImagesRaisesTheBarsOnlyByItsDriftInTheA
   EXPECT_NEAR(helped.min_rare_class_effect, o.min_rare_class_effect + 0.07, 1e-12);
 }
 
+// Zoo 14's ok-n28-dropout-0.25 seed 1: 19 random images of 3024 dropped and the run ended 19
+// points lower. So few images cannot cost that: the drift is the run's chaos, counted either way.
+TEST(PlaceboDropsMany, OnlyAShareOfTheSplitAtLeastDropCostMinShareCostsTheRunData) {
+  ConfirmOptions o;
+  ASSERT_DOUBLE_EQ(o.drop_cost_min_share, 0.02);
+  EXPECT_FALSE(placebo_drops_many(1, 3024, o));    // the one-sample placebo
+  EXPECT_FALSE(placebo_drops_many(19, 3024, o));   // 0.6%
+  EXPECT_FALSE(placebo_drops_many(60, 3024, o));   // 1.98%
+  EXPECT_TRUE(placebo_drops_many(61, 3024, o));    // 2.02%
+  EXPECT_TRUE(placebo_drops_many(1148, 2400, o));  // zoo 10's s16-label-noise-60
+  EXPECT_TRUE(placebo_drops_many(2, 50, o));
+  o.drop_cost_min_share = 0;  // every placebo of more than one image, as before session 28
+  EXPECT_TRUE(placebo_drops_many(2, 3024, o));
+  EXPECT_FALSE(placebo_drops_many(1, 3024, o));
+  // What it decides: the 19-image placebo 19 points worse now raises the bar by 19 points.
+  PairedComparison worse;
+  worse.measure = "val_accuracy";
+  worse.effect = -0.191;
+  worse.pairs = 13;
+  ConfirmOptions judged;
+  judged.min_accuracy_effect = 0.03;
+  EXPECT_NEAR(
+      raised_by_drift(judged, {worse}, placebo_drops_many(19, 3024, judged)).min_accuracy_effect,
+      0.221, 1e-12);
+}
+
 TEST(Judge, ClearImprovementIsConfirmedEarly) {
   const ConfirmOptions o = deterministic_options();
   const RunSeries base = series(2.3, 0.001, 100, 0.001), arm = series(2.3, 0.03, 60, 0.05);

@@ -387,6 +387,11 @@ ConfirmOptions raised_by_drift(ConfirmOptions judged,
   return judged;
 }
 
+bool placebo_drops_many(size_t dropped, int64_t train_size, const ConfirmOptions& o) {
+  return dropped > 1 &&
+         static_cast<double>(dropped) >= o.drop_cost_min_share * static_cast<double>(train_size);
+}
+
 ConfirmOptions judged_from_onset(const ConfirmOptions& options, int64_t onset, int64_t window) {
   ConfirmOptions o = options;
   if (onset > 0 && window - onset >= 5 * options.eval_every) {
@@ -1404,7 +1409,7 @@ ConfirmResult confirm_reruns(const spec::Spec& spec, const data::Dataset& datase
   };
   const auto run_placebo = [&](const std::vector<int64_t>& drop, const std::string& what,
                                const ConfirmOptions& judged, const char* beaten_by) {
-    const bool drops_many = drop.size() > 1;
+    const bool drops_many = placebo_drops_many(drop.size(), dataset.train.size(), o);
     const auto start = Clock::now();
     const int64_t steps = static_cast<int64_t>(base.train_loss.size());
     auto p = std::make_unique<Placebo>();
@@ -1431,7 +1436,9 @@ ConfirmResult confirm_reruns(const spec::Spec& spec, const data::Dataset& datase
         "too and show a meaningful effect beyond {} ({:.1f} points or {:.0f}% lower loss)",
         what, p->series.train_loss.size(), last(p->series), last(base), 100 * shown_accuracy,
         100 * shown_loss, beaten_by,
-        drops_many ? "its drift in their favour (fewer images cost them as much)" : "that drift",
+        drops_many        ? "its drift in their favour (fewer images cost them as much)"
+        : drop.size() > 1 ? "that drift either way (so few images cannot cost that much)"
+                          : "that drift",
         100 * p->beyond_drift.min_accuracy_effect, 100 * p->beyond_drift.min_loss_effect));
     return p;
   };

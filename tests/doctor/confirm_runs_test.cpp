@@ -503,6 +503,8 @@ TEST_F(ConfirmRuns, AFixOfTheValidationPipelineIsJudgedAtTheEndAndNeverConfirmsA
     ASSERT_FALSE(arm.measures.empty());
     EXPECT_EQ(arm.measures.back().name, "val_accuracy_at_end");
     EXPECT_EQ(arm.measures.back().pairs, 256) << "over the yardstick's images";
+    EXPECT_NE(arm.reason.find("paired z"), std::string::npos)
+        << "the same images through the same weights, paired by image: " << arm.reason;
     ASSERT_GE(arm.train_loss.size(), 10u);
     for (size_t i = 0; i < 10; ++i)
       EXPECT_DOUBLE_EQ(arm.train_loss[i], b.yard->train_loss()[i])

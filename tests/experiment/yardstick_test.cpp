@@ -52,6 +52,38 @@ TEST(PairedStats, AccuracyAtTheEndIsTwoProportionsOverTheImages) {
   EXPECT_EQ(compare_accuracy_at_end(unknown, unknown).pairs, 0);
 }
 
+// The same images through the same weights, prepared two ways (zoo 14's hard-n28-val-mean-0.55:
+// +4.5 points of 512, two-proportion z 1.5): paired by image, only the images that changed count.
+TEST(PairedStats, AccuracyAtTheEndPairsTheImagesWhenEachImagesOutcomeIsKnown) {
+  const int n = 512;
+  YardstickPoint b(100, 1.16, 0, {}, n), a(100, 1.0, 0, {}, n);
+  b.correct.assign(n, false);
+  a.correct.assign(n, false);
+  for (int i = 0; i < 300; ++i) b.correct[i] = a.correct[i] = true;  // right in both
+  for (int i = 300; i < 340; ++i) a.correct[i] = true;               // the arm alone: 40
+  for (int i = 340; i < 357; ++i) b.correct[i] = true;               // the baseline alone: 17
+  b.accuracy = 317.0 / n;
+  a.accuracy = 340.0 / n;
+  const PairedComparison c = compare_accuracy_at_end({b}, {a});
+  EXPECT_EQ(c.pairs, n);
+  EXPECT_NEAR(c.effect, 23.0 / n, 1e-12);
+  EXPECT_NEAR(c.t, 23.0 / std::sqrt(57.0), 1e-12);  // 3.05; as two proportions: 1.5
+  EXPECT_EQ(c.images_differing, 57);
+  YardstickPoint unpaired_b = b, unpaired_a = a;
+  unpaired_b.correct.clear();
+  unpaired_a.correct.clear();
+  EXPECT_LT(compare_accuracy_at_end({unpaired_b}, {unpaired_a}).t, 1.6);
+  EXPECT_EQ(compare_accuracy_at_end({unpaired_b}, {unpaired_a}).images_differing, -1);
+  // The same predictions: no image differs, t = 0; the arm worse: t < 0.
+  EXPECT_EQ(compare_accuracy_at_end({b}, {b}).t, 0);
+  EXPECT_NEAR(compare_accuracy_at_end({a}, {b}).t, -23.0 / std::sqrt(57.0), 1e-12);
+  // Outcomes of another number of images than counted: the two-proportion test.
+  YardstickPoint short_a = a;
+  short_a.correct.resize(10);
+  EXPECT_NEAR(compare_accuracy_at_end({b}, {short_a}).t,
+              compare_accuracy_at_end({unpaired_b}, {unpaired_a}).t, 1e-12);
+}
+
 TEST(PairedStats, LowerLossArmGivesLargePositiveTAndEffect) {
   const auto base = decay(2.3, 0.001, 100);  // stalls
   const auto arm = decay(2.3, 0.02, 100);    // learns

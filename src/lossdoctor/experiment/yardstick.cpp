@@ -53,6 +53,9 @@ void Yardstick::measure(train::Trainer& trainer, int64_t steps_done) {
     p.loss = train::per_sample_loss(trainer.spec().loss, out, y).mean().item<double>();
     const torch::Tensor correct = out.argmax(1).eq(y).to(torch::kFloat64).cpu();
     p.accuracy = correct.mean().item<double>();
+    const auto right = correct.accessor<double, 1>();
+    p.correct.reserve(static_cast<size_t>(m));
+    for (int64_t i = 0; i < m; ++i) p.correct.push_back(right[i] > 0.5);
     // Per class: what a fix aimed at some classes (oversampling the rare ones) is judged on.
     const int64_t k = trainer.dataset().num_classes;
     if (k >= 2) {
@@ -202,12 +205,23 @@ PairedComparison compare_accuracy_at_end(const std::vector<YardstickPoint>& base
   });
   if (!last_b || last_b->images < 1 || last_b->images != last_a->images) return c;
   const double n = static_cast<double>(last_b->images);
-  const auto shrunk = [n](double p) { return (p * n + 0.5) / (n + 1.0); };
-  const double pb = shrunk(last_b->accuracy), pa = shrunk(last_a->accuracy);
-  const double se = std::sqrt((pb * (1 - pb) + pa * (1 - pa)) / n);
   c.pairs = static_cast<int>(last_b->images);
   c.mean_diff = c.effect = last_a->accuracy - last_b->accuracy;
-  c.t = c.mean_diff / se;
+  const size_t paired = static_cast<size_t>(last_b->images);
+  if (last_b->correct.size() == paired && last_a->correct.size() == paired) {
+    int64_t arm_only = 0, base_only = 0;  // images one run gets right and the other wrong
+    for (size_t i = 0; i < paired; ++i) {
+      arm_only += last_a->correct[i] && !last_b->correct[i];
+      base_only += last_b->correct[i] && !last_a->correct[i];
+    }
+    c.images_differing = arm_only + base_only;
+    const auto differ = static_cast<double>(arm_only + base_only);
+    c.t = differ > 0 ? static_cast<double>(arm_only - base_only) / std::sqrt(differ) : 0.0;
+  } else {
+    const auto shrunk = [n](double p) { return (p * n + 0.5) / (n + 1.0); };
+    const double pb = shrunk(last_b->accuracy), pa = shrunk(last_a->accuracy);
+    c.t = c.mean_diff / std::sqrt((pb * (1 - pb) + pa * (1 - pa)) / n);
+  }
   c.base_start = first_b->accuracy;
   c.arm_start = first_a->accuracy;
   c.base_end = last_b->accuracy;

@@ -48,6 +48,9 @@ struct YardstickPoint {
   std::vector<double> class_accuracy;
   /// Validation images evaluated (0 for interpolated points and where unknown).
   int64_t images = 0;
+  /// Whether each of those images was predicted right, in the subset's order (the same images
+  /// in every run of one spec); empty for interpolated points and where unknown.
+  std::vector<bool> correct;
 };
 
 class Yardstick : public train::TrainObserver {
@@ -85,6 +88,9 @@ struct PairedComparison {
   /// lower); for accuracy the mean difference in fraction (0.05 = 5 points).
   double effect = 0;
   double base_start = 0, base_end = 0, arm_start = 0, arm_end = 0;  ///< first/last paired values
+  /// val_accuracy_at_end paired by image: the images only one of the two runs got right (-1: the
+  /// two-proportion test, per-image outcomes unknown).
+  int64_t images_differing = -1;
 };
 
 /// Block means of the training loss (blocks of `block` steps, paired by step), compared on the
@@ -99,14 +105,17 @@ PairedComparison compare_accuracy(const std::vector<YardstickPoint>& base,
                                   const std::vector<YardstickPoint>& arm);
 PairedComparison compare_val_loss(const std::vector<YardstickPoint>& base,
                                   const std::vector<YardstickPoint>& arm);
-/// The validation accuracy at the last step both series measured (step > 0), compared as two
-/// proportions over the yardstick's images: measure "val_accuracy_at_end", d = arm − base,
-/// t = d / √(p_b(1−p_b)/n + p_a(1−p_a)/n) (each p shrunk by (x + ½)/(n + 1), so 0% vs 0% is not a
-/// zero variance), pairs = n images, effect = d; start values from the first common point (step
-/// > 0). The yardstick of a fix that changes only how validation is prepared: the arm trains
-/// exactly like the baseline, so the runs differ only in evaluation, by a gap that grows as the
-/// model learns; paired over steps, that trend reads as noise (docs/confirm.md). pairs = 0 when
-/// no common point has its image count.
+/// The validation accuracy at the last step both series measured (step > 0): measure
+/// "val_accuracy_at_end", d = arm − base, pairs = n images, effect = d; start values from the
+/// first common point (step > 0). When both points know which images were right (`correct`, the
+/// same n images), the images are paired (McNemar): t = (r − w) / √(r + w), r the images only the
+/// arm gets right, w those only the baseline does (t = 0 when no image differs). Otherwise as two
+/// proportions: t = d / √(p_b(1−p_b)/n + p_a(1−p_a)/n) (each p shrunk by (x + ½)/(n + 1), so 0%
+/// vs 0% is not a zero variance). The yardstick of a fix that changes only how validation is
+/// prepared: the arm trains exactly like the baseline, so the runs differ only in evaluation, by
+/// a gap that grows as the model learns; paired over steps, that trend reads as noise; the same
+/// images through the same weights are paired data (docs/confirm.md). pairs = 0 when no common
+/// point has its image count.
 PairedComparison compare_accuracy_at_end(const std::vector<YardstickPoint>& base,
                                          const std::vector<YardstickPoint>& arm);
 

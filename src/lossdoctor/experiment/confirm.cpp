@@ -82,17 +82,14 @@ const char* measure_label(const std::string& measure) {
 std::string describe(const PairedComparison& m) {
   if (m.pairs == 0) return fmt::format("{}: nothing to pair", m.measure);
   const std::string t = std::abs(m.t) >= 1e6 ? "∞" : fmt::format("{:.1f}", m.t);
-  if (m.measure == "val_accuracy_at_end" && m.images_differing >= 0) {
-    return fmt::format(
-        "{} {:.1f}% vs {:.1f}% (paired z {} over {} images, {} of them right in one run only, "
-        "{:+.1f} points)",
-        measure_label(m.measure), 100 * m.arm_end, 100 * m.base_end, t, m.pairs, m.images_differing,
-        100 * m.effect);
-  }
   if (m.measure == "val_accuracy_at_end") {
-    return fmt::format("{} {:.1f}% vs {:.1f}% (two-proportion z {} over {} images, {:+.1f} points)",
-                       measure_label(m.measure), 100 * m.arm_end, 100 * m.base_end, t, m.pairs,
-                       100 * m.effect);
+    const std::string test =
+        m.images_differing >= 0
+            ? fmt::format("paired z {} over {} images, {} of them right in one run only", t,
+                          m.pairs, m.images_differing)
+            : fmt::format("two-proportion z {} over {} images", t, m.pairs);
+    return fmt::format("{} {:.1f}% vs {:.1f}% ({}, {:+.1f} points)", measure_label(m.measure),
+                       100 * m.arm_end, 100 * m.base_end, test, 100 * m.effect);
   }
   if (is_accuracy(m.measure)) {
     return fmt::format(

@@ -204,10 +204,9 @@ PairedComparison compare_accuracy_at_end(const std::vector<YardstickPoint>& base
     last_b = &b, last_a = &a;
   });
   if (!last_b || last_b->images < 1 || last_b->images != last_a->images) return c;
-  const double n = static_cast<double>(last_b->images);
   c.pairs = static_cast<int>(last_b->images);
   c.mean_diff = c.effect = last_a->accuracy - last_b->accuracy;
-  const size_t paired = static_cast<size_t>(last_b->images);
+  const auto paired = static_cast<size_t>(last_b->images);
   if (last_b->correct.size() == paired && last_a->correct.size() == paired) {
     int64_t arm_only = 0, base_only = 0;  // images one run gets right and the other wrong
     for (size_t i = 0; i < paired; ++i) {
@@ -218,6 +217,7 @@ PairedComparison compare_accuracy_at_end(const std::vector<YardstickPoint>& base
     const auto differ = static_cast<double>(arm_only + base_only);
     c.t = differ > 0 ? static_cast<double>(arm_only - base_only) / std::sqrt(differ) : 0.0;
   } else {
+    const auto n = static_cast<double>(paired);
     const auto shrunk = [n](double p) { return (p * n + 0.5) / (n + 1.0); };
     const double pb = shrunk(last_b->accuracy), pa = shrunk(last_a->accuracy);
     c.t = c.mean_diff / std::sqrt((pb * (1 - pb) + pa * (1 - pa)) / n);

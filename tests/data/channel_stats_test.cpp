@@ -24,6 +24,26 @@ TEST(OddImageMask, FlagsNonFiniteConstantAndNoiseButNotSmoothImages) {
   for (int64_t i = 0; i < 6; ++i) EXPECT_EQ(mask[i].item<bool>(), expected[i]) << "image " << i;
 }
 
+TEST(OddImageKinds, AUniformColourNormalisedChannelByChannelIsBroken) {
+  // A white RGB image after per-channel normalisation: each channel constant, the three
+  // constants 1e-4 apart (held-out zoo 15's saturated images). It has no content at all.
+  torch::manual_seed(4);
+  const auto mean = torch::tensor({0.561, 0.563, 0.563}).view({1, 3, 1, 1});
+  const auto std = torch::tensor({0.224, 0.223, 0.223}).view({1, 3, 1, 1});
+  const auto ramp = torch::linspace(0, 1, 32).view({1, 1, 1, 32}).expand({3, 3, 32, 32});
+  torch::Tensor x = ramp.clone() + 0.05 * torch::rand({3, 3, 32, 32});
+  x[1].fill_(1.0);  // saturated white
+  x = (x - mean) / std;
+  ASSERT_GT(x[1].std().item<double>(), 1e-5);  // not constant over the whole image
+  const torch::Tensor kinds = odd_image_kinds(x);
+  EXPECT_EQ(kinds[0].item<int8_t>(), kCleanImage);
+  EXPECT_EQ(kinds[1].item<int8_t>(), kBrokenImage);
+  EXPECT_EQ(kinds[2].item<int8_t>(), kCleanImage);
+  // One channel with content is an image (a red glyph on a red ground varies in red only).
+  x[2].narrow(0, 1, 2).fill_(0.5);
+  EXPECT_EQ(odd_image_kinds(x)[2].item<int8_t>(), kCleanImage);
+}
+
 TEST(OddImageMask, FineStripesAreNotNoise) {
   // Vertical stripes of period 3: rough horizontally, smooth vertically.
   const auto cols = torch::arange(28).remainder(3).to(torch::kFloat).mul(100);

@@ -328,6 +328,28 @@ TEST(RuleCorruptSamples, NoMoreNoiseLikeImagesCountThanTrainingHasBeyondValidati
                    "24.7% of training images look corrupt"));
 }
 
+TEST(RuleCorruptSamples, ValidationSaysWhetherNoiseIsTheDatasNature) {
+  // 85% of the training images look like noise and are predicted at chance (the case above that
+  // counts none), but validation's share is 15%: the data does not look like that, the training
+  // excess (85 − 15 − 2 × 1.7 = 66.6 points) is injected noise. Counted: 66.6% of the images.
+  RunRecord injected = with_looks(60, 0.8, 340, 0.1);
+  injected.noise_like_shares = NoiseLikeShares{0.85, 0.15, 0.017};
+  const Collector c = run_rule(&rule_corrupt_samples, injected);
+  ASSERT_NE(candidate(c, "corrupt_samples"), nullptr);
+  EXPECT_TRUE(says(c, "corrupt_samples", "66.6% of training images look corrupt"));
+  // Validation as noisy as training: the data's nature, and the message says whose share decided.
+  RunRecord nature = with_looks(60, 0.8, 340, 0.1);
+  nature.noise_like_shares = NoiseLikeShares{0.85, 0.83, 0.02};
+  const Collector d = run_rule(&rule_corrupt_samples, nature);
+  EXPECT_EQ(candidate(d, "corrupt_samples"), nullptr);
+  const DiagnoserOptions::CorruptSamples o;
+  EXPECT_TRUE(noise_is_the_datas_nature(nature.noise_like_shares, 0.1, o));
+  EXPECT_FALSE(noise_is_the_datas_nature(injected.noise_like_shares, 0.85, o));
+  EXPECT_TRUE(noise_is_the_datas_nature(std::nullopt, 0.85, o));  // no shares: training decides
+  EXPECT_NE(corrupt_share(read_signals(nature), o).how.find("83.0% of the validation images"),
+            std::string::npos);
+}
+
 /// An audit finding that flags the training samples [first, first + count).
 Finding audit_flags(int64_t first, int64_t count) {
   Finding f;

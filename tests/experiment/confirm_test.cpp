@@ -229,6 +229,43 @@ TEST(CorruptSampleDrops, NoiseLikeImagesAreDroppedOnlyWhenTheDiagnosisCountedThe
   EXPECT_EQ(corrupt_sample_drops(f, ds, record), (std::vector<int64_t>{0, 90, 91}));
 }
 
+TEST(CorruptSampleDrops, MostlyNoiseTrainingImagesAreDroppedWhenValidationIsNotNoisy) {
+  // 10 smooth images, 80 pure noise, 2 constant: 89% of those with content look like noise,
+  // above noise_like_data_share. Whether that is the data's nature, validation says.
+  torch::manual_seed(6);
+  data::Dataset ds;
+  const auto ramp = torch::linspace(0, 255, 20).view({1, 1, 1, 20}).expand({92, 1, 20, 20});
+  ds.train.images = ramp.clone() + torch::rand({92, 1, 20, 20});
+  ds.train.images.slice(0, 10, 90) = torch::randint(0, 256, {80, 1, 20, 20}).to(torch::kFloat);
+  ds.train.images.slice(0, 90, 92).fill_(5.0);
+  ds.train.labels = torch::arange(92, torch::kLong).remainder(4);
+  Finding f;
+  f.cause = "corrupt_samples";
+  f.samples = {0};
+  RunRecord record;
+  record.num_classes = 4;
+  record.loss = "cross_entropy";
+  record.samples.resize(92);
+  record.steps.resize(20);
+  for (size_t i = 0; i < record.steps.size(); ++i) record.steps[i].step = static_cast<int64_t>(i);
+  for (size_t i = 0; i < 92; ++i) {  // clean ones 80% right at first sight, noise ones never
+    SampleDynamics& d = record.samples[i];
+    d.look = i < 10 ? SampleDynamics::kClean
+                    : (i < 90 ? SampleDynamics::kNoiseLike : SampleDynamics::kBroken);
+    d.first_margin = i < 8 ? 1.0f : -1.0f;
+  }
+  const std::vector<int64_t> broken_only = {0, 90, 91};
+  EXPECT_EQ(corrupt_sample_drops(f, ds, record), broken_only);   // no shares: training decides
+  record.noise_like_shares = NoiseLikeShares{0.89, 0.86, 0.03};  // validation as noisy
+  EXPECT_EQ(corrupt_sample_drops(f, ds, record), broken_only);
+  record.noise_like_shares = NoiseLikeShares{0.89, 0.10, 0.03};  // injected into training
+  // Every noise-like and broken image; the flagged clean image 0 stays (its class is mostly
+  // noise, so the audit's in-class statistics describe the noise).
+  std::vector<int64_t> all;
+  for (int64_t i = 10; i < 92; ++i) all.push_back(i);
+  EXPECT_EQ(corrupt_sample_drops(f, ds, record), all);
+}
+
 TEST(CorruptSampleDrops, CleanOutliersOfAClassThatIsMostlyNoiseAreKept) {
   // Class 0: 15 smooth images and 35 noise images (70% noise, like zoo 12's
   // t19-corrupt-noise-70); class 1: 35 smooth and 15 noise. The audit's in-class outliers

@@ -180,12 +180,15 @@ struct DiagnoserOptions {
     /// 6's clock faces: 1% flagged as saturation outliers in every run, predicted at first sight
     /// like the rest — 48% vs 41% — and "confirmed" once on a healthy control; session 13).
     double flagged_predictable_penalty = 0.8;
-    /// Above this share of the images looked at that are not broken, noise-like images are what
-    /// the data looks like (held-out zoo 2's textures under heavy pixel noise: 81–89%), not
-    /// corruption, and none counts; confirmation then drops none either. Judged over the whole run:
-    /// the probe used to apply a one-half rule batch by batch, which zeroed every other batch of
-    /// held-out zoo 7's 50% injection (27% of its images counted noise-like, and the clean group
-    /// was half noise). Below it, the first-sight test decides (noise_like_harder_margin).
+    /// Above this share of the validation images (of the training images looked at that are
+    /// not broken, for a record without both splits' shares), noise-like images are what the
+    /// data looks like (held-out zoo 2's textures under heavy pixel noise: 81–89%), not
+    /// corruption, and none counts; confirmation then drops none either. Validation decides
+    /// when it can: injected noise reaches the training split only (held-out zoo 15's
+    /// s24-corrupt-noise-75: 78.6% of training, 15.2% of validation; session 29). Judged over the
+    /// whole run: the probe used to apply a one-half rule batch by batch, which zeroed every other
+    /// batch of held-out zoo 7's 50% injection (27% of its images counted noise-like, and the clean
+    /// group was half noise). Below it, the first-sight test decides (noise_like_harder_margin).
     double noise_like_data_share = 0.75;
     /// Corruption adds noise-like images to the training split only: of the noise-like images
     /// the first-sight test counts, no larger share of the training images than the training

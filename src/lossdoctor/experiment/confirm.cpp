@@ -597,10 +597,14 @@ std::vector<int64_t> corrupt_sample_drops(const Finding& f, const data::Dataset&
         mostly_excess ||
         diagnose::corrupt_share(diagnose::read_signals(record), options).noise_like_counted > 0;
     const torch::Tensor kinds = data::odd_image_kinds(ds.train.images);
-    const torch::Tensor odd =
-        data::odd_kinds_mask(kinds, noise_counts ? options.noise_like_data_share : 0.0)
-            .nonzero()
-            .flatten();
+    // Above the data-nature share of the training split, every noise-like image is dropped
+    // when validation shows the data does not look like that (the training share is corruption).
+    const double noise_like_limit =
+        !noise_counts ? 0.0
+        : shares && !diagnose::noise_is_the_datas_nature(shares, 0.0, options)
+            ? 1.0
+            : options.noise_like_data_share;
+    const torch::Tensor odd = data::odd_kinds_mask(kinds, noise_like_limit).nonzero().flatten();
     for (int64_t i = 0; i < odd.size(0); ++i) flagged.insert(odd[i].item<int64_t>());
     if (noise_counts) {
       for (int64_t i : clean_outliers_of_noisy_classes(kinds, ds.train.labels, flagged))

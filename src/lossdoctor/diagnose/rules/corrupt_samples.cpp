@@ -7,7 +7,8 @@
 // A noise-like image counts only as far as the model fails to predict noise-like images at first
 // sight compared with the clean ones (`noise_like_harder_margin`, `clean_above_chance_z`):
 // data that merely looks noisy still carries its labels; corruption does not.
-// When more than `noise_like_data_share` of the images look like noise, noise is the data's
+// When more than `noise_like_data_share` of the validation images look like noise (of the
+// training images looked at, for a record without both splits' shares), noise is the data's
 // nature and none counts; and no larger share counts than the training split has more
 // noise-like images than validation (RunRecord::noise_like_shares, less `noise_like_excess_z`
 // standard errors): corruption does not reach the validation split.
@@ -100,6 +101,12 @@ UnlabelledShare unlabelled_share(const FirstSight& reference, const FirstSight& 
   return u;
 }
 
+bool noise_is_the_datas_nature(const std::optional<NoiseLikeShares>& shares, double train_share,
+                               const DiagnoserOptions::CorruptSamples& o) {
+  // Corruption reaches the training split only: validation shows what the data looks like.
+  return (shares ? shares->val : train_share) > o.noise_like_data_share;
+}
+
 double noise_like_excess(const NoiseLikeShares& shares, const DiagnoserOptions::CorruptSamples& o) {
   return std::max(0.0, shares.train - shares.val - o.noise_like_excess_z * shares.standard_error);
 }
@@ -114,12 +121,19 @@ CorruptShare corrupt_share(const RecordSignals& sig, const DiagnoserOptions::Cor
   // textures with 30% blank images: 57% of all, 81% of the rest look like noise).
   const double with_content = n - static_cast<double>(lk.broken);
   if (with_content > 0 &&
-      static_cast<double>(lk.noise_like) / with_content > o.noise_like_data_share) {
+      noise_is_the_datas_nature(lk.split_shares, static_cast<double>(lk.noise_like) / with_content,
+                                o)) {
     return {static_cast<double>(lk.broken) / n,
-            fmt::format("{:.1f}% of the {} images checked that are not broken look like noise: "
-                        "that is what this data looks like, so none of them counts as corrupt",
-                        100 * static_cast<double>(lk.noise_like) / with_content,
-                        static_cast<int64_t>(with_content))};
+            lk.split_shares
+                ? fmt::format("{:.1f}% of the validation images look like noise: that is what "
+                              "this data looks like, so none of the training images that do "
+                              "counts as corrupt",
+                              100 * lk.split_shares->val)
+                : fmt::format("{:.1f}% of the {} images checked that are not broken look like "
+                              "noise: that is what this data looks like, so none of them counts "
+                              "as corrupt",
+                              100 * static_cast<double>(lk.noise_like) / with_content,
+                              static_cast<int64_t>(with_content))};
   }
   // Share of the noise-like images that count as corrupt: none until the model predicts clean
   // images well enough to tell (an untrained model predicts neither); of the share that carries

@@ -192,6 +192,14 @@ struct CorruptShare {
 };
 CorruptShare corrupt_share(const RecordSignals& sig, const DiagnoserOptions::CorruptSamples& o);
 
+/// Whether noise-like images are what this data looks like (none of them is then corruption):
+/// more than `noise_like_data_share` of the validation split's images look like noise when the
+/// record has both splits' shares (injected noise reaches the training split only: held-out zoo
+/// 15's s24-corrupt-noise-75 was 78.6% noise-like in training against 15.2% in validation), of
+/// the training images looked at (`train_share`, those with content) otherwise.
+bool noise_is_the_datas_nature(const std::optional<NoiseLikeShares>& shares, double train_share,
+                               const DiagnoserOptions::CorruptSamples& o);
+
 /// The training split's class-balanced share of noise-like images above validation's, less
 /// `noise_like_excess_z` standard errors (0 when none): at most this share of the training
 /// images can be injected noise (the data's own look is in both splits).

@@ -58,7 +58,7 @@ struct AgreementOptions {
   /// The models must have learned the validation labels: unseen-validation agreement at least
   /// this fraction of the way from chance (1/K) to perfect.
   double min_learned = 0.3;
-  double min_z = 4.0;  ///< gap (validation − training agreement) over its standard error
+  double min_z = 3.0;  ///< gap (validation − training agreement) over its standard error
   /// Estimated share of wrong training labels (uniform flips) at least this.
   double min_noise = 0.06;
   /// Confidence of the finding: base + per_noise × estimated noise, at most max_confidence.

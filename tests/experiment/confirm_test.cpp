@@ -192,78 +192,76 @@ TEST(RareClassesUnlearned, TheBaselineShowsTheRareClassesAtChanceWhileTheOthersW
   EXPECT_FALSE(rare_classes_unlearned(base, rare, o).has_value()) << "without K no chance level";
 }
 
-TEST(CorruptSampleDrops, NoiseLikeImagesAreDroppedOnlyWhenTheDiagnosisCountedThem) {
-  // 60 smooth images, 30 pure noise, 2 constant; the finding flags image 0.
-  torch::manual_seed(4);
+/// A training split of `clean` smooth 20×20 images, then `noise` pure-noise ones, then 2 constant
+/// ones (labels i mod `classes`); a corrupt_samples finding that flags image 0; a record with a
+/// run to read (the looks are read with its steps) and each image's look.
+struct NoisySplit {
+  int64_t clean, noise;
   data::Dataset ds;
-  const auto ramp = torch::linspace(0, 255, 20).view({1, 1, 1, 20}).expand({92, 1, 20, 20});
-  ds.train.images = ramp.clone() + torch::rand({92, 1, 20, 20});
-  ds.train.images.slice(0, 60, 90) = torch::randint(0, 256, {30, 1, 20, 20}).to(torch::kFloat);
-  ds.train.images.slice(0, 90, 92).fill_(5.0);
-  ds.train.labels = torch::zeros({92}, torch::kLong);
-  Finding f;
-  f.cause = "corrupt_samples";
-  f.samples = {0};
+  Finding finding;
   RunRecord record;
-  record.num_classes = 4;
-  record.loss = "cross_entropy";
-  record.samples.resize(92);
-  record.steps.resize(20);  // a run to read (the looks are read with its steps)
-  for (size_t i = 0; i < record.steps.size(); ++i) record.steps[i].step = static_cast<int64_t>(i);
-  // How the probe saw them: clean ones 80% right at first sight; noise-like ones `noise_right`.
-  const auto looked = [&](double noise_right) {
-    for (size_t i = 0; i < 92; ++i) {
-      SampleDynamics& d = record.samples[i];
-      d.look = i < 60 ? SampleDynamics::kClean
-                      : (i < 90 ? SampleDynamics::kNoiseLike : SampleDynamics::kBroken);
-      const double right = i < 60 ? 0.8 : noise_right;
-      const size_t k = i < 60 ? i : i - 60;
+
+  NoisySplit(int64_t clean_images, int64_t noise_images, int64_t classes, uint64_t seed)
+      : clean(clean_images), noise(noise_images) {
+    torch::manual_seed(seed);
+    const int64_t n = clean + noise + 2;
+    const auto ramp = torch::linspace(0, 255, 20).view({1, 1, 1, 20}).expand({n, 1, 20, 20});
+    ds.train.images = ramp.clone() + torch::rand({n, 1, 20, 20});
+    ds.train.images.slice(0, clean, clean + noise) =
+        torch::randint(0, 256, {noise, 1, 20, 20}).to(torch::kFloat);
+    ds.train.images.slice(0, clean + noise, n).fill_(5.0);
+    ds.train.labels = torch::arange(n, torch::kLong).remainder(classes);
+    finding.cause = "corrupt_samples";
+    finding.samples = {0};
+    record.num_classes = 4;
+    record.loss = "cross_entropy";
+    record.samples.resize(static_cast<size_t>(n));
+    record.steps.resize(20);
+    for (size_t i = 0; i < record.steps.size(); ++i) record.steps[i].step = static_cast<int64_t>(i);
+  }
+
+  /// How the probe saw them: clean ones 80% right at first sight; noise-like ones `noise_right`.
+  void looked(double noise_right) {
+    for (int64_t i = 0; i < static_cast<int64_t>(record.samples.size()); ++i) {
+      SampleDynamics& d = record.samples[static_cast<size_t>(i)];
+      const bool is_clean = i < clean;
+      d.look = is_clean
+                   ? SampleDynamics::kClean
+                   : (i < clean + noise ? SampleDynamics::kNoiseLike : SampleDynamics::kBroken);
+      const double right = is_clean ? 0.8 : noise_right;
+      const int64_t k = is_clean ? i : i - clean;
       d.first_margin = static_cast<double>(k % 10) < 10 * right ? 1.0f : -1.0f;
     }
-  };
-  looked(0.0);  // corruption: the model cannot predict the noise images' labels
+  }
+
+  std::vector<int64_t> drops() const { return corrupt_sample_drops(finding, ds, record); }
+};
+
+TEST(CorruptSampleDrops, NoiseLikeImagesAreDroppedOnlyWhenTheDiagnosisCountedThem) {
+  NoisySplit split(60, 30, 1, 4);  // 60 smooth images, 30 pure noise, 2 constant, one class
+  split.looked(0.0);               // corruption: the model cannot predict the noise images' labels
   std::vector<int64_t> all = {0};
   for (int64_t i = 60; i < 92; ++i) all.push_back(i);
-  EXPECT_EQ(corrupt_sample_drops(f, ds, record), all);
-  looked(0.8);  // data that looks noisy but carries its labels: only the broken ones go
-  EXPECT_EQ(corrupt_sample_drops(f, ds, record), (std::vector<int64_t>{0, 90, 91}));
+  EXPECT_EQ(split.drops(), all);
+  split.looked(0.8);  // data that looks noisy but carries its labels: only the broken ones go
+  EXPECT_EQ(split.drops(), (std::vector<int64_t>{0, 90, 91}));
 }
 
 TEST(CorruptSampleDrops, MostlyNoiseTrainingImagesAreDroppedWhenValidationIsNotNoisy) {
   // 10 smooth images, 80 pure noise, 2 constant: 89% of those with content look like noise,
   // above noise_like_data_share. Whether that is the data's nature, validation says.
-  torch::manual_seed(6);
-  data::Dataset ds;
-  const auto ramp = torch::linspace(0, 255, 20).view({1, 1, 1, 20}).expand({92, 1, 20, 20});
-  ds.train.images = ramp.clone() + torch::rand({92, 1, 20, 20});
-  ds.train.images.slice(0, 10, 90) = torch::randint(0, 256, {80, 1, 20, 20}).to(torch::kFloat);
-  ds.train.images.slice(0, 90, 92).fill_(5.0);
-  ds.train.labels = torch::arange(92, torch::kLong).remainder(4);
-  Finding f;
-  f.cause = "corrupt_samples";
-  f.samples = {0};
-  RunRecord record;
-  record.num_classes = 4;
-  record.loss = "cross_entropy";
-  record.samples.resize(92);
-  record.steps.resize(20);
-  for (size_t i = 0; i < record.steps.size(); ++i) record.steps[i].step = static_cast<int64_t>(i);
-  for (size_t i = 0; i < 92; ++i) {  // clean ones 80% right at first sight, noise ones never
-    SampleDynamics& d = record.samples[i];
-    d.look = i < 10 ? SampleDynamics::kClean
-                    : (i < 90 ? SampleDynamics::kNoiseLike : SampleDynamics::kBroken);
-    d.first_margin = i < 8 ? 1.0f : -1.0f;
-  }
+  NoisySplit split(10, 80, 4, 6);
+  split.looked(0.0);
   const std::vector<int64_t> broken_only = {0, 90, 91};
-  EXPECT_EQ(corrupt_sample_drops(f, ds, record), broken_only);   // no shares: training decides
-  record.noise_like_shares = NoiseLikeShares{0.89, 0.86, 0.03};  // validation as noisy
-  EXPECT_EQ(corrupt_sample_drops(f, ds, record), broken_only);
-  record.noise_like_shares = NoiseLikeShares{0.89, 0.10, 0.03};  // injected into training
+  EXPECT_EQ(split.drops(), broken_only);  // no shares: training decides
+  split.record.noise_like_shares = NoiseLikeShares{0.89, 0.86, 0.03};  // validation as noisy
+  EXPECT_EQ(split.drops(), broken_only);
+  split.record.noise_like_shares = NoiseLikeShares{0.89, 0.10, 0.03};  // injected into training
   // Every noise-like and broken image; the flagged clean image 0 stays (its class is mostly
   // noise, so the audit's in-class statistics describe the noise).
   std::vector<int64_t> all;
   for (int64_t i = 10; i < 92; ++i) all.push_back(i);
-  EXPECT_EQ(corrupt_sample_drops(f, ds, record), all);
+  EXPECT_EQ(split.drops(), all);
 }
 
 TEST(CorruptSampleDrops, CleanOutliersOfAClassThatIsMostlyNoiseAreKept) {

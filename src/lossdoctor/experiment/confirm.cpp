@@ -597,13 +597,12 @@ std::vector<int64_t> corrupt_sample_drops(const Finding& f, const data::Dataset&
         mostly_excess ||
         diagnose::corrupt_share(diagnose::read_signals(record), options).noise_like_counted > 0;
     const torch::Tensor kinds = data::odd_image_kinds(ds.train.images);
-    // Above the data-nature share of the training split, every noise-like image is dropped
-    // when validation shows the data does not look like that (the training share is corruption).
+    // Noise counts only where it is not the data's nature. With both splits' shares validation
+    // decided that already (corrupt_share, mostly_excess), so every noise-like image goes, even
+    // above noise_like_data_share of the training split; without them, odd_kinds_mask decides
+    // by the training share, as the rule did.
     const double noise_like_limit =
-        !noise_counts ? 0.0
-        : shares && !diagnose::noise_is_the_datas_nature(shares, 0.0, options)
-            ? 1.0
-            : options.noise_like_data_share;
+        !noise_counts ? 0.0 : (shares ? 1.0 : options.noise_like_data_share);
     const torch::Tensor odd = data::odd_kinds_mask(kinds, noise_like_limit).nonzero().flatten();
     for (int64_t i = 0; i < odd.size(0); ++i) flagged.insert(odd[i].item<int64_t>());
     if (noise_counts) {

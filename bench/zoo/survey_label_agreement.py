@@ -21,6 +21,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 
 import yaml
 
@@ -58,13 +59,18 @@ def main():
             if key in done:
                 continue
             case = paths[0]
-            proc = subprocess.run(
-                [cli, "--threads", "1", "audit", os.path.basename(case), "--no-labels"],
-                cwd=os.path.dirname(case), capture_output=True, text=True)
-            note = next((line[len("note: "):] for line in proc.stdout.splitlines()
-                         if line.startswith("note: label agreement")), "")
-            finding = "label_noise" in proc.stdout and "models fitted to the validation labels " \
-                "agree with" in proc.stdout
+            with tempfile.TemporaryDirectory() as tmp:
+                report_path = os.path.join(tmp, "audit.json")
+                subprocess.run([cli, "--threads", "1", "audit", os.path.basename(case),
+                                "--no-labels", "--quiet", "--json", report_path],
+                               cwd=os.path.dirname(case), check=False)
+                with open(report_path) as fh:
+                    report = json.load(fh)
+            note = next((n for n in report.get("notes", [])
+                         if n.startswith("label agreement")), "")
+            finding = any(f["cause"] == "label_noise" and f["evidence"] and
+                          f["evidence"][0].startswith("models fitted to the validation labels")
+                          for f in report.get("findings", []))
             row = {"key": key, "zoo": zoo_name,
                    "cases": [os.path.basename(p)[:-len(".yaml")] for p in paths],
                    "note": note, "finding": finding}

@@ -2,9 +2,13 @@
 //
 //   lossdoctor-bench zoo [--seeds N] [--control-seeds N] [--filter GLOB] [--jobs N] [--budget N]
 //                        [--cases DIR] [--out FILE] [--update-docs FILE] [--require-correct]
-//                        [--effects FILE] [--cli PATH]
+//                        [--effects FILE] [--cli PATH] [--keep-reports DIR]
 //                        [--repair [--baseline-accuracy X]]
 //
+// --keep-reports DIR writes each run's report (diagnose/repair JSON, repaired spec, --effects
+// training folder) into DIR, created if needed, and leaves it there; by default they go to a
+// temporary folder removed at the end. A report lands as its run finishes, so an interrupted
+// scoring keeps the runs it finished.
 // --cli PATH runs another lossdoctor binary (e.g. a frozen copy while the tree is rebuilt).
 // --control-seeds N runs the healthy controls at N seeds and the fault cases at --seeds
 // (default: N = --seeds). --first-seed K starts every case's seeds at K instead of 0 (K, K+1,
@@ -430,14 +434,13 @@ double quantile(std::vector<double> v, double q) {
 }
 
 int usage() {
-  std::cerr
-      << "usage: lossdoctor-bench zoo [--seeds N] [--control-seeds N] [--first-seed K]\n"
-         "                            [--filter GLOB[,GLOB]]\n"
-         "                            [--jobs N] [--budget N]\n"
-         "                            [--cases DIR] [--out FILE] [--update-docs FILE] "
-         "[--require-correct]\n"
-         "                            [--effects FILE] [--cli PATH]\n"
-         "                            [--repair [--baseline-accuracy X]]\n";
+  std::cerr << "usage: lossdoctor-bench zoo [--seeds N] [--control-seeds N] [--first-seed K]\n"
+               "                            [--filter GLOB[,GLOB]]\n"
+               "                            [--jobs N] [--budget N]\n"
+               "                            [--cases DIR] [--out FILE] [--update-docs FILE] "
+               "[--require-correct]\n"
+               "                            [--effects FILE] [--cli PATH] [--keep-reports DIR]\n"
+               "                            [--repair [--baseline-accuracy X]]\n";
   return 2;
 }
 
@@ -640,7 +643,7 @@ int main(int argc, char** argv) {
   std::string cli = LOSSDOCTOR_CLI_PATH, custom_loop = LOSSDOCTOR_CUSTOM_LOOP_PATH;
   int seeds = 3, jobs = 2, budget = 0, control_seeds = 0, first_seed = 0;
   bool require_correct = false;
-  std::string effects_path;
+  std::string effects_path, keep_reports;
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
     const auto value = [&]() -> std::string {
@@ -672,6 +675,8 @@ int main(int argc, char** argv) {
         effects_path = value();
       else if (a == "--cli")
         cli = value();
+      else if (a == "--keep-reports")
+        keep_reports = value();
       else if (a == "--repair")
         repair = true;
       else if (a == "--baseline-accuracy")
@@ -750,8 +755,19 @@ int main(int argc, char** argv) {
     std::cerr << "no case matches '" << filter << "'\n";
     return 2;
   }
-  const fs::path tmp = fs::temp_directory_path() / fmt::format("lossdoctor-zoo-{}", ::getpid());
-  fs::create_directories(tmp);
+  // Each run's report goes here: a temporary folder removed at the end, or --keep-reports DIR.
+  const fs::path tmp = keep_reports.empty() ? fs::temp_directory_path() /
+                                                  fmt::format("lossdoctor-zoo-{}", ::getpid())
+                                            : fs::path(keep_reports);
+  {
+    std::error_code ec;
+    fs::create_directories(tmp, ec);
+    if (ec || !fs::is_directory(tmp)) {
+      std::cerr << fmt::format("{}: cannot create the reports folder ({})\n", tmp.string(),
+                               ec ? ec.message() : "not a directory");
+      return 2;
+    }
+  }
 
   std::vector<Run> runs;
   for (const auto& c : cases) {
@@ -888,7 +904,11 @@ int main(int argc, char** argv) {
         r.wall);
   }
   const double total_wall = now() - t0;
-  fs::remove_all(tmp);
+  if (keep_reports.empty()) {
+    fs::remove_all(tmp);
+  } else {
+    std::cerr << fmt::format("zoo: reports kept in {}\n", tmp.string());
+  }
   if (repair) {
     return score_repair(cases, runs, seeds, jobs, budget > 0 ? budget : 300, baseline_by_twin,
                         dir_conf.loop_cases, total_wall, filter, out_path, docs_path, argc, argv);

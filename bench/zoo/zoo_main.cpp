@@ -681,9 +681,10 @@ int main(int argc, char** argv) {
         repair = true;
       else if (a == "--baseline-accuracy")
         baseline_override = std::stod(value());
-      else if (a == "--help" || a == "-h")
-        return usage() == 2 ? 0 : 0;
-      else
+      else if (a == "--help" || a == "-h") {
+        usage();  // the usage text, but asked for: exit status 0
+        return 0;
+      } else
         return usage();
     } catch (const std::exception&) {
       return usage();

@@ -15,7 +15,7 @@ ctest's (0 when nothing was chosen). --dry-run prints the plan and runs nothing.
 
 --pace FILE calibrates the COSTs to the machine at hand: after the run it writes there how much
 longer the chosen tests took than their COSTs said (wall time over the planned time without the
-margin), and a later call with the same FILE plans with that factor (when it is above 1) times
+margin, or over the longest chosen test's COST when that is longer), and a later call with the same FILE plans with that factor (when it is above 1) times
 the margin. A CI machine slower than the one the COSTs were measured on (session 29's CI ran
 its last tier ~3 min past the deadline) then takes fewer tests instead of running late.
 """
@@ -58,7 +58,7 @@ def main():
     pace = read_pace(a.pace)
     if pace > 1:
         print(f"ci: tests ran {pace:.2f}x their COST earlier; planning with that", flush=True)
-    chosen, planned = [], 0.0
+    chosen, planned, longest = [], 0.0, 0.0
     for label in a.labels:
         skipped = []
         for name, cost, procs in tests_of(a.build, label):
@@ -68,6 +68,7 @@ def main():
                 continue
             chosen.append(name)
             planned += need
+            longest = max(longest, cost)
         if skipped:
             print(f"ci: {len(skipped)} {label} test(s) skipped, too long for the "
                   f"{left - planned:.0f} s left of the deadline: {', '.join(skipped)}", flush=True)
@@ -82,8 +83,9 @@ def main():
     code = subprocess.run(["ctest", "--test-dir", a.build, "-j", str(cores), "--output-on-failure",
                            "--timeout", "900", "-R", pattern]).returncode
     if a.pace:
-        # The plan without its margin is what the COSTs promise on an idle machine like ours.
-        promised = planned / (MARGIN * max(pace, 1.0))
+        # What the COSTs promise on an idle machine like ours: the plan without its margin, but
+        # never less than the longest test (two unequal tests on two cores do not pack evenly).
+        promised = max(planned / (MARGIN * max(pace, 1.0)), longest)
         write_pace(a.pace, (time.time() - started) / promised if promised > 0 else 1.0)
     return code
 

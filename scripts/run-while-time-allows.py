@@ -15,8 +15,8 @@ ctest's (0 when nothing was chosen). --dry-run prints the plan and runs nothing.
 
 --pace FILE calibrates the COSTs to the machine at hand: after the run it writes there how much
 longer the chosen tests took than their COSTs said (wall time over the planned time without the
-margin, or over the longest chosen test's COST when that is longer), and a later call with the same FILE plans with that factor (when it is above 1) times
-the margin. A CI machine slower than the one the COSTs were measured on (session 29's CI ran
+margin, or over the longest chosen test's COST when that is longer), and a later call with the
+same FILE plans with that factor (when it is above 1) times the margin. A CI machine slower than the one the COSTs were measured on (session 29's CI ran
 its last tier ~3 min past the deadline) then takes fewer tests instead of running late.
 """
 import argparse
@@ -58,11 +58,12 @@ def main():
     pace = read_pace(a.pace)
     if pace > 1:
         print(f"ci: tests ran {pace:.2f}x their COST earlier; planning with that", flush=True)
+    scale = MARGIN * max(pace, 1.0)  # planned seconds per second of COST
     chosen, planned, longest = [], 0.0, 0.0
     for label in a.labels:
         skipped = []
         for name, cost, procs in tests_of(a.build, label):
-            need = cost * min(procs, cores) / cores * MARGIN * max(pace, 1.0)
+            need = cost * min(procs, cores) / cores * scale
             if planned + need > left:
                 skipped.append(f"{name} (~{need:.0f} s)")
                 continue
@@ -85,7 +86,7 @@ def main():
     if a.pace:
         # What the COSTs promise on an idle machine like ours: the plan without its margin, but
         # never less than the longest test (two unequal tests on two cores do not pack evenly).
-        promised = max(planned / (MARGIN * max(pace, 1.0)), longest)
+        promised = max(planned / scale, longest)
         write_pace(a.pace, (time.time() - started) / promised if promised > 0 else 1.0)
     return code
 

@@ -757,14 +757,15 @@ int main(int argc, char** argv) {
     return 2;
   }
   // Each run's report goes here: a temporary folder removed at the end, or --keep-reports DIR.
-  const fs::path tmp = keep_reports.empty() ? fs::temp_directory_path() /
-                                                  fmt::format("lossdoctor-zoo-{}", ::getpid())
-                                            : fs::path(keep_reports);
+  const fs::path reports_dir =
+      keep_reports.empty()
+          ? fs::temp_directory_path() / fmt::format("lossdoctor-zoo-{}", ::getpid())
+          : fs::path(keep_reports);
   {
     std::error_code ec;
-    fs::create_directories(tmp, ec);
-    if (ec || !fs::is_directory(tmp)) {
-      std::cerr << fmt::format("{}: cannot create the reports folder ({})\n", tmp.string(),
+    fs::create_directories(reports_dir, ec);
+    if (ec || !fs::is_directory(reports_dir)) {
+      std::cerr << fmt::format("{}: cannot create the reports folder ({})\n", reports_dir.string(),
                                ec ? ec.message() : "not a directory");
       return 2;
     }
@@ -776,7 +777,7 @@ int main(int argc, char** argv) {
       Run r;
       r.c = &c;
       r.seed = s;
-      r.json_path = (tmp / fmt::format("{}-{}.json", c.id, s)).string();
+      r.json_path = (reports_dir / fmt::format("{}-{}.json", c.id, s)).string();
       runs.push_back(r);
     }
   }
@@ -805,7 +806,7 @@ int main(int argc, char** argv) {
                 std::to_string(budget > 0 ? budget : 300),
                 "--quiet",
                 "--out",
-                (tmp / r.c->id).string()};
+                (reports_dir / r.c->id).string()};
         if (r.c->nproc > 1) {
           args.push_back("--nproc");
           args.push_back(std::to_string(r.c->nproc));
@@ -819,7 +820,7 @@ int main(int argc, char** argv) {
                 "--set",
                 fmt::format("seed={}", r.seed),
                 "-o",
-                (tmp / fmt::format("{}-{}-repaired.yaml", r.c->id, r.seed)).string(),
+                (reports_dir / fmt::format("{}-{}-repaired.yaml", r.c->id, r.seed)).string(),
                 "--json",
                 r.json_path,
                 "--max-steps",
@@ -868,7 +869,7 @@ int main(int argc, char** argv) {
     r.wall = now() - r.started;
     const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     if (effects && (code == 0 || code == 1)) {
-      std::ifstream in(tmp / r.c->id / "summary.json");
+      std::ifstream in(reports_dir / r.c->id / "summary.json");
       try {
         r.summary = json::parse(in);
         r.ok = true;
@@ -906,9 +907,9 @@ int main(int argc, char** argv) {
   }
   const double total_wall = now() - t0;
   if (keep_reports.empty()) {
-    fs::remove_all(tmp);
+    fs::remove_all(reports_dir);
   } else {
-    std::cerr << fmt::format("zoo: reports kept in {}\n", tmp.string());
+    std::cerr << fmt::format("zoo: reports kept in {}\n", reports_dir.string());
   }
   if (repair) {
     return score_repair(cases, runs, seeds, jobs, budget > 0 ? budget : 300, baseline_by_twin,

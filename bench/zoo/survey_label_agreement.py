@@ -61,9 +61,12 @@ def main():
             case = paths[0]
             with tempfile.TemporaryDirectory() as tmp:
                 report_path = os.path.join(tmp, "audit.json")
-                subprocess.run([cli, "--threads", "1", "audit", os.path.basename(case),
-                                "--no-labels", "--quiet", "--json", report_path],
-                               cwd=os.path.dirname(case), check=False)
+                proc = subprocess.run([cli, "--threads", "1", "audit", os.path.basename(case),
+                                       "--no-labels", "--quiet", "--json", report_path],
+                                      cwd=os.path.dirname(case), capture_output=True, text=True)
+                if not os.path.exists(report_path):  # the audit refused the case (exit 2)
+                    sys.exit(f"{case}: audit wrote no report (exit status {proc.returncode}): "
+                             f"{proc.stderr.strip()}")
                 with open(report_path) as fh:
                     report = json.load(fh)
             note = next((n for n in report.get("notes", [])

@@ -80,9 +80,7 @@ at::Tensor as_index(const std::vector<int64_t>& v) { return torch::tensor(v, tor
 /// The bars of AgreementOptions: the models learned, the gap is significant and large enough.
 bool clears_bars(const LabelAgreement& a, const AgreementOptions& o) {
   if (!a.measured || a.num_classes < 2) return false;
-  const double chance = 1.0 / static_cast<double>(a.num_classes);
-  return a.val_agreement >= chance + o.min_learned * (1 - chance) && a.z() >= o.min_z &&
-         a.estimated_noise >= o.min_noise;
+  return a.learned_z() >= o.min_learned_z && a.z() >= o.min_z && a.estimated_noise >= o.min_noise;
 }
 
 }  // namespace
@@ -269,6 +267,7 @@ LabelAgreement measure_label_agreement(const data::Dataset& ds, const spec::Data
   out.train_agreement = train_agreement;
   out.train_confidence = train_confidence;
   out.standard_error = std::sqrt(v.standard_error * v.standard_error + train_var);
+  out.val_standard_error = v.standard_error;
   // Uniform flips at rate p: training agreement = a(1 − p) + (1 − a) p / (K − 1), so
   // p = (a − t)(K − 1) / (aK − 1).
   const double Kd = static_cast<double>(K);
@@ -319,9 +318,10 @@ std::optional<Finding> label_agreement_finding(const LabelAgreement& a, const Ag
   f.confidence = std::min(o.max_confidence, o.base_confidence + o.per_noise * a.estimated_noise);
   f.evidence.push_back(fmt::format(
       "models fitted to the validation labels agree with {:.1f}% of the training labels but "
-      "{:.1f}% of unseen validation labels (class-balanced; {:.1f} standard errors apart): about "
-      "{:.0f}% of the training labels look wrong",
-      100 * a.train_agreement, 100 * a.val_agreement, a.z(), 100 * a.estimated_noise));
+      "{:.1f}% of unseen validation labels (class-balanced; {:.1f} standard errors apart; chance "
+      "1/{} is {:.1f} standard errors below): about {:.0f}% of the training labels look wrong",
+      100 * a.train_agreement, 100 * a.val_agreement, a.z(), a.num_classes, a.learned_z(),
+      100 * a.estimated_noise));
   f.evidence.push_back(fmt::format(
       "{} training images disagree with those models (P(label) below chance, 1/{}); mean top "
       "probability {:.2f} on training images vs {:.2f} on validation images (alike: the images "
@@ -342,9 +342,10 @@ std::string label_agreement_note(const LabelAgreement& a) {
   return fmt::format(
       "label agreement: models fitted to {} validation images agree with {:.1f}% of unseen "
       "validation labels and {:.1f}% of {} training labels (z {:.1f}, estimated noise {:.1f}%, "
-      "top probability {:.2f} vs {:.2f}, {} suspects{}{})",
+      "top probability {:.2f} vs {:.2f}, {} suspects, learned z {:.1f}{}{})",
       a.val_images, 100 * a.val_agreement, 100 * a.train_agreement, a.train_images, a.z(),
       100 * a.estimated_noise, a.val_confidence, a.train_confidence, a.suspects.size(),
+      a.learned_z(),
       a.left_out_odd > 0 ? fmt::format(", {} odd training images left out", a.left_out_odd) : "",
       a.train_noise_like > 0 || a.val_noise_like > 0
           ? fmt::format("; noise-like images {:.1f}% of training, {:.1f}% of validation",

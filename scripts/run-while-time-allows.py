@@ -15,9 +15,10 @@ ctest's (0 when nothing was chosen). --dry-run prints the plan and runs nothing.
 
 --pace FILE calibrates the COSTs to the machine at hand: after the run it writes there how much
 longer the chosen tests took than their COSTs said (wall time over the planned time without the
-margin, or over the longest chosen test's COST when that is longer), and a later call with the
-same FILE plans with that factor (when it is above 1) times the margin. A CI machine slower than the one the COSTs were measured on (session 29's CI ran
-its last tier ~3 min past the deadline) then takes fewer tests instead of running late.
+margin, or over the longest chosen test's COST when that is longer), and a later call with the same
+FILE plans with that factor (when it is above 1) times the margin. A CI machine slower than the one
+the COSTs were measured on (session 29's CI ran its last tier ~3 min past the deadline) then takes
+fewer tests instead of running late.
 """
 import argparse
 import json

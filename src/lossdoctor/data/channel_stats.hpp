@@ -27,16 +27,16 @@ ChannelMoments finite_channel_moments(const at::Tensor& images);
 /// whole tensor (non-finite values become 0; clamped to ±10): what the audit's small CNNs train on.
 at::Tensor standardise_channels(const at::Tensor& images);
 
-/// How each image looks, judged image by image: int8 [N] of kCleanImage, kBrokenImage (a
-/// non-finite value, or constant: every channel's std ≤ 1e-6 × the batch's largest magnitude; no
-/// content at all) or kNoiseLikeImage: mean |horizontal difference| and mean |vertical
-/// difference| both > 0.8 × the image's std (natural images stay well below) and flat at a
-/// coarse scale (the std of its 4×4 block means, 2×2 below 16 pixels a side, at most 1.6 × white
-/// noise's 1/4 or 1/2 of the image's std; skipped below 4 pixels). Noise-like is corruption or data that merely looks
-/// noisy, which only training can tell apart (the corrupt_samples rule). Whether noise is the
-/// data's nature is decided over the whole data set, not here: one batch's share of noise-like
-/// images is too noisy a measure (a 50% injection crosses one half in every other batch). All
-/// clean for images narrower than 2 pixels.
+/// How each image looks, judged image by image: int8 [N] of kCleanImage, kBrokenImage (a non-finite
+/// value, or constant: every channel's std ≤ 1e-6 × the batch's largest magnitude; no content at
+/// all) or kNoiseLikeImage: mean |horizontal difference| and mean |vertical difference| both > 0.8
+/// × the image's std (natural images stay well below) and flat at a coarse scale (the std of its
+/// 4×4 block means, 2×2 below 16 pixels a side, at most 1.6 × white noise's 1/4 or 1/2 of the
+/// image's std; skipped below 4 pixels). Noise-like is corruption or data that merely looks noisy,
+/// which only training can tell apart (the corrupt_samples rule). Whether noise is the data's
+/// nature is decided over the whole data set, not here: one batch's share of noise-like images is
+/// too noisy a measure (a 50% injection crosses one half in every other batch). All clean for
+/// images narrower than 2 pixels.
 inline constexpr int8_t kCleanImage = 0;
 inline constexpr int8_t kBrokenImage = 1;
 inline constexpr int8_t kNoiseLikeImage = 2;

@@ -622,6 +622,32 @@ TEST(Judge, NonFiniteBaselineVersusFiniteLearningArmIsDecisive) {
   EXPECT_EQ(judge_arm(base, flat, {}, 50, true, o).status, "refuted");
 }
 
+TEST(RunsOnPastWindow, AFiniteArmThatHasNotLearnedYetRunsOnWhileTheBaselineWentNonFinite) {
+  // Held-out zoo 16's k29-folder-order-unshuffled: the baseline NaN at step 29, the shuffled
+  // rerun finite but on its ln K plateau at step 58 (it learns from step ~90).
+  const ConfirmOptions o = deterministic_options();
+  RunSeries base = series(3.4, 0.0, 29, 0.0);
+  base.train_loss.push_back(NAN);
+  const RunSeries plateau = series(3.4, 0.0, 58, 0.0);
+  EXPECT_TRUE(runs_on_past_window({&base}, plateau, 58, o));
+  // Once it learns (10% below its first block) it stops running on: judged confirmed instead.
+  const RunSeries learning = series(3.4, 0.01, 90, 0.0);
+  EXPECT_FALSE(runs_on_past_window({&base}, learning, 90, o));
+  EXPECT_EQ(judge_arm(base, learning, {}, 58, false, o).status, "confirmed");
+  // Near misses: a finite baseline, an arm that went non-finite too, a reference that stayed
+  // finite beside the non-finite one, and the max_window cap.
+  const RunSeries finite_base = series(3.4, 0.0, 58, 0.0);
+  EXPECT_FALSE(runs_on_past_window({&finite_base}, plateau, 58, o));
+  RunSeries bad = plateau;
+  bad.train_loss.push_back(INFINITY);
+  EXPECT_FALSE(runs_on_past_window({&base}, bad, 59, o));
+  EXPECT_FALSE(runs_on_past_window({&base, &finite_base}, plateau, 58, o));
+  ConfirmOptions capped = o;
+  capped.max_window = 58;
+  EXPECT_FALSE(runs_on_past_window({&base}, plateau, 58, capped));
+  EXPECT_TRUE(runs_on_past_window({&base}, plateau, 57, capped));
+}
+
 TEST(Judge, ABaselineThatBlewUpIsJudgedLikeANonFiniteOne) {
   // Held-out zoo 12's n21-sgd-lr-20 at seed 1: 9 → 1e16 by step 26, then dead at chance. Paired
   // blocks of 1e16 against 3 give a t of 2, whatever the arm does after.

@@ -410,6 +410,16 @@ bool may_refute_early(int64_t done, int64_t onset, bool arm_unusable,
   return arm_unusable || done >= onset + options.min_steps;
 }
 
+bool runs_on_past_window(const std::vector<const RunSeries*>& refs, const RunSeries& arm,
+                         int64_t done, const ConfirmOptions& options) {
+  if (refs.empty() || (options.max_window > 0 && done >= options.max_window)) return false;
+  for (const RunSeries* r : refs)
+    if (unusable_step(r->train_loss, options.blowup_factor) < 0) return false;
+  if (unusable_step(arm.train_loss, options.blowup_factor) >= 0) return false;
+  std::string how;
+  return !learns(arm, options, how);
+}
+
 std::vector<int64_t> label_noise_suspects(const RunRecord& record, double run_accuracy) {
   std::vector<int64_t> out;
   // The run must have learned something: a fifth of the way from chance (1/K) to perfect.
@@ -880,7 +890,7 @@ class ArmJudge : public train::TrainObserver {
 
   void after_step(train::Trainer&, const train::StepView& view) override {
     const int64_t done = view.step + 1;
-    if (done >= window_) {
+    if (done >= window_ && !runs_on_past_window(refs_, series(), done, o_)) {
       stop_ = true;
       return;
     }

@@ -18,7 +18,9 @@
 //               concurrent Trainers would break the determinism the pairing needs); each arm
 //               stops as soon as its comparison is decided (after min_steps) or at its window
 //               (the baseline's steps; max(2s, min_steps) when the baseline turned non-finite
-//               at step s); the data is never decoded again unless a fix changes what is loaded.
+//               at step s, run on while the finite arm has not learned yet: runs_on_past_window,
+//               within the plan and the cost budget); the data is never decoded again unless a
+//               fix changes what is loaded.
 //               Returned findings carry status confirmed/refuted with an evidence line holding
 //               the numbers, are re-ranked (confirmed first, refuted last, confidences made
 //               monotone in that order), and the confirmation block records every arm and the
@@ -241,6 +243,18 @@ ConfirmOptions judged_from_onset(const ConfirmOptions& options, int64_t onset, i
 /// non-finite or blew up (unusable_step). Pure.
 bool may_refute_early(int64_t done, int64_t onset, bool arm_unusable,
                       const ConfirmOptions& options);
+
+/// Whether an arm that has run `done` steps, its window reached, runs on: every reference's loss
+/// went unusable (non-finite or blew up, unusable_step), the arm's `arm` stayed usable, and it
+/// does not learn yet (its last loss block not min_loss_effect below its first, its yardstick
+/// accuracy not 10 points up). A finite rerun that has not learned within the short window a
+/// non-finite baseline gets (max(2s, min_steps)) is absence of evidence: a SELU stack without
+/// batch norm sits at ln K for ~90 steps before it learns (held-out zoo 16's
+/// k29-folder-order-unshuffled, its shuffled rerun refuted at step 58 at 3 of 3 seeds; session
+/// 32). Never past `options.max_window` (when set); the arm's plan and the cost budget bound it
+/// too. Pure.
+bool runs_on_past_window(const std::vector<const RunSeries*>& refs, const RunSeries& arm,
+                         int64_t done, const ConfirmOptions& options);
 
 /// The reference `ref` as seen from an arm whose steps each see `ratio` times the samples of a
 /// reference step (a batch-size intervention): arm step s is paired with reference step

@@ -8,7 +8,8 @@ verdict is unhealthy; a control run (truth healthy) is a false alarm when it is 
 For a scoring split over several processes, or one that was stopped before it wrote its JSON:
     python3 bench/zoo/score_reports.py --cases bench/zoo-heldout3/cases SOURCE... [--json OUT]
                                        [--only GLOB[,GLOB]]
-Each SOURCE is a report folder or a scoreboard JSON (`--out` of lossdoctor-bench zoo). A
+Each SOURCE is a report folder (lossdoctor-bench zoo's or bench/zoo/diagnose_cases.py's) or a
+scoreboard JSON (`--out` of lossdoctor-bench zoo). A
 (case, seed) found in several sources counts once (the last source given wins). --only keeps
 the cases whose id matches one of the globs.
 """
@@ -59,7 +60,10 @@ def main():
                         "findings": [{"cause": x} for x in r.get("causes", [])]}
             continue
         for f in glob.glob(os.path.join(d, "*.json")):
-            m = re.match(r"(.+)-(\d+)\.json$", os.path.basename(f))
+            # <case>-<seed>.json (lossdoctor-bench zoo) or <zoo>__<case>__<seed>.json
+            # (bench/zoo/diagnose_cases.py)
+            m = (re.match(r"[^_]+__(.+)__(\d+)\.json$", os.path.basename(f))
+                 or re.match(r"(.+)-(\d+)\.json$", os.path.basename(f)))
             if not m or m.group(1) not in cases:
                 continue
             try:

@@ -3,14 +3,16 @@
 of two CLIs on chosen cases (lossdoctor-bench zoo scores but deletes its reports).
 
     python3 bench/zoo/diagnose_cases.py --cli FROZEN_CLI --out DIR [--lanes 2] [--seed 0] \\
-        CASE.yaml[:SEED] ...
+        [--extra=--no-confirm] CASE.yaml[:SEED] ...
 
 Each case runs as `CLI --threads 1 diagnose CASE --set seed=SEED --json OUT --quiet` in the
 case's folder (as lossdoctor-bench zoo runs it), `--lanes` at a time; a case whose header says
 `# nproc: N` (a data-parallel case) gets `--nproc N`, as lossdoctor-bench zoo gives it. Reports
 are written to DIR/<zoo>__<case>__<seed>.json; one that exists is not run again (a stopped run
 resumes). A run that ends with an exit status other than 0 or 1 leaves its output in
-<report>.err.
+<report>.err. `--extra` adds arguments to every diagnose command (split on spaces; write it as
+`--extra=--no-confirm` so the option parser takes the value), e.g. a survey of the unconfirmed
+suspicions.
 """
 import argparse
 import concurrent.futures
@@ -25,6 +27,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--lanes", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0, help="for cases given without :SEED")
+    ap.add_argument("--extra", default="", help="more diagnose arguments, e.g. --extra=--no-confirm")
     ap.add_argument("cases", nargs="+")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
@@ -45,6 +48,7 @@ def main():
                "--json", report, "--quiet"]
         if nproc:
             cmd += ["--nproc", nproc.group(1)]
+        cmd += a.extra.split()
         r = subprocess.run(cmd, cwd=os.path.dirname(path), capture_output=True, text=True)
         if r.returncode not in (0, 1):
             with open(report + ".err", "w") as f:

@@ -218,20 +218,32 @@ def sign_image(cls, rng):
     for u0, v0, u1, v1 in segs:
         half = thick * 1.9 if symbol == 4 else thick
         _paint(planes, _capsule(n, n, to_img(u0, v0 + sy) + to_img(u1, v1 + sy), half), mark)
-    gains = [rng.uniform(0.85, 1.15) for _ in range(3)]
-    noise = rng.uniform(8, 24)
-    grain = [rng.gauss(0, noise) for _ in range(n * n)]  # one value for the three channels
+    return cast_and_grain_rgb(planes, n * n, rng, gain=(0.85, 1.15), noise=(8, 24))
+
+
+def cast_and_grain_rgb(planes, pixels, rng, gain, noise):
+    """The three colour planes as RGB bytes (plane after plane) with a colour cast (a gain per
+    channel drawn from the `gain` range) and Gaussian grain (σ drawn from the `noise` range, one
+    value per pixel for the three channels), clamped to 0..255."""
+    gains = [rng.uniform(*gain) for _ in range(3)]
+    sigma = rng.uniform(*noise)
+    grain = [rng.gauss(0, sigma) for _ in range(pixels)]
     return bytes(bytearray(clamp8(v * gains[k] + e) for k in range(3) for v, e in zip(planes[k], grain)))
 
 
-def make_signs30(out):
-    rng = random.Random(20271202)
+def write_cifar_batches(out, rng, num_classes, per_class, image):
+    """CIFAR-10 binary batches in `out`: data_batch_1.bin and test_batch.bin with per_class[0]
+    and per_class[1] images of each class, in shuffled order; `image(cls, rng)` draws one."""
     os.makedirs(out)
-    for name, per_class in (("data_batch_1.bin", SIGN_TRAIN), ("test_batch.bin", SIGN_VAL)):
-        labels = H8._labels(30, per_class, rng)
+    for name, count in zip(("data_batch_1.bin", "test_batch.bin"), per_class):
+        labels = H8._labels(num_classes, count, rng)
         with open(os.path.join(out, name), "wb") as f:
             for cl in labels:
-                f.write(bytes([cl]) + sign_image(cl, rng))
+                f.write(bytes([cl]) + image(cl, rng))
+
+
+def make_signs30(out):
+    write_cifar_batches(out, random.Random(20271202), 30, (SIGN_TRAIN, SIGN_VAL), sign_image)
 
 
 # --- calendar35 ------------------------------------------------------------------------------

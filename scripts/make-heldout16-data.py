@@ -208,20 +208,11 @@ def battery_image(cls, rng):
                     (mx + 0.45 * s, my - 0.1 * s, mx - 0.35 * s, my + s)]
         for seg in segs:
             _paint(planes, _capsule(n, n, seg, half), ink)
-    gains = [rng.uniform(0.88, 1.12) for _ in range(3)]
-    noise = rng.uniform(6, 20)
-    grain = [rng.gauss(0, noise) for _ in range(n * n)]  # one value for the three channels
-    return bytes(bytearray(clamp8(v * gains[k] + e) for k in range(3) for v, e in zip(planes[k], grain)))
+    return H15.cast_and_grain_rgb(planes, n * n, rng, gain=(0.88, 1.12), noise=(6, 20))
 
 
 def make_battery36(out):
-    rng = random.Random(20271212)
-    os.makedirs(out)
-    for name, per_class in (("data_batch_1.bin", BATT_TRAIN), ("test_batch.bin", BATT_VAL)):
-        labels = H8._labels(36, per_class, rng)
-        with open(os.path.join(out, name), "wb") as f:
-            for cl in labels:
-                f.write(bytes([cl]) + battery_image(cl, rng))
+    H15.write_cifar_batches(out, random.Random(20271212), 36, (BATT_TRAIN, BATT_VAL), battery_image)
 
 
 # --- keys29 ----------------------------------------------------------------------------------

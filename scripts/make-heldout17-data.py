@@ -222,20 +222,11 @@ def barb_image(cls, rng):
         tip = (ex + bx * barb, ey + by * barb)
         _paint(planes, _triangle(n, [(ex, ey), (ex - ux * base, ey - uy * base), tip]), ink)
         barb_at(0, barb)  # the pennant's outer edge
-    gains = [rng.uniform(0.9, 1.1) for _ in range(3)]
-    noise = rng.uniform(5, 15)
-    grain = [rng.gauss(0, noise) for _ in range(n * n)]  # one value for the three channels
-    return bytes(bytearray(clamp8(v * gains[k] + e) for k in range(3) for v, e in zip(planes[k], grain)))
+    return H16.H15.cast_and_grain_rgb(planes, n * n, rng, gain=(0.9, 1.1), noise=(5, 15))
 
 
 def make_windbarb40(out):
-    rng = random.Random(20271222)
-    os.makedirs(out)
-    for name, per_class in (("data_batch_1.bin", BARB_TRAIN), ("test_batch.bin", BARB_VAL)):
-        labels = H8._labels(40, per_class, rng)
-        with open(os.path.join(out, name), "wb") as f:
-            for cl in labels:
-                f.write(bytes([cl]) + barb_image(cl, rng))
+    H16.H15.write_cifar_batches(out, random.Random(20271222), 40, (BARB_TRAIN, BARB_VAL), barb_image)
 
 
 # --- shelf33 ---------------------------------------------------------------------------------

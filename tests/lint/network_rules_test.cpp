@@ -189,6 +189,18 @@ TEST(HeavyDropout, SingleVeryHighRateFires) {
       "excessive_regularization", "warning", {"0.85"});
 }
 
+TEST(HeavyDropout, SingleRateAboveTheClassicHalfIsInfo) {
+  // Worth a screening rerun, not an alarm: the fix halves it to 0.25, the mild layer stays.
+  Finding f = expect_fires_and_fix_silences(
+      "heavy-dropout",
+      with_layers("    - flatten: {}\n    - dense: {units: 64}\n    - relu: {}\n"
+                  "    - dropout: {rate: 0.2}\n    - dense: {units: 64}\n"
+                  "    - dropout: {rate: 0.6}\n    - dense: {units: 10}\n"),
+      "excessive_regularization", "info", {"dropout rate 0.6", "above the classic 0.5"});
+  EXPECT_EQ(f.fix.at("model.layers[5].dropout.rate"), "0.25");
+  EXPECT_EQ(f.fix.count("model.layers[3].dropout.rate"), 0U);
+}
+
 TEST(HeavyDropout, NearMisses) {
   // One classic dropout of 0.5, and two where one is mild.
   expect_silent("heavy-dropout",

@@ -648,6 +648,68 @@ TEST(RunsOnPastWindow, AFiniteArmThatHasNotLearnedYetRunsOnWhileTheBaselineWentN
   EXPECT_TRUE(runs_on_past_window({&base}, plateau, 57, capped));
 }
 
+TEST(SecondLowerRate, ARateArmThatBlewUpLikeTheBaselineTriesATenfoldLowerRate) {
+  // Held-out zoo 16's k29-sgd-lr-1.5: the baseline NaN at step 2, the rerun at 0.1 blew up at
+  // step 3; its twin trains at 0.01.
+  const ConfirmOptions o = deterministic_options();
+  RunSeries base = series(3.4, 0.0, 2, 0.0);
+  base.train_loss.push_back(NAN);
+  RunSeries blew = series(3.4, 0.0, 3, 0.0);
+  blew.train_loss.push_back(2e8);
+  const std::map<std::string, std::string> at_0_1 = {{"optimizer.lr", "0.1"}};
+  const auto lower = second_lower_rate({"lr_too_high"}, at_0_1, base, blew, o);
+  ASSERT_TRUE(lower.has_value());
+  EXPECT_DOUBLE_EQ(*lower, 0.01);
+  // Also when the same change was tested for another cause beside it.
+  EXPECT_TRUE(
+      second_lower_rate({"unnormalized_input", "lr_too_high"}, at_0_1, base, blew, o).has_value());
+  // Near misses: a rerun that stayed finite, a baseline that did, another cause's arm, an arm
+  // that does not set the rate, and a rate that is no positive number.
+  const RunSeries finite = series(3.4, 0.01, 50, 0.0);
+  EXPECT_FALSE(second_lower_rate({"lr_too_high"}, at_0_1, base, finite, o).has_value());
+  EXPECT_FALSE(second_lower_rate({"lr_too_high"}, at_0_1, finite, blew, o).has_value());
+  EXPECT_FALSE(second_lower_rate({"bad_init_scale"}, at_0_1, base, blew, o).has_value());
+  EXPECT_FALSE(
+      second_lower_rate({"lr_too_high"}, {{"model.init", "he_normal"}}, base, blew, o).has_value());
+  EXPECT_FALSE(
+      second_lower_rate({"lr_too_high"}, {{"optimizer.lr", "0"}}, base, blew, o).has_value());
+  EXPECT_FALSE(
+      second_lower_rate({"lr_too_high"}, {{"optimizer.lr", "fast"}}, base, blew, o).has_value());
+}
+
+TEST(PairComparability, APairIsJudgedOnlyOnWhatBothOfItsPartsAre) {
+  // A dropout change (validation only) with a schedule change (every measure).
+  Comparability dropout;
+  dropout.train_loss = false;
+  const Comparability schedule;
+  const Comparability pair = pair_comparability(dropout, schedule, Comparability{});
+  EXPECT_FALSE(pair.train_loss);
+  EXPECT_TRUE(pair.val_loss);
+  // A loss change keeps both losses out whichever side it is on; what the merged changes
+  // themselves rule out stays out.
+  Comparability loss;
+  loss.train_loss = loss.val_loss = false;
+  EXPECT_FALSE(pair_comparability(schedule, loss, Comparability{}).val_loss);
+  Comparability batches;
+  batches.train_loss = false;
+  EXPECT_FALSE(pair_comparability(schedule, schedule, batches).train_loss);
+  // Near miss: two parts judged on everything leave the pair judged on everything.
+  const Comparability both = pair_comparability(schedule, schedule, Comparability{});
+  EXPECT_TRUE(both.train_loss);
+  EXPECT_TRUE(both.val_loss);
+}
+
+TEST(LowerRateRepairs, OnlyALossBelowAUniformGuessRepairsTheRun) {
+  const ConfirmOptions o = deterministic_options();
+  // k29-sgd-lr-1.5 at lr 0.01: 3.6 → 3.2, below ln 29 = 3.37.
+  EXPECT_TRUE(lower_rate_repairs(series(3.6, 0.005, 86, 0.0), 29, o));
+  // k29-init-normal-0.5 at lr 1e-4: finite, but ends at 80, far above ln 29.
+  EXPECT_FALSE(lower_rate_repairs(series(4860, 0.084, 50, 0.0), 29, o));
+  // Near miss: just above ln 29; and no class count to compare with.
+  EXPECT_FALSE(lower_rate_repairs(series(3.5, 0.0, 50, 0.0), 29, o));
+  EXPECT_TRUE(lower_rate_repairs(series(3.5, 0.0, 50, 0.0), 0, o));
+}
+
 TEST(Judge, ABaselineThatBlewUpIsJudgedLikeANonFiniteOne) {
   // Held-out zoo 12's n21-sgd-lr-20 at seed 1: 9 → 1e16 by step 26, then dead at chance. Paired
   // blocks of 1e16 against 3 give a t of 2, whatever the arm does after.

@@ -420,6 +420,45 @@ bool runs_on_past_window(const std::vector<const RunSeries*>& refs, const RunSer
   return !learns(arm, options, how);
 }
 
+std::optional<double> second_lower_rate(const std::vector<std::string>& causes,
+                                        const std::map<std::string, std::string>& overrides,
+                                        const RunSeries& base, const RunSeries& arm,
+                                        const ConfirmOptions& options) {
+  if (std::find(causes.begin(), causes.end(), "lr_too_high") == causes.end()) return std::nullopt;
+  const auto it = overrides.find("optimizer.lr");
+  if (it == overrides.end()) return std::nullopt;
+  double lr = 0;
+  try {
+    size_t used = 0;
+    lr = std::stod(it->second, &used);
+    if (used != it->second.size()) return std::nullopt;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (!(lr > 0) || !std::isfinite(lr)) return std::nullopt;
+  if (unusable_step(base.train_loss, options.blowup_factor) < 0 ||
+      unusable_step(arm.train_loss, options.blowup_factor) < 0)
+    return std::nullopt;
+  return lr / 10;
+}
+
+Comparability pair_comparability(const Comparability& a, const Comparability& b,
+                                 Comparability merged) {
+  merged.train_loss = merged.train_loss && a.train_loss && b.train_loss;
+  merged.val_loss = merged.val_loss && a.val_loss && b.val_loss;
+  return merged;
+}
+
+bool lower_rate_repairs(const RunSeries& arm, int64_t num_classes, const ConfirmOptions& o) {
+  if (num_classes < 2) return true;
+  const size_t n = arm.train_loss.size();
+  const size_t b = std::min(n, static_cast<size_t>(std::max<int64_t>(1, o.block)));
+  if (b == 0) return false;
+  double last = 0;
+  for (size_t i = n - b; i < n; ++i) last += arm.train_loss[i] / static_cast<double>(b);
+  return std::isfinite(last) && last < std::log(static_cast<double>(num_classes));
+}
+
 std::vector<int64_t> label_noise_suspects(const RunRecord& record, double run_accuracy) {
   std::vector<int64_t> out;
   // The run must have learned something: a fifth of the way from chance (1/K) to perfect.
@@ -1177,6 +1216,7 @@ std::optional<Intervention> combine(const Intervention& a, const Intervention& b
   c.cmp = {};
   c.reload = false;
   classify(c);
+  c.cmp = pair_comparability(a.cmp, b.cmp, c.cmp);
   c.cmp.rare_classes = a.oversample ? a.cmp.rare_classes : b.cmp.rare_classes;
   c.text = intervention_text(c);
   return c;
@@ -1595,23 +1635,63 @@ ConfirmResult confirm_reruns(const spec::Spec& spec, const data::Dataset& datase
     return run;
   };
   std::vector<ArmRun> runs;  // runs[k] is ivs[k]'s arm
-  const auto rerun = [&](size_t k) {
+  // Runs the arm of `iv` and counts its cost; nullopt (with a note) when the budget is spent.
+  const auto run_counted = [&](const Intervention& iv) -> std::optional<ArmRun> {
     if (out_of_budget()) {
       conf.notes.push_back(
           fmt::format("{}: not rerun, the cost budget ({:.1f}× the diagnosis window's training "
                       "samples) was spent",
-                      ivs[k].causes.front(), o.max_cost_ratio));
-      return false;
+                      iv.causes.front(), o.max_cost_ratio));
+      return std::nullopt;
     }
-    runs.push_back(judged_against_base(ivs[k]));
-    samples_used += runs.back().arm.steps * samples_per_step(arm_batch_size(spec, ivs[k]), dataset);
-    conf.steps += runs.back().arm.steps;
-    conf.seconds += runs.back().arm.seconds;
-    conf.arms.push_back(runs.back().arm);
-    return true;
+    ArmRun run = judged_against_base(iv);
+    samples_used += run.arm.steps * samples_per_step(arm_batch_size(spec, iv), dataset);
+    conf.steps += run.arm.steps;
+    conf.seconds += run.arm.seconds;
+    conf.arms.push_back(run.arm);
+    return run;
   };
-  for (size_t k = 0; k < num_counted; ++k)
+  const auto rerun = [&](size_t k) {
+    auto run = run_counted(ivs[k]);
+    if (run) runs.push_back(std::move(*run));
+    return run.has_value();
+  };
+  // A rate-lowering arm that blew up like the baseline: one tenfold lower rate is tried, and
+  // takes the arm's place (and the finding's fix) only when it repaired the run.
+  const auto lower_once_more = [&](size_t k) {
+    if (runs[k].arm.status != "refuted") return;
+    const auto lower = second_lower_rate(ivs[k].causes, ivs[k].overrides, base, runs[k].series, o);
+    if (!lower) return;
+    Intervention next = ivs[k];
+    const std::string first_lr = next.overrides.at("optimizer.lr");
+    const std::string next_lr = fmt::format("{:.3g}", *lower);
+    next.overrides["optimizer.lr"] = next_lr;
+    if (next.fix.count("optimizer.lr")) next.fix["optimizer.lr"] = next_lr;
+    next.text = intervention_text(next);
+    auto run = run_counted(next);
+    if (!run) return;
+    const bool repaired =
+        run->arm.status == "confirmed" && lower_rate_repairs(run->series, base.num_classes, o);
+    conf.notes.push_back(fmt::format(
+        "{}: the rerun at lr {} blew up like the baseline, so a tenfold lower rate ({}) was tried: "
+        "{}",
+        next.causes.front(), first_lr, next_lr,
+        repaired ? "it repaired the run and takes the first rate's place"
+        : run->arm.status == "confirmed"
+            ? fmt::format("it stayed finite, but its loss did not come below ln {} (a uniform "
+                          "guess): no repair, the first rate's refutation stands",
+                          base.num_classes)
+            : "no repair either, the first rate's refutation stands"));
+    if (!repaired) return;
+    ivs[k] = std::move(next);
+    runs[k] = std::move(*run);
+    for (size_t i : finding_of[k])
+      if (res.findings[i].fix.count("optimizer.lr")) res.findings[i].fix["optimizer.lr"] = next_lr;
+  };
+  for (size_t k = 0; k < num_counted; ++k) {
     if (!rerun(k)) break;
+    lower_once_more(k);
+  }
 
   // Status and evidence of each finding; how strongly each confirmed one's rerun repaired the
   // run (by cause: causes are unique among the findings).

@@ -177,6 +177,15 @@ struct Comparability {
   bool evaluation_only = false;
 };
 
+/// What the pair of two interventions (confirm's "two causes together") is judged on: what its
+/// merged changes allow (`merged`, as classified from its overrides and data changes), less every
+/// measure either part was kept from. A regularisation change is judged on validation only, so
+/// its pair is too: paired with a schedule change, dropout 0.6 → 0.25 was "confirmed" by a 22%
+/// lower training loss at an equal validation accuracy (the first held-out zoo's f4 base with
+/// dropout 0.6, a healthy run; session 33). Pure.
+Comparability pair_comparability(const Comparability& a, const Comparability& b,
+                                 Comparability merged);
+
 /// The classes of `ds`'s training split with fewer than half the samples of its largest class
 /// (sorted); empty without labels. An oversampling rerun repeats them up to the largest.
 std::vector<int64_t> rare_classes(const data::Dataset& ds);
@@ -243,6 +252,26 @@ ConfirmOptions judged_from_onset(const ConfirmOptions& options, int64_t onset, i
 /// non-finite or blew up (unusable_step). Pure.
 bool may_refute_early(int64_t done, int64_t onset, bool arm_unusable,
                       const ConfirmOptions& options);
+
+/// The rate of a second, tenfold lower rerun for a rate-lowering arm (`causes` holds
+/// lr_too_high, `overrides` sets optimizer.lr to a positive number) whose loss went unusable
+/// (unusable_step) like the baseline's: the direction may be right and the first step too
+/// short (held-out zoo 16's k29-sgd-lr-1.5, Nesterov SGD at 1.5 without batch norm: the rerun at
+/// the usual 0.1 blew up at step 3 too, while its twin trains at 0.01; session 33). nullopt
+/// otherwise: one step further only, so a rate that is not the cause costs one more short rerun
+/// at most. Pure.
+std::optional<double> second_lower_rate(const std::vector<std::string>& causes,
+                                        const std::map<std::string, std::string>& overrides,
+                                        const RunSeries& base, const RunSeries& arm,
+                                        const ConfirmOptions& options);
+
+/// Whether the rerun at that second, lower rate repaired the run rather than only kept a broken
+/// start finite: only then does it take the first rate arm's place. Its last block of
+/// options.block training losses must be below ln K, the loss of a uniform guess (held-out zoo
+/// 16's k29-init-normal-0.5: at the rate ÷ 100 the N(0, 0.5²) network stayed finite and went
+/// from a loss of 4.9e3 to 80, 24× ln 29, "learning" by judge_arm's measure; its fault is the
+/// init). True when K is unknown (num_classes < 2). Pure.
+bool lower_rate_repairs(const RunSeries& arm, int64_t num_classes, const ConfirmOptions& options);
 
 /// Whether an arm that has run `done` steps, its window reached, runs on: every reference's loss
 /// went unusable (non-finite or blew up, unusable_step), the arm's `arm` stayed usable, and it

@@ -98,6 +98,13 @@ struct NoiseLikeShares {
   double standard_error = 0;  ///< of train − val
 };
 
+/// The label agreement across the splits (audit/label_agreement.hpp): small models fitted to the
+/// validation labels, scored on unseen validation images and on the training images.
+struct LabelAgreementZ {
+  double gap = 0;      ///< (validation − training agreement) over its standard error
+  double learned = 0;  ///< validation agreement above chance 1/K, in its standard errors
+};
+
 /// Training dynamics of one sample (for mislabel and never-learned detection).
 struct SampleDynamics {
   int32_t times_seen = 0;
@@ -215,6 +222,8 @@ struct RunRecord {
   std::optional<SplitStats> train_stats, val_stats;
   /// Set by `lossdoctor diagnose` from the whole data set; absent in a Monitor's or a log's record.
   std::optional<NoiseLikeShares> noise_like_shares;
+  /// Set by `lossdoctor diagnose` when it measured the label agreement; absent otherwise.
+  std::optional<LabelAgreementZ> label_agreement;
   std::vector<SampleDynamics> samples;  ///< indexed by position in the training split
 
   /// Data-parallel runs: every rank's figures, gathered on rank 0.

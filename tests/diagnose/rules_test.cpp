@@ -173,6 +173,21 @@ TEST(RuleLabelNoise, NearMisses) {
   EXPECT_EQ(candidate(run_rule(&rule_label_noise, augmented), "label_noise"), nullptr);
 }
 
+TEST(RuleLabelNoise, APoweredLabelAgreementWithoutAGapContradictsIt) {
+  // Held-out zoo 17's hard-b33-dropout-0.6 on clean labels: gap z −0.8, learned z 27.7.
+  RunRecord r = noisy_labels(0.72, 0.15);
+  r.label_agreement = LabelAgreementZ{-0.8, 27.7};
+  const Collector c = run_rule(&rule_label_noise, r);
+  EXPECT_NEAR(confidence(c, "label_noise"), 0.82 * 0.3, 1e-9);
+  EXPECT_TRUE(says(c, "label_noise", "gap z -0.8"));
+  // Near misses: a gap however small (hard-n28-label-noise-10, 10% noise: z 0.5), and no gap
+  // from models that learned too little to tell (zoo 9's o5: learned z ≈ 1.4).
+  r.label_agreement = LabelAgreementZ{0.5, 16.0};
+  EXPECT_NEAR(confidence(run_rule(&rule_label_noise, r), "label_noise"), 0.82, 1e-9);
+  r.label_agreement = LabelAgreementZ{-1.6, 1.4};
+  EXPECT_NEAR(confidence(run_rule(&rule_label_noise, r), "label_noise"), 0.82, 1e-9);
+}
+
 TEST(RuleLabelNoise, SamplesSeenOnceAreNoEvidence) {
   // A run stopped inside its first epoch: every sample met once, many of them by the untrained
   // model of the first steps (held-out zoo 4 ok-d12-base seed 1: 10.2% "contradicted").

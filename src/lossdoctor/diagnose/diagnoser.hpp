@@ -238,6 +238,18 @@ struct DiagnoserOptions {
     double per_high_loss = 2.0;   ///< see `base`
     double max_weight = 0.9;      ///< ... at most this.
     double high_loss_note = 0.5;  ///< rank of the high-loss-share evidence line (no weight)
+    /// A label agreement with power that finds no gap contradicts the run's label evidence:
+    /// when the small models fitted to the validation labels learned them (learned z at least
+    /// this; RunRecord::label_agreement) ...
+    double agreement_min_learned_z = 3.0;
+    /// ... and agree with the training labels as well as with unseen validation labels (gap z
+    /// at most this), label_noise is penalised by `no_agreement_gap_penalty`. Every injected
+    /// noise the surveys measured with power shows a gap z of 0.5 or more (bench/results/
+    /// label-agreement-survey-*.jsonl; zoo 9's o5 at −1.6 to 0.7 learned too little, z ≈ 1.4);
+    /// dropout 0.6 on clean labels raised label_noise to 0.71 with a gap z of −0.8 and a
+    /// learned z of 27.7 (held-out zoo 17's hard-b33-dropout-0.6; session 33).
+    double agreement_max_gap_z = 0.0;
+    double no_agreement_gap_penalty = 0.7;  ///< see agreement_max_gap_z: 0.9 → 0.27
   };
   LabelNoise label_noise;
 

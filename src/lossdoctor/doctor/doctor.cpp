@@ -68,13 +68,15 @@ lint::LintContext lint_context(const data::Dataset& ds, const spec::Spec& spec) 
 /// The audit's data checks that need no training (duplicates aside: the slowest, and they bear on
 /// the loss only through label conflicts), and the label agreement across the splits (two small
 /// models, unless switched off), as evidence for the data causes; the agreement's note goes to
-/// `notes`, the noise share's measurement (for the record) to `noise_share`.
+/// `notes`, the noise share's and the agreement's measurements (for the record) to `noise_share`
+/// and `agreement`.
 /// Share of the training set below which audit outliers are not evidence for a diagnosis.
 constexpr double kMinOutlierShare = 0.005;
 
 std::vector<Finding> data_findings(const data::Dataset& ds, const spec::Spec& spec,
                                    bool label_agreement, std::vector<std::string>& notes,
-                                   audit::NoiseShare& noise_share) {
+                                   audit::NoiseShare& noise_share,
+                                   std::optional<LabelAgreementZ>& agreement_z) {
   std::vector<Finding> out;
   const auto append = [&](std::vector<Finding> more) {
     for (auto& f : more) out.push_back(std::move(f));
@@ -109,6 +111,7 @@ std::vector<Finding> data_findings(const data::Dataset& ds, const spec::Spec& sp
   }
   const audit::LabelAgreement agreement = audit::measure_label_agreement(ds, spec.data, {}, &kinds);
   notes.push_back(audit::label_agreement_note(agreement));
+  if (agreement.measured) agreement_z = LabelAgreementZ{agreement.z(), agreement.learned_z()};
   if (auto f = audit::label_agreement_finding(agreement, {}, agreement.suspects.size())) {
     out.push_back(std::move(*f));
   }
@@ -215,16 +218,18 @@ DiagnoseOutcome diagnose(const spec::Spec& spec, const DiagnoseOptions& options,
   }
   std::vector<std::string> data_notes;
   audit::NoiseShare noise_share;
+  std::optional<LabelAgreementZ> agreement_z;
   const std::vector<Finding> audited =
-      reporter
-          ? data_findings(trainer.dataset(), spec, options.label_agreement, data_notes, noise_share)
-          : std::vector<Finding>{};
+      reporter ? data_findings(trainer.dataset(), spec, options.label_agreement, data_notes,
+                               noise_share, agreement_z)
+               : std::vector<Finding>{};
 
   TrainerProbe probe(trainer);
   if (noise_share.measured) {
     probe.record().noise_like_shares =
         NoiseLikeShares{noise_share.train_share, noise_share.val_share, noise_share.standard_error};
   }
+  probe.record().label_agreement = agreement_z;
   SettleWatcher watcher(probe, linted.findings, audited, options, trainer);
   trainer.add_observer(&probe);
   if (reporter) trainer.add_observer(&watcher);

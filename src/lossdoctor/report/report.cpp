@@ -360,6 +360,10 @@ json record_to_json(const RunRecord& r) {
                               {"val", r.noise_like_shares->val},
                               {"standard_error", r.noise_like_shares->standard_error}};
   }
+  if (r.label_agreement) {
+    j["label_agreement"] = {{"gap_z", r.label_agreement->gap},
+                            {"learned_z", r.label_agreement->learned}};
+  }
   const LoopChecks& lc = r.loop;
   j["loop"] = {{"eval_mode_steps", lc.eval_mode_steps},
                {"grads_not_reset_steps", lc.grads_not_reset_steps},
@@ -481,6 +485,9 @@ RunRecord record_from_json(const json& j) {
   if (const auto it = j.find("noise_like_shares"); it != j.end() && !it->is_null()) {
     r.noise_like_shares =
         NoiseLikeShares{get_num(*it, "train"), get_num(*it, "val"), get_num(*it, "standard_error")};
+  }
+  if (const auto it = j.find("label_agreement"); it != j.end() && !it->is_null()) {
+    r.label_agreement = LabelAgreementZ{get_num(*it, "gap_z"), get_num(*it, "learned_z")};
   }
   for (const auto& s : j.at("samples")) {
     SampleDynamics d;

@@ -12,7 +12,11 @@
 // split is randomly augmented. With dropout, training accuracy is the eval-mode accuracy of the
 // probe steps' batches (dropout off; StepSample::eval_batch_accuracy) when the record has it:
 // dropout 0.3 alone depressed training-mode accuracy 17 points below validation's on a clean run.
-// Penalties: none.
+// Penalty: `no_agreement_gap_penalty` when the label agreement across the splits had power
+// (learned z ≥ `agreement_min_learned_z`) and found no gap (gap z ≤ `agreement_max_gap_z`): models
+// fitted to the validation labels agree with the training labels as well as with unseen
+// validation ones, so the training labels are as clean as validation's; what depresses training
+// accuracy is something else (dropout, a narrow network).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -52,6 +56,15 @@ void rule_label_noise(const RuleContext& ctx, Collector& out) {
          fmt::format("{:.1f}% of training samples have a loss above ln K + 0.7 (the model "
                      "confidently prefers another class; clean data: about 5%)",
                      100 * sig.high_loss_fraction));
+  const auto& agreement = ctx.record.label_agreement;
+  if (agreement && agreement->learned >= o.agreement_min_learned_z &&
+      agreement->gap <= o.agreement_max_gap_z) {
+    out.penalise("label_noise", o.no_agreement_gap_penalty,
+                 fmt::format("the label agreement across the splits finds the training labels "
+                             "as consistent as validation's (gap z {:.1f}; models that learned "
+                             "the validation labels, learned z {:.1f})",
+                             agreement->gap, agreement->learned));
+  }
 }
 
 }  // namespace lossdoctor::diagnose

@@ -104,14 +104,19 @@ std::string describe(const PairedComparison& m) {
                      fmt_value(m.base_end), t, m.pairs, unit, -100 * m.effect);
 }
 
+/// The mean of the `b` losses of `loss` from position `from` (b ≥ 1, from + b ≤ its size).
+double block_mean(const std::vector<double>& loss, size_t from, size_t b) {
+  double mean = 0;
+  for (size_t i = from; i < from + b; ++i) mean += loss[i] / static_cast<double>(b);
+  return mean;
+}
+
 /// Whether a run learns on its own: its last loss block ≥ min_loss_effect below its first, or
 /// its yardstick accuracy up by ≥ 10 points from the initial weights.
 bool learns(const RunSeries& s, const ConfirmOptions& o, std::string& how) {
   const size_t n = s.train_loss.size(), b = static_cast<size_t>(o.block);
   if (n >= 2 * b) {
-    double first = 0, last = 0;
-    for (size_t i = 0; i < b; ++i)
-      first += s.train_loss[i] / b, last += s.train_loss[n - b + i] / b;
+    const double first = block_mean(s.train_loss, 0, b), last = block_mean(s.train_loss, n - b, b);
     if (std::isfinite(first) && std::isfinite(last) && last < first * (1 - o.min_loss_effect)) {
       how = fmt::format("train loss {} → {} over {} steps", fmt_value(first), fmt_value(last), n);
       return true;
@@ -454,8 +459,7 @@ bool lower_rate_repairs(const RunSeries& arm, int64_t num_classes, const Confirm
   const size_t n = arm.train_loss.size();
   const size_t b = std::min(n, static_cast<size_t>(std::max<int64_t>(1, o.block)));
   if (b == 0) return false;
-  double last = 0;
-  for (size_t i = n - b; i < n; ++i) last += arm.train_loss[i] / static_cast<double>(b);
+  const double last = block_mean(arm.train_loss, n - b, b);
   return std::isfinite(last) && last < std::log(static_cast<double>(num_classes));
 }
 

@@ -263,7 +263,7 @@ void heavy_dropout(const spec::Spec& s, const LintContext&, LintResult& r) {
   for (const auto& [L, mult] : drops) {
     total += mult;
     if (L->rate >= 0.8) any_huge = true;
-    if (L->rate < 0.5) all_half = false;
+    if (L->rate < kClassicDropout) all_half = false;
     if (L->rate > kClassicDropout) any_above_half = true;
   }
   const bool warning = any_huge || (all_half && total >= 2);
@@ -274,7 +274,7 @@ void heavy_dropout(const spec::Spec& s, const LintContext&, LintResult& r) {
   // healthy; 0.5 itself, the textbook rate, stays silent (session 33, tuning zoos).
   Finding f = make_finding("excessive_regularization", warning ? "warning" : "info");
   for (const auto& [L, mult] : drops) {
-    if (warning ? L->rate < 0.5 : L->rate <= kClassicDropout) continue;
+    if (warning ? L->rate < kClassicDropout : L->rate <= kClassicDropout) continue;
     f.evidence.push_back(fmt::format("dropout rate {} at {} ({}){}", num(L->rate), L->where.str(),
                                      L->key_path, mult > 1 ? fmt::format(", x{}", mult) : ""));
     f.fix[L->key_path + ".rate"] = "0.25";

@@ -116,7 +116,9 @@ TEST(ReportJson, FixValuesAreTyped) {
            {"optimizer.eps", "1e-8"},
            {"data.transforms.train", "[{scale: 0.00392156862745098}]"},
            {"model.init", "{weight: he_normal, bias: zeros}"},
-           {"schedule.type", "constant"}};
+           {"schedule.type", "constant"},
+           {"clip_value", ".inf"},
+           {"data.name", "1e-3x"}};
   const json fix = finding_to_json(f)["fix"];
   EXPECT_TRUE(fix["optimizer.lr"].is_number_float());
   EXPECT_DOUBLE_EQ(fix["optimizer.lr"].get<double>(), 0.001);
@@ -133,6 +135,8 @@ TEST(ReportJson, FixValuesAreTyped) {
   EXPECT_EQ(fix["data.transforms.train"], "[{scale: 0.00392156862745098}]");
   EXPECT_EQ(fix["model.init"], "{weight: he_normal, bias: zeros}");
   EXPECT_EQ(fix["schedule.type"], "constant");
+  EXPECT_EQ(fix["clip_value"], ".inf") << "JSON has no infinity: it stays YAML text, not null";
+  EXPECT_EQ(fix["data.name"], "1e-3x") << "a number only when all of it is one";
 }
 
 TEST(ReportJson, NonFiniteNumbersBecomeNull) {

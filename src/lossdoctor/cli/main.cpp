@@ -36,6 +36,7 @@
 #include "lossdoctor/util/errors.hpp"
 #include "lossdoctor/util/interrupt.hpp"
 #include "lossdoctor/util/memory.hpp"
+#include "lossdoctor/util/number.hpp"
 #include "lossdoctor/util/output_path.hpp"
 #include "lossdoctor/util/torch_compat.hpp"
 
@@ -699,12 +700,8 @@ std::string out_of_memory_message(const std::string& detail) {
 /// "> 0" in words (CLI11's PositiveNumber prints its range as a 309-digit number).
 const CLI::Validator kPositive(
     [](std::string& value) -> std::string {
-      try {
-        size_t used = 0;
-        const double v = std::stod(value, &used);
-        if (used == value.size() && v > 0 && std::isfinite(v)) return "";
-      } catch (const std::exception&) {
-      }
+      const double v = parse_number(value).value_or(0.0);
+      if (v > 0 && std::isfinite(v)) return "";
       return "must be a number > 0, got '" + value + "'";
     },
     "> 0");

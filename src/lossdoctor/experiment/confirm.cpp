@@ -31,6 +31,7 @@
 #include "lossdoctor/util/atomic_file.hpp"
 #include "lossdoctor/util/clock.hpp"
 #include "lossdoctor/util/errors.hpp"
+#include "lossdoctor/util/number.hpp"
 
 namespace lossdoctor::experiment {
 namespace {
@@ -432,14 +433,7 @@ std::optional<double> second_lower_rate(const std::vector<std::string>& causes,
   if (std::find(causes.begin(), causes.end(), "lr_too_high") == causes.end()) return std::nullopt;
   const auto it = overrides.find("optimizer.lr");
   if (it == overrides.end()) return std::nullopt;
-  double lr = 0;
-  try {
-    size_t used = 0;
-    lr = std::stod(it->second, &used);
-    if (used != it->second.size()) return std::nullopt;
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
+  const double lr = parse_number(it->second).value_or(0.0);
   if (!(lr > 0) || !std::isfinite(lr)) return std::nullopt;
   if (unusable_step(base.train_loss, options.blowup_factor) < 0 ||
       unusable_step(arm.train_loss, options.blowup_factor) < 0)

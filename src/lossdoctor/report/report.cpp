@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "lossdoctor/util/number.hpp"
+
 namespace lossdoctor::report {
 namespace {
 
@@ -27,10 +29,10 @@ json yaml_scalar_to_json(const std::string& text) {
       const long long v = std::stoll(text, &used);
       if (used == text.size()) return v;
     }
-    const double d = std::stod(text, &used);
-    if (used == text.size()) return d;
   } catch (...) {
   }
+  // Infinity and NaN stay text: JSON has no spelling for them (nlohmann writes null).
+  if (const auto d = parse_number(text); d && std::isfinite(*d)) return *d;
   if (!text.empty() && (text.front() == '[' || text.front() == '{')) return text;  // flow YAML
   return text;
 }

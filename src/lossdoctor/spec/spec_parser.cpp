@@ -24,6 +24,7 @@
 
 #include "lossdoctor/spec/kinds.hpp"
 #include "lossdoctor/util/errors.hpp"
+#include "lossdoctor/util/number.hpp"
 
 namespace lossdoctor::spec {
 namespace {
@@ -122,28 +123,9 @@ std::string describe(const YAML::Node& n) {
   return "'" + n.Scalar() + "'";
 }
 
-std::optional<double> to_double(const std::string& s) {
-  static const std::vector<std::string> pos_inf = {".inf",  ".Inf",  ".INF",
-                                                   "+.inf", "+.Inf", "+.INF"};
-  static const std::vector<std::string> neg_inf = {"-.inf", "-.Inf", "-.INF"};
-  static const std::vector<std::string> nan = {".nan", ".NaN", ".NAN"};
-  if (std::find(pos_inf.begin(), pos_inf.end(), s) != pos_inf.end())
-    return std::numeric_limits<double>::infinity();
-  if (std::find(neg_inf.begin(), neg_inf.end(), s) != neg_inf.end())
-    return -std::numeric_limits<double>::infinity();
-  if (std::find(nan.begin(), nan.end(), s) != nan.end())
-    return std::numeric_limits<double>::quiet_NaN();
-  if (s.empty() || std::isspace(static_cast<unsigned char>(s.front()))) return std::nullopt;
-  errno = 0;
-  char* end = nullptr;
-  double v = std::strtod(s.c_str(), &end);
-  if (end != s.c_str() + s.size()) return std::nullopt;
-  return v;
-}
-
 double read_number(const Ctx& c, const YAML::Node& n, const std::string& path) {
   if (n.IsScalar()) {
-    if (auto v = to_double(n.Scalar())) return *v;
+    if (auto v = parse_number(n.Scalar())) return *v;
   }
   c.fail(n, path, "expected a number, got " + describe(n));
 }
@@ -167,7 +149,7 @@ int64_t read_int(const Ctx& c, const YAML::Node& n, const std::string& path) {
         return v;
       }
     }
-    if (auto d = to_double(s)) {  // 1e6, 32.0
+    if (auto d = parse_number(s)) {  // 1e6, 32.0
       if (std::isfinite(*d) && std::floor(*d) == *d && std::fabs(*d) < 9.0e18)
         return static_cast<int64_t>(*d);
     }
@@ -600,7 +582,7 @@ LayerSpec read_layer(const Ctx& c, const YAML::Node& n, const std::string& item_
       m.integer_in("stride", L.stride, 1, kMaxKernel);
       if (m.has("padding")) {
         YAML::Node p = m.get("padding");
-        std::optional<double> num = p.IsScalar() ? to_double(p.Scalar()) : std::nullopt;
+        std::optional<double> num = p.IsScalar() ? parse_number(p.Scalar()) : std::nullopt;
         if (p.IsScalar() && p.Scalar() == "same") {
           L.same_padding = true;
         } else if (p.IsScalar() && p.Scalar() == "valid") {

@@ -678,13 +678,21 @@ TEST(SecondLowerRate, ARateArmThatBlewUpLikeTheBaselineTriesATenfoldLowerRate) {
 }
 
 TEST(PairComparability, APairIsJudgedOnlyOnWhatBothOfItsPartsAre) {
-  // A dropout change (validation only) with a schedule change (every measure).
-  Comparability dropout;
-  dropout.train_loss = false;
+  // A weight-decay change (validation only) with a schedule change (every measure).
+  Comparability decay;
+  decay.train_loss = false;
   const Comparability schedule;
-  const Comparability pair = pair_comparability(dropout, schedule, Comparability{});
+  const Comparability pair = pair_comparability(decay, schedule, Comparability{});
   EXPECT_FALSE(pair.train_loss);
   EXPECT_TRUE(pair.val_loss);
+  EXPECT_EQ(pair.accuracy_effect_floor, 0);
+  // A dropout change (validation accuracy only, at its own bar) keeps its bar in the pair.
+  Comparability dropout;
+  dropout.train_loss = dropout.val_loss = false;
+  dropout.accuracy_effect_floor = 0.06;
+  const Comparability with_dropout = pair_comparability(schedule, dropout, Comparability{});
+  EXPECT_FALSE(with_dropout.val_loss);
+  EXPECT_EQ(with_dropout.accuracy_effect_floor, 0.06);
   // A loss change keeps both losses out whichever side it is on; what the merged changes
   // themselves rule out stays out.
   Comparability loss;
@@ -971,6 +979,54 @@ TEST(EqualSamples, PairsArmStepsWithTheBaselineStepsOfTheSameSamplesSeen) {
   EXPECT_EQ(same.train_loss, base.train_loss);
   EXPECT_EQ(same.points.size(), base.points.size());
   EXPECT_THROW(at_equal_samples(base, 0.0, 10, 10), std::invalid_argument);
+}
+
+TEST(DropoutArm, IsRecognisedByTheDropoutRateItSets) {
+  EXPECT_TRUE(changes_dropout_rate({{"model.layers[11].dropout.rate", "0.25"}}));
+  EXPECT_TRUE(changes_dropout_rate(
+      {{"optimizer.lr", "0.001"}, {"model.layers[2].layers[1].dropout.rate", "0.25"}}));
+  // Near misses: another key of a dropout layer, a rate of something else, no overrides.
+  EXPECT_FALSE(changes_dropout_rate({{"model.layers[11].dropout", "{rate: 0.25}"}}));
+  EXPECT_FALSE(changes_dropout_rate({{"optimizer.weight_decay", "0.0001"}}));
+  EXPECT_FALSE(changes_dropout_rate({{".dropout.rate", "0.25"}}));
+  EXPECT_FALSE(changes_dropout_rate({}));
+}
+
+TEST(DropoutArm, IsJudgedOnValidationAccuracyAtItsOwnBar) {
+  // A tuning-zoo control widened to 768 units with dropout 0.6 (session 34's probes): at 0.25 the
+  // rerun gained 4.7 points and ended with a 22% lower validation loss, although the dropout cost
+  // the run 4 points against its twin without it. A hard dropout fault gains 7 points or more.
+  const ConfirmOptions o = deterministic_options();
+  Comparability regularisation;  // what any regularisation arm is judged on
+  regularisation.train_loss = false;
+  Comparability dropout = regularisation;
+  dropout.val_loss = false;
+  dropout.accuracy_effect_floor = o.min_dropout_accuracy_effect;
+  RunSeries base, arm;
+  base.train_loss.assign(100, 0.4);
+  arm.train_loss.assign(100, 0.3);
+  const auto fill = [&](double accuracy_gain, double loss_ratio) {
+    base.points.clear();
+    arm.points.clear();
+    for (int k = 0; k <= 10; ++k) {
+      const double wobble = 0.004 * std::sin(1.7 * k), g = k == 0 ? 0.0 : 1.0;
+      base.points.push_back({10 * k, 0.45, 0.85 + wobble});
+      arm.points.push_back(
+          {10 * k, 0.45 * (1 - g * (1 - loss_ratio)), 0.85 + g * (accuracy_gain + wobble * 0.5)});
+    }
+  };
+  fill(0.047, 0.78);
+  EXPECT_EQ(judge_arm(base, arm, regularisation, 100, true, o).status, "confirmed");
+  const Decision d = judge_arm(base, arm, dropout, 100, true, o);
+  EXPECT_EQ(d.status, "refuted") << d.reason;
+  for (const auto& m : d.measures) EXPECT_NE(m.measure, "val_loss");
+  // The floor only raises the bar: options already stricter stay so.
+  ConfirmOptions strict = o;
+  strict.min_accuracy_effect = 0.10;
+  fill(0.08, 0.78);
+  EXPECT_EQ(judge_arm(base, arm, dropout, 100, true, strict).status, "refuted");
+  // Near miss: a fault's gain clears the dropout bar.
+  EXPECT_EQ(judge_arm(base, arm, dropout, 100, true, o).status, "confirmed");
 }
 
 }  // namespace

@@ -210,7 +210,9 @@ Decision judge_evaluation_only(const RunSeries& base, const RunSeries& arm, doub
 }  // namespace
 
 Decision judge_arm(const RunSeries& base, const RunSeries& arm, const Comparability& which,
-                   int64_t window, bool final, const ConfirmOptions& o) {
+                   int64_t window, bool final, const ConfirmOptions& options) {
+  ConfirmOptions o = options;
+  o.min_accuracy_effect = std::max(o.min_accuracy_effect, which.accuracy_effect_floor);
   Decision d;
   d.status = "undecided";
   const auto steps = static_cast<int64_t>(arm.train_loss.size());
@@ -441,10 +443,20 @@ std::optional<double> second_lower_rate(const std::vector<std::string>& causes,
   return lr / 10;
 }
 
+bool changes_dropout_rate(const std::map<std::string, std::string>& overrides) {
+  const std::string tail = ".dropout.rate";
+  return std::any_of(overrides.begin(), overrides.end(), [&](const auto& kv) {
+    const std::string& k = kv.first;
+    return k.size() > tail.size() && k.compare(k.size() - tail.size(), tail.size(), tail) == 0;
+  });
+}
+
 Comparability pair_comparability(const Comparability& a, const Comparability& b,
                                  Comparability merged) {
   merged.train_loss = merged.train_loss && a.train_loss && b.train_loss;
   merged.val_loss = merged.val_loss && a.val_loss && b.val_loss;
+  merged.accuracy_effect_floor =
+      std::max({merged.accuracy_effect_floor, a.accuracy_effect_floor, b.accuracy_effect_floor});
   return merged;
 }
 
@@ -884,6 +896,13 @@ std::optional<Intervention> intervention_for(const Finding& f, const data::Datas
   // Less regularisation always fits the training batches better (dropout off, less decay):
   // only the validation measures say whether the run was over-regularised.
   if (f.cause == "excessive_regularization") iv.cmp.train_loss = false;
+  // Less dropout also makes the eval-mode network more confident, whatever its accuracy: a
+  // dropout arm is judged on validation accuracy, at its own larger bar
+  // (ConfirmOptions::min_dropout_accuracy_effect).
+  if (changes_dropout_rate(iv.overrides)) {
+    iv.cmp.val_loss = false;
+    iv.cmp.accuracy_effect_floor = o.min_dropout_accuracy_effect;
+  }
   iv.proven = proven_without_rerun(f) || mechanism_observed(f, record);
   iv.text = intervention_text(iv);
   return iv;

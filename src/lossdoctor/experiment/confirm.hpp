@@ -60,6 +60,15 @@ struct ConfirmOptions {
   double early_t = 4.0;               ///< the stricter |t| needed to stop an arm before its end
   double min_loss_effect = 0.10;      ///< a meaningful loss reduction (10% lower)
   double min_accuracy_effect = 0.03;  ///< a meaningful accuracy gain (3 points)
+  /// A meaningful accuracy gain for an arm that changes a dropout rate, which is judged on
+  /// validation accuracy alone (its validation loss is not compared). Any network with less
+  /// dropout fits faster, and the eval-mode network it trains is more confident, so inside a short
+  /// window a rerun at a lower rate gains a few points and a fifth lower validation loss even when
+  /// the dropout costs the run little where it ends: tuning-zoo controls widened to 768 units with
+  /// dropout 0.6 (1–4 points below their twins) gained 3.3–5.8 points at 0.25 (validation loss
+  /// 16–25% lower), while the hard dropout faults of held-out zoos 10–17 (9–31 points below their
+  /// twins) gained 6.8–39 points (session 34). Twice the general bar.
+  double min_dropout_accuracy_effect = 0.06;
   /// A meaningful gain in the mean validation accuracy of the classes a fix targets (the rare
   /// classes an oversampling arm repeats; Comparability::rare_classes): 10 points. On a
   /// balanced validation set a rare class's gain shows only as 1/K of it in overall accuracy.
@@ -175,7 +184,16 @@ struct Comparability {
   /// against the baseline only (no placebo: there is no training drift to measure); run to its
   /// window's end even once confirmed, while the cost budget reaches it.
   bool evaluation_only = false;
+  /// The least accuracy gain that counts as meaningful for this arm, whatever the options say
+  /// (judge_arm raises ConfirmOptions::min_accuracy_effect to it): min_dropout_accuracy_effect
+  /// for an arm that changes a dropout rate, 0 for others.
+  double accuracy_effect_floor = 0;
 };
+
+/// Whether any of an arm's overrides sets a dropout layer's rate (a key ending in
+/// `.dropout.rate`, as heavy-dropout's fix writes it): such an arm is judged on validation
+/// accuracy alone, at ConfirmOptions::min_dropout_accuracy_effect. Pure.
+bool changes_dropout_rate(const std::map<std::string, std::string>& overrides);
 
 /// What the pair of two interventions (confirm's "two causes together") is judged on: what its
 /// merged changes allow (`merged`, as classified from its overrides and data changes), less every
@@ -219,7 +237,9 @@ struct Decision {
 };
 
 /// Decides an arm against the baseline (pure; unit-tested on synthetic series). `final` is true
-/// at the end of the arm's window (threshold t_threshold; otherwise early_t and min_steps).
+/// at the end of the arm's window (threshold t_threshold; otherwise early_t and min_steps). An
+/// accuracy gain is meaningful from the larger of options.min_accuracy_effect and
+/// which.accuracy_effect_floor.
 Decision judge_arm(const RunSeries& base, const RunSeries& arm, const Comparability& which,
                    int64_t window, bool final, const ConfirmOptions& options);
 

@@ -74,6 +74,25 @@ class Doctor : public ::testing::Test {
   }
 };
 
+TEST(WeakSpecCauses, AreTheCausesLintRaisedAtItsInfoTierAlone) {
+  const auto finding = [](const std::string& cause, const std::string& severity) {
+    Finding f;
+    f.cause = cause;
+    f.severity = severity;
+    return f;
+  };
+  // One dropout at 0.6 (info), a narrow convolution as both info and warning, a batch of one
+  // (warning), and an info suspicion the data audit raised too.
+  const std::vector<Finding> lint = {
+      finding("excessive_regularization", "info"), finding("insufficient_capacity", "info"),
+      finding("insufficient_capacity", "warning"), finding("batch_too_small", "warning"),
+      finding("unnormalized_input", "info")};
+  const std::vector<Finding> audit = {finding("unnormalized_input", "warning")};
+  EXPECT_EQ(weak_spec_causes(lint, audit), std::vector<std::string>{"excessive_regularization"});
+  // Near miss: the same dropout at 0.9 is lint's warning tier, no weak suspicion.
+  EXPECT_TRUE(weak_spec_causes({finding("excessive_regularization", "warning")}, {}).empty());
+}
+
 TEST_F(Doctor, LintFindsTheSoftmaxIntoLogitsLoss) {
   const report::Report r = lint(example("seed-2-no-batchnorm-softmax-logits.yaml"));
   EXPECT_EQ(r.command, "lint");

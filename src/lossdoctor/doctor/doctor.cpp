@@ -4,6 +4,8 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <iterator>
+#include <set>
 
 #include "lossdoctor/audit/checks.hpp"
 #include "lossdoctor/audit/label_agreement.hpp"
@@ -197,6 +199,17 @@ report::Report lint(const spec::Spec& spec, const data::WarningSink& warn) {
   return r;
 }
 
+std::vector<std::string> weak_spec_causes(const std::vector<Finding>& lint_findings,
+                                          const std::vector<Finding>& audit_findings) {
+  std::set<std::string> info, stronger;
+  for (const Finding& f : lint_findings) (f.severity == "info" ? info : stronger).insert(f.cause);
+  for (const Finding& f : audit_findings) stronger.insert(f.cause);
+  std::vector<std::string> out;
+  std::set_difference(info.begin(), info.end(), stronger.begin(), stronger.end(),
+                      std::back_inserter(out));
+  return out;
+}
+
 DiagnoseOutcome diagnose(const spec::Spec& spec, const DiagnoseOptions& options,
                          const data::WarningSink& warn) {
   train::TrainOptions topts;
@@ -277,6 +290,7 @@ DiagnoseOutcome diagnose(const spec::Spec& spec, const DiagnoseOptions& options,
         result.world_size, spec.batch_size, r.global_batch_size, spec.diagnose.probe_every));
   }
   out.to_screen = d.to_screen;
+  out.weak_spec_causes = weak_spec_causes(linted.findings, audited);
   return out;
 }
 
@@ -308,6 +322,7 @@ DiagnoseAndConfirm diagnose_and_confirm(const spec::Spec& spec, DiagnoseOptions 
   } else if (confirming) {
     experiment::ConfirmOptions o = options;
     o.group = diagnose.group;
+    o.weak_spec_causes = outcome.weak_spec_causes;
     if (!o.budget_steps)
       o.budget_steps = diagnose.budget_steps.value_or(spec.diagnose.budget_steps);
     const bool no_hard_symptom =

@@ -75,9 +75,17 @@ struct DiagnoseOutcome {
   bool interrupted = false;
   /// The weak suspicions worth a rerun (diagnose::Diagnosis::to_screen).
   std::vector<Finding> to_screen;
+  /// Causes lint raised only at its info tier and the audit did not raise
+  /// (experiment::ConfirmOptions::weak_spec_causes).
+  std::vector<std::string> weak_spec_causes;
 };
 
 report::Report lint(const spec::Spec& spec, const data::WarningSink& warn = {});
+
+/// The causes of `lint_findings` raised at severity "info" only (no warning or error finding of
+/// the same cause) and absent from `audit_findings`, sorted and unique. Pure.
+std::vector<std::string> weak_spec_causes(const std::vector<Finding>& lint_findings,
+                                          const std::vector<Finding>& audit_findings);
 
 DiagnoseOutcome diagnose(const spec::Spec& spec, const DiagnoseOptions& options,
                          const data::WarningSink& warn = {});

@@ -896,10 +896,12 @@ std::optional<Intervention> intervention_for(const Finding& f, const data::Datas
   // Less regularisation always fits the training batches better (dropout off, less decay):
   // only the validation measures say whether the run was over-regularised.
   if (f.cause == "excessive_regularization") iv.cmp.train_loss = false;
-  // Less dropout also makes the eval-mode network more confident, whatever its accuracy: a
-  // dropout arm is judged on validation accuracy, at its own larger bar
+  // Less dropout also makes the eval-mode network more confident, whatever its accuracy: the
+  // dropout arm of a weak suspicion is judged on validation accuracy, at its own larger bar
   // (ConfirmOptions::min_dropout_accuracy_effect).
-  if (changes_dropout_rate(iv.overrides)) {
+  if (changes_dropout_rate(iv.overrides) &&
+      std::find(o.weak_spec_causes.begin(), o.weak_spec_causes.end(), f.cause) !=
+          o.weak_spec_causes.end()) {
     iv.cmp.val_loss = false;
     iv.cmp.accuracy_effect_floor = o.min_dropout_accuracy_effect;
   }

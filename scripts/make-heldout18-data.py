@@ -282,6 +282,12 @@ def fret_image(cls, rng):
     dot_r = rng.uniform(1.15, 1.45)
     _paint_rgb(planes, _disc(w, h, x0 + string * ss, nut + (fret + 0.5) * fs, dot_r), ink)
     noise = rng.uniform(6, 15)
+    return noisy_rgb_rows(planes, w, h, noise, rng)
+
+
+def noisy_rgb_rows(planes, w, h, noise, rng):
+    """8-bit RGB rows of three float planes (row-major, w × h) with one Gaussian draw of standard
+    deviation `noise` per pixel, added to all three channels (grey grain); zoo 19 uses it too."""
     rows = []
     for y in range(h):
         row = bytearray()

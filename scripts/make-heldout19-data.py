@@ -252,16 +252,7 @@ def abacus_image(cls, rng):
         for yy in ys:
             _paint_rgb(planes, _diamond(w, h, x + rng.uniform(-0.3, 0.3), yy + rng.uniform(-0.2, 0.2), bw, 0.85 * bh), bead)
     noise = rng.uniform(6, 16)
-    rows = []
-    for y in range(h):
-        row = bytearray()
-        for x in range(w):
-            e = rng.gauss(0, noise)
-            i = y * w + x
-            for c in range(3):
-                row.append(clamp8(planes[c][i] + e))
-        rows.append(bytes(row))
-    return rows
+    return H18.noisy_rgb_rows(planes, w, h, noise, rng)
 
 
 def make_soroban44(out):
